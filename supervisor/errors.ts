@@ -1,0 +1,60 @@
+// One error type for the whole supervisor: a code a program can switch on, the errno and
+// syscall when the kernel said no, the path or object it was about, and the cause chain.
+// Messages are lower-case and name the object: "mount /run/podd/pods/x/ns/net: EPERM".
+
+export type ErrorCode =
+  | "Invalid" // bad input from a user: a manifest, a flag, a name
+  | "NotFound"
+  | "AlreadyExists"
+  | "Conflict"
+  | "Syscall" // the kernel refused; errno and syscall are set
+  | "Internal";
+
+export interface PoddErrorInit {
+  code?: ErrorCode;
+  errno?: string;
+  syscall?: string;
+  path?: string;
+  cause?: unknown;
+}
+
+export class PoddError extends Error {
+  readonly code: ErrorCode;
+  readonly errno: string | undefined;
+  readonly syscall: string | undefined;
+  readonly path: string | undefined;
+
+  constructor(message: string, init: PoddErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = "PoddError";
+    this.code = init.code ?? (init.errno ? "Syscall" : "Internal");
+    this.errno = init.errno;
+    this.syscall = init.syscall;
+    this.path = init.path;
+  }
+
+  /** A failed system call: "mount /run/podd/x: EPERM (operation not permitted)". */
+  static syscall(syscall: string, path: string | undefined, errno: string, detail?: string): PoddError {
+    const where = path === undefined ? syscall : `${syscall} ${path}`;
+    return new PoddError(`${where}: ${errno}${detail ? ` (${detail})` : ""}`, { code: "Syscall", errno, syscall, path });
+  }
+
+  /** Wraps any error with context, keeping errno/syscall/path of a Node system error. */
+  static wrap(context: string, err: unknown, code?: ErrorCode): PoddError {
+    const e = err as NodeJS.ErrnoException | undefined;
+    const msg = e instanceof Error ? e.message : String(err);
+    return new PoddError(`${context}: ${msg}`, {
+      code: code ?? (err instanceof PoddError ? err.code : e?.code ? "Syscall" : "Internal"),
+      errno: err instanceof PoddError ? err.errno : e?.code,
+      syscall: err instanceof PoddError ? err.syscall : e?.syscall,
+      path: err instanceof PoddError ? err.path : e?.path,
+      cause: err,
+    });
+  }
+}
+
+/** True when err is a Node or podd error carrying the given errno (e.g. "ENOENT"). */
+export function hasErrno(err: unknown, errno: string): boolean {
+  if (err instanceof PoddError) return err.errno === errno;
+  return (err as NodeJS.ErrnoException | undefined)?.code === errno;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Runs every test file under test/ (unit, init, e2e) through node:test with tsx.
+// Node 20's --test does not expand globs or pick up .ts files, so the list is built here.
+// Benchmarks (test/bench) are not tests and are never run from here.
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const skipDirs = new Set(["bench", "fixtures", "vm"]);
+
+function collect(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      if (!skipDirs.has(name)) out.push(...collect(path));
+    } else if (name.endsWith(".test.ts")) {
+      out.push(path);
+    }
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = collect(join(root, "test"))
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(" ")}`);
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], {
+  cwd: root,
+  stdio: "inherit",
+});
+process.exit(r.status ?? 1);
