@@ -1,0 +1,159 @@
+// Starting one container: a `podd-init container` monitor per container run, started in its
+// own session so that a daemon crash, restart or Ctrl-C does not touch it. The monitor records
+// start and exit atomically in the container's run dir (start.json, exit.json) and writes the
+// CRI log; this module launches it and reads those records back.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PoddError } from "./errors.ts";
+
+/** Everything podd-init needs to start a container; built by launch.ts from the pod spec. */
+export interface LaunchPlan {
+  /** container run dir: start.json, exit.json */
+  stateDir: string;
+  logPath: string;
+  logMaxSize: number;
+  logMaxFiles: number;
+  ns: { net?: string; ipc?: string; uts?: string };
+  cgroupDirs: string[];
+  rootfs: RootfsPlan;
+  binds: BindPlan[];
+  tmpfs: TmpfsPlan[];
+  /** paths of the host to hide from a host-rootfs container (podd's own roots) */
+  hide: string[];
+  /** the pod's shared /dev/shm; undefined gives the container a private one */
+  shm: string | undefined;
+  argv: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+}
+
+export type RootfsPlan =
+  | { kind: "host"; mountPoint: string }
+  | { kind: "image"; mountPoint: string; lower: string; upper: string; work: string; readOnly: boolean };
+
+export interface BindPlan {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface TmpfsPlan {
+  target: string;
+  options: string;
+}
+
+export interface StartRecord {
+  monitorPid: number;
+  pid1: number;
+  pid: number;
+  pid1StartTime: number;
+  startedAt: string;
+}
+
+export interface ExitRecord {
+  exitCode: number;
+  signal: number;
+  startedAt: string;
+  finishedAt: string;
+  reason: "Completed" | "Error" | "StartError" | "OOMKilled" | "ContainerStatusUnknown" | string;
+  message: string;
+}
+
+/** Turns a plan into podd-init's command line (configuration as arguments, not JSON). */
+export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
+  for (const p of [...plan.binds.flatMap((b) => [b.source, b.target]), ...plan.tmpfs.map((t) => t.target)]) {
+    if (p.includes(":")) throw new PoddError(`path "${p}" contains ":", which podd cannot mount`, { code: "Invalid" });
+  }
+  const a = ["container", "--state-dir", plan.stateDir, "--notify-fd", String(notifyFd)];
+  a.push("--log", plan.logPath, "--log-max-size", String(plan.logMaxSize), "--log-max-files", String(plan.logMaxFiles));
+  for (const kind of ["net", "ipc", "uts"] as const) {
+    const pin = plan.ns[kind];
+    if (pin) a.push(`--${kind}`, pin);
+  }
+  for (const dir of plan.cgroupDirs) a.push("--cgroup", dir);
+  a.push("--rootfs", plan.rootfs.mountPoint);
+  if (plan.rootfs.kind === "host") {
+    a.push("--host-rootfs");
+  } else {
+    a.push("--image-rootfs", plan.rootfs.lower, "--upper", plan.rootfs.upper, "--work", plan.rootfs.work);
+    if (plan.rootfs.readOnly) a.push("--readonly-rootfs");
+  }
+  for (const h of plan.hide) a.push("--hide", h);
+  if (plan.shm) a.push("--shm", plan.shm);
+  for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
+  for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
+  a.push("--cwd", plan.cwd, "--uid", String(plan.uid), "--gid", String(plan.gid));
+  a.push("--", ...plan.argv);
+  return a;
+}
+
+export interface MonitorHandle {
+  monitorPid: number;
+  /** resolves with the start record once the command was exec'd, or undefined if it never was */
+  started: Promise<StartRecord | undefined>;
+  /** resolves when the monitor has ended (the exit record is then on disk) */
+  ended: Promise<void>;
+  /** the monitor's own complaints (one line when a container cannot start) */
+  stderr(): string;
+}
+
+export function readStartRecord(stateDir: string): StartRecord | undefined {
+  return readRecord<StartRecord>(join(stateDir, "start.json"));
+}
+
+export function readExitRecord(stateDir: string): ExitRecord | undefined {
+  return readRecord<ExitRecord>(join(stateDir, "exit.json"));
+}
+
+function readRecord<T>(path: string): T | undefined {
+  let text;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw PoddError.wrap(`read ${path}`, err);
+  }
+  // The monitor renames complete files into place, so a parse error is corruption, not a race.
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw PoddError.wrap(`parse ${path}`, err);
+  }
+}
+
+/** Starts the monitor. It detaches into its own session; we only keep a pipe for its start notice. */
+export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
+  mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(plan.logPath, ".."), { recursive: true, mode: 0o755 });
+  const notifyFd = 3;
+  const child = spawn(initPath, initArgs(plan, notifyFd), {
+    detached: true,
+    stdio: ["ignore", "ignore", "pipe", "pipe"],
+    env: Object.fromEntries(plan.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
+  });
+  if (child.pid === undefined) throw new PoddError(`start ${initPath}: spawn failed`);
+  const monitorPid = child.pid;
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const notice = child.stdio[3] as NodeJS.ReadableStream;
+  const started = new Promise<StartRecord | undefined>((resolve) => {
+    let text = "";
+    notice.setEncoding("utf8");
+    notice.on("data", (d: string) => (text += d));
+    notice.on("end", () => {
+      try {
+        resolve(text.trim() ? (JSON.parse(text) as StartRecord) : undefined);
+      } catch {
+        // A torn notice can only come from a monitor that died while writing it; the
+        // start record on disk is authoritative then.
+        resolve(readStartRecord(plan.stateDir));
+      }
+    });
+    notice.on("error", () => resolve(readStartRecord(plan.stateDir)));
+  });
+  const ended = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  return { monitorPid, started, ended, stderr: () => stderr };
+}

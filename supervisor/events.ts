@@ -1,0 +1,24 @@
+// Every lifecycle transition is an event, with Kubernetes' reasons (Created, Started, Killing,
+// BackOff, Failed, OOMKilling…), so describe, events and the API can show it and winston can log it.
+import { EventEmitter } from "eventemitter3";
+
+export interface PodEvent {
+  /** when it happened (ms since the epoch, from the injected clock) */
+  time: number;
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+  namespace: string;
+  pod: string;
+  podUid: string;
+  /** the container it is about, when it is about one */
+  container?: string;
+}
+
+export interface PoddEvents {
+  event: (e: PodEvent) => void;
+  /** a line a container wrote, for podd run's output prefix [pod/container] */
+  output: (pod: string, container: string, stream: "stdout" | "stderr", line: string) => void;
+}
+
+export class EventBus extends EventEmitter<PoddEvents> {}

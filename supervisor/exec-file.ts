@@ -1,0 +1,36 @@
+// Runs a short-lived helper (podd-init's sandbox role, tar, …) and turns a failure into a
+// PoddError carrying the helper's own one-line reason.
+import { spawn } from "node:child_process";
+import { PoddError } from "./errors.ts";
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));
+    child.on("close", (code, signal) => resolve({ code: code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0), stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+import { constants } from "node:os";
+const osSignals = constants.signals as Record<string, number>;
+
+/** Runs and throws unless the exit code is 0; the message is the helper's last stderr line. */
+export async function runChecked(what: string, file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Ran> {
+  const r = await run(file, args, opts);
+  if (r.code !== 0) {
+    const reason = r.stderr.trim().split("\n").pop() || `exit code ${r.code}`;
+    throw new PoddError(`${what}: ${reason}`);
+  }
+  return r;
+}

@@ -1,0 +1,64 @@
+// Where podd keeps things. Every root is a parameter; names are validated by pod-specs before
+// they get here, and checked again as path segments so nothing can leave its root.
+import { join } from "node:path";
+import { PoddError } from "./errors.ts";
+
+export interface Roots {
+  /** desired state, images, emptyDir volumes, static manifests; survives reboots */
+  state: string;
+  /** API socket, namespace pins, container runtime records; empty after a reboot */
+  run: string;
+  /** CRI container logs */
+  log: string;
+}
+
+export const defaultRoots: Roots = { state: "/var/lib/podd", run: "/run/podd", log: "/var/log/podd" };
+
+const segment = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export function checkSegment(kind: string, value: string): string {
+  if (!segment.test(value) || value.includes("..") || value.length > 253) {
+    throw new PoddError(`invalid ${kind} "${value}": not usable as a path segment`, { code: "Invalid" });
+  }
+  return value;
+}
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** The directory name Kubernetes nodes use for a pod's logs: <namespace>_<name>_<uid>. */
+export function podKey(p: PodRef): string {
+  return `${checkSegment("namespace", p.namespace)}_${checkSegment("pod name", p.name)}_${checkSegment("pod uid", p.uid)}`;
+}
+
+export class Layout {
+  constructor(readonly roots: Roots) {}
+
+  podRunDir(p: PodRef): string {
+    return join(this.roots.run, "pods", podKey(p));
+  }
+  podNsDir(p: PodRef): string {
+    return join(this.podRunDir(p), "ns");
+  }
+  containerRunDir(p: PodRef, container: string): string {
+    return join(this.podRunDir(p), "containers", checkSegment("container name", container));
+  }
+  podStateDir(p: PodRef): string {
+    return join(this.roots.state, "pods", podKey(p));
+  }
+  volumeDir(p: PodRef, volume: string): string {
+    return join(this.podStateDir(p), "volumes", checkSegment("volume name", volume));
+  }
+  containerLayerDir(p: PodRef, container: string): string {
+    return join(this.podStateDir(p), "layers", checkSegment("container name", container));
+  }
+  containerLogDir(p: PodRef, container: string): string {
+    return join(this.roots.log, "pods", podKey(p), checkSegment("container name", container));
+  }
+  imagesDir(): string {
+    return join(this.roots.state, "images");
+  }
+}

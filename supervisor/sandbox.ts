@@ -1,0 +1,174 @@
+// The pod sandbox: the network, IPC and UTS namespaces a pod's containers share, created by a
+// short-lived `podd-init sandbox` and kept alive only by bind mounts of their ns files (no pause
+// process), plus the pod's generated /etc/hosts, /etc/hostname, /etc/resolv.conf and /dev/shm.
+//
+// Mount propagation: the pod's ns directory is a bind mount of itself made *shared*. Any mount
+// namespace created later (a container's, or a host service's) holds copies of the pins as
+// peers or slaves, so unmounting a pin here unmounts every copy and the namespace is really
+// freed. Containers additionally drop the host's mounts (pivot_root, or hiding podd's roots).
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hasErrno, PoddError } from "./errors.ts";
+import { runChecked } from "./exec-file.ts";
+import type { Layout, PodRef } from "./paths.ts";
+import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_SHARED, type Sys } from "./sys/index.ts";
+
+export type SharedNs = "net" | "ipc" | "uts";
+
+export interface SandboxSpec {
+  pod: PodRef;
+  hostname: string;
+  hostNetwork: boolean;
+  hostIPC: boolean;
+  hostAliases: { ip: string; hostnames: string[] }[];
+  /** /dev/shm size in bytes for the pod (shared by its containers) */
+  shmSize: number;
+}
+
+export interface Sandbox {
+  /** pin file per namespace the pod owns; absent kinds are the host's */
+  ns: Partial<Record<SharedNs, string>>;
+  hosts: string;
+  hostname: string;
+  resolvConf: string;
+  /** the pod's /dev/shm, or undefined to use the host's (hostIPC) */
+  shm: string | undefined;
+}
+
+export interface HostFiles {
+  resolvConf: string;
+  /** used when resolvConf points at a local stub resolver unreachable from a pod network */
+  resolvedUpstream: string;
+  hosts: string;
+}
+
+export const defaultHostFiles: HostFiles = {
+  resolvConf: "/etc/resolv.conf",
+  resolvedUpstream: "/run/systemd/resolve/resolv.conf",
+  hosts: "/etc/hosts",
+};
+
+export class SandboxManager {
+  constructor(
+    private readonly sys: Sys,
+    private readonly layout: Layout,
+    private readonly initPath: string,
+    private readonly hostFiles: HostFiles = defaultHostFiles,
+  ) {}
+
+  paths(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC">): Sandbox {
+    const dir = this.layout.podRunDir(spec.pod);
+    const nsDir = this.layout.podNsDir(spec.pod);
+    const ns: Partial<Record<SharedNs, string>> = {};
+    // A hostNetwork pod keeps the host's hostname too, as on a Kubernetes node.
+    if (!spec.hostNetwork) {
+      ns.net = join(nsDir, "net");
+      ns.uts = join(nsDir, "uts");
+    }
+    if (!spec.hostIPC) ns.ipc = join(nsDir, "ipc");
+    return {
+      ns,
+      hosts: join(dir, "etc", "hosts"),
+      hostname: join(dir, "etc", "hostname"),
+      resolvConf: join(dir, "etc", "resolv.conf"),
+      shm: spec.hostIPC ? undefined : join(dir, "shm"),
+    };
+  }
+
+  /** Creates the sandbox; on any failure undoes what it did and throws. */
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const sb = this.paths(spec);
+    const nsDir = this.layout.podNsDir(spec.pod);
+    try {
+      mkdirSync(nsDir, { recursive: true, mode: 0o700 });
+      mkdirSync(join(this.layout.podRunDir(spec.pod), "etc"), { mode: 0o755 });
+      this.sys.mount(nsDir, nsDir, null, MS_BIND, null);
+      this.sys.mount(null, nsDir, null, MS_SHARED, null);
+      const args = ["sandbox", "--hostname", spec.hostname];
+      for (const kind of ["net", "ipc", "uts"] as const) {
+        const pin = sb.ns[kind];
+        if (pin) args.push(`--${kind}`, pin);
+      }
+      if (sb.ns.net || sb.ns.ipc || sb.ns.uts) await runChecked(`create sandbox for pod ${spec.pod.name}`, this.initPath, args);
+      if (sb.shm) {
+        mkdirSync(sb.shm, { mode: 0o1777 });
+        this.sys.mount("shm", sb.shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize}`);
+      }
+      writeFileSync(sb.hostname, spec.hostNetwork ? readFileSync("/proc/sys/kernel/hostname", "utf8") : `${spec.hostname}\n`);
+      writeFileSync(sb.hosts, spec.hostNetwork ? readFileSync(this.hostFiles.hosts, "utf8") : hostsFile(spec));
+      writeFileSync(sb.resolvConf, this.resolvConf());
+      return sb;
+    } catch (err) {
+      await this.destroy(spec).catch((cleanupErr: unknown) => {
+        throw new PoddError(`${(err as Error).message}; cleaning up also failed: ${(cleanupErr as Error).message}`, { cause: err });
+      });
+      throw err;
+    }
+  }
+
+  /** True when every pin of the sandbox is still mounted (after a daemon restart). */
+  exists(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC">, mountinfo: string): boolean {
+    const sb = this.paths(spec);
+    const mounted = new Set(mountPoints(mountinfo));
+    return Object.values(sb.ns).every((p) => mounted.has(p)) && existsSync(sb.hosts);
+  }
+
+  /** Unmounts pins, /dev/shm and the ns directory and removes the pod's run dir. Idempotent. */
+  async destroy(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC">): Promise<void> {
+    const sb = this.paths(spec);
+    for (const target of [sb.ns.net, sb.ns.ipc, sb.ns.uts, sb.shm, this.layout.podNsDir(spec.pod)]) {
+      if (target) this.unmountAll(target);
+    }
+    rmSync(this.layout.podRunDir(spec.pod), { recursive: true, force: true });
+  }
+
+  /** Unmounts every mount stacked on target; "not mounted" and "gone" are the goal, not errors. */
+  private unmountAll(target: string): void {
+    for (;;) {
+      try {
+        this.sys.umount2(target, MNT_DETACH);
+      } catch (err) {
+        if (hasErrno(err, "EINVAL") || hasErrno(err, "ENOENT")) return;
+        throw err;
+      }
+    }
+  }
+
+  private resolvConf(): string {
+    const text = readFileSync(this.hostFiles.resolvConf, "utf8");
+    // A stub resolver on the host's loopback is unreachable from the pod's own network
+    // namespace; the kubelet reads systemd-resolved's upstream list in that case.
+    if (/^\s*nameserver\s+127\.0\.0\.53\b/m.test(text) && existsSync(this.hostFiles.resolvedUpstream)) {
+      return readFileSync(this.hostFiles.resolvedUpstream, "utf8");
+    }
+    return text;
+  }
+}
+
+export function hostsFile(spec: Pick<SandboxSpec, "hostname" | "hostAliases">): string {
+  const lines = [
+    "# Kubernetes-managed hosts file (podd).",
+    "127.0.0.1\tlocalhost",
+    "::1\tlocalhost ip6-localhost ip6-loopback",
+    "fe00::0\tip6-localnet",
+    "fe00::0\tip6-mcastprefix",
+    "fe00::1\tip6-allnodes",
+    "fe00::2\tip6-allrouters",
+    // The pod has no address of its own until podd manages pod networking; the hostname
+    // resolves to a loopback address so that `hostname -i` and self-connections work.
+    `127.0.1.1\t${spec.hostname}`,
+  ];
+  if (spec.hostAliases.length) {
+    lines.push("", "# Entries added by HostAliases.");
+    for (const a of spec.hostAliases) lines.push(`${a.ip}\t${a.hostnames.join("\t")}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Mount points from /proc/self/mountinfo text, with octal escapes (\040 …) decoded. */
+export function mountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => (l.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
