@@ -2,10 +2,12 @@
 // podd's command line: one file per verb, dispatched from the table below.
 import { PoddError } from "../errors.ts";
 import type { Verb } from "./verb.ts";
+import { image } from "./image.ts";
 import { validate } from "./validate.ts";
 import { version } from "./version.ts";
 
 const verbs: Record<string, Verb> = {
+  image,
   validate,
   version,
 };
