@@ -1,0 +1,173 @@
+// cgroup v1: one hierarchy per controller (or per co-mounted group such as cpu,cpuacct). The
+// pod tree is created in each hierarchy of a controller we use, and PID 1 joins the
+// container's directory in each of them.
+import { join } from "node:path";
+import { PoddError } from "../errors.ts";
+import type { CgroupLimits, CgroupStats } from "./index.ts";
+import { pollUntil } from "./io.ts";
+import { parseCgroupStat } from "./parse.ts";
+import { CgroupTree } from "./tree.ts";
+import type { DriverDeps } from "./tree.ts";
+
+/**
+ * The controllers a container joins. Not cpuset (podd sets no cpusets, and a new cpuset
+ * cgroup starts with empty cpuset.cpus/mems that would have to be filled before anyone can
+ * join), not devices/blkio/net_* (no limits of ours), not name=systemd (systemd's bookkeeping).
+ */
+export const V1_JOINED = ["memory", "cpu", "cpuacct", "pids", "freezer"] as const;
+type Joined = (typeof V1_JOINED)[number];
+
+export class CgroupV1 extends CgroupTree {
+  readonly version = 1 as const;
+  private readonly mounts: Record<string, string>;
+
+  constructor(mounts: Record<string, string>, deps: DriverDeps) {
+    super(deps);
+    this.mounts = mounts;
+  }
+
+  /** Distinct mount points of the joined controllers: co-mounted cpu,cpuacct count once. */
+  protected hierarchies(): string[] {
+    const roots: string[] = [];
+    for (const c of V1_JOINED) {
+      const m = this.mounts[c];
+      if (m !== undefined && !roots.includes(m)) roots.push(m);
+    }
+    return roots;
+  }
+
+  private mount(controller: Joined, needFor: string): string {
+    const m = this.mounts[controller];
+    if (m === undefined) {
+      throw new PoddError(`cgroup v1 controller ${controller} is not mounted; it is needed for ${needFor}`, { code: "NotFound" });
+    }
+    return m;
+  }
+
+  async ensureParent(): Promise<void> {
+    for (const root of this.hierarchies()) {
+      let dir = root;
+      for (const seg of this.parentSegments) {
+        dir = join(dir, seg);
+        await this.mkdir(root, dir);
+      }
+    }
+  }
+
+  /** mkdir in one hierarchy; if cpuset is co-mounted there (never on a usual boot), a new
+   * cgroup needs cpuset.cpus/mems copied from its parent before a task may join it. */
+  private async mkdir(root: string, dir: string): Promise<void> {
+    await this.io.mkdirIdempotent(dir);
+    if (this.mounts["cpuset"] !== root) return;
+    for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+      if ((await this.io.read(join(dir, file))).trim() !== "") continue;
+      await this.io.write(join(dir, file), (await this.io.read(join(dir, "..", file))).trim());
+    }
+  }
+
+  async createPod(podUid: string, limits: CgroupLimits = {}): Promise<void> {
+    for (const root of this.hierarchies()) await this.mkdir(root, this.podDir(root, podUid));
+    await this.writeLimits((c, need) => this.podDir(this.mount(c, need), podUid), limits);
+  }
+
+  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<void> {
+    for (const root of this.hierarchies()) await this.mkdir(root, this.containerDir(root, podUid, name));
+    await this.writeLimits((c, need) => this.containerDir(this.mount(c, need), podUid, name), limits);
+  }
+
+  private async writeLimits(dirOf: (c: Joined, need: string) => string, l: CgroupLimits): Promise<void> {
+    if (l.memoryMax !== undefined) await this.writeMemory(dirOf("memory", "memoryMax"), l.memoryMax);
+    if (l.cpuPeriodUs !== undefined || l.cpuQuotaUs !== undefined) {
+      const dir = dirOf("cpu", "cpuQuotaUs/cpuPeriodUs");
+      // Period first: a quota is checked against the period in force (quota >= 1ms) and,
+      // hierarchically, against the parent's quota/period ratio. -1 is "no quota" on v1.
+      if (l.cpuPeriodUs !== undefined) await this.io.write(join(dir, "cpu.cfs_period_us"), l.cpuPeriodUs);
+      await this.io.write(join(dir, "cpu.cfs_quota_us"), l.cpuQuotaUs ?? -1, "a container's quota may not exceed its pod's");
+    }
+    if (l.cpuShares !== undefined) await this.io.write(join(dirOf("cpu", "cpuShares"), "cpu.shares"), l.cpuShares);
+    if (l.pidsMax !== undefined) await this.io.write(join(dirOf("pids", "pidsMax"), "pids.max"), l.pidsMax);
+  }
+
+  /**
+   * No swap: memory.memsw.limit_in_bytes (memory+swap) equal to the memory limit, what the
+   * kubelet asks runc for on v1 when swap is off. memory.swappiness=0 would not do: it only
+   * makes reclaim prefer file pages, it does not forbid swapping anonymous memory.
+   * The kernel requires limit_in_bytes <= memsw.limit_in_bytes at every moment, so raising a
+   * limit writes memsw first and lowering it writes memory first. memsw exists only when the
+   * kernel accounts swap (swapaccount=1); without it there is nothing more to limit.
+   */
+  private async writeMemory(dir: string, bytes: number): Promise<void> {
+    const memory = join(dir, "memory.limit_in_bytes");
+    const memsw = join(dir, "memory.memsw.limit_in_bytes");
+    if (!(await this.io.exists(memsw))) return this.io.write(memory, bytes);
+    const current = Number((await this.io.read(memory)).trim());
+    if (bytes > current) {
+      await this.io.write(memsw, bytes);
+      await this.io.write(memory, bytes);
+    } else {
+      await this.io.write(memory, bytes);
+      await this.io.write(memsw, bytes);
+    }
+  }
+
+  /**
+   * Freeze, SIGKILL every task, thaw. The freeze stops a fork from racing the kill loop; the
+   * SIGKILLs stay pending on frozen tasks and take effect at the thaw, and a task with a fatal
+   * signal pending cannot fork. Without a freezer hierarchy, or when freezing does not settle
+   * (a task stuck in the kernel), the kill still happens and waitEmpty keeps killing whatever
+   * is listed until the cgroups are empty.
+   */
+  async kill(podUid: string, name?: string): Promise<void> {
+    const dirs = this.targetDirs(podUid, name);
+    const freezerRoot = this.mounts["freezer"];
+    const freezer = freezerRoot === undefined ? undefined : name === undefined ? this.podDir(freezerRoot, podUid) : this.containerDir(freezerRoot, podUid, name);
+    let frozen = false;
+    try {
+      if (freezer !== undefined) frozen = await this.freeze(freezer);
+      await this.killAll(dirs);
+    } finally {
+      // Thaw even when killing failed, so nothing is left frozen; ENOENT means the cgroup is gone.
+      if (freezer !== undefined && frozen) await this.io.writeIfPresent(join(freezer, "freezer.state"), "THAWED");
+    }
+    await this.waitEmpty(dirs);
+  }
+
+  /** true once freezer.state reads FROZEN; false when the cgroup is gone or the deadline passed
+   * (then it is thawed again, and the caller kills without the freeze). */
+  private async freeze(dir: string): Promise<boolean> {
+    const state = join(dir, "freezer.state");
+    if ((await this.io.writeIfPresent(state, "FROZEN")) === "absent") return false;
+    const ok = await pollUntil(async () => {
+      const s = (await this.io.readOptional(state))?.trim();
+      if (s === undefined) return false; // removed meanwhile: nothing left to freeze
+      if (s === "FROZEN") return true;
+      // Still FREEZING: ask again, which re-sends the freeze to tasks that joined or woke up
+      // since the first request (runc does the same).
+      await this.io.writeIfPresent(state, "FROZEN");
+      return undefined;
+    }, this.timeouts.freezeMs);
+    if (ok === true) return true;
+    if (ok === undefined) await this.io.writeIfPresent(state, "THAWED");
+    return false;
+  }
+
+  async stats(podUid: string, name: string): Promise<CgroupStats> {
+    const cpuacct = this.containerDir(this.mount("cpuacct", "stats"), podUid, name);
+    const memory = this.containerDir(this.mount("memory", "stats"), podUid, name);
+    const pids = this.containerDir(this.mount("pids", "stats"), podUid, name);
+    const usage = Number((await this.io.read(join(memory, "memory.usage_in_bytes"))).trim());
+    const memStat = parseCgroupStat(await this.io.read(join(memory, "memory.stat")));
+    const oom = parseCgroupStat(await this.io.read(join(memory, "memory.oom_control")));
+    // total_inactive_file includes descendants (use_hierarchy); a container has none, and the
+    // kubelet/cadvisor use the total_ value on v1.
+    const inactive = memStat.get("total_inactive_file") ?? memStat.get("inactive_file") ?? 0;
+    return {
+      cpuUsageNs: Number((await this.io.read(join(cpuacct, "cpuacct.usage"))).trim()),
+      memoryUsageBytes: usage,
+      memoryWorkingSetBytes: Math.max(0, usage - inactive),
+      // oom_kill is in memory.oom_control since Linux 4.13; older kernels report none.
+      oomKills: oom.get("oom_kill") ?? 0,
+      pids: Number((await this.io.read(join(pids, "pids.current"))).trim()),
+    };
+  }
+}

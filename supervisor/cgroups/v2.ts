@@ -1,0 +1,141 @@
+// cgroup v2: one unified tree. Controllers reach a cgroup only when every ancestor lists them
+// in cgroup.subtree_control, and a cgroup with controllers enabled for its children may hold
+// no processes itself (the no-internal-process rule; the root is exempt). So processes live
+// only in container cgroups, which enable nothing.
+import { join } from "node:path";
+import type { CgroupLimits, CgroupStats } from "./index.ts";
+import { pollUntil } from "./io.ts";
+import { parseCgroupStat, parseControllerList } from "./parse.ts";
+import { CgroupTree } from "./tree.ts";
+import type { DriverDeps } from "./tree.ts";
+
+/** Controllers enabled down to containers, when the kernel offers them. Freezing and
+ * cgroup.kill are core files and need no controller; cpu.stat usage_usec is always there. */
+export const V2_CONTROLLERS = ["cpu", "memory", "pids"] as const;
+
+/** The kernel's default CFS period, used when a quota comes without one. */
+const DEFAULT_PERIOD_US = 100_000;
+
+export class CgroupV2 extends CgroupTree {
+  readonly version = 2 as const;
+  private readonly root: string;
+
+  constructor(root: string, deps: DriverDeps) {
+    super(deps);
+    this.root = root;
+  }
+
+  protected hierarchies(): string[] {
+    return [this.root];
+  }
+
+  /** Enables what the root offers of cpu/memory/pids at every level from the root down to the
+   * parent, so pod cgroups get the interface files. */
+  async ensureParent(): Promise<void> {
+    let dir = this.root;
+    for (const seg of this.parentSegments) {
+      await this.enableSubtree(dir);
+      dir = join(dir, seg);
+      await this.io.mkdirIdempotent(dir);
+    }
+    await this.enableSubtree(dir);
+  }
+
+  private async enableSubtree(dir: string): Promise<void> {
+    const available = parseControllerList(await this.io.read(join(dir, "cgroup.controllers")));
+    const enabled = parseControllerList(await this.io.read(join(dir, "cgroup.subtree_control")));
+    const missing = V2_CONTROLLERS.filter((c) => available.includes(c) && !enabled.includes(c));
+    if (missing.length === 0) return;
+    await this.io.write(
+      join(dir, "cgroup.subtree_control"),
+      missing.map((c) => `+${c}`).join(" "),
+      // EBUSY here is the no-internal-process rule: the cgroup holds processes.
+      "controllers can be enabled only for a cgroup without processes of its own; choose a cgroup parent whose ancestors hold none",
+    );
+  }
+
+  async createPod(podUid: string, limits: CgroupLimits = {}): Promise<void> {
+    const dir = this.podDir(this.root, podUid);
+    await this.io.mkdirIdempotent(dir);
+    await this.enableSubtree(dir);
+    await this.writeLimits(dir, limits);
+  }
+
+  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<void> {
+    const dir = this.containerDir(this.root, podUid, name);
+    await this.io.mkdirIdempotent(dir);
+    await this.writeLimits(dir, limits);
+  }
+
+  private async writeLimits(dir: string, l: CgroupLimits): Promise<void> {
+    const hint = (c: string) => `is the ${c} controller enabled in the parent's cgroup.subtree_control?`;
+    if (l.memoryMax !== undefined) await this.io.write(join(dir, "memory.max"), l.memoryMax, hint("memory"));
+    // No swap, limit or not: the kubelet's default (NoSwap) on v2. The file exists only when
+    // the kernel accounts swap.
+    if (await this.io.exists(join(dir, "memory.swap.max"))) await this.io.write(join(dir, "memory.swap.max"), 0);
+    if (l.cpuQuotaUs !== undefined || l.cpuPeriodUs !== undefined) {
+      const value = `${l.cpuQuotaUs ?? "max"} ${l.cpuPeriodUs ?? DEFAULT_PERIOD_US}`;
+      await this.io.write(join(dir, "cpu.max"), value, hint("cpu"));
+    }
+    if (l.cpuWeight !== undefined) await this.io.write(join(dir, "cpu.weight"), l.cpuWeight, hint("cpu"));
+    if (l.pidsMax !== undefined) await this.io.write(join(dir, "pids.max"), l.pidsMax, hint("pids"));
+  }
+
+  /**
+   * cgroup.kill (Linux 5.14+) SIGKILLs the whole subtree in one step, forks included. Older
+   * kernels: freeze with cgroup.freeze, SIGKILL every listed pid, thaw. Then wait until empty.
+   */
+  async kill(podUid: string, name?: string): Promise<void> {
+    const dir = name === undefined ? this.podDir(this.root, podUid) : this.containerDir(this.root, podUid, name);
+    if (!(await this.io.exists(dir))) return;
+    if (await this.io.exists(join(dir, "cgroup.kill"))) {
+      // ENOENT: removed between the check and the write, so nothing is left to kill.
+      await this.io.writeIfPresent(join(dir, "cgroup.kill"), 1);
+    } else {
+      let frozen = false;
+      try {
+        frozen = await this.freeze(dir);
+        await this.killAll([dir]);
+      } finally {
+        if (frozen) await this.io.writeIfPresent(join(dir, "cgroup.freeze"), 0);
+      }
+    }
+    await this.waitEmpty([dir]);
+  }
+
+  /** true once cgroup.events reports "frozen 1"; on a deadline the freeze is undone and the
+   * caller kills without it (waitEmpty keeps killing what is listed). */
+  private async freeze(dir: string): Promise<boolean> {
+    if ((await this.io.writeIfPresent(join(dir, "cgroup.freeze"), 1)) === "absent") return false;
+    const ok = await pollUntil(async () => {
+      const events = await this.io.readOptional(join(dir, "cgroup.events"));
+      if (events === undefined) return false; // removed meanwhile
+      return parseCgroupStat(events).get("frozen") === 1 ? true : undefined;
+    }, this.timeouts.freezeMs);
+    if (ok === true) return true;
+    if (ok === undefined) await this.io.writeIfPresent(join(dir, "cgroup.freeze"), 0);
+    return false;
+  }
+
+  /**
+   * oomKills comes from memory.events, which counts the kills of this cgroup and its
+   * descendants. A container cgroup has no descendants, so it equals memory.events.local, and
+   * the kernel charges an OOM kill to the victim's own cgroup whichever limit was hit (the
+   * container's or the pod's), so a container's count is the kills of its processes.
+   * memory.events is on every v2 kernel; memory.events.local only since 5.2.
+   */
+  async stats(podUid: string, name: string): Promise<CgroupStats> {
+    const dir = this.containerDir(this.root, podUid, name);
+    const cpu = parseCgroupStat(await this.io.read(join(dir, "cpu.stat")));
+    const usage = Number((await this.io.read(join(dir, "memory.current"))).trim());
+    const memStat = parseCgroupStat(await this.io.read(join(dir, "memory.stat")));
+    const events = parseCgroupStat(await this.io.read(join(dir, "memory.events")));
+    return {
+      cpuUsageNs: (cpu.get("usage_usec") ?? 0) * 1000,
+      memoryUsageBytes: usage,
+      memoryWorkingSetBytes: Math.max(0, usage - (memStat.get("inactive_file") ?? 0)),
+      oomKills: events.get("oom_kill") ?? 0,
+      pids: Number((await this.io.read(join(dir, "pids.current"))).trim()),
+    };
+  }
+}

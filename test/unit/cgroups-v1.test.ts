@@ -1,0 +1,328 @@
+// The v1 driver against a fake cgroupfs in a temp dir: which files get which values, in which
+// order, in which hierarchies, and how kill/remove behave. Layout of the fake: a legacy boot
+// with cpu,cpuacct co-mounted, plus cpuset and name=systemd, which podd must leave alone.
+import { after, before, beforeEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as fsp from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { PoddError } from "../../supervisor/errors.ts";
+import { createCgroupManager, openCgroups } from "../../supervisor/cgroups/index.ts";
+import type { CgroupManager, Signaller } from "../../supervisor/cgroups/index.ts";
+import { FakeCgroupFs } from "../../supervisor/cgroups/fake.ts";
+
+const UNLIMITED = "9223372036854771712";
+
+function v1Files(dir: string): Record<string, string> {
+  const common = { "cgroup.procs": "", tasks: "", "notify_on_release": "0" };
+  // The hierarchy is the path component right under <tmp>/caseN/cg.
+  const hierarchy = dir.split("/cg/")[1]?.split("/")[0] ?? "";
+  switch (hierarchy) {
+    case "memory":
+      return {
+        ...common,
+        "memory.limit_in_bytes": UNLIMITED,
+        "memory.memsw.limit_in_bytes": UNLIMITED,
+        "memory.swappiness": "60",
+        "memory.usage_in_bytes": "0",
+        "memory.stat": "cache 0\ninactive_file 0\ntotal_inactive_file 0\n",
+        "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+      };
+    case "cpu,cpuacct":
+      return { ...common, "cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "-1", "cpu.shares": "1024", "cpuacct.usage": "0" };
+    case "pids":
+      return { ...common, "pids.max": "max", "pids.current": "0" };
+    case "freezer":
+      return { ...common, "freezer.state": "THAWED" };
+    case "cpuset":
+      return { ...common, "cpuset.cpus": "", "cpuset.mems": "" };
+    default:
+      return common;
+  }
+}
+
+let tmp: string;
+let cg: string;
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "podd-cgroups-v1-"));
+});
+after(async () => {
+  await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+interface Setup {
+  fake: FakeCgroupFs;
+  mgr: CgroupManager;
+  signals: Array<[number, string]>;
+}
+
+let n = 0;
+async function setup(opts: Partial<ConstructorParameters<typeof FakeCgroupFs>[0]> = {}, mounts?: string[]): Promise<Setup> {
+  cg = join(tmp, `case${n++}`, "cg");
+  const fake = new FakeCgroupFs({ files: v1Files, ...opts });
+  const hierarchies = mounts ?? ["memory", "cpu,cpuacct", "pids", "freezer", "cpuset", "systemd"];
+  const lines = [`31 23 0:28 / ${cg} rw,relatime - tmpfs tmpfs rw,mode=755`];
+  for (const [i, h] of hierarchies.entries()) {
+    await fake.seed(join(cg, h));
+    const opt = h === "systemd" ? "xattr,name=systemd" : h;
+    lines.push(`${40 + i} 31 0:${40 + i} / ${join(cg, h)} rw,relatime - cgroup cgroup rw,${opt}`);
+  }
+  const proc = join(dirname(cg), "proc");
+  await fsp.mkdir(join(proc, "self"), { recursive: true });
+  await fsp.writeFile(join(proc, "self", "mountinfo"), lines.join("\n") + "\n");
+  const signals: Array<[number, string]> = [];
+  const signal: Signaller = (pid, sig) => {
+    signals.push([pid, sig]);
+    // The fake kernel: a SIGKILLed process leaves every cgroup.
+    fake.exit(pid);
+    return "sent";
+  };
+  const mgr = await openCgroups({
+    procRoot: proc,
+    cgroupRoot: cg,
+    parent: "podd-test",
+    fs: fake,
+    signal,
+    timeouts: { freezeMs: 200, emptyMs: 500, removeMs: 1000 },
+  });
+  return { fake, mgr, signals };
+}
+
+const read = (p: string) => fsp.readFile(p, "utf8");
+const isDir = (p: string) => fsp.stat(p).then((s) => s.isDirectory(), () => false);
+
+describe("cgroup v1 driver", () => {
+  let s: Setup;
+  beforeEach(async () => {
+    s = await setup();
+  });
+
+  test("is detected from mountinfo and creates the parent only in the hierarchies it joins", async () => {
+    assert.equal(s.mgr.version, 1);
+    assert.equal(s.mgr.parent, "podd-test");
+    await s.mgr.ensureParent();
+    await s.mgr.ensureParent(); // idempotent
+    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer"]) assert.ok(await isDir(join(cg, h, "podd-test")), h);
+    for (const h of ["cpuset", "systemd"]) assert.equal(await isDir(join(cg, h, "podd-test")), false, h);
+    assert.deepEqual(s.fake.writes, []);
+  });
+
+  test("containerDirs: one per hierarchy, co-mounted cpu,cpuacct once", () => {
+    assert.deepEqual(s.mgr.containerDirs("uid1", "app"), [
+      join(cg, "memory/podd-test/uid1/app"),
+      join(cg, "cpu,cpuacct/podd-test/uid1/app"),
+      join(cg, "pids/podd-test/uid1/app"),
+      join(cg, "freezer/podd-test/uid1/app"),
+    ]);
+  });
+
+  test("createPod and createContainer write the limits, memsw equal to the limit (no swap)", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1", { memoryMax: 256 << 20, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000, cpuShares: 512, pidsMax: 100 });
+    await s.mgr.createContainer("uid1", "app", {
+      memoryMax: 32 << 20,
+      cpuQuotaUs: 20_000,
+      cpuPeriodUs: 100_000,
+      cpuShares: 204,
+      cpuWeight: 8, // v2's field: not written on v1
+      pidsMax: 64,
+    });
+    const c = (h: string, f: string) => read(join(cg, h, "podd-test/uid1/app", f));
+    const p = (h: string, f: string) => read(join(cg, h, "podd-test/uid1", f));
+    assert.equal(await p("memory", "memory.limit_in_bytes"), String(256 << 20));
+    assert.equal(await p("memory", "memory.memsw.limit_in_bytes"), String(256 << 20));
+    assert.equal(await c("memory", "memory.limit_in_bytes"), String(32 << 20));
+    assert.equal(await c("memory", "memory.memsw.limit_in_bytes"), String(32 << 20));
+    assert.equal(await c("memory", "memory.swappiness"), "60"); // untouched: memsw is what forbids swap
+    assert.equal(await c("cpu,cpuacct", "cpu.cfs_period_us"), "100000");
+    assert.equal(await c("cpu,cpuacct", "cpu.cfs_quota_us"), "20000");
+    assert.equal(await c("cpu,cpuacct", "cpu.shares"), "204");
+    assert.equal(await c("pids", "pids.max"), "64");
+    assert.equal(await p("pids", "pids.max"), "100");
+    // Exactly these writes for the container, period before quota.
+    const mine = s.fake.writes.filter(([path]) => path.includes("/uid1/app/")).map(([path, v]) => `${basename(path)}=${v}`);
+    // A new cgroup starts unlimited, so setting a limit lowers it: memory first, then memsw.
+    assert.deepEqual(mine, [
+      `memory.limit_in_bytes=${32 << 20}`,
+      `memory.memsw.limit_in_bytes=${32 << 20}`,
+      "cpu.cfs_period_us=100000",
+      "cpu.cfs_quota_us=20000",
+      "cpu.shares=204",
+      "pids.max=64",
+    ]);
+    // Nothing in hierarchies podd does not join.
+    assert.equal(s.fake.writes.some(([path]) => path.includes("/cpuset/") || path.includes("/systemd/")), false);
+  });
+
+  test("memory: raising writes memsw first, lowering writes memory first (memory <= memsw at all times)", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    await s.mgr.createContainer("uid1", "app", { memoryMax: 1000 * 4096 });
+    s.fake.writes.length = 0;
+    await s.mgr.createContainer("uid1", "app", { memoryMax: 10 * 4096 });
+    assert.deepEqual(s.fake.writes.map(([path]) => basename(path)), ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]);
+    s.fake.writes.length = 0;
+    await s.mgr.createContainer("uid1", "app", { memoryMax: 20 * 4096 });
+    assert.deepEqual(s.fake.writes.map(([path]) => basename(path)), ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]);
+  });
+
+  test("a quota without a period writes only the quota; a period alone writes quota -1", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    await s.mgr.createContainer("uid1", "a", { cpuQuotaUs: 30_000 });
+    await s.mgr.createContainer("uid1", "b", { cpuPeriodUs: 50_000 });
+    assert.deepEqual(s.fake.written("/a/cpu.cfs_quota_us"), ["30000"]);
+    assert.deepEqual(s.fake.written("/a/cpu.cfs_period_us"), []);
+    assert.deepEqual(s.fake.written("/b/cpu.cfs_period_us"), ["50000"]);
+    assert.deepEqual(s.fake.written("/b/cpu.cfs_quota_us"), ["-1"]);
+  });
+
+  test("a refused write is a PoddError naming the path and errno", async () => {
+    const t = await setup({ failWrite: (path) => (path.endsWith("/app/memory.limit_in_bytes") ? "EBUSY" : undefined) });
+    await t.mgr.ensureParent();
+    await t.mgr.createPod("uid1");
+    const path = join(cg, "memory/podd-test/uid1/app/memory.limit_in_bytes");
+    await assert.rejects(t.mgr.createContainer("uid1", "app", { memoryMax: 4096 }), (e: unknown) => {
+      assert.ok(e instanceof PoddError);
+      assert.equal(e.message, `write ${path}: EBUSY`);
+      assert.equal(e.errno, "EBUSY");
+      assert.equal(e.path, path);
+      assert.equal(e.code, "Syscall");
+      return true;
+    });
+  });
+
+  test("names that could escape the tree or collide with control files are refused", async () => {
+    for (const bad of ["", "..", ".", "a/b", "memory.max", "cgroup.procs", "tasks", "x\ny"]) {
+      await assert.rejects(s.mgr.createPod(bad), (e: unknown) => e instanceof PoddError && e.code === "Invalid", JSON.stringify(bad));
+    }
+    assert.throws(() => createCgroupManager({ version: 1, mounts: {} }, { parent: "../x" }), PoddError);
+  });
+
+  test("a limit for a controller that is not mounted is a NotFound error; without limits it is fine", async () => {
+    const t = await setup({}, ["memory", "cpu,cpuacct", "freezer"]);
+    await t.mgr.ensureParent();
+    await t.mgr.createPod("uid1");
+    await t.mgr.createContainer("uid1", "app");
+    assert.equal(t.mgr.containerDirs("uid1", "app").length, 3);
+    await assert.rejects(t.mgr.createContainer("uid1", "app", { pidsMax: 5 }), (e: unknown) => e instanceof PoddError && e.code === "NotFound" && /pids/.test(e.message));
+  });
+
+  test("kill freezes, SIGKILLs every pid of every hierarchy, thaws, and waits until empty", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    await s.mgr.createContainer("uid1", "app");
+    const [memory, cpu, pids, freezer] = s.mgr.containerDirs("uid1", "app") as [string, string, string, string];
+    for (const d of [memory, cpu, pids, freezer]) await s.fake.setProcs(d, [101, 102]);
+    await s.fake.setProcs(memory, [101, 102, 103]); // one only the memory hierarchy lists
+    await s.mgr.kill("uid1", "app");
+    assert.deepEqual(s.fake.written("freezer.state"), ["FROZEN", "THAWED"]);
+    const killed = new Set(s.signals.map(([pid, sig]) => (assert.equal(sig, "SIGKILL"), pid)));
+    assert.deepEqual([...killed].sort(), [101, 102, 103]);
+    // Signals went out between freeze and thaw: the thaw is the last write.
+    assert.equal(s.fake.writes.at(-1)?.[1], "THAWED");
+    assert.deepEqual(await s.mgr.pids("uid1", "app"), []);
+  });
+
+  test("kill of a pod freezes the pod and kills the processes of all its containers", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    await s.mgr.createContainer("uid1", "a");
+    await s.mgr.createContainer("uid1", "b");
+    await s.fake.setProcs(s.mgr.containerDirs("uid1", "a")[0]!, [201]);
+    await s.fake.setProcs(s.mgr.containerDirs("uid1", "b")[3]!, [202]);
+    await s.mgr.kill("uid1");
+    assert.deepEqual(s.fake.writes.filter(([p]) => p.endsWith("freezer.state")).map(([p, v]) => [p, v]), [
+      [join(cg, "freezer/podd-test/uid1/freezer.state"), "FROZEN"],
+      [join(cg, "freezer/podd-test/uid1/freezer.state"), "THAWED"],
+    ]);
+    assert.deepEqual(s.signals.map(([pid]) => pid).sort(), [201, 202]);
+  });
+
+  test("kill when freezing never settles: thaws again and still kills", async () => {
+    const t = await setup({ readOverride: (p) => (p.endsWith("freezer.state") ? "FREEZING\n" : undefined) });
+    await t.mgr.ensureParent();
+    await t.mgr.createPod("uid1");
+    await t.mgr.createContainer("uid1", "app");
+    await t.fake.setProcs(t.mgr.containerDirs("uid1", "app")[0]!, [301]);
+    await t.mgr.kill("uid1", "app");
+    const states = t.fake.written("freezer.state");
+    assert.equal(states[0], "FROZEN");
+    assert.equal(states.at(-1), "THAWED");
+    assert.deepEqual(t.signals.map(([pid]) => pid), [301]);
+  });
+
+  test("kill fails with the pids left when processes do not leave within the deadline", async () => {
+    const t = await setup();
+    const stubborn = createCgroupManager(
+      { version: 1, mounts: { memory: join(cg, "memory"), freezer: join(cg, "freezer") } },
+      { parent: "podd-test", fs: t.fake, signal: () => "sent", timeouts: { freezeMs: 100, emptyMs: 100, removeMs: 200 } },
+    );
+    await stubborn.ensureParent();
+    await stubborn.createPod("uid1");
+    await stubborn.createContainer("uid1", "app");
+    await t.fake.setProcs(stubborn.containerDirs("uid1", "app")[0]!, [401]);
+    await assert.rejects(stubborn.kill("uid1", "app"), (e: unknown) => e instanceof PoddError && /1 processes still in the cgroup.*pids 401/.test(e.message));
+    // remove meets EBUSY, kills, and reports why the kill did not empty the cgroup.
+    await assert.rejects(stubborn.remove("uid1", "app"), (e: unknown) => e instanceof PoddError && /pids 401/.test(e.message));
+  });
+
+  test("kill and remove of cgroups that do not exist succeed", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.kill("nope", "app");
+    await s.mgr.kill("nope");
+    await s.mgr.remove("nope", "app");
+    await s.mgr.remove("nope");
+    assert.deepEqual(s.signals, []);
+  });
+
+  test("remove: containers before the pod in every hierarchy; EBUSY kills and retries", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    await s.mgr.createContainer("uid1", "a");
+    await s.mgr.createContainer("uid1", "b");
+    await s.fake.setProcs(s.mgr.containerDirs("uid1", "b")[2]!, [501]);
+    await s.mgr.remove("uid1", "a");
+    assert.equal(await isDir(join(cg, "memory/podd-test/uid1/a")), false);
+    assert.ok(await isDir(join(cg, "memory/podd-test/uid1/b")));
+    await s.mgr.remove("uid1");
+    assert.deepEqual(s.signals, [[501, "SIGKILL"]]);
+    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer"]) {
+      const left = await fsp.readdir(join(cg, h, "podd-test"), { withFileTypes: true });
+      assert.deepEqual(left.filter((e) => e.isDirectory()).map((e) => e.name), [], h);
+    }
+    const order = s.fake.rmdirs.filter((p) => p.includes("/memory/")).map((p) => p.slice(p.indexOf("uid1")));
+    assert.deepEqual(order, ["uid1/a", "uid1/b", "uid1"]);
+  });
+
+  test("listPods unions the hierarchies; removeParent removes everything", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    await s.mgr.createPod("uid2");
+    await s.fake.mkdir(join(cg, "pids/podd-test/uid3")); // left half-created by a crash
+    assert.deepEqual(await s.mgr.listPods(), ["uid1", "uid2", "uid3"]);
+    await s.mgr.removeParent();
+    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer"]) assert.equal(await isDir(join(cg, h, "podd-test")), false, h);
+    assert.deepEqual(await s.mgr.listPods(), []);
+  });
+
+  test("stats: cpuacct.usage, usage minus total_inactive_file, oom_kill, pids.current", async () => {
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    await s.mgr.createContainer("uid1", "app");
+    const d = (h: string) => join(cg, h, "podd-test/uid1/app");
+    await fsp.writeFile(join(d("cpu,cpuacct"), "cpuacct.usage"), "123456789\n");
+    await fsp.writeFile(join(d("memory"), "memory.usage_in_bytes"), "10485760\n");
+    await fsp.writeFile(join(d("memory"), "memory.stat"), "cache 4096\ninactive_file 1\ntotal_cache 4096\ntotal_inactive_file 2097152\n");
+    await fsp.writeFile(join(d("memory"), "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    await fsp.writeFile(join(d("pids"), "pids.current"), "7\n");
+    assert.deepEqual(await s.mgr.stats("uid1", "app"), {
+      cpuUsageNs: 123456789,
+      memoryUsageBytes: 10485760,
+      memoryWorkingSetBytes: 10485760 - 2097152,
+      oomKills: 2,
+      pids: 7,
+    });
+  });
+});
