@@ -1,0 +1,628 @@
+// The Pod status the kubelet would report, derived from what podd observed: container statuses,
+// phase (kubelet getPhase), the kubelet-owned conditions (pkg/kubelet/status generate.go) and the
+// QoS class; and the columns `kubectl get pods` prints from a status (printers.go printPod and
+// apimachinery's duration helpers). Pure: `now` is a parameter, the previous status is an input.
+//
+// No probes yet: a running container is started and, unless it is a regular init container,
+// ready. A regular init container is ready once it exited 0.
+
+import { PoddError } from "./errors.ts";
+import {
+  hasEverRun,
+  isAlive,
+  type ContainerRecord,
+  type ObservedPod,
+  type Termination,
+} from "./pod-lifecycle.ts";
+import { containerRole, podRestartPolicy, type ContainerRole } from "./restart-policy.ts";
+import {
+  parseTimestamp,
+  Reason,
+  rfc3339,
+  type ConditionStatus,
+  type ContainerState,
+  type ContainerStatus,
+  type PodCondition,
+  type PodConditionType,
+  type PodIP,
+  type PodPhase,
+  type PodQOSClass,
+  type PodStatus,
+  type Timestamp,
+} from "./status.ts";
+
+// ---- the spec, structurally ------------------------------------------------------------------
+
+export type ResourceList = Readonly<Record<string, string | number>>;
+
+export interface ContainerLike {
+  name: string;
+  image?: string;
+  restartPolicy?: string;
+  resources?: { requests?: ResourceList; limits?: ResourceList };
+}
+
+/** What status derivation needs of a Pod; the pod-specs Pod type satisfies it. */
+export interface PodStatusSource {
+  spec: {
+    containers: ContainerLike[];
+    initContainers?: ContainerLike[];
+    restartPolicy?: string;
+  };
+}
+
+// ---- container statuses ----------------------------------------------------------------------
+
+/** The ID format in status, "<runtime>://<id>" as CRI runtimes print it. */
+export function containerIDString(id: string | undefined): string | undefined {
+  return id === undefined || id === "" ? undefined : `podd://${id}`;
+}
+
+function terminatedState(t: Termination, fallbackStartMs: number) {
+  const id = containerIDString(t.containerID);
+  return {
+    exitCode: t.exitCode,
+    ...(t.signal !== undefined ? { signal: t.signal } : {}),
+    reason: t.reason,
+    ...(t.message ? { message: t.message } : {}),
+    // A process that never ran (StartError) has no start; the kubelet shows the zero time, we
+    // show the failure time, which kubectl renders the same way and is not 1970.
+    startedAt: rfc3339(t.startedAtMs ?? fallbackStartMs),
+    finishedAt: rfc3339(t.finishedAtMs),
+    ...(id ? { containerID: id } : {}),
+  };
+}
+
+/**
+ * One container's API status. `defaultWaitingReason` is what the kubelet shows for a container
+ * with no instance yet: PodInitializing in a pod with init containers, else ContainerCreating.
+ */
+export function containerStatus(
+  name: string,
+  role: ContainerRole,
+  rec: ContainerRecord | undefined,
+  image: string,
+  defaultWaitingReason: string,
+): ContainerStatus {
+  const r = rec ?? { lifecycle: { state: "Waiting" as const }, restartCount: 0 };
+  const l = r.lifecycle;
+  let state: ContainerState;
+  let ready = false;
+  let started = false;
+  switch (l.state) {
+    case "Waiting":
+      state = l.backOff
+        ? { waiting: { reason: Reason.CrashLoopBackOff, message: l.backOff.message } }
+        : { waiting: { reason: defaultWaitingReason } };
+      break;
+    case "Starting":
+      state = { waiting: { reason: defaultWaitingReason } };
+      break;
+    case "Running":
+    case "Stopping":
+      state = { running: { startedAt: rfc3339(l.startedAtMs) } };
+      started = true;
+      ready = role !== "init";
+      break;
+    case "Terminated":
+      state = { terminated: terminatedState(l.termination, l.termination.finishedAtMs) };
+      ready = role === "init" && l.termination.exitCode === 0;
+      break;
+  }
+  const lastState: ContainerState = r.lastTermination
+    ? { terminated: terminatedState(r.lastTermination, r.lastTermination.finishedAtMs) }
+    : {};
+  const id = containerIDString(r.containerID);
+  return {
+    name,
+    state,
+    lastState,
+    ready,
+    restartCount: r.restartCount,
+    image,
+    imageID: r.imageID ?? "",
+    ...(id ? { containerID: id } : {}),
+    started,
+  };
+}
+
+// ---- phase -----------------------------------------------------------------------------------
+
+function statusOf(statuses: readonly ContainerStatus[], name: string): ContainerStatus | undefined {
+  return statuses.find((s) => s.name === name);
+}
+
+/**
+ * The kubelet's getPhase (kubelet_pods.go, without the alpha ContainerRestartRules gate) over API
+ * container statuses. Sidecars count as running while they run but their exits never make a
+ * pod Succeeded or Failed. `podIsTerminal`: the pod worker has stopped everything for good
+ * (deleted); `podHasInitialized`: an app container has run in this pod.
+ */
+export function getPhase(
+  pod: PodStatusSource,
+  statuses: readonly ContainerStatus[],
+  podIsTerminal: boolean,
+  podHasInitialized: boolean,
+): PodPhase {
+  const spec = pod.spec;
+  const policy = podRestartPolicy(spec.restartPolicy);
+  let pendingRestartableInit = 0;
+  let pendingRegularInit = 0;
+  let failedInitialization = 0;
+
+  for (const c of spec.initContainers ?? []) {
+    if (containerRole("initContainers", c.restartPolicy) === "sidecar") continue;
+    const s = statusOf(statuses, c.name);
+    if (!s) {
+      pendingRegularInit++;
+    } else if (s.state.running) {
+      pendingRegularInit++;
+    } else if (s.state.terminated) {
+      if (s.state.terminated.exitCode !== 0) failedInitialization++;
+    } else if (s.state.waiting) {
+      if (s.lastState.terminated) {
+        if (s.lastState.terminated.exitCode !== 0) failedInitialization++;
+      } else {
+        pendingRegularInit++;
+      }
+    } else {
+      pendingRegularInit++;
+    }
+  }
+
+  let unknown = 0;
+  let running = 0;
+  let waiting = 0;
+  let stopped = 0;
+  let succeeded = 0;
+
+  for (const c of spec.initContainers ?? []) {
+    if (containerRole("initContainers", c.restartPolicy) !== "sidecar") continue;
+    const s = statusOf(statuses, c.name);
+    if (!s) {
+      unknown++;
+    } else if (s.state.running) {
+      if (!s.started) pendingRestartableInit++;
+      running++;
+    } else if (s.state.terminated) {
+      // A terminated sidecar does not count toward the phase.
+    } else if (s.state.waiting) {
+      if (!s.lastState.terminated) {
+        pendingRestartableInit++;
+        waiting++;
+      }
+    } else {
+      pendingRestartableInit++;
+      unknown++;
+    }
+  }
+
+  for (const c of spec.containers) {
+    const s = statusOf(statuses, c.name);
+    if (!s) {
+      unknown++;
+    } else if (s.state.running) {
+      running++;
+    } else if (s.state.terminated) {
+      stopped++;
+      if (s.state.terminated.exitCode === 0) succeeded++;
+    } else if (s.state.waiting) {
+      if (s.lastState.terminated) stopped++;
+      else waiting++;
+    } else {
+      unknown++;
+    }
+  }
+
+  if (failedInitialization > 0 && policy === "Never") return "Failed";
+
+  if (pendingRegularInit > 0 || (pendingRestartableInit > 0 && !podHasInitialized) || waiting > 0) return "Pending";
+  if (running > 0 && unknown === 0) return "Running";
+  if (running === 0 && stopped > 0 && unknown === 0) {
+    if (podIsTerminal) return stopped === succeeded ? "Succeeded" : "Failed";
+    if (policy === "Always") return "Running"; // all restarting
+    if (stopped === succeeded) return "Succeeded";
+    if (policy === "Never") return "Failed";
+    return "Running"; // OnFailure, at least one failed and restarting
+  }
+  return "Pending";
+}
+
+// ---- conditions ------------------------------------------------------------------------------
+
+/** Go's %s of a []string: "[a b]". */
+function goList(names: readonly string[]): string {
+  return `[${names.join(" ")}]`;
+}
+
+type ConditionValue = { status: ConditionStatus; reason?: string; message?: string };
+
+function anyRegularContainerStarted(pod: PodStatusSource, statuses: readonly ContainerStatus[]): boolean {
+  return pod.spec.containers.some((c) => {
+    const s = statusOf(statuses, c.name);
+    return s !== undefined && (s.state.running !== undefined || s.state.terminated !== undefined);
+  });
+}
+
+function containersReady(pod: PodStatusSource, statuses: readonly ContainerStatus[], phase: PodPhase): ConditionValue {
+  const unknown: string[] = [];
+  const unready: string[] = [];
+  const sidecars = (pod.spec.initContainers ?? []).filter((c) => containerRole("initContainers", c.restartPolicy) === "sidecar");
+  for (const c of [...sidecars, ...pod.spec.containers]) {
+    const s = statusOf(statuses, c.name);
+    if (!s) unknown.push(c.name);
+    else if (!s.ready) unready.push(c.name);
+  }
+  if ((phase === "Succeeded" && unknown.length === 0) || phase === "Failed") {
+    return { status: "False", reason: phase === "Failed" ? "PodFailed" : "PodCompleted" };
+  }
+  const messages: string[] = [];
+  if (unknown.length > 0) messages.push(`containers with unknown status: ${goList(unknown)}`);
+  if (unready.length > 0) messages.push(`containers with unready status: ${goList(unready)}`);
+  if (messages.length > 0) return { status: "False", reason: "ContainersNotReady", message: messages.join(", ") };
+  return { status: "True" };
+}
+
+function initialized(pod: PodStatusSource, statuses: readonly ContainerStatus[], phase: PodPhase): ConditionValue {
+  const unknown: string[] = [];
+  const incomplete: string[] = [];
+  for (const c of pod.spec.initContainers ?? []) {
+    const s = statusOf(statuses, c.name);
+    if (!s) {
+      unknown.push(c.name);
+      continue;
+    }
+    const done = containerRole("initContainers", c.restartPolicy) === "sidecar" ? s.started : s.ready;
+    if (!done) incomplete.push(c.name);
+  }
+  if (phase === "Succeeded" && unknown.length === 0) return { status: "True", reason: "PodCompleted" };
+  // Once an app container has run the pod stays initialized, even while a sidecar restarts.
+  if (anyRegularContainerStarted(pod, statuses)) return { status: "True" };
+  const messages: string[] = [];
+  if (unknown.length > 0) messages.push(`containers with unknown status: ${goList(unknown)}`);
+  if (incomplete.length > 0) messages.push(`containers with incomplete status: ${goList(incomplete)}`);
+  if (messages.length > 0) return { status: "False", reason: "ContainersNotInitialized", message: messages.join(", ") };
+  return { status: "True" };
+}
+
+/**
+ * The kubelet-owned conditions in the order the kubelet appends them. lastTransitionTime is kept
+ * from `previous` when the status value did not change (the status manager's rule), else `now`.
+ */
+export function podConditions(
+  pod: PodStatusSource,
+  statuses: readonly ContainerStatus[],
+  phase: PodPhase,
+  sandboxReady: boolean,
+  previous: readonly PodCondition[] | undefined,
+  now: number,
+): PodCondition[] {
+  const ready = containersReady(pod, statuses, phase);
+  const values: [PodConditionType, ConditionValue][] = [
+    ["PodReadyToStartContainers", { status: sandboxReady ? "True" : "False" }],
+    ["Initialized", initialized(pod, statuses, phase)],
+    // No readiness gates: Ready is ContainersReady under another name.
+    ["Ready", ready],
+    ["ContainersReady", ready],
+    ["PodScheduled", { status: "True" }],
+  ];
+  return values.map(([type, v]) => {
+    const old = previous?.find((c) => c.type === type);
+    const lastTransitionTime: Timestamp = old && old.status === v.status ? old.lastTransitionTime : rfc3339(now);
+    return {
+      type,
+      status: v.status,
+      lastProbeTime: null,
+      lastTransitionTime,
+      ...(v.reason ? { reason: v.reason } : {}),
+      ...(v.message ? { message: v.message } : {}),
+    };
+  });
+}
+
+// ---- QoS class -------------------------------------------------------------------------------
+
+const DECIMAL_SUFFIX: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const BINARY_SUFFIX: Readonly<Record<string, number>> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
+const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
+
+/**
+ * A resource quantity ("100m", "1.5Gi", "2e3", 4) as an exact integer in nano-units, rounded up as
+ * Kubernetes rounds below its nano precision; for sums and comparisons, not display.
+ */
+export function quantityNano(q: string | number): bigint {
+  const text = String(q).trim();
+  const m = QUANTITY.exec(text);
+  if (!m) throw new PoddError(`quantity "${text}": not a Kubernetes quantity`, { code: "Invalid" });
+  const [, sign = "", number = "", suffix = ""] = m;
+  const [intPart = "", fracPart = ""] = number.split(".");
+  let exp10 = 0;
+  let exp2 = 0;
+  if (suffix in BINARY_SUFFIX) exp2 = BINARY_SUFFIX[suffix] ?? 0;
+  else if (suffix in DECIMAL_SUFFIX) exp10 = DECIMAL_SUFFIX[suffix] ?? 0;
+  else exp10 = Number(suffix.slice(1));
+  let v = BigInt((intPart || "0") + fracPart) * 2n ** BigInt(exp2);
+  const scale = 9 + exp10 - fracPart.length;
+  if (scale >= 0) v *= 10n ** BigInt(scale);
+  else {
+    const d = 10n ** BigInt(-scale);
+    v = (v + d - 1n) / d;
+  }
+  return sign === "-" ? -v : v;
+}
+
+/**
+ * The QoS class as Kubernetes computes it (qos.GetPodQOS) from cpu and memory of all containers,
+ * init containers included; other resources do not count. Requests a manifest leaves out default
+ * to its limits, as the API server's defaulting does. Guaranteed: every container limits both cpu
+ * and memory and the summed requests equal the summed limits; BestEffort: no request or limit
+ * above zero anywhere; otherwise Burstable.
+ */
+export function qosClass(pod: PodStatusSource): PodQOSClass {
+  const requests = new Map<string, bigint>();
+  const limits = new Map<string, bigint>();
+  let guaranteed = true;
+  const add = (into: Map<string, bigint>, name: string, v: bigint): void => {
+    into.set(name, (into.get(name) ?? 0n) + v);
+  };
+  for (const c of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
+    const lim = c.resources?.limits ?? {};
+    const req = { ...lim, ...(c.resources?.requests ?? {}) };
+    for (const name of ["cpu", "memory"]) {
+      const r = req[name];
+      if (r !== undefined && quantityNano(r) > 0n) add(requests, name, quantityNano(r));
+    }
+    const found = new Set<string>();
+    for (const name of ["cpu", "memory"]) {
+      const l = lim[name];
+      if (l !== undefined && quantityNano(l) > 0n) {
+        found.add(name);
+        add(limits, name, quantityNano(l));
+      }
+    }
+    if (!found.has("cpu") || !found.has("memory")) guaranteed = false;
+  }
+  if (requests.size === 0 && limits.size === 0) return "BestEffort";
+  if (guaranteed) {
+    for (const [name, r] of requests) {
+      if (limits.get(name) !== r) guaranteed = false;
+    }
+  }
+  return guaranteed && requests.size === limits.size ? "Guaranteed" : "Burstable";
+}
+
+// ---- the whole status ------------------------------------------------------------------------
+
+export interface PodStatusOptions {
+  /** The status reported last time: conditions keep their lastTransitionTime from it. */
+  previous?: PodStatus;
+  hostIP?: string;
+  podIPs?: readonly string[];
+}
+
+/** The pod's API status at `now` from the observed state the runtime keeps. */
+export function buildPodStatus(pod: PodStatusSource, observed: ObservedPod, now: number, opts: PodStatusOptions = {}): PodStatus {
+  const spec = pod.spec;
+  const inits = spec.initContainers ?? [];
+  const defaultWaiting = inits.length > 0 ? Reason.PodInitializing : Reason.ContainerCreating;
+  const statusFor = (c: ContainerLike, role: ContainerRole): ContainerStatus =>
+    containerStatus(c.name, role, observed.containers[c.name], c.image ?? "", defaultWaiting);
+  const initStatuses = inits.map((c) => statusFor(c, containerRole("initContainers", c.restartPolicy)));
+  const appStatuses = spec.containers.map((c) => statusFor(c, "app"));
+  const all = [...initStatuses, ...appStatuses];
+
+  const records = [...inits, ...spec.containers].map((c) => observed.containers[c.name]);
+  const nothingAlive = records.every((r) => r === undefined || !isAlive(r));
+  const podIsTerminal = observed.deletionRequestedAtMs !== undefined && nothingAlive;
+  const podHasInitialized = spec.containers.some((c) => {
+    const r = observed.containers[c.name];
+    return r !== undefined && hasEverRun(r);
+  });
+
+  let phase = getPhase(pod, all, podIsTerminal, podHasInitialized);
+  let reason: string | undefined;
+  let message: string | undefined;
+  // A terminal phase is never left; its reason and message stay with it.
+  const previousPhase = opts.previous?.phase;
+  if (observed.terminal) {
+    phase = observed.terminal.phase;
+    reason = observed.terminal.reason;
+    message = observed.terminal.message;
+  } else if (previousPhase === "Succeeded" || previousPhase === "Failed") {
+    phase = previousPhase;
+    reason = opts.previous?.reason;
+    message = opts.previous?.message;
+  }
+
+  const podIPs: PodIP[] = (opts.podIPs ?? []).map((ip) => ({ ip }));
+  return {
+    phase,
+    conditions: podConditions(pod, all, phase, observed.sandboxReady, opts.previous?.conditions, now),
+    ...(message ? { message } : {}),
+    ...(reason ? { reason } : {}),
+    ...(opts.hostIP ? { hostIP: opts.hostIP, hostIPs: [{ ip: opts.hostIP }] } : {}),
+    ...(podIPs.length > 0 ? { podIP: podIPs[0]?.ip, podIPs } : {}),
+    ...(observed.startTimeMs !== undefined ? { startTime: rfc3339(observed.startTimeMs) } : {}),
+    ...(inits.length > 0 ? { initContainerStatuses: initStatuses } : {}),
+    containerStatuses: appStatuses,
+    qosClass: qosClass(pod),
+  };
+}
+
+// ---- kubectl get pods ------------------------------------------------------------------------
+
+/** What kubectl's pod printer reads. */
+export interface KubectlPod {
+  metadata: { name?: string; creationTimestamp?: Timestamp; deletionTimestamp?: Timestamp };
+  spec: { containers: { name: string }[]; initContainers?: { name: string; restartPolicy?: string }[] };
+  status: Pick<PodStatus, "phase" | "conditions" | "containerStatuses"> &
+    Partial<Pick<PodStatus, "reason" | "initContainerStatuses">>;
+}
+
+/** kubectl's node.NodeUnreachablePodReason. */
+const NODE_LOST = "NodeLost";
+
+export interface PodColumns {
+  ready: string;
+  status: string;
+  restarts: string;
+  age: string;
+}
+
+/** The READY, STATUS, RESTARTS and AGE cells of `kubectl get pods` (printers.go printPod). */
+export function podColumns(pod: KubectlPod, now: number): PodColumns {
+  const spec = pod.spec;
+  const st = pod.status;
+  const isSidecar = new Map((spec.initContainers ?? []).map((c) => [c.name, c.restartPolicy === "Always"]));
+  let restarts = 0;
+  let sidecarRestarts = 0;
+  let totalContainers = spec.containers.length + [...isSidecar.values()].filter(Boolean).length;
+  let readyContainers = 0;
+  let lastRestart = 0;
+  let lastSidecarRestart = 0;
+  let reason: string = st.reason || st.phase;
+
+  const initStatuses = st.initContainerStatuses ?? [];
+  const initCount = spec.initContainers?.length ?? 0;
+  let initializing = false;
+  for (let i = 0; i < initStatuses.length; i++) {
+    const c = initStatuses[i];
+    if (!c) continue;
+    restarts += c.restartCount;
+    const lastFinished = c.lastState.terminated ? parseTimestamp(c.lastState.terminated.finishedAt) : 0;
+    lastRestart = Math.max(lastRestart, lastFinished);
+    const sidecar = isSidecar.get(c.name) === true;
+    if (sidecar) {
+      sidecarRestarts += c.restartCount;
+      lastSidecarRestart = Math.max(lastSidecarRestart, lastFinished);
+    }
+    const t = c.state.terminated;
+    const w = c.state.waiting;
+    if (t && t.exitCode === 0) continue;
+    if (sidecar && c.started) {
+      if (c.ready) readyContainers++;
+      continue;
+    }
+    if (t) {
+      if (!t.reason) reason = t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode}`;
+      else reason = `Init:${t.reason}`;
+    } else if (w && w.reason && w.reason !== Reason.PodInitializing) {
+      reason = `Init:${w.reason}`;
+    } else {
+      reason = `Init:${i}/${initCount}`;
+    }
+    initializing = true;
+    break;
+  }
+
+  const initializedTrue = st.conditions.some((c) => c.type === "Initialized" && c.status === "True");
+  if (!initializing || initializedTrue) {
+    restarts = sidecarRestarts;
+    lastRestart = lastSidecarRestart;
+    let hasRunning = false;
+    for (let i = st.containerStatuses.length - 1; i >= 0; i--) {
+      const c = st.containerStatuses[i];
+      if (!c) continue;
+      restarts += c.restartCount;
+      if (c.lastState.terminated) lastRestart = Math.max(lastRestart, parseTimestamp(c.lastState.terminated.finishedAt));
+      const t = c.state.terminated;
+      const w = c.state.waiting;
+      if (w && w.reason) reason = w.reason;
+      else if (t && t.reason) reason = t.reason;
+      else if (t) reason = t.signal ? `Signal:${t.signal}` : `ExitCode:${t.exitCode}`;
+      else if (c.ready && c.state.running) {
+        hasRunning = true;
+        readyContainers++;
+      }
+    }
+    // A completed container next to one still running: the pod is Running (or NotReady).
+    if (reason === Reason.Completed && hasRunning) {
+      reason = st.conditions.some((c) => c.type === "Ready" && c.status === "True") ? "Running" : "NotReady";
+    }
+  }
+
+  const deleting = pod.metadata.deletionTimestamp !== undefined;
+  if (deleting && st.reason === NODE_LOST) reason = "Unknown";
+  else if (deleting && st.phase !== "Succeeded" && st.phase !== "Failed") reason = "Terminating";
+
+  const restartsCell = restarts !== 0 && lastRestart > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : `${restarts}`;
+  return {
+    ready: `${readyContainers}/${totalContainers}`,
+    status: reason,
+    restarts: restartsCell,
+    age: age(pod.metadata.creationTimestamp, now),
+  };
+}
+
+/** kubectl's STATUS column. */
+export function kubectlStatus(pod: KubectlPod): string {
+  // The status cell does not depend on the clock.
+  return podColumns(pod, 0).status;
+}
+
+/** kubectl's READY column: "1/2" (sidecars count as containers, regular init containers not). */
+export function readyColumn(pod: KubectlPod): string {
+  return podColumns(pod, 0).ready;
+}
+
+/** kubectl's RESTARTS column: "0", or "3 (2m ago)" from the latest previous termination. */
+export function restartsColumn(pod: KubectlPod, now: number): string {
+  return podColumns(pod, now).restarts;
+}
+
+/** kubectl's translateTimestampSince: "<unknown>" for no time, else HumanDuration(now - t). */
+export function age(from: Timestamp | number | undefined, now: number): string {
+  if (from === undefined || from === "" || from === 0) return "<unknown>";
+  const t = typeof from === "number" ? from : parseTimestamp(from);
+  if (Number.isNaN(t)) return "<unknown>";
+  return humanDuration(now - t);
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** apimachinery duration.HumanDuration: "45s", "5m30s", "2d3h", "3y20d", ~2-3 significant figures. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / SECOND);
+  if (seconds < -1) return "<invalid>";
+  if (seconds < 0) return "0s";
+  if (seconds < 60 * 2) return `${seconds}s`;
+  const minutes = Math.trunc(ms / MINUTE);
+  if (minutes < 10) {
+    const s = seconds % 60;
+    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
+  }
+  if (minutes < 60 * 3) return `${minutes}m`;
+  const hours = Math.trunc(ms / HOUR);
+  if (hours < 8) {
+    const m = minutes % 60;
+    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
+  }
+  if (hours < 48) return `${hours}h`;
+  if (hours < 24 * 8) {
+    const h = hours % 24;
+    return h === 0 ? `${Math.trunc(hours / 24)}d` : `${Math.trunc(hours / 24)}d${h}h`;
+  }
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24)}d`;
+  if (hours < 24 * 365 * 8) {
+    const dy = Math.trunc(hours / 24) % 365;
+    const y = Math.trunc(hours / 24 / 365);
+    return dy === 0 ? `${y}y` : `${y}y${dy}d`;
+  }
+  return `${Math.trunc(hours / 24 / 365)}y`;
+}
+
+/** apimachinery duration.ShortHumanDuration: one unit, "45s", "5m", "3h", "2d", "1y". */
+export function shortHumanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / SECOND);
+  if (seconds < -1) return "<invalid>";
+  if (seconds < 0) return "0s";
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.trunc(ms / MINUTE);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.trunc(ms / HOUR);
+  if (hours < 24) return `${hours}h`;
+  if (hours < 24 * 365) return `${Math.trunc(hours / 24)}d`;
+  return `${Math.trunc(ms / HOUR / 24 / 365)}y`;
+}
