@@ -98,6 +98,8 @@ export interface MonitorHandle {
   ended: Promise<void>;
   /** the monitor's own complaints (one line when a container cannot start) */
   stderr(): string;
+  /** Signals the monitor, which relays to the container's PID 1; false once it has ended. */
+  signal(sig: NodeJS.Signals): boolean;
 }
 
 export function readStartRecord(stateDir: string): StartRecord | undefined {
@@ -155,5 +157,7 @@ export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
     notice.on("error", () => resolve(readStartRecord(plan.stateDir)));
   });
   const ended = new Promise<void>((resolve) => child.on("close", () => resolve()));
-  return { monitorPid, started, ended, stderr: () => stderr };
+  // ChildProcess.kill never signals a pid after Node reaped it, so a reused pid is safe.
+  const signal = (sig: NodeJS.Signals) => child.exitCode === null && child.signalCode === null && child.kill(sig);
+  return { monitorPid, started, ended, stderr: () => stderr, signal };
 }

@@ -1,0 +1,319 @@
+// One pod's reconcile loop: plan (pod-lifecycle.ts, pure) → apply the actions (runtime.ts) →
+// plan again whenever something happens (a container started or exited, a back-off or the
+// deadline came due, a delete was asked for). Work on one pod is serialised: a change that
+// arrives while actions are being applied makes the loop run once more, never concurrently.
+import type { Container } from "../pod-specs/types.ts";
+import type { EventBus, PodEvent } from "./events.ts";
+import { ConfigError } from "./launch.ts";
+import {
+  newContainerRecord,
+  planPod,
+  recordBackOff,
+  recordExit,
+  recordRunning,
+  recordStarting,
+  recordStopping,
+  type ContainerRecord,
+  type ObservedPod,
+  type PodAction,
+  type Termination,
+} from "./pod-lifecycle.ts";
+import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
+import { podRef, type BoundPod, type ContainerRun, type Runtime } from "./runtime.ts";
+import { MountError } from "./volumes.ts";
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** A container held before it could start (image missing, bad config, a volume): Waiting. */
+export interface Held {
+  reason: string;
+  message: string;
+  retryAtMs: number;
+}
+
+/** How long a container held by a missing image or a failed mount waits before trying again. */
+const HOLD_RETRY_MS = 10_000;
+
+export interface LiveContainer {
+  run: ContainerRun;
+  pid1?: number;
+  startedAtMs?: number;
+  killTimer?: unknown;
+}
+
+export class PodWorker {
+  readonly observed: ObservedPod;
+  readonly held = new Map<string, Held>();
+  readonly live = new Map<string, LiveContainer>();
+  /** the last action failure, shown in status.message (like a kubelet sync error) */
+  lastError: string | undefined;
+
+  private busy = false;
+  private again = false;
+  private wakeTimer: unknown;
+  private finished = false;
+  private resolveDone!: () => void;
+  /** resolves once the pod is terminal (or deleted) and its sandbox has been released */
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly pod: BoundPod,
+    private readonly runtime: Runtime,
+    private readonly events: EventBus,
+    private readonly clock: Clock,
+    private readonly backOff: BackOffConfig,
+  ) {
+    this.observed = { sandboxReady: false, containers: {} };
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  start(): void {
+    (this.observed as { startTimeMs?: number }).startTimeMs = this.clock.now();
+    this.kick();
+  }
+
+  /** Graceful delete: every container gets the grace period, then a cgroup kill. */
+  delete(gracePeriodSeconds?: number): void {
+    if (this.observed.deletionRequestedAtMs !== undefined) return;
+    if (gracePeriodSeconds !== undefined) this.pod.spec.terminationGracePeriodSeconds = gracePeriodSeconds;
+    (this.observed as { deletionRequestedAtMs?: number }).deletionRequestedAtMs = this.clock.now();
+    this.kick();
+  }
+
+  container(name: string): Container | undefined {
+    return [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
+  }
+
+  record(name: string): ContainerRecord {
+    return this.observed.containers[name] ?? newContainerRecord();
+  }
+
+  private setRecord(name: string, rec: ContainerRecord): void {
+    (this.observed.containers as Record<string, ContainerRecord>)[name] = rec;
+  }
+
+  private emit(type: PodEvent["type"], reason: string, message: string, container?: string): void {
+    const m = this.pod.metadata;
+    this.events.emit("event", {
+      time: this.clock.now(),
+      type,
+      reason,
+      message,
+      namespace: m.namespace,
+      pod: m.name,
+      podUid: m.uid,
+      ...(container ? { container } : {}),
+    });
+  }
+
+  /** Plans and applies until nothing changes; concurrent kicks fold into one more round. */
+  kick(): void {
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const now = this.clock.now();
+        const plan = planPod(this.pod, this.observed, now, { backOff: this.backOff });
+        for (const action of plan.actions) await this.apply(action);
+        let wakeAt = plan.wakeAtMs;
+        for (const h of this.held.values()) wakeAt = wakeAt === undefined ? h.retryAtMs : Math.min(wakeAt, h.retryAtMs);
+        this.schedule(wakeAt);
+      } while (this.again);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.emit("Warning", "FailedSync", `error syncing pod: ${this.lastError}`);
+      // Try again later rather than spin: the failure is probably not going away at once.
+      this.schedule(this.clock.now() + HOLD_RETRY_MS);
+    } finally {
+      this.busy = false;
+    }
+    if (this.again) this.kick();
+    this.checkDone();
+  }
+
+  private schedule(at: number | undefined): void {
+    if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    if (at === undefined || this.finished) return;
+    this.wakeTimer = this.clock.setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.kick();
+    }, Math.max(0, at - this.clock.now()));
+  }
+
+  private checkDone(): void {
+    if (this.finished) return;
+    const over = this.observed.terminal !== undefined || this.observed.deletionRequestedAtMs !== undefined;
+    if (over && !this.observed.sandboxReady && this.live.size === 0) {
+      this.finished = true;
+      this.schedule(undefined);
+      this.resolveDone();
+    }
+  }
+
+  private async apply(a: PodAction): Promise<void> {
+    const now = this.clock.now();
+    switch (a.type) {
+      case "CreateSandbox":
+        await this.runtime.createSandbox(this.pod);
+        (this.observed as { sandboxReady: boolean }).sandboxReady = true;
+        return;
+      case "StopSandbox":
+        await this.runtime.stopSandbox(this.pod);
+        (this.observed as { sandboxReady: boolean }).sandboxReady = false;
+        return;
+      case "SucceedPod":
+      case "FailPod": {
+        const phase = a.type === "SucceedPod" ? "Succeeded" : "Failed";
+        const terminal: NonNullable<ObservedPod["terminal"]> = { phase };
+        if (a.type === "FailPod" && a.reason) terminal.reason = a.reason;
+        if (a.type === "FailPod" && a.message) terminal.message = a.message;
+        Object.assign(this.observed, { terminal, terminatingSinceMs: this.observed.terminatingSinceMs ?? now });
+        if (a.type === "FailPod" && a.reason) this.emit("Warning", a.reason, a.message ?? a.reason);
+        return;
+      }
+      case "BackOff":
+        this.setRecord(a.container, recordBackOff(a.container, this.record(a.container), a));
+        this.emit("Warning", "BackOff", `Back-off restarting failed container ${a.container} in pod ${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.pod.metadata.uid})`, a.container);
+        return;
+      case "StartContainer":
+        return this.startContainer(a.container, a.backOff);
+      case "StopContainer":
+        return this.stopContainer(a.container, a.gracePeriodMs);
+    }
+  }
+
+  private async startContainer(name: string, backOff: BackOffEntry | undefined): Promise<void> {
+    const now = this.clock.now();
+    const held = this.held.get(name);
+    if (held && held.retryAtMs > now) return;
+    const c = this.container(name)!;
+    const image = this.runtime.resolveImage(c.image);
+    if (image === undefined) {
+      this.hold(name, "ErrImageNeverPull", `image "${c.image}" not found; import it with podd image import`, "Warning");
+      return;
+    }
+    const rec = this.record(name);
+    let run: ContainerRun;
+    try {
+      run = await this.runtime.startContainer(this.pod, c, image, rec.restartCount + (rec.lifecycle.state === "Terminated" || rec.lastTermination ? 1 : 0));
+    } catch (err) {
+      if (err instanceof ConfigError) return this.hold(name, "CreateContainerConfigError", err.message, "Warning");
+      if (err instanceof MountError) return this.hold(name, "ContainerCreating", err.message, "Warning", "FailedMount");
+      throw err;
+    }
+    this.held.delete(name);
+    this.setRecord(name, recordStarting(name, this.record(name), now, backOff));
+    const live: LiveContainer = { run };
+    this.live.set(name, live);
+    this.emit("Normal", "Created", `Created container ${name}`, name);
+    void this.follow(name, live).catch((err: unknown) => {
+      // Keep the pod moving: the failure is reported, and the next sync retries what it can.
+      this.lastError = (err as Error).message;
+      this.emit("Warning", "FailedSync", `container ${name}: ${this.lastError}`, name);
+      this.kick();
+    });
+  }
+
+  private hold(name: string, reason: string, message: string, type: PodEvent["type"], eventReason = reason): void {
+    const first = this.held.get(name)?.message !== message;
+    this.held.set(name, { reason, message, retryAtMs: this.clock.now() + HOLD_RETRY_MS });
+    if (first) this.emit(type, eventReason, message, name);
+  }
+
+  /** Waits for the container's start, runs postStart, then waits for its end. */
+  private async follow(name: string, live: LiveContainer): Promise<void> {
+    const start = await live.run.monitor.started;
+    if (start) {
+      live.pid1 = start.pid1;
+      live.startedAtMs = Date.parse(start.startedAt);
+      const hook = this.container(name)?.lifecycle?.postStart?.exec?.command;
+      if (hook) {
+        try {
+          await this.runtime.execIn(start.pid1, hook, this.graceMs());
+        } catch (err) {
+          this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
+          await this.runtime.killContainer(this.pod, name);
+        }
+      }
+      if (this.record(name).lifecycle.state === "Starting") {
+        this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs));
+        this.emit("Normal", "Started", `Started container ${name}`, name);
+      }
+      this.kick();
+    }
+    await live.run.monitor.ended;
+    if (live.killTimer !== undefined) this.clock.clearTimeout(live.killTimer);
+    const exit = await this.runtime.finishContainer(this.pod, name, live.run);
+    const finishedAtMs = Date.parse(exit.finishedAt);
+    const termination: Termination = {
+      exitCode: exit.exitCode,
+      reason: exit.reason,
+      finishedAtMs,
+      ...(exit.signal ? { signal: exit.signal } : {}),
+      ...(exit.message ? { message: exit.message } : {}),
+      ...(start ? { startedAtMs: Date.parse(start.startedAt) } : {}),
+    };
+    this.live.delete(name);
+    this.setRecord(name, recordExit(name, this.record(name), termination));
+    if (exit.reason === "StartError") this.emit("Warning", "Failed", `Error: ${exit.message}`, name);
+    else if (exit.reason === "OOMKilled") this.emit("Warning", "OOMKilled", `Container ${name} was OOM-killed (exit code ${exit.exitCode})`, name);
+    else this.emit(exit.exitCode === 0 ? "Normal" : "Warning", exit.exitCode === 0 ? "Completed" : "Died", `Container ${name} exited with code ${exit.exitCode}${exit.signal ? ` (signal ${exit.signal})` : ""}`, name);
+    this.kick();
+  }
+
+  private graceMs(): number {
+    return (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+  }
+
+  private async stopContainer(name: string, gracePeriodMs: number): Promise<void> {
+    const live = this.live.get(name);
+    const rec = this.record(name);
+    if (!live || rec.lifecycle.state !== "Running") return;
+    this.setRecord(name, recordStopping(name, rec, this.clock.now()));
+    this.emit("Normal", "Killing", `Stopping container ${name}`, name);
+    const deadline = this.clock.now() + gracePeriodMs;
+    live.killTimer = this.clock.setTimeout(() => {
+      void this.runtime.killContainer(this.pod, name).catch((err: unknown) => {
+        this.emit("Warning", "FailedKillPod", `error killing container ${name}: ${(err as Error).message}`, name);
+      });
+    }, gracePeriodMs);
+    const preStop = this.container(name)?.lifecycle?.preStop?.exec?.command;
+    // preStop runs inside the grace period; SIGTERM follows it (or its time running out).
+    const term = async () => {
+      if (preStop && live.pid1) {
+        try {
+          await this.runtime.execIn(live.pid1, preStop, Math.max(0, deadline - this.clock.now()));
+        } catch (err) {
+          this.emit("Warning", "FailedPreStopHook", `PreStopHook failed: ${(err as Error).message}`, name);
+        }
+      }
+      live.run.monitor.signal("SIGTERM");
+    };
+    void term().catch((err: unknown) => {
+      this.emit("Warning", "FailedKillPod", `error stopping container ${name}: ${(err as Error).message}`, name);
+    });
+  }
+
+  ref() {
+    return podRef(this.pod);
+  }
+}

@@ -1,0 +1,236 @@
+// The effects a pod needs, gathered behind one object the pod worker drives: sandbox, volumes,
+// cgroups, images, and starting, signalling and killing containers. Decisions stay in
+// pod-lifecycle.ts; this module only does what it is told and reports what happened.
+import { cpus, hostname, totalmem } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { containerCgroupResources } from "../pod-specs/cgroup-conversions.ts";
+import type { Container, Pod } from "../pod-specs/types.ts";
+import type { CgroupLimits, CgroupManager } from "./cgroups/index.ts";
+import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
+import { runChecked } from "./exec-file.ts";
+import { ImageStore, type Image } from "./images.ts";
+import { planLaunch } from "./launch.ts";
+import { Layout, type PodRef, type Roots } from "./paths.ts";
+import { SandboxManager, type Sandbox } from "./sandbox.ts";
+import type { Sys } from "./sys/index.ts";
+import { VolumeManager } from "./volumes.ts";
+
+/** A Pod whose identity is settled: namespace defaulted, uid assigned. */
+export type BoundPod = Pod & { metadata: { namespace: string; uid: string } };
+
+export interface RuntimeOptions {
+  roots: Roots;
+  initPath: string;
+  podPidsLimit: number;
+  logMaxSize: number;
+  logMaxFiles: number;
+  /** the size of a pod's /dev/shm (Docker's and CRI-O's default is 64 MiB) */
+  shmSize: number;
+}
+
+export interface NodeInfo {
+  name: string;
+  cpus: number;
+  memoryBytes: bigint;
+  hostIP: string;
+}
+
+export function hostNode(): NodeInfo {
+  return { name: hostname(), cpus: cpus().length, memoryBytes: BigInt(totalmem()), hostIP: "127.0.0.1" };
+}
+
+export function podRef(pod: BoundPod): PodRef {
+  return { namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid };
+}
+
+/** What a running container run needs kept: the monitor and where its records are. */
+export interface ContainerRun {
+  monitor: MonitorHandle;
+  stateDir: string;
+  logPath: string;
+}
+
+export class Runtime {
+  readonly layout: Layout;
+  readonly sandboxes: SandboxManager;
+  readonly volumes: VolumeManager;
+  readonly images: ImageStore;
+  readonly node: NodeInfo;
+
+  constructor(
+    readonly sys: Sys,
+    readonly cgroups: CgroupManager,
+    readonly opts: RuntimeOptions,
+    onHostPath: (pod: PodRef, volume: string, path: string) => void = () => {},
+  ) {
+    this.layout = new Layout(opts.roots);
+    this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
+    this.volumes = new VolumeManager(sys, this.layout, onHostPath);
+    this.images = new ImageStore(this.layout.imagesDir());
+    this.node = hostNode();
+  }
+
+  sandboxSpec(pod: BoundPod) {
+    return {
+      pod: podRef(pod),
+      hostname: pod.spec.hostname ?? pod.metadata.name,
+      hostNetwork: pod.spec.hostNetwork ?? false,
+      hostIPC: pod.spec.hostIPC ?? false,
+      hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
+      shmSize: this.opts.shmSize,
+    };
+  }
+
+  /** Namespaces, pod cgroup and volumes; undone whole if any step fails. */
+  async createSandbox(pod: BoundPod): Promise<Sandbox> {
+    const ref = podRef(pod);
+    await this.cgroups.ensureParent();
+    await this.cgroups.createPod(ref.uid, this.podLimits(pod));
+    try {
+      this.volumes.prepare(ref, pod);
+      return await this.sandboxes.create(this.sandboxSpec(pod));
+    } catch (err) {
+      await this.cgroups.remove(ref.uid);
+      throw err;
+    }
+  }
+
+  /** Releases the namespaces and the pod cgroup; volumes stay until removePod. */
+  async stopSandbox(pod: BoundPod): Promise<void> {
+    const ref = podRef(pod);
+    await this.cgroups.kill(ref.uid);
+    await this.sandboxes.destroy(this.sandboxSpec(pod));
+    await this.cgroups.remove(ref.uid);
+  }
+
+  /** Everything of the pod but its logs. */
+  async removePod(pod: BoundPod): Promise<void> {
+    await this.stopSandbox(pod);
+    this.volumes.remove(podRef(pod), pod);
+    rmSync(this.layout.podStateDir(podRef(pod)), { recursive: true, force: true });
+  }
+
+  /** The image, or undefined when it is not in the store; `host` is the host's own root. */
+  resolveImage(name: string): Image | "host" | undefined {
+    if (name === "host") return "host";
+    return this.images.get(name);
+  }
+
+  async startContainer(pod: BoundPod, container: Container, image: Image | "host", restartCount: number): Promise<ContainerRun> {
+    const ref = podRef(pod);
+    const runDir = this.layout.containerRunDir(ref, container.name);
+    // A fresh run: the previous run's records and writable layer go (its log stays).
+    rmSync(runDir, { recursive: true, force: true });
+    const layer = this.layout.containerLayerDir(ref, container.name);
+    rmSync(layer, { recursive: true, force: true });
+    const upperDir = join(layer, "upper");
+    const workDir = join(layer, "work");
+    const rootfsMountPoint = join(runDir, "rootfs");
+    mkdirSync(rootfsMountPoint, { recursive: true, mode: 0o700 });
+    if (image !== "host") {
+      mkdirSync(upperDir, { recursive: true, mode: 0o755 });
+      mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    }
+    const sandbox = this.sandboxes.paths(this.sandboxSpec(pod));
+    const plan = planLaunch({
+      pod,
+      container,
+      image: image === "host" ? undefined : image,
+      sandbox,
+      volumes: this.volumeSources(pod),
+      cgroupDirs: this.cgroups.containerDirs(ref.uid, container.name),
+      roots: this.opts.roots,
+      stateDir: runDir,
+      logPath: join(this.layout.containerLogDir(ref, container.name), `${restartCount}.log`),
+      logMaxSize: this.opts.logMaxSize,
+      logMaxFiles: this.opts.logMaxFiles,
+      rootfsMountPoint,
+      upperDir,
+      workDir,
+      node: this.node,
+    });
+    await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
+    const monitor = launch(this.opts.initPath, plan);
+    return { monitor, stateDir: runDir, logPath: plan.logPath };
+  }
+
+  private volumeSources(pod: BoundPod): Map<string, string> {
+    // prepare() is idempotent: it returns the existing paths after the sandbox made them.
+    return this.volumes.prepare(podRef(pod), pod);
+  }
+
+  /**
+   * The container's exit as the monitor recorded it, with OOMKilled from the cgroup's OOM-kill
+   * counter, then the container cgroup is emptied and removed.
+   */
+  async finishContainer(pod: BoundPod, name: string, run: ContainerRun): Promise<ExitRecord> {
+    const uid = pod.metadata.uid;
+    let oomKills = 0;
+    try {
+      oomKills = (await this.cgroups.stats(uid, name)).oomKills;
+    } catch (err) {
+      // The cgroup can be gone already when the pod is being torn down: no OOM kill to report.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" && (err as { errno?: string }).errno !== "ENOENT") throw err;
+    }
+    await this.cgroups.kill(uid, name);
+    await this.cgroups.remove(uid, name);
+    const rec = readExitRecord(run.stateDir) ?? unknownExit(run.monitor.stderr());
+    if (oomKills > 0 && rec.exitCode !== 0 && rec.reason !== "StartError") rec.reason = "OOMKilled";
+    return rec;
+  }
+
+  /** Every process of the container's cgroup: the end of a grace period. */
+  async killContainer(pod: BoundPod, name: string): Promise<void> {
+    await this.cgroups.kill(pod.metadata.uid, name);
+  }
+
+  /** Runs a command inside a running container (hooks, podd exec), with a time limit. */
+  async execIn(pid1: number, argv: string[], timeoutMs: number): Promise<void> {
+    const ac = AbortSignal.timeout(timeoutMs);
+    await Promise.race([
+      runChecked(`exec ${argv.join(" ")}`, this.opts.initPath, ["exec", "--pid", String(pid1), "--", ...argv]),
+      new Promise<never>((_, reject) => ac.addEventListener("abort", () => reject(new Error(`exec ${argv[0]}: timed out after ${timeoutMs} ms`)))),
+    ]);
+  }
+
+  private podLimits(pod: BoundPod): CgroupLimits {
+    const limits: CgroupLimits = { pidsMax: this.opts.podPidsLimit };
+    const r = pod.spec.resources;
+    if (r) {
+      const res = containerCgroupResources(r);
+      if (res.memoryLimitBytes !== null) limits.memoryMax = Number(res.memoryLimitBytes);
+      if (res.cpuQuotaUs !== null) {
+        limits.cpuQuotaUs = res.cpuQuotaUs;
+        limits.cpuPeriodUs = res.cpuPeriodUs;
+      }
+      limits.cpuShares = res.cpuShares;
+      limits.cpuWeight = res.cpuWeight;
+    }
+    return limits;
+  }
+}
+
+export function containerLimits(c: Container): CgroupLimits {
+  const res = containerCgroupResources(c.resources);
+  const limits: CgroupLimits = { cpuShares: res.cpuShares, cpuWeight: res.cpuWeight };
+  if (res.memoryLimitBytes !== null) limits.memoryMax = Number(res.memoryLimitBytes);
+  if (res.cpuQuotaUs !== null) {
+    limits.cpuQuotaUs = res.cpuQuotaUs;
+    limits.cpuPeriodUs = res.cpuPeriodUs;
+  }
+  return limits;
+}
+
+/** The kubelet's verdict for a container whose end nobody recorded. */
+function unknownExit(monitorStderr: string): ExitRecord {
+  const now = new Date().toISOString();
+  return {
+    exitCode: 137,
+    signal: 0,
+    startedAt: now,
+    finishedAt: now,
+    reason: "ContainerStatusUnknown",
+    message: monitorStderr.trim() || "The container could not be located when the pod was terminated",
+  };
+}
