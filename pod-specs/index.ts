@@ -1,0 +1,171 @@
+// pod-specs: Pod manifests from YAML text to validated, defaulted Pod objects, or to errors that
+// say file:line:col, the field path and what is wrong. Pure: no I/O beyond the text handed in.
+//
+//   loadManifests(text, file, { validate })  → { pods, errors, warnings }
+//       Reads `kind: Pod`, `kind: List` of Pods and multi-document files, in block or flow style.
+//       Any error in any document rejects the whole file: pods is then empty. Unknown fields are
+//       errors ("strict", like kubectl --validate=strict), warnings ("warn") or dropped ("ignore");
+//       fields podd cannot honour yet (NOT_SUPPORTED_YET) are always errors.
+//   formatDiagnostic(d)                      → "pod.yaml:14:17: spec.containers[1].image: Required value"
+//
+// Also exported: the Pod types, quantities (parseQuantity, quantityValue, quantityMilliValue,
+// formatQuantity, …), $(VAR) expansion (expand, containerEnv, expandCommandAndArgs), the
+// kubelet's resource-to-cgroup conversions, defaults and the unsupported-yet table.
+
+import type { Diagnostic, Pod } from "./types.ts";
+import { loadYaml, ROOT_PATH, type LoadedDocument, type Pos, type TreeNode } from "./load.ts";
+import { decode, POD_SCHEMA, type FieldPositions, type UnknownFields } from "./schema.ts";
+import { applyDefaults } from "./defaults.ts";
+import { validatePod, duplicate } from "./validate.ts";
+import { findNotSupportedYet } from "./unsupported.ts";
+
+export type * from "./types.ts";
+export * from "./quantity.ts";
+export { expand, mappingOf, type Mapping } from "./expand.ts";
+export { containerEnv, expandCommandAndArgs, podFieldValue, resourceFieldValue, type EnvInputs, type EnvVarValue } from "./env.ts";
+export * from "./cgroup-conversions.ts";
+export { applyDefaults, defaultPullPolicy, HOST_IMAGE, DEFAULT_NAMESPACE } from "./defaults.ts";
+export { NOT_SUPPORTED_YET, type NotSupportedYet } from "./unsupported.ts";
+export { validatePod } from "./validate.ts";
+
+export interface LoadOptions {
+  /** what to do with fields Kubernetes does not know: "strict" (default) | "warn" | "ignore" */
+  validate?: UnknownFields;
+}
+
+export interface LoadResult {
+  pods: Pod[];
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.path}: ${d.message}`;
+}
+
+const POD_LIST_KINDS = ["List", "PodList"];
+
+export function loadManifests(text: string, file: string, opts: LoadOptions = {}): LoadResult {
+  const unknownFields = opts.validate ?? "strict";
+  const loaded = loadYaml(text, file);
+  const errors: Diagnostic[] = [...loaded.errors];
+  const warnings: Diagnostic[] = [...loaded.warnings];
+  const pods: Pod[] = [];
+  const podPaths: string[] = [];
+  const positions: Array<Map<string, FieldPositions>> = [];
+
+  const diag = (pos: Pos, path: string, message: string): Diagnostic => ({ file, line: pos.line, col: pos.col, path, message });
+
+  const readPod = (node: TreeNode, base: string): void => {
+    const d = decode(node, POD_SCHEMA, base, unknownFields);
+    for (const e of d.errors) errors.push(diag(e.pos, e.path, e.message));
+    for (const w of d.warnings) warnings.push(diag(w.pos, w.path, w.message));
+    const raw = d.value as Record<string, unknown> | undefined;
+    if (raw === undefined) return;
+    const locate = (path: string, atKey = false): Pos => {
+      // A missing field points at the nearest thing that is there: its parent object.
+      for (let p = path; ; p = parentPath(p)) {
+        const found = d.positions.get(p);
+        if (found) return (atKey ? found.key : undefined) ?? found.value;
+        if (p === base || p === "") return node.pos;
+      }
+    };
+    const rel = (path: string): string => (base === "" ? path : path.startsWith("[") ? base + path : `${base}.${path}`);
+    const apiVersion = raw.apiVersion;
+    if (apiVersion === undefined) errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), 'Required value: podd reads apiVersion: v1'));
+    else if (apiVersion !== "v1") errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), `Unsupported value: ${JSON.stringify(apiVersion)}: supported values: "v1"`));
+    for (const f of findNotSupportedYet(raw)) {
+      const path = rel(f.path);
+      errors.push(diag(locate(path, true), path, f.message));
+    }
+    const { status: _status, ...rest } = raw;
+    const pod = applyDefaults(rest as unknown as Pod);
+    for (const prob of validatePod(pod, base)) {
+      errors.push(diag(locate(prob.at ?? prob.path, prob.atKey === true), prob.path, prob.message));
+    }
+    pods.push(pod);
+    podPaths.push(rel("metadata.name"));
+    positions.push(d.positions);
+  };
+
+  loaded.documents.forEach((doc: LoadedDocument) => {
+    const root = doc.root;
+    // Empty documents (a trailing "---", a file of comments) are skipped, as kubectl does.
+    if (root === null || (root.kind === "scalar" && root.value === null && !root.quoted)) return;
+    if (root.kind !== "map") {
+      errors.push(diag(root.pos, ROOT_PATH, "expected a Kubernetes object (a map with apiVersion and kind)"));
+      return;
+    }
+    const kindEntry = root.entries.find((e) => e.key === "kind");
+    const kindNode = kindEntry?.value;
+    const kind = kindNode?.kind === "scalar" && typeof kindNode.value === "string" ? kindNode.value : undefined;
+    if (kindEntry === undefined) {
+      errors.push(diag(root.pos, "kind", "Required value: podd reads kind: Pod or kind: List"));
+      return;
+    }
+    if (kind === "Pod") {
+      readPod(root, "");
+      return;
+    }
+    if (kind !== undefined && POD_LIST_KINDS.includes(kind)) {
+      readList(root);
+      return;
+    }
+    const shown = kind ?? (kindNode?.kind === "scalar" ? kindNode.source : "?");
+    errors.push(diag(kindNode?.pos ?? root.pos, "kind", `kind ${shown} is not supported; podd runs Pods`));
+  });
+
+  function readList(root: TreeNode & { kind: "map" }): void {
+    for (const e of root.entries) {
+      if (e.key === "apiVersion") {
+        const v = e.value;
+        if (!(v.kind === "scalar" && v.value === "v1")) {
+          errors.push(diag(v.pos, "apiVersion", `Unsupported value: ${JSON.stringify(v.kind === "scalar" ? v.source : "")}: supported values: "v1"`));
+        }
+      } else if (e.key === "items") {
+        const items = e.value;
+        if (items.kind === "scalar" && items.value === null) continue;
+        if (items.kind !== "seq") {
+          errors.push(diag(items.pos, "items", "expected a list of Pods"));
+          continue;
+        }
+        items.items.forEach((item, i) => {
+          const base = `items[${i}]`;
+          const k = item.kind === "map" ? item.entries.find((x) => x.key === "kind")?.value : undefined;
+          const kind = k?.kind === "scalar" ? k.value : undefined;
+          if (item.kind !== "map") errors.push(diag(item.pos, base, "expected a Pod"));
+          else if (k === undefined) errors.push(diag(item.pos, `${base}.kind`, "Required value: podd reads kind: Pod"));
+          else if (kind !== "Pod") errors.push(diag(k.pos, `${base}.kind`, `kind ${k.kind === "scalar" ? k.source : "?"} is not supported; podd runs Pods`));
+          else readPod(item, base);
+        });
+      } else if (e.key === "kind" || e.key === "metadata") {
+        continue;
+      } else if (unknownFields !== "ignore") {
+        (unknownFields === "strict" ? errors : warnings).push(diag(e.keyPos, e.key, `unknown field ${JSON.stringify(e.key)}`));
+      }
+    }
+    if (!root.entries.some((e) => e.key === "apiVersion")) errors.push(diag(root.pos, "apiVersion", "Required value: podd reads apiVersion: v1"));
+  }
+
+  // Two pods with the same namespace and name in one file cannot both be applied.
+  const seen = new Map<string, number>();
+  pods.forEach((pod, i) => {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    if (!pod.metadata.name) return;
+    if (seen.has(key)) {
+      const path = podPaths[i]!;
+      const pos = positions[i]!.get(path)?.value ?? { line: 1, col: 1 };
+      errors.push(diag(pos, path, `${duplicate(pod.metadata.name)}: another pod in this file has namespace/name ${key}`));
+    } else seen.set(key, i);
+  });
+
+  const byPosition = (a: Diagnostic, b: Diagnostic): number => a.line - b.line || a.col - b.col;
+  errors.sort(byPosition);
+  warnings.sort(byPosition);
+  return { pods: errors.length > 0 ? [] : pods, errors, warnings };
+}
+
+function parentPath(path: string): string {
+  const m = /^(.*?)(?:\.[^.[\]]+|\[[^\]]*\])$/.exec(path);
+  return m ? m[1]! : "";
+}

@@ -1,0 +1,258 @@
+// YAML text → a small tree of maps, sequences and scalars where every node knows its line and
+// column. Everything after this step works on that tree, so every diagnostic can point into the
+// source. YAML is read the way kubectl reads it (YAML 1.1: `yes`/`on` are booleans, `<<` merges),
+// so a manifest podd accepts means the same to Kubernetes.
+
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node as YamlNode,
+  type ParsedNode,
+  type Tags,
+} from "yaml";
+import type { Diagnostic } from "./types.ts";
+
+export interface Pos {
+  line: number;
+  col: number;
+}
+
+export type TreeNode = MapNode | SeqNode | ScalarNode;
+
+export interface MapEntry {
+  key: string;
+  keyPos: Pos;
+  value: TreeNode;
+}
+
+export interface MapNode {
+  kind: "map";
+  pos: Pos;
+  entries: MapEntry[];
+}
+
+export interface SeqNode {
+  kind: "seq";
+  pos: Pos;
+  items: TreeNode[];
+}
+
+export interface ScalarNode {
+  kind: "scalar";
+  pos: Pos;
+  /** after YAML 1.1 resolution: string, number, boolean or null */
+  value: string | number | boolean | null;
+  /** the text as written (without quotes), used to read numbers exactly */
+  source: string;
+  quoted: boolean;
+}
+
+export interface LoadedDocument {
+  /** null for an empty document or one that could not be parsed */
+  root: TreeNode | null;
+  /** position of the document start, for problems about the document as a whole */
+  pos: Pos;
+}
+
+export interface LoadedText {
+  documents: LoadedDocument[];
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+}
+
+// An alias can repeat a big subtree many times ("billion laughs"); past this many nodes the
+// document is refused instead of exhausting memory.
+const MAX_NODES = 100_000;
+
+/** The path given to problems that belong to no field, such as a YAML syntax error at the top. */
+export const ROOT_PATH = "<root>";
+
+// kubectl (go-yaml) leaves dates and sexagesimal numbers as strings; dropping these tags keeps
+// `date: 2024-01-01` an annotation string instead of a Date.
+function kubectlTags(tags: Tags): Tags {
+  return tags.filter((t) => {
+    if (typeof t === "string") return t !== "timestamp" && t !== "intTime" && t !== "floatTime";
+    return t.tag !== "tag:yaml.org,2002:timestamp" && t.format !== "TIME";
+  });
+}
+
+export function loadYaml(text: string, file: string): LoadedText {
+  const lineCounter = new LineCounter();
+  const errors: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
+  const posOf = (offset: number): Pos => {
+    const p = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
+    return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
+  };
+
+  const parsed = parseAllDocuments(text, {
+    lineCounter,
+    version: "1.1",
+    merge: true,
+    uniqueKeys: false, // duplicates are reported with their field path by the decoder
+    prettyErrors: false,
+    customTags: kubectlTags,
+  });
+  // An empty stream is an array with no documents (and an `empty` flag); it can still carry
+  // errors, e.g. a stray directive.
+  const docs: Document.Parsed[] = [...parsed];
+  const streamErrors = (parsed as { errors?: Array<{ pos: [number, number]; message: string }> }).errors ?? [];
+  for (const e of streamErrors) errors.push(yamlDiagnostic(file, posOf(e.pos[0]), ROOT_PATH, e.message));
+
+  const documents: LoadedDocument[] = [];
+  for (const doc of docs) {
+    const start = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
+    for (const w of doc.warnings) warnings.push(yamlDiagnostic(file, posOf(w.pos[0]), pathAt(doc, w.pos[0]), w.message));
+    if (doc.errors.length > 0) {
+      // A document with a syntax error is reported but not decoded: its tree is a guess and
+      // would only add misleading errors after the real one.
+      for (const e of doc.errors) errors.push(yamlDiagnostic(file, posOf(e.pos[0]), pathAt(doc, e.pos[0]), e.message));
+      documents.push({ root: null, pos: posOf(start) });
+      continue;
+    }
+    const builder = { count: 0, doc, posOf, tooBig: false };
+    const root = doc.contents === null ? null : build(doc.contents as YamlNode, builder, 0);
+    if (builder.tooBig) {
+      errors.push(yamlDiagnostic(file, posOf(start), ROOT_PATH, `document has more than ${MAX_NODES} nodes after expanding aliases`));
+      documents.push({ root: null, pos: posOf(start) });
+      continue;
+    }
+    documents.push({ root, pos: posOf(start) });
+  }
+  return { documents, errors, warnings };
+}
+
+function yamlDiagnostic(file: string, pos: Pos, path: string, message: string): Diagnostic {
+  const text = message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : message;
+  return { file, line: pos.line, col: pos.col, path, message: `yaml: ${text}` };
+}
+
+interface Builder {
+  count: number;
+  doc: Document.Parsed;
+  posOf: (offset: number) => Pos;
+  tooBig: boolean;
+}
+
+function nodePos(node: YamlNode, b: Builder): Pos {
+  return b.posOf(node.range?.[0] ?? 0);
+}
+
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (key.source === "<<" || typeof key.value === "symbol");
+}
+
+function build(node: YamlNode, b: Builder, depth: number): TreeNode {
+  if (++b.count > MAX_NODES || depth > 200) {
+    b.tooBig = true;
+    return { kind: "scalar", pos: nodePos(node, b), value: null, source: "", quoted: false };
+  }
+  if (isAlias(node)) {
+    const target = node.resolve(b.doc);
+    if (target === undefined) return { kind: "scalar", pos: nodePos(node, b), value: null, source: "", quoted: false };
+    // The target's own positions are kept: that is where the text that is wrong was written.
+    return build(target as YamlNode, b, depth + 1);
+  }
+  if (isMap(node)) {
+    const entries: MapEntry[] = [];
+    const merged: MapEntry[] = [];
+    for (const pair of node.items) {
+      const keyNode = pair.key as YamlNode | null;
+      if (isMergeKey(keyNode)) {
+        const sources = pair.value === null ? [] : [build(pair.value as YamlNode, b, depth + 1)];
+        const flat = sources.flatMap((s) => (s.kind === "seq" ? s.items : [s]));
+        for (const s of flat) if (s.kind === "map") merged.push(...s.entries);
+        continue;
+      }
+      const keyPos = keyNode ? nodePos(keyNode, b) : nodePos(node, b);
+      const key = keyText(keyNode);
+      const value: TreeNode =
+        pair.value === null || pair.value === undefined
+          ? { kind: "scalar", pos: keyPos, value: null, source: "", quoted: false }
+          : build(pair.value as YamlNode, b, depth + 1);
+      entries.push({ key, keyPos, value });
+    }
+    // Explicit keys win over merged ones, and an earlier merge source over a later one.
+    const seen = new Set(entries.map((e) => e.key));
+    for (const e of merged) {
+      if (!seen.has(e.key)) {
+        seen.add(e.key);
+        entries.push(e);
+      }
+    }
+    return { kind: "map", pos: nodePos(node, b), entries };
+  }
+  if (isSeq(node)) {
+    const items = node.items.map((item) =>
+      item === null || item === undefined
+        ? ({ kind: "scalar", pos: nodePos(node, b), value: null, source: "", quoted: false } as ScalarNode)
+        : build(item as YamlNode, b, depth + 1),
+    );
+    return { kind: "seq", pos: nodePos(node, b), items };
+  }
+  if (isScalar(node)) {
+    const v = node.value;
+    const value =
+      typeof v === "string" || typeof v === "boolean" || v === null
+        ? v
+        : typeof v === "number"
+          ? v
+          : typeof v === "bigint"
+            ? Number(v)
+            : v === undefined
+              ? null
+              : String(v); // binary and other exotic tags: keep their text
+    const source = typeof node.source === "string" ? node.source : String(v ?? "");
+    const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+    return { kind: "scalar", pos: nodePos(node, b), value, source, quoted };
+  }
+  return { kind: "scalar", pos: nodePos(node, b), value: null, source: "", quoted: false };
+}
+
+// JSON has only string keys; kubectl turns scalar keys into their text, and so does podd.
+function keyText(key: YamlNode | null): string {
+  if (key === null) return "";
+  if (isScalar(key)) {
+    if (typeof key.source === "string") return key.source;
+    return String(key.value ?? "");
+  }
+  return "<complex key>";
+}
+
+// The field path of the innermost node around a source offset, so that a syntax error says
+// which field it broke, e.g. spec.containers[0].env.
+function pathAt(doc: Document.Parsed, offset: number): string {
+  let path = "";
+  let node: ParsedNode | null = doc.contents;
+  for (let guard = 0; node && guard < 100; guard++) {
+    let next: ParsedNode | null = null;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const k = pair.key as ParsedNode | null;
+        const v = pair.value as ParsedNode | null;
+        const end = v?.range?.[2] ?? k?.range?.[2] ?? -1;
+        const begin = k?.range?.[0] ?? v?.range?.[0] ?? Infinity;
+        if (offset >= begin && offset <= end) {
+          path = path === "" ? keyText(k) : `${path}.${keyText(k)}`;
+          next = v && (isMap(v) || isSeq(v)) ? v : null;
+          break;
+        }
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        const it = item as ParsedNode | null;
+        if (next === null && it?.range && offset >= it.range[0] && offset <= it.range[2]) {
+          path = `${path}[${i}]`;
+          next = isMap(it) || isSeq(it) ? it : null;
+        }
+      });
+    }
+    node = next;
+  }
+  return path === "" ? ROOT_PATH : path;
+}

@@ -1,0 +1,400 @@
+// The shape of a Pod (core/v1 field names and JSON types) and the decoder that checks a YAML
+// tree against it: wrong types, unknown fields and duplicate keys are found here, each with the
+// position of the offending text, and every field's position is kept for the later checks.
+
+import type { MapNode, Pos, TreeNode } from "./load.ts";
+import { formatQuantity, parseQuantity } from "./quantity.ts";
+
+export type Schema =
+  | { t: "string" }
+  | { t: "int" }
+  | { t: "bool" }
+  | { t: "quantity" }
+  | { t: "intOrString" }
+  | { t: "any" }
+  | { t: "array"; of: Schema }
+  | { t: "map"; of: Schema }
+  | { t: "object"; fields: Readonly<Record<string, Schema>> };
+
+const STR: Schema = { t: "string" };
+const INT: Schema = { t: "int" };
+const BOOL: Schema = { t: "bool" };
+const QTY: Schema = { t: "quantity" };
+const INT_OR_STR: Schema = { t: "intOrString" };
+const ANY: Schema = { t: "any" };
+const arr = (of: Schema): Schema => ({ t: "array", of });
+const map = (of: Schema): Schema => ({ t: "map", of });
+const obj = (fields: Record<string, Schema>): Schema => ({ t: "object", fields });
+
+const execAction = obj({ command: arr(STR) });
+const httpGetAction = obj({
+  path: STR,
+  port: INT_OR_STR,
+  host: STR,
+  scheme: STR,
+  httpHeaders: arr(obj({ name: STR, value: STR })),
+});
+const tcpSocketAction = obj({ port: INT_OR_STR, host: STR });
+const probe = obj({
+  exec: execAction,
+  httpGet: httpGetAction,
+  tcpSocket: tcpSocketAction,
+  grpc: obj({ port: INT, service: STR }),
+  initialDelaySeconds: INT,
+  timeoutSeconds: INT,
+  periodSeconds: INT,
+  successThreshold: INT,
+  failureThreshold: INT,
+  terminationGracePeriodSeconds: INT,
+});
+const lifecycleHandler = obj({
+  exec: execAction,
+  httpGet: httpGetAction,
+  tcpSocket: tcpSocketAction,
+  sleep: obj({ seconds: INT }),
+});
+const resourceRequirements = obj({ limits: map(QTY), requests: map(QTY), claims: ANY });
+const keySelector = obj({ name: STR, key: STR, optional: BOOL });
+
+const container = obj({
+  name: STR,
+  image: STR,
+  imagePullPolicy: STR,
+  command: arr(STR),
+  args: arr(STR),
+  workingDir: STR,
+  env: arr(
+    obj({
+      name: STR,
+      value: STR,
+      valueFrom: obj({
+        fieldRef: obj({ apiVersion: STR, fieldPath: STR }),
+        resourceFieldRef: obj({ containerName: STR, resource: STR, divisor: QTY }),
+        configMapKeyRef: keySelector,
+        secretKeyRef: keySelector,
+        fileKeyRef: ANY,
+      }),
+    }),
+  ),
+  envFrom: arr(
+    obj({
+      prefix: STR,
+      configMapRef: obj({ name: STR, optional: BOOL }),
+      secretRef: obj({ name: STR, optional: BOOL }),
+    }),
+  ),
+  ports: arr(obj({ name: STR, containerPort: INT, protocol: STR, hostPort: INT, hostIP: STR })),
+  resources: resourceRequirements,
+  volumeMounts: arr(
+    obj({
+      name: STR,
+      mountPath: STR,
+      readOnly: BOOL,
+      subPath: STR,
+      subPathExpr: STR,
+      mountPropagation: STR,
+      recursiveReadOnly: STR,
+    }),
+  ),
+  lifecycle: obj({ postStart: lifecycleHandler, preStop: lifecycleHandler, stopSignal: ANY }),
+  livenessProbe: probe,
+  readinessProbe: probe,
+  startupProbe: probe,
+  securityContext: obj({
+    runAsUser: INT,
+    runAsGroup: INT,
+    runAsNonRoot: BOOL,
+    readOnlyRootFilesystem: BOOL,
+    privileged: BOOL,
+    allowPrivilegeEscalation: BOOL,
+    capabilities: ANY,
+    seLinuxOptions: ANY,
+    seccompProfile: ANY,
+    appArmorProfile: ANY,
+    procMount: ANY,
+    windowsOptions: ANY,
+  }),
+  stdin: BOOL,
+  stdinOnce: BOOL,
+  tty: BOOL,
+  terminationMessagePath: STR,
+  terminationMessagePolicy: STR,
+  restartPolicy: STR,
+  restartPolicyRules: ANY,
+  resizePolicy: ANY,
+  volumeDevices: ANY,
+});
+
+const keyToPath = arr(obj({ key: STR, path: STR, mode: INT }));
+const volume = obj({
+  name: STR,
+  emptyDir: obj({ medium: STR, sizeLimit: QTY }),
+  hostPath: obj({ path: STR, type: STR }),
+  configMap: obj({ name: STR, items: keyToPath, defaultMode: INT, optional: BOOL }),
+  secret: obj({ secretName: STR, items: keyToPath, defaultMode: INT, optional: BOOL }),
+  // Recognised so that they are refused as not supported rather than as unknown.
+  awsElasticBlockStore: ANY, azureDisk: ANY, azureFile: ANY, cephfs: ANY, cinder: ANY, csi: ANY,
+  downwardAPI: ANY, ephemeral: ANY, fc: ANY, flexVolume: ANY, flocker: ANY, gcePersistentDisk: ANY,
+  gitRepo: ANY, glusterfs: ANY, image: ANY, iscsi: ANY, nfs: ANY, persistentVolumeClaim: ANY,
+  photonPersistentDisk: ANY, portworxVolume: ANY, projected: ANY, quobyte: ANY, rbd: ANY, scaleIO: ANY,
+  storageos: ANY, vsphereVolume: ANY,
+});
+
+export const POD_SCHEMA: Schema = obj({
+  apiVersion: STR,
+  kind: STR,
+  metadata: obj({
+    name: STR,
+    generateName: STR,
+    namespace: STR,
+    uid: STR,
+    labels: map(STR),
+    annotations: map(STR),
+    // kubectl create --dry-run writes `creationTimestamp: null`; the runtime sets the real one.
+    creationTimestamp: ANY,
+  }),
+  spec: obj({
+    containers: arr(container),
+    initContainers: arr(container),
+    ephemeralContainers: ANY,
+    volumes: arr(volume),
+    restartPolicy: STR,
+    terminationGracePeriodSeconds: INT,
+    activeDeadlineSeconds: INT,
+    dnsPolicy: STR,
+    dnsConfig: ANY,
+    hostname: STR,
+    subdomain: STR,
+    hostNetwork: BOOL,
+    hostPID: BOOL,
+    hostIPC: BOOL,
+    hostUsers: BOOL,
+    shareProcessNamespace: BOOL,
+    securityContext: obj({
+      runAsUser: INT,
+      runAsGroup: INT,
+      runAsNonRoot: BOOL,
+      fsGroup: ANY, fsGroupChangePolicy: ANY, supplementalGroups: ANY, supplementalGroupsPolicy: ANY,
+      sysctls: ANY, seLinuxOptions: ANY, seLinuxChangePolicy: ANY, seccompProfile: ANY,
+      appArmorProfile: ANY, windowsOptions: ANY,
+    }),
+    resources: resourceRequirements,
+    hostAliases: arr(obj({ ip: STR, hostnames: arr(STR) })),
+    enableServiceLinks: BOOL,
+    automountServiceAccountToken: BOOL,
+    serviceAccountName: STR,
+    serviceAccount: STR,
+    schedulerName: STR,
+    setHostnameAsFQDN: BOOL,
+    os: obj({ name: STR }),
+    hostnameOverride: ANY, readinessGates: ANY, runtimeClassName: ANY, overhead: ANY, resourceClaims: ANY,
+    imagePullSecrets: ANY, nodeSelector: ANY, nodeName: ANY, affinity: ANY, tolerations: ANY,
+    priorityClassName: ANY, priority: ANY, preemptionPolicy: ANY, topologySpreadConstraints: ANY,
+    schedulingGates: ANY,
+  }),
+  // The API server ignores status on create; kubectl writes `status: {}`.
+  status: ANY,
+});
+
+export type UnknownFields = "strict" | "warn" | "ignore";
+
+export interface FieldProblem {
+  path: string;
+  pos: Pos;
+  message: string;
+}
+
+export interface FieldPositions {
+  /** where the value of a field starts (for a missing value: its key) */
+  value: Pos;
+  /** where its key is, for map entries */
+  key?: Pos;
+}
+
+export interface Decoded {
+  value: unknown;
+  /** positions of every field and list item that was read, by path */
+  positions: Map<string, FieldPositions>;
+  errors: FieldProblem[];
+  /** unknown fields when unknownFields is "warn" */
+  warnings: FieldProblem[];
+}
+
+/** The path of a field below `parent`; keys that are not plain identifiers go in brackets. */
+export function childPath(parent: string, key: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return parent === "" ? key : `${parent}.${key}`;
+  return `${parent}[${key}]`;
+}
+
+function describe(node: TreeNode): string {
+  if (node.kind === "map") return "an object";
+  if (node.kind === "seq") return "a list";
+  const v = node.value;
+  if (v === null) return "null";
+  if (typeof v === "string") return `string ${JSON.stringify(v)}`;
+  if (typeof v === "boolean") return `boolean ${node.source}`;
+  return `number ${node.source}`;
+}
+
+// A near miss of a known field name, for "did you mean" hints: same letters ignoring case, or one
+// edit away.
+function suggest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  for (const k of known) if (k.toLowerCase() === lower) return k;
+  for (const k of known) if (withinOneEdit(k, key)) return k;
+  return undefined;
+}
+
+function withinOneEdit(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1 || a === b) return false;
+  let i = 0;
+  let j = 0;
+  let edits = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      i++;
+      j++;
+      continue;
+    }
+    if (++edits > 1) return false;
+    if (a.length > b.length) i++;
+    else if (b.length > a.length) j++;
+    else {
+      i++;
+      j++;
+    }
+  }
+  return edits + (a.length - i) + (b.length - j) <= 1;
+}
+
+export function decode(node: TreeNode, schema: Schema, basePath: string, unknownFields: UnknownFields): Decoded {
+  const out: Decoded = { value: undefined, positions: new Map(), errors: [], warnings: [] };
+  const err = (path: string, pos: Pos, message: string): void => {
+    out.errors.push({ path: path === "" ? "<root>" : path, pos, message });
+  };
+
+  const go = (n: TreeNode, s: Schema, path: string, inList: boolean): unknown => {
+    if (!out.positions.has(path)) out.positions.set(path, { value: n.pos });
+    // A JSON null means "not set" to the API server. A null list item stands for an empty object
+    // so that its required fields are reported.
+    if (n.kind === "scalar" && n.value === null && !n.quoted) {
+      if (inList && s.t === "object") return {};
+      return s.t === "any" ? null : undefined;
+    }
+    switch (s.t) {
+      case "any":
+        return plain(n);
+      case "string":
+        if (n.kind === "scalar" && typeof n.value === "string") return n.value;
+        if (n.kind === "scalar") {
+          err(path, n.pos, `expected a string, got ${describe(n)}; quote it: ${JSON.stringify(n.source)}`);
+        } else err(path, n.pos, `expected a string, got ${describe(n)}`);
+        return undefined;
+      case "bool":
+        if (n.kind === "scalar" && typeof n.value === "boolean") return n.value;
+        err(path, n.pos, `expected a boolean (true or false), got ${describe(n)}`);
+        return undefined;
+      case "int":
+        if (n.kind === "scalar" && typeof n.value === "number" && Number.isSafeInteger(n.value)) return n.value;
+        err(path, n.pos, `expected an integer, got ${describe(n)}`);
+        return undefined;
+      case "intOrString":
+        if (n.kind === "scalar" && typeof n.value === "number" && Number.isSafeInteger(n.value)) return n.value;
+        if (n.kind === "scalar" && typeof n.value === "string") return n.value;
+        err(path, n.pos, `expected an integer or a string, got ${describe(n)}`);
+        return undefined;
+      case "quantity": {
+        // Numbers are read from their source text, so 0.1 is exactly 100m.
+        if (n.kind === "scalar" && (typeof n.value === "string" || typeof n.value === "number")) {
+          const text = typeof n.value === "string" ? n.value : n.source;
+          const q = parseQuantity(text);
+          if (!q.ok) {
+            err(path, n.pos, q.error);
+            return undefined;
+          }
+          return formatQuantity(q.quantity);
+        }
+        err(path, n.pos, `expected a quantity such as 500m or 128Mi, got ${describe(n)}`);
+        return undefined;
+      }
+      case "array": {
+        if (n.kind !== "seq") {
+          err(path, n.pos, `expected a list, got ${describe(n)}`);
+          return undefined;
+        }
+        return n.items.map((item, i) => go(item, s.of, `${path}[${i}]`, true)).filter((v) => v !== undefined);
+      }
+      case "map": {
+        if (n.kind !== "map") {
+          err(path, n.pos, `expected an object, got ${describe(n)}`);
+          return undefined;
+        }
+        const result: Record<string, unknown> = {};
+        for (const e of entriesOnce(n, path)) {
+          const p = childPath(path, e.key);
+          out.positions.set(p, { value: e.value.pos, key: e.keyPos });
+          const v = go(e.value, s.of, p, false);
+          if (v !== undefined) setOwn(result, e.key, v);
+        }
+        return result;
+      }
+      case "object": {
+        if (n.kind !== "map") {
+          err(path, n.pos, `expected an object, got ${describe(n)}`);
+          return undefined;
+        }
+        const result: Record<string, unknown> = {};
+        const known = Object.keys(s.fields);
+        for (const e of entriesOnce(n, path)) {
+          const p = childPath(path, e.key);
+          const fieldSchema = Object.hasOwn(s.fields, e.key) ? s.fields[e.key] : undefined;
+          if (fieldSchema === undefined) {
+            if (unknownFields === "ignore") continue;
+            const near = suggest(e.key, known);
+            const problem = {
+              path: p,
+              pos: e.keyPos,
+              message: `unknown field ${JSON.stringify(e.key)}${near ? `; did you mean ${JSON.stringify(near)}?` : ""}`,
+            };
+            (unknownFields === "strict" ? out.errors : out.warnings).push(problem);
+            continue;
+          }
+          out.positions.set(p, { value: e.value.pos, key: e.keyPos });
+          const v = go(e.value, fieldSchema, p, false);
+          if (v !== undefined) setOwn(result, e.key, v);
+        }
+        return result;
+      }
+    }
+  };
+
+  // Duplicate keys are reported at the second occurrence; the first one is used.
+  const entriesOnce = (n: MapNode, path: string) => {
+    const seen = new Set<string>();
+    return n.entries.filter((e) => {
+      if (seen.has(e.key)) {
+        err(childPath(path, e.key), e.keyPos, `key ${JSON.stringify(e.key)} already set in map`);
+        return false;
+      }
+      seen.add(e.key);
+      return true;
+    });
+  };
+
+  out.value = go(node, schema, basePath, false);
+  return out;
+}
+
+/** A tree as plain JSON values, for fields that are kept but not interpreted. */
+export function plain(n: TreeNode): unknown {
+  if (n.kind === "scalar") return n.value;
+  if (n.kind === "seq") return n.items.map(plain);
+  const o: Record<string, unknown> = {};
+  for (const e of n.entries) setOwn(o, e.key, plain(e.value));
+  return o;
+}
+
+// `o[key] = v` with key "__proto__" would replace the prototype instead of adding a field.
+function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}

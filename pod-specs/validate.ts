@@ -1,0 +1,480 @@
+// Semantic checks of a decoded, defaulted Pod, following the API server's validation
+// (pkg/apis/core/validation) and its message wording ("Required value", "Unsupported value",
+// "Duplicate value", "Invalid value: …"), plus the few stricter rules podd needs because it uses
+// names in paths and hostnames. Types were already checked by the decoder; fields may be missing.
+
+import type { Container, LifecycleHandler, Pod, Probe, ResourceList, ResourceRequirements, Volume } from "./types.ts";
+import {
+  isDns1123Label,
+  isDns1123Subdomain,
+  isEnvVarName,
+  isIP,
+  isLabelValue,
+  isPortName,
+  isQualifiedName,
+  isValidPort,
+} from "./names.ts";
+import { compareQuantities, isNegative, mustParseQuantity, type Quantity } from "./quantity.ts";
+import { childPath } from "./schema.ts";
+
+export interface ValidationProblem {
+  path: string;
+  message: string;
+  /** the path whose source position the problem points at; defaults to path */
+  at?: string;
+  /** point at the key rather than the value */
+  atKey?: boolean;
+}
+
+const RESTART_POLICIES = ["Always", "OnFailure", "Never"];
+const PULL_POLICIES = ["Always", "IfNotPresent", "Never"];
+const DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"];
+const PROTOCOLS = ["SCTP", "TCP", "UDP"];
+const HOST_PATH_TYPES = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
+const EMPTY_DIR_MEDIA = ["", "Memory"];
+const TERMINATION_MESSAGE_POLICIES = ["FallbackToLogsOnError", "File"];
+const HTTP_SCHEMES = ["HTTP", "HTTPS"];
+const FIELD_REF_PATHS = [
+  "metadata.annotations",
+  "metadata.labels",
+  "metadata.name",
+  "metadata.namespace",
+  "metadata.uid",
+  "spec.nodeName",
+  "spec.serviceAccountName",
+  "status.hostIP",
+  "status.hostIPs",
+  "status.podIP",
+  "status.podIPs",
+];
+const RESOURCE_FIELD_REFS = ["limits.cpu", "limits.memory", "requests.cpu", "requests.memory"];
+const CPU_DIVISORS = ["1m", "1"];
+const MEMORY_DIVISORS = ["1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"];
+const SUPPORTED_RESOURCES = ["cpu", "memory"];
+const MAX_INT32 = 2147483647;
+// Kubernetes caps the total size of all annotations of an object.
+const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
+
+function show(v: unknown): string {
+  return typeof v === "string" ? JSON.stringify(v) : String(v);
+}
+
+export const required = (detail?: string): string => `Required value${detail ? `: ${detail}` : ""}`;
+export const invalid = (value: unknown, detail: string): string => `Invalid value: ${show(value)}: ${detail}`;
+export const unsupported = (value: unknown, supported: readonly string[]): string =>
+  `Unsupported value: ${show(value)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(", ")}`;
+export const duplicate = (value: unknown): string => `Duplicate value: ${show(value)}`;
+export const forbidden = (detail: string): string => `Forbidden: ${detail}`;
+export const notFound = (value: unknown): string => `Not found: ${show(value)}`;
+
+interface Ctx {
+  problems: ValidationProblem[];
+  /** path of the pod object: "" for a Pod document, "items[3]" inside a List */
+  base: string;
+}
+
+function p(ctx: Ctx, rel: string): string {
+  if (ctx.base === "") return rel;
+  return rel.startsWith("[") ? `${ctx.base}${rel}` : `${ctx.base}.${rel}`;
+}
+
+export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
+  const ctx: Ctx = { problems: [], base };
+  const add = (path: string, message: string, extra: Partial<ValidationProblem> = {}): void => {
+    ctx.problems.push({ path: p(ctx, path), message, ...extra, ...(extra.at !== undefined ? { at: p(ctx, extra.at) } : {}) });
+  };
+
+  validateMetadata(pod, add);
+  const spec = pod.spec;
+  if (spec === undefined) {
+    add("spec", required());
+    return ctx.problems;
+  }
+
+  // Pod-level settings.
+  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) {
+    add("spec.restartPolicy", unsupported(spec.restartPolicy, RESTART_POLICIES));
+  }
+  if (spec.dnsPolicy !== undefined && !DNS_POLICIES.includes(spec.dnsPolicy)) {
+    add("spec.dnsPolicy", unsupported(spec.dnsPolicy, DNS_POLICIES));
+  }
+  if (spec.dnsPolicy === "None") {
+    add("spec.dnsConfig", required("must provide `dnsConfig` when `dnsPolicy` is None"), { at: "spec.dnsPolicy" });
+  }
+  const grace = spec.terminationGracePeriodSeconds;
+  if (grace !== undefined && grace < 0) {
+    add("spec.terminationGracePeriodSeconds", invalid(grace, "must be greater than or equal to 0"));
+  }
+  const deadline = spec.activeDeadlineSeconds;
+  if (deadline !== undefined && (deadline < 1 || deadline > MAX_INT32)) {
+    add("spec.activeDeadlineSeconds", invalid(deadline, `must be between 1 and ${MAX_INT32}, inclusive`));
+  }
+  for (const field of ["hostname", "subdomain"] as const) {
+    const v = spec[field];
+    if (v !== undefined) for (const e of isDns1123Label(v)) add(`spec.${field}`, invalid(v, e));
+  }
+  if (spec.hostNetwork === true && spec.hostname !== undefined) {
+    // The pod shares the host's UTS namespace, so there is no hostname of its own to set.
+    add("spec.hostname", forbidden("may not be set when `hostNetwork` is true; the pod uses the host's hostname"));
+  }
+  validateSecurityIds(spec.securityContext, "spec.securityContext", add);
+  (spec.hostAliases ?? []).forEach((h, i) => {
+    const path = `spec.hostAliases[${i}]`;
+    if (h.ip === undefined) add(`${path}.ip`, required());
+    else if (!isIP(h.ip)) add(`${path}.ip`, invalid(h.ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+    (h.hostnames ?? []).forEach((name, j) => {
+      for (const e of isDns1123Subdomain(name)) add(`${path}.hostnames[${j}]`, invalid(name, e));
+    });
+  });
+  validateResources(spec.resources, "spec.resources", add);
+
+  // Volumes.
+  const volumeNames = new Set<string>();
+  (spec.volumes ?? []).forEach((v, i) => validateVolume(v, `spec.volumes[${i}]`, volumeNames, add));
+
+  // Containers.
+  const containers = spec.containers ?? [];
+  if (containers.length === 0) add("spec.containers", required());
+  const containerNames = new Set<string>();
+  const ports = new Map<string, string>();
+  const all: Array<[Container, string, boolean]> = [
+    ...(spec.initContainers ?? []).map((c, i): [Container, string, boolean] => [c, `spec.initContainers[${i}]`, true]),
+    ...containers.map((c, i): [Container, string, boolean] => [c, `spec.containers[${i}]`, false]),
+  ];
+  for (const [c, path, init] of all) {
+    validateContainer(c, path, init, { pod, volumeNames, containerNames, ports }, add);
+  }
+  return ctx.problems;
+}
+
+type Add = (path: string, message: string, extra?: Partial<ValidationProblem>) => void;
+
+function validateMetadata(pod: Pod, add: Add): void {
+  const m = pod.metadata;
+  if (m === undefined) {
+    add("metadata.name", required(), { at: "metadata" });
+    return;
+  }
+  if (m.name === undefined || m.name === "") {
+    add("metadata.name", required(m.generateName !== undefined ? "podd needs a fixed name; generateName is not supported" : undefined));
+  } else {
+    for (const e of isDns1123Label(m.name)) {
+      const why = e.startsWith("a lowercase")
+        ? `${e}; podd uses the pod name in paths and host names, so it must be a label where Kubernetes would allow a subdomain`
+        : e;
+      add("metadata.name", invalid(m.name, why));
+    }
+  }
+  if (m.namespace !== undefined) for (const e of isDns1123Label(m.namespace)) add("metadata.namespace", invalid(m.namespace, e));
+  for (const [k, v] of Object.entries(m.labels ?? {})) {
+    const at = childPath("metadata.labels", k);
+    for (const e of isQualifiedName(k)) add("metadata.labels", invalid(k, e), { at, atKey: true });
+    for (const e of isLabelValue(v)) add("metadata.labels", invalid(v, e), { at });
+  }
+  let total = 0;
+  for (const [k, v] of Object.entries(m.annotations ?? {})) {
+    const at = childPath("metadata.annotations", k);
+    for (const e of isQualifiedName(k.toLowerCase())) add("metadata.annotations", invalid(k, e), { at, atKey: true });
+    total += k.length + v.length;
+  }
+  if (total > TOTAL_ANNOTATION_SIZE_LIMIT) {
+    add("metadata.annotations", `Too long: may not be more than ${TOTAL_ANNOTATION_SIZE_LIMIT} bytes`);
+  }
+}
+
+function validateSecurityIds(sc: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean } | undefined, path: string, add: Add): void {
+  if (!sc) return;
+  for (const f of ["runAsUser", "runAsGroup"] as const) {
+    const v = sc[f];
+    if (v !== undefined && (v < 0 || v > MAX_INT32)) add(`${path}.${f}`, invalid(v, `must be between 0 and ${MAX_INT32}, inclusive`));
+  }
+  // The kubelet refuses to start such a container; saying so now beats a crash loop later.
+  if (sc.runAsNonRoot === true && sc.runAsUser === 0) {
+    add(`${path}.runAsNonRoot`, invalid(true, "conflicts with runAsUser 0: the container would run as root"));
+  }
+}
+
+function parsedList(list: ResourceList | undefined): Map<string, Quantity> {
+  const out = new Map<string, Quantity>();
+  for (const [k, v] of Object.entries(list ?? {})) out.set(k, mustParseQuantity(v));
+  return out;
+}
+
+function validateResources(r: ResourceRequirements | undefined, path: string, add: Add): void {
+  if (!r) return;
+  const limits = parsedList(r.limits);
+  const requests = parsedList(r.requests);
+  for (const [kind, list] of [["limits", limits], ["requests", requests]] as const) {
+    for (const [name, q] of list) {
+      const at = childPath(`${path}.${kind}`, name);
+      if (!SUPPORTED_RESOURCES.includes(name) && !/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(name) && !name.startsWith("hugepages-") && name !== "ephemeral-storage") {
+        add(at, unsupported(name, SUPPORTED_RESOURCES), { atKey: true });
+      }
+      if (isNegative(q)) add(at, invalid((kind === "limits" ? r.limits : r.requests)?.[name], "must be greater than or equal to 0"));
+    }
+  }
+  for (const [name, req] of requests) {
+    const lim = limits.get(name);
+    if (lim !== undefined && compareQuantities(req, lim) > 0) {
+      add(childPath(`${path}.requests`, name), invalid(r.requests?.[name], `must be less than or equal to ${name} limit of ${r.limits?.[name]}`));
+    }
+  }
+}
+
+function validateVolume(v: Volume, path: string, names: Set<string>, add: Add): void {
+  if (v.name === undefined || v.name === "") add(`${path}.name`, required());
+  else {
+    for (const e of isDns1123Label(v.name)) add(`${path}.name`, invalid(v.name, e));
+    if (names.has(v.name)) add(`${path}.name`, duplicate(v.name));
+    names.add(v.name);
+  }
+  const sources = Object.keys(v).filter((k) => k !== "name");
+  if (sources.length > 1) {
+    add(path, forbidden(`may not specify more than 1 volume type (found ${sources.join(", ")})`), { at: `${path}.${sources[1]}`, atKey: true });
+  }
+  if (v.hostPath) {
+    const hp = v.hostPath;
+    const hpPath = `${path}.hostPath`;
+    if (hp.path === undefined || hp.path === "") add(`${hpPath}.path`, required());
+    else {
+      if (!hp.path.startsWith("/")) add(`${hpPath}.path`, invalid(hp.path, "must be an absolute path"));
+      if (hp.path.split("/").includes("..")) add(`${hpPath}.path`, invalid(hp.path, "must not contain '..'"));
+    }
+    if (hp.type !== undefined && !HOST_PATH_TYPES.includes(hp.type)) add(`${hpPath}.type`, unsupported(hp.type, HOST_PATH_TYPES));
+  }
+  if (v.emptyDir) {
+    const medium = v.emptyDir.medium;
+    if (medium !== undefined && !EMPTY_DIR_MEDIA.includes(medium)) add(`${path}.emptyDir.medium`, unsupported(medium, EMPTY_DIR_MEDIA));
+    const size = v.emptyDir.sizeLimit;
+    if (size !== undefined && isNegative(mustParseQuantity(size))) add(`${path}.emptyDir.sizeLimit`, invalid(size, "must be greater than or equal to 0"));
+  }
+  for (const src of ["configMap", "secret"] as const) {
+    const s = v[src];
+    if (!s) continue;
+    const nameField = src === "configMap" ? "name" : "secretName";
+    const ref = src === "configMap" ? v.configMap?.name : v.secret?.secretName;
+    if (ref === undefined || ref === "") add(`${path}.${src}.${nameField}`, required());
+    (s.items ?? []).forEach((item, i) => {
+      const ip = `${path}.${src}.items[${i}]`;
+      if (!item.key) add(`${ip}.key`, required());
+      if (!item.path) add(`${ip}.path`, required());
+      else validateRelativePath(item.path, `${ip}.path`, add);
+    });
+  }
+}
+
+function validateRelativePath(value: string, path: string, add: Add): void {
+  if (value.startsWith("/")) add(path, invalid(value, "must be a relative path"));
+  if (value.split("/").includes("..")) add(path, invalid(value, "must not contain '..'"));
+}
+
+interface PodScope {
+  pod: Pod;
+  volumeNames: Set<string>;
+  containerNames: Set<string>;
+  /** "port/protocol" → path of the first container port using it */
+  ports: Map<string, string>;
+}
+
+function validateContainer(c: Container, path: string, init: boolean, scope: PodScope, add: Add): void {
+  const spec = scope.pod.spec;
+  if (c.name === undefined || c.name === "") add(`${path}.name`, required());
+  else {
+    for (const e of isDns1123Label(c.name)) add(`${path}.name`, invalid(c.name, e));
+    if (scope.containerNames.has(c.name)) add(`${path}.name`, duplicate(c.name));
+    scope.containerNames.add(c.name);
+  }
+  if (c.image === undefined || c.image === "") add(`${path}.image`, required());
+  else if (c.image.trim() !== c.image) add(`${path}.image`, invalid(c.image, "must not have leading or trailing whitespace"));
+  if (c.imagePullPolicy !== undefined && !PULL_POLICIES.includes(c.imagePullPolicy)) {
+    add(`${path}.imagePullPolicy`, unsupported(c.imagePullPolicy, PULL_POLICIES));
+  }
+  if (c.terminationMessagePolicy !== undefined && !TERMINATION_MESSAGE_POLICIES.includes(c.terminationMessagePolicy)) {
+    add(`${path}.terminationMessagePolicy`, unsupported(c.terminationMessagePolicy, TERMINATION_MESSAGE_POLICIES));
+  }
+  if (c.terminationMessagePath !== undefined && !c.terminationMessagePath.startsWith("/")) {
+    add(`${path}.terminationMessagePath`, invalid(c.terminationMessagePath, "must be an absolute path"));
+  }
+  if (c.workingDir !== undefined && c.workingDir !== "" && !c.workingDir.startsWith("/")) {
+    add(`${path}.workingDir`, invalid(c.workingDir, "must be an absolute path"));
+  }
+
+  // restartPolicy on a container makes an init container a sidecar; nothing else is allowed.
+  const sidecar = init && c.restartPolicy === "Always";
+  if (c.restartPolicy !== undefined) {
+    if (!init) add(`${path}.restartPolicy`, forbidden("may not be set for non-init containers"));
+    else if (c.restartPolicy !== "Always") add(`${path}.restartPolicy`, unsupported(c.restartPolicy, ["Always"]));
+  }
+  if (init && !sidecar) {
+    for (const f of ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] as const) {
+      if (c[f] !== undefined) add(`${path}.${f}`, forbidden("may not be set for init containers without restartPolicy=Always"));
+    }
+  }
+
+  // Environment.
+  (c.env ?? []).forEach((e, i) => {
+    const ep = `${path}.env[${i}]`;
+    if (e.name === undefined || e.name === "") add(`${ep}.name`, required());
+    else for (const m of isEnvVarName(e.name)) add(`${ep}.name`, invalid(e.name, m));
+    if (e.valueFrom !== undefined) {
+      if (e.value !== undefined && e.value !== "") {
+        add(`${ep}.valueFrom`, invalid("", "may not be specified when `value` is not empty"));
+      }
+      validateEnvSource(e.valueFrom, `${ep}.valueFrom`, c, scope, add);
+    }
+  });
+
+  // Ports: unique names in the container, unique (port, protocol) in the pod.
+  const portNames = new Set<string>();
+  (c.ports ?? []).forEach((port, i) => {
+    const pp = `${path}.ports[${i}]`;
+    if (port.name !== undefined) {
+      for (const e of isPortName(port.name)) add(`${pp}.name`, invalid(port.name, e));
+      if (portNames.has(port.name)) add(`${pp}.name`, duplicate(port.name));
+      portNames.add(port.name);
+    }
+    if (port.containerPort === undefined) add(`${pp}.containerPort`, required());
+    else for (const e of isValidPort(port.containerPort)) add(`${pp}.containerPort`, invalid(port.containerPort, e));
+    if (port.hostPort !== undefined) {
+      for (const e of isValidPort(port.hostPort)) add(`${pp}.hostPort`, invalid(port.hostPort, e));
+      if (spec.hostNetwork === true && port.hostPort !== port.containerPort) {
+        add(`${pp}.hostPort`, invalid(port.hostPort, "must match `containerPort` when `hostNetwork` is true"));
+      }
+    }
+    if (port.protocol !== undefined && !PROTOCOLS.includes(port.protocol)) add(`${pp}.protocol`, unsupported(port.protocol, PROTOCOLS));
+    if (port.hostIP !== undefined && !isIP(port.hostIP)) add(`${pp}.hostIP`, invalid(port.hostIP, "must be a valid IP address"));
+    if (port.containerPort !== undefined) {
+      const key = `${port.containerPort}/${port.protocol ?? "TCP"}`;
+      if (scope.ports.has(key)) {
+        add(`${pp}.containerPort`, invalid(port.containerPort, `${duplicate(key)}: already used by ${scope.ports.get(key)}`));
+      } else scope.ports.set(key, pp);
+    }
+  });
+
+  validateResources(c.resources, `${path}.resources`, add);
+
+  // Mounts: an existing volume, an absolute and unique mount path, a relative subPath.
+  const mountPaths = new Set<string>();
+  (c.volumeMounts ?? []).forEach((m, i) => {
+    const mp = `${path}.volumeMounts[${i}]`;
+    if (m.name === undefined || m.name === "") add(`${mp}.name`, required());
+    else if (!scope.volumeNames.has(m.name)) add(`${mp}.name`, notFound(m.name));
+    if (m.mountPath === undefined || m.mountPath === "") add(`${mp}.mountPath`, required());
+    else {
+      if (!m.mountPath.startsWith("/")) add(`${mp}.mountPath`, invalid(m.mountPath, "must be an absolute path"));
+      const normal = m.mountPath.replace(/\/+$/, "") || "/";
+      if (mountPaths.has(normal)) add(`${mp}.mountPath`, invalid(m.mountPath, "must be unique"));
+      mountPaths.add(normal);
+    }
+    if (m.subPath !== undefined && m.subPath !== "") validateRelativePath(m.subPath, `${mp}.subPath`, add);
+  });
+
+  // Hooks and probes.
+  const grace = spec.terminationGracePeriodSeconds;
+  for (const hook of ["postStart", "preStop"] as const) {
+    const h = c.lifecycle?.[hook];
+    if (h) validateHandler(h, `${path}.lifecycle.${hook}`, ["exec", "httpGet", "tcpSocket", "sleep"], add, grace);
+  }
+  for (const kind of ["livenessProbe", "readinessProbe", "startupProbe"] as const) {
+    const probe = c[kind];
+    if (probe) validateProbe(probe, `${path}.${kind}`, kind !== "readinessProbe", add);
+  }
+
+  const sc = c.securityContext;
+  validateSecurityIds(sc, `${path}.securityContext`, add);
+  if (sc?.privileged === true && sc.allowPrivilegeEscalation === false) {
+    add(`${path}.securityContext`, invalid(sc, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"), {
+      at: `${path}.securityContext.allowPrivilegeEscalation`,
+    });
+  }
+}
+
+function validateEnvSource(src: NonNullable<Container["env"]>[number]["valueFrom"] & object, path: string, c: Container, scope: PodScope, add: Add): void {
+  const set = (["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"] as const).filter((k) => src[k] !== undefined);
+  if (set.length === 0) {
+    add(path, invalid("", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
+    return;
+  }
+  if (set.length > 1) add(path, invalid("", "may not have more than one field specified at a time"));
+  const f = src.fieldRef;
+  if (f) {
+    if (f.apiVersion !== undefined && f.apiVersion !== "v1") add(`${path}.fieldRef.apiVersion`, unsupported(f.apiVersion, ["v1"]));
+    if (f.fieldPath === undefined || f.fieldPath === "") add(`${path}.fieldRef.fieldPath`, required());
+    else {
+      const m = /^(metadata\.(?:labels|annotations))\['([^']*)'\]$/.exec(f.fieldPath);
+      if (m) {
+        for (const e of isQualifiedName(m[2]!)) add(`${path}.fieldRef.fieldPath`, invalid(f.fieldPath, e));
+      } else if (f.fieldPath === "metadata.labels" || f.fieldPath === "metadata.annotations" || !FIELD_REF_PATHS.includes(f.fieldPath)) {
+        add(`${path}.fieldRef.fieldPath`, unsupported(f.fieldPath, FIELD_REF_PATHS.filter((x) => x !== "metadata.labels" && x !== "metadata.annotations")));
+      }
+    }
+  }
+  const r = src.resourceFieldRef;
+  if (r) {
+    const rp = `${path}.resourceFieldRef`;
+    if (r.resource === undefined || r.resource === "") add(`${rp}.resource`, required());
+    else if (!RESOURCE_FIELD_REFS.includes(r.resource)) add(`${rp}.resource`, unsupported(r.resource, RESOURCE_FIELD_REFS));
+    else if (r.divisor !== undefined) {
+      const allowed = r.resource.endsWith(".cpu") ? CPU_DIVISORS : MEMORY_DIVISORS;
+      if (!allowed.includes(r.divisor)) add(`${rp}.divisor`, unsupported(r.divisor, allowed));
+    }
+    if (r.containerName !== undefined && r.containerName !== c.name) {
+      const names = [...(scope.pod.spec.initContainers ?? []), ...(scope.pod.spec.containers ?? [])].map((x) => x.name);
+      if (!names.includes(r.containerName)) add(`${rp}.containerName`, notFound(r.containerName));
+    }
+  }
+  for (const k of ["configMapKeyRef", "secretKeyRef"] as const) {
+    const ref = src[k];
+    if (ref && (ref.key === undefined || ref.key === "")) add(`${path}.${k}.key`, required());
+  }
+}
+
+function validateHandler(h: LifecycleHandler | Probe, path: string, kinds: readonly string[], add: Add, grace?: number): void {
+  const set = kinds.filter((k) => (h as Record<string, unknown>)[k] !== undefined);
+  if (set.length === 0) add(path, required(`must specify a handler type (one of ${kinds.map((k) => `\`${k}\``).join(", ")})`));
+  if (set.length > 1) add(`${path}.${set[1]}`, forbidden("may not specify more than 1 handler type"), { atKey: true });
+  if (h.exec && (h.exec.command === undefined || h.exec.command.length === 0)) add(`${path}.exec.command`, required());
+  if (h.httpGet) {
+    validatePortRef(h.httpGet.port, `${path}.httpGet.port`, add);
+    if (h.httpGet.scheme !== undefined && !HTTP_SCHEMES.includes(h.httpGet.scheme)) add(`${path}.httpGet.scheme`, unsupported(h.httpGet.scheme, HTTP_SCHEMES));
+    (h.httpGet.httpHeaders ?? []).forEach((hd, i) => {
+      if (!hd.name) add(`${path}.httpGet.httpHeaders[${i}].name`, required());
+    });
+  }
+  if (h.tcpSocket) validatePortRef(h.tcpSocket.port, `${path}.tcpSocket.port`, add);
+  if ("grpc" in h && h.grpc) {
+    if (h.grpc.port === undefined) add(`${path}.grpc.port`, required());
+    else for (const e of isValidPort(h.grpc.port)) add(`${path}.grpc.port`, invalid(h.grpc.port, e));
+  }
+  if ("sleep" in h && h.sleep) {
+    const s = h.sleep.seconds;
+    if (s === undefined) add(`${path}.sleep.seconds`, required());
+    else if (s < 0 || (grace !== undefined && s > grace)) {
+      add(`${path}.sleep.seconds`, invalid(s, `must be between 0 and terminationGracePeriodSeconds (${grace ?? "unset"})`));
+    }
+  }
+}
+
+function validatePortRef(port: number | string | undefined, path: string, add: Add): void {
+  if (port === undefined) add(path, required());
+  else if (typeof port === "number") for (const e of isValidPort(port)) add(path, invalid(port, e));
+  else for (const e of isPortName(port)) add(path, invalid(port, e));
+}
+
+function validateProbe(probe: Probe, path: string, successMustBeOne: boolean, add: Add): void {
+  validateHandler(probe, path, ["exec", "httpGet", "tcpSocket", "grpc"], add);
+  for (const f of ["initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] as const) {
+    const v = probe[f];
+    if (v !== undefined && v < 0) add(`${path}.${f}`, invalid(v, "must be greater than or equal to 0"));
+  }
+  for (const f of ["timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] as const) {
+    const v = probe[f];
+    if (v !== undefined && v === 0) add(`${path}.${f}`, invalid(v, "must be greater than or equal to 1"));
+  }
+  const tg = probe.terminationGracePeriodSeconds;
+  if (tg !== undefined && tg <= 0) add(`${path}.terminationGracePeriodSeconds`, invalid(tg, "must be greater than 0"));
+  if (successMustBeOne && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
+    add(`${path}.successThreshold`, invalid(probe.successThreshold, "must be 1"));
+  }
+}
+
