@@ -17,8 +17,10 @@ export interface PodEvent {
 
 export interface PoddEvents {
   event: (e: PodEvent) => void;
-  /** a line a container wrote, for podd run's output prefix [pod/container] */
-  output: (pod: string, container: string, stream: "stdout" | "stderr", line: string) => void;
+  /** a container run began (its monitor is up) and writes its log to logPath */
+  runStarted: (podUid: string, pod: string, container: string, logPath: string) => void;
+  /** a container run ended: its log is complete */
+  runEnded: (podUid: string, pod: string, container: string, logPath: string) => void;
 }
 
 export class EventBus extends EventEmitter<PoddEvents> {}

@@ -2,6 +2,7 @@
 // plan again whenever something happens (a container started or exited, a back-off or the
 // deadline came due, a delete was asked for). Work on one pod is serialised: a change that
 // arrives while actions are being applied makes the loop run once more, never concurrently.
+import { randomBytes } from "node:crypto";
 import type { Container } from "../pod-specs/types.ts";
 import type { EventBus, PodEvent } from "./events.ts";
 import { ConfigError } from "./launch.ts";
@@ -21,6 +22,11 @@ import {
 import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
 import { podRef, type BoundPod, type ContainerRun, type Runtime } from "./runtime.ts";
 import { MountError } from "./volumes.ts";
+import { buildPodStatus } from "./pod-status.ts";
+import type { PodStatus } from "./status.ts";
+
+/** A Pod with its status, as `kubectl get pod -o json` prints it. */
+export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
 
 export interface Clock {
   now(): number;
@@ -46,6 +52,7 @@ const HOLD_RETRY_MS = 10_000;
 
 export interface LiveContainer {
   run: ContainerRun;
+  containerID: string;
   pid1?: number;
   startedAtMs?: number;
   killTimer?: unknown;
@@ -57,6 +64,7 @@ export class PodWorker {
   readonly live = new Map<string, LiveContainer>();
   /** the last action failure, shown in status.message (like a kubelet sync error) */
   lastError: string | undefined;
+  private lastStatus: PodStatus | undefined;
 
   private busy = false;
   private again = false;
@@ -222,9 +230,10 @@ export class PodWorker {
     }
     this.held.delete(name);
     this.setRecord(name, recordStarting(name, this.record(name), now, backOff));
-    const live: LiveContainer = { run };
+    const live: LiveContainer = { run, containerID: randomBytes(32).toString("hex") };
     this.live.set(name, live);
     this.emit("Normal", "Created", `Created container ${name}`, name);
+    this.events.emit("runStarted", this.pod.metadata.uid, this.pod.metadata.name, name, run.logPath);
     void this.follow(name, live).catch((err: unknown) => {
       // Keep the pod moving: the failure is reported, and the next sync retries what it can.
       this.lastError = (err as Error).message;
@@ -255,7 +264,7 @@ export class PodWorker {
         }
       }
       if (this.record(name).lifecycle.state === "Starting") {
-        this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs));
+        this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs, { containerID: live.containerID }));
         this.emit("Normal", "Started", `Started container ${name}`, name);
       }
       this.kick();
@@ -271,8 +280,10 @@ export class PodWorker {
       ...(exit.signal ? { signal: exit.signal } : {}),
       ...(exit.message ? { message: exit.message } : {}),
       ...(start ? { startedAtMs: Date.parse(start.startedAt) } : {}),
+      containerID: live.containerID,
     };
     this.live.delete(name);
+    this.events.emit("runEnded", this.pod.metadata.uid, this.pod.metadata.name, name, live.run.logPath);
     this.setRecord(name, recordExit(name, this.record(name), termination));
     if (exit.reason === "StartError") this.emit("Warning", "Failed", `Error: ${exit.message}`, name);
     else if (exit.reason === "OOMKilled") this.emit("Warning", "OOMKilled", `Container ${name} was OOM-killed (exit code ${exit.exitCode})`, name);
@@ -315,5 +326,18 @@ export class PodWorker {
 
   ref() {
     return podRef(this.pod);
+  }
+
+  /** The Pod as the API shows it: spec as applied, status as the kubelet would report it. */
+  toObject(now = this.clock.now()): PodObject {
+    const status = buildPodStatus(this.pod, this.observed, now, { previous: this.lastStatus, hostIP: this.runtime.node.hostIP });
+    // A container held before its first start shows why, as the kubelet's Waiting reasons do.
+    for (const s of [...(status.initContainerStatuses ?? []), ...status.containerStatuses]) {
+      const held = this.held.get(s.name);
+      if (held && s.state.waiting) s.state.waiting = { reason: held.reason, message: held.message };
+    }
+    if (this.lastError && !status.message && status.phase === "Pending") status.message = this.lastError;
+    this.lastStatus = status;
+    return { ...this.pod, status };
   }
 }

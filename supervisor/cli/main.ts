@@ -3,11 +3,13 @@
 import { PoddError } from "../errors.ts";
 import type { Verb } from "./verb.ts";
 import { image } from "./image.ts";
+import { run } from "./run.ts";
 import { validate } from "./validate.ts";
 import { version } from "./version.ts";
 
 const verbs: Record<string, Verb> = {
   image,
+  run,
   validate,
   version,
 };

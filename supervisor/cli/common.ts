@@ -1,0 +1,65 @@
+// Flags the foreground runner and the daemon share, and turning them into supervisor options.
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseDuration } from "../duration.ts";
+import { PoddError } from "../errors.ts";
+import { defaultRoots } from "../paths.ts";
+import { backOffConfig } from "../restart-policy.ts";
+import type { SupervisorOptions } from "../supervisor.ts";
+import { packageRoot } from "./version.ts";
+
+export const supervisorFlags = {
+  root: { type: "string" },
+  "run-root": { type: "string" },
+  "log-root": { type: "string" },
+  "cgroup-parent": { type: "string" },
+  "backoff-initial": { type: "string" },
+  "backoff-max": { type: "string" },
+  "pod-pids-limit": { type: "string" },
+  "log-max-size": { type: "string" },
+  "log-max-files": { type: "string" },
+} as const;
+
+type Values = { [K in keyof typeof supervisorFlags]?: string | undefined };
+
+function positiveInt(flag: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new PoddError(`invalid --${flag} "${text}": must be a positive integer`, { code: "Invalid" });
+  return Number(text);
+}
+
+/** init/build/podd-init of this checkout or package; PODD_INIT overrides it. */
+export function initPath(): string {
+  const path = process.env.PODD_INIT ?? join(packageRoot(), "init", "build", "podd-init");
+  if (!existsSync(path)) throw new PoddError(`podd-init not found at ${path}; build it with "npm run build"`, { code: "NotFound" });
+  return path;
+}
+
+export function requireRoot(verb: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new PoddError(`podd ${verb} must run as root: it creates namespaces, mounts and cgroups`, { code: "Invalid" });
+  }
+}
+
+export function supervisorOptions(v: Values): SupervisorOptions {
+  const cgroupParent = v["cgroup-parent"] ?? "podd";
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cgroupParent) || cgroupParent.split("/").includes("..")) {
+    throw new PoddError(`invalid --cgroup-parent "${cgroupParent}": a relative cgroup path such as podd or podd/test`, { code: "Invalid" });
+  }
+  const backOff: { initialMs?: number; maxMs?: number } = {};
+  if (v["backoff-initial"]) backOff.initialMs = parseDuration(v["backoff-initial"]);
+  if (v["backoff-max"]) backOff.maxMs = parseDuration(v["backoff-max"]);
+  return {
+    roots: {
+      state: resolve(v.root ?? defaultRoots.state),
+      run: resolve(v["run-root"] ?? defaultRoots.run),
+      log: resolve(v["log-root"] ?? defaultRoots.log),
+    },
+    initPath: initPath(),
+    cgroupParent,
+    backOff: backOffConfig(backOff),
+    podPidsLimit: v["pod-pids-limit"] ? positiveInt("pod-pids-limit", v["pod-pids-limit"]) : 4096,
+    logMaxSize: v["log-max-size"] ? positiveInt("log-max-size", v["log-max-size"]) : 10 * 1024 * 1024,
+    logMaxFiles: v["log-max-files"] ? positiveInt("log-max-files", v["log-max-files"]) : 5,
+    shmSize: 64 * 1024 * 1024,
+  };
+}

@@ -1,0 +1,91 @@
+// podd run: the pods of the given manifests in the foreground, until each reaches a terminal
+// phase (or a signal or --timeout stops them gracefully). Events go to stderr as they happen,
+// container output to stdout prefixed [pod/container], and -o json prints the final Pods.
+import { parseDuration } from "../duration.ts";
+import { PoddError } from "../errors.ts";
+import type { PodEvent } from "../events.ts";
+import { LogFollower } from "../logs.ts";
+import { podKeyOf, Supervisor } from "../supervisor.ts";
+import { parseValidateMode, readManifests } from "./manifests.ts";
+import { requireRoot, supervisorFlags, supervisorOptions } from "./common.ts";
+import { parseFlags, type Verb } from "./verb.ts";
+
+function clockTime(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
+export function formatEvent(e: PodEvent): string {
+  const ctr = e.container ? ` container/${e.container}` : "";
+  return `${clockTime(e.time)} pod/${e.pod}${ctr} ${e.reason}${e.message && e.type === "Warning" ? `: ${e.message}` : ""}`;
+}
+
+export const run: Verb = {
+  summary: "Run pods in the foreground until they finish",
+  usage: "-f FILE|DIR|- [-f …] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N]",
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      filename: { type: "string", short: "f", multiple: true },
+      output: { type: "string", short: "o" },
+      timeout: { type: "string" },
+      validate: { type: "string" },
+      ...supervisorFlags,
+    });
+    if (values.output !== undefined && values.output !== "json") {
+      throw new PoddError(`unsupported output format "${values.output}": podd run prints -o json`, { code: "Invalid" });
+    }
+    const json = values.output === "json";
+    const timeoutMs = values.timeout ? parseDuration(values.timeout) : undefined;
+    const set = readManifests(values.filename ?? [], parseValidateMode(values.validate));
+    for (const w of set.warnings) process.stderr.write(`warning: ${w}\n`);
+    if (set.errors.length) {
+      for (const e of set.errors) process.stderr.write(`${e}\n`);
+      return 1;
+    }
+    requireRoot("run");
+    const sup = await Supervisor.open(supervisorOptions(values));
+    sup.events.on("event", (e) => process.stderr.write(formatEvent(e) + "\n"));
+    const followers = new Map<string, LogFollower>();
+    if (!json) {
+      sup.events.on("runStarted", (_uid, pod, container, logPath) => {
+        const f = new LogFollower(logPath, (r) => {
+          (r.stream === "stdout" ? process.stdout : process.stderr).write(`[${pod}/${container}] ${r.message}\n`);
+        });
+        followers.set(logPath, f);
+        f.start();
+      });
+      sup.events.on("runEnded", (_uid, _pod, _container, logPath) => {
+        followers.get(logPath)?.stop();
+        followers.delete(logPath);
+      });
+    }
+
+    let stoppedBy: number | undefined;
+    const stopAll = (code: number) => {
+      if (stoppedBy !== undefined) return;
+      stoppedBy = code;
+      process.stderr.write(`${clockTime(Date.now())} stopping all pods\n`);
+      for (const w of sup.list()) w.delete();
+    };
+    const onInt = () => stopAll(130);
+    const onTerm = () => stopAll(143);
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => stopAll(124), timeoutMs);
+
+    try {
+      for (const pod of set.pods) sup.add(pod);
+      await Promise.all(sup.list().map((w) => w.done));
+      const objects = sup.objects();
+      await Promise.all(sup.list().map((w) => sup.delete(podKeyOf(w.pod))));
+      if (json) process.stdout.write(JSON.stringify({ apiVersion: "v1", kind: "List", items: objects, metadata: { resourceVersion: "" } }, null, 4) + "\n");
+      for (const o of objects) process.stderr.write(`${clockTime(Date.now())} pod/${o.metadata.name} ${o.status.phase}\n`);
+      if (stoppedBy !== undefined) return stoppedBy;
+      return objects.every((o) => o.status.phase === "Succeeded") ? 0 : 1;
+    } finally {
+      if (timer) clearTimeout(timer);
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      for (const f of followers.values()) f.stop();
+    }
+  },
+};

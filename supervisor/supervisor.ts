@@ -1,0 +1,102 @@
+// The set of pods one podd process runs: a worker per pod over one runtime. `podd run` uses it
+// in the foreground; the daemon will put the API and durable state in front of it.
+import { randomUUID } from "node:crypto";
+import type { Pod } from "../pod-specs/types.ts";
+import { openCgroups } from "./cgroups/index.ts";
+import { PoddError } from "./errors.ts";
+import { EventBus } from "./events.ts";
+import { PodWorker, systemClock, type Clock, type PodObject } from "./pod-worker.ts";
+import { backOffConfig, type BackOffConfig } from "./restart-policy.ts";
+import { Runtime, type BoundPod, type RuntimeOptions } from "./runtime.ts";
+import type { Sys } from "./sys/index.ts";
+import { LinuxSys } from "./sys/linux.ts";
+
+export interface SupervisorOptions extends RuntimeOptions {
+  cgroupParent: string;
+  backOff: BackOffConfig;
+  clock?: Clock;
+  sys?: Sys;
+}
+
+export function podKeyOf(p: { metadata: { namespace?: string; name: string } }): string {
+  return `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
+}
+
+/** Namespace defaulted, uid and creation time assigned: the identity a pod keeps from now on. */
+export function bindPod(pod: Pod, now: number): BoundPod {
+  const copy = structuredClone(pod) as BoundPod;
+  copy.metadata.namespace ??= "default";
+  if (!copy.metadata.uid) copy.metadata.uid = randomUUID();
+  if (!copy.metadata.creationTimestamp) copy.metadata.creationTimestamp = new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z");
+  delete (copy as { status?: unknown }).status;
+  return copy;
+}
+
+export class Supervisor {
+  readonly events = new EventBus();
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly clock: Clock;
+
+  private constructor(
+    readonly runtime: Runtime,
+    private readonly backOff: BackOffConfig,
+    clock: Clock,
+  ) {
+    this.clock = clock;
+  }
+
+  static async open(opts: SupervisorOptions): Promise<Supervisor> {
+    const sys = opts.sys ?? new LinuxSys();
+    const cgroups = await openCgroups({ parent: opts.cgroupParent });
+    const sup: Supervisor = new Supervisor(
+      new Runtime(sys, cgroups, opts, (pod, volume, path) => {
+        sup.events.emit("event", {
+          time: sup.clock.now(),
+          type: "Normal",
+          reason: "HostPathMounted",
+          message: `hostPath volume ${volume} uses host path ${path}`,
+          namespace: pod.namespace,
+          pod: pod.name,
+          podUid: pod.uid,
+        });
+      }),
+      opts.backOff,
+      opts.clock ?? systemClock,
+    );
+    return sup;
+  }
+
+  add(pod: Pod): PodWorker {
+    const key = podKeyOf(pod);
+    if (this.workers.has(key)) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
+    const worker = new PodWorker(bindPod(pod, this.clock.now()), this.runtime, this.events, this.clock, this.backOff);
+    this.workers.set(key, worker);
+    worker.start();
+    return worker;
+  }
+
+  get(key: string): PodWorker | undefined {
+    return this.workers.get(key);
+  }
+
+  list(): PodWorker[] {
+    return [...this.workers.values()];
+  }
+
+  objects(): PodObject[] {
+    const now = this.clock.now();
+    return this.list().map((w) => w.toObject(now));
+  }
+
+  /** Deletes gracefully and, once every container has stopped, removes what the pod left. */
+  async delete(key: string, gracePeriodSeconds?: number): Promise<void> {
+    const w = this.workers.get(key);
+    if (!w) throw new PoddError(`pods "${key.split("/")[1]}" not found`, { code: "NotFound" });
+    w.delete(gracePeriodSeconds);
+    await w.done;
+    await this.runtime.removePod(w.pod);
+    this.workers.delete(key);
+  }
+}
+
+export { backOffConfig };
