@@ -74,7 +74,7 @@ export interface BackOffConfig {
   initialMs: number;
   /** Cap (kubelet MaxContainerBackOff: 300 s; --backoff-max). */
   maxMs: number;
-  /** Run time after which an exit counts as a fresh start (kubelet: a fixed 600 s). */
+  /** Time since the last restart after which the back-off starts over (kubelet: a fixed 600 s). */
   resetAfterMs: number;
 }
 
@@ -112,22 +112,22 @@ export function backOffConfig(opts: { initialMs?: number; maxMs?: number; resetA
  * - Entry present: in back-off while now - finishedAt < window. Once the window has passed, the
  *   restart calls Next: window doubles, capped at max, lastUpdate = now.
  *   Waits before successive restarts: 0, 10s, 20s, 40s, 80s, 160s, 300s, 300s, ...
- * - Reset, two mechanisms, whichever comes first:
- *   1. HasExpiredFunc, which kubelet.go sets to `eventTime - lastUpdate > 600s`: an exit more than
- *      10 minutes after the last restart, i.e. the container ran for over 10 minutes, makes both
- *      IsInBackOffSince and Next treat the entry as new: restart at once, window back to initial.
- *      (Older kubelets used 2 x maxDuration here; 1.32+ fixed it at 600 s so that lowering the max
- *      does not shorten it.)
- *   2. Backoff.GC, run from the kubelet's housekeeping every 2 s, deletes entries whose lastUpdate
- *      is more than 2 x maxDuration ago, measured against the clock, not the exit. With the default
- *      max this is the same 10 minutes; with a shortened --backoff-max it is what resets first.
- *      GC can also end a wait early (a long run followed by a max-length window).
+ * - Reset: kubelet.go sets the Backoff's HasExpiredFunc to `eventTime - lastUpdate > 600s`, a
+ *   fixed 10 minutes whatever the max (before 1.32 it was the default, 2 x maxDuration). It is
+ *   applied twice:
+ *   1. by IsInBackOffSince and Next with eventTime = the exit: a container that ran for more
+ *      than 10 minutes since its last restart is restarted at once with the initial window again;
+ *   2. by Backoff.GC, which the kubelet's housekeeping (HandlePodCleanups) runs every 2 s, with
+ *      eventTime = now: an entry whose last restart is more than 10 minutes old is deleted. This
+ *      also ends a wait early when a long run is followed by a long window.
+ *   So resetAfterMs stays 600 s when --backoff-max shortens the windows; a test that wants to see
+ *   the reset passes a shorter resetAfterMs.
  * - The CrashLoopBackOff message shows the entry's current window: "back-off 20s restarting
  *   failed container=web pod=web_default(uid)".
  */
 
 function expired(entry: BackOffEntry, finishedAtMs: number, now: number, cfg: BackOffConfig): boolean {
-  return finishedAtMs - entry.lastUpdateMs > cfg.resetAfterMs || now - entry.lastUpdateMs > 2 * cfg.maxMs;
+  return finishedAtMs - entry.lastUpdateMs > cfg.resetAfterMs || now - entry.lastUpdateMs > cfg.resetAfterMs;
 }
 
 export type BackOffCheck =
@@ -148,8 +148,8 @@ export function checkBackOff(
     return { inBackOff: false, next: { delayMs: cfg.initialMs, lastUpdateMs: now } };
   }
   if (now - finishedAtMs < entry.delayMs) {
-    // GC deletes the entry once now - lastUpdate > 2 x max, which can come before the window ends.
-    const gcAtMs = entry.lastUpdateMs + 2 * cfg.maxMs + 1;
+    // GC deletes the entry once now - lastUpdate > resetAfter, which can come before the window ends.
+    const gcAtMs = entry.lastUpdateMs + cfg.resetAfterMs + 1;
     return { inBackOff: true, delayMs: entry.delayMs, retryAtMs: Math.min(finishedAtMs + entry.delayMs, gcAtMs) };
   }
   return { inBackOff: false, next: { delayMs: Math.min(entry.delayMs * 2, cfg.maxMs), lastUpdateMs: now } };
