@@ -13,6 +13,7 @@ import {
   formatPodRef,
   KUBELET_BACKOFF,
   podRestartPolicy,
+  shouldRestart,
   START_ERROR_EXIT_CODE,
   type BackOffConfig,
   type BackOffEntry,
@@ -284,9 +285,11 @@ export function planPod(pod: PodLike, observed: ObservedPod, now: number, opts: 
   // 1. Is the pod going away? Terminal phase, deletion, deadline.
   let stopping: PodStop | undefined;
   if (observed.terminal) {
+    const deadline = checkActiveDeadline(spec.activeDeadlineSeconds, observed.startTimeMs, now);
+    const byDeadline = observed.terminal.reason === Reason.DeadlineExceeded && deadline.exceeded;
     stopping = {
-      reason: observed.terminal.phase === "Succeeded" ? "PodCompleted" : "PodFailed",
-      sinceMs: observed.terminatingSinceMs ?? now,
+      reason: byDeadline ? "DeadlineExceeded" : observed.terminal.phase === "Succeeded" ? "PodCompleted" : "PodFailed",
+      sinceMs: observed.terminatingSinceMs ?? (byDeadline ? deadline.deadlineAtMs : now),
     };
   } else if (observed.deletionRequestedAtMs !== undefined) {
     stopping = { reason: "PodDeleted", sinceMs: observed.deletionRequestedAtMs };
@@ -304,7 +307,22 @@ export function planPod(pod: PodLike, observed: ObservedPod, now: number, opts: 
   // 2. The sandbox comes first: no container starts without the pod's namespaces.
   if (!observed.sandboxReady) return { actions: [{ type: "CreateSandbox" }], ...wake(wakeAtMs) };
 
-  // 3. Init containers, one at a time in order. Once an app container has run, the pod has been
+  // 3. Every app container has exited for good: the pod is complete. Decided before the init
+  // containers so that a sidecar we stop is not restarted (the kubelet's KillPod drops
+  // InitContainersToStart). Sidecars do not keep the pod alive; they are stopped after the apps,
+  // in reverse order, and then the phase is set.
+  const appsDone = apps.every((c) => {
+    const r = rec(c.name);
+    const code = exitCodeOf(r);
+    return hasEverRun(r) && !isAlive(r) && code !== undefined && !shouldRestart("app", policy, code);
+  });
+  if (appsDone) {
+    const failed = apps.some((c) => exitCodeOf(rec(c.name)) !== 0);
+    const stop = planStop({ reason: "PodCompleted", sinceMs: observed.terminatingSinceMs ?? now }, failed ? "Failed" : "Succeeded");
+    return { actions: [...actions, ...stop], ...wake(wakeAtMs) };
+  }
+
+  // 4. Init containers, one at a time in order. Once an app container has run, the pod has been
   // initialized: regular init containers are not run again, only sidecars are kept running.
   const appsStarted = apps.some((c) => hasEverRun(rec(c.name)));
   let initialized = true;
@@ -344,21 +362,10 @@ export function planPod(pod: PodLike, observed: ObservedPod, now: number, opts: 
   }
   if (!initialized) return { actions, ...wake(wakeAtMs) };
 
-  // 4. App containers, all at once.
-  let active = 0;
+  // 5. App containers, all at once.
   for (const c of apps) {
     const r = rec(c.name);
-    const d = decide({ container: c.name, podRef, role: c.role, restartPolicy: policy, last: lastObserved(r), backOff: r.backOff, now, config });
-    if (d.action !== "none" || d.why === "running") active++;
-    act(c.name, c.role, r, d);
-  }
-
-  // 5. Every app container has exited for good: the pod is complete. Sidecars do not keep it
-  // alive; they are stopped (after the apps, in reverse order), then the phase is set.
-  if (active === 0) {
-    const failed = apps.some((c) => exitCodeOf(rec(c.name)) !== 0);
-    const stop = planStop({ reason: "PodCompleted", sinceMs: observed.terminatingSinceMs ?? now }, failed ? "Failed" : "Succeeded");
-    return { actions: [...actions, ...stop], ...wake(wakeAtMs) };
+    act(c.name, c.role, r, decide({ container: c.name, podRef, role: c.role, restartPolicy: policy, last: lastObserved(r), backOff: r.backOff, now, config }));
   }
   return { actions, ...wake(wakeAtMs) };
 
