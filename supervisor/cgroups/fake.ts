@@ -12,6 +12,9 @@ import { parsePids } from "./parse.ts";
 export interface FakeCgroupFsOptions {
   /** Control files (name → initial content) that a new cgroup at dir gets. */
   files(dir: string): Record<string, string>;
+  /** What the file reads after a write, given what it read before (default: the value
+   * written), e.g. "+memory" written to "cpu" makes cgroup.subtree_control read "cpu memory". */
+  store?(path: string, value: string, previous: string): string;
   /** Runs after a write landed, as the kernel's reaction to it. */
   onWrite?(path: string, value: string, fake: FakeCgroupFs): Promise<void> | void;
   /** An errno ("EBUSY") to fail this write with, or undefined to let it through. */
@@ -63,7 +66,13 @@ export class FakeCgroupFs implements CgroupFs {
   async writeFile(path: string, data: string): Promise<void> {
     const errno = this.opts.failWrite?.(path, data);
     if (errno !== undefined) throw errnoError(errno, "open", path);
-    await nodeCgroupFs.writeFile(path, data);
+    const store = this.opts.store;
+    if (store === undefined) {
+      await nodeCgroupFs.writeFile(path, data);
+    } else {
+      const previous = await fsp.readFile(path, "utf8");
+      await nodeCgroupFs.writeFile(path, store(path, data, previous));
+    }
     this.writes.push([path, data]);
     await this.opts.onWrite?.(path, data, this);
   }
