@@ -80,7 +80,11 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
     }
     const { status: _status, ...rest } = raw;
     const pod = applyDefaults(rest as unknown as Pod);
+    // A field the decoder already refused is missing from the pod; "Required value" on top of
+    // "expected an integer" would only repeat the problem.
+    const decodeErrorPaths = new Set(d.errors.map((e) => e.path));
     for (const prob of validatePod(pod, base)) {
+      if (decodeErrorPaths.has(prob.path)) continue;
       errors.push(diag(locate(prob.at ?? prob.path, prob.atKey === true), prob.path, prob.message));
     }
     pods.push(pod);

@@ -206,6 +206,8 @@ function validateResources(r: ResourceRequirements | undefined, path: string, ad
   const requests = parsedList(r.requests);
   for (const [kind, list] of [["limits", limits], ["requests", requests]] as const) {
     for (const [name, q] of list) {
+      // A request copied from its limit by defaulting would repeat the limit's problem.
+      if (kind === "requests" && r.requests?.[name] === r.limits?.[name]) continue;
       const at = childPath(`${path}.${kind}`, name);
       if (!SUPPORTED_RESOURCES.includes(name) && !/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(name) && !name.startsWith("hugepages-") && name !== "ephemeral-storage") {
         add(at, unsupported(name, SUPPORTED_RESOURCES), { atKey: true });
@@ -383,9 +385,7 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
   const sc = c.securityContext;
   validateSecurityIds(sc, `${path}.securityContext`, add);
   if (sc?.privileged === true && sc.allowPrivilegeEscalation === false) {
-    add(`${path}.securityContext`, invalid(sc, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"), {
-      at: `${path}.securityContext.allowPrivilegeEscalation`,
-    });
+    add(`${path}.securityContext.allowPrivilegeEscalation`, invalid(false, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"));
   }
 }
 
