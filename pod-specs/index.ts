@@ -14,7 +14,7 @@
 
 import type { Diagnostic, Pod } from "./types.ts";
 import { loadYaml, ROOT_PATH, type LoadedDocument, type Pos, type TreeNode } from "./load.ts";
-import { decode, POD_SCHEMA, type FieldPositions, type UnknownFields } from "./schema.ts";
+import { childPath, decode, POD_SCHEMA, type FieldPositions, type UnknownFields } from "./schema.ts";
 import { applyDefaults } from "./defaults.ts";
 import { validatePod, duplicate } from "./validate.ts";
 import { findNotSupportedYet } from "./unsupported.ts";
@@ -145,7 +145,7 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
       } else if (e.key === "kind" || e.key === "metadata") {
         continue;
       } else if (unknownFields !== "ignore") {
-        (unknownFields === "strict" ? errors : warnings).push(diag(e.keyPos, e.key, `unknown field ${JSON.stringify(e.key)}`));
+        (unknownFields === "strict" ? errors : warnings).push(diag(e.keyPos, childPath("", e.key), `unknown field ${JSON.stringify(e.key)}`));
       }
     }
     if (!root.entries.some((e) => e.key === "apiVersion")) errors.push(diag(root.pos, "apiVersion", "Required value: podd reads apiVersion: v1"));
