@@ -51,7 +51,12 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "spec.volumes[*].configMap" },
   { path: "spec.volumes[*].secret" },
   ...UNSUPPORTED_VOLUME_SOURCES.map((s) => ({ path: `spec.volumes[*].${s}` })),
-  { path: "spec.volumes[*].emptyDir.sizeLimit", hint: "podd does not limit emptyDir volumes; remove sizeLimit" },
+  // A memory-backed emptyDir is a tmpfs of that size; on disk podd has nothing to enforce it with.
+  {
+    path: "spec.volumes[*].emptyDir.sizeLimit",
+    when: (_v, parent) => parent.medium !== "Memory",
+    hint: "podd limits only medium: Memory emptyDirs (a tmpfs of that size); remove sizeLimit or set medium: Memory",
+  },
 
   // terminals and stdin
   ...forContainers("stdin", isTrue),

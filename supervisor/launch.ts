@@ -2,9 +2,8 @@
 // command — the decisions the kubelet and its runtime make before a container starts. Pure:
 // everything it needs (image, sandbox, volume sources, cgroup dirs) is handed in.
 import { join, posix } from "node:path";
-import { expand, mappingOf } from "../pod-specs/expand.ts";
-import { milliCpuOf, bytesOf } from "../pod-specs/cgroup-conversions.ts";
-import type { Container, EnvVar, Pod } from "../pod-specs/types.ts";
+import { containerEnv as resolveEnv, expandCommandAndArgs } from "../pod-specs/env.ts";
+import type { Container, Pod } from "../pod-specs/types.ts";
 import type { BindPlan, LaunchPlan, TmpfsPlan } from "./container.ts";
 import { PoddError } from "./errors.ts";
 import { defaultImageEnv, type Image } from "./images.ts";
@@ -49,9 +48,7 @@ const hostTmpfs: TmpfsPlan[] = [
 export function planLaunch(ctx: LaunchContext): LaunchPlan {
   const { pod, container, image } = ctx;
   const env = containerEnv(ctx);
-  const mapping = mappingOf(new Map(env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])));
-  const command = (container.command ?? []).map((s) => expand(s, mapping));
-  const args = (container.args ?? []).map((s) => expand(s, mapping));
+  const { command, args } = expandCommandAndArgs(container, env.map((kv) => ({ name: kv.slice(0, kv.indexOf("=")), value: kv.slice(kv.indexOf("=") + 1) })));
   const argv = [...command, ...args];
   if (argv.length === 0) throw new ConfigError(`container ${container.name}: no command specified; set command or args (podd images have no entrypoint)`);
 
@@ -102,72 +99,29 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
 
 /**
  * The container's environment as "NAME=value" strings: the image's, then HOSTNAME, then the
- * container's own env in order, each value $(VAR)-expanded against the variables defined
- * before it, as the kubelet does (a later definition of a name replaces the earlier one).
+ * container's own env resolved as the kubelet does (pod-specs/env.ts); a container's variable
+ * replaces the image's of the same name.
  */
 export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node">): string[] {
-  const { pod, container } = ctx;
+  const { pod, container, node } = ctx;
   const out = new Map<string, string>();
   for (const kv of ctx.image?.env ?? defaultImageEnv) {
     const eq = kv.indexOf("=");
     if (eq > 0) out.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
-  out.set("HOSTNAME", pod.spec.hostNetwork ? ctx.node.name : (pod.spec.hostname ?? pod.metadata.name));
-  const defined = new Map<string, string>();
-  for (const e of container.env ?? []) {
-    const value = e.valueFrom ? valueFrom(e, ctx) : expand(e.value ?? "", mappingOf(defined));
-    defined.set(e.name, value);
-    out.set(e.name, value);
-  }
+  out.set("HOSTNAME", pod.spec.hostNetwork ? node.name : (pod.spec.hostname ?? pod.metadata.name));
+  const fields = new Map([
+    ["spec.nodeName", node.name],
+    ["status.hostIP", node.hostIP],
+    ["status.hostIPs", node.hostIP],
+    // No pod network yet: a pod has an address only when it uses the host's.
+    ["status.podIP", pod.spec.hostNetwork ? node.hostIP : ""],
+    ["status.podIPs", pod.spec.hostNetwork ? node.hostIP : ""],
+  ]);
+  const env = resolveEnv(pod, container, {
+    fields: (path) => fields.get(path),
+    allocatable: { cpu: String(node.cpus), memory: String(node.memoryBytes) },
+  });
+  for (const e of env) out.set(e.name, e.value);
   return [...out].map(([k, v]) => `${k}=${v}`);
-}
-
-function valueFrom(e: EnvVar, ctx: Pick<LaunchContext, "pod" | "container" | "node">): string {
-  const { pod } = ctx;
-  const f = e.valueFrom!.fieldRef;
-  if (f) {
-    const path = f.fieldPath;
-    const sub = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(path);
-    if (sub) return (sub[1] === "labels" ? pod.metadata.labels : pod.metadata.annotations)?.[sub[2]!] ?? "";
-    switch (path) {
-      case "metadata.name":
-        return pod.metadata.name;
-      case "metadata.namespace":
-        return pod.metadata.namespace;
-      case "metadata.uid":
-        return pod.metadata.uid;
-      case "spec.nodeName":
-        return ctx.node.name;
-      case "spec.serviceAccountName":
-        return "default";
-      case "status.hostIP":
-      case "status.hostIPs":
-        return ctx.node.hostIP;
-      case "status.podIP":
-      case "status.podIPs":
-        return pod.spec.hostNetwork ? ctx.node.hostIP : "";
-      default:
-        throw new ConfigError(`env ${e.name}: unsupported fieldRef ${path}`);
-    }
-  }
-  const r = e.valueFrom!.resourceFieldRef;
-  if (r) {
-    const target = r.containerName ? [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].find((c) => c.name === r.containerName) : ctx.container;
-    if (!target) throw new ConfigError(`env ${e.name}: resourceFieldRef names unknown container "${r.containerName}"`);
-    const [kind, resource] = r.resource.split(".") as ["limits" | "requests", string];
-    const set = target.resources?.[kind] ?? {};
-    // Without a limit the kubelet reports the node's allocatable capacity.
-    if (resource === "cpu") {
-      const milli = milliCpuOf(set.cpu) || (kind === "limits" ? ctx.node.cpus * 1000 : 0);
-      const divisor = milliCpuOf(r.divisor ?? "1");
-      return String(Math.ceil(milli / divisor));
-    }
-    if (resource === "memory" || resource === "ephemeral-storage") {
-      const bytes = bytesOf(set[resource]) || (kind === "limits" && resource === "memory" ? ctx.node.memoryBytes : 0n);
-      const divisor = bytesOf(r.divisor ?? "1");
-      return String((bytes + divisor - 1n) / divisor);
-    }
-    throw new ConfigError(`env ${e.name}: unsupported resourceFieldRef ${r.resource}`);
-  }
-  throw new ConfigError(`env ${e.name}: valueFrom source not supported yet`);
 }
