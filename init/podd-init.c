@@ -1,0 +1,1349 @@
+/*
+ * podd-init: the single-threaded, statically linked helper behind every podd
+ * container. Node cannot setns() into a mount namespace or unshare a PID
+ * namespace (it is multi-threaded before our first line runs), so everything
+ * that must happen in one thread happens here. argv[1] picks the role:
+ *
+ *   podd-init [--] CMD [ARG...]
+ *       A plain init, usable on its own like tini (`docker run --init`).
+ *       Runs CMD, forwards signals to it, reaps every child, exits with CMD's
+ *       status. When it is not PID 1 it becomes a child subreaper so orphans
+ *       still reach it. Use `--` to run a command named like a role.
+ *
+ *   podd-init sandbox --hostname NAME [--net PATH] [--ipc PATH] [--uts PATH]
+ *       Creates the pod's namespaces (only the kinds given a PATH), sets the
+ *       hostname, brings `lo` up, bind-mounts /proc/self/ns/<kind> onto PATH
+ *       (creating it 0444 if missing) and exits 0. The namespaces then live as
+ *       long as those bind mounts. On failure it undoes what it did and prints
+ *       one line naming the step, the path and the errno.
+ *       Expectation on the caller: the pin files live in a directory that is a
+ *       private (or unbindable) bind mount of itself, so the pins do not
+ *       propagate into peer mount namespaces and unmounting them really frees
+ *       the namespaces. podd-init does not arrange that.
+ *
+ *   podd-init container [OPTIONS] -- CMD [ARG...]
+ *       The monitor (this process, in its own session, outside the container's
+ *       cgroup) and, forked from it, the container's PID 1. OPTIONS:
+ *         --net|--ipc|--uts PATH   join these namespaces (pin files)
+ *         --cgroup DIR             PID 1 joins DIR (repeatable: one per v1
+ *                                  controller, or one v2 directory)
+ *         --state-dir DIR          write DIR/start.json and DIR/exit.json
+ *         --log PATH               CRI-format log of stdout and stderr
+ *         --log-max-size BYTES     rotate PATH when it would grow past BYTES
+ *         --log-max-files N        keep N files: PATH, PATH.1 ... PATH.<N-1>
+ *         --stdin                  CMD keeps fd 0 (default: /dev/null)
+ *         --cwd DIR --uid N --gid N --groups G1,G2
+ *       The command's environment is podd-init's own environment.
+ *
+ *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..]
+ *                  [--cgroup-root DIR] -- CMD [ARG...]
+ *       Runs CMD inside the running container whose PID 1 has host pid PID:
+ *       its namespaces (all but the user namespace) and its cgroups. Keeps the
+ *       caller's stdio, so a terminal works. Exits with CMD's status.
+ *
+ * Exit status, in every role that runs a command: the command's exit code, or
+ * 128+N when a signal N killed it; 127 when the command was not found, 126
+ * when it could not be executed, 128 when the container could not be set up
+ * (a cgroup, a mount: the Kubernetes StartError code), 125 when `exec` itself
+ * failed before starting the command, 2 for a usage error.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_SETUP 128   /* the container could not be set up: Kubernetes' StartError code */
+#define EXIT_EXEC_FAILED 125
+#define EXIT_USAGE 2
+#define EXIT_NOT_FOUND 127
+#define EXIT_CANNOT_EXEC 126
+
+#define MAX_CGROUPS 16
+#define MAX_GROUPS 64
+#define MSG_MAX 1024
+/* The CRI log format splits lines longer than this into partial records; 16 KiB is what containerd uses. */
+#define LOG_LINE_MAX (16 * 1024)
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Retry a call interrupted by a signal. We install no handlers, but a stop and
+ * continue (SIGSTOP/SIGCONT, ptrace) still makes some blocking calls return EINTR. */
+#define NO_EINTR(expr) ({ long r_; do r_ = (long)(expr); while (r_ == -1 && errno == EINTR); r_; })
+
+/* Prefix of every diagnostic: "podd-init", "podd-init sandbox", ... */
+static const char *whoami = "podd-init";
+
+/* Print one diagnostic line with a single write(2), so that lines from
+ * several processes sharing a stderr never interleave mid-line. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char line[MSG_MAX + 128];
+	int n = snprintf(line, sizeof line, "%s: ", whoami);
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+		/* Nowhere left to report to; the exit code still tells. */
+	}
+}
+
+#define die(code, ...) do { say(__VA_ARGS__); exit(code); } while (0)
+
+#define usage_error(...) do { say(__VA_ARGS__); say("see the comment at the top of init/podd-init.c for usage"); exit(EXIT_USAGE); } while (0)
+
+static unsigned long parse_number(const char *what, const char *s, unsigned long max)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || *s == '-')
+		usage_error("%s: not a number in range: \"%s\"", what, s);
+	return v;
+}
+
+/* RFC 3339 with nanoseconds in UTC, e.g. 2026-11-22T04:45:19.123456789Z (35 bytes). */
+static void format_time(const struct timespec *ts, char out[40])
+{
+	struct tm tm;
+	gmtime_r(&ts->tv_sec, &tm);
+	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 40 - n, ".%09ldZ", ts->tv_nsec);
+}
+
+static void now_rfc3339(char out[40])
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	format_time(&ts, out);
+}
+
+/* Close every descriptor >= 3 we inherited. close_range exists since Linux 5.9;
+ * the fallback loop keeps older kernels working. */
+static void close_inherited_fds(void)
+{
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX);
+	for (long fd = 3; fd < (max > 0 ? max : 1024); fd++)
+		close((int)fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Synchronous faults are raised by the kernel on the faulting thread itself and
+ * are forced through even when blocked; one that reaches our signalfd was sent
+ * with kill(2) by someone, and passing a fake SIGSEGV on would only confuse. */
+static bool is_fault_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP || sig == SIGSYS;
+}
+
+/* Signals whose default action ends the process. A stopped process keeps such
+ * a signal pending until it is continued, so after forwarding one we send
+ * SIGCONT too: a command stopped with SIGSTOP must still die on SIGTERM. */
+static bool default_terminates(int sig)
+{
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
+	case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* The mask and the SIGPIPE disposition we were started with; the command gets
+ * them back just before exec so it starts as the spawner meant it to. */
+static sigset_t original_mask;
+static struct sigaction original_sigpipe;
+
+/* Block every signal and return a signalfd for them. Called before the first
+ * fork, so no signal can slip in between a child starting and us listening:
+ * signals that arrive early wait in the queue. */
+static int block_all_signals(void)
+{
+	sigset_t all;
+	sigfillset(&all);
+	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+		die(EXIT_SETUP, "sigprocmask: %s", strerror(errno));
+	int fd = signalfd(-1, &all, SFD_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_SETUP, "signalfd: %s", strerror(errno));
+	return fd;
+}
+
+static void restore_signals(void)
+{
+	sigaction(SIGPIPE, &original_sigpipe, NULL);
+	sigprocmask(SIG_SETMASK, &original_mask, NULL);
+}
+
+/* Forward a signal to the command. The command leads its own process group
+ * (role 1 puts it in one, role 3 gives it its own session), and we signal the
+ * whole group, like `tini -g`: that is what a terminal does with ^C and
+ * window-size changes, and it reaches the real workload when the command is a
+ * shell that would otherwise hold a SIGTERM until its foreground child ends.
+ * If the command has left its group, the group may be empty: signal it alone.
+ * A pid <= 1 is never signalled: kill(0) and kill(-1) would hit ourselves and
+ * every process we can see. */
+static void forward_signal(pid_t cmd, int sig)
+{
+	if (cmd <= 1)
+		return;
+	if (kill(-cmd, sig) < 0 && errno == ESRCH)
+		kill(cmd, sig);
+	if (default_terminates(sig)) {
+		if (kill(-cmd, SIGCONT) < 0 && errno == ESRCH)
+			kill(cmd, SIGCONT);
+	}
+}
+
+/* Reap every child that has exited. One SIGCHLD can stand for many exits (the
+ * kernel queues at most one standard signal of each kind), so loop until
+ * waitpid has nothing more, and notice the command's own exit in passing.
+ * Returns true once the command has been reaped. */
+static bool reap_children(pid_t cmd, int *cmd_status)
+{
+	bool cmd_done = false;
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid > 0) {
+			if (pid == cmd) {
+				*cmd_status = status;
+				cmd_done = true;
+			}
+			continue;
+		}
+		if (pid < 0 && errno == EINTR)
+			continue;
+		return cmd_done;   /* 0: children remain but none has exited; ECHILD: none left */
+	}
+}
+
+static int exit_code_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_SETUP;
+}
+
+/* The PID-1 loop (roles 1 and 3): wait on the signalfd with no timeout, so an
+ * idle container costs no wake-ups; reap on SIGCHLD, forward everything else.
+ * When the command has exited, end what is left and return its wait status. */
+static int supervise(int sigfd, pid_t cmd)
+{
+	int cmd_status = 0;
+	bool cmd_done = false;
+	while (!cmd_done) {
+		struct signalfd_siginfo si;
+		ssize_t n = NO_EINTR(read(sigfd, &si, sizeof si));
+		if (n != (ssize_t)sizeof si)
+			die(EXIT_SETUP, "read signalfd: %s", n < 0 ? strerror(errno) : "short read");
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGCHLD)
+			cmd_done = reap_children(cmd, &cmd_status);
+		else if (!is_fault_signal(sig))
+			forward_signal(cmd, sig);
+	}
+
+	/* Only the PID 1 of a PID namespace may kill(-1): there it means "everyone
+	 * in my namespace but me". As a subreaper in someone else's namespace it
+	 * would mean every process we are allowed to signal, so there we leave the
+	 * remaining descendants alone; they reparent to the next subreaper or init. */
+	if (getpid() == 1) {
+		kill(-1, SIGKILL);
+		while (NO_EINTR(waitpid(-1, NULL, 0)) > 0)
+			;
+	}
+	return cmd_status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Starting the command                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Error channel between the command (and, in role 3, PID 1) and whoever waits
+ * for the start: an AF_UNIX SOCK_SEQPACKET socketpair with CLOEXEC. Messages:
+ *   "S"          sent just before execve. The kernel attaches the sender's
+ *                credentials, with the pid translated into the receiver's PID
+ *                namespace: that is how the monitor learns the command's host
+ *                pid without scanning /proc.
+ *   "E<text>"    setup or exec failed; <text> is the reason, Kubernetes-phrased.
+ * End of file with no "E" means execve succeeded (CLOEXEC closed the last
+ * writer). Sequenced packets keep each message whole.
+ */
+static void channel_send(int chan, const char *msg)
+{
+	if (chan >= 0 && NO_EINTR(send(chan, msg, strlen(msg), MSG_NOSIGNAL)) < 0) {
+		/* The reader is gone (the monitor died); the exit code still tells. */
+	}
+}
+
+/* Without a channel (role 4) the reason goes straight to our stderr. */
+#define channel_fail(chan, ...) do { \
+		char m_[MSG_MAX + 2]; \
+		m_[0] = 'E'; \
+		snprintf(m_ + 1, sizeof m_ - 1, __VA_ARGS__); \
+		if ((chan) >= 0) \
+			channel_send(chan, m_); \
+		else \
+			say("%s", m_ + 1); \
+	} while (0)
+
+/* Reads one message. Returns its length (0 at end of file, -1 on error); for
+ * "S", *pid receives the sender's pid as seen from our PID namespace. */
+static ssize_t channel_recv(int chan, char *buf, size_t cap, pid_t *pid)
+{
+	union {
+		char space[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { buf, cap - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space };
+	ssize_t n = NO_EINTR(recvmsg(chan, &msg, MSG_CMSG_CLOEXEC));
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cred;
+			memcpy(&cred, CMSG_DATA(c), sizeof cred);
+			*pid = cred.pid;
+		}
+	}
+	return n;
+}
+
+static void make_channel(int chan[2])
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0)
+		die(EXIT_SETUP, "socketpair: %s", strerror(errno));
+	int on = 1;
+	if (setsockopt(chan[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0)
+		die(EXIT_SETUP, "setsockopt SO_PASSCRED: %s", strerror(errno));
+}
+
+/* How the command is started. */
+struct command {
+	char **argv;
+	int chan;             /* write end of the error channel */
+	int out_fd, err_fd;   /* the monitor's log pipes, or -1 to keep ours */
+	bool keep_stdin;      /* else stdin is /dev/null */
+	enum { KEEP_GROUP, OWN_GROUP, OWN_SESSION } grouping;
+	const char *cwd;
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	size_t ngroups;
+};
+
+/* Kubernetes' wording for a failed exec, and the shell's exit code for it. */
+static int describe_exec_error(int err, const char *file, char *out, size_t cap)
+{
+	if (err == ENOENT && !strchr(file, '/')) {
+		snprintf(out, cap, "exec: \"%s\": executable file not found in $PATH", file);
+		return EXIT_NOT_FOUND;
+	}
+	if (err == ENOENT) {
+		snprintf(out, cap, "exec: \"%s\": stat %s: no such file or directory", file, file);
+		return EXIT_NOT_FOUND;
+	}
+	char reason[128];
+	snprintf(reason, sizeof reason, "%s", err == EACCES || err == ENOEXEC ? "permission denied" : strerror(err));
+	for (char *p = reason; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	snprintf(out, cap, "exec: \"%s\": %s", file, reason);
+	return EXIT_CANNOT_EXEC;
+}
+
+/* Runs in the forked child; never returns. Every failure goes through the
+ * channel and ends the child with the code its kind of failure calls for. */
+static void exec_command(const struct command *c) __attribute__((noreturn));
+static void exec_command(const struct command *c)
+{
+	if (c->grouping == OWN_SESSION) {
+		if (setsid() < 0) {
+			channel_fail(c->chan, "setsid: %s", strerror(errno));
+			_exit(EXIT_SETUP);
+		}
+	} else if (c->grouping == OWN_GROUP) {
+		/* Our own process group, so that forwarding to the group reaches
+		 * nothing else; and the terminal's foreground, so the command can read
+		 * it. tcsetpgrp from a background group is allowed here because
+		 * SIGTTOU is still blocked; it fails harmlessly without a terminal. */
+		setpgid(0, 0);
+		if (isatty(STDIN_FILENO))
+			tcsetpgrp(STDIN_FILENO, getpid());
+	}
+
+	if (c->out_fd >= 0 && (dup2(c->out_fd, STDOUT_FILENO) < 0 || dup2(c->err_fd, STDERR_FILENO) < 0)) {
+		channel_fail(c->chan, "dup2 log pipe: %s", strerror(errno));
+		_exit(EXIT_SETUP);
+	}
+	if (!c->keep_stdin) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || dup2(null, STDIN_FILENO) < 0) {
+			channel_fail(c->chan, "open /dev/null: %s", strerror(errno));
+			_exit(EXIT_SETUP);
+		}
+	}
+	/* Mark, rather than close, descriptors >= 3: the channel must stay usable
+	 * until execve, which then closes them all. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long fd = 3; fd < (max > 0 ? max : 1024); fd++)
+			if (fd != c->chan)
+				close((int)fd);
+	}
+
+	if (c->cwd && chdir(c->cwd) < 0) {
+		channel_fail(c->chan, "chdir %s: %s", c->cwd, strerror(errno));
+		_exit(EXIT_SETUP);
+	}
+	/* Supplementary groups and gid first: once the uid is dropped we may no longer change them. */
+	if (c->set_ids) {
+		if (setgroups(c->ngroups, c->groups) < 0) {
+			channel_fail(c->chan, "setgroups: %s", strerror(errno));
+			_exit(EXIT_SETUP);
+		}
+		if (setgid(c->gid) < 0) {
+			channel_fail(c->chan, "setgid %u: %s", (unsigned)c->gid, strerror(errno));
+			_exit(EXIT_SETUP);
+		}
+		if (setuid(c->uid) < 0) {
+			channel_fail(c->chan, "setuid %u: %s", (unsigned)c->uid, strerror(errno));
+			_exit(EXIT_SETUP);
+		}
+	}
+
+	restore_signals();
+	channel_send(c->chan, "S");
+	execvp(c->argv[0], c->argv);
+
+	char msg[MSG_MAX];
+	int code = describe_exec_error(errno, c->argv[0], msg, sizeof msg);
+	channel_fail(c->chan, "%s", msg);
+	_exit(code);
+}
+
+static pid_t spawn_command(const struct command *c)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		exec_command(c);
+	return pid;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Role 1: a plain init                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int plain_main(char **cmd)
+{
+	close_inherited_fds();
+
+	/* Not PID 1 (say, under a service manager): orphans of the command would
+	 * go to the real init and we could not reap them. A subreaper gets them. */
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		die(EXIT_SETUP, "prctl PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+
+	int sigfd = block_all_signals();
+	int chan[2];
+	make_channel(chan);
+
+	struct command c = { .argv = cmd, .chan = chan[1], .out_fd = -1, .err_fd = -1, .keep_stdin = true, .grouping = OWN_GROUP };
+	pid_t pid = spawn_command(&c);
+	if (pid < 0)
+		die(EXIT_SETUP, "fork: %s", strerror(errno));
+	close(chan[1]);
+
+	/* Wait until the command has been exec'd or has failed to be; signals
+	 * arriving meanwhile stay queued for the loop below. */
+	char msg[MSG_MAX];
+	pid_t ignored;
+	ssize_t n;
+	while ((n = channel_recv(chan[0], msg, sizeof msg, &ignored)) > 0)
+		if (msg[0] == 'E')
+			say("%s", msg + 1);
+	close(chan[0]);
+
+	return exit_code_of(supervise(sigfd, pid));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Role 2: sandbox                                                          */
+/* ------------------------------------------------------------------------ */
+
+struct ns_pin {
+	const char *kind;   /* name under /proc/self/ns */
+	int flag;
+	const char *path;   /* where to pin it; NULL: not wanted */
+	bool created;       /* we created the file */
+	bool mounted;
+};
+
+static void sandbox_undo(struct ns_pin *pins, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (pins[i].mounted && umount2(pins[i].path, MNT_DETACH) < 0)
+			say("undo: umount %s: %s", pins[i].path, strerror(errno));
+		if (pins[i].created && unlink(pins[i].path) < 0)
+			say("undo: unlink %s: %s", pins[i].path, strerror(errno));
+	}
+}
+
+#define sandbox_fail(pins, n, ...) do { say(__VA_ARGS__); sandbox_undo(pins, n); return 1; } while (0)
+
+/* Sets IFF_UP on lo of the current network namespace, as `ip link set lo up` would. */
+static int bring_up_loopback(void)
+{
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -1;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	int rc = ioctl(sock, SIOCGIFFLAGS, &ifr);
+	if (rc == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(sock, SIOCSIFFLAGS, &ifr);
+	}
+	int saved = errno;
+	close(sock);
+	errno = saved;
+	return rc;
+}
+
+static int sandbox_main(int argc, char **argv)
+{
+	whoami = "podd-init sandbox";
+	struct ns_pin pins[] = {
+		{ .kind = "net", .flag = CLONE_NEWNET },
+		{ .kind = "ipc", .flag = CLONE_NEWIPC },
+		{ .kind = "uts", .flag = CLONE_NEWUTS },
+	};
+	const char *hostname = NULL;
+	static const struct option options[] = {
+		{ "hostname", required_argument, NULL, 'h' },
+		{ "net", required_argument, NULL, 'n' },
+		{ "ipc", required_argument, NULL, 'i' },
+		{ "uts", required_argument, NULL, 'u' },
+		{ 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		switch (opt) {
+		case 'h': hostname = optarg; break;
+		case 'n': pins[0].path = optarg; break;
+		case 'i': pins[1].path = optarg; break;
+		case 'u': pins[2].path = optarg; break;
+		default: usage_error("unknown option");
+		}
+	}
+	if (optind != argc)
+		usage_error("unexpected argument \"%s\"", argv[optind]);
+	/* Without a UTS namespace of our own, sethostname would rename the host. */
+	if (hostname && !pins[2].path)
+		usage_error("--hostname needs --uts");
+	if (pins[2].path && !hostname)
+		usage_error("--uts needs --hostname");
+
+	int flags = 0;
+	for (size_t i = 0; i < ARRAY_LEN(pins); i++)
+		if (pins[i].path)
+			flags |= pins[i].flag;
+	if (!flags)
+		usage_error("nothing to do: give at least one of --net, --ipc, --uts");
+
+	if (unshare(flags) < 0)
+		sandbox_fail(pins, 0, "unshare: %s", strerror(errno));
+	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
+		sandbox_fail(pins, 0, "sethostname %s: %s", hostname, strerror(errno));
+	if (pins[0].path && bring_up_loopback() < 0)
+		sandbox_fail(pins, 0, "bring up lo: %s", strerror(errno));
+
+	/* The namespaces die with this process unless something else holds them:
+	 * a bind mount of the nsfs file does. */
+	for (size_t i = 0; i < ARRAY_LEN(pins); i++) {
+		struct ns_pin *p = &pins[i];
+		if (!p->path)
+			continue;
+		int fd = open(p->path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+		if (fd >= 0) {
+			p->created = true;
+			close(fd);
+		} else if (errno != EEXIST) {
+			sandbox_fail(pins, i, "create %s: %s", p->path, strerror(errno));
+		}
+		char source[64];
+		snprintf(source, sizeof source, "/proc/self/ns/%s", p->kind);
+		if (mount(source, p->path, NULL, MS_BIND, NULL) < 0)
+			sandbox_fail(pins, i + 1, "mount %s: %s", p->path, strerror(errno));
+		p->mounted = true;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Role 3: container (monitor and PID 1)                                    */
+/* ------------------------------------------------------------------------ */
+
+struct container_opts {
+	const char *ns_paths[3];   /* net, ipc, uts */
+	const char *cgroups[MAX_CGROUPS];
+	size_t ncgroups;
+	const char *state_dir;
+	const char *log_path;
+	unsigned long long log_max_size;   /* 0: never rotate */
+	unsigned long log_max_files;
+	struct command cmd;
+};
+
+/* One output stream of the command, read by the monitor. */
+struct log_stream {
+	const char *name;   /* "stdout" or "stderr" */
+	int fd;             /* read end of the pipe; -1 once at end of file */
+	size_t len;
+	char buf[4 * LOG_LINE_MAX];
+};
+
+struct log_file {
+	const char *path;
+	int fd;
+	off_t size;
+	unsigned long long max_size;
+	unsigned long max_files;
+	bool write_failed;
+};
+
+static void open_log(struct log_file *lf)
+{
+	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	struct stat st;
+	lf->size = lf->fd >= 0 && fstat(lf->fd, &st) == 0 ? st.st_size : 0;
+}
+
+/* PATH -> PATH.1 -> ... -> PATH.<max_files-1>; the oldest is overwritten. With
+ * one file allowed, PATH is emptied instead. */
+static void rotate_log(struct log_file *lf)
+{
+	if (lf->max_files <= 1) {
+		if (ftruncate(lf->fd, 0) == 0)
+			lf->size = 0;
+		return;
+	}
+	char from[PATH_MAX], to[PATH_MAX];
+	for (unsigned long i = lf->max_files - 1; i >= 1; i--) {
+		if (i == 1)
+			snprintf(from, sizeof from, "%s", lf->path);
+		else
+			snprintf(from, sizeof from, "%s.%lu", lf->path, i - 1);
+		snprintf(to, sizeof to, "%s.%lu", lf->path, i);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			say("rotate %s: %s", from, strerror(errno));
+	}
+	close(lf->fd);
+	open_log(lf);
+	if (lf->fd < 0)
+		say("open %s: %s", lf->path, strerror(errno));
+}
+
+/* One CRI record: "<RFC3339Nano> <stream> <P|F> <message>\n", in one write so
+ * that a reader never sees half a record. */
+static void write_record(struct log_file *lf, const char *stream, char tag, const char *msg, size_t len)
+{
+	char head[64], ts[40];
+	now_rfc3339(ts);
+	int hl = snprintf(head, sizeof head, "%s %s %c ", ts, stream, tag);
+	size_t total = (size_t)hl + len + 1;
+	if (lf->max_size && lf->size > 0 && (unsigned long long)lf->size + total > lf->max_size)
+		rotate_log(lf);
+	struct iovec iov[3] = { { head, (size_t)hl }, { (char *)msg, len }, { "\n", 1 } };
+	ssize_t n = lf->fd < 0 ? -1 : NO_EINTR(writev(lf->fd, iov, 3));
+	if (n < 0) {
+		/* The command must never block on a full disk: drop the record, say so once. */
+		if (!lf->write_failed)
+			say("write %s: %s; dropping log records", lf->path, strerror(errno));
+		lf->write_failed = true;
+		return;
+	}
+	lf->size += n;
+}
+
+/* Turn buffered output into records: a full line is an F record; a line longer
+ * than LOG_LINE_MAX is cut into P records, the rest of it ends in an F record.
+ * At end of file, an unterminated last line is a full record too. */
+static void emit_records(struct log_file *lf, struct log_stream *s, bool at_eof)
+{
+	size_t off = 0;
+	while (off < s->len) {
+		size_t avail = s->len - off;
+		size_t scan = avail < LOG_LINE_MAX + 1 ? avail : LOG_LINE_MAX + 1;
+		char *nl = memchr(s->buf + off, '\n', scan);
+		if (nl) {
+			size_t l = (size_t)(nl - (s->buf + off));
+			write_record(lf, s->name, 'F', s->buf + off, l);
+			off += l + 1;
+		} else if (avail > LOG_LINE_MAX) {
+			write_record(lf, s->name, 'P', s->buf + off, LOG_LINE_MAX);
+			off += LOG_LINE_MAX;
+		} else if (at_eof) {
+			write_record(lf, s->name, 'F', s->buf + off, avail);
+			off += avail;
+		} else {
+			break;
+		}
+	}
+	memmove(s->buf, s->buf + off, s->len - off);
+	s->len -= off;
+}
+
+static void drain_stream(struct log_file *lf, struct log_stream *s)
+{
+	ssize_t n = NO_EINTR(read(s->fd, s->buf + s->len, sizeof s->buf - s->len));
+	if (n > 0) {
+		s->len += (size_t)n;
+		emit_records(lf, s, false);
+		return;
+	}
+	if (n < 0 && errno == EAGAIN)
+		return;
+	emit_records(lf, s, true);
+	close(s->fd);
+	s->fd = -1;
+}
+
+/* Append a JSON string literal for s. */
+static size_t json_string(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+#define PUT(ch) do { if (n + 1 < cap) out[n] = (ch); n++; } while (0)
+	PUT('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			PUT('\\');
+			PUT((char)*p);
+		} else if (*p < 0x20) {
+			char esc[8];
+			snprintf(esc, sizeof esc, "\\u%04x", *p);
+			for (char *e = esc; *e; e++)
+				PUT(*e);
+		} else {
+			PUT((char)*p);
+		}
+	}
+	PUT('"');
+#undef PUT
+	out[n < cap ? n : cap - 1] = '\0';
+	return n;
+}
+
+/* Write dir/name atomically: a reader sees the old file or the whole new one,
+ * and after a crash never a torn one (temp file, fsync, rename, fsync dir). */
+static int write_atomic(int dirfd, const char *name, const char *text)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text), done = 0;
+	while (done < len) {
+		ssize_t n = NO_EINTR(write(fd, text + done, len - done));
+		if (n < 0) {
+			int saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return -1;
+	if (renameat(dirfd, tmp, dirfd, name) < 0)
+		return -1;
+	return fsync(dirfd);
+}
+
+/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. With the
+ * pid it identifies a process even after the pid number is reused. */
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = NO_EINTR(read(fd, buf, sizeof buf - 1));
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');   /* the command name may contain spaces and parentheses */
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 2; field < 21 && p; field++)   /* p is before field 3 after ')' */
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* What the monitor knows about the run, for start.json and exit.json. */
+struct run {
+	int state_dir;            /* -1: no --state-dir */
+	pid_t pid1, cmd_pid;
+	char started_at[40];
+	char start_error[MSG_MAX];
+};
+
+static void record_start(const struct run *r)
+{
+	char text[512];
+	snprintf(text, sizeof text,
+		"{\"monitorPid\":%d,\"pid1\":%d,\"pid\":%d,\"pid1StartTime\":%llu,\"startedAt\":\"%s\"}\n",
+		(int)getpid(), (int)r->pid1, (int)r->cmd_pid, proc_start_time(r->pid1), r->started_at);
+	if (r->state_dir >= 0 && write_atomic(r->state_dir, "start.json", text) < 0)
+		say("write start.json: %s", strerror(errno));
+}
+
+static void record_exit(const struct run *r, int exit_code, int signal)
+{
+	char finished[40], message[2 * MSG_MAX], text[3 * MSG_MAX];
+	now_rfc3339(finished);
+	const char *reason = r->start_error[0] ? "StartError" : exit_code == 0 ? "Completed" : "Error";
+	if (r->start_error[0])
+		json_string(message, sizeof message, r->start_error);
+	else if (signal)
+		snprintf(message, sizeof message, "\"killed by signal %d (SIG%s)\"", signal, sigabbrev_np(signal) ? sigabbrev_np(signal) : "?");
+	else
+		snprintf(message, sizeof message, "\"\"");
+	snprintf(text, sizeof text,
+		"{\"exitCode\":%d,\"signal\":%d,\"startedAt\":\"%s\",\"finishedAt\":\"%s\",\"reason\":\"%s\",\"message\":%s}\n",
+		exit_code, signal, r->started_at, finished, reason, message);
+	if (r->state_dir >= 0 && write_atomic(r->state_dir, "exit.json", text) < 0)
+		say("write exit.json: %s", strerror(errno));
+}
+
+/* A failure before PID 1 could be started: record it like any start error. */
+#define monitor_start_error(run, ...) do { \
+		snprintf((run)->start_error, sizeof (run)->start_error, __VA_ARGS__); \
+		say("%s", (run)->start_error); \
+		record_exit(run, EXIT_SETUP, 0); \
+		exit(EXIT_SETUP); \
+	} while (0)
+
+/* PID 1 of the container. Its setup is a list of steps; each failure travels
+ * to the monitor through the channel and ends PID 1 with EXIT_SETUP. */
+static void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd) __attribute__((noreturn));
+static void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd)
+{
+#define setup_fail(...) do { channel_fail(chan, __VA_ARGS__); _exit(EXIT_SETUP); } while (0)
+
+	/* Step 1: join the cgroups before anything else, so that every process of
+	 * the container, from the first fork on, is accounted and limited there. */
+	for (size_t i = 0; i < o->ncgroups; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroups[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || NO_EINTR(write(fd, "0", 1)) != 1)
+			setup_fail("join cgroup %s: %s", o->cgroups[i], strerror(errno));
+		close(fd);
+	}
+
+	/* A container must not outlive its monitor: nobody would log it, relay
+	 * signals to it or record its exit. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+	/* Step 2: a mount namespace of our own, with nothing propagating back to
+	 * the host (systemd makes / shared): our /proc must not appear there. This
+	 * is done here, not in the monitor, so the monitor keeps the host's view:
+	 * the host /proc (it reads /proc/<pid1>/stat) and the paths of its log. */
+	if (unshare(CLONE_NEWNS) < 0)
+		setup_fail("unshare mount namespace: %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		setup_fail("make / private: %s", strerror(errno));
+
+	/* Step 3 (next issue): the container's filesystem: --rootfs, volume
+	 * mounts, /dev, then pivot_root. It slots in here, before /proc. */
+
+	/* Step 4: a /proc that shows our PID namespace. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		setup_fail("mount /proc: %s", strerror(errno));
+
+	/* Step 5: the command. */
+	o->cmd.chan = chan;
+	o->cmd.grouping = OWN_SESSION;
+	pid_t pid = spawn_command(&o->cmd);
+	if (pid < 0)
+		setup_fail("fork: %s", strerror(errno));
+	/* Keep no copy of the channel or the pipes: the monitor must see end of
+	 * file on them when the command (and its children) are done with them. */
+	close(chan);
+	if (o->cmd.out_fd >= 0) {
+		close(o->cmd.out_fd);
+		close(o->cmd.err_fd);
+	}
+
+	int status = supervise(sigfd, pid);
+	/* Tell the monitor which signal killed the command: from our exit code
+	 * alone, 143 could be exit(143) or SIGTERM. */
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	if (NO_EINTR(write(status_fd, &sig, sizeof sig)) < 0) {
+		/* The monitor is gone; nobody is left to tell. */
+	}
+	_exit(exit_code_of(status));
+#undef setup_fail
+}
+
+static void parse_groups(struct command *c, const char *list)
+{
+	char copy[1024];
+	snprintf(copy, sizeof copy, "%s", list);
+	c->ngroups = 0;
+	for (char *save, *g = strtok_r(copy, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+		if (c->ngroups == MAX_GROUPS)
+			usage_error("--groups: more than %d groups", MAX_GROUPS);
+		c->groups[c->ngroups++] = (gid_t)parse_number("--groups", g, UINT_MAX - 1);
+	}
+}
+
+/* Options that say how the command runs, shared by container and exec. */
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS };
+#define COMMAND_OPTIONS \
+	{ "cwd", required_argument, NULL, OPT_CWD }, \
+	{ "uid", required_argument, NULL, OPT_UID }, \
+	{ "gid", required_argument, NULL, OPT_GID }, \
+	{ "groups", required_argument, NULL, OPT_GROUPS }
+
+static bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set)
+{
+	switch (opt) {
+	case OPT_CWD: c->cwd = optarg; return true;
+	case OPT_UID: c->uid = (uid_t)parse_number("--uid", optarg, UINT_MAX - 1); *uid_set = true; return true;
+	case OPT_GID: c->gid = (gid_t)parse_number("--gid", optarg, UINT_MAX - 1); *gid_set = true; return true;
+	case OPT_GROUPS: parse_groups(c, optarg); c->set_ids = true; return true;
+	default: return false;
+	}
+}
+
+/* --uid alone keeps gid 0, --gid alone keeps uid 0: spell out both for a non-root user. */
+static void finish_ids(struct command *c, bool uid_set, bool gid_set)
+{
+	if (uid_set || gid_set)
+		c->set_ids = true;
+}
+
+static void parse_container_args(int argc, char **argv, struct container_opts *o)
+{
+	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN };
+	static const struct option options[] = {
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "ipc", required_argument, NULL, OPT_IPC },
+		{ "uts", required_argument, NULL, OPT_UTS },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "log-max-size", required_argument, NULL, OPT_LOG_SIZE },
+		{ "log-max-files", required_argument, NULL, OPT_LOG_FILES },
+		{ "stdin", no_argument, NULL, OPT_STDIN },
+		COMMAND_OPTIONS,
+		{ 0 },
+	};
+	bool uid_set = false, gid_set = false;
+	int opt;
+	o->cmd.out_fd = o->cmd.err_fd = -1;
+	o->log_max_files = 1;
+	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		if (parse_command_option(&o->cmd, opt, &uid_set, &gid_set))
+			continue;
+		switch (opt) {
+		case OPT_NET: case OPT_IPC: case OPT_UTS: o->ns_paths[opt - OPT_NET] = optarg; break;
+		case OPT_CGROUP:
+			if (o->ncgroups == MAX_CGROUPS)
+				usage_error("more than %d --cgroup", MAX_CGROUPS);
+			o->cgroups[o->ncgroups++] = optarg;
+			break;
+		case OPT_STATE: o->state_dir = optarg; break;
+		case OPT_LOG: o->log_path = optarg; break;
+		case OPT_LOG_SIZE: o->log_max_size = parse_number("--log-max-size", optarg, ULONG_MAX); break;
+		case OPT_LOG_FILES: o->log_max_files = parse_number("--log-max-files", optarg, 1000); break;
+		case OPT_STDIN: o->cmd.keep_stdin = true; break;
+		default: usage_error("unknown option");
+		}
+	}
+	finish_ids(&o->cmd, uid_set, gid_set);
+	if (optind >= argc)
+		usage_error("no command given (container [OPTIONS] -- CMD [ARG...])");
+	if (o->log_max_files < 1)
+		usage_error("--log-max-files must be at least 1");
+	o->cmd.argv = argv + optind;
+}
+
+static int container_main(int argc, char **argv)
+{
+	whoami = "podd-init container";
+	struct container_opts o = { 0 };
+	struct run run = { .state_dir = -1 };
+	parse_container_args(argc, argv, &o);
+
+	/* Outlive the caller: our own session keeps a Ctrl-C or a hangup aimed at
+	 * the daemon's terminal away from us, and a write to a stdout whose reader
+	 * died must fail with EPIPE, not kill us. setsid fails only when we already
+	 * lead a process group (started as a shell job); then we stay in the
+	 * caller's session, which a shell user asked for. */
+	setsid();
+	sigaction(SIGPIPE, &(struct sigaction){ .sa_handler = SIG_IGN }, &original_sigpipe);
+	close_inherited_fds();
+
+	if (o.state_dir) {
+		run.state_dir = open(o.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (run.state_dir < 0)
+			die(EXIT_SETUP, "open state dir %s: %s", o.state_dir, strerror(errno));
+	}
+	now_rfc3339(run.started_at);   /* replaced by the time of exec once it succeeds */
+
+	struct log_file log = { .path = o.log_path, .fd = -1, .max_size = o.log_max_size, .max_files = o.log_max_files };
+	struct log_stream out = { .name = "stdout", .fd = -1 }, err = { .name = "stderr", .fd = -1 };
+	if (o.log_path) {
+		open_log(&log);
+		if (log.fd < 0)
+			monitor_start_error(&run, "open log %s: %s", o.log_path, strerror(errno));
+		int p1[2], p2[2];
+		if (pipe2(p1, O_CLOEXEC) < 0 || pipe2(p2, O_CLOEXEC) < 0)
+			monitor_start_error(&run, "pipe: %s", strerror(errno));
+		out.fd = p1[0], o.cmd.out_fd = p1[1];
+		err.fd = p2[0], o.cmd.err_fd = p2[1];
+	}
+
+	/* Join the pod's namespaces. All are opened first so that a bad path
+	 * fails before we have changed anything. */
+	static const char *const ns_names[3] = { "net", "ipc", "uts" };
+	int ns_fds[3];
+	for (int i = 0; i < 3; i++) {
+		ns_fds[i] = o.ns_paths[i] ? open(o.ns_paths[i], O_RDONLY | O_CLOEXEC) : -1;
+		if (o.ns_paths[i] && ns_fds[i] < 0)
+			monitor_start_error(&run, "open %s namespace %s: %s", ns_names[i], o.ns_paths[i], strerror(errno));
+	}
+	for (int i = 0; i < 3; i++) {
+		if (ns_fds[i] >= 0 && setns(ns_fds[i], 0) < 0)
+			monitor_start_error(&run, "join %s namespace %s: %s", ns_names[i], o.ns_paths[i], strerror(errno));
+		if (ns_fds[i] >= 0)
+			close(ns_fds[i]);
+	}
+
+	/* Our next child is PID 1 of a new PID namespace; we stay in ours. */
+	if (unshare(CLONE_NEWPID) < 0)
+		monitor_start_error(&run, "unshare PID namespace: %s", strerror(errno));
+
+	int chan[2], status_pipe[2];
+	make_channel(chan);
+	if (pipe2(status_pipe, O_CLOEXEC) < 0)
+		monitor_start_error(&run, "pipe: %s", strerror(errno));
+	int sigfd = block_all_signals();
+
+	run.pid1 = fork();
+	if (run.pid1 < 0)
+		monitor_start_error(&run, "fork: %s", strerror(errno));
+	if (run.pid1 == 0) {
+		close(chan[0]);
+		close(status_pipe[0]);
+		if (out.fd >= 0) {
+			close(out.fd);
+			close(err.fd);
+		}
+		if (run.state_dir >= 0)
+			close(run.state_dir);
+		if (log.fd >= 0)
+			close(log.fd);
+		container_pid1(&o, sigfd, chan[1], status_pipe[1]);
+	}
+	close(chan[1]);
+	close(status_pipe[1]);
+	if (out.fd >= 0) {
+		close(o.cmd.out_fd);
+		close(o.cmd.err_fd);
+	}
+
+	/* The monitor loop: relay signals, log output, learn of the start, until
+	 * PID 1 has exited and every writer of our pipes is gone. */
+	int pid1_status = 0;
+	bool pid1_done = false, started = false;
+	int chan_fd = chan[0];
+	while (!pid1_done || chan_fd >= 0 || out.fd >= 0 || err.fd >= 0) {
+		struct pollfd fds[4] = {
+			{ .fd = pid1_done ? -1 : sigfd, .events = POLLIN },
+			{ .fd = chan_fd, .events = POLLIN },
+			{ .fd = out.fd, .events = POLLIN },
+			{ .fd = err.fd, .events = POLLIN },
+		};
+		if (NO_EINTR(poll(fds, 4, -1)) < 0)
+			die(EXIT_SETUP, "poll: %s", strerror(errno));
+
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (NO_EINTR(read(sigfd, &si, sizeof si)) == (ssize_t)sizeof si) {
+				int sig = (int)si.ssi_signo;
+				if (sig == SIGCHLD) {
+					/* Our only child is PID 1: wait for it by pid, never -1. */
+					if (NO_EINTR(waitpid(run.pid1, &pid1_status, WNOHANG)) == run.pid1)
+						pid1_done = true;
+				} else if (!is_fault_signal(sig) && run.pid1 > 1) {
+					kill(run.pid1, sig);
+				}
+			}
+		}
+		if (fds[1].revents) {
+			char msg[MSG_MAX];
+			pid_t sender = 0;
+			ssize_t n = channel_recv(chan_fd, msg, sizeof msg, &sender);
+			if (n > 0 && msg[0] == 'S')
+				run.cmd_pid = sender;
+			else if (n > 0 && msg[0] == 'E' && !run.start_error[0])
+				snprintf(run.start_error, sizeof run.start_error, "%s", msg + 1);
+			else if (n <= 0) {
+				/* End of file: execve closed the last writer, or everyone died. */
+				close(chan_fd);
+				chan_fd = -1;
+				if (!run.start_error[0] && run.cmd_pid > 0) {
+					started = true;
+					now_rfc3339(run.started_at);
+					record_start(&run);
+				}
+			}
+		}
+		if (out.fd >= 0 && fds[2].revents)
+			drain_stream(&log, &out);
+		if (err.fd >= 0 && fds[3].revents)
+			drain_stream(&log, &err);
+	}
+
+	int exit_code = exit_code_of(pid1_status), sig = 0;
+	if (WIFSIGNALED(pid1_status))
+		sig = WTERMSIG(pid1_status);   /* PID 1 itself was killed (SIGKILL, OOM) */
+	else if (NO_EINTR(read(status_pipe[0], &sig, sizeof sig)) != (ssize_t)sizeof sig)
+		sig = 0;
+	if (run.start_error[0])
+		say("%s", run.start_error);
+	else if (!started)
+		snprintf(run.start_error, sizeof run.start_error, "container ended before its command started");
+	record_exit(&run, exit_code, sig);
+	return exit_code;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Role 4: exec                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Namespaces in the order we enter them. The mount namespace comes last: it
+ * changes our root, and the others are found through the host /proc. The PID
+ * namespace only applies to children, hence the fork below. */
+static const char *const exec_ns_order[] = { "cgroup", "ipc", "uts", "net", "time", "pid", "mnt" };
+
+/* Open DIR/cgroup.procs for each line of /proc/PID/cgroup, so that the command
+ * can join them after we have left the host's mount namespace. */
+static size_t open_cgroups_of(pid_t pid, const char *root, int *fds, size_t max)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		die(EXIT_EXEC_FAILED, "open %s: %s", path, strerror(errno));
+	/* On a hybrid host the v2 tree is mounted at <root>/unified; on a v2-only host at <root> itself. */
+	snprintf(path, sizeof path, "%s/cgroup.controllers", root);
+	bool unified_at_root = access(path, F_OK) == 0;
+
+	size_t n = 0;
+	char line[PATH_MAX];
+	while (n < max && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *controllers = strchr(line, ':');
+		char *cgroup = controllers ? strchr(controllers + 1, ':') : NULL;
+		if (!cgroup)
+			continue;
+		*controllers++ = '\0';
+		*cgroup++ = '\0';
+		if (*controllers == '\0')
+			snprintf(path, sizeof path, "%s%s%s/cgroup.procs", root, unified_at_root ? "" : "/unified", cgroup);
+		else if (strncmp(controllers, "name=", 5) == 0)
+			snprintf(path, sizeof path, "%s/%s%s/cgroup.procs", root, controllers + 5, cgroup);
+		else
+			snprintf(path, sizeof path, "%s/%s%s/cgroup.procs", root, controllers, cgroup);
+		fds[n] = open(path, O_WRONLY | O_CLOEXEC);
+		if (fds[n] < 0)
+			die(EXIT_EXEC_FAILED, "open %s: %s", path, strerror(errno));
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static int exec_main(int argc, char **argv)
+{
+	whoami = "podd-init exec";
+	enum { OPT_PID = 1, OPT_CGROUP_ROOT };
+	static const struct option options[] = {
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+		COMMAND_OPTIONS,
+		{ 0 },
+	};
+	/* The command stays in the caller's process group: a terminal's job
+	 * control then treats it as the foreground job it is. */
+	struct command c = { .out_fd = -1, .err_fd = -1, .chan = -1, .keep_stdin = true, .grouping = KEEP_GROUP };
+	const char *cgroup_root = "/sys/fs/cgroup";
+	pid_t target = 0;
+	bool uid_set = false, gid_set = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		if (parse_command_option(&c, opt, &uid_set, &gid_set))
+			continue;
+		switch (opt) {
+		case OPT_PID: target = (pid_t)parse_number("--pid", optarg, INT_MAX); break;
+		case OPT_CGROUP_ROOT: cgroup_root = optarg; break;
+		default: usage_error("unknown option");
+		}
+	}
+	finish_ids(&c, uid_set, gid_set);
+	if (target <= 1)
+		usage_error("--pid PID (the container's PID 1, as the host sees it) is required");
+	if (optind >= argc)
+		usage_error("no command given (exec --pid PID -- CMD [ARG...])");
+	c.argv = argv + optind;
+
+	/* Everything under /proc/PID and the cgroup tree is opened while we still
+	 * see the host's mounts. Namespaces we already share are skipped. */
+	int ns_fds[ARRAY_LEN(exec_ns_order)];
+	for (size_t i = 0; i < ARRAY_LEN(exec_ns_order); i++) {
+		char path[64], self[64];
+		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)target, exec_ns_order[i]);
+		snprintf(self, sizeof self, "/proc/self/ns/%s", exec_ns_order[i]);
+		struct stat theirs, ours;
+		ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns_fds[i] < 0 && errno == ENOENT && i != 0 && access(self, F_OK) < 0)
+			continue;   /* this kernel lacks the kind (time namespaces are from 5.6) */
+		if (ns_fds[i] < 0)
+			die(EXIT_EXEC_FAILED, "open %s: %s", path, strerror(errno));
+		if (fstat(ns_fds[i], &theirs) == 0 && stat(self, &ours) == 0 &&
+		    theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
+			close(ns_fds[i]);
+			ns_fds[i] = -1;
+		}
+	}
+	int cgroup_fds[MAX_CGROUPS];
+	size_t ncgroups = open_cgroups_of(target, cgroup_root, cgroup_fds, MAX_CGROUPS);
+
+	for (size_t i = 0; i < ARRAY_LEN(exec_ns_order); i++) {
+		if (ns_fds[i] < 0)
+			continue;
+		if (setns(ns_fds[i], 0) < 0)
+			die(EXIT_EXEC_FAILED, "join %s namespace of pid %d: %s", exec_ns_order[i], (int)target, strerror(errno));
+		close(ns_fds[i]);
+	}
+
+	/* Only the signals we forward are blocked; the terminal's own signals
+	 * (SIGINT from ^C, SIGWINCH) reach the command directly through the
+	 * foreground process group, which it shares with us. */
+	static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT };
+	sigset_t set;
+	sigprocmask(SIG_SETMASK, NULL, &original_mask);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (size_t i = 0; i < ARRAY_LEN(forwarded); i++)
+		sigaddset(&set, forwarded[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		die(EXIT_EXEC_FAILED, "sigprocmask: %s", strerror(errno));
+	sigaction(SIGPIPE, NULL, &original_sigpipe);
+	int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sigfd < 0)
+		die(EXIT_EXEC_FAILED, "signalfd: %s", strerror(errno));
+
+	pid_t pid = fork();
+	if (pid < 0)
+		die(EXIT_EXEC_FAILED, "fork into the PID namespace of pid %d: %s", (int)target, strerror(errno));
+	if (pid == 0) {
+		for (size_t i = 0; i < ncgroups; i++) {
+			if (NO_EINTR(write(cgroup_fds[i], "0", 1)) != 1)
+				die(EXIT_EXEC_FAILED, "join cgroup of pid %d: %s", (int)target, strerror(errno));
+		}
+		exec_command(&c);   /* no channel: the command shares our stderr and reports there */
+	}
+	for (size_t i = 0; i < ncgroups; i++)
+		close(cgroup_fds[i]);
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		if (NO_EINTR(read(sigfd, &si, sizeof si)) != (ssize_t)sizeof si)
+			die(EXIT_EXEC_FAILED, "read signalfd: %s", strerror(errno));
+		if (si.ssi_signo == SIGCHLD) {
+			int status;
+			if (NO_EINTR(waitpid(pid, &status, WNOHANG)) == pid)
+				return exit_code_of(status);
+		} else if (si.ssi_code <= 0) {
+			/* Sent by a process (kill, sigqueue); the kernel's own signals
+			 * (si_code > 0, e.g. the terminal's) reached the command already. */
+			kill(pid, (int)si.ssi_signo);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+	sigprocmask(SIG_SETMASK, NULL, &original_mask);
+	sigaction(SIGPIPE, NULL, &original_sigpipe);
+
+	if (argc < 2)
+		usage_error("no command given (podd-init [--] CMD [ARG...])");
+	const char *role = argv[1];
+	if (strcmp(role, "sandbox") == 0)
+		return sandbox_main(argc - 1, argv + 1);
+	if (strcmp(role, "container") == 0)
+		return container_main(argc - 1, argv + 1);
+	if (strcmp(role, "exec") == 0)
+		return exec_main(argc - 1, argv + 1);
+	if (strcmp(role, "--") == 0) {
+		if (argc < 3)
+			usage_error("no command given after --");
+		return plain_main(argv + 2);
+	}
+	if (role[0] == '-')
+		usage_error("unknown option \"%s\" (roles: sandbox, container, exec; or [--] CMD)", role);
+	return plain_main(argv + 1);
+}
