@@ -69,11 +69,18 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#define MAX_MOUNTS 64
+#define MAX_HIDE 8
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
 #define EXIT_SETUP 128   /* the container could not be set up: Kubernetes' StartError code */
 #define EXIT_EXEC_FAILED 125
 #define EXIT_USAGE 2
@@ -201,8 +208,20 @@ static int block_all_signals(void)
 	return fd;
 }
 
-static void restore_signals(void)
+/* Role 3 starts the command like a fresh container: every signal at its
+ * default action and none blocked, whatever the spawner left ignored (a shell
+ * starts background jobs with SIGINT and SIGQUIT ignored, and an ignored
+ * disposition survives execve). Roles 1 and 4 pass on what they were given. */
+static void restore_signals(bool reset_all)
 {
+	if (reset_all) {
+		sigset_t none;
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);   /* fails harmlessly for SIGKILL, SIGSTOP and glibc's internal ones */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		return;
+	}
 	sigaction(SIGPIPE, &original_sigpipe, NULL);
 	sigprocmask(SIG_SETMASK, &original_mask, NULL);
 }
@@ -450,7 +469,7 @@ static void exec_command(const struct command *c)
 		}
 	}
 
-	restore_signals();
+	restore_signals(c->grouping == OWN_SESSION);
 	channel_send(c->chan, "S");
 	execvp(c->argv[0], c->argv);
 
@@ -624,6 +643,28 @@ static int sandbox_main(int argc, char **argv)
 /* Role 3: container (monitor and PID 1)                                    */
 /* ------------------------------------------------------------------------ */
 
+/* A bind mount or a tmpfs, in the order they were given: a volume inside
+ * another volume's mount must come after it. */
+struct mount_spec {
+	bool tmpfs;
+	bool readonly;
+	const char *source;   /* bind: host path */
+	char target[PATH_MAX];
+	const char *options;  /* tmpfs: "size=…,mode=…" */
+};
+
+struct rootfs_opts {
+	const char *dir;            /* the empty directory the new root is mounted on */
+	bool host;                  /* the host's / (read-only) instead of an image */
+	const char *lower, *upper, *work;   /* image: overlay layers */
+	bool readonly;              /* readOnlyRootFilesystem */
+	const char *hide[MAX_HIDE]; /* host paths to hide from a host-root container */
+	size_t nhide;
+	const char *shm;            /* the pod's /dev/shm, or NULL for a private one */
+	struct mount_spec mounts[MAX_MOUNTS];
+	size_t nmounts;
+};
+
 struct container_opts {
 	const char *ns_paths[3];   /* net, ipc, uts */
 	const char *cgroups[MAX_CGROUPS];
@@ -632,6 +673,8 @@ struct container_opts {
 	const char *log_path;
 	unsigned long long log_max_size;   /* 0: never rotate */
 	unsigned long log_max_files;
+	int notify_fd;                 /* -1, or where the monitor writes start.json once */
+	struct rootfs_opts rootfs;     /* rootfs.dir NULL: keep the host's filesystem */
 	struct command cmd;
 };
 
@@ -832,7 +875,10 @@ struct run {
 	char start_error[MSG_MAX];
 };
 
-static void record_start(const struct run *r)
+/* Writes start.json and, when the supervisor asked for it, the same text on
+ * notify_fd, which is then closed: its end of file means "started" (or, with
+ * no text, "never started"), so nobody has to poll for the file. */
+static void record_start(const struct run *r, int notify_fd)
 {
 	char text[512];
 	snprintf(text, sizeof text,
@@ -840,6 +886,12 @@ static void record_start(const struct run *r)
 		(int)getpid(), (int)r->pid1, (int)r->cmd_pid, proc_start_time(r->pid1), r->started_at);
 	if (r->state_dir >= 0 && write_atomic(r->state_dir, "start.json", text) < 0)
 		say("write start.json: %s", strerror(errno));
+	if (notify_fd >= 0) {
+		if (NO_EINTR(write(notify_fd, text, strlen(text))) < 0) {
+			/* The supervisor went away; start.json is what it will read. */
+		}
+		close(notify_fd);
+	}
 }
 
 static void record_exit(const struct run *r, int exit_code, int signal)
@@ -858,6 +910,316 @@ static void record_exit(const struct run *r, int exit_code, int signal)
 		exit_code, signal, r->started_at, finished, reason, message);
 	if (r->state_dir >= 0 && write_atomic(r->state_dir, "exit.json", text) < 0)
 		say("write exit.json: %s", strerror(errno));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The container's filesystem (PID 1, in its own mount namespace)           */
+/* ------------------------------------------------------------------------ */
+
+/* Formats the reason a setup step failed into err and returns err. (A
+ * message cut at MSG_MAX still names the step, which is what matters.) */
+static const char *failf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const char *failf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Files under /proc and /sys that leak host information or allow host
+ * changes, masked as the common runtimes do by default. */
+static const char *const masked_paths[] = {
+	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+struct device_node {
+	const char *name;
+	unsigned major, minor;
+};
+static const struct device_node devices[] = {
+	{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+	{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+};
+
+#define MOUNT_ATTR_RDONLY_FLAG 0x00000001
+struct mount_attr_arg {
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* Makes the mount at path, and every mount below it, read-only in one call
+ * (mount_setattr, Linux 5.12); a per-mount remount would race with nothing
+ * here but would need the mount list, which this call walks for us. */
+static int make_readonly_recursive(const char *path)
+{
+	struct mount_attr_arg attr = { .attr_set = MOUNT_ATTR_RDONLY_FLAG };
+	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr);
+}
+
+static int make_readonly(const char *path)
+{
+	return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+}
+
+/* mkdir -p: returns 0 when dir exists afterwards. */
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+		return errno = ENAMETOOLONG, -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Creates what a bind of source can be mounted on: a directory for a
+ * directory, an empty file for anything else (a file, a socket, a device). */
+static int make_mount_point(const char *source, const char *target)
+{
+	struct stat st, existing;
+	if (source && stat(source, &st) < 0)
+		return -1;
+	if (lstat(target, &existing) == 0)
+		return 0;
+	if (!source || S_ISDIR(st.st_mode))
+		return mkdir_p(target, 0755);
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s", target);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir_p(parent, 0755) < 0)
+			return -1;
+	}
+	int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EISDIR ? 0 : -1;
+	close(fd);
+	return 0;
+}
+
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* Detaches every mount at or below prefix. The host's root, bound into a
+ * container, brings all the host's mounts along; those under /proc, /sys,
+ * /dev, the tmpfs targets and podd's own roots (the pins of every pod among
+ * them) must not stay reachable, not even hidden under another mount, or a
+ * pod's namespaces would live on in this container. */
+static int detach_under(const char *prefix)
+{
+	size_t len = strlen(prefix);
+	/* Detaching a mount detaches its submounts too, so rescan after each. */
+	for (;;) {
+		FILE *f = fopen("/proc/self/mountinfo", "re");
+		if (!f)
+			return -1;
+		char line[4 * PATH_MAX], found[PATH_MAX] = "";
+		while (fgets(line, sizeof line, f)) {
+			char mp[PATH_MAX];
+			/* fields: id parent major:minor root mount-point ... */
+			if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+				continue;
+			unescape_octal(mp);
+			if (strncmp(mp, prefix, len) == 0 && (mp[len] == '\0' || mp[len] == '/')) {
+				snprintf(found, sizeof found, "%s", mp);
+				break;
+			}
+		}
+		fclose(f);
+		if (!found[0])
+			return 0;
+		if (umount2(found, MNT_DETACH) < 0)
+			return -1;
+	}
+}
+
+/* The new root: an overlay of the image with the container's own writable
+ * layer, or the host's root, read-only, with podd's roots hidden. */
+static const char *mount_root(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	if (!r->host) {
+		char data[3 * PATH_MAX + 64];
+		if (snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", r->lower, r->upper, r->work) >= (int)sizeof data)
+			return failf(err, errlen, "overlay options too long");
+		if (mount("overlay", r->dir, "overlay", 0, data) < 0)
+			return failf(err, errlen, "mount overlay on %s (lower %s): %s", r->dir, r->lower, strerror(errno));
+		return NULL;
+	}
+	if (mount("/", r->dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return failf(err, errlen, "bind host root on %s: %s", r->dir, strerror(errno));
+	static const char *const replaced[] = { "/proc", "/sys", "/dev" };
+	for (size_t i = 0; i < sizeof replaced / sizeof *replaced + r->nhide; i++) {
+		const char *p = i < 3 ? replaced[i] : r->hide[i - 3];
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s%s", r->dir, p);
+		if (detach_under(path) < 0)
+			return failf(err, errlen, "detach mounts under %s: %s", path, strerror(errno));
+	}
+	if (make_readonly_recursive(r->dir) < 0)
+		return failf(err, errlen, "make host root read-only at %s: %s", r->dir, strerror(errno));
+	/* podd's roots: an empty read-only tmpfs on each, where the host has it. */
+	for (size_t i = 0; i < r->nhide; i++) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof path, "%s%s", r->dir, r->hide[i]);
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755") < 0)
+			return failf(err, errlen, "hide %s: %s", r->hide[i], strerror(errno));
+	}
+	return NULL;
+}
+
+/* /dev: a tmpfs with the few devices a container needs, its own devpts, the
+ * pod's /dev/shm and a /dev/mqueue of the pod's IPC namespace. */
+static const char *mount_dev(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+#define DEVPATH(name) (snprintf(path, sizeof path, "%s/dev%s", r->dir, name), path)
+	if (mkdir_p(DEVPATH(""), 0755) < 0 || mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k") < 0)
+		return failf(err, errlen, "mount /dev: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "/%s", devices[i].name);
+		if (mknod(DEVPATH(name), S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0 || chmod(path, 0666) < 0)
+			return failf(err, errlen, "mknod /dev%s: %s", name, strerror(errno));
+	}
+	if (mkdir(DEVPATH("/pts"), 0755) < 0 ||
+	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+		return failf(err, errlen, "mount /dev/pts: %s", strerror(errno));
+	static const char *const links[][2] = {
+		{ "pts/ptmx", "/ptmx" }, { "/proc/self/fd", "/fd" }, { "/proc/self/fd/0", "/stdin" },
+		{ "/proc/self/fd/1", "/stdout" }, { "/proc/self/fd/2", "/stderr" },
+	};
+	for (size_t i = 0; i < sizeof links / sizeof *links; i++)
+		if (symlink(links[i][0], DEVPATH(links[i][1])) < 0)
+			return failf(err, errlen, "symlink /dev%s: %s", links[i][1], strerror(errno));
+	if (mkdir(DEVPATH("/shm"), 01777) < 0)
+		return failf(err, errlen, "mkdir /dev/shm: %s", strerror(errno));
+	if (r->shm ? mount(r->shm, path, NULL, MS_BIND, NULL) : mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"))
+		return failf(err, errlen, "mount /dev/shm: %s", strerror(errno));
+	if (mkdir(DEVPATH("/mqueue"), 0755) < 0 || mount("mqueue", path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return failf(err, errlen, "mount /dev/mqueue: %s", strerror(errno));
+#undef DEVPATH
+	return NULL;
+}
+
+/* /proc of our PID namespace with the usual masks, and /sys read-only. */
+static const char *mount_proc_sys(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/proc", r->dir);
+	if (mkdir_p(path, 0555) < 0 || mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return failf(err, errlen, "mount /proc: %s", strerror(errno));
+	snprintf(path, sizeof path, "%s/sys", r->dir);
+	/* A fresh sysfs shows the pod's network devices; with the host's network
+	 * namespace the kernel may refuse a new one, and the host's, read-only, is
+	 * what a hostNetwork pod gets anyway. */
+	if (mkdir_p(path, 0555) < 0 ||
+	    (mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+	     (mount("/sys", path, NULL, MS_BIND | MS_REC, NULL) < 0 || make_readonly_recursive(path) < 0)))
+		return failf(err, errlen, "mount /sys: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof masked_paths / sizeof *masked_paths; i++) {
+		struct stat st;
+		snprintf(path, sizeof path, "%s%s", r->dir, masked_paths[i]);
+		if (stat(path, &st) < 0)
+			continue;   /* not on this kernel: nothing to mask */
+		int rc = S_ISDIR(st.st_mode)
+			? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+			: mount("/dev/null", path, NULL, MS_BIND, NULL);
+		if (rc < 0)
+			return failf(err, errlen, "mask %s: %s", masked_paths[i], strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof readonly_paths / sizeof *readonly_paths; i++) {
+		struct stat st;
+		snprintf(path, sizeof path, "%s%s", r->dir, readonly_paths[i]);
+		if (stat(path, &st) < 0)
+			continue;
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 || make_readonly(path) < 0)
+			return failf(err, errlen, "make %s read-only: %s", readonly_paths[i], strerror(errno));
+	}
+	return NULL;
+}
+
+/* Volumes, /etc files and tmpfs mounts, in the order given. */
+static const char *mount_volumes(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->nmounts; i++) {
+		const struct mount_spec *m = &r->mounts[i];
+		char path[PATH_MAX];
+		if (snprintf(path, sizeof path, "%s%s", r->dir, m->target) >= (int)sizeof path)
+			return failf(err, errlen, "mount %s: path too long", m->target);
+		if (m->tmpfs) {
+			if (detach_under(path) < 0 || mkdir_p(path, 0755) < 0 ||
+			    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, m->options) < 0)
+				return failf(err, errlen, "mount tmpfs on %s: %s", m->target, strerror(errno));
+			continue;
+		}
+		if (make_mount_point(m->source, path) < 0) {
+			if (errno == EROFS)
+				return failf(err, errlen, "mount %s: %s does not exist in the read-only root filesystem; mount it on a path that exists", m->source, m->target);
+			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+		}
+		if (mount(m->source, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+		if (m->readonly && make_readonly_recursive(path) < 0)
+			return failf(err, errlen, "make %s read-only: %s", m->target, strerror(errno));
+	}
+	return NULL;
+}
+
+/* Enters the new root. pivot_root(".", ".") stacks the old root on top of
+ * the new one; detaching it drops every host mount from this namespace, the
+ * other pods' namespace pins included. */
+static const char *enter_root(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	if (chdir(r->dir) < 0)
+		return failf(err, errlen, "chdir %s: %s", r->dir, strerror(errno));
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return failf(err, errlen, "pivot_root %s: %s", r->dir, strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		return failf(err, errlen, "detach old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		return failf(err, errlen, "chdir /: %s", strerror(errno));
+	if (!r->host && r->readonly && make_readonly("/") < 0)
+		return failf(err, errlen, "make root read-only: %s", strerror(errno));
+	return NULL;
+}
+
+/* The whole filesystem setup; NULL on success, else the reason. */
+static const char *setup_rootfs(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	const char *e;
+	/* The root mount must be a mount point of its own for pivot_root. */
+	if ((e = mount_root(r, err, errlen)) || (e = mount_proc_sys(r, err, errlen)) ||
+	    (e = mount_dev(r, err, errlen)) || (e = mount_volumes(r, err, errlen)) ||
+	    (e = enter_root(r, err, errlen)))
+		return e;
+	return NULL;
 }
 
 /* A failure before PID 1 could be started: record it like any start error. */
@@ -899,14 +1261,17 @@ static void container_pid1(struct container_opts *o, int sigfd, int chan, int st
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		setup_fail("make / private: %s", strerror(errno));
 
-	/* Step 3 (next issue): the container's filesystem: --rootfs, volume
-	 * mounts, /dev, then pivot_root. It slots in here, before /proc. */
-
-	/* Step 4: a /proc that shows our PID namespace. */
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	/* Step 3: the container's filesystem, entered with pivot_root, with its
+	 * own /proc; or, without --rootfs, the host's files and our own /proc. */
+	if (o->rootfs.dir) {
+		char err[MSG_MAX];
+		if (setup_rootfs(&o->rootfs, err, sizeof err))
+			setup_fail("%s", err);
+	} else if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		setup_fail("mount /proc: %s", strerror(errno));
+	}
 
-	/* Step 5: the command. */
+	/* Step 4: the command. */
 	o->cmd.chan = chan;
 	o->cmd.grouping = OWN_SESSION;
 	pid_t pid = spawn_command(&o->cmd);
@@ -929,6 +1294,29 @@ static void container_pid1(struct container_opts *o, int sigfd, int chan, int st
 	}
 	_exit(exit_code_of(status));
 #undef setup_fail
+}
+
+/* --bind SRC:DST[:ro] and --tmpfs DST[:OPTIONS]; ':' cannot appear in the paths. */
+static void parse_mount(struct rootfs_opts *r, bool tmpfs, char *arg)
+{
+	if (r->nmounts == MAX_MOUNTS)
+		usage_error("more than %d mounts", MAX_MOUNTS);
+	struct mount_spec *m = &r->mounts[r->nmounts++];
+	m->tmpfs = tmpfs;
+	char *save, *first = strtok_r(arg, ":", &save), *second = strtok_r(NULL, ":", &save);
+	char *rest = strtok_r(NULL, "", &save);
+	const char *target = tmpfs ? first : second;
+	if (!first || !target || target[0] != '/')
+		usage_error("%s %s: want %s", tmpfs ? "--tmpfs" : "--bind", arg, tmpfs ? "DST[:OPTIONS]" : "SRC:DST[:ro]");
+	snprintf(m->target, sizeof m->target, "%s", target);
+	if (tmpfs) {
+		m->options = second ? second : "mode=755";
+	} else {
+		m->source = first;
+		m->readonly = rest && strcmp(rest, "ro") == 0;
+		if (rest && !m->readonly)
+			usage_error("--bind %s: unknown option %s", arg, rest);
+	}
 }
 
 static void parse_groups(struct command *c, const char *list)
@@ -971,7 +1359,9 @@ static void finish_ids(struct command *c, bool uid_set, bool gid_set)
 
 static void parse_container_args(int argc, char **argv, struct container_opts *o)
 {
-	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN };
+	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN,
+	       OPT_NOTIFY, OPT_ROOTFS, OPT_HOST_ROOTFS, OPT_IMAGE, OPT_UPPER, OPT_WORK, OPT_RO_ROOTFS, OPT_HIDE,
+	       OPT_SHM, OPT_BIND, OPT_TMPFS };
 	static const struct option options[] = {
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ipc", required_argument, NULL, OPT_IPC },
@@ -982,13 +1372,26 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		{ "log-max-size", required_argument, NULL, OPT_LOG_SIZE },
 		{ "log-max-files", required_argument, NULL, OPT_LOG_FILES },
 		{ "stdin", no_argument, NULL, OPT_STDIN },
+		{ "notify-fd", required_argument, NULL, OPT_NOTIFY },
+		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "host-rootfs", no_argument, NULL, OPT_HOST_ROOTFS },
+		{ "image-rootfs", required_argument, NULL, OPT_IMAGE },
+		{ "upper", required_argument, NULL, OPT_UPPER },
+		{ "work", required_argument, NULL, OPT_WORK },
+		{ "readonly-rootfs", no_argument, NULL, OPT_RO_ROOTFS },
+		{ "hide", required_argument, NULL, OPT_HIDE },
+		{ "shm", required_argument, NULL, OPT_SHM },
+		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "tmpfs", required_argument, NULL, OPT_TMPFS },
 		COMMAND_OPTIONS,
 		{ 0 },
 	};
 	bool uid_set = false, gid_set = false;
 	int opt;
+	struct rootfs_opts *r = &o->rootfs;
 	o->cmd.out_fd = o->cmd.err_fd = -1;
 	o->log_max_files = 1;
+	o->notify_fd = -1;
 	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		if (parse_command_option(&o->cmd, opt, &uid_set, &gid_set))
 			continue;
@@ -1004,6 +1407,20 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		case OPT_LOG_SIZE: o->log_max_size = parse_number("--log-max-size", optarg, ULONG_MAX); break;
 		case OPT_LOG_FILES: o->log_max_files = parse_number("--log-max-files", optarg, 1000); break;
 		case OPT_STDIN: o->cmd.keep_stdin = true; break;
+		case OPT_NOTIFY: o->notify_fd = (int)parse_number("--notify-fd", optarg, INT_MAX); break;
+		case OPT_ROOTFS: r->dir = optarg; break;
+		case OPT_HOST_ROOTFS: r->host = true; break;
+		case OPT_IMAGE: r->lower = optarg; break;
+		case OPT_UPPER: r->upper = optarg; break;
+		case OPT_WORK: r->work = optarg; break;
+		case OPT_RO_ROOTFS: r->readonly = true; break;
+		case OPT_SHM: r->shm = optarg; break;
+		case OPT_HIDE:
+			if (r->nhide == MAX_HIDE)
+				usage_error("more than %d --hide", MAX_HIDE);
+			r->hide[r->nhide++] = optarg;
+			break;
+		case OPT_BIND: case OPT_TMPFS: parse_mount(r, opt == OPT_TMPFS, optarg); break;
 		default: usage_error("unknown option");
 		}
 	}
@@ -1012,6 +1429,10 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		usage_error("no command given (container [OPTIONS] -- CMD [ARG...])");
 	if (o->log_max_files < 1)
 		usage_error("--log-max-files must be at least 1");
+	if (r->dir && !r->host && (!r->lower || !r->upper || !r->work))
+		usage_error("--rootfs needs --host-rootfs, or --image-rootfs, --upper and --work");
+	if (!r->dir && (r->host || r->lower || r->nmounts || r->nhide || r->shm))
+		usage_error("filesystem options need --rootfs DIR");
 	o->cmd.argv = argv + optind;
 }
 
@@ -1029,7 +1450,17 @@ static int container_main(int argc, char **argv)
 	 * caller's session, which a shell user asked for. */
 	setsid();
 	sigaction(SIGPIPE, &(struct sigaction){ .sa_handler = SIG_IGN }, &original_sigpipe);
-	close_inherited_fds();
+	if (o.notify_fd >= 0) {
+		/* Keep the notice pipe, and keep it out of every exec: only the
+		 * monitor may hold it, or its end of file would come late. */
+		if (o.notify_fd < 3 || fcntl(o.notify_fd, F_SETFD, FD_CLOEXEC) < 0)
+			die(EXIT_SETUP, "--notify-fd %d: %s", o.notify_fd, o.notify_fd < 3 ? "must be 3 or more" : strerror(errno));
+		if (o.notify_fd > 3)
+			close_range(3, (unsigned)o.notify_fd - 1, 0);
+		close_range((unsigned)o.notify_fd + 1, ~0U, 0);
+	} else {
+		close_inherited_fds();
+	}
 
 	if (o.state_dir) {
 		run.state_dir = open(o.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1091,6 +1522,8 @@ static int container_main(int argc, char **argv)
 			close(run.state_dir);
 		if (log.fd >= 0)
 			close(log.fd);
+		if (o.notify_fd >= 0)
+			close(o.notify_fd);
 		container_pid1(&o, sigfd, chan[1], status_pipe[1]);
 	}
 	close(chan[1]);
@@ -1143,7 +1576,8 @@ static int container_main(int argc, char **argv)
 				if (!run.start_error[0] && run.cmd_pid > 0) {
 					started = true;
 					now_rfc3339(run.started_at);
-					record_start(&run);
+					record_start(&run, o.notify_fd);
+					o.notify_fd = -1;
 				}
 			}
 		}

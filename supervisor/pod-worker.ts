@@ -140,7 +140,10 @@ export class PodWorker {
         this.again = false;
         const now = this.clock.now();
         const plan = planPod(this.pod, this.observed, now, { backOff: this.backOff });
-        for (const action of plan.actions) await this.apply(action);
+        // An applied action changes the observed state, which the next plan must see (the
+        // sandbox is up: start the first container). One that changed nothing (a held
+        // start) must not, or this would spin.
+        for (const action of plan.actions) if (await this.apply(action)) this.again = true;
         let wakeAt = plan.wakeAtMs;
         for (const h of this.held.values()) wakeAt = wakeAt === undefined ? h.retryAtMs : Math.min(wakeAt, h.retryAtMs);
         this.schedule(wakeAt);
@@ -177,17 +180,18 @@ export class PodWorker {
     }
   }
 
-  private async apply(a: PodAction): Promise<void> {
+  /** Applies one action; true when it changed the observed state. */
+  private async apply(a: PodAction): Promise<boolean> {
     const now = this.clock.now();
     switch (a.type) {
       case "CreateSandbox":
         await this.runtime.createSandbox(this.pod);
         (this.observed as { sandboxReady: boolean }).sandboxReady = true;
-        return;
+        return true;
       case "StopSandbox":
         await this.runtime.stopSandbox(this.pod);
         (this.observed as { sandboxReady: boolean }).sandboxReady = false;
-        return;
+        return true;
       case "SucceedPod":
       case "FailPod": {
         const phase = a.type === "SucceedPod" ? "Succeeded" : "Failed";
@@ -196,12 +200,12 @@ export class PodWorker {
         if (a.type === "FailPod" && a.message) terminal.message = a.message;
         Object.assign(this.observed, { terminal, terminatingSinceMs: this.observed.terminatingSinceMs ?? now });
         if (a.type === "FailPod" && a.reason) this.emit("Warning", a.reason, a.message ?? a.reason);
-        return;
+        return true;
       }
       case "BackOff":
         this.setRecord(a.container, recordBackOff(a.container, this.record(a.container), a));
         this.emit("Warning", "BackOff", `Back-off restarting failed container ${a.container} in pod ${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.pod.metadata.uid})`, a.container);
-        return;
+        return true;
       case "StartContainer":
         return this.startContainer(a.container, a.backOff);
       case "StopContainer":
@@ -209,15 +213,15 @@ export class PodWorker {
     }
   }
 
-  private async startContainer(name: string, backOff: BackOffEntry | undefined): Promise<void> {
+  private async startContainer(name: string, backOff: BackOffEntry | undefined): Promise<boolean> {
     const now = this.clock.now();
     const held = this.held.get(name);
-    if (held && held.retryAtMs > now) return;
+    if (held && held.retryAtMs > now) return false;
     const c = this.container(name)!;
     const image = this.runtime.resolveImage(c.image);
     if (image === undefined) {
       this.hold(name, "ErrImageNeverPull", `image "${c.image}" not found; import it with podd image import`, "Warning");
-      return;
+      return false;
     }
     const rec = this.record(name);
     let run: ContainerRun;
@@ -240,12 +244,15 @@ export class PodWorker {
       this.emit("Warning", "FailedSync", `container ${name}: ${this.lastError}`, name);
       this.kick();
     });
+    return true;
   }
 
-  private hold(name: string, reason: string, message: string, type: PodEvent["type"], eventReason = reason): void {
+  /** Holds a container in Waiting with a reason; retried later. Changes no lifecycle state. */
+  private hold(name: string, reason: string, message: string, type: PodEvent["type"], eventReason = reason): false {
     const first = this.held.get(name)?.message !== message;
     this.held.set(name, { reason, message, retryAtMs: this.clock.now() + HOLD_RETRY_MS });
     if (first) this.emit(type, eventReason, message, name);
+    return false;
   }
 
   /** Waits for the container's start, runs postStart, then waits for its end. */
@@ -295,10 +302,10 @@ export class PodWorker {
     return (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
   }
 
-  private async stopContainer(name: string, gracePeriodMs: number): Promise<void> {
+  private async stopContainer(name: string, gracePeriodMs: number): Promise<boolean> {
     const live = this.live.get(name);
     const rec = this.record(name);
-    if (!live || rec.lifecycle.state !== "Running") return;
+    if (!live || rec.lifecycle.state !== "Running") return false;
     this.setRecord(name, recordStopping(name, rec, this.clock.now()));
     this.emit("Normal", "Killing", `Stopping container ${name}`, name);
     const deadline = this.clock.now() + gracePeriodMs;
@@ -322,6 +329,7 @@ export class PodWorker {
     void term().catch((err: unknown) => {
       this.emit("Warning", "FailedKillPod", `error stopping container ${name}: ${(err as Error).message}`, name);
     });
+    return true;
   }
 
   ref() {

@@ -1,0 +1,252 @@
+// End-to-end test harness: every test gets its own state, run and log roots and its own cgroup
+// parent, runs podd from source, and checks afterwards that nothing was left behind — no
+// mounts under its roots, no cgroups under its parent, no processes, and no reference anywhere
+// to the namespaces its pods had.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const cli = join(repo, "supervisor/cli/main.ts");
+export const fixture = join(repo, "init/build/podd-fixture");
+
+/** Why end-to-end tests cannot run here, or false. */
+export function e2eSkip(): string | false {
+  if (process.getuid?.() !== 0) return "needs root: creates namespaces, mounts and cgroups";
+  if (!existsSync(join(repo, "init/build/podd-init"))) return "init/build/podd-init missing: run npm ci";
+  return false;
+}
+
+export interface Env {
+  dir: string;
+  state: string;
+  run: string;
+  log: string;
+  cgroupParent: string;
+  /** the flags that point podd at this environment */
+  flags: string[];
+}
+
+export function makeEnv(): Env {
+  const dir = mkdtempSync(join(tmpdir(), "podd-e2e-"));
+  const env = {
+    dir,
+    state: join(dir, "state"),
+    run: join(dir, "run"),
+    log: join(dir, "log"),
+    cgroupParent: `podd-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+  };
+  for (const d of [env.state, env.run, env.log]) mkdirSync(d);
+  return {
+    ...env,
+    flags: ["--root", env.state, "--run-root", env.run, "--log-root", env.log, "--cgroup-parent", env.cgroupParent],
+  };
+}
+
+export interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs podd from source; resolves when it exits. */
+export function podd(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Ran> & { child: ChildProcess } {
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { cwd: repo, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdin!.end(opts.input ?? "");
+  const limit = opts.timeoutMs ?? 120_000;
+  const p = new Promise<Ran>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`podd ${args.join(" ")} did not finish in ${limit} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, limit);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  }) as Promise<Ran> & { child: ChildProcess };
+  p.child = child;
+  return p;
+}
+
+export function writeManifest(env: Env, name: string, yaml: string): string {
+  const path = join(env.dir, name);
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/** Polls cond until it returns a value, or throws after ms. Not a sleep: it checks a condition. */
+export async function waitFor<T>(what: string, cond: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await cond();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+// ---- images -----------------------------------------------------------------------------------
+
+/** A tiny root filesystem: Debian's static busybox with its applets, plus the test fixture. */
+export function busyboxRootfs(dir: string): string {
+  const rootfs = join(dir, "busybox-rootfs");
+  if (existsSync(rootfs)) return rootfs;
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p) && isStatic(p));
+  if (!busybox) throw new Error("a static busybox is needed: apt-get install busybox-static");
+  for (const d of ["bin", "sbin", "etc", "tmp", "proc", "sys", "dev", "root", "var", "usr/bin"]) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync(busybox, join(rootfs, "bin/busybox"));
+  spawnSync("chmod", ["755", join(rootfs, "bin/busybox")]);
+  const applets = spawnSync(busybox, ["--list"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  for (const a of applets) if (a !== "busybox") symlinkSync("busybox", join(rootfs, "bin", a));
+  copyFileSync(fixture, join(rootfs, "bin/podd-fixture"));
+  spawnSync("chmod", ["755", join(rootfs, "bin/podd-fixture")]);
+  writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+  writeFileSync(join(rootfs, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
+  return rootfs;
+}
+
+function isStatic(path: string): boolean {
+  return !spawnSync("ldd", [path], { encoding: "utf8" }).stdout.includes("=>");
+}
+
+export async function importBusybox(env: Env, name = "busybox"): Promise<void> {
+  const r = await podd(["image", "import", name, busyboxRootfs(env.dir), "--root", env.state, "--env", "PATH=/bin:/sbin:/usr/bin"]);
+  if (r.code !== 0) throw new Error(`image import failed: ${r.stderr}`);
+}
+
+// ---- hygiene ----------------------------------------------------------------------------------
+
+function mountinfoOf(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/mountinfo`, "utf8");
+  } catch {
+    return ""; // the process exited while we looked
+  }
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Mount points under any of the env's roots, in our mount namespace. */
+export function mountsUnder(env: Env): string[] {
+  return mountinfoOf("self")
+    .split("\n")
+    .map((l) => unescape(l.split(" ")[4] ?? ""))
+    .filter((p) => p.startsWith(env.dir + "/"));
+}
+
+/** Cgroup directories under the env's parent, in every hierarchy. */
+export function cgroupsUnder(env: Env): string[] {
+  const out: string[] = [];
+  const roots = existsSync("/sys/fs/cgroup/cgroup.controllers")
+    ? ["/sys/fs/cgroup"]
+    : readdirSync("/sys/fs/cgroup").map((c) => join("/sys/fs/cgroup", c));
+  for (const r of roots) {
+    const dir = join(r, env.cgroupParent);
+    if (!existsSync(dir)) continue;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(join(dir, e.name));
+  }
+  return out;
+}
+
+/** Processes whose command line names the env's directory (monitors, PID 1s, containers). */
+export function processesOf(env: Env): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+      if ((cmd.includes(env.dir) && !cmd.includes(cli)) || cg.includes(`/${env.cgroupParent}/`)) out.push(Number(pid));
+    } catch {
+      // exited while we looked: not a leftover
+    }
+  }
+  return out;
+}
+
+/** Namespace ids ("net:[4026532...]") of a pod's pin files, read while the pod runs. */
+export function pinnedNamespaces(env: Env): string[] {
+  const out: string[] = [];
+  const pods = join(env.run, "pods");
+  if (!existsSync(pods)) return out;
+  for (const p of readdirSync(pods)) {
+    for (const kind of ["net", "ipc", "uts"]) {
+      const pin = join(pods, p, "ns", kind);
+      try {
+        out.push(`${kind}:[${statSync(pin).ino}]`);
+      } catch {
+        // not pinned (hostNetwork, hostIPC) or already gone
+      }
+    }
+  }
+  return out;
+}
+
+/** Where any of the given namespaces is still referenced: a process's ns link or a mount. */
+export function namespaceReferences(ids: string[]): string[] {
+  const found: string[] = [];
+  if (ids.length === 0) return found;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    for (const kind of ["net", "ipc", "uts"]) {
+      try {
+        const link = readlinkSync(`/proc/${pid}/ns/${kind}`);
+        if (ids.includes(link)) found.push(`pid ${pid} is in ${link}`);
+      } catch {
+        // exited, or a kernel thread without that link
+      }
+    }
+    const info = mountinfoOf(pid);
+    for (const id of ids) if (info.includes(id)) found.push(`pid ${pid} has a mount of ${id}`);
+  }
+  return found;
+}
+
+export interface Leftovers {
+  mounts: string[];
+  cgroups: string[];
+  processes: number[];
+  pins: string[];
+}
+
+export function leftovers(env: Env): Leftovers {
+  return {
+    mounts: mountsUnder(env),
+    cgroups: cgroupsUnder(env),
+    processes: processesOf(env),
+    pins: existsSync(join(env.run, "pods")) ? readdirSync(join(env.run, "pods")) : [],
+  };
+}
+
+/**
+ * Cleans up whatever a failed test left, so the next test and the host are unaffected:
+ * kills leftover processes by pid, unmounts under the roots, removes the cgroup parent.
+ */
+export function destroyEnv(env: Env): void {
+  for (const pid of processesOf(env)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  for (const m of mountsUnder(env).reverse()) spawnSync("umount", ["-l", m]);
+  const roots = existsSync("/sys/fs/cgroup/cgroup.controllers")
+    ? ["/sys/fs/cgroup"]
+    : readdirSync("/sys/fs/cgroup").map((c) => join("/sys/fs/cgroup", c));
+  for (const r of roots) {
+    const dir = join(r, env.cgroupParent);
+    if (!existsSync(dir)) continue;
+    // children first: rmdir of a cgroup with children fails
+    spawnSync("sh", ["-c", `find "${dir}" -depth -type d -exec rmdir {} + 2>/dev/null; true`]);
+  }
+  rmSync(env.dir, { recursive: true, force: true });
+}
