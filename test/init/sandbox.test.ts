@@ -1,0 +1,101 @@
+// Role 2, `podd-init sandbox`: namespaces that outlive their creator through pin files,
+// each with its hostname and lo up, really freed when unpinned, and undone on failure.
+// Everything happens inside a holder's private mount namespace (see helpers.ts).
+import { describe, test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { FIXTURE, INIT, allPids, build, makeSandbox, needsRoot, nsInode, run, startHolder, waitFor, withCleanup } from "./helpers.ts";
+
+const IFF_UP = 0x1;
+const KINDS = ["net", "ipc", "uts"] as const;
+
+/** Every place a namespace inode can still be seen: the ns links of every process, and every mount table. */
+function whereSeen(ino: number): string[] {
+  const seen: string[] = [];
+  const mountTables = new Set<number>();
+  for (const pid of allPids()) {
+    try {
+      for (const kind of KINDS) if (nsInode(pid, kind) === ino) seen.push(`/proc/${pid}/ns/${kind}`);
+      const mnt = nsInode(pid, "mnt");
+      if (mountTables.has(mnt)) continue;
+      mountTables.add(mnt);
+      if (fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(`:[${ino}]`)) seen.push(`/proc/${pid}/mountinfo`);
+    } catch (e) {
+      // ENOENT/ESRCH: the process exited while we looked, it holds nothing any more.
+      // EACCES: a process even root may not inspect here (this machine's own PID 1
+      // lives outside our capability set); it did not come from this test.
+      if (!["ENOENT", "ESRCH", "EACCES"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+    }
+  }
+  return seen;
+}
+
+describe("podd-init sandbox", { skip: needsRoot }, () => {
+  before(build);
+
+  test("two sandboxes get their own net, IPC and UTS namespaces, hostname and lo up, usable after the creator exited", () =>
+    withCleanup(async (c) => {
+      const holder = await startHolder(c);
+      const dirA = c.tmpdir();
+      const a = makeSandbox(holder, dirA, "pod-a");
+      const b = makeSandbox(holder, c.tmpdir(), "pod-b");
+      for (const kind of KINDS) {
+        const ia = fs.statSync(a[kind]).ino;
+        const ib = fs.statSync(b[kind]).ino;
+        assert.notEqual(ia, ib, kind);
+        assert.notEqual(ia, nsInode("self", kind), kind);
+        assert.equal(fs.statSync(path.join(dirA, kind)).mode & 0o777, 0o444, `${kind} pin file mode`);
+      }
+      // The sandbox process has exited (spawnSync returned); the pins alone keep the namespaces.
+      for (const [pins, name] of [[a, "pod-a"], [b, "pod-b"]] as const) {
+        assert.equal(run("nsenter", [`--uts=${pins.uts}`, FIXTURE, "hostname"]).stdout, `${name}\n`);
+        const flags = Number(run("nsenter", [`--net=${pins.net}`, FIXTURE, "lo-flags"]).stdout);
+        assert.equal(flags & IFF_UP, IFF_UP, "lo is up");
+      }
+      // The host's hostname is untouched.
+      assert.equal(run(FIXTURE, ["hostname"]).stdout, `${(await import("node:os")).hostname()}\n`);
+    }));
+
+  test("unmounting the pins frees the namespaces: their inodes are seen nowhere", () =>
+    withCleanup(async (c) => {
+      const holder = await startHolder(c);
+      const dir = c.tmpdir();
+      const pins = makeSandbox(holder, dir, "pod-gone");
+      const inodes = KINDS.map((k) => fs.statSync(pins[k]).ino);
+      // Negative control: while pinned, the check finds them in the holder's mount table.
+      for (const ino of inodes) assert.deepEqual(whereSeen(ino), [`/proc/${holder.pid}/mountinfo`]);
+      for (const kind of KINDS) {
+        const r = holder.run(["umount", path.join(dir, kind)]);
+        assert.equal(r.status, 0, r.stderr);
+      }
+      for (const ino of inodes) await waitFor(`namespace ${ino} to be gone`, () => whereSeen(ino).length === 0);
+    }));
+
+  test("a failing step is reported on one line and undone", () =>
+    withCleanup(async (c) => {
+      const holder = await startHolder(c);
+      const dir = c.tmpdir();
+      // uts fails at `create` (no such directory), after net and ipc were pinned.
+      const missing = path.join(dir, "no-such-dir", "uts");
+      const r = holder.run([INIT, "sandbox", "--hostname", "x", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "--uts", missing]);
+      assert.notEqual(r.status, 0);
+      assert.equal(r.stderr, `podd-init sandbox: create ${missing}: No such file or directory\n`);
+      assert.deepEqual(fs.readdirSync(dir), [], "the pin files it created are removed");
+      const mounts = fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8");
+      assert.ok(!mounts.includes(dir), "and unmounted");
+
+      // A directory as the target: creating is fine (it exists), mounting a file on it is not.
+      fs.mkdirSync(path.join(dir, "net"));
+      const m = holder.run([INIT, "sandbox", "--ipc", `${dir}/ipc`, "--net", `${dir}/net`]);
+      assert.equal(m.stderr, `podd-init sandbox: mount ${dir}/net: Not a directory\n`);
+      assert.deepEqual(fs.readdirSync(dir), ["net"]);
+      assert.ok(!fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8").includes(dir));
+    }));
+
+  test("--hostname without --uts is refused: it would rename the host", () => {
+    const r = run(INIT, ["sandbox", "--hostname", "oops", "--net", "/nonexistent/net"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--hostname needs --uts/);
+  });
+});
