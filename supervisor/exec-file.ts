@@ -18,6 +18,12 @@ export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEn
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));
     child.on("close", (code, signal) => resolve({ code: code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0), stdout, stderr }));
+    // A helper that reads no input (podd-init sandbox) can exit before the end of its stdin is
+    // written, and that write then fails with EPIPE. Its exit code is what counts, so EPIPE
+    // is not an error here; anything else still is.
+    child.stdin.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") reject(PoddError.wrap(`write stdin of ${file}`, err));
+    });
     child.stdin.end(opts.input ?? "");
   });
 }
