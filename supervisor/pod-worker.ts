@@ -24,6 +24,7 @@ import { podRef, type BoundPod, type ContainerRun, type Runtime } from "./runtim
 import { MountError } from "./volumes.ts";
 import { buildPodStatus } from "./pod-status.ts";
 import type { PodStatus } from "./status.ts";
+import { trace } from "./trace.ts";
 
 /** A Pod with its status, as `kubectl get pod -o json` prints it. */
 export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
@@ -214,6 +215,8 @@ export class PodWorker {
   }
 
   private async startContainer(name: string, backOff: BackOffEntry | undefined): Promise<boolean> {
+    const subject = `${this.pod.metadata.namespace}/${this.pod.metadata.name}/${name}`;
+    trace("decided", subject);
     const now = this.clock.now();
     const held = this.held.get(name);
     if (held && held.retryAtMs > now) return false;
@@ -232,6 +235,7 @@ export class PodWorker {
       if (err instanceof MountError) return this.hold(name, "ContainerCreating", err.message, "Warning", "FailedMount");
       throw err;
     }
+    trace("spawned", subject);
     this.held.delete(name);
     this.setRecord(name, recordStarting(name, this.record(name), now, backOff));
     const live: LiveContainer = { run, containerID: randomBytes(32).toString("hex") };
@@ -259,6 +263,7 @@ export class PodWorker {
   private async follow(name: string, live: LiveContainer): Promise<void> {
     const start = await live.run.monitor.started;
     if (start) {
+      trace("execd", `${this.pod.metadata.namespace}/${this.pod.metadata.name}/${name}`, start.startedAt);
       live.pid1 = start.pid1;
       live.startedAtMs = Date.parse(start.startedAt);
       const hook = this.container(name)?.lifecycle?.postStart?.exec?.command;
