@@ -5,7 +5,9 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { constants as osConstants } from "node:os";
 import { PoddError } from "./errors.ts";
+import type { Sys } from "./sys/index.ts";
 
 /** Everything podd-init needs to start a container; built by launch.ts from the pod spec. */
 export interface LaunchPlan {
@@ -160,4 +162,43 @@ export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
   // ChildProcess.kill never signals a pid after Node reaped it, so a reused pid is safe.
   const signal = (sig: NodeJS.Signals) => child.exitCode === null && child.signalCode === null && child.kill(sig);
   return { monitorPid, started, ended, stderr: () => stderr, signal };
+}
+
+/** What the supervisor records of a container run, beside the monitor's own records. */
+export interface RunRecord {
+  containerID: string;
+  logPath: string;
+  monitorPid: number;
+  /** /proc/<monitorPid>/stat field 22: tells the monitor from a process that reused its pid */
+  monitorStartTime: number;
+}
+
+export function readRunRecord(stateDir: string): RunRecord | undefined {
+  return readRecord<RunRecord>(join(stateDir, "run.json"));
+}
+
+/**
+ * Takes over a monitor started by an earlier daemon: watched by pidfd (no polling, and a
+ * signal can never hit a reused pid). The caller has checked the pid against its start time;
+ * undefined when it has exited since.
+ */
+export function adoptMonitor(sys: Sys, stateDir: string, monitorPid: number): MonitorHandle | undefined {
+  const pidfd = sys.pidfdOpen(monitorPid);
+  if (pidfd === null) return undefined;
+  let exited = false;
+  const ended = new Promise<void>((resolve) =>
+    sys.watchExit(pidfd, () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  return {
+    monitorPid,
+    // Adopted while starting (the daemon died between spawn and exec): start.json says whether
+    // it got there; if not, the exit record will tell.
+    started: Promise.resolve(readStartRecord(stateDir)),
+    ended,
+    stderr: () => "",
+    signal: (sig) => !exited && sys.pidfdSendSignal(pidfd, osConstants.signals[sig]),
+  };
 }

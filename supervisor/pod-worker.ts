@@ -3,10 +3,13 @@
 // deadline came due, a delete was asked for). Work on one pod is serialised: a change that
 // arrives while actions are being applied makes the loop run once more, never concurrently.
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Container } from "../pod-specs/types.ts";
 import type { EventBus, PodEvent } from "./events.ts";
 import { ConfigError } from "./launch.ts";
 import {
+  isAlive,
   newContainerRecord,
   planPod,
   recordBackOff,
@@ -22,12 +25,23 @@ import {
 import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
 import { podRef, type BoundPod, type ContainerRun, type Runtime } from "./runtime.ts";
 import { MountError } from "./volumes.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { adoptMonitor, readRunRecord, readStartRecord, type MonitorHandle, type RunRecord } from "./container.ts";
+import { PoddError } from "./errors.ts";
+import { isSameProcess, readProcStat } from "./proc.ts";
+import type { Sys } from "./sys/index.ts";
 import { buildPodStatus } from "./pod-status.ts";
 import type { PodStatus } from "./status.ts";
 import { trace } from "./trace.ts";
 
 /** A Pod with its status, as `kubectl get pod -o json` prints it. */
 export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
+
+/** observed.json in the pod's run dir */
+interface SavedPod {
+  uid: string;
+  observed: ObservedPod;
+}
 
 export interface Clock {
   now(): number;
@@ -54,6 +68,8 @@ const HOLD_RETRY_MS = 10_000;
 export interface LiveContainer {
   run: ContainerRun;
   containerID: string;
+  /** taken over from an earlier daemon: its postStart hook has run already */
+  adopted?: boolean;
   pid1?: number;
   startedAtMs?: number;
   killTimer?: unknown;
@@ -148,6 +164,7 @@ export class PodWorker {
         let wakeAt = plan.wakeAtMs;
         for (const h of this.held.values()) wakeAt = wakeAt === undefined ? h.retryAtMs : Math.min(wakeAt, h.retryAtMs);
         this.schedule(wakeAt);
+        this.save();
       } while (this.again);
     } catch (err) {
       this.lastError = (err as Error).message;
@@ -239,16 +256,23 @@ export class PodWorker {
     this.held.delete(name);
     this.setRecord(name, recordStarting(name, this.record(name), now, backOff));
     const live: LiveContainer = { run, containerID: randomBytes(32).toString("hex") };
+    const monitor = readProcStat(run.monitor.monitorPid);
+    const record: RunRecord = { containerID: live.containerID, logPath: run.logPath, monitorPid: run.monitor.monitorPid, monitorStartTime: monitor?.startTime ?? 0 };
+    writeFileAtomic(join(run.stateDir, "run.json"), JSON.stringify(record) + "\n", 0o600, false);
     this.live.set(name, live);
     this.emit("Normal", "Created", `Created container ${name}`, name);
     this.events.emit("runStarted", this.pod.metadata.uid, this.pod.metadata.name, name, run.logPath);
-    void this.follow(name, live).catch((err: unknown) => {
+    void this.followSafely(name, live);
+    return true;
+  }
+
+  private followSafely(name: string, live: LiveContainer): Promise<void> {
+    return this.follow(name, live).catch((err: unknown) => {
       // Keep the pod moving: the failure is reported, and the next sync retries what it can.
       this.lastError = (err as Error).message;
       this.emit("Warning", "FailedSync", `container ${name}: ${this.lastError}`, name);
       this.kick();
     });
-    return true;
   }
 
   /** Holds a container in Waiting with a reason; retried later. Changes no lifecycle state. */
@@ -267,7 +291,7 @@ export class PodWorker {
       live.pid1 = start.pid1;
       live.startedAtMs = Date.parse(start.startedAt);
       const hook = this.container(name)?.lifecycle?.postStart?.exec?.command;
-      if (hook) {
+      if (hook && !live.adopted) {
         try {
           await this.runtime.execIn(start.pid1, hook, this.graceMs());
         } catch (err) {
@@ -284,6 +308,7 @@ export class PodWorker {
     await live.run.monitor.ended;
     if (live.killTimer !== undefined) this.clock.clearTimeout(live.killTimer);
     const exit = await this.runtime.finishContainer(this.pod, name, live.run);
+    trace("finished", `${this.pod.metadata.namespace}/${this.pod.metadata.name}/${name}`, exit.finishedAt);
     const finishedAtMs = Date.parse(exit.finishedAt);
     const termination: Termination = {
       exitCode: exit.exitCode,
@@ -307,6 +332,15 @@ export class PodWorker {
     return (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
   }
 
+  /** The end of the grace period: a cgroup kill of everything the container runs. */
+  private armKill(name: string, live: LiveContainer, ms: number): void {
+    live.killTimer = this.clock.setTimeout(() => {
+      void this.runtime.killContainer(this.pod, name).catch((err: unknown) => {
+        this.emit("Warning", "FailedKillPod", `error killing container ${name}: ${(err as Error).message}`, name);
+      });
+    }, ms);
+  }
+
   private async stopContainer(name: string, gracePeriodMs: number): Promise<boolean> {
     const live = this.live.get(name);
     const rec = this.record(name);
@@ -314,11 +348,7 @@ export class PodWorker {
     this.setRecord(name, recordStopping(name, rec, this.clock.now()));
     this.emit("Normal", "Killing", `Stopping container ${name}`, name);
     const deadline = this.clock.now() + gracePeriodMs;
-    live.killTimer = this.clock.setTimeout(() => {
-      void this.runtime.killContainer(this.pod, name).catch((err: unknown) => {
-        this.emit("Warning", "FailedKillPod", `error killing container ${name}: ${(err as Error).message}`, name);
-      });
-    }, gracePeriodMs);
+    this.armKill(name, live, gracePeriodMs);
     const preStop = this.container(name)?.lifecycle?.preStop?.exec?.command;
     // preStop runs inside the grace period; SIGTERM follows it (or its time running out).
     const term = async () => {
@@ -339,6 +369,60 @@ export class PodWorker {
 
   ref() {
     return podRef(this.pod);
+  }
+
+  private statePath(): string {
+    return join(this.runtime.layout.podRunDir(this.ref()), "observed.json");
+  }
+
+  /**
+   * What was observed, in the run root, so that a daemon that crashed and came back continues
+   * restart counts and back-off. Written by rename; the run root is volatile by design, so
+   * no fsync: after a reboot the pod starts afresh.
+   */
+  private save(): void {
+    if (!this.observed.sandboxReady && !existsSync(this.runtime.layout.podRunDir(this.ref()))) return;
+    const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed };
+    writeFileAtomic(this.statePath(), JSON.stringify(saved) + "\n", 0o600, false);
+  }
+
+  /**
+   * Takes up a pod a previous daemon ran: its observed state from the run root, and every
+   * container that still runs, by monitor pid checked against its start time and then watched
+   * by pidfd. Nothing that still runs is restarted; a container that ended meanwhile is
+   * resolved from its exit record (or, with none, as ContainerStatusUnknown).
+   */
+  restore(sys: Sys): void {
+    let saved: SavedPod | undefined;
+    try {
+      saved = JSON.parse(readFileSync(this.statePath(), "utf8")) as SavedPod;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw PoddError.wrap(`read ${this.statePath()}`, err);
+    }
+    if (!saved || saved.uid !== this.pod.metadata.uid) {
+      this.start();
+      return;
+    }
+    Object.assign(this.observed, saved.observed);
+    for (const [name, rec] of Object.entries(this.observed.containers)) {
+      if (!rec || !isAlive(rec)) continue;
+      const stateDir = this.runtime.layout.containerRunDir(this.ref(), name);
+      const run = readRunRecord(stateDir);
+      const monitor = run && isSameProcess(run.monitorPid, run.monitorStartTime) ? adoptMonitor(sys, stateDir, run.monitorPid) : undefined;
+      const handle: MonitorHandle = monitor ?? {
+        monitorPid: run?.monitorPid ?? 0,
+        started: Promise.resolve(readStartRecord(stateDir)),
+        ended: Promise.resolve(),
+        stderr: () => "",
+        signal: () => false,
+      };
+      const live: LiveContainer = { run: { monitor: handle, stateDir, logPath: run?.logPath ?? "" }, containerID: run?.containerID ?? "", adopted: true };
+      this.live.set(name, live);
+      if (rec.lifecycle.state === "Stopping") this.armKill(name, live, (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000);
+      this.emit("Normal", monitor ? "Adopted" : "Lost", monitor ? `Adopted running container ${name}` : `Container ${name} ended while podd was away`, name);
+      void this.followSafely(name, live);
+    }
+    this.kick();
   }
 
   /** The Pod as the API shows it: spec as applied, status as the kubelet would report it. */
