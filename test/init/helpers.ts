@@ -9,7 +9,8 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-export const INIT = path.join(repoRoot, "init/build/podd-init");
+// PODD_INIT overrides the binary under test, e.g. to check that a deliberately broken build fails the tests.
+export const INIT = process.env.PODD_INIT ?? path.join(repoRoot, "init/build/podd-init");
 export const FIXTURE = path.join(repoRoot, "init/build/podd-fixture");
 
 /** Reason to skip, or false: these tests create namespaces, mounts and cgroups. */
@@ -184,7 +185,10 @@ export class Proc {
   readonly pid: number;
   stdout = "";
   stderr = "";
+  /** The process has exited (it may still have output in flight). */
   readonly exited: Promise<Exit>;
+  /** It has exited and its stdout and stderr are closed: all its output is in. */
+  readonly closed: Promise<Exit>;
   private done = false;
 
   constructor(c: Cleanup, cmd: string, args: string[], opts: SpawnOptions = {}) {
@@ -199,6 +203,7 @@ export class Proc {
         resolve({ code, signal });
       }),
     );
+    this.closed = new Promise((resolve) => this.child.on("close", (code, signal) => resolve({ code, signal })));
     c.defer(async () => {
       // Until node reaps it (the exit event), the pid cannot be reused, so this is safe.
       // Its descendants go too: one left behind (say under a subreaper that was not
@@ -218,13 +223,14 @@ export class Proc {
     await waitFor(`"${text}" on ${stream} of ${this.pid}`, () => this[stream].includes(text), timeoutMs);
   }
 
+  /** Waits for the exit and for all output (pipes closed). */
   async exit(timeoutMs = 5000): Promise<Exit> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`pid ${this.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      return await Promise.race([this.exited, timeout]);
+      return await Promise.race([this.closed, timeout]);
     } finally {
       clearTimeout(timer);
     }

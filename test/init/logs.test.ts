@@ -97,7 +97,7 @@ describe("podd-init container logs", { skip: needsRoot }, () => {
       });
       await waitFor("ready", () => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("stdout F ready"));
       signalPid(parent.pid, "SIGKILL");
-      await parent.exit();
+      await parent.exited; // not closed: the monitor still holds the shell's stdout
       signalPid(monitor, "SIGUSR1");
       await waitFor("USR1 logged after the parent died", () => criLines(parseCriLog(fs.readFileSync(log, "utf8")), "stdout").includes("USR1"));
       signalPid(monitor, "SIGTERM");
