@@ -34,6 +34,23 @@
  *         --stdin                  CMD keeps fd 0 (default: /dev/null)
  *         --cwd DIR --uid N --gid N --groups G1,G2
  *       The command's environment is podd-init's own environment.
+ *       Files the monitor writes (each atomically: temp file, fsync, rename,
+ *       fsync of the directory):
+ *         start.json  once the command has been exec'd:
+ *           {"monitorPid":N,"pid1":N,"pid":N,"pid1StartTime":N,"startedAt":"T"}
+ *           pids as the host sees them; pid1StartTime is field 22 of
+ *           /proc/<pid1>/stat; T is RFC 3339 with nanoseconds, UTC.
+ *         exit.json   when PID 1 has ended and the log is drained:
+ *           {"exitCode":N,"signal":N,"startedAt":"T","finishedAt":"T",
+ *            "reason":"Completed"|"Error"|"StartError","message":"..."}
+ *           signal: what killed the command (or PID 1 itself), else 0.
+ *           StartError: the command never ran; message says why, as
+ *           Kubernetes words it, and startedAt is when the monitor started.
+ *         the log    "<T> stdout|stderr P|F <text>" per line; lines over
+ *           16 KiB become P records ended by an F record. Rotated files:
+ *           PATH.1 is the newest old one, PATH.<N-1> the oldest.
+ *       The monitor exits with PID 1's status. It stays in the host's mount
+ *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..]
  *                  [--cgroup-root DIR] -- CMD [ARG...]
