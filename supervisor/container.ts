@@ -85,8 +85,10 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   }
   for (const h of plan.hide) a.push("--hide", h);
   if (plan.shm) a.push("--shm", plan.shm);
-  for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
+  // podd-init mounts in argument order, and a tmpfs replaces whatever is under its target:
+  // the host root's /tmp, /run and /var/tmp go first, so that volumes can be mounted in them.
   for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
+  for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
   a.push("--cwd", plan.cwd, "--uid", String(plan.uid), "--gid", String(plan.gid));
   a.push("--", ...plan.argv);
   return a;
