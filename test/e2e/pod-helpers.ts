@@ -186,3 +186,33 @@ export async function inEnv<T>(fn: (env: Env) => Promise<T>): Promise<T> {
     destroyEnv(env);
   }
 }
+
+/**
+ * A fresh env whose roots live under base instead of the system temp dir: a host-root
+ * container gets a private /tmp, which would hide roots under /tmp whether or not podd hides
+ * them. base must be a directory of the host that containers do not get a tmpfs on.
+ */
+export async function inEnvUnder<T>(base: string, fn: (env: Env) => Promise<T>): Promise<T> {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = base;
+  let env: Env;
+  try {
+    env = makeEnv(); // os.tmpdir() reads TMPDIR on every call
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  try {
+    return await fn(env);
+  } finally {
+    destroyEnv(env);
+  }
+}
+
+/**
+ * A shell script as a manifest's command, in YAML flow style: ["sh", "-c", "…"], with every $
+ * doubled, as a Pod manifest writes a literal $ (Kubernetes expands $(VAR) itself).
+ */
+export function shCommand(script: string): string {
+  return JSON.stringify(["sh", "-c", script.replace(/\$/g, () => "$$")]);
+}

@@ -117,10 +117,10 @@ async function finishedPodIsFreed(env: Env, image: string): Promise<void> {
   } finally {
     trap?.kill("SIGKILL");
     run.child.kill("SIGTERM");
-    const r = await run;
     watch.stop();
-    assert.equal(r.code, 143, said(r));
   }
+  const r = await run;
+  assert.equal(r.code, 143, said(r));
   assertNothingLeft(env, allSeen(watch));
 }
 

@@ -1,0 +1,95 @@
+// image: host — the host's own root filesystem, read-only, with the pieces a container needs
+// of its own: private /tmp, /run and /var/tmp, its own /proc and a minimal /dev, /sys
+// read-only, the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf, podd's roots hidden,
+// and the usual masks over /proc and /sys. One pod prints what it sees; each line is checked
+// against what the host sees, so a check that would pass anyway shows up.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { e2eSkip } from "./harness.ts";
+import { assertNothingLeft, inEnvUnder, linesOf, runManifest, said, shCommand, valuesOf } from "./pod-helpers.ts";
+
+const skip = e2eSkip();
+
+describe("image: host", { skip }, () => {
+  test("read-only host root with private scratch dirs, own /proc and /dev, pod files, hidden roots, masks", () =>
+    // Roots outside /tmp: the container's private /tmp would hide them anyway.
+    inEnvUnder("/var/lib", async (env) => {
+      const probe = `podd-probe-${process.pid}-${Date.now()}`;
+      const script = `
+        try() { out=$(sh -c "$2" 2>&1) && echo "$1=ok" || echo "$1=$out"; }
+        try usr "touch /usr/${probe}"
+        try etc "touch /etc/${probe}"
+        for d in /tmp /run /var/tmp; do try "write$d" "echo x > $d/${probe} && test -s $d/${probe}"; echo "fs$d=$(stat -f -c %T $d)"; done
+        echo "pid=$$"
+        echo "pid1=$(cat /proc/1/comm)"
+        echo "pid1-args=$(tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f2)"
+        echo "dev=$(ls -A /dev | sort | tr '\\n' ' ')"
+        try sys "touch /sys/${probe}"
+        try proc-sys "echo probe > /proc/sys/kernel/hostname"
+        for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/sysrq-trigger; do
+          if [ ! -e $f ]; then echo "$f=absent"; else echo "$f=$(wc -c < $f) bytes, $([ -w $f ] && echo writable || echo read-only)"; fi
+        done
+        echo "/sys/firmware=$(ls -A /sys/firmware | wc -l) entries"
+        for r in ${env.state} ${env.run} ${env.log}; do echo "root $r=[$(ls -A $r | tr '\\n' ' ')]"; done
+        sed 's/^/hosts: /' /etc/hosts
+        echo "hostname-file=$(cat /etc/hostname)"
+        sed 's/^/resolv: /' /etc/resolv.conf
+      `;
+      const r = await runManifest(env, "host.yaml", `
+apiVersion: v1
+kind: Pod
+metadata: {name: on-host}
+spec:
+  restartPolicy: Never
+  hostAliases:
+    - {ip: 10.1.2.3, hostnames: [foo.local, bar.local]}
+  containers:
+    - name: c
+      image: host
+      command: ${shCommand(script)}
+`);
+      assert.equal(r.code, 0, said(r));
+      const v = valuesOf(r, "on-host", "c");
+      // the host root is read-only
+      assert.match(v.get("usr") ?? "", /Read-only file system/);
+      assert.match(v.get("etc") ?? "", /Read-only file system/);
+      // /tmp, /run, /var/tmp: writable tmpfs of the container's own, none of it on the host
+      for (const d of ["/tmp", "/run", "/var/tmp"]) {
+        assert.equal(v.get(`write${d}`), "ok", d);
+        assert.equal(v.get(`fs${d}`), "tmpfs", d);
+        assert.ok(!existsSync(join(d, probe)), `${d}/${probe} reached the host`);
+      }
+      // its own /proc: podd-init is PID 1, the command PID 2
+      assert.equal(v.get("pid"), "2");
+      assert.equal(v.get("pid1"), "podd-init");
+      assert.equal(v.get("pid1-args"), "container");
+      // a minimal /dev
+      assert.deepEqual(v.get("dev")!.trim().split(" "), ["fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]);
+      assert.ok(readdirSync("/dev").length > 14, "control: the host's /dev has more");
+      // /sys and /proc/sys read-only
+      assert.match(v.get("sys") ?? "", /Read-only file system/);
+      assert.match(v.get("proc-sys") ?? "", /Read-only file system/);
+      // masked (by /dev/null, as runc does): empty where the kernel has them
+      for (const f of ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"]) {
+        assert.match(v.get(f) ?? "", existsSync(f) ? /^0 bytes, / : /^absent$/, f);
+      }
+      assert.ok(readFileSync("/proc/timer_list", "utf8").length > 0, "control: the host's /proc/timer_list is not empty");
+      assert.match(v.get("/proc/sysrq-trigger") ?? "", existsSync("/proc/sysrq-trigger") ? /read-only$/ : /^absent$/);
+      assert.equal(v.get("/sys/firmware"), "0 entries");
+      // podd's roots: empty inside; the host's log root, for one, is not
+      for (const root of [env.state, env.run, env.log]) assert.equal(v.get(`root ${root}`), "[]", root);
+      assert.notDeepEqual(readdirSync(env.log), [], "control: the host sees the log root's files");
+      // the pod's files
+      const hosts = linesOf(r, "on-host", "c").filter((l) => l.startsWith("hosts: ")).map((l) => l.slice(7));
+      assert.ok(hosts.includes("127.0.0.1\tlocalhost"), hosts.join("\n"));
+      assert.ok(hosts.includes("127.0.1.1\ton-host"), hosts.join("\n"));
+      assert.ok(hosts.includes("10.1.2.3\tfoo.local\tbar.local"), hosts.join("\n"));
+      assert.equal(v.get("hostname-file"), "on-host");
+      const resolv = linesOf(r, "on-host", "c").filter((l) => l.startsWith("resolv: ")).map((l) => l.slice(8));
+      const hostResolv = readFileSync("/etc/resolv.conf", "utf8").trimEnd().split("\n");
+      if (!/^\s*nameserver\s+127\.0\.0\.53\b/m.test(hostResolv.join("\n"))) assert.deepEqual(resolv, hostResolv);
+      assertNothingLeft(env, r.namespaces);
+    }));
+});
