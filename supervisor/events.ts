@@ -19,6 +19,8 @@ export interface PoddEvents {
   event: (e: PodEvent) => void;
   /** a container run began (its monitor is up) and writes its log to logPath */
   runStarted: (podUid: string, pod: string, container: string, logPath: string) => void;
+  /** the pod's observed state changed (after a sync): its status may read differently */
+  podChanged: (namespace: string, name: string) => void;
   /** a container run ended: its log is complete */
   runEnded: (podUid: string, pod: string, container: string, logPath: string) => void;
 }

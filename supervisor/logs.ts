@@ -61,6 +61,12 @@ export class LogFollower {
     private readonly onLine: (r: CriRecord) => void,
   ) {}
 
+  /** Starts at the current end of the file: only lines written from now on are reported. */
+  skipExisting(): void {
+    if (this.fd === undefined && !this.open()) return;
+    this.offset = statSync(this.path).size;
+  }
+
   start(): void {
     this.watcher = watch(dirname(this.path), (_event, name) => {
       if (name === null || name.startsWith(basename(this.path))) this.drain();

@@ -165,6 +165,7 @@ export class PodWorker {
         for (const h of this.held.values()) wakeAt = wakeAt === undefined ? h.retryAtMs : Math.min(wakeAt, h.retryAtMs);
         this.schedule(wakeAt);
         this.save();
+        this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
       } while (this.again);
     } catch (err) {
       this.lastError = (err as Error).message;

@@ -17,7 +17,7 @@ import type { Sys } from "./sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
 
 /** A Pod whose identity is settled: namespace defaulted, uid assigned. */
-export type BoundPod = Pod & { metadata: { namespace: string; uid: string } };
+export type BoundPod = Pod & { metadata: { namespace: string; uid: string; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
 
 export interface RuntimeOptions {
   roots: Roots;

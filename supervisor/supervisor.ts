@@ -75,6 +75,16 @@ export class Supervisor {
     return worker;
   }
 
+  /** Takes up a pod a previous podd ran (see PodWorker.restore); a fresh start if nothing ran. */
+  restore(pod: BoundPod): PodWorker {
+    const key = podKeyOf(pod);
+    if (this.workers.has(key)) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
+    const worker = new PodWorker(pod, this.runtime, this.events, this.clock, this.backOff);
+    this.workers.set(key, worker);
+    worker.restore(this.runtime.sys);
+    return worker;
+  }
+
   get(key: string): PodWorker | undefined {
     return this.workers.get(key);
   }

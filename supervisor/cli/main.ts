@@ -2,12 +2,14 @@
 // podd's command line: one file per verb, dispatched from the table below.
 import { PoddError } from "../errors.ts";
 import type { Verb } from "./verb.ts";
+import { daemon } from "./daemon.ts";
 import { image } from "./image.ts";
 import { run } from "./run.ts";
 import { validate } from "./validate.ts";
 import { version } from "./version.ts";
 
 const verbs: Record<string, Verb> = {
+  daemon,
   image,
   run,
   validate,

@@ -1,0 +1,398 @@
+// The daemon's HTTP/JSON API on a unix socket. Paths and objects follow the Kubernetes REST
+// API for pods, so kubectl-compatible tooling can come later as a small step; errors are
+// Kubernetes Status objects; ?watch=true streams one JSON watch event per line.
+import { chmodSync, chownSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { join } from "node:path";
+import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
+import type { Daemon } from "./daemon.ts";
+import { PoddError } from "./errors.ts";
+import { LogFollower, parseCriLine, LineAssembler, type CriRecord } from "./logs.ts";
+import { podKeyOf } from "./supervisor.ts";
+import { readFileSync } from "node:fs";
+
+export interface ApiOptions {
+  socket: string;
+  /** gid allowed to use the socket (mode 0660); root only (0600) when undefined */
+  gid?: number;
+  version: string;
+}
+
+const reasons: Record<string, [number, string]> = {
+  NotFound: [404, "NotFound"],
+  AlreadyExists: [409, "AlreadyExists"],
+  Conflict: [409, "Conflict"],
+  Invalid: [422, "Invalid"],
+  Syscall: [500, "InternalError"],
+  Internal: [500, "InternalError"],
+};
+
+function status(res: ServerResponse, code: number, reason: string, message: string, causes?: { field: string; message: string }[]): void {
+  send(res, code, {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    ...(causes ? { details: { causes } } : {}),
+    code,
+  });
+}
+
+function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body) + "\n";
+  res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, limit = 4 << 20): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => {
+      body += d;
+      if (body.length > limit) reject(new PoddError("request body too large", { code: "Invalid" }));
+    });
+    req.on("end", () => resolve(body));
+    req.on("error", reject);
+  });
+}
+
+/** Parses and validates a Pod sent to the API as the CLI would a file (JSON is YAML). */
+function podFromBody(text: string, ns: string, name?: string): Pod {
+  const r = loadManifests(text, "<request>");
+  if (r.errors.length) {
+    throw Object.assign(new PoddError(`Pod is invalid: ${r.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, { code: "Invalid" }), {
+      causes: r.errors.map((e) => ({ field: e.path, message: formatDiagnostic(e) })),
+    });
+  }
+  if (r.pods.length !== 1) throw new PoddError(`the request must hold exactly one Pod, not ${r.pods.length}`, { code: "Invalid" });
+  const pod = r.pods[0]!;
+  if ((pod.metadata.namespace ?? "default") !== ns) {
+    throw new PoddError(`the namespace of the provided object (${pod.metadata.namespace}) does not match the namespace sent on the request (${ns})`, { code: "Invalid" });
+  }
+  if (name !== undefined && pod.metadata.name !== name) {
+    throw new PoddError(`the name of the object (${pod.metadata.name}) does not match the name on the URL (${name})`, { code: "Invalid" });
+  }
+  pod.metadata.namespace = ns;
+  return pod;
+}
+
+export class ApiServer {
+  private readonly server: Server;
+  private readonly streams = new Set<ServerResponse>();
+
+  constructor(
+    private readonly daemon: Daemon,
+    private readonly opts: ApiOptions,
+  ) {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (err instanceof PoddError) {
+          const [code, reason] = reasons[err.code] ?? [500, "InternalError"];
+          status(res, code, reason, err.message, (err as { causes?: { field: string; message: string }[] }).causes);
+        } else {
+          status(res, 500, "InternalError", (err as Error).message);
+        }
+      });
+    });
+  }
+
+  /** Listens on the socket, 0600 (or 0660 with a group), replacing a stale socket file. */
+  listen(): Promise<void> {
+    const { socket } = this.opts;
+    if (existsSync(socket)) rmSync(socket);
+    // The socket appears with the umask's mode; a tight umask closes the window before chmod.
+    const old = process.umask(0o177);
+    return new Promise((resolve, reject) => {
+      this.server.once("error", (err) => {
+        process.umask(old);
+        reject(PoddError.wrap(`listen on ${socket}`, err));
+      });
+      this.server.listen(socket, () => {
+        process.umask(old);
+        if (this.opts.gid !== undefined) {
+          chownSync(socket, 0, this.opts.gid);
+          chmodSync(socket, 0o660);
+        }
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const s of this.streams) s.end();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://podd");
+    const q = url.searchParams;
+    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? "GET";
+    const d = this.daemon;
+
+    if (url.pathname === "/healthz" || url.pathname === "/readyz") {
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      return void res.end("ok");
+    }
+    if (url.pathname === "/version") {
+      return send(res, 200, { major: "0", minor: "1", gitVersion: `v${this.opts.version}`, platform: `${process.platform}/${process.arch === "x64" ? "amd64" : process.arch}`, goVersion: "", compiler: "podd", nodeVersion: process.version });
+    }
+    // /api/v1/pods, /api/v1/events
+    if (parts[0] === "api" && parts[1] === "v1" && parts.length === 3 && method === "GET") {
+      if (parts[2] === "pods") return q.get("watch") === "true" ? this.watchPods(res, undefined) : this.podList(res, undefined, q);
+      if (parts[2] === "events") return q.get("watch") === "true" ? this.watchEvents(res, undefined) : send(res, 200, eventList(d.eventList()));
+    }
+    // /api/v1/namespaces/{ns}/{pods|events}[/{name}[/{sub}]]
+    if (parts[0] === "api" && parts[1] === "v1" && parts[2] === "namespaces" && parts[3] && parts[4]) {
+      const ns = parts[3];
+      const [kind, name, sub] = [parts[4], parts[5], parts[6]];
+      if (kind === "events" && !name && method === "GET") {
+        return q.get("watch") === "true" ? this.watchEvents(res, ns) : send(res, 200, eventList(d.eventList(ns)));
+      }
+      if (kind === "pods" && !name) {
+        if (method === "GET") return q.get("watch") === "true" ? this.watchPods(res, ns) : this.podList(res, ns, q);
+        if (method === "POST") {
+          const pod = podFromBody(await readBody(req), ns);
+          const r = await d.apply(pod, true);
+          return send(res, 201, r.object, { "X-Podd-Result": r.result });
+        }
+      }
+      if (kind === "pods" && name && !sub) {
+        if (method === "GET") return this.pod(res, ns, name);
+        if (method === "PUT") {
+          const pod = podFromBody(await readBody(req), ns, name);
+          const r = await d.apply(pod);
+          return send(res, r.result === "created" ? 201 : 200, r.object, { "X-Podd-Result": r.result });
+        }
+        if (method === "DELETE") {
+          const g = q.get("gracePeriodSeconds");
+          if (g !== null && !/^\d+$/.test(g)) throw new PoddError(`invalid gracePeriodSeconds "${g}"`, { code: "Invalid" });
+          return send(res, 200, await d.delete(ns, name, g === null ? undefined : Number(g)));
+        }
+      }
+      if (kind === "pods" && name && sub === "log" && method === "GET") return this.logs(res, ns, name, q);
+      if (kind === "pods" && name && sub === "exec-target" && method === "GET") return this.execTarget(res, ns, name, q.get("container") ?? undefined);
+    }
+    // metrics.k8s.io
+    if (parts[0] === "apis" && parts[1] === "metrics.k8s.io" && parts[2] === "v1beta1" && method === "GET") {
+      const ns = parts[3] === "namespaces" ? parts[4] : undefined;
+      const name = parts[3] === "namespaces" ? parts[6] : undefined;
+      if ((parts[3] === "pods" && parts.length === 4) || (ns && parts[5] === "pods")) return this.metrics(res, ns, name);
+    }
+    status(res, 404, "NotFound", `the server could not find the requested resource (${method} ${url.pathname})`);
+  }
+
+  private podList(res: ServerResponse, ns: string | undefined, q: URLSearchParams): void {
+    const selector = q.get("labelSelector");
+    const items = this.daemon.list(ns).filter((p) => matchLabels(p.metadata.labels ?? {}, selector));
+    send(res, 200, { apiVersion: "v1", kind: "PodList", metadata: { resourceVersion: "" }, items });
+  }
+
+  private pod(res: ServerResponse, ns: string, name: string): void {
+    const p = this.daemon.get(ns, name);
+    if (!p) return status(res, 404, "NotFound", `pods "${name}" not found`);
+    send(res, 200, p);
+  }
+
+  private stream(res: ServerResponse): (obj: unknown) => void {
+    res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
+    this.streams.add(res);
+    res.on("close", () => this.streams.delete(res));
+    return (obj) => res.write(JSON.stringify(obj) + "\n");
+  }
+
+  private watchPods(res: ServerResponse, ns: string | undefined): void {
+    const write = this.stream(res);
+    const known = new Map<string, string>();
+    for (const p of this.daemon.list(ns)) {
+      known.set(podKeyOf(p), JSON.stringify(p.status));
+      write({ type: "ADDED", object: p });
+    }
+    const onChange = (namespace: string, name: string) => {
+      if (ns !== undefined && namespace !== ns) return;
+      const key = `${namespace}/${name}`;
+      const p = this.daemon.get(namespace, name);
+      if (!p) {
+        if (known.delete(key)) write({ type: "DELETED", object: { apiVersion: "v1", kind: "Pod", metadata: { name, namespace } } });
+        return;
+      }
+      const text = JSON.stringify(p.status) + (p.metadata as { deletionTimestamp?: string }).deletionTimestamp;
+      if (known.get(key) === text) return;
+      write({ type: known.has(key) ? "MODIFIED" : "ADDED", object: p });
+      known.set(key, text);
+    };
+    this.daemon.sup.events.on("podChanged", onChange);
+    res.on("close", () => this.daemon.sup.events.off("podChanged", onChange));
+  }
+
+  private watchEvents(res: ServerResponse, ns: string | undefined): void {
+    const write = this.stream(res);
+    for (const e of this.daemon.eventList(ns)) write({ type: "ADDED", object: e });
+    const onEvent = () => {
+      // the newest event is the last in the log (folded events move to the end)
+      const all = this.daemon.eventList(ns);
+      const e = all[all.length - 1];
+      if (e) write({ type: e.count > 1 ? "MODIFIED" : "ADDED", object: e });
+    };
+    // after the daemon's own listener has added it to the log
+    this.daemon.sup.events.on("event", (ev) => (ns === undefined || ev.namespace === ns) && setImmediate(onEvent));
+    const listener = this.daemon.sup.events.listeners("event").at(-1)!;
+    res.on("close", () => this.daemon.sup.events.off("event", listener));
+  }
+
+  private containerOf(ns: string, name: string, container: string | undefined) {
+    const w = this.daemon.sup.get(`${ns}/${name}`);
+    if (!w) throw new PoddError(`pods "${name}" not found`, { code: "NotFound" });
+    const all = [...(w.pod.spec.initContainers ?? []), ...w.pod.spec.containers];
+    if (container === undefined) {
+      if (w.pod.spec.containers.length === 1 && all.length === 1) container = all[0]!.name;
+      else throw new PoddError(`a container name must be specified for pod ${name}, choose one of: [${all.map((c) => c.name).join(" ")}]`, { code: "Invalid" });
+    }
+    if (!all.some((c) => c.name === container)) throw new PoddError(`container ${container} is not valid for pod ${name}`, { code: "Invalid" });
+    return { w, container };
+  }
+
+  private execTarget(res: ServerResponse, ns: string, name: string, container: string | undefined): void {
+    const { w, container: c } = this.containerOf(ns, name, container);
+    const pid1 = w.live.get(c)?.pid1;
+    if (!pid1 || w.record(c).lifecycle.state !== "Running") {
+      throw new PoddError(`unable to upgrade connection: container ${c} not found in pod ${name}: it is not running`, { code: "Conflict" });
+    }
+    send(res, 200, { pid1, container: c });
+  }
+
+  private logs(res: ServerResponse, ns: string, name: string, q: URLSearchParams): void {
+    const { w, container } = this.containerOf(ns, name, q.get("container") ?? undefined);
+    const dir = this.daemon.sup.runtime.layout.containerLogDir(w.ref(), container);
+    const runs = existsSync(dir)
+      ? readdirSync(dir)
+          .map((f) => /^(\d+)\.log$/.exec(f)?.[1])
+          .filter((n): n is string => n !== undefined)
+          .map(Number)
+          .sort((a, b) => a - b)
+      : [];
+    const previous = q.get("previous") === "true";
+    const run = previous ? runs.at(-2) : runs.at(-1);
+    if (run === undefined) {
+      if (previous) throw new PoddError(`previous terminated container "${container}" in pod "${name}" not found`, { code: "Invalid" });
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      return void res.end();
+    }
+    const path = join(dir, `${run}.log`);
+    const timestamps = q.get("timestamps") === "true";
+    const since = q.get("sinceSeconds") ? Date.now() - Number(q.get("sinceSeconds")) * 1000 : undefined;
+    const tail = q.get("tailLines") !== null ? Number(q.get("tailLines")) : undefined;
+    const format = (r: CriRecord) => (timestamps ? `${r.time} ${r.message}\n` : `${r.message}\n`);
+    const keep = (r: CriRecord) => since === undefined || Date.parse(r.time) >= since;
+
+    // Everything written so far, rotated files first (oldest = highest suffix).
+    const files = readdirSync(dir)
+      .map((f) => new RegExp(`^${run}\\.log\\.(\\d+)$`).exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => b - a)
+      .map((n) => `${path}.${n}`);
+    const lines: string[] = [];
+    const asm = new LineAssembler();
+    for (const f of [...files, path]) {
+      let text = "";
+      try {
+        text = readFileSync(f, "utf8");
+      } catch (err) {
+        // rotated away between the listing and the read: the next file has the rest
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+      for (const l of text.split("\n")) {
+        const r = parseCriLine(l);
+        const whole = r && asm.push(r);
+        if (whole && keep(whole)) lines.push(format(whole));
+      }
+    }
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
+    res.write((tail === undefined ? lines : lines.slice(Math.max(0, lines.length - tail))).join(""));
+    const live = w.live.get(container);
+    if (q.get("follow") !== "true" || previous || !live || live.run.logPath !== path) return void res.end();
+    // Follow from the end of what was sent: the follower starts at the current size.
+    const follower = new LogFollower(path, (r) => keep(r) && res.write(format(r)));
+    follower.skipExisting();
+    follower.start();
+    const stop = () => {
+      follower.stop();
+      this.daemon.sup.events.off("runEnded", onEnd);
+      res.end();
+    };
+    const onEnd = (_uid: string, _pod: string, _c: string, logPath: string) => logPath === path && stop();
+    this.daemon.sup.events.on("runEnded", onEnd);
+    res.on("close", () => {
+      follower.stop();
+      this.daemon.sup.events.off("runEnded", onEnd);
+    });
+  }
+
+  private async metrics(res: ServerResponse, ns: string | undefined, name: string | undefined): Promise<void> {
+    const workers = this.daemon.sup.list().filter((w) => (ns === undefined || w.pod.metadata.namespace === ns) && (name === undefined || w.pod.metadata.name === name));
+    if (name !== undefined && workers.length === 0) throw new PoddError(`podmetrics.metrics.k8s.io "${ns}/${name}" not found`, { code: "NotFound" });
+    const cg = this.daemon.sup.runtime.cgroups;
+    const sample = async () =>
+      Promise.all(
+        workers.map(async (w) => {
+          const out: Record<string, { cpu: number; mem: number }> = {};
+          for (const c of w.live.keys()) {
+            try {
+              const s = await cg.stats(w.pod.metadata.uid, c);
+              out[c] = { cpu: s.cpuUsageNs, mem: s.memoryWorkingSetBytes };
+            } catch (err) {
+              // a container ending between the two samples has no usage to report
+              if (!(err instanceof PoddError) || err.errno !== "ENOENT") throw err;
+            }
+          }
+          return out;
+        }),
+      );
+    const windowMs = 500;
+    const a = await sample();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const b = await sample();
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    const items = workers.map((w, i) => ({
+      apiVersion: "metrics.k8s.io/v1beta1",
+      kind: "PodMetrics",
+      metadata: { name: w.pod.metadata.name, namespace: w.pod.metadata.namespace, creationTimestamp: now },
+      timestamp: now,
+      window: `${windowMs}ms`,
+      containers: Object.entries(b[i]!)
+        .filter(([c]) => a[i]![c] !== undefined)
+        .map(([c, s]) => ({
+          name: c,
+          usage: { cpu: `${Math.max(0, Math.round((s.cpu - a[i]![c]!.cpu) / 1e6 / (windowMs / 1000)))}m`, memory: `${Math.round(s.mem / 1024)}Ki` },
+        })),
+    }));
+    if (name !== undefined) return send(res, 200, items[0]);
+    send(res, 200, { apiVersion: "metrics.k8s.io/v1beta1", kind: "PodMetricsList", metadata: {}, items });
+  }
+}
+
+function eventList(items: unknown[]) {
+  return { apiVersion: "v1", kind: "EventList", metadata: { resourceVersion: "" }, items };
+}
+
+/** Equality-based selectors: "a=b,c!=d,e" (set-based ones are not supported yet). */
+export function matchLabels(labels: Record<string, string>, selector: string | null): boolean {
+  if (!selector) return true;
+  return selector.split(",").every((term) => {
+    const t = term.trim();
+    const ne = /^([^!=]+)!=(.*)$/.exec(t);
+    if (ne) return labels[ne[1]!.trim()] !== ne[2]!.trim();
+    const eq = /^([^!=]+)==?(.*)$/.exec(t);
+    if (eq) return labels[eq[1]!.trim()] === eq[2]!.trim();
+    if (t.startsWith("!")) return !(t.slice(1) in labels);
+    return t in labels;
+  });
+}

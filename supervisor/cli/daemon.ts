@@ -1,0 +1,74 @@
+// podd daemon: the supervisor with durable desired state, serving the API on a unix socket.
+// SIGTERM stops the daemon and leaves the pods running, as the kubelet does (their monitors
+// live in their own sessions); --stop-pods-on-exit stops them first.
+import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { ApiServer } from "../api.ts";
+import { Daemon } from "../daemon.ts";
+import { PoddError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { defaultRoots } from "../paths.ts";
+import { requireRoot, supervisorFlags, supervisorOptions } from "./common.ts";
+import { parseFlags, type Verb } from "./verb.ts";
+import { poddVersion } from "./version.ts";
+
+export const defaultSocket = join(defaultRoots.run, "podd.sock");
+
+function groupId(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  try {
+    return Number(execFileSync("getent", ["group", name], { encoding: "utf8" }).split(":")[2]);
+  } catch {
+    throw new PoddError(`group "${name}" not found`, { code: "Invalid" });
+  }
+}
+
+export const daemon: Verb = {
+  summary: "Run the podd daemon: keeps pods running and serves the API",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--socket PATH] [--group NAME] [--manifests DIR] [--log-format text|json] [--stop-pods-on-exit]",
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      ...supervisorFlags,
+      socket: { type: "string" },
+      group: { type: "string" },
+      manifests: { type: "string" },
+      "log-format": { type: "string" },
+      "stop-pods-on-exit": { type: "boolean" },
+    });
+    const format = values["log-format"] ?? "text";
+    if (format !== "text" && format !== "json") throw new PoddError(`invalid --log-format "${format}": text or json`, { code: "Invalid" });
+    requireRoot("daemon");
+    const log = createLogger(format);
+    const opts = supervisorOptions(values);
+    const socket = resolve(values.socket ?? process.env.PODD_SOCKET ?? join(opts.roots.run, "podd.sock"));
+    for (const dir of [opts.roots.state, opts.roots.run, opts.roots.log, dirname(socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const manifestsDir = resolve(values.manifests ?? join(opts.roots.state, "manifests"));
+    mkdirSync(manifestsDir, { recursive: true, mode: 0o700 });
+
+    const d = await Daemon.start({ ...opts, manifestsDir }, log);
+    const api = new ApiServer(d, { socket, version: poddVersion(), ...(values.group ? { gid: groupId(values.group) } : {}) });
+    await api.listen();
+    log.info(`podd ${poddVersion()} serving on ${socket}`, { state: opts.roots.state, run: opts.roots.run, log: opts.roots.log, manifests: manifestsDir, cgroups: `${d.sup.runtime.cgroups.version === 2 ? "v2" : "v1"} ${opts.cgroupParent}` });
+
+    await new Promise<void>((done) => {
+      const stop = (sig: string) => {
+        process.off("SIGTERM", onTerm);
+        process.off("SIGINT", onInt);
+        log.info(`${sig}: stopping${values["stop-pods-on-exit"] ? " every pod, then the daemon" : " the daemon; pods keep running"}`);
+        void api
+          .close()
+          .then(() => d.close(values["stop-pods-on-exit"] ?? false))
+          .then(done, (err: unknown) => {
+            log.error(`stopping: ${(err as Error).message}`);
+            done();
+          });
+      };
+      const onTerm = () => stop("SIGTERM");
+      const onInt = () => stop("SIGINT");
+      process.on("SIGTERM", onTerm);
+      process.on("SIGINT", onInt);
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,292 @@
+// The daemon's core: desired state on disk in front of the supervisor. Every applied pod is
+// written durably before it starts; deleting writes the deletion first. On start the daemon
+// takes up every desired pod (adopting what still runs), finishes interrupted deletes and
+// removes what belongs to no desired pod (a replace or delete cut short by a crash).
+// Work on one pod is serialised by a per-pod lock; different pods proceed concurrently.
+import { existsSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "winston";
+import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
+import { PoddError } from "./errors.ts";
+import { EventLog, type CoreEvent } from "./event-log.ts";
+import type { PodObject, PodWorker } from "./pod-worker.ts";
+import type { BoundPod } from "./runtime.ts";
+import { DesiredStore } from "./store.ts";
+import { bindPod, podKeyOf, Supervisor, type SupervisorOptions } from "./supervisor.ts";
+
+export interface DaemonOptions extends SupervisorOptions {
+  /** the static-pod directory, watched like the kubelet's --pod-manifest-path */
+  manifestsDir: string;
+}
+
+export type ApplyResult = "created" | "configured" | "unchanged";
+
+/** Annotations the kubelet puts on static pods; podd adds the file a pod came from. */
+const SOURCE = "kubernetes.io/config.source";
+const MANIFEST = "podd.io/manifest";
+
+/** One promise chain per key: work on one pod runs in order, never concurrently. */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+/** What decides "unchanged": the spec and the user's metadata, not what podd assigned. */
+function fingerprint(p: Pod): string {
+  const m = p.metadata;
+  const annotations = { ...(m.annotations ?? {}) };
+  return canonical({ spec: p.spec, labels: m.labels ?? {}, annotations });
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export class Daemon {
+  readonly events: EventLog;
+  private readonly store: DesiredStore;
+  private readonly locks = new KeyedLock();
+  /** desired pods by key, including those being deleted (deletionTimestamp set) */
+  private readonly desired = new Map<string, BoundPod>();
+  private watcher: FSWatcher | undefined;
+  private staticTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly sup: Supervisor,
+    private readonly opts: DaemonOptions,
+    private readonly log: Logger,
+  ) {
+    this.store = new DesiredStore(join(opts.roots.state, "desired"));
+    this.events = new EventLog(hostname());
+    sup.events.on("event", (e) => {
+      this.events.add(e);
+      const line = `pod/${e.namespace}/${e.pod}${e.container ? ` container/${e.container}` : ""} ${e.reason}: ${e.message}`;
+      if (e.type === "Warning") log.warn(line, { event: e });
+      else log.info(line, { event: e });
+    });
+  }
+
+  static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
+    const d = new Daemon(await Supervisor.open(opts), opts, log);
+    await d.restore();
+    d.watchManifests();
+    return d;
+  }
+
+  private async restore(): Promise<void> {
+    const pods = this.store.list((path, err) => this.log.error(`${err.message}; the file is left as it is`, { path }));
+    const uids = new Set(pods.map((p) => p.metadata.uid));
+    await this.removeOrphans(uids);
+    for (const pod of pods) {
+      const key = podKeyOf(pod);
+      this.desired.set(key, pod);
+      const worker = this.sup.restore(pod);
+      this.log.info(`pod/${key} taken up`, { uid: pod.metadata.uid });
+      if (pod.metadata.deletionTimestamp) void this.finishDelete(key, worker);
+    }
+  }
+
+  /**
+   * Pods in the run root or the cgroup tree that no desired pod owns: the old half of a replace,
+   * or a delete, that a crash interrupted. Their processes are killed and everything removed.
+   */
+  private async removeOrphans(keep: Set<string>): Promise<void> {
+    const rt = this.sup.runtime;
+    const podsDir = join(this.opts.roots.run, "pods");
+    const dirs = existsSync(podsDir) ? readdirSync(podsDir) : [];
+    for (const dir of dirs) {
+      const [namespace, name, uid] = dir.split("_");
+      if (!namespace || !name || !uid || keep.has(uid)) continue;
+      this.log.warn(`removing pod ${namespace}/${name} (uid ${uid}): no longer desired`);
+      await rt.cgroups.kill(uid);
+      const hostIPC = !existsSync(join(podsDir, dir, "ns", "ipc"));
+      const hostNetwork = !existsSync(join(podsDir, dir, "ns", "net"));
+      await rt.sandboxes.destroy({ pod: { namespace, name, uid }, hostNetwork, hostIPC });
+      await rt.cgroups.remove(uid);
+      rmSync(rt.layout.podStateDir({ namespace, name, uid }), { recursive: true, force: true });
+    }
+    for (const uid of await rt.cgroups.listPods()) {
+      if (keep.has(uid)) continue;
+      await rt.cgroups.kill(uid);
+      await rt.cgroups.remove(uid);
+    }
+  }
+
+  get(namespace: string, name: string): PodObject | undefined {
+    const w = this.sup.get(`${namespace}/${name}`);
+    return w ? this.objectOf(w) : undefined;
+  }
+
+  list(namespace?: string): PodObject[] {
+    return this.sup
+      .list()
+      .filter((w) => namespace === undefined || w.pod.metadata.namespace === namespace)
+      .map((w) => this.objectOf(w))
+      .sort((a, b) => (a.metadata.namespace + "/" + a.metadata.name).localeCompare(b.metadata.namespace + "/" + b.metadata.name));
+  }
+
+  private objectOf(w: PodWorker): PodObject {
+    const o = w.toObject();
+    const d = this.desired.get(podKeyOf(w.pod))?.metadata.deletionTimestamp;
+    if (d) (o.metadata as { deletionTimestamp?: string }).deletionTimestamp = d;
+    return o;
+  }
+
+  eventList(namespace?: string, podUid?: string): CoreEvent[] {
+    return this.events.list(namespace, podUid);
+  }
+
+  /**
+   * Creates the pod, or replaces it when its spec changed (graceful stop of the old one, then
+   * the new one starts), or leaves it alone. Resolves once the desired state is on disk.
+   */
+  apply(pod: Pod, mustNotExist = false): Promise<{ result: ApplyResult; object: PodObject }> {
+    const key = podKeyOf(pod);
+    return this.locks.run(key, async () => {
+      const old = this.desired.get(key);
+      if (old && mustNotExist) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
+      if (old?.metadata.deletionTimestamp) {
+        throw new PoddError(`pods "${pod.metadata.name}" is being deleted; apply it again once it is gone`, { code: "Conflict" });
+      }
+      if (old && fingerprint(old) === fingerprint(pod)) return { result: "unchanged" as const, object: this.get(old.metadata.namespace, old.metadata.name)! };
+      const bound = bindPod({ ...pod, metadata: { ...pod.metadata, uid: undefined } } as Pod, Date.now());
+      if (old) await this.stopAndRemove(key, old, undefined);
+      this.store.put(bound);
+      this.desired.set(key, bound);
+      this.sup.add(bound);
+      return { result: old ? ("configured" as const) : ("created" as const), object: this.get(bound.metadata.namespace, bound.metadata.name)! };
+    });
+  }
+
+  /**
+   * Marks the pod deleted on disk, then stops it gracefully and removes it in the background;
+   * the pod stays visible with a deletionTimestamp until it is gone.
+   */
+  delete(namespace: string, name: string, gracePeriodSeconds?: number): Promise<PodObject> {
+    const key = `${namespace}/${name}`;
+    return this.locks.run(key, async () => {
+      const pod = this.desired.get(key);
+      const worker = this.sup.get(key);
+      if (!pod || !worker) throw new PoddError(`pods "${name}" not found`, { code: "NotFound" });
+      if (!pod.metadata.deletionTimestamp) {
+        pod.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+        if (gracePeriodSeconds !== undefined) pod.metadata.deletionGracePeriodSeconds = gracePeriodSeconds;
+        this.store.put(pod);
+        void this.finishDelete(key, worker, gracePeriodSeconds);
+      }
+      return this.objectOf(worker);
+    });
+  }
+
+  private finishDelete(key: string, worker: PodWorker, gracePeriodSeconds?: number): Promise<void> {
+    const grace = gracePeriodSeconds ?? worker.pod.metadata.deletionGracePeriodSeconds;
+    return this.locks
+      .run(key, () => this.stopAndRemove(key, worker.pod, grace))
+      .catch((err: unknown) => {
+        this.log.error(`delete pod/${key}: ${(err as Error).message}`);
+      });
+  }
+
+  /** Stops the pod's worker (if it is the same pod), removes its runtime state and desired file. */
+  private async stopAndRemove(key: string, pod: BoundPod, gracePeriodSeconds: number | undefined): Promise<void> {
+    const w = this.sup.get(key);
+    if (w && w.pod.metadata.uid === pod.metadata.uid) await this.sup.delete(key, gracePeriodSeconds);
+    this.store.remove(pod.metadata.namespace, pod.metadata.name);
+    if (this.desired.get(key)?.metadata.uid === pod.metadata.uid) this.desired.delete(key);
+    this.sup.events.emit("podChanged", pod.metadata.namespace, pod.metadata.name);
+  }
+
+  /** True once the pod is gone (used by waiting clients). */
+  exists(namespace: string, name: string): boolean {
+    return this.desired.has(`${namespace}/${name}`);
+  }
+
+  // ---- static pods -----------------------------------------------------------------------------
+
+  private watchManifests(): void {
+    const dir = this.opts.manifestsDir;
+    if (!existsSync(dir)) return;
+    this.syncManifests();
+    // Editors write a file in several steps; one sync after the burst settles is enough.
+    this.watcher = watch(dir, () => {
+      if (this.staticTimer) clearTimeout(this.staticTimer);
+      this.staticTimer = setTimeout(() => this.syncManifests(), 100);
+    });
+  }
+
+  /** The kubelet's file source: files define pods; a changed file replaces them, a removed one deletes. */
+  syncManifests(): void {
+    const dir = this.opts.manifestsDir;
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.startsWith(".")) : [];
+    const wanted = new Map<string, Pod>();
+    const broken = new Set<string>();
+    for (const f of files.sort()) {
+      const path = join(dir, f);
+      let text: string;
+      try {
+        text = readFileSync(path, "utf8");
+      } catch (err) {
+        this.log.warn(`static manifest ${path}: ${(err as Error).message}`);
+        continue;
+      }
+      const r = loadManifests(text, path);
+      if (r.errors.length) {
+        broken.add(path);
+        for (const e of r.errors) this.log.error(`static manifest rejected, nothing changed: ${formatDiagnostic(e)}`, { path });
+        continue;
+      }
+      for (const pod of r.pods) {
+        pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), [SOURCE]: "file", [MANIFEST]: path };
+        wanted.set(podKeyOf(pod), pod);
+      }
+    }
+    for (const [key, pod] of wanted) {
+      void this.apply(pod).then(
+        (r) => r.result !== "unchanged" && this.log.info(`static pod/${key} ${r.result}`),
+        (err: unknown) => this.log.error(`static pod/${key}: ${(err as Error).message}`),
+      );
+    }
+    for (const [key, pod] of this.desired) {
+      const from = pod.metadata.annotations?.[MANIFEST];
+      if (!from || wanted.has(key) || broken.has(from) || pod.metadata.deletionTimestamp) continue;
+      void this.delete(pod.metadata.namespace, pod.metadata.name).then(
+        () => this.log.info(`static pod/${key} deleted: its manifest is gone`),
+        (err: unknown) => this.log.error(`static pod/${key}: ${(err as Error).message}`),
+      );
+    }
+  }
+
+  /** Stops watching; with stopPods, stops every pod gracefully first (else they keep running). */
+  async close(stopPods: boolean): Promise<void> {
+    this.watcher?.close();
+    if (this.staticTimer) clearTimeout(this.staticTimer);
+    if (stopPods) {
+      await Promise.all(
+        this.sup.list().map(async (w) => {
+          w.delete();
+          await w.done;
+          await this.sup.runtime.stopSandbox(w.pod);
+        }),
+      );
+    }
+  }
+}
