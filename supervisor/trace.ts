@@ -1,6 +1,7 @@
 // Opt-in timing trace for benchmarks and profiling: with PODD_TRACE=1 in the environment, the
-// moments a benchmark cannot see from outside (a start decided, a monitor spawned) go to stderr
-// as `podd-trace <epoch ms with µs> <what> <namespace>/<pod>/<container>`, on the same clock
+// moments a benchmark cannot see from outside (a start decided, a monitor spawned, the exec and
+// the exit the monitor recorded) go to stderr as
+// `podd-trace <epoch ms with µs> <what> <namespace>/<pod>/<container>`, on the same clock
 // (CLOCK_REALTIME) as the monitor's start.json startedAt, so the two can be subtracted.
 import { performance } from "node:perf_hooks";
 
