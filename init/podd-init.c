@@ -32,6 +32,23 @@
  *         --log-max-size BYTES     rotate PATH when it would grow past BYTES
  *         --log-max-files N        keep N files: PATH, PATH.1 ... PATH.<N-1>
  *         --stdin                  CMD keeps fd 0 (default: /dev/null)
+ *         --notify-fd N            write start.json's text on fd N once CMD
+ *                                  was exec'd, then close it (EOF alone:
+ *                                  it never started)
+ *         --rootfs DIR             build the container's root on DIR and
+ *                                  pivot_root into it, with either
+ *           --host-rootfs            the host's / bound read-only, or
+ *           --image-rootfs DIR --upper DIR --work DIR
+ *                                    an overlay of the image and a layer
+ *           [--readonly-rootfs]      (readOnlyRootFilesystem)
+ *         --hide PATH              host-rootfs: detach PATH's mounts and
+ *                                  cover it with an empty read-only tmpfs
+ *         --shm DIR                bind DIR on /dev/shm (the pod's)
+ *         --bind SRC:DST[:ro]      bind mounts and tmpfs mounts, in order
+ *         --tmpfs DST[:OPTIONS]
+ *       With --rootfs the container gets its own /proc (masked as runtimes
+ *       do by default), a minimal /dev, /sys read-only, and no host mount
+ *       survives in its mount namespace (the other pods' pins included).
  *         --cwd DIR --uid N --gid N --groups G1,G2
  *       The command's environment is podd-init's own environment.
  *       Files the monitor writes (each atomically: temp file, fsync, rename,
