@@ -1,11 +1,14 @@
 // npm run bench: every benchmark, printed as tables with ratios against peers measured in the
 // same run. Nothing here passes or fails on a time.
 import { memory, startOverhead } from "./init.bench.ts";
+import { podStart, scale } from "./pod.bench.ts";
 
 const only = process.argv.slice(2);
 const benches: [string, () => string | Promise<string>][] = [
   ["init-start", startOverhead],
   ["init-memory", memory],
+  ["pod-start", podStart],
+  ["scale", scale],
 ];
 if (process.getuid?.() !== 0) {
   console.error("benchmarks need root (namespaces, cgroups)");
