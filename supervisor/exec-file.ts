@@ -1,7 +1,17 @@
 // Runs a short-lived helper (podd-init's sandbox role, tar, …) and turns a failure into a
 // PoddError carrying the helper's own one-line reason.
 import { spawn } from "node:child_process";
+import { constants } from "node:os";
 import { PoddError } from "./errors.ts";
+
+const osSignals = constants.signals as Record<string, number>;
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  /** a time limit: the helper is killed (SIGKILL) and the run fails when it passes */
+  timeoutMs?: number;
+}
 
 export interface Ran {
   code: number;
@@ -9,15 +19,26 @@ export interface Ran {
   stderr: string;
 }
 
-export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Ran> {
+export function run(file: string, args: string[], opts: RunOptions = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+    const child = spawn(file, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: opts.env ?? process.env,
+      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs, killSignal: "SIGKILL" as const } : {}),
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));
-    child.on("close", (code, signal) => resolve({ code: code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0), stdout, stderr }));
+    const started = Date.now();
+    child.on("close", (code, signal) => {
+      if (opts.timeoutMs !== undefined && signal === "SIGKILL" && Date.now() - started >= opts.timeoutMs) {
+        reject(new PoddError(`${file}: timed out after ${opts.timeoutMs} ms`));
+        return;
+      }
+      resolve({ code: code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0), stdout, stderr });
+    });
     // A helper that reads no input (podd-init sandbox) can exit before the end of its stdin is
     // written, and that write then fails with EPIPE. Its exit code is what counts, so EPIPE
     // is not an error here; anything else still is.
@@ -28,11 +49,8 @@ export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEn
   });
 }
 
-import { constants } from "node:os";
-const osSignals = constants.signals as Record<string, number>;
-
 /** Runs and throws unless the exit code is 0; the message is the helper's last stderr line. */
-export async function runChecked(what: string, file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Ran> {
+export async function runChecked(what: string, file: string, args: string[], opts: RunOptions = {}): Promise<Ran> {
   const r = await run(file, args, opts);
   if (r.code !== 0) {
     const reason = r.stderr.trim().split("\n").pop() || `exit code ${r.code}`;

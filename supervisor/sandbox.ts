@@ -106,13 +106,6 @@ export class SandboxManager {
     }
   }
 
-  /** True when every pin of the sandbox is still mounted (after a daemon restart). */
-  exists(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC">, mountinfo: string): boolean {
-    const sb = this.paths(spec);
-    const mounted = new Set(mountPoints(mountinfo));
-    return Object.values(sb.ns).every((p) => mounted.has(p)) && existsSync(sb.hosts);
-  }
-
   /** Unmounts pins, /dev/shm and the ns directory and removes the pod's run dir. Idempotent. */
   async destroy(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC">): Promise<void> {
     const sb = this.paths(spec);
@@ -163,12 +156,4 @@ export function hostsFile(spec: Pick<SandboxSpec, "hostname" | "hostAliases">): 
     for (const a of spec.hostAliases) lines.push(`${a.ip}\t${a.hostnames.join("\t")}`);
   }
   return lines.join("\n") + "\n";
-}
-
-/** Mount points from /proc/self/mountinfo text, with octal escapes (\040 …) decoded. */
-export function mountPoints(mountinfo: string): string[] {
-  return mountinfo
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => (l.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
 }
