@@ -2,16 +2,34 @@
 // podd's command line: one file per verb, dispatched from the table below.
 import { PoddError } from "../errors.ts";
 import type { Verb } from "./verb.ts";
+import { apply } from "./apply.ts";
+import { completion } from "./completion.ts";
 import { daemon } from "./daemon.ts";
+import { del } from "./delete.ts";
+import { describe } from "./describe.ts";
+import { events } from "./events.ts";
+import { exec } from "./exec.ts";
+import { get } from "./get.ts";
 import { image } from "./image.ts";
+import { logs } from "./logs.ts";
 import { run } from "./run.ts";
+import { top } from "./top.ts";
 import { validate } from "./validate.ts";
 import { version } from "./version.ts";
 
 const verbs: Record<string, Verb> = {
+  apply,
+  completion,
   daemon,
+  delete: del,
+  describe,
+  events,
+  exec,
+  get,
   image,
+  logs,
   run,
+  top,
   validate,
   version,
 };

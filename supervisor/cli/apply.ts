@@ -1,0 +1,217 @@
+// podd apply -f: validates every manifest locally first (file:line:col; one bad pod rejects the
+// lot, before anything reaches the daemon), then PUTs each pod, which the daemon creates or
+// replaces, and prints kubectl's `pod/x created|configured|unchanged`. With no daemon running
+// it starts one in the background. --wait then follows the pods until they run and are ready,
+// or end.
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseDuration } from "../duration.ts";
+import { PoddError } from "../errors.ts";
+import { ApiError, DEFAULT_SOCKET, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
+import { defaultRoots } from "../paths.ts";
+import { kubectlStatus, readyColumn } from "../pod-status.ts";
+import { parseValidateMode, readManifests } from "./manifests.ts";
+import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
+import { POLL_MS } from "./delete.ts";
+import { Progress } from "./spinner.ts";
+import { parseFlags, type Verb } from "./verb.ts";
+
+/** How long apply waits for a daemon it started to answer /healthz. */
+const DAEMON_START_TIMEOUT_MS = 30_000;
+/** --wait without --timeout gives up after this long. */
+const DEFAULT_WAIT_TIMEOUT_MS = 5 * 60_000;
+
+export interface StartedDaemon {
+  pid: number;
+  logPath: string;
+  stateRoot: string;
+  /** resolves with the exit code if the daemon exits (it should not) */
+  exited: Promise<number | null>;
+}
+
+export interface ApplyDeps {
+  startDaemon(socket: string): Promise<StartedDaemon>;
+}
+
+/** This CLI's entry, run the way this process runs (from source through tsx, or built). */
+function cliCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith(".ts");
+  const entry = join(dirname(here), fromSource ? "main.ts" : "main.js");
+  return fromSource ? ["--import", "tsx", entry] : [entry];
+}
+
+/** Starts `podd daemon` detached with the default roots, its output appended to daemon.log. */
+export const spawnDaemon: ApplyDeps["startDaemon"] = async (socket) => {
+  if (process.getuid?.() !== 0) {
+    throw new PoddError(`no podd daemon is running at ${socket}, and starting one needs root: run "sudo podd apply …", or start "podd daemon" yourself`, { code: "Invalid" });
+  }
+  const logPath = join(defaultRoots.log, "daemon.log");
+  mkdirSync(defaultRoots.log, { recursive: true });
+  const fd = openSync(logPath, "a");
+  const args = [...cliCommand(), "daemon", ...(socket !== DEFAULT_SOCKET ? ["--socket", socket] : [])];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", (err) => reject(PoddError.wrap(`start ${process.execPath} ${args.join(" ")}`, err)));
+  });
+  // The daemon outlives this command: nothing here may keep it (or us) waiting on the other.
+  child.unref();
+  return { pid: child.pid!, logPath, stateRoot: defaultRoots.state, exited };
+};
+
+function lastLines(path: string, n: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return ""; // no log to quote: the error message says where it would be
+  }
+}
+
+/** Makes sure a daemon answers on the client's socket, starting one when nobody listens. */
+export async function ensureDaemon(client: PoddClient, io: Io, deps: ApplyDeps): Promise<void> {
+  try {
+    await client.healthz();
+    return;
+  } catch (err) {
+    if (!(err instanceof UnreachableError) || err.why !== "no-daemon") throw err;
+  }
+  const d = await deps.startDaemon(client.socket);
+  io.stderr.write(`no podd daemon was running: started one (pid ${d.pid}); its log is ${d.logPath}, its state ${d.stateRoot}\n`);
+  let exitCode: number | null | undefined;
+  void d.exited.then((c) => (exitCode = c));
+  const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
+  for (;;) {
+    try {
+      if (await client.healthz()) return;
+    } catch (err) {
+      if (!(err instanceof UnreachableError) || err.why !== "no-daemon") throw err;
+    }
+    if (exitCode !== undefined) {
+      const tail = lastLines(d.logPath, 10);
+      throw new PoddError(`podd daemon exited (code ${exitCode}) before it answered on ${client.socket}; see ${d.logPath}${tail ? `:\n${tail}` : ""}`, { code: "Internal" });
+    }
+    if (Date.now() > deadline) throw new PoddError(`podd daemon (pid ${d.pid}) did not answer on ${client.socket} within ${DAEMON_START_TIMEOUT_MS / 1000}s; see ${d.logPath}`, { code: "Internal" });
+    await pause(100);
+  }
+}
+
+/** Where a pod stands for --wait: still going, there (running and ready, or succeeded), or failed. */
+export function waitState(pod: ApiPod): "waiting" | "ready" | "failed" {
+  const st = pod.status;
+  if (st.phase === "Succeeded") return "ready";
+  if (st.phase === "Failed") return "failed";
+  const ready = st.conditions.some((c) => c.type === "Ready" && c.status === "True");
+  return st.phase === "Running" && ready && st.containerStatuses.every((c) => c.ready) ? "ready" : "waiting";
+}
+
+function describeStep(pod: ApiPod): string {
+  return `pod/${pod.metadata.name} ${kubectlStatus(pod)} (${readyColumn(pod)} ready)`;
+}
+
+async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string; name: string }[], timeoutMs: number): Promise<number> {
+  const progress = new Progress(io.stderr);
+  const deadline = Date.now() + timeoutMs;
+  const left = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+  let failed = false;
+  try {
+    for (;;) {
+      const steps: string[] = [];
+      for (const [key, p] of left) {
+        let pod: ApiPod;
+        try {
+          pod = await client.getPod(p.namespace, p.name);
+        } catch (err) {
+          if (err instanceof ApiError && err.reason === "NotFound") {
+            progress.print(`pod/${p.name} was deleted while waiting for it`, io.stderr);
+            left.delete(key);
+            failed = true;
+            continue;
+          }
+          throw err;
+        }
+        const state = waitState(pod);
+        if (state === "waiting") {
+          steps.push(describeStep(pod));
+          continue;
+        }
+        left.delete(key);
+        const line = state === "ready" ? `pod/${p.name} ${pod.status.phase === "Succeeded" ? "completed" : "ready"}` : `pod/${p.name} failed: ${kubectlStatus(pod)}${pod.status.message ? `: ${pod.status.message}` : ""}`;
+        if (state === "failed") failed = true;
+        progress.print(line, io.stdout);
+      }
+      if (left.size === 0) return failed ? 1 : 0;
+      if (Date.now() > deadline) {
+        progress.done();
+        for (const s of steps) io.stderr.write(`error: timed out waiting for ${s}\n`);
+        return 1;
+      }
+      progress.update(io.stderr.isTTY ? steps.join(", ") : steps.join("\n"));
+      await pause(POLL_MS);
+    }
+  } finally {
+    progress.done();
+  }
+}
+
+export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { startDaemon: spawnDaemon }): Promise<number> {
+  const { values } = parseFlags(argv.map((a) => (a === "--wait" ? "--wait=true" : a)), {
+    ...socketFlag,
+    filename: { type: "string", short: "f", multiple: true },
+    wait: { type: "string" },
+    timeout: { type: "string" },
+    "dry-run": { type: "string" },
+    validate: { type: "string" },
+  });
+  const dryRun = values["dry-run"] ?? "none";
+  if (dryRun !== "none" && dryRun !== "client") {
+    throw new PoddError(`invalid --dry-run "${dryRun}": podd supports --dry-run=client (validate only) and none`, { code: "Invalid" });
+  }
+  const wait = values.wait === undefined ? false : values.wait === "true" ? true : values.wait === "false" ? false : undefined;
+  if (wait === undefined) throw new PoddError(`invalid argument "${values.wait}" for "--wait" flag: true or false`, { code: "Invalid" });
+  const timeoutMs = values.timeout === undefined ? DEFAULT_WAIT_TIMEOUT_MS : parseDuration(values.timeout);
+
+  const set = readManifests(values.filename ?? [], parseValidateMode(values.validate));
+  for (const w of set.warnings) io.stderr.write(`warning: ${w}\n`);
+  if (set.errors.length) {
+    for (const e of set.errors) io.stderr.write(`${e}\n`);
+    return 1;
+  }
+  if (dryRun === "client") {
+    for (const pod of set.pods) io.stdout.write(`pod/${pod.metadata.name} created (dry run)\n`);
+    return 0;
+  }
+
+  const client = clientFor(values, io);
+  return runClientVerb(io, async () => {
+    await ensureDaemon(client, io, deps);
+    const applied: { namespace: string; name: string }[] = [];
+    let failed = false;
+    for (const pod of set.pods) {
+      try {
+        const { result } = await client.putPod(pod);
+        io.stdout.write(`pod/${pod.metadata.name} ${result}\n`);
+        applied.push({ namespace: pod.metadata.namespace ?? "default", name: pod.metadata.name });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        io.stderr.write(err.kubectlMessage() + "\n");
+        failed = true;
+      }
+    }
+    if (wait && applied.length > 0) {
+      const code = await waitForPods(client, io, applied, timeoutMs);
+      if (code !== 0) failed = true;
+    }
+    return failed ? 1 : 0;
+  });
+}
+
+export const apply: Verb = {
+  summary: "Create or update pods from manifests, starting the daemon if needed (kubectl apply)",
+  usage: "-f FILE|DIR|- [-f …] [--wait] [--timeout DURATION] [--dry-run=client] [--validate=strict|warn|ignore] [--socket PATH]",
+  run: (argv) => applyMain(argv, processIo()),
+};

@@ -1,0 +1,122 @@
+// podd delete pod NAME… | -f FILE: asks the daemon to stop and remove each pod, then (unless
+// --wait=false) waits until the pod is gone, as kubectl does, with a spinner on a terminal.
+import { parseDuration } from "../duration.ts";
+import { PoddError } from "../errors.ts";
+import { ApiError, type PoddClient } from "../client.ts";
+import { readManifests } from "./manifests.ts";
+import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
+import { Progress } from "./spinner.ts";
+import { parseFlags, type Verb } from "./verb.ts";
+
+/** How often a waiting verb asks the daemon again. */
+export const POLL_MS = 200;
+
+/** Resolves once GET answers 404; false when the deadline passed first. */
+export async function waitGone(client: PoddClient, namespace: string, name: string, deadline: number): Promise<boolean> {
+  for (;;) {
+    try {
+      await client.getPod(namespace, name);
+    } catch (err) {
+      if (err instanceof ApiError && err.reason === "NotFound") return true;
+      throw err;
+    }
+    if (Date.now() >= deadline) return false;
+    await pause(POLL_MS);
+  }
+}
+
+function parseBool(flag: string, v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (v === "true" || v === "") return true;
+  if (v === "false") return false;
+  throw new PoddError(`invalid argument "${v}" for "--${flag}" flag: true or false`, { code: "Invalid" });
+}
+
+export async function deleteMain(argv: string[], io: Io): Promise<number> {
+  // --wait=false is kubectl's spelling; parseArgs takes "--wait=false" as a string option.
+  const { values, positionals } = parseFlags(argv.map((a) => (a === "--wait" ? "--wait=true" : a)), {
+    ...socketFlag,
+    namespace: namespaceFlags.namespace,
+    filename: { type: "string", short: "f", multiple: true },
+    "grace-period": { type: "string" },
+    now: { type: "boolean" },
+    wait: { type: "string" },
+    timeout: { type: "string" },
+  });
+  const wait = parseBool("wait", values.wait, true);
+  let grace: number | undefined;
+  if (values["grace-period"] !== undefined) {
+    if (!/^-?\d+$/.test(values["grace-period"])) throw new PoddError(`invalid argument "${values["grace-period"]}" for "--grace-period" flag: an integer`, { code: "Invalid" });
+    const g = Number(values["grace-period"]);
+    grace = g < 0 ? undefined : g;
+  }
+  if (values.now) {
+    if (grace !== undefined) throw new PoddError("--now and --grace-period cannot be specified together", { code: "Invalid" });
+    grace = 1;
+  }
+  const timeoutMs = values.timeout === undefined || values.timeout === "0" ? undefined : parseDuration(values.timeout);
+
+  const targets: { namespace: string; name: string }[] = [];
+  if (values.filename) {
+    if (positionals.length > 0) throw new PoddError("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form or with -f", { code: "Invalid" });
+    const set = readManifests(values.filename, "ignore");
+    if (set.errors.length) {
+      for (const e of set.errors) io.stderr.write(`${e}\n`);
+      return 1;
+    }
+    for (const p of set.pods) targets.push({ namespace: values.namespace ?? p.metadata.namespace ?? "default", name: p.metadata.name });
+  } else {
+    const [first, ...rest] = positionals;
+    const names = first !== undefined && isPodResource(first) ? podNames(rest, "delete") : podNames(positionals, "delete");
+    if (names.length === 0) throw new PoddError("resource(s) were provided, but no name was specified: podd delete pod NAME… or -f FILE", { code: "Invalid" });
+    for (const name of names) targets.push({ namespace: namespaceOf(values), name });
+  }
+
+  const client = clientFor(values, io);
+  return runClientVerb(io, async () => {
+    let failed = false;
+    const pending: { namespace: string; name: string }[] = [];
+    for (const t of targets) {
+      try {
+        await client.deletePod(t.namespace, t.name, grace);
+        pending.push(t);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        io.stderr.write(err.kubectlMessage() + "\n");
+        failed = true;
+      }
+    }
+    if (!wait) {
+      for (const t of pending) io.stdout.write(`pod "${t.name}" deleted\n`);
+      return failed ? 1 : 0;
+    }
+    // Waiting for every pod together: their grace periods run side by side in the daemon.
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    const progress = new Progress(io.stderr);
+    const left = new Set(pending.map((t) => t.name));
+    if (io.stderr.isTTY && left.size > 0) progress.update(`waiting for ${[...left].map((n) => `pod/${n}`).join(", ")} to stop`);
+    const results = await Promise.all(
+      pending.map(async (t) => {
+        const gone = await waitGone(client, t.namespace, t.name, deadline);
+        left.delete(t.name);
+        if (io.stderr.isTTY && left.size > 0) progress.update(`waiting for ${[...left].map((n) => `pod/${n}`).join(", ")} to stop`);
+        return { t, gone };
+      }),
+    );
+    progress.done();
+    for (const { t, gone } of results) {
+      if (gone) io.stdout.write(`pod "${t.name}" deleted\n`);
+      else {
+        io.stderr.write(`error: timed out waiting for pod "${t.name}" to be deleted\n`);
+        failed = true;
+      }
+    }
+    return failed ? 1 : 0;
+  });
+}
+
+export const del: Verb = {
+  summary: "Stop and remove pods (kubectl delete pod)",
+  usage: "pod NAME… | -f FILE|DIR|- [--grace-period N] [--now] [--wait=false] [--timeout D] [-n NS] [--socket PATH]",
+  run: (argv) => deleteMain(argv, processIo()),
+};

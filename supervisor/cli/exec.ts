@@ -1,0 +1,71 @@
+// podd exec: runs a command in a running container. The daemon names the container's PID 1
+// (exec-target); podd-init exec joins its namespaces and cgroups and runs the command with this
+// process's stdio, so a terminal works with -it and the command's exit code becomes podd's.
+import { spawn } from "node:child_process";
+import { PoddError } from "../errors.ts";
+import { initPath } from "./common.ts";
+import { clientFor, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
+import { parseFlags, type Verb } from "./verb.ts";
+
+export interface ExecDeps {
+  /** runs podd-init; resolves to its exit code (the command's) */
+  run(path: string, args: string[], stdin: boolean): Promise<number>;
+}
+
+export const spawnInit: ExecDeps = {
+  run(path, args, stdin) {
+    return new Promise((resolve, reject) => {
+      const child = spawn(path, args, { stdio: [stdin ? "inherit" : "ignore", "inherit", "inherit"] });
+      // While the command runs, Ctrl-C belongs to it (a terminal sends it to the whole
+      // foreground group); podd waits for its exit status instead of dying first.
+      const ignore = (): void => {};
+      process.on("SIGINT", ignore);
+      child.on("error", (err) => {
+        process.off("SIGINT", ignore);
+        reject(PoddError.wrap(`run ${path}`, err));
+      });
+      child.on("exit", (code, sig) => {
+        process.off("SIGINT", ignore);
+        resolve(code ?? 128 + (sig ? ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig] ?? 0 : 0));
+      });
+    });
+  },
+};
+
+export async function execMain(argv: string[], io: Io, deps: ExecDeps = spawnInit): Promise<number> {
+  const dash = argv.indexOf("--");
+  if (dash < 0) throw new PoddError("give the command after --: podd exec POD [-c CONTAINER] [-it] -- CMD [ARG…]", { code: "Invalid" });
+  const command = argv.slice(dash + 1);
+  const { values, positionals } = parseFlags(argv.slice(0, dash), {
+    ...socketFlag,
+    namespace: namespaceFlags.namespace,
+    container: { type: "string", short: "c" },
+    stdin: { type: "boolean", short: "i" },
+    tty: { type: "boolean", short: "t" },
+  });
+  const name = podNames(positionals, "exec")[0];
+  if (name === undefined || positionals.length > 1) throw new PoddError("expected one POD: podd exec POD [-c CONTAINER] [-it] -- CMD [ARG…]", { code: "Invalid" });
+  if (command.length === 0) throw new PoddError("you must specify at least one command for the container", { code: "Invalid" });
+  if (values.tty && !values.stdin) io.stderr.write("Unable to use a TTY - input is not a terminal or the right kind of file\n");
+  const namespace = namespaceOf(values);
+  const client = clientFor(values, io);
+  return runClientVerb(io, async () => {
+    const target = await client.execTarget(namespace, name, values.container);
+    const pod = await client.getPod(namespace, name);
+    const spec = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === target.container);
+    const args = ["exec", "--pid", String(target.pid1)];
+    if (spec?.workingDir) args.push("--cwd", spec.workingDir);
+    // The command runs as the container's user, as the container runtime's exec does.
+    const uid = spec?.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
+    const gid = spec?.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
+    if (uid !== undefined || gid !== undefined) args.push("--uid", String(uid ?? 0), "--gid", String(gid ?? 0));
+    args.push("--", ...command);
+    return deps.run(initPath(), args, values.stdin === true);
+  });
+}
+
+export const exec: Verb = {
+  summary: "Run a command in a running container (kubectl exec)",
+  usage: "POD [-c CONTAINER] [-i] [-t] [-n NS] [--socket PATH] -- CMD [ARG…]",
+  run: (argv) => execMain(argv, processIo()),
+};

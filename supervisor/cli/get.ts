@@ -1,0 +1,203 @@
+// podd get pods: kubectl's table (NAME READY STATUS RESTARTS AGE, NAMESPACE first with -A, IP
+// NODE NOMINATED NODE READINESS GATES with -o wide), -o json|yaml|name, -l, and -w, which keeps
+// printing rows as the daemon's watch stream reports changes.
+import YAML from "yaml";
+import { PoddError } from "../errors.ts";
+import { ApiError, type ApiPod } from "../client.ts";
+import { podColumns } from "../pod-status.ts";
+import {
+  clientFor,
+  isPodResource,
+  namespaceFlags,
+  namespaceOf,
+  podNames,
+  processIo,
+  runClientVerb,
+  socketFlag,
+  sortKeys,
+  type Io,
+} from "./client-verb.ts";
+import { StreamingTable, table } from "./table.ts";
+import { parseFlags, type Verb } from "./verb.ts";
+
+export type OutputFormat = "table" | "wide" | "json" | "yaml" | "name";
+
+export function parseOutput(value: string | undefined): OutputFormat {
+  if (value === undefined) return "table";
+  if (value === "wide" || value === "json" || value === "yaml" || value === "name") return value;
+  throw new PoddError(`unable to match a printer suitable for the output format "${value}", allowed formats are: json,name,wide,yaml`, { code: "Invalid" });
+}
+
+// ---- label selectors -------------------------------------------------------------------------
+
+export type Selector = (labels: Readonly<Record<string, string>> | undefined) => boolean;
+
+/** kubectl's -l: k=v, k==v, k!=v, k in (a,b), k notin (a,b), k, !k, joined by commas. */
+export function parseSelector(text: string): Selector {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of text) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (ch === "," && depth === 0) {
+      parts.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  parts.push(cur);
+  const tests = parts.map((raw): Selector => {
+    const p = raw.trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(p))) {
+      const [, key = "", op, value = ""] = m;
+      return op === "!=" ? (l) => l?.[key] !== value : (l) => l?.[key] === value;
+    }
+    if ((m = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(p))) {
+      const [, key = "", op, list = ""] = m;
+      const values = new Set(list.split(",").map((v) => v.trim()));
+      return op === "in" ? (l) => l?.[key] !== undefined && values.has(l[key]) : (l) => l?.[key] === undefined || !values.has(l[key]);
+    }
+    if ((m = /^!\s*([\w./-]+)$/.exec(p))) {
+      const key = m[1]!;
+      return (l) => l?.[key] === undefined;
+    }
+    if (/^[\w./-]+$/.test(p)) return (l) => l?.[p] !== undefined;
+    throw new PoddError(`unable to parse requirement: "${p}": not a label selector (write app=web, tier!=db, env in (a,b), !key)`, { code: "Invalid" });
+  });
+  return (labels) => tests.every((t) => t(labels));
+}
+
+// ---- rows ------------------------------------------------------------------------------------
+
+export function podHeader(format: OutputFormat, allNamespaces: boolean): string[] {
+  const h = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+  if (format === "wide") h.push("IP", "NODE", "NOMINATED NODE", "READINESS GATES");
+  return allNamespaces ? ["NAMESPACE", ...h] : h;
+}
+
+export function podRow(pod: ApiPod, format: OutputFormat, allNamespaces: boolean, now: number): string[] {
+  const c = podColumns(pod, now);
+  const row = [pod.metadata.name, c.ready, c.status, c.restarts, c.age];
+  if (format === "wide") row.push(pod.status.podIP ?? "<none>", pod.spec.nodeName ?? "<none>", "<none>", "<none>");
+  return allNamespaces ? [pod.metadata.namespace, ...row] : row;
+}
+
+/** kubectl -o json of several objects: a List, keys sorted, four-space indent. */
+export function listObject(items: readonly unknown[]): unknown {
+  return { apiVersion: "v1", items, kind: "List", metadata: { resourceVersion: "" } };
+}
+
+export function formatObject(obj: unknown, format: "json" | "yaml"): string {
+  const sorted = sortKeys(obj);
+  return format === "json" ? JSON.stringify(sorted, null, 4) + "\n" : YAML.stringify(sorted, { indentSeq: false, lineWidth: 0 });
+}
+
+function noResources(namespace: string | undefined): string {
+  return namespace === undefined ? "No resources found\n" : `No resources found in ${namespace} namespace.\n`;
+}
+
+// ---- the verb --------------------------------------------------------------------------------
+
+export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    ...socketFlag,
+    ...namespaceFlags,
+    output: { type: "string", short: "o" },
+    watch: { type: "boolean", short: "w" },
+    selector: { type: "string", short: "l" },
+  });
+  const [resource, ...rest] = positionals;
+  if (resource === undefined) {
+    throw new PoddError('you must specify the type of resource to get: podd get pods [NAME…]', { code: "Invalid" });
+  }
+  let names: string[];
+  if (isPodResource(resource)) names = podNames(rest, "get");
+  else if (resource.includes("/")) names = podNames(positionals, "get");
+  else throw new PoddError(`the server doesn't have a resource type "${resource}": podd serves pods`, { code: "Invalid" });
+
+  const format = parseOutput(values.output);
+  const all = values["all-namespaces"] === true && names.length === 0;
+  const namespace = all ? undefined : namespaceOf(values);
+  const selector = values.selector === undefined ? () => true : parseSelector(values.selector);
+  const client = clientFor(values, io);
+
+  return runClientVerb(io, async () => {
+    let pods: ApiPod[] = [];
+    let failed = false;
+    if (names.length > 0) {
+      for (const name of names) {
+        try {
+          pods.push(await client.getPod(namespace!, name));
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          io.stderr.write(err.kubectlMessage() + "\n");
+          failed = true;
+        }
+      }
+    } else {
+      pods = (await client.listPods(namespace)).items.filter((p) => selector(p.metadata.labels));
+      pods.sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+    }
+    const streaming = new StreamingTable();
+    const tableRows = (ps: ApiPod[], header: boolean): string =>
+      streaming.format([...(header ? [podHeader(format, all)] : []), ...ps.map((p) => podRow(p, format, all, io.now()))]);
+    let headerDone = false;
+    const printOne = (p: ApiPod): string => {
+      switch (format) {
+        case "name":
+          return `pod/${p.metadata.name}\n`;
+        case "json":
+        case "yaml":
+          return formatObject(p, format);
+        default: {
+          const text = tableRows([p], !headerDone);
+          headerDone = true;
+          return text;
+        }
+      }
+    };
+
+    if (pods.length === 0 && !failed) {
+      if (format === "json" || format === "yaml") {
+        if (!values.watch) io.stdout.write(formatObject(listObject([]), format));
+      } else io.stderr.write(noResources(namespace));
+    } else if (format === "json" || format === "yaml") {
+      const single = names.length === 1 && pods.length === 1;
+      io.stdout.write(formatObject(single || values.watch ? pods[0] : listObject(pods), format));
+      if (values.watch) for (const p of pods.slice(1)) io.stdout.write(formatObject(p, format));
+    } else if (format === "name") {
+      io.stdout.write(pods.map((p) => `pod/${p.metadata.name}\n`).join(""));
+    } else if (pods.length > 0) {
+      io.stdout.write(tableRows(pods, true));
+      headerDone = true;
+    }
+
+    if (values.watch) {
+      // The stream may begin with an ADDED for every pod the list showed: print only changes.
+      const seen = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, JSON.stringify(p)]));
+      const wanted = new Set(names);
+      await client.watch<ApiPod>(
+        "pods",
+        namespace,
+        (e) => {
+          const p = e.object;
+          if (wanted.size > 0 ? !wanted.has(p.metadata.name) : !selector(p.metadata.labels)) return;
+          const key = `${p.metadata.namespace}/${p.metadata.name}`;
+          const identity = JSON.stringify(p);
+          if (seen.get(key) === identity) return;
+          seen.set(key, identity);
+          io.stdout.write(printOne(p));
+        },
+        signal,
+      );
+    }
+    return failed ? 1 : 0;
+  });
+}
+
+export const get: Verb = {
+  summary: "List pods (kubectl get pods)",
+  usage: "pods [NAME…] [-n NS | -A] [-o wide|json|yaml|name] [-l SELECTOR] [-w] [--socket PATH]",
+  run: (argv) => getMain(argv, processIo()),
+};
