@@ -175,16 +175,21 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
 
     if (values.watch) {
       // The stream may begin with an ADDED for every pod the list showed: print only changes.
-      const seen = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, JSON.stringify(p)]));
+      const seen = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, "ADDED" + JSON.stringify(p)]));
       const wanted = new Set(names);
+      const last = new Map(pods.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
       await client.watch<ApiPod>(
         "pods",
         namespace,
         (e) => {
-          const p = e.object;
+          const key0 = `${e.object.metadata.namespace}/${e.object.metadata.name}`;
+          // A DELETED event may carry only the pod's name: print the last state seen of it.
+          const p = e.type === "DELETED" && !e.object.status ? last.get(key0) : e.object;
+          if (p === undefined) return;
+          last.set(key0, p);
           if (wanted.size > 0 ? !wanted.has(p.metadata.name) : !selector(p.metadata.labels)) return;
           const key = `${p.metadata.namespace}/${p.metadata.name}`;
-          const identity = JSON.stringify(p);
+          const identity = e.type + JSON.stringify(p);
           if (seen.get(key) === identity) return;
           seen.set(key, identity);
           io.stdout.write(printOne(p));
