@@ -1,0 +1,71 @@
+// podd delete against the fake API: the DELETE it sends, waiting until the pod is gone.
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { deleteMain } from "../../supervisor/cli/delete.ts";
+import { capture, FakeApi, makePod } from "./fake-api.ts";
+
+let api: FakeApi;
+before(async () => {
+  api = await FakeApi.start();
+});
+after(() => api.close());
+
+const del = (...argv: string[]) => capture((io) => deleteMain([...argv, "--socket", api.socket], io));
+
+test("delete pod waits until GET says NotFound, then prints kubectl's line", async () => {
+  api.add(makePod("a"));
+  api.deleteLingers = 2;
+  const r = await del("pod", "a", "--grace-period", "5");
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, 'pod "a" deleted\n');
+  const paths = api.paths().filter((p) => p.includes("/pods/a"));
+  assert.deepEqual(paths, [
+    "DELETE /api/v1/namespaces/default/pods/a?gracePeriodSeconds=5",
+    "GET /api/v1/namespaces/default/pods/a",
+    "GET /api/v1/namespaces/default/pods/a",
+    "GET /api/v1/namespaces/default/pods/a",
+  ]);
+  assert.equal(api.pods.has("default/a"), false);
+});
+
+test("--now is a grace period of 1; --wait=false returns after the DELETE", async () => {
+  api.add(makePod("b", { namespace: "ns1" }));
+  const before = api.requests.length;
+  const r = await del("pod/b", "-n", "ns1", "--now", "--wait=false");
+  assert.equal(r.stdout, 'pod "b" deleted\n');
+  assert.deepEqual(api.paths().slice(before), ["DELETE /api/v1/namespaces/ns1/pods/b?gracePeriodSeconds=1"]);
+});
+
+test("no grace period flag sends none (the pod's own applies)", async () => {
+  api.add(makePod("c"));
+  const before = api.requests.length;
+  await del("pods", "c", "--wait=false");
+  assert.deepEqual(api.paths().slice(before), ["DELETE /api/v1/namespaces/default/pods/c"]);
+});
+
+test("a missing pod: kubectl's NotFound, exit 1, the others still deleted", async () => {
+  api.add(makePod("d"));
+  api.deleteLingers = 0;
+  const r = await del("pod", "nope", "d");
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'Error from server (NotFound): pods "nope" not found\n');
+  assert.equal(r.stdout, 'pod "d" deleted\n');
+});
+
+test("delete -f deletes the pods a manifest names", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "podd-delete-"));
+  const file = join(dir, "pod.yaml");
+  writeFileSync(file, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: e\nspec:\n  containers:\n  - name: c\n    image: host\n");
+  api.add(makePod("e"));
+  const r = await del("-f", file);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, 'pod "e" deleted\n');
+});
+
+test("bad flags are local errors", async () => {
+  assert.equal((await del("pod", "x", "--now", "--grace-period", "3")).stderr, "error: --now and --grace-period cannot be specified together\n");
+  assert.equal((await del("pod")).code, 2);
+});
