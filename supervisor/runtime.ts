@@ -96,10 +96,14 @@ export class Runtime {
     }
   }
 
-  /** Releases the namespaces and the pod cgroup; volumes stay until removePod. */
+  /**
+   * Releases the namespaces and the pod cgroup. Disk emptyDirs stay until removePod; Memory
+   * emptyDirs are mounts in the pod's run dir, which goes with the sandbox, so they go now.
+   */
   async stopSandbox(pod: BoundPod): Promise<void> {
     const ref = podRef(pod);
     await this.cgroups.kill(ref.uid);
+    this.volumes.removeMemory(ref, pod);
     await this.sandboxes.destroy(this.sandboxSpec(pod));
     await this.cgroups.remove(ref.uid);
   }

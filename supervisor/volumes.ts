@@ -87,8 +87,12 @@ export class VolumeManager {
     throw new MountError(`volume ${v.name}: this volume type is not supported yet by podd`);
   }
 
-  /** Removes emptyDirs (disk and memory); hostPaths are the host's and stay. Idempotent. */
-  remove(ref: PodRef, pod: Pod): void {
+  /**
+   * Unmounts and removes the Memory emptyDirs. They live in the pod's run dir, so this must
+   * come before the sandbox removes that dir: a mount point cannot be removed (EBUSY).
+   * Idempotent.
+   */
+  removeMemory(ref: PodRef, pod: Pod): void {
     for (const v of pod.spec.volumes ?? []) {
       if (v.emptyDir?.medium === "Memory") {
         const dir = this.memoryDir(ref, v.name);
@@ -101,6 +105,11 @@ export class VolumeManager {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+  }
+
+  /** Removes emptyDirs (disk and memory); hostPaths are the host's and stay. Idempotent. */
+  remove(ref: PodRef, pod: Pod): void {
+    this.removeMemory(ref, pod);
     rmSync(join(this.layout.podStateDir(ref), "volumes"), { recursive: true, force: true });
   }
 }
