@@ -169,7 +169,10 @@ export class PodWorker {
       } while (this.again);
     } catch (err) {
       this.lastError = (err as Error).message;
-      this.emit("Warning", "FailedSync", `error syncing pod: ${this.lastError}`);
+      // A volume that cannot be set up fails the sandbox before any container exists: the
+      // kubelet reports that as FailedMount (and keeps retrying), not as a sync error.
+      if (err instanceof MountError) this.emit("Warning", "FailedMount", this.lastError);
+      else this.emit("Warning", "FailedSync", `error syncing pod: ${this.lastError}`);
       // Try again later rather than spin: the failure is probably not going away at once.
       this.schedule(this.clock.now() + HOLD_RETRY_MS);
     } finally {
