@@ -2,41 +2,29 @@
 // podd's command line: one file per verb, dispatched from the table below.
 import { PoddError } from "../errors.ts";
 import type { Verb } from "./verb.ts";
-import { apply } from "./apply.ts";
-import { completion } from "./completion.ts";
-import { daemon } from "./daemon.ts";
-import { del } from "./delete.ts";
-import { describe } from "./describe.ts";
-import { events } from "./events.ts";
-import { exec } from "./exec.ts";
-import { get } from "./get.ts";
-import { image } from "./image.ts";
-import { logs } from "./logs.ts";
-import { run } from "./run.ts";
-import { top } from "./top.ts";
-import { validate } from "./validate.ts";
-import { version } from "./version.ts";
 
-const verbs: Record<string, Verb> = {
-  apply,
-  completion,
-  daemon,
-  delete: del,
-  describe,
-  events,
-  exec,
-  get,
-  image,
-  logs,
-  run,
-  top,
-  validate,
-  version,
+// Each verb's module is loaded only when that verb runs: one CLI call pays for one Node start
+// and its own imports, not for the daemon's, the API server's and winston's.
+const verbs: Record<string, () => Promise<Verb>> = {
+  apply: async () => (await import("./apply.ts")).apply,
+  completion: async () => (await import("./completion.ts")).completion,
+  daemon: async () => (await import("./daemon.ts")).daemon,
+  delete: async () => (await import("./delete.ts")).del,
+  describe: async () => (await import("./describe.ts")).describe,
+  events: async () => (await import("./events.ts")).events,
+  exec: async () => (await import("./exec.ts")).exec,
+  get: async () => (await import("./get.ts")).get,
+  image: async () => (await import("./image.ts")).image,
+  logs: async () => (await import("./logs.ts")).logs,
+  run: async () => (await import("./run.ts")).run,
+  top: async () => (await import("./top.ts")).top,
+  validate: async () => (await import("./validate.ts")).validate,
+  version: async () => (await import("./version.ts")).version,
 };
 
-function usage(): string {
+async function usage(): Promise<string> {
   const width = Math.max(...Object.keys(verbs).map((v) => v.length));
-  const lines = Object.entries(verbs).map(([name, v]) => `  ${name.padEnd(width)}  ${v.summary}`);
+  const lines = await Promise.all(Object.entries(verbs).map(async ([name, load]) => `  ${name.padEnd(width)}  ${(await load()).summary}`));
   return [
     "podd runs Kubernetes Pod manifests on one Linux machine, without Kubernetes.",
     "",
@@ -52,14 +40,15 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    (name === undefined ? process.stderr : process.stdout).write(usage() + "\n");
+    (name === undefined ? process.stderr : process.stdout).write((await usage()) + "\n");
     return name === undefined ? 2 : 0;
   }
-  const verb = verbs[name];
-  if (!verb) {
-    process.stderr.write(`error: unknown command "${name}" for "podd"\n\n${usage()}\n`);
+  const load = verbs[name];
+  if (!load) {
+    process.stderr.write(`error: unknown command "${name}" for "podd"\n\n${await usage()}\n`);
     return 2;
   }
+  const verb = await load();
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(`${verb.summary}\n\nUsage: podd ${name} ${verb.usage}\n`);
     return 0;
