@@ -70,10 +70,11 @@
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..]
- *                  [--cgroup-root DIR] -- CMD [ARG...]
+ *                  [--cgroup-root DIR] [--keep-env] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
- *       its namespaces (all but the user namespace) and its cgroups. Keeps the
- *       caller's stdio, so a terminal works. Exits with CMD's status.
+ *       its namespaces (all but the user namespace), its cgroups and its
+ *       environment (--keep-env: the caller's; TERM is always the caller's).
+ *       Keeps the caller's stdio, so a terminal works. Exits with CMD's status.
  *
  * Exit status, in every role that runs a command: the command's exit code, or
  * 128+N when a signal N killed it; 127 when the command was not found, 126
@@ -1713,13 +1714,45 @@ static size_t open_cgroups_of(pid_t pid, const char *root, int *fds, size_t max)
 	return n;
 }
 
+/* The command of `kubectl exec` sees the container's environment, not the
+ * caller's: PID 1 was started with it (the monitor passes its own on), so it
+ * is read from /proc/PID/environ while the host's /proc is still ours. The
+ * caller's TERM is kept, so that a terminal session behaves. */
+static void use_environment_of(pid_t pid)
+{
+	static char buf[256 * 1024];
+	static char *env[2048];
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_EXEC_FAILED, "open %s: %s", path, strerror(errno));
+	size_t len = 0;
+	for (ssize_t n; len < sizeof buf - 1 && (n = NO_EINTR(read(fd, buf + len, sizeof buf - 1 - len))) != 0; len += (size_t)n)
+		if (n < 0)
+			die(EXIT_EXEC_FAILED, "read %s: %s", path, strerror(errno));
+	close(fd);
+	buf[len] = '\0';
+	size_t n = 0;
+	const char *term = getenv("TERM");
+	for (char *p = buf; p < buf + len && n < ARRAY_LEN(env) - 2; p += strlen(p) + 1)
+		if (*p && !(term && strncmp(p, "TERM=", 5) == 0))
+			env[n++] = p;
+	static char term_var[256];
+	if (term && snprintf(term_var, sizeof term_var, "TERM=%s", term) < (int)sizeof term_var)
+		env[n++] = term_var;
+	env[n] = NULL;
+	environ = env;
+}
+
 static int exec_main(int argc, char **argv)
 {
 	whoami = "podd-init exec";
-	enum { OPT_PID = 1, OPT_CGROUP_ROOT };
+	enum { OPT_PID = 1, OPT_CGROUP_ROOT, OPT_KEEP_ENV };
 	static const struct option options[] = {
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+		{ "keep-env", no_argument, NULL, OPT_KEEP_ENV },
 		COMMAND_OPTIONS,
 		{ 0 },
 	};
@@ -1728,7 +1761,7 @@ static int exec_main(int argc, char **argv)
 	struct command c = { .out_fd = -1, .err_fd = -1, .chan = -1, .keep_stdin = true, .grouping = KEEP_GROUP };
 	const char *cgroup_root = "/sys/fs/cgroup";
 	pid_t target = 0;
-	bool uid_set = false, gid_set = false;
+	bool uid_set = false, gid_set = false, keep_env = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		if (parse_command_option(&c, opt, &uid_set, &gid_set))
@@ -1736,6 +1769,7 @@ static int exec_main(int argc, char **argv)
 		switch (opt) {
 		case OPT_PID: target = (pid_t)parse_number("--pid", optarg, INT_MAX); break;
 		case OPT_CGROUP_ROOT: cgroup_root = optarg; break;
+		case OPT_KEEP_ENV: keep_env = true; break;
 		default: usage_error("unknown option");
 		}
 	}
@@ -1767,6 +1801,8 @@ static int exec_main(int argc, char **argv)
 	}
 	int cgroup_fds[MAX_CGROUPS];
 	size_t ncgroups = open_cgroups_of(target, cgroup_root, cgroup_fds, MAX_CGROUPS);
+	if (!keep_env)
+		use_environment_of(target);
 
 	for (size_t i = 0; i < ARRAY_LEN(exec_ns_order); i++) {
 		if (ns_fds[i] < 0)
