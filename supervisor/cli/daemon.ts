@@ -69,6 +69,10 @@ export const daemon: Verb = {
       process.on("SIGTERM", onTerm);
       process.on("SIGINT", onInt);
     });
-    return 0;
+    // Pods left running still hold the event loop open: each monitor we spawned keeps a
+    // ChildProcess handle and its pipes, each adopted one a pidfd watch, and back-off timers
+    // wait. They are meant to outlive us, so exit rather than wait for them. winston's console
+    // transport has written synchronously by now (stdout and stderr are files or pipes).
+    process.exit(0);
   },
 };
