@@ -53,6 +53,9 @@ export class VolumeManager {
     private readonly onHostPath: (pod: PodRef, volume: string, path: string) => void = () => {},
   ) {}
 
+  /** hostPath uses already reported, as "<pod uid>/<volume>" */
+  private readonly reported = new Set<string>();
+
   private memoryDir(pod: PodRef, name: string): string {
     return join(this.layout.podRunDir(pod), "volumes", name);
   }
@@ -81,7 +84,13 @@ export class VolumeManager {
     }
     if (v.hostPath) {
       hostPathCheck(v.hostPath.path, v.hostPath.type ?? "");
-      this.onHostPath(ref, v.name, v.hostPath.path);
+      // prepare() runs again before every container start (the check is redone, as the
+      // kubelet does on each mount); the use is reported once per pod.
+      const key = `${ref.uid}/${v.name}`;
+      if (!this.reported.has(key)) {
+        this.reported.add(key);
+        this.onHostPath(ref, v.name, v.hostPath.path);
+      }
       return v.hostPath.path;
     }
     throw new MountError(`volume ${v.name}: this volume type is not supported yet by podd`);
@@ -110,6 +119,7 @@ export class VolumeManager {
   /** Removes emptyDirs (disk and memory); hostPaths are the host's and stay. Idempotent. */
   remove(ref: PodRef, pod: Pod): void {
     this.removeMemory(ref, pod);
+    for (const v of pod.spec.volumes ?? []) this.reported.delete(`${ref.uid}/${v.name}`);
     rmSync(join(this.layout.podStateDir(ref), "volumes"), { recursive: true, force: true });
   }
 }
