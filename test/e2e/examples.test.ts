@@ -82,8 +82,8 @@ describe("examples", { skip }, () => {
         }
         for (const [container, lines] of Object.entries(want.lines)) {
           const got = linesOf(r, want.pod, container);
-          const ordered = want.unordered ? [...got].sort() : got;
-          const expected = want.unordered ? [...lines].sort() : lines;
+          const ordered: string[] = want.unordered ? [...got].sort() : got;
+          const expected: (string | RegExp)[] = want.unordered ? [...lines].sort() : lines;
           assert.equal(ordered.length, expected.length, `${container}: ${got.join(" | ")}`);
           expected.forEach((l, i) => (typeof l === "string" ? assert.equal(ordered[i], l) : assert.match(ordered[i]!, l)));
         }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { destroyEnv, leftovers, makeEnv, namespaceReferences, podd, writeManifest, type Env, type Ran } from "./harness.ts";
+import { destroyEnv, leftovers, makeEnv, podd, writeManifest, type Env, type Ran } from "./harness.ts";
 
 export interface PodRun extends Ran {
   /** every namespace id ("net:[…]") pinned by any pod of the env while podd ran */
@@ -113,7 +113,53 @@ export function said(r: Pick<Ran, "stdout" | "stderr" | "code">): string {
 /** Asserts that a finished run left nothing behind and that its namespaces are freed. */
 export function assertNothingLeft(env: Env, namespaces: string[]): void {
   assert.deepEqual(leftovers(env), { mounts: [], cgroups: [], processes: [], pins: [] }, "leftovers after the pods ended");
-  assert.deepEqual(namespaceReferences(namespaces), [], "references to the pods' namespaces after they ended");
+  assert.deepEqual(ownReferences(env, namespaces), [], "references to the pods' namespaces after they ended");
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return fallback; // the process exited while we looked
+  }
+}
+
+/**
+ * harness.ts's namespaceReferences without what belongs to other test runs. The kernel reuses
+ * a freed namespace's inode number at once, so when tests run concurrently an id of our
+ * finished pod can be the id of another run's live pod: its pin, mounted in that run's root,
+ * and the processes that joined it, which name that run's pins or cgroup parent. Those are
+ * set aside; any other process or mount holding one of the ids counts.
+ */
+export function ownReferences(env: Env, ids: string[]): string[] {
+  const found: string[] = [];
+  if (ids.length === 0) return found;
+  const foreignPin = (p: string) => /\/pods\/[^/ ]+\/ns\/(net|ipc|uts)$/.test(p) && !p.includes(env.dir + "/");
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    const cmdline = readOr(`/proc/${pid}/cmdline`, "").replace(/\0/g, " ");
+    const cgroup = readOr(`/proc/${pid}/cgroup`, "");
+    const ours = cmdline.includes(env.dir) || cgroup.includes(`/${env.cgroupParent}/`);
+    const foreign = !ours && (/\/pods\/[^/ ]+\/ns\//.test(cmdline) || /:\/podd[^/\n]*\//.test(cgroup));
+    for (const kind of ["net", "ipc", "uts"]) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/ns/${kind}`);
+      } catch {
+        continue; // exited, or a kernel thread without that link
+      }
+      if (ids.includes(link) && !foreign) found.push(`pid ${pid} is in ${link}`);
+    }
+    for (const line of readOr(`/proc/${pid}/mountinfo`, "").split("\n")) {
+      const f = line.split(" ");
+      // fields: id parent major:minor root mount-point …; an nsfs mount's root is its ns id
+      if (ids.includes(f[3] ?? "") && !foreignPin(unescapeOctal(f[4] ?? ""))) found.push(`pid ${pid} has a mount of ${f[3]} on ${f[4]}`);
+    }
+  }
+  return found;
+}
+
+function unescapeOctal(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /** The run dir of a pod of env by pod name (the first one found), or undefined. */

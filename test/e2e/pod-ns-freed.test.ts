@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { e2eSkip, importBusybox, namespaceReferences, podd, waitFor, writeManifest, type Env } from "./harness.ts";
-import { allSeen, assertNothingLeft, inEnv, nsOf, pid1Of, readProc, podRunDir, processTree, said, watchNamespaces } from "./pod-helpers.ts";
+import { allSeen, assertNothingLeft, inEnv, nsOf, ownReferences, pid1Of, readProc, podRunDir, processTree, said, watchNamespaces } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
 
@@ -93,7 +93,7 @@ async function finishedPodIsFreed(env: Env, image: string): Promise<void> {
     trap = spawn("unshare", ["--mount", "--propagation", "private", "sleep", "3600"], { stdio: "ignore" });
     const trapPid = trap.pid!;
     await waitFor("the control's private mount namespace", () => readProc(trapPid)?.comm === "sleep" && nsOf(trapPid, "mnt") !== nsOf(process.pid, "mnt"));
-    assert.ok(namespaceReferences(finisherNs).some((h) => h.startsWith(`pid ${trapPid} has a mount of`)), "the control holds copies of the pins");
+    assert.ok(ownReferences(env, finisherNs).some((h) => h.startsWith(`pid ${trapPid} has a mount of`)), "the control holds copies of the pins");
 
     writeFileSync(join(env.dir, "gate", "go"), "");
     await waitFor("the finisher's sandbox to go", () => podRunDir(env, "finisher") === undefined);
@@ -104,7 +104,7 @@ async function finishedPodIsFreed(env: Env, image: string): Promise<void> {
     for (const p of keeper) {
       for (const id of finisherNs) assert.ok(!mountinfo(p.pid).includes(id), `the keeper's pid ${p.pid} has a mount of ${id}`);
     }
-    assert.deepEqual(namespaceReferences(finisherNs), [], "the finisher's namespaces after it ended");
+    assert.deepEqual(ownReferences(env, finisherNs), [], "the finisher's namespaces after it ended");
     assert.ok(readProc(trapPid), "the control is still running");
     // Nor any mount point in podd's run root inside the keeper (a host-root container sees
     // the host's mounts, but the run root is hidden).

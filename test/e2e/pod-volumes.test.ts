@@ -182,6 +182,8 @@ ${vol("blk", join(hp, "blk"), "BlockDevice")}
         assert.ok(!existsSync(join(hp, "dir", "probe")));
         assert.equal(v.get("sub"), "f.txt", "subPath shows only the subdirectory");
         assert.equal(v.get("sub-file"), "in-sub");
+        // every use of the host's files is reported, once per volume
+        assert.equal(r.stderr.match(/pod\/hp HostPathMounted/g)?.length, 8, r.stderr);
         // hostPaths are the host's: they stay
         assert.ok(existsSync(join(hp, "new-dir")) && existsSync(join(hp, "plain", "hello")));
         assertNothingLeft(env, r.namespaces);
@@ -212,7 +214,10 @@ kind: Pod
 metadata: {name: ${name}}
 spec:
   restartPolicy: Never
-  volumes: [{name: v, hostPath: {path: ${path}, type: ${type}}}]
+  volumes:
+    # a Memory emptyDir, set up before the failing check, must not be left mounted
+    - {name: m, emptyDir: {medium: Memory}}
+    - {name: v, hostPath: {path: ${path}, type: ${type}}}
   containers:
     - name: c
       image: host
