@@ -88,7 +88,9 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     binds,
     tmpfs: image ? [] : hostTmpfs,
     hide: image ? [] : [ctx.roots.state, ctx.roots.run, ctx.roots.log],
-    shm: ctx.sandbox.shm,
+    // hostIPC shares the host's IPC namespace, and POSIX shared memory lives in /dev/shm:
+    // such a pod gets the host's (as Docker's --ipc=host does), not a private one per container.
+    shm: ctx.sandbox.shm ?? (pod.spec.hostIPC ? "/dev/shm" : undefined),
     argv,
     env,
     cwd: container.workingDir ?? image?.workingDir ?? "/",
