@@ -4,7 +4,7 @@
 // nothing left and the pods' namespaces referenced nowhere.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readlinkSync } from "node:fs";
+import { readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { e2eSkip, fixture, importBusybox, writeManifest } from "./harness.ts";
 import { assertNothingLeft, inEnv, fixtureNs, linesOf, runManifest, runPods, said, valuesOf } from "./pod-helpers.ts";
@@ -92,7 +92,7 @@ ${spec}
   containers:
     - name: c
       image: host
-      command: ["sh", "-c", "${fixture} ns-ids; echo hostname=$$(hostname); echo lo=$$(${fixture} lo-flags)"]
+      command: ["sh", "-c", "${fixture} ns-ids; echo hostname=$$(hostname); echo lo=$$(${fixture} lo-flags); echo shm=$$(stat -c '%d %i' /dev/shm)"]
 `;
     const files = [
       writeManifest(env, "one.yaml", pod("one", "  hostname: custom-name")),
@@ -115,6 +115,10 @@ ${spec}
     assert.equal(hostns.ipc, host("ipc"));
     assert.equal(hostns.uts, host("uts"));
     assert.equal(valuesOf(r, "hostns", "c").get("hostname"), hostname());
+    // hostIPC: the host's /dev/shm too (POSIX shared memory); a pod's own is not the host's
+    const hostShm = statSync("/dev/shm");
+    assert.equal(valuesOf(r, "hostns", "c").get("shm"), `${hostShm.dev} ${hostShm.ino}`);
+    assert.notEqual(valuesOf(r, "two", "c").get("shm"), `${hostShm.dev} ${hostShm.ino}`);
     // spec.hostname wins over the pod name
     assert.equal(valuesOf(r, "one", "c").get("hostname"), "custom-name");
     assert.equal(valuesOf(r, "two", "c").get("hostname"), "two");
