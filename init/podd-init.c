@@ -1335,6 +1335,23 @@ static const char *setup_rootfs(const struct rootfs_opts *r, char *err, size_t e
 		exit(EXIT_SETUP); \
 	} while (0)
 
+/* Our argv, as the kernel laid it out: /proc/PID/cmdline reads this memory. */
+static struct { char *start, *end; } arg_area;
+
+/* PID 1's command line names host paths (pins, layers, podd's roots) and is
+ * readable inside the container as /proc/1/cmdline. Once the command runs,
+ * nothing needs the options any more (they were parsed, the command has its
+ * own copy), so it is replaced by "podd-init". */
+static void hide_command_line(void)
+{
+	static const char name[] = "podd-init";
+	size_t len = (size_t)(arg_area.end - arg_area.start);
+	if (len < sizeof name)
+		return;
+	memset(arg_area.start, 0, len);
+	memcpy(arg_area.start, name, sizeof name);
+}
+
 /* PID 1 of the container. Its setup is a list of steps; each failure travels
  * to the monitor through the channel and ends PID 1 with EXIT_SETUP. */
 static void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd) __attribute__((noreturn));
@@ -1390,6 +1407,7 @@ static void container_pid1(struct container_opts *o, int sigfd, int chan, int st
 		close(o->cmd.err_fd);
 	}
 
+	hide_command_line();
 	int status = supervise(sigfd, pid);
 	/* Tell the monitor which signal killed the command: from our exit code
 	 * alone, 143 could be exit(143) or SIGTERM. */
@@ -1905,6 +1923,8 @@ static int exec_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	arg_area.start = argv[0];
+	arg_area.end = argv[argc - 1] + strlen(argv[argc - 1]);
 	sigprocmask(SIG_SETMASK, NULL, &original_mask);
 	sigaction(SIGPIPE, NULL, &original_sigpipe);
 
