@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { busyboxRootfs, destroyEnv, leftovers, type Env, type Leftovers } from "../e2e/harness.ts";
 
 export const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-export const poddMain = join(repo, "dist/supervisor/cli/main.js");
+export const poddMain = join(repo, "dist/podd.js");
 
 function newestMtime(dir: string, ext: string[]): number {
   let newest = 0;
