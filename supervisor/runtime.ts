@@ -85,6 +85,11 @@ export class Runtime {
   /** Namespaces, pod cgroup and volumes; undone whole if any step fails. */
   async createSandbox(pod: BoundPod): Promise<Sandbox> {
     const ref = podRef(pod);
+    // A daemon that crashed while creating this sandbox left part of it in the run dir (the
+    // etc dir, pins bound or not): start from nothing, or mkdir fails with EEXIST and pins
+    // would stack. Nothing runs in a pod whose sandbox is not ready, so nothing is lost.
+    this.volumes.removeMemory(ref, pod);
+    await this.sandboxes.destroy(this.sandboxSpec(pod));
     await this.cgroups.ensureParent();
     await this.cgroups.createPod(ref.uid, this.podLimits(pod));
     try {
