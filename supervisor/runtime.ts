@@ -160,6 +160,10 @@ export class Runtime {
       node: this.node,
     });
     await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
+    // A run that a daemon started and crashed before recording (between the spawn and the
+    // write of observed.json) still runs in this cgroup, unknown to anyone: a start must never
+    // put a second copy of the container beside it. Its monitor exits with its PID 1.
+    await this.cgroups.kill(ref.uid, container.name);
     const monitor = launch(this.opts.initPath, plan);
     return { monitor, stateDir: runDir, logPath: plan.logPath };
   }
