@@ -169,8 +169,12 @@ export class Daemon {
       }
       if (old && fingerprint(old) === fingerprint(pod)) return { result: "unchanged" as const, object: this.get(old.metadata.namespace, old.metadata.name)! };
       const bound = bindPod({ ...pod, metadata: { ...pod.metadata, uid: undefined } } as Pod, Date.now());
-      if (old) await this.stopAndRemove(key, old, undefined);
+      // The new pod is desired before the old one stops: a crash during the graceful stop
+      // then leaves the new pod desired and the old one an orphan that the next start removes.
+      // Written after the stop, a crash left the old pod desired and its observed state
+      // "being deleted": stopped for good, never run again, never removed.
       this.store.put(bound);
+      if (old) await this.stopAndRemove(key, old, undefined, false);
       this.desired.set(key, bound);
       this.sup.add(bound);
       return { result: old ? ("configured" as const) : ("created" as const), object: this.get(bound.metadata.namespace, bound.metadata.name)! };
@@ -206,11 +210,14 @@ export class Daemon {
       });
   }
 
-  /** Stops the pod's worker (if it is the same pod), removes its runtime state and desired file. */
-  private async stopAndRemove(key: string, pod: BoundPod, gracePeriodSeconds: number | undefined): Promise<void> {
+  /**
+   * Stops the pod's worker (if it is the same pod), removes its runtime state and, unless a
+   * replacement's file has taken its place, its desired file.
+   */
+  private async stopAndRemove(key: string, pod: BoundPod, gracePeriodSeconds: number | undefined, removeDesired = true): Promise<void> {
     const w = this.sup.get(key);
     if (w && w.pod.metadata.uid === pod.metadata.uid) await this.sup.delete(key, gracePeriodSeconds);
-    this.store.remove(pod.metadata.namespace, pod.metadata.name);
+    if (removeDesired) this.store.remove(pod.metadata.namespace, pod.metadata.name);
     if (this.desired.get(key)?.metadata.uid === pod.metadata.uid) this.desired.delete(key);
     this.sup.events.emit("podChanged", pod.metadata.namespace, pod.metadata.name);
   }
