@@ -128,6 +128,15 @@ export class CgroupV1 extends CgroupTree {
     } finally {
       // Thaw even when killing failed, so nothing is left frozen; ENOENT means the cgroup is gone.
       if (freezer !== undefined && frozen) await this.io.writeIfPresent(join(freezer, "freezer.state"), "THAWED");
+      // A container cgroup frozen by a kill that a daemon crash cut short stays FROZEN when its
+      // parent thaws (v1 keeps a child's own freeze), and its tasks never take the SIGKILL.
+      if (freezer !== undefined) {
+        for (const child of await this.io.subdirs(freezer)) {
+          const state = join(freezer, child, "freezer.state");
+          const s = (await this.io.readOptional(state))?.trim();
+          if (s !== undefined && s !== "THAWED") await this.io.writeIfPresent(state, "THAWED");
+        }
+      }
     }
     await this.waitEmpty(dirs);
   }
