@@ -6,7 +6,7 @@
 // is reported as the kubelet does: terminated, ContainerStatusUnknown, exit code 137.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, waitFor, type Env } from "./harness.ts";
 import { alive, containerStatus, crashDaemon, getPod, killPid, podManifest, podPath, putPod, startDaemon, stopDaemon, waitGone, waitRunning, type Daemon } from "./daemon-helpers.ts";
@@ -131,6 +131,27 @@ describe("daemon kill -9 and adoption", { skip, timeout: 120_000 }, () => {
     assert.throws(() => assertSequence("0\n1\n1\n2\n"));
 
     await deleteAll(d, env, ["seq", "ender"]);
+    await stopDaemon(d);
+  });
+
+  test("an orphan whose container a crashed kill left frozen (cgroup v1) is still removed", { skip: !existsSync("/sys/fs/cgroup/freezer") && "no v1 freezer hierarchy" }, async () => {
+    const env = makeEnv();
+    envs.push(env);
+    await importBusybox(env);
+    let d = await startDaemon(env, backOff);
+    daemons.push(d);
+    assert.equal((await putPod(d, podManifest("a", { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] }))).status, 201);
+    await waitRunning(d, "a", "c");
+    const uid = (await getPod(d, "a")).metadata.uid;
+    await crashDaemon(d);
+    // What a daemon killed between freezing the container and thawing it leaves behind, and
+    // the pod no longer desired (a delete whose file removal was the last thing done).
+    writeFileSync(join("/sys/fs/cgroup/freezer", env.cgroupParent, uid, "c", "freezer.state"), "FROZEN");
+    rmSync(join(env.state, "desired", "default", "a.json"));
+    d = await startDaemon(env, backOff);
+    daemons.push(d);
+    assert.equal((await d.request("GET", podPath("a"))).status, 404);
+    assert.deepEqual(leftovers(env), { mounts: [], cgroups: [], processes: [], pins: [] });
     await stopDaemon(d);
   });
 
