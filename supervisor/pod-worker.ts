@@ -408,6 +408,9 @@ export class PodWorker {
       return;
     }
     Object.assign(this.observed, saved.observed);
+    // A stop the desired state does not ask for (--stop-pods-on-exit cut short by a crash) is
+    // not carried over: the pod is wanted, so it goes on; what was stopped restarts per policy.
+    if (!this.pod.metadata.deletionTimestamp) delete (this.observed as { deletionRequestedAtMs?: number }).deletionRequestedAtMs;
     for (const [name, rec] of Object.entries(this.observed.containers)) {
       if (!rec || !isAlive(rec)) continue;
       const stateDir = this.runtime.layout.containerRunDir(this.ref(), name);
