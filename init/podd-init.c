@@ -1890,16 +1890,32 @@ static int exec_main(int argc, char **argv)
 	if (sigfd < 0)
 		die(EXIT_EXEC_FAILED, "signalfd: %s", strerror(errno));
 
+	/* The command must die with us. A supervisor that gives up on an exec
+	 * (a hook past its time limit) SIGKILLs this process only, and the kernel
+	 * reparents our child to the init of *our* PID namespace (the host's),
+	 * where it would run on unsupervised, holding the pipes of our stdout and
+	 * stderr open so that nobody ever sees their end. The pipe closes the race
+	 * of dying between fork and prctl: the child cannot see our pid (we are
+	 * outside its PID namespace), but it sees the write end close. */
+	int alive[2];
+	if (pipe2(alive, O_CLOEXEC) < 0)
+		die(EXIT_EXEC_FAILED, "pipe: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0)
 		die(EXIT_EXEC_FAILED, "fork into the PID namespace of pid %d: %s", (int)target, strerror(errno));
 	if (pid == 0) {
+		close(alive[1]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		struct pollfd parent = { .fd = alive[0], .events = POLLIN };
+		if (NO_EINTR(poll(&parent, 1, 0)) != 0)
+			_exit(EXIT_EXEC_FAILED);   /* the write end closed: we were orphaned already */
 		for (size_t i = 0; i < ncgroups; i++) {
 			if (NO_EINTR(write(cgroup_fds[i], "0", 1)) != 1)
 				die(EXIT_EXEC_FAILED, "join cgroup of pid %d: %s", (int)target, strerror(errno));
 		}
 		exec_command(&c);   /* no channel: the command shares our stderr and reports there */
 	}
+	close(alive[0]);   /* alive[1] stays open until we exit */
 	for (size_t i = 0; i < ncgroups; i++)
 		close(cgroup_fds[i]);
 
