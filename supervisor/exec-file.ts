@@ -32,11 +32,18 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));
     const started = Date.now();
+    const timedOut = (signal: NodeJS.Signals | null) => opts.timeoutMs !== undefined && signal === "SIGKILL" && Date.now() - started >= opts.timeoutMs;
+    // A helper killed at its time limit is done with at its exit, not at "close": "close" waits
+    // for the end of its stdout and stderr, which whatever it started (an exec'd command's
+    // children) may hold open for ever, and the time limit would then limit nothing.
+    child.on("exit", (_code, signal) => {
+      if (!timedOut(signal)) return;
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(new PoddError(`${file}: timed out after ${opts.timeoutMs} ms`));
+    });
     child.on("close", (code, signal) => {
-      if (opts.timeoutMs !== undefined && signal === "SIGKILL" && Date.now() - started >= opts.timeoutMs) {
-        reject(new PoddError(`${file}: timed out after ${opts.timeoutMs} ms`));
-        return;
-      }
+      if (timedOut(signal)) return; // rejected at exit
       resolve({ code: code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0), stdout, stderr });
     });
     // A helper that reads no input (podd-init sandbox) can exit before the end of its stdin is
