@@ -295,15 +295,19 @@ export class PodWorker {
       live.pid1 = start.pid1;
       live.startedAtMs = Date.parse(start.startedAt);
       const hook = this.container(name)?.lifecycle?.postStart?.exec?.command;
+      let hookFailed = false;
       if (hook && !live.adopted) {
         try {
           await this.runtime.execIn(start.pid1, hook, this.graceMs());
         } catch (err) {
+          hookFailed = true;
           this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
           await this.runtime.killContainer(this.pod, name);
         }
       }
-      if (this.record(name).lifecycle.state === "Starting") {
+      // A container whose postStart failed has just been killed: it never was Running, and
+      // showing it so would have a stop planned (and SIGTERM sent) for a container already dead.
+      if (!hookFailed && this.record(name).lifecycle.state === "Starting") {
         this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs, { containerID: live.containerID }));
         this.emit("Normal", "Started", `Started container ${name}`, name);
       }
