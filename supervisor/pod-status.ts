@@ -420,6 +420,10 @@ export function buildPodStatus(pod: PodStatusSource, observed: ObservedPod, now:
   });
 
   let phase = getPhase(pod, all, podIsTerminal, podHasInitialized);
+  // The kubelet's status manager (TerminatePod) never leaves a pod it has stopped for good in
+  // Pending or Running: one deleted before it initialised, or while its init containers crash
+  // looped, is Failed. getPhase alone says Pending for it.
+  if (podIsTerminal && (phase === "Pending" || phase === "Running")) phase = "Failed";
   let reason: string | undefined;
   let message: string | undefined;
   // A terminal phase is never left; its reason and message stay with it.
