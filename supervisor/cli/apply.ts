@@ -1,15 +1,15 @@
 // podd apply -f: validates every manifest locally first (file:line:col; one bad pod rejects the
 // lot, before anything reaches the daemon), then PUTs each pod, which the daemon creates or
 // replaces, and prints kubectl's `pod/x created|configured|unchanged`. With no daemon running
-// it starts one in the background. --wait then follows the pods until they run and are ready,
-// or end.
+// it starts one in the background, on the roots and cgroup parent given to apply (the daemon's
+// own flags, passed on). --wait then follows the pods until they run and are ready, or end.
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseDuration } from "../duration.ts";
 import { PoddError } from "../errors.ts";
-import { ApiError, DEFAULT_SOCKET, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
+import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
 import { defaultRoots } from "../paths.ts";
 import { kubectlStatus, readyColumn } from "../pod-status.ts";
 import { parseValidateMode, readManifests } from "./manifests.ts";
@@ -31,8 +31,23 @@ export interface StartedDaemon {
   exited: Promise<number | null>;
 }
 
+/** The daemon's own flags that apply passes on to a daemon it starts; unset means the default. */
+export interface DaemonPlace {
+  root?: string | undefined;
+  "run-root"?: string | undefined;
+  "log-root"?: string | undefined;
+  "cgroup-parent"?: string | undefined;
+}
+
+const daemonPlaceFlags = {
+  root: { type: "string" },
+  "run-root": { type: "string" },
+  "log-root": { type: "string" },
+  "cgroup-parent": { type: "string" },
+} as const;
+
 export interface ApplyDeps {
-  startDaemon(socket: string): Promise<StartedDaemon>;
+  startDaemon(socket: string, place: DaemonPlace): Promise<StartedDaemon>;
 }
 
 /** This CLI's entry, run the way this process runs (from source through tsx, or built). */
@@ -43,15 +58,20 @@ function cliCommand(): string[] {
   return fromSource ? ["--import", "tsx", entry] : [entry];
 }
 
-/** Starts `podd daemon` detached with the default roots, its output appended to daemon.log. */
-export const spawnDaemon: ApplyDeps["startDaemon"] = async (socket) => {
+/** Starts `podd daemon` detached on the given roots (else the defaults), its output appended to <log root>/daemon.log. */
+export const spawnDaemon: ApplyDeps["startDaemon"] = async (socket, place) => {
   if (process.getuid?.() !== 0) {
     throw new PoddError(`no podd daemon is running at ${socket}, and starting one needs root: run "sudo podd apply …", or start "podd daemon" yourself`, { code: "Invalid" });
   }
-  const logPath = join(defaultRoots.log, "daemon.log");
-  mkdirSync(defaultRoots.log, { recursive: true });
+  const logRoot = resolve(place["log-root"] ?? defaultRoots.log);
+  const logPath = join(logRoot, "daemon.log");
+  mkdirSync(logRoot, { recursive: true });
   const fd = openSync(logPath, "a");
-  const args = [...cliCommand(), "daemon", ...(socket !== DEFAULT_SOCKET ? ["--socket", socket] : [])];
+  // Paths resolved here: the daemon's working directory need not stay this one's.
+  const passOn = (["root", "run-root", "log-root"] as const).flatMap((f) => (place[f] === undefined ? [] : [`--${f}`, resolve(place[f])]));
+  if (place["cgroup-parent"] !== undefined) passOn.push("--cgroup-parent", place["cgroup-parent"]);
+  // --socket always: with another --run-root the daemon's default socket is not the one we wait on.
+  const args = [...cliCommand(), "daemon", ...passOn, "--socket", resolve(socket)];
   const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -61,7 +81,7 @@ export const spawnDaemon: ApplyDeps["startDaemon"] = async (socket) => {
   });
   // The daemon outlives this command: nothing here may keep it (or us) waiting on the other.
   child.unref();
-  return { pid: child.pid!, logPath, stateRoot: defaultRoots.state, exited };
+  return { pid: child.pid!, logPath, stateRoot: resolve(place.root ?? defaultRoots.state), exited };
 };
 
 function lastLines(path: string, n: number): string {
@@ -73,14 +93,14 @@ function lastLines(path: string, n: number): string {
 }
 
 /** Makes sure a daemon answers on the client's socket, starting one when nobody listens. */
-export async function ensureDaemon(client: PoddClient, io: Io, deps: ApplyDeps): Promise<void> {
+export async function ensureDaemon(client: PoddClient, io: Io, deps: ApplyDeps, place: DaemonPlace = {}): Promise<void> {
   try {
     await client.healthz();
     return;
   } catch (err) {
     if (!(err instanceof UnreachableError) || err.why !== "no-daemon") throw err;
   }
-  const d = await deps.startDaemon(client.socket);
+  const d = await deps.startDaemon(client.socket, place);
   io.stderr.write(`no podd daemon was running: started one (pid ${d.pid}); its log is ${d.logPath}, its state ${d.stateRoot}\n`);
   let exitCode: number | null | undefined;
   void d.exited.then((c) => (exitCode = c));
@@ -161,6 +181,7 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
 export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { startDaemon: spawnDaemon }): Promise<number> {
   const { values } = parseFlags(argv.map((a) => (a === "--wait" ? "--wait=true" : a)), {
     ...socketFlag,
+    ...daemonPlaceFlags,
     filename: { type: "string", short: "f", multiple: true },
     wait: { type: "string" },
     timeout: { type: "string" },
@@ -188,7 +209,7 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
 
   const client = clientFor(values, io);
   return runClientVerb(io, async () => {
-    await ensureDaemon(client, io, deps);
+    await ensureDaemon(client, io, deps, values);
     const applied: { namespace: string; name: string }[] = [];
     let failed = false;
     for (const pod of set.pods) {
@@ -212,6 +233,6 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
 
 export const apply: Verb = {
   summary: "Create or update pods from manifests, starting the daemon if needed (kubectl apply)",
-  usage: "-f FILE|DIR|- [-f …] [--wait] [--timeout DURATION] [--dry-run=client] [--validate=strict|warn|ignore] [--socket PATH]",
+  usage: "-f FILE|DIR|- [-f …] [--wait] [--timeout DURATION] [--dry-run=client] [--validate=strict|warn|ignore] [--socket PATH] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] (the last four for a daemon apply starts)",
   run: (argv) => applyMain(argv, processIo()),
 };

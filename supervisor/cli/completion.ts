@@ -5,7 +5,7 @@ import type { Verb } from "./verb.ts";
 
 /** Flags per verb; kept next to the script so a new flag is one line here. */
 export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  apply: ["-f", "--filename", "--wait", "--timeout", "--dry-run=client", "--validate", "--socket"],
+  apply: ["-f", "--filename", "--wait", "--timeout", "--dry-run=client", "--validate", "--socket", "--root", "--run-root", "--log-root", "--cgroup-parent"],
   completion: [],
   daemon: ["--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--group"],
   delete: ["-f", "--filename", "--grace-period", "--now", "--wait=false", "--timeout", "-n", "--namespace", "--socket"],

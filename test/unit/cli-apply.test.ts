@@ -72,15 +72,17 @@ test("with no daemon, apply starts one, says where its log and state are, waits 
   const late = new FakeApi();
   let started = 0;
   const deps: ApplyDeps = {
-    async startDaemon(socket) {
+    async startDaemon(socket, place) {
       assert.equal(socket, late.socket);
+      assert.equal(place.root, "/tmp/state");
+      assert.equal(place["cgroup-parent"], "podd-x");
       started++;
       await late.listen();
       return { pid: 4242, logPath: "/var/log/podd/daemon.log", stateRoot: "/var/lib/podd", exited: new Promise(() => {}) };
     },
   };
   try {
-    const r = await capture((io) => applyMain(["-f", manifest("late.yaml", pod("late")), "--socket", late.socket], io, deps));
+    const r = await capture((io) => applyMain(["-f", manifest("late.yaml", pod("late")), "--socket", late.socket, "--root", "/tmp/state", "--cgroup-parent", "podd-x"], io, deps));
     assert.equal(r.code, 0);
     assert.equal(started, 1);
     assert.equal(r.stderr, "no podd daemon was running: started one (pid 4242); its log is /var/log/podd/daemon.log, its state /var/lib/podd\n");
