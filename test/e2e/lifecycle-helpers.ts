@@ -2,6 +2,7 @@
 // while watching its events on stderr as they come, read the final Pod, the CRI logs of each
 // container run and the container cgroups under the env's own parent. Built on harness.ts.
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, waitFor, writeManifest, type Env, type Ran } from "./harness.ts";
@@ -123,9 +124,10 @@ export interface Finished extends Ran {
  * Starts `podd run -f <manifest> -o json` in the env with the short back-off; `flags` come
  * after the env's own. Does not wait: await `.done`.
  */
-export function startPod(env: Env, yaml: string, flags: string[] = [], opts: { timeoutMs?: number; file?: string } = {}): RunningPod {
+export function startPod(env: Env, yaml: string, flags: string[] = [], opts: { timeoutMs?: number; file?: string; backOff?: string[] } = {}): RunningPod {
   const path = writeManifest(env, opts.file ?? "pod.yaml", yaml);
-  const p = podd(["run", "-f", path, "-o", "json", ...env.flags, ...FAST_BACKOFF, ...flags], { timeoutMs: opts.timeoutMs ?? 180_000 });
+  const p = podd(["run", "-f", path, "-o", "json", ...env.flags, ...(opts.backOff ?? FAST_BACKOFF), ...flags], { timeoutMs: opts.timeoutMs ?? 180_000 });
+  running.set(env, [...(running.get(env) ?? []), p.child]);
   let err = "";
   let exited = false;
   p.child.stderr!.on("data", (d: string) => (err += d));
@@ -190,14 +192,29 @@ export function assertClean(env: Env): void {
  */
 export async function withEnv(fn: (env: Env) => Promise<void>, opts: { busybox?: boolean } = {}): Promise<void> {
   const env = makeEnv();
+  let failure: unknown;
   try {
     if (opts.busybox) await importBusybox(env);
     await fn(env);
     assertClean(env);
-  } finally {
-    destroyEnv(env);
+  } catch (err) {
+    failure = err;
   }
+  // A podd run the body left running (it failed before podd ended) goes first, by pid: it
+  // holds the env's mounts and would recreate what destroyEnv removes.
+  for (const child of running.get(env) ?? []) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  running.delete(env);
+  try {
+    destroyEnv(env);
+  } catch (err) {
+    // The body's failure is the one to see; a cleanup failure after it is its consequence.
+    if (failure === undefined) throw err;
+    (failure as Error).message += `\n(and cleaning up failed: ${(err as Error).message})`;
+  }
+  if (failure !== undefined) throw failure;
 }
+
+const running = new Map<Env, ChildProcess[]>();
 
 export const skip = e2eSkip();
 

@@ -46,9 +46,11 @@ spec:
     command: ["${fixture}", "eat-memory", "8"]
     resources: {limits: {memory: 32Mi}}
 `,
+        [],
+        { backOff: ["--backoff-initial", "500ms", "--backoff-max", "4s"] },
       );
-      // Runs 0 and 1 go at once, then back-off windows of 200ms, 400ms, 800ms: the third
-      // BackOff begins the 800ms wait, long enough for the stop to arrive within it.
+      // Runs 0 and 1 go at once, then back-off windows of 500ms, 1s, 2s: the third BackOff
+      // begins the 2s wait, long enough for the stop to arrive within it even in a slow VM.
       await run.waitEvent("eater's third BackOff", (e) => e.container === "eater" && e.reason === "BackOff", 3);
       await run.until("fits to have eaten", () => stdoutOf(env, "oom", "fits").includes("ate 8"));
       run.signal("SIGTERM");
@@ -60,7 +62,7 @@ spec:
       assert.deepEqual(eater.state, {
         waiting: {
           reason: "CrashLoopBackOff",
-          message: `back-off 800ms restarting failed container=eater pod=oom_default(${pod.metadata.uid})`,
+          message: `back-off 2s restarting failed container=eater pod=oom_default(${pod.metadata.uid})`,
         },
       });
       assert.equal(eater.lastState.terminated?.reason, "OOMKilled");
