@@ -146,7 +146,11 @@ spec:
 `,
         ["--pod-pids-limit", "64"],
       );
-      const pod = await run.until("the pod's pids cgroup", () => podCgroupWith(env, "pids.max"));
+      // Once the container has started, its pod's cgroup has its limits (a look before could
+      // catch the directory between its mkdir and the write of pids.max).
+      await run.waitEvent("bomb started", (e) => e.container === "bomb" && e.reason === "Started");
+      const pod = podCgroupWith(env, "pids.max")!;
+      assert.ok(pod, "the pod has a pids cgroup");
       assert.equal(readFileSync(join(pod, "pids.max"), "utf8").trim(), "64");
       // The bomb reaches the limit and stays there: forks fail, and pids.events counts them —
       // in the pod cgroup whose limit was hit (v2), or in the cgroup the fork came from (v1
