@@ -187,6 +187,20 @@ export class Daemon {
    */
   delete(namespace: string, name: string, gracePeriodSeconds?: number): Promise<PodObject> {
     const key = `${namespace}/${name}`;
+    // A pod being deleted holds its lock until it is gone (finishDelete): a second delete must
+    // not queue behind that, or it would wait out the very grace period it may shorten.
+    const deleting = this.desired.get(key);
+    const w = this.sup.get(key);
+    if (deleting?.metadata.deletionTimestamp && w && w.pod.metadata.uid === deleting.metadata.uid) {
+      const current = deleting.metadata.deletionGracePeriodSeconds ?? w.pod.spec.terminationGracePeriodSeconds ?? 30;
+      if (gracePeriodSeconds !== undefined && gracePeriodSeconds < current) {
+        deleting.metadata.deletionGracePeriodSeconds = gracePeriodSeconds;
+        // Synchronous since the check above: stopAndRemove cannot have removed the file between.
+        this.store.put(deleting);
+        w.delete(gracePeriodSeconds);
+      }
+      return Promise.resolve(this.objectOf(w));
+    }
     return this.locks.run(key, async () => {
       const pod = this.desired.get(key);
       const worker = this.sup.get(key);

@@ -10,6 +10,7 @@ import type { EventBus, PodEvent } from "./events.ts";
 import { ConfigError } from "./launch.ts";
 import {
   isAlive,
+  MINIMUM_GRACE_MS,
   newContainerRecord,
   planPod,
   recordBackOff,
@@ -73,6 +74,8 @@ export interface LiveContainer {
   pid1?: number;
   startedAtMs?: number;
   killTimer?: unknown;
+  /** when killTimer fires (clock ms) */
+  killAtMs?: number;
 }
 
 export class PodWorker {
@@ -107,9 +110,25 @@ export class PodWorker {
     this.kick();
   }
 
-  /** Graceful delete: every container gets the grace period, then a cgroup kill. */
+  /**
+   * Graceful delete: every container gets the grace period, then a cgroup kill. A later delete
+   * may shorten the grace period, never lengthen it (as the API server allows): a container
+   * already stopping is killed by the new deadline if that comes first.
+   */
   delete(gracePeriodSeconds?: number): void {
-    if (this.observed.deletionRequestedAtMs !== undefined) return;
+    if (this.observed.deletionRequestedAtMs !== undefined) {
+      if (gracePeriodSeconds === undefined || gracePeriodSeconds * 1000 >= this.graceMs()) return;
+      this.pod.spec.terminationGracePeriodSeconds = gracePeriodSeconds;
+      const ms = Math.max(MINIMUM_GRACE_MS, gracePeriodSeconds * 1000);
+      const killAt = this.clock.now() + ms;
+      for (const [name, live] of this.live) {
+        if (live.killAtMs === undefined || live.killAtMs <= killAt) continue;
+        this.clock.clearTimeout(live.killTimer);
+        this.armKill(name, live, ms);
+      }
+      this.kick();
+      return;
+    }
     if (gracePeriodSeconds !== undefined) this.pod.spec.terminationGracePeriodSeconds = gracePeriodSeconds;
     (this.observed as { deletionRequestedAtMs?: number }).deletionRequestedAtMs = this.clock.now();
     this.kick();
@@ -342,6 +361,7 @@ export class PodWorker {
 
   /** The end of the grace period: a cgroup kill of everything the container runs. */
   private armKill(name: string, live: LiveContainer, ms: number): void {
+    live.killAtMs = this.clock.now() + ms;
     live.killTimer = this.clock.setTimeout(() => {
       void this.runtime.killContainer(this.pod, name).catch((err: unknown) => {
         this.emit("Warning", "FailedKillPod", `error killing container ${name}: ${(err as Error).message}`, name);
