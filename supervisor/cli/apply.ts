@@ -20,6 +20,8 @@ import { parseFlags, type Verb } from "./verb.ts";
 
 /** How long apply waits for a daemon it started to answer /healthz. */
 const DAEMON_START_TIMEOUT_MS = 30_000;
+/** --wait asks first this soon after the apply, doubling up to POLL_MS. */
+const FIRST_POLL_MS = 10;
 /** --wait without --timeout gives up after this long. */
 const DEFAULT_WAIT_TIMEOUT_MS = 5 * 60_000;
 
@@ -138,6 +140,9 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
   const deadline = Date.now() + timeoutMs;
   const left = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
   let failed = false;
+  // A pod usually runs within tens of ms of its PUT: ask again soon, then back off to POLL_MS,
+  // so a quick start is not reported a whole POLL_MS late and a slow one costs no more requests.
+  let interval = FIRST_POLL_MS;
   try {
     for (;;) {
       const steps: string[] = [];
@@ -171,7 +176,8 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
         return 1;
       }
       progress.update(io.stderr.isTTY ? steps.join(", ") : steps.join("\n"));
-      await pause(POLL_MS);
+      await pause(interval);
+      interval = Math.min(POLL_MS, interval * 2);
     }
   } finally {
     progress.done();
