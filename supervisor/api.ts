@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from "node:path";
 import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
 import type { Daemon } from "./daemon.ts";
+import type { PodEvent } from "./events.ts";
 import { PoddError } from "./errors.ts";
 import { LogFollower, parseCriLine, LineAssembler, type CriRecord } from "./logs.ts";
 import { podKeyOf } from "./supervisor.ts";
@@ -235,16 +236,17 @@ export class ApiServer {
   private watchEvents(res: ServerResponse, ns: string | undefined): void {
     const write = this.stream(res);
     for (const e of this.daemon.eventList(ns)) write({ type: "ADDED", object: e });
-    const onEvent = () => {
-      // the newest event is the last in the log (folded events move to the end)
+    // Called right after the daemon's own listener (registered first, when the daemon was made)
+    // has added the event to the log, so the log's newest event (folded ones move to the end)
+    // is this one. Not deferred: two events emitted in one tick would both send the second.
+    const onEvent = (ev: PodEvent) => {
+      if (ns !== undefined && ev.namespace !== ns) return;
       const all = this.daemon.eventList(ns);
       const e = all[all.length - 1];
       if (e) write({ type: e.count > 1 ? "MODIFIED" : "ADDED", object: e });
     };
-    // after the daemon's own listener has added it to the log
-    this.daemon.sup.events.on("event", (ev) => (ns === undefined || ev.namespace === ns) && setImmediate(onEvent));
-    const listener = this.daemon.sup.events.listeners("event").at(-1)!;
-    res.on("close", () => this.daemon.sup.events.off("event", listener));
+    this.daemon.sup.events.on("event", onEvent);
+    res.on("close", () => this.daemon.sup.events.off("event", onEvent));
   }
 
   private containerOf(ns: string, name: string, container: string | undefined) {
