@@ -272,12 +272,15 @@ ${volumes(env)}  initContainers:
 ${container("bad", "exit 2")}
   containers:
 ${container("app", "true")}`,
+        [],
+        // Windows of 1s then 2s: the stop lands in the second even in a slow VM.
+        { backOff: ["--backoff-initial", "1s", "--backoff-max", "4s"] },
       );
       const r = await stopAtBackOff(run, "bad", 2);
       const p = podOf(r);
       const bad = statusOf(p, "bad");
       assert.equal(bad.restartCount, 2);
-      assert.deepEqual(bad.state, { waiting: { reason: "CrashLoopBackOff", message: backOffMessage("400ms", "bad", p) } });
+      assert.deepEqual(bad.state, { waiting: { reason: "CrashLoopBackOff", message: backOffMessage("2s", "bad", p) } });
       assert.equal(bad.lastState.terminated?.exitCode, 2);
       assert.deepEqual(statusOf(p, "app").state, { waiting: { reason: "PodInitializing" } });
       assert.ok(!r.events.some((e) => e.container === "app"));
