@@ -65,9 +65,15 @@ describe("podd apply", { skip, timeout: 120_000 }, () => {
       assert.equal(s.phase, "Running");
       assert.ok(s.containerStatuses[0].state.running);
 
-      const bad = await c.apply("bad.yaml", busybox("bad", { command: ["sh", "-c", "exit 1"] }, { restartPolicy: "Never" }), ["--wait"]);
+      // The failing container is an init container: an app container that exits 1 is Running
+      // and Ready for an instant first, and --wait may rightly return at that instant.
+      const bad = await c.apply(
+        "bad.yaml",
+        busybox("bad", { command: ["sleep", "1000"] }, { restartPolicy: "Never", initContainers: [{ name: "setup", image: "busybox", command: ["sh", "-c", "exit 1"] }] }),
+        ["--wait"],
+      );
       assert.equal(bad.code, 1, bad.stdout + bad.stderr);
-      assert.match(bad.stdout, /^pod\/bad created\npod\/bad failed: Error/m);
+      assert.match(bad.stdout, /^pod\/bad created\npod\/bad failed: Init:Error/m);
       assert.equal((await getPod(c.d, "bad")).status.phase, "Failed");
     }));
 
