@@ -228,6 +228,7 @@ export class PodWorker {
       case "CreateSandbox":
         await this.runtime.createSandbox(this.pod);
         (this.observed as { sandboxReady: boolean }).sandboxReady = true;
+        this.lastError = undefined;
         return true;
       case "StopSandbox":
         await this.runtime.stopSandbox(this.pod);
@@ -348,10 +349,13 @@ export class PodWorker {
     };
     this.live.delete(name);
     this.events.emit("runEnded", this.pod.metadata.uid, this.pod.metadata.name, name, live.run.logPath);
+    const stopped = this.record(name).lifecycle.state === "Stopping";
     this.setRecord(name, recordExit(name, this.record(name), termination));
     if (exit.reason === "StartError") this.emit("Warning", "Failed", `Error: ${exit.message}`, name);
     else if (exit.reason === "OOMKilled") this.emit("Warning", "OOMKilled", `Container ${name} was OOM-killed (exit code ${exit.exitCode})`, name);
-    else this.emit(exit.exitCode === 0 ? "Normal" : "Warning", exit.exitCode === 0 ? "Completed" : "Died", `Container ${name} exited with code ${exit.exitCode}${exit.signal ? ` (signal ${exit.signal})` : ""}`, name);
+    // The reason is the one the container's status shows; an exit podd asked for (a stop) is
+    // not a warning, whatever its code.
+    else this.emit(exit.exitCode === 0 || stopped ? "Normal" : "Warning", exit.exitCode === 0 ? "Completed" : "Error", `Container ${name} exited with code ${exit.exitCode}${exit.signal ? ` (signal ${exit.signal})` : ""}`, name);
     this.kick();
   }
 
@@ -464,7 +468,9 @@ export class PodWorker {
       const held = this.held.get(s.name);
       if (held && s.state.waiting) s.state.waiting = { reason: held.reason, message: held.message };
     }
-    if (this.lastError && !status.message && status.phase === "Pending") status.message = this.lastError;
+    // Why a pod never got going (a volume, a sandbox), as the kubelet's sync errors show; also
+    // on a pod stopped for good before it did, which is Failed with no reason of its own.
+    if (this.lastError && !status.message && (status.phase === "Pending" || (status.phase === "Failed" && !status.reason))) status.message = this.lastError;
     this.lastStatus = status;
     return { ...this.pod, status };
   }

@@ -133,7 +133,8 @@ spec:
       assert.equal(r.code, 124, said(r));
       const list = JSON.parse(r.stdout) as { items: { status: { phase: string; containerStatuses: { state: { waiting?: { reason: string; message: string } } }[] } }[] };
       const status = list.items[0]!.status;
-      assert.equal(status.phase, "Pending");
+      // stopped for good before it could start: Failed, as the kubelet ends a deleted pod
+      assert.equal(status.phase, "Failed");
       assert.deepEqual(status.containerStatuses[0]!.state.waiting, {
         reason: "ErrImageNeverPull",
         message: 'image "x" not found; import it with podd image import',

@@ -134,7 +134,7 @@ describe("crash-loop back-off", { skip }, () => {
       assert.equal(backOffs[0]?.message, `Back-off restarting failed container c in pod loop_default(${p.metadata.uid})`);
       // Every BackOff follows an exit and precedes the next start.
       for (let i = 1; i <= 5; i++) {
-        assert.ok(at(r, "c", "Died", i + 1) < at(r, "c", "BackOff", i));
+        assert.ok(at(r, "c", "Error", i + 1) < at(r, "c", "BackOff", i));
         if (i < 5) assert.ok(at(r, "c", "BackOff", i) < at(r, "c", "Created", i + 2));
       }
       // Each run logs "run" at its start, stamped by the monitor from the same clock the exit
@@ -334,7 +334,7 @@ ${container("app", "until [ $(grep -c sc1 /work/order) -ge 2 ]; do sleep 0.05; d
       // Stopped after the app exited, in reverse order; the app itself was never stopped.
       assert.ok(at(r, "app", "Completed") < at(r, "sc2", "Killing"));
       assert.ok(at(r, "sc2", "Killing") < at(r, "sc1", "Killing"));
-      assert.ok(at(r, "sc2", "Died") < at(r, "sc1", "Killing"), "sc1 is stopped once sc2 has exited");
+      assert.ok(at(r, "sc2", "Error") < at(r, "sc1", "Killing"), "sc1 is stopped once sc2 has exited");
       assert.ok(!r.events.some(is("app", "Killing")));
     }, { busybox: true }));
 });
