@@ -12,6 +12,16 @@ export const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const cli = join(repo, "supervisor/cli/main.ts");
 export const fixture = join(repo, "init/build/podd-fixture");
 
+/**
+ * Inside an `image: host` container the fixture is reached through a hostPath volume: the
+ * checkout may lie under /tmp, /run or /var/tmp (a CI clone can be anywhere), which such a
+ * container replaces with its own. Add hostFixtureVolume to spec.volumes and
+ * hostFixtureMount to the container's volumeMounts, and run hostFixture.
+ */
+export const hostFixture = "/run/podd-fixture";
+export const hostFixtureVolume = `{name: podd-fixture, hostPath: {path: "${fixture}", type: File}}`;
+export const hostFixtureMount = `{name: podd-fixture, mountPath: ${hostFixture}, readOnly: true}`;
+
 /** Why end-to-end tests cannot run here, or false. */
 export function e2eSkip(): string | false {
   if (process.getuid?.() !== 0) return "needs root: creates namespaces, mounts and cgroups";

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, waitFor, writeManifest, type Env, type Ran } from "./harness.ts";
 
-export { fixture } from "./harness.ts";
+export { fixture, hostFixture, hostFixtureMount, hostFixtureVolume } from "./harness.ts";
 
 /** Back-off shortened so that crash loops show in seconds (the kubelet's are 10 s … 300 s). */
 export const FAST_BACKOFF = ["--backoff-initial", "200ms", "--backoff-max", "1s"];

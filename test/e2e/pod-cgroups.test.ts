@@ -15,7 +15,9 @@ import {
   containerCgroupWith,
   containerPids,
   cpuUsageNs,
-  fixture,
+  hostFixture,
+  hostFixtureMount,
+  hostFixtureVolume,
   podCgroupWith,
   podOf,
   skip,
@@ -36,14 +38,17 @@ metadata: {name: oom}
 spec:
   restartPolicy: OnFailure
   terminationGracePeriodSeconds: 2
+  volumes: [${hostFixtureVolume}]
   containers:
   - name: eater
     image: host
-    command: ["${fixture}", "eat-memory", "64"]
+    volumeMounts: [${hostFixtureMount}]
+    command: ["${hostFixture}", "eat-memory", "64"]
     resources: {limits: {memory: 32Mi}}
   - name: fits
     image: host
-    command: ["${fixture}", "eat-memory", "8"]
+    volumeMounts: [${hostFixtureMount}]
+    command: ["${hostFixture}", "eat-memory", "8"]
     resources: {limits: {memory: 32Mi}}
 `,
         [],
@@ -89,14 +94,17 @@ metadata: {name: cpu}
 spec:
   restartPolicy: Never
   terminationGracePeriodSeconds: 2
+  volumes: [${hostFixtureVolume}]
   containers:
   - name: limited
     image: host
-    command: ["${fixture}", "spin"]
+    volumeMounts: [${hostFixtureMount}]
+    command: ["${hostFixture}", "spin"]
     resources: {limits: {cpu: 200m}}
   - name: free
     image: host
-    command: ["${fixture}", "spin"]
+    volumeMounts: [${hostFixtureMount}]
+    command: ["${hostFixture}", "spin"]
 `,
       );
       for (const c of ["limited", "free"]) {
@@ -139,10 +147,12 @@ metadata: {name: bomb}
 spec:
   restartPolicy: Never
   terminationGracePeriodSeconds: 2
+  volumes: [${hostFixtureVolume}]
   containers:
   - name: bomb
     image: host
-    command: ["${fixture}", "fork-bomb"]
+    volumeMounts: [${hostFixtureMount}]
+    command: ["${hostFixture}", "fork-bomb"]
 `,
         ["--pod-pids-limit", "64"],
       );

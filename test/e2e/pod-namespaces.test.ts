@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import { e2eSkip, fixture, importBusybox, writeManifest } from "./harness.ts";
+import { e2eSkip, hostFixture, hostFixtureMount, hostFixtureVolume, importBusybox, writeManifest } from "./harness.ts";
 import { assertNothingLeft, inEnv, fixtureNs, linesOf, runManifest, runPods, said, valuesOf } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
@@ -89,10 +89,12 @@ metadata: {name: ${name}}
 spec:
   restartPolicy: Never
 ${spec}
+  volumes: [${hostFixtureVolume}]
   containers:
     - name: c
       image: host
-      command: ["sh", "-c", "${fixture} ns-ids; echo hostname=$$(hostname); echo lo=$$(${fixture} lo-flags); echo shm=$$(stat -c '%d %i' /dev/shm)"]
+      volumeMounts: [${hostFixtureMount}]
+      command: ["sh", "-c", "${hostFixture} ns-ids; echo hostname=$$(hostname); echo lo=$$(${hostFixture} lo-flags); echo shm=$$(stat -c '%d %i' /dev/shm)"]
 `;
     const files = [
       writeManifest(env, "one.yaml", pod("one", "  hostname: custom-name")),

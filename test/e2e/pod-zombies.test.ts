@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { e2eSkip, fixture, podd, waitFor, writeManifest, type Env } from "./harness.ts";
+import { e2eSkip, hostFixture, hostFixtureMount, hostFixtureVolume, podd, waitFor, writeManifest, type Env } from "./harness.ts";
 import { allSeen, assertNothingLeft, inEnv, pid1Of, processTree, said, watchNamespaces } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
@@ -19,9 +19,11 @@ metadata: {name: ${name}}
 spec:
   restartPolicy: Never
   terminationGracePeriodSeconds: 1
+  volumes: [${hostFixtureVolume}]
   containers:
     - name: c
       image: host
+      volumeMounts: [${hostFixtureMount}]
       command: ${JSON.stringify(command)}
 `;
 }
@@ -41,10 +43,10 @@ describe("no zombies in a container", { skip }, () => {
   test("orphans are reaped by PID 1; unreaped children of the command are the control", () =>
     inEnv(async (env) => {
       const files = [
-        writeManifest(env, "orphans.yaml", pod("orphans", [fixture, "orphans", "20"])),
+        writeManifest(env, "orphans.yaml", pod("orphans", [hostFixture, "orphans", "20"])),
         // a shell whose backgrounded grandchildren outlive their parent subshells
         writeManifest(env, "shell.yaml", pod("shell", ["sh", "-c", "(sleep 0.3 &); (sleep 0.3 &); (sleep 0.3 &); exec sleep 3600"])),
-        writeManifest(env, "zombies.yaml", pod("zombies", [fixture, "zombies", "5"])),
+        writeManifest(env, "zombies.yaml", pod("zombies", [hostFixture, "zombies", "5"])),
       ];
       const watch = watchNamespaces(env);
       const run = podd(["run", ...files.flatMap((f) => ["-f", f]), ...env.flags]);
