@@ -36,7 +36,10 @@ spec:
           echo "hostname=$$(hostname)"
           podd-fixture ns-ids
           touch /dev/shm/ready
-          echo "got=$$(nc -l -p 7777)"
+          # an attempt of b's can arrive empty (connected as the listener came up): listen again
+          while :; do got=$$(nc -l -p 7777); [ -n "$$got" ] && break; done
+          touch /dev/shm/ack
+          echo "got=$$got"
     - name: b
       image: busybox
       command:
@@ -52,7 +55,7 @@ spec:
           echo "comms=$$(cat /proc/[0-9]*/comm | sort -u | tr '\\n' ' ')"
           echo "hostname=$$(hostname)"
           podd-fixture ns-ids
-          until echo hello-from-b | nc 127.0.0.1 7777; do usleep 10000; done
+          until [ -e /dev/shm/ack ]; do echo hello-from-b | nc 127.0.0.1 7777; usleep 10000; done
 `);
     assert.equal(r.code, 0, said(r));
     const a = valuesOf(r, "share", "a");
