@@ -8,22 +8,11 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cgroupsUnder, destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, processesOf, waitFor, type Env } from "./harness.ts";
+import { seededRandom as rng } from "../seeded-random.ts";
 import { crashDaemon, desiredFiles, podManifest, podPath, putPod, startDaemon, stopDaemon, waitGone, type Daemon } from "./daemon-helpers.ts";
 
 const skip = e2eSkip();
 const nothing = { mounts: [], cgroups: [], processes: [], pins: [] };
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pod(name: string, version: number) {
   return podManifest(name, {

@@ -153,12 +153,15 @@ export function mountsUnder(env: Env): string[] {
     .filter((p) => p.startsWith(env.dir + "/"));
 }
 
+/** The cgroup v2 root, or every v1 hierarchy's. */
+function cgroupRoots(): string[] {
+  return existsSync("/sys/fs/cgroup/cgroup.controllers") ? ["/sys/fs/cgroup"] : readdirSync("/sys/fs/cgroup").map((c) => join("/sys/fs/cgroup", c));
+}
+
 /** Cgroup directories under the env's parent, in every hierarchy. */
 export function cgroupsUnder(env: Env): string[] {
   const out: string[] = [];
-  const roots = existsSync("/sys/fs/cgroup/cgroup.controllers")
-    ? ["/sys/fs/cgroup"]
-    : readdirSync("/sys/fs/cgroup").map((c) => join("/sys/fs/cgroup", c));
+  const roots = cgroupRoots();
   for (const r of roots) {
     const dir = join(r, env.cgroupParent);
     if (!existsSync(dir)) continue;
@@ -249,9 +252,7 @@ export function destroyEnv(env: Env): void {
     }
   }
   for (const m of mountsUnder(env).reverse()) spawnSync("umount", ["-l", m]);
-  const roots = existsSync("/sys/fs/cgroup/cgroup.controllers")
-    ? ["/sys/fs/cgroup"]
-    : readdirSync("/sys/fs/cgroup").map((c) => join("/sys/fs/cgroup", c));
+  const roots = cgroupRoots();
   for (const r of roots) {
     const dir = join(r, env.cgroupParent);
     if (!existsSync(dir)) continue;

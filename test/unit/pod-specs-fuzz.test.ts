@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadManifests } from "../../pod-specs/index.ts";
+import { seededRandom as prng } from "../seeded-random.ts";
 
 const dir = fileURLToPath(new URL("../fixtures/manifests/", import.meta.url));
 const seeds = readdirSync(dir)
@@ -12,17 +13,6 @@ const seeds = readdirSync(dir)
   .sort()
   .map((f) => readFileSync(dir + f, "utf8"));
 
-// mulberry32: small, fast, and the same sequence on every run, so a failure can be replayed.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GARBAGE = [":", "-", "[", "]", "{", "}", ",", "&a", "*a", "!!str", "!!int", "'", '"', "#", "|", ">", "\t", "\n", " ", "---", "<<: *a", "?", "%", "@", "\u0000", "é", "💥", "null", "~", "-1", "1e999", "0x1F", "yes"];
 const SCALARS = ["0", "-1", "1.5", "true", "no", "null", '""', "[]", "{}", "abc", "65536", "1.5.5", "Mi", "500m", "/abs", "../x", "UPPER", "a".repeat(70), "'$(X)'"];
