@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Env } from "../e2e/harness.ts";
 import { requestOn } from "../e2e/daemon-helpers.ts";
-import { memoryOf, median, ratio, table } from "./lib.ts";
+import { childrenOf, comm, memoryOf, median, ratio, table } from "./lib.ts";
 import { benchEnv, cleanEnv, describeLeftovers, ensureBuilt, importBusybox, Podman, poddMain } from "./peers.ts";
 
 const applyRuns = Number(process.env.BENCH_APPLY_RUNS ?? 20);
@@ -216,17 +216,6 @@ function cpuMs(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks;
 }
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
-    if (text) out.push(...text.split(/\s+/).map(Number));
-  }
-  return out;
-}
-
-const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, "utf8").trim();
 
 type Mem = ReturnType<typeof memoryOf>;
 const avg = (xs: Mem[]): Mem => ({

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { median, memoryOf, ratio, table, timeInterleaved, which } from "./lib.ts";
+import { childrenOf, median, memoryOf, ratio, table, timeInterleaved, which } from "./lib.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const init = join(root, "init/build/podd-init");
@@ -51,15 +51,6 @@ export function startOverhead(): string {
   }
 }
 
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
-    if (text) out.push(...text.split(/\s+/).map(Number));
-  }
-  return out;
-}
-
 async function waitFor<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -75,9 +66,9 @@ async function measure(argv: string[], depth: number): Promise<{ rssKb: number; 
   const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", detached: true });
   try {
     const chain = [child.pid!];
-    for (let i = 1; i < depth; i++) chain.push(await waitFor("child", () => children(chain[i - 1]!)[0]));
+    for (let i = 1; i < depth; i++) chain.push(await waitFor("child", () => childrenOf(chain[i - 1]!)[0]));
     // wait until the sleep itself exists under the last process
-    await waitFor("command", () => (children(chain[depth - 1]!).length ? true : undefined));
+    await waitFor("command", () => (childrenOf(chain[depth - 1]!).length ? true : undefined));
     return chain.map(memoryOf);
   } finally {
     process.kill(-child.pid!, "SIGKILL");

@@ -1,7 +1,7 @@
 // Benchmark helpers: time commands in the same run as their peers and print tables with ratios.
 // Benchmarks never fail on a time; they report.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 export interface Sample {
   name: string;
@@ -75,4 +75,19 @@ export function memoryOf(pid: number): { rssKb: number; privateKb: number; anonK
     privateKb: field("Private_Clean") + field("Private_Dirty"),
     anonKb: field("Anonymous"),
   };
+}
+
+/** The children of a process, from each of its tasks' children file in /proc. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
+    if (text) out.push(...text.split(/\s+/).map(Number));
+  }
+  return out;
+}
+
+/** A process's command name (/proc/PID/comm). */
+export function comm(pid: number): string {
+  return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
 }

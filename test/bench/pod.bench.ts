@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Env } from "../e2e/harness.ts";
-import { memoryOf, median, ratio, table } from "./lib.ts";
+import { childrenOf, comm, memoryOf, median, ratio, table } from "./lib.ts";
 import { benchEnv, cleanEnv, describeLeftovers, ensureBuilt, importBusybox, Podman, poddMain, runcBundle, runTimed, type Ran } from "./peers.ts";
 
 const runs = Number(process.env.BENCH_POD_RUNS ?? 20);
@@ -175,19 +175,6 @@ spec:
 `);
   }
   return docs.join("---\n");
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
-    if (text) out.push(...text.split(/\s+/).map(Number));
-  }
-  return out;
-}
-
-function comm(pid: number): string {
-  return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
 }
 
 type Mem = ReturnType<typeof memoryOf>;
