@@ -3,7 +3,7 @@
 // start and exit atomically in the container's run dir (start.json, exit.json) and writes the
 // CRI log; this module launches it and reads those records back.
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { constants as osConstants } from "node:os";
 import { PoddError } from "./errors.ts";
@@ -135,15 +135,22 @@ export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
   mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
   mkdirSync(join(plan.logPath, ".."), { recursive: true, mode: 0o755 });
   const notifyFd = 3;
-  const child = spawn(initPath, initArgs(plan, notifyFd), {
-    detached: true,
-    stdio: ["ignore", "ignore", "pipe", "pipe"],
-    env: Object.fromEntries(plan.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
-  });
+  // The monitor's own complaints go to a file beside its records, not to a pipe: they outlive
+  // this daemon (a successor reads them), and a pipe per container would hold a stream and
+  // its buffers in the daemon for the container's whole life.
+  const stderrFd = openSync(join(plan.stateDir, MONITOR_LOG), "a", 0o600);
+  let child;
+  try {
+    child = spawn(initPath, initArgs(plan, notifyFd), {
+      detached: true,
+      stdio: ["ignore", "ignore", stderrFd, "pipe"],
+      env: Object.fromEntries(plan.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
+    });
+  } finally {
+    closeSync(stderrFd);
+  }
   if (child.pid === undefined) throw new PoddError(`start ${initPath}: spawn failed`);
   const monitorPid = child.pid;
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const notice = child.stdio[3] as NodeJS.ReadableStream;
   const started = new Promise<StartRecord | undefined>((resolve) => {
     let text = "";
@@ -163,7 +170,19 @@ export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
   const ended = new Promise<void>((resolve) => child.on("close", () => resolve()));
   // ChildProcess.kill never signals a pid after Node reaped it, so a reused pid is safe.
   const signal = (sig: NodeJS.Signals) => child.exitCode === null && child.signalCode === null && child.kill(sig);
-  return { monitorPid, started, ended, stderr: () => stderr, signal };
+  return { monitorPid, started, ended, stderr: () => readMonitorLog(plan.stateDir), signal };
+}
+
+const MONITOR_LOG = "monitor.log";
+
+/** What the monitor said on its stderr (one line when a container cannot start), or "". */
+export function readMonitorLog(stateDir: string): string {
+  try {
+    return readFileSync(join(stateDir, MONITOR_LOG), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw PoddError.wrap(`read ${join(stateDir, MONITOR_LOG)}`, err);
+  }
 }
 
 /** What the supervisor records of a container run, beside the monitor's own records. */
@@ -200,7 +219,7 @@ export function adoptMonitor(sys: Sys, stateDir: string, monitorPid: number): Mo
     // it got there; if not, the exit record will tell.
     started: Promise.resolve(readStartRecord(stateDir)),
     ended,
-    stderr: () => "",
+    stderr: () => readMonitorLog(stateDir),
     signal: (sig) => !exited && sys.pidfdSendSignal(pidfd, osConstants.signals[sig]),
   };
 }

@@ -27,7 +27,7 @@ import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
 import { podRef, type BoundPod, type ContainerRun, type Runtime } from "./runtime.ts";
 import { MountError } from "./volumes.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { adoptMonitor, readRunRecord, readStartRecord, type MonitorHandle, type RunRecord } from "./container.ts";
+import { adoptMonitor, readMonitorLog, readRunRecord, readStartRecord, type MonitorHandle, type RunRecord } from "./container.ts";
 import { PoddError } from "./errors.ts";
 import { isSameProcess, readProcStat } from "./proc.ts";
 import type { Sys } from "./sys/index.ts";
@@ -448,7 +448,7 @@ export class PodWorker {
         monitorPid: run?.monitorPid ?? 0,
         started: Promise.resolve(readStartRecord(stateDir)),
         ended: Promise.resolve(),
-        stderr: () => "",
+        stderr: () => readMonitorLog(stateDir),
         signal: () => false,
       };
       const live: LiveContainer = { run: { monitor: handle, stateDir, logPath: run?.logPath ?? "" }, containerID: run?.containerID ?? "", adopted: true };
