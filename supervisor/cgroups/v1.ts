@@ -119,6 +119,10 @@ export class CgroupV1 extends CgroupTree {
    */
   async kill(podUid: string, name?: string): Promise<void> {
     const dirs = this.targetDirs(podUid, name);
+    // Nothing to kill (the usual case: a new container's cgroup, a pod already stopped): a
+    // freeze and thaw would cost a round of polls for nothing. A frozen child with tasks in it
+    // is not empty, so the crash case below still gets its thaw.
+    if ((await this.procsOf(dirs)).length === 0) return;
     const freezerRoot = this.mounts["freezer"];
     const freezer = freezerRoot === undefined ? undefined : name === undefined ? this.podDir(freezerRoot, podUid) : this.containerDir(freezerRoot, podUid, name);
     let frozen = false;
