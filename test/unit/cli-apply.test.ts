@@ -1,7 +1,7 @@
 // podd apply against the fake API: local validation first, the PUTs, the daemon's verdicts,
 // --dry-run=client without a daemon, starting a daemon when none runs, and --wait.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -24,7 +24,10 @@ let api: FakeApi;
 before(async () => {
   api = await FakeApi.start();
 });
-after(() => api.close());
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  return api.close();
+});
 
 const apply = (argv: string[], deps = noDaemon, tty = false) => capture((io) => applyMain([...argv, "--socket", api.socket], io, deps), { tty });
 

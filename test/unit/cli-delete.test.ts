@@ -1,6 +1,6 @@
 // podd delete against the fake API: the DELETE it sends, waiting until the pod is gone.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -60,9 +60,13 @@ test("delete -f deletes the pods a manifest names", async () => {
   const file = join(dir, "pod.yaml");
   writeFileSync(file, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: e\nspec:\n  containers:\n  - name: c\n    image: host\n");
   api.add(makePod("e"));
-  const r = await del("-f", file);
-  assert.equal(r.code, 0);
-  assert.equal(r.stdout, 'pod "e" deleted\n');
+  try {
+    const r = await del("-f", file);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'pod "e" deleted\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("bad flags are local errors", async () => {

@@ -2,7 +2,7 @@
 // dispatch, exec's hand-over to podd-init with the exit code passed through, completion, version.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -33,7 +33,10 @@ before(async () => {
   api.add(pod, makePod("stopped"));
   api.execTargets.set("default/web", { pid1: 4321, container: "app" });
 });
-after(() => api.close());
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  return api.close();
+});
 
 test("exec: asks for the exec target, runs podd-init exec with the pid and cwd, passes the exit code through", async () => {
   const fakeInit = join(dir, "podd-init");
