@@ -171,14 +171,14 @@ export function cgroupsUnder(env: Env): string[] {
 }
 
 /** Processes whose command line names the env's directory (monitors, PID 1s, containers). */
-export function processesOf(env: Env): number[] {
+export function processesOf(env: Env, withCli = false): number[] {
   const out: number[] = [];
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     if (Number(pid) === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
       const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-      if ((cmd.includes(env.dir) && !cmd.includes(cli)) || cg.includes(`/${env.cgroupParent}/`)) out.push(Number(pid));
+      if ((cmd.includes(env.dir) && (withCli || !cmd.includes(cli))) || cg.includes(`/${env.cgroupParent}/`)) out.push(Number(pid));
     } catch {
       // exited while we looked: not a leftover
     }
@@ -244,7 +244,9 @@ export function leftovers(env: Env): Leftovers {
  * kills leftover processes by pid, unmounts under the roots, removes the cgroup parent.
  */
 export function destroyEnv(env: Env): void {
-  for (const pid of processesOf(env)) {
+  // podd's own CLI processes too: a test that failed half-way can leave its `podd run` or
+  // daemon behind, which would go on creating files under the roots after they are removed.
+  for (const pid of processesOf(env, true)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {

@@ -56,7 +56,9 @@ spec:
         // on the host: a directory under the pod's state dir
         const dir = await waitFor("the emptyDir on disk", () => {
           const p = podStateDir(env, "shared");
-          return p && existsSync(join(p, "volumes", "data", "count")) && join(p, "volumes", "data");
+          // the shell creates the file before it writes to it: wait for the whole line
+          const count = p && join(p, "volumes", "data", "count");
+          return count && existsSync(count) && readFileSync(count, "utf8") === "first-run\n" && join(p, "volumes", "data");
         });
         assert.equal(readFileSync(join(dir, "count"), "utf8"), "first-run\n");
         writeFileSync(join(dir, "go"), "");
