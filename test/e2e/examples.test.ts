@@ -49,7 +49,7 @@ const outcomes: Record<string, Outcome> = {
     pod: "oom",
     phase: "Failed",
     code: 1,
-    lines: { hog: ["allocating 64 MiB with a 32 MiB limit", "Killed"] },
+    lines: { hog: ["filling memory past a 32 MiB limit"] },
     events: ["container/hog OOMKilled: Container hog was OOM-killed (exit code 137)"],
   },
   "sidecar.yaml": {

@@ -67,7 +67,8 @@ spec:
       try {
         const dir = await waitFor("the pod's state dir", () => podStateDir(env, "layered"));
         const marker = join(dir, "layers", "c", "upper", "etc", "marker");
-        await waitFor("the first run's write in its layer", () => existsSync(marker));
+        // The shell creates the marker before it writes it; the done file comes after both.
+        await waitFor("the first run's write in its layer", () => existsSync(join(dir, "volumes", "data", "first-run-done")));
         assert.equal(readFileSync(marker, "utf8"), "from-first-run\n");
         assert.ok(!existsSync(join(images, "busybox:latest", "rootfs", "etc", "marker")) && !before.some((l) => l.includes("marker")));
         writeFileSync(join(dir, "volumes", "data", "go"), "");
