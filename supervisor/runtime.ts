@@ -92,6 +92,8 @@ export class Runtime {
     await this.sandboxes.destroy(this.sandboxSpec(pod));
     await this.cgroups.ensureParent();
     await this.cgroups.createPod(ref.uid, this.podLimits(pod));
+    // Not awaited: the containers' cgroup joins come soon after (see prepareJoin).
+    void this.cgroups.prepareJoin();
     try {
       this.volumes.prepare(ref, pod);
       return await this.sandboxes.create(this.sandboxSpec(pod));
@@ -129,18 +131,10 @@ export class Runtime {
   async startContainer(pod: BoundPod, container: Container, image: Image | "host", restartCount: number): Promise<ContainerRun> {
     const ref = podRef(pod);
     const runDir = this.layout.containerRunDir(ref, container.name);
-    // A fresh run: the previous run's records and writable layer go (its log stays).
-    rmSync(runDir, { recursive: true, force: true });
     const layer = this.layout.containerLayerDir(ref, container.name);
-    rmSync(layer, { recursive: true, force: true });
     const upperDir = join(layer, "upper");
     const workDir = join(layer, "work");
     const rootfsMountPoint = join(runDir, "rootfs");
-    mkdirSync(rootfsMountPoint, { recursive: true, mode: 0o700 });
-    if (image !== "host") {
-      mkdirSync(upperDir, { recursive: true, mode: 0o755 });
-      mkdirSync(workDir, { recursive: true, mode: 0o700 });
-    }
     const sandbox = this.sandboxes.paths(this.sandboxSpec(pod));
     const plan = planLaunch({
       pod,
@@ -159,11 +153,22 @@ export class Runtime {
       workDir,
       node: this.node,
     });
-    await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
+    const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
+    // Not awaited: the kernel's wait before PID 1's join runs beside the work below.
+    void this.cgroups.prepareJoin();
     // A run that a daemon started and crashed before recording (between the spawn and the
     // write of observed.json) still runs in this cgroup, unknown to anyone: a start must never
-    // put a second copy of the container beside it. Its monitor exits with its PID 1.
-    await this.cgroups.kill(ref.uid, container.name);
+    // put a second copy of the container beside it. Its monitor exits with its PID 1. A cgroup
+    // made just now holds nothing.
+    if (!fresh) await this.cgroups.kill(ref.uid, container.name);
+    // A fresh run: the previous run's records and writable layer go (its log stays).
+    rmSync(runDir, { recursive: true, force: true });
+    rmSync(layer, { recursive: true, force: true });
+    mkdirSync(rootfsMountPoint, { recursive: true, mode: 0o700 });
+    if (image !== "host") {
+      mkdirSync(upperDir, { recursive: true, mode: 0o755 });
+      mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    }
     const monitor = launch(this.opts.initPath, plan);
     return { monitor, stateDir: runDir, logPath: plan.logPath };
   }

@@ -53,7 +53,8 @@ export interface CgroupManager {
   /** Creates the parent; on v2 also enables cpu, memory and pids in subtree_control down to it. */
   ensureParent(): Promise<void>;
   createPod(podUid: string, limits?: CgroupLimits): Promise<void>;
-  createContainer(podUid: string, name: string, limits?: CgroupLimits): Promise<void>;
+  /** true when this call made the cgroup in every hierarchy, so that nothing can be in it yet. */
+  createContainer(podUid: string, name: string, limits?: CgroupLimits): Promise<boolean>;
   /** The directories PID 1 must join (podd-init --cgroup): one per v1 hierarchy, one on v2. */
   containerDirs(podUid: string, name: string): string[];
   /** Ends every process in the container's cgroup, or in all the pod's containers, and waits
@@ -69,6 +70,12 @@ export interface CgroupManager {
   pids(podUid: string, name: string): Promise<number[]>;
   /** Removes every pod and then the parent itself (its last path component). */
   removeParent(): Promise<void>;
+  /**
+   * Called when a container's PID 1 will join its cgroups shortly: starts, off the caller's
+   * path, whatever wait the kernel puts before a join, so that it overlaps the work between
+   * (v1). Never fails; a no-op on v2, where PID 1 is born in its cgroup.
+   */
+  prepareJoin(): Promise<void>;
 }
 
 /** v1 controller names the kernel knows (include/linux/cgroup_subsys.h), to tell a controller
@@ -135,6 +142,7 @@ export function createCgroupManager(layout: CgroupLayout, options: CgroupOptions
     io: new CgroupIo(options.fs ?? nodeCgroupFs),
     signal: options.signal ?? processSignaller,
     timeouts: { ...defaultTimeouts, ...options.timeouts },
+    procRoot: options.procRoot ?? "/proc",
   };
   return layout.version === 2 ? new CgroupV2(layout.root, deps) : new CgroupV1(layout.mounts, deps);
 }

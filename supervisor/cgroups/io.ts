@@ -113,11 +113,13 @@ export class CgroupIo {
   }
 
   /** mkdir that accepts an existing directory, so a restarted daemon can redo its work. */
-  async mkdirIdempotent(path: string): Promise<void> {
+  /** true when made now, false when it existed. */
+  async mkdirIdempotent(path: string): Promise<boolean> {
     try {
       await this.fs.mkdir(path);
+      return true;
     } catch (err) {
-      if (hasErrno(err, "EEXIST")) return;
+      if (hasErrno(err, "EEXIST")) return false;
       throw this.fail("mkdir", path, err);
     }
   }

@@ -13,6 +13,8 @@ export interface DriverDeps {
   io: CgroupIo;
   signal: Signaller;
   timeouts: Timeouts;
+  /** Where self/cgroup is read (/proc). */
+  procRoot: string;
 }
 
 // Names become directories next to the kernel's control files, which are all
@@ -47,6 +49,7 @@ export abstract class CgroupTree {
   protected readonly io: CgroupIo;
   protected readonly signal: Signaller;
   protected readonly timeouts: Timeouts;
+  protected readonly procRoot: string;
 
   constructor(deps: DriverDeps) {
     this.parentSegments = parseParent(deps.parent);
@@ -54,6 +57,7 @@ export abstract class CgroupTree {
     this.io = deps.io;
     this.signal = deps.signal;
     this.timeouts = deps.timeouts;
+    this.procRoot = deps.procRoot;
   }
 
   abstract readonly version: 1 | 2;
@@ -61,9 +65,10 @@ export abstract class CgroupTree {
   protected abstract hierarchies(): string[];
   abstract ensureParent(): Promise<void>;
   abstract createPod(podUid: string, limits?: CgroupLimits): Promise<void>;
-  abstract createContainer(podUid: string, name: string, limits?: CgroupLimits): Promise<void>;
+  abstract createContainer(podUid: string, name: string, limits?: CgroupLimits): Promise<boolean>;
   abstract kill(podUid: string, name?: string): Promise<void>;
   abstract stats(podUid: string, name: string): Promise<CgroupStats>;
+  abstract prepareJoin(): Promise<void>;
 
   protected parentDir(root: string): string {
     return join(root, ...this.parentSegments);

@@ -1,11 +1,12 @@
 // cgroup v1: one hierarchy per controller (or per co-mounted group such as cpu,cpuacct). The
 // pod tree is created in each hierarchy of a controller we use, and PID 1 joins the
 // container's directory in each of them.
+import { closeSync, openSync, readFileSync, write } from "node:fs";
 import { join } from "node:path";
 import { PoddError } from "../errors.ts";
 import type { CgroupLimits, CgroupStats } from "./index.ts";
 import { pollUntil } from "./io.ts";
-import { parseCgroupStat } from "./parse.ts";
+import { parseCgroupStat, parsePids, parseProcCgroup } from "./parse.ts";
 import { CgroupTree } from "./tree.ts";
 import type { DriverDeps } from "./tree.ts";
 
@@ -20,6 +21,8 @@ type Joined = (typeof V1_JOINED)[number];
 export class CgroupV1 extends CgroupTree {
   readonly version = 1 as const;
   private readonly mounts: Record<string, string>;
+  /** Our own cgroup.procs, open for prepareJoin. */
+  private ownProcs: { path: string; fd: number } | undefined;
 
   constructor(mounts: Record<string, string>, deps: DriverDeps) {
     super(deps);
@@ -55,14 +58,16 @@ export class CgroupV1 extends CgroupTree {
   }
 
   /** mkdir in one hierarchy; if cpuset is co-mounted there (never on a usual boot), a new
-   * cgroup needs cpuset.cpus/mems copied from its parent before a task may join it. */
-  private async mkdir(root: string, dir: string): Promise<void> {
-    await this.io.mkdirIdempotent(dir);
-    if (this.mounts["cpuset"] !== root) return;
+   * cgroup needs cpuset.cpus/mems copied from its parent before a task may join it. true when
+   * made now. */
+  private async mkdir(root: string, dir: string): Promise<boolean> {
+    const made = await this.io.mkdirIdempotent(dir);
+    if (this.mounts["cpuset"] !== root) return made;
     for (const file of ["cpuset.cpus", "cpuset.mems"]) {
       if ((await this.io.read(join(dir, file))).trim() !== "") continue;
       await this.io.write(join(dir, file), (await this.io.read(join(dir, "..", file))).trim());
     }
+    return made;
   }
 
   async createPod(podUid: string, limits: CgroupLimits = {}): Promise<void> {
@@ -70,9 +75,11 @@ export class CgroupV1 extends CgroupTree {
     await this.writeLimits((c, need) => this.podDir(this.mount(c, need), podUid), limits);
   }
 
-  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<void> {
-    for (const root of this.hierarchies()) await this.mkdir(root, this.containerDir(root, podUid, name));
+  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<boolean> {
+    // The hierarchies are independent: one round of mkdirs instead of one after another.
+    const made = await Promise.all(this.hierarchies().map((root) => this.mkdir(root, this.containerDir(root, podUid, name))));
     await this.writeLimits((c, need) => this.containerDir(this.mount(c, need), podUid, name), limits);
+    return made.every(Boolean);
   }
 
   private async writeLimits(dirOf: (c: Joined, need: string) => string, l: CgroupLimits): Promise<void> {
@@ -107,6 +114,40 @@ export class CgroupV1 extends CgroupTree {
     } else {
       await this.io.write(memory, bytes);
       await this.io.write(memsw, bytes);
+    }
+  }
+
+  /**
+   * A v1 join (a write to cgroup.procs) takes cgroup_threadgroup_rwsem for writing, and the
+   * first writer after a quiet spell waits out an RCU grace period (rcu_sync_enter): 10-20 ms
+   * on this kind of machine, more than the rest of a container start. Writers that come within
+   * a grace period of the last one do not wait. So the daemon joins its own cgroup again, a
+   * migration that moves nothing, on a libuv thread while it prepares the container; PID 1's
+   * join then finds the lock ready. The write must leave at once (a read first would wait for
+   * the event loop, which is busy preparing), so the file stays open; it is used only while
+   * /proc/self/cgroup still names the cgroup whose cgroup.procs listed us when it was opened,
+   * so the write can never move the daemon.
+   */
+  prepareJoin(): Promise<void> {
+    try {
+      const root = this.hierarchies()[0];
+      if (root === undefined) return Promise.resolve();
+      const line = parseProcCgroup(readFileSync(join(this.procRoot, "self", "cgroup"), "utf8")).find((l) =>
+        l.controllers.some((c) => this.mounts[c] === root),
+      );
+      if (line === undefined) return Promise.resolve();
+      const procs = join(root, line.path, "cgroup.procs");
+      if (this.ownProcs?.path !== procs) {
+        if (this.ownProcs) closeSync(this.ownProcs.fd);
+        this.ownProcs = undefined;
+        if (!parsePids(readFileSync(procs, "utf8")).includes(process.pid)) return Promise.resolve();
+        this.ownProcs = { path: procs, fd: openSync(procs, "w") };
+      }
+      const fd = this.ownProcs.fd;
+      // Only a head start: the join itself reports what is wrong, so errors are dropped.
+      return new Promise((resolve) => write(fd, String(process.pid), 0, "utf8", () => resolve()));
+    } catch {
+      return Promise.resolve();
     }
   }
 

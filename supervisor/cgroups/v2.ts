@@ -61,10 +61,11 @@ export class CgroupV2 extends CgroupTree {
     await this.writeLimits(dir, limits);
   }
 
-  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<void> {
+  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<boolean> {
     const dir = this.containerDir(this.root, podUid, name);
-    await this.io.mkdirIdempotent(dir);
+    const made = await this.io.mkdirIdempotent(dir);
     await this.writeLimits(dir, limits);
+    return made;
   }
 
   private async writeLimits(dir: string, l: CgroupLimits): Promise<void> {
@@ -116,6 +117,9 @@ export class CgroupV2 extends CgroupTree {
     if (ok === undefined) await this.io.writeIfPresent(join(dir, "cgroup.freeze"), 0);
     return false;
   }
+
+  /** Nothing to prepare: podd-init clones PID 1 straight into its cgroup (CLONE_INTO_CGROUP). */
+  async prepareJoin(): Promise<void> {}
 
   /**
    * oomKills comes from memory.events, which counts the kills of this cgroup and its

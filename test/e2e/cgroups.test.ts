@@ -103,6 +103,13 @@ describe("cgroups on the real cgroup filesystem", { skip }, () => {
     else assert.ok(dirs.length >= 4 && dirs.every((d) => d.endsWith(`/${parent}/p/c`)), dirs.join(" "));
   });
 
+  test("prepareJoin leaves this process in the cgroups it was in", async () => {
+    const before = await fsp.readFile("/proc/self/cgroup", "utf8");
+    await mgr.prepareJoin();
+    await mgr.prepareJoin();
+    assert.equal(await fsp.readFile("/proc/self/cgroup", "utf8"), before);
+  });
+
   test("limits are visible in the kernel's files", async () => {
     const pod = "limits";
     await mgr.createPod(pod, { memoryMax: 256 << 20, cpuQuotaUs: 100_000, cpuPeriodUs: 100_000, cpuShares: 1024, cpuWeight: 40, pidsMax: 200 });
