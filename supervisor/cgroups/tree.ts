@@ -107,13 +107,14 @@ export abstract class CgroupTree {
    * A cgroup that does not exist contributes nothing. */
   protected async procsOf(dirs: string[]): Promise<number[]> {
     const pids = new Set<number>();
+    // Each read is a round trip to libuv's threads: the hierarchies and siblings go together.
     const walk = async (dir: string): Promise<void> => {
-      const text = await this.io.readOptional(join(dir, "cgroup.procs"));
+      const [text, children] = await Promise.all([this.io.readOptional(join(dir, "cgroup.procs")), this.io.subdirs(dir)]);
       if (text === undefined) return;
       for (const pid of parsePids(text)) pids.add(pid);
-      for (const child of await this.io.subdirs(dir)) await walk(join(dir, child));
+      await Promise.all(children.map((child) => walk(join(dir, child))));
     };
-    for (const dir of dirs) await walk(dir);
+    await Promise.all(dirs.map(walk));
     return [...pids].sort((a, b) => a - b);
   }
 
@@ -150,7 +151,7 @@ export abstract class CgroupTree {
     let busy: string | undefined;
     const done = await pollUntil(async () => {
       busy = undefined;
-      for (const dir of dirs) busy = (await this.rmdirTree(dir)) ?? busy;
+      for (const b of await Promise.all(dirs.map((dir) => this.rmdirTree(dir)))) busy = b ?? busy;
       if (busy === undefined) return true;
       // EBUSY: processes are left (or a child we could not remove). Kill them; the next round
       // retries the rmdir.
@@ -170,7 +171,7 @@ export abstract class CgroupTree {
   /** Removes dir after its child cgroups, deepest first. Returns the first busy path, if any. */
   private async rmdirTree(dir: string): Promise<string | undefined> {
     let busy: string | undefined;
-    for (const child of await this.io.subdirs(dir)) busy = (await this.rmdirTree(join(dir, child))) ?? busy;
+    for (const b of await Promise.all((await this.io.subdirs(dir)).map((child) => this.rmdirTree(join(dir, child))))) busy = b ?? busy;
     if (busy !== undefined) return busy;
     return (await this.io.rmdir(dir)) === "busy" ? dir : undefined;
   }
