@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Logger } from "winston";
 import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
 import { PoddError } from "./errors.ts";
+import { byNamespaceAndName } from "./pod-status.ts";
 import { EventLog, type CoreEvent } from "./event-log.ts";
 import type { PodObject, PodWorker } from "./pod-worker.ts";
 import type { BoundPod } from "./runtime.ts";
@@ -141,7 +142,7 @@ export class Daemon {
       .list()
       .filter((w) => namespace === undefined || w.pod.metadata.namespace === namespace)
       .map((w) => this.objectOf(w))
-      .sort((a, b) => (a.metadata.namespace + "/" + a.metadata.name).localeCompare(b.metadata.namespace + "/" + b.metadata.name));
+      .sort(byNamespaceAndName);
   }
 
   private objectOf(w: PodWorker): PodObject {

@@ -3,7 +3,7 @@
 import { podFieldValue, resourceFieldValue, type Container, type Pod, type Volume } from "../../pod-specs/index.ts";
 import { PoddError } from "../errors.ts";
 import { ApiError, type ApiEvent, type ApiPod } from "../client.ts";
-import { humanDuration } from "../pod-status.ts";
+import { byNamespaceAndName, humanDuration } from "../pod-status.ts";
 import type { ContainerState, ContainerStatus } from "../status.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { DESCRIBE, tabwrite } from "./table.ts";
@@ -122,7 +122,7 @@ function describeContainers(label: string, pod: ApiPod, containers: readonly Con
       for (const k of keys) s += `${L3}${k}:\t${list![k]}\n`;
     }
     s += envLines(pod, c);
-    const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => a.mountPath.localeCompare(b.mountPath));
+    const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => (a.mountPath < b.mountPath ? -1 : a.mountPath > b.mountPath ? 1 : 0));
     s += `${L2}Mounts:${mounts.length === 0 ? "\t<none>" : ""}\n`;
     for (const m of mounts) {
       const flags = [m.readOnly ? "ro" : "rw", ...(m.subPath ? [`path=${JSON.stringify(m.subPath)}`] : [])];
@@ -210,7 +210,7 @@ export async function describeMain(argv: string[], io: Io): Promise<number> {
     const pods: ApiPod[] = [];
     let failed = false;
     if (names.length === 0) {
-      pods.push(...(await client.listPods(namespace)).items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)));
+      pods.push(...(await client.listPods(namespace)).items.sort(byNamespaceAndName));
       if (pods.length === 0) io.stderr.write(`No resources found in ${namespace} namespace.\n`);
     }
     for (const name of names) {

@@ -3,7 +3,7 @@
 // printing rows as the daemon's watch stream reports changes.
 import { PoddError } from "../errors.ts";
 import { ApiError, type ApiPod } from "../client.ts";
-import { podColumns } from "../pod-status.ts";
+import { byNamespaceAndName, podColumns } from "../pod-status.ts";
 import {
   clientFor,
   isPodResource,
@@ -150,7 +150,7 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
       }
     } else {
       pods = (await client.listPods(namespace)).items.filter((p) => selector(p.metadata.labels));
-      pods.sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+      pods.sort(byNamespaceAndName);
     }
     const streaming = new StreamingTable();
     const tableRows = (ps: ApiPod[], header: boolean): string =>

@@ -2,6 +2,7 @@
 // metrics.k8s.io endpoint, in kubectl top's units: millicores and MiB.
 import { parseQuantity, quantityMilliValue, quantityValue } from "../../pod-specs/index.ts";
 import { PoddError } from "../errors.ts";
+import { byNamespaceAndName } from "../pod-status.ts";
 import type { PodMetrics } from "../client.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { GET_TABLE, tabwrite } from "./table.ts";
@@ -51,7 +52,7 @@ export async function topMain(argv: string[], io: Io): Promise<number> {
       io.stderr.write(namespace === undefined ? "No resources found\n" : `No resources found in ${namespace} namespace.\n`);
       return 0;
     }
-    metrics.sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+    metrics.sort(byNamespaceAndName);
     io.stdout.write(topTable(metrics, values.containers === true, all));
     return 0;
   });

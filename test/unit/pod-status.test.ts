@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { PoddError } from "../../supervisor/errors.ts";
 import type { ContainerLifecycle, ContainerRecord, ObservedPod, Termination } from "../../supervisor/pod-lifecycle.ts";
 import {
+  byNamespaceAndName,
   age,
   buildPodStatus,
   humanDuration,
@@ -375,5 +376,16 @@ describe("QoS class", () => {
     assert.equal(quantityNano("0.1") + quantityNano("0.2"), quantityNano("300m"));
     assert.throws(() => quantityNano("1 cpu"), (e: unknown) => e instanceof PoddError && e.code === "Invalid");
     assert.throws(() => quantityNano("Gi"), PoddError);
+  });
+});
+
+describe("list order", () => {
+  it("by namespace, then name, in byte order as the API server lists (not the locale's)", () => {
+    const o = (namespace: string, name: string) => ({ metadata: { namespace, name } });
+    const got = [o("web", "a"), o("default", "p2"), o("default", "p10"), o("default", "B"), o("default", "a.b"), o("default", "a-b"), o("default", "p1")]
+      .sort(byNamespaceAndName)
+      .map((x) => `${x.metadata.namespace}/${x.metadata.name}`);
+    assert.deepEqual(got, ["default/B", "default/a-b", "default/a.b", "default/p1", "default/p10", "default/p2", "web/a"]);
+    assert.equal(byNamespaceAndName(o("x", "y"), o("x", "y")), 0);
   });
 });
