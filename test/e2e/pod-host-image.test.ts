@@ -5,7 +5,8 @@
 // against what the host sees, so a check that would pass anyway shows up.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { e2eSkip } from "./harness.ts";
 import { assertNothingLeft, inEnvUnder, linesOf, runManifest, said, shCommand, valuesOf } from "./pod-helpers.ts";
@@ -92,5 +93,48 @@ spec:
       const hostResolv = readFileSync("/etc/resolv.conf", "utf8").trimEnd().split("\n");
       if (!/^\s*nameserver\s+127\.0\.0\.53\b/m.test(hostResolv.join("\n"))) assert.deepEqual(resolv, hostResolv);
       assertNothingLeft(env, r.namespaces);
+    }));
+
+  test("the host's mounts under podd's roots are all detached: nested, stacked and many side by side", () =>
+    inEnvUnder("/var/lib", async (env) => {
+      // Mounts of the kinds a busy host has under the run root (pins, shm, rootfs binds), made
+      // here in a directory of this environment and unmounted before the leftover check.
+      const extra = join(env.run, "extra");
+      const made: string[] = [];
+      const tmpfs = (dir: string) => {
+        mkdirSync(dir, { recursive: true });
+        execFileSync("mount", ["-t", "tmpfs", "-o", "size=16k", "podd-test", dir]);
+        made.push(dir);
+      };
+      try {
+        // Two mounts stacked on one point: a detach by path takes the top one only.
+        tmpfs(extra);
+        tmpfs(extra);
+        for (let i = 0; i < 40; i++) tmpfs(join(extra, `side${i}`));
+        tmpfs(join(extra, "nested"));
+        tmpfs(join(extra, "nested", "deeper"));
+        tmpfs(join(extra, "nested", "deeper", "deepest"));
+        tmpfs(join(extra, "stacked"));
+        tmpfs(join(extra, "stacked"));
+        const hostSees = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.split(" ")[4]?.startsWith(extra)).length;
+        assert.equal(hostSees, made.length, "control: the host sees every mount made");
+        const r = await runManifest(env, "hidden.yaml", `
+apiVersion: v1
+kind: Pod
+metadata: {name: hidden}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: host
+      command: ${shCommand(`echo "points=[$(awk '{print $5}' /proc/self/mountinfo | grep '^${env.run}' | tr '\\n' ' ')]"; echo "extra=$(ls -A ${env.run} | wc -l)"`)}
+`);
+        assert.equal(r.code, 0, said(r));
+        const v = valuesOf(r, "hidden", "c");
+        assert.equal(v.get("points"), `[${env.run} ]`, "only the empty tmpfs over the run root");
+        assert.equal(v.get("extra"), "0");
+      } finally {
+        for (const dir of made.reverse()) spawnSync("umount", ["-l", dir]);
+      }
     }));
 });
