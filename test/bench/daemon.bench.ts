@@ -415,6 +415,20 @@ export async function daemonScale(): Promise<string> {
     }
     const pmPs = times.has("podman ps") ? median(times.get("podman ps")!) : undefined;
 
+    // One more pod while the others run: a start must not grow with what else runs (image:
+    // host containers copy the host's mount table, which holds every pod's mounts).
+    const beside = new Map<string, number[]>();
+    for (const img of ["busybox", "host"]) {
+      const file = join(env.dir, `beside-${img}.yaml`);
+      writeFileSync(file, sleepPod("beside", img, ["c"]));
+      const runs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        runs.push((await mustExec("podd apply --wait", podd("apply", "-f", file, "--wait", "--socket", d.socket))).ms);
+        await mustExec("podd delete", podd("delete", "pod", "beside", "--socket", d.socket));
+      }
+      beside.set(img, runs);
+    }
+
     const stopMs = await deleteAll(d.socket);
     await killDaemon(d);
     d = undefined;
@@ -428,6 +442,7 @@ export async function daemonScale(): Promise<string> {
       [
         [`apply spawn → all ${want} containers running (API watch)`, `${started.toRunning} ms`, "", "", ""],
         ["  of which podd apply ran", `${Math.round(started.applyMs)} ms`, "", "", ""],
+        [`one more pod beside them: apply --wait (busybox / image: host, median of 5)`, `${Math.round(median(beside.get("busybox")!))} / ${Math.round(median(beside.get("host")!))} ms`, "", "", ""],
         ["daemon (node) RSS, all running", `${daemonMem.rssKb} kB`, daemonMem.privateKb, daemonMem.anonKb, `${ratio(daemonMem.rssKb, 80 * 1024)} of 80 MB`],
         [`  the same after ${idleSeconds} s idle`, `${idleMem.rssKb} kB`, idleMem.privateKb, idleMem.anonKb, `${ratio(idleMem.rssKb, 80 * 1024)} of 80 MB`],
         [`daemon CPU over ${idleSeconds} s idle (utime+stime)`, `${r2(after.d - before.d)} ms`, "", "", `${pct(after.d - before.d)} of a core`],
