@@ -9,6 +9,7 @@ import type { Daemon } from "./daemon.ts";
 import type { PodEvent } from "./events.ts";
 import { PoddError } from "./errors.ts";
 import { LogFollower, parseCriLine, LineAssembler, type CriRecord } from "./logs.ts";
+import type { PodObject } from "./pod-worker.ts";
 import { podKeyOf } from "./supervisor.ts";
 import { readFileSync } from "node:fs";
 
@@ -94,7 +95,9 @@ export class ApiServer {
           res.destroy();
           return;
         }
-        if (err instanceof PoddError) {
+        if (err instanceof SelectorError) {
+          status(res, 400, "BadRequest", err.message);
+        } else if (err instanceof PoddError) {
           const [code, reason] = reasons[err.code] ?? [500, "InternalError"];
           status(res, code, reason, err.message, (err as { causes?: { field: string; message: string }[] }).causes);
         } else {
@@ -147,7 +150,7 @@ export class ApiServer {
     }
     // /api/v1/pods, /api/v1/events
     if (parts[0] === "api" && parts[1] === "v1" && parts.length === 3 && method === "GET") {
-      if (parts[2] === "pods") return q.get("watch") === "true" ? this.watchPods(res, undefined) : this.podList(res, undefined, q);
+      if (parts[2] === "pods") return q.get("watch") === "true" ? this.watchPods(res, undefined, q) : this.podList(res, undefined, q);
       if (parts[2] === "events") return q.get("watch") === "true" ? this.watchEvents(res, undefined) : send(res, 200, eventList(d.eventList()));
     }
     // /api/v1/namespaces/{ns}/{pods|events}[/{name}[/{sub}]]
@@ -158,7 +161,7 @@ export class ApiServer {
         return q.get("watch") === "true" ? this.watchEvents(res, ns) : send(res, 200, eventList(d.eventList(ns)));
       }
       if (kind === "pods" && !name) {
-        if (method === "GET") return q.get("watch") === "true" ? this.watchPods(res, ns) : this.podList(res, ns, q);
+        if (method === "GET") return q.get("watch") === "true" ? this.watchPods(res, ns, q) : this.podList(res, ns, q);
         if (method === "POST") {
           const pod = podFromBody(await readBody(req), ns);
           const r = await d.apply(pod, true);
@@ -191,8 +194,8 @@ export class ApiServer {
   }
 
   private podList(res: ServerResponse, ns: string | undefined, q: URLSearchParams): void {
-    const selector = q.get("labelSelector");
-    const items = this.daemon.list(ns).filter((p) => matchLabels(p.metadata.labels ?? {}, selector));
+    const selected = podSelector(q);
+    const items = this.daemon.list(ns).filter(selected);
     send(res, 200, { apiVersion: "v1", kind: "PodList", metadata: { resourceVersion: "" }, items });
   }
 
@@ -209,17 +212,19 @@ export class ApiServer {
     return (obj) => res.write(JSON.stringify(obj) + "\n");
   }
 
-  private watchPods(res: ServerResponse, ns: string | undefined): void {
+  private watchPods(res: ServerResponse, ns: string | undefined, q: URLSearchParams): void {
+    const selected = podSelector(q);
     const write = this.stream(res);
     const known = new Map<string, string>();
-    for (const p of this.daemon.list(ns)) {
+    for (const p of this.daemon.list(ns).filter(selected)) {
       known.set(podKeyOf(p), JSON.stringify(p.status));
       write({ type: "ADDED", object: p });
     }
     const onChange = (namespace: string, name: string) => {
       if (ns !== undefined && namespace !== ns) return;
       const key = `${namespace}/${name}`;
-      const p = this.daemon.get(namespace, name);
+      const found = this.daemon.get(namespace, name);
+      const p = found && selected(found) ? found : undefined;
       if (!p) {
         if (known.delete(key)) write({ type: "DELETED", object: { apiVersion: "v1", kind: "Pod", metadata: { name, namespace } } });
         return;
@@ -386,6 +391,36 @@ function eventList(items: unknown[]) {
 }
 
 /** Equality-based selectors: "a=b,c!=d,e" (set-based ones are not supported yet). */
+/**
+ * The pods a list or watch asks for: ?labelSelector and ?fieldSelector. Fields as the API
+ * server offers them for pods that podd has: metadata.name, metadata.namespace, status.phase;
+ * any other is refused as kube-apiserver refuses it.
+ */
+function podSelector(q: URLSearchParams): (p: PodObject) => boolean {
+  const labels = q.get("labelSelector");
+  const fields = (q.get("fieldSelector") ?? "")
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "")
+    .map((t) => {
+      const m = /^([^!=]+)(==?|!=)(.*)$/.exec(t);
+      if (!m) throw new SelectorError(`invalid selector: '${t}'; can't understand '${t}'`, { code: "Invalid" });
+      const key = m[1]!.trim();
+      if (!(key in POD_FIELDS)) throw new SelectorError(`field label not supported: ${key}`, { code: "Invalid" });
+      return { get: POD_FIELDS[key]!, equal: m[2] !== "!=", value: m[3]!.trim() };
+    });
+  return (p) => matchLabels(p.metadata.labels ?? {}, labels) && fields.every((f) => (f.get(p) === f.value) === f.equal);
+}
+
+/** A selector the API cannot read: 400 BadRequest, as kube-apiserver answers. */
+class SelectorError extends PoddError {}
+
+const POD_FIELDS: Record<string, (p: PodObject) => string> = {
+  "metadata.name": (p) => p.metadata.name,
+  "metadata.namespace": (p) => p.metadata.namespace,
+  "status.phase": (p) => p.status.phase,
+};
+
 export function matchLabels(labels: Record<string, string>, selector: string | null): boolean {
   if (!selector) return true;
   return selector.split(",").every((term) => {

@@ -216,8 +216,9 @@ export class PoddClient {
 
   // ---- pods ----
 
-  listPods(namespace: string | undefined): Promise<PodList> {
-    return this.json("GET", podsPath(namespace));
+  /** fieldSelector as the API server takes it: metadata.name=…, metadata.namespace=…, status.phase=… */
+  listPods(namespace: string | undefined, fieldSelector?: string): Promise<PodList> {
+    return this.json("GET", podsPath(namespace), fieldSelector === undefined ? {} : { query: { fieldSelector } });
   }
 
   getPod(namespace: string, name: string): Promise<ApiPod> {
@@ -284,11 +285,17 @@ export class PoddClient {
    * Watches a pod or event list: calls onEvent for each newline-delimited watch event until the
    * daemon ends the stream (resolves) or `signal` aborts it (resolves too).
    */
-  async watch<T>(kind: "pods" | "events", namespace: string | undefined, onEvent: (e: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
+  async watch<T>(
+    kind: "pods" | "events",
+    namespace: string | undefined,
+    onEvent: (e: WatchEvent<T>) => void,
+    signal?: AbortSignal,
+    selectors: { fieldSelector?: string; labelSelector?: string } = {},
+  ): Promise<void> {
     const path = kind === "pods" ? podsPath(namespace) : namespace === undefined ? "/api/v1/events" : `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
     let res: IncomingMessage;
     try {
-      res = await this.open("GET", path, { query: { watch: true }, ...(signal ? { signal } : {}) });
+      res = await this.open("GET", path, { query: { watch: true, ...selectors }, ...(signal ? { signal } : {}) });
     } catch (err) {
       if (signal?.aborted) return;
       throw err;

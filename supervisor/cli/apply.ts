@@ -14,14 +14,11 @@ import { defaultRoots } from "../paths.ts";
 import { kubectlStatus, readyColumn } from "../pod-status.ts";
 import { parseValidateMode, readManifests } from "./manifests.ts";
 import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { POLL_MS } from "./delete.ts";
 import { Progress } from "./spinner.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
 /** How long apply waits for a daemon it started to answer /healthz. */
 const DAEMON_START_TIMEOUT_MS = 30_000;
-/** --wait asks first this soon after the apply, doubling up to POLL_MS. */
-const FIRST_POLL_MS = 10;
 /** --wait without --timeout gives up after this long. */
 const DEFAULT_WAIT_TIMEOUT_MS = 5 * 60_000;
 
@@ -135,53 +132,80 @@ function describeStep(pod: ApiPod): string {
   return `pod/${pod.metadata.name} ${kubectlStatus(pod)} (${readyColumn(pod)} ready)`;
 }
 
+/**
+ * Follows each pod with a watch of it alone (fieldSelector=metadata.name), as `kubectl wait`
+ * does: the daemon sends the pod's state at once and again at each change, so a pod is
+ * reported the moment it is ready, without polling.
+ */
 async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string; name: string }[], timeoutMs: number): Promise<number> {
   const progress = new Progress(io.stderr);
-  const deadline = Date.now() + timeoutMs;
-  const left = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+  const abort = new AbortController();
+  const steps = new Map<string, string>();
   let failed = false;
-  // A pod usually runs within tens of ms of its PUT: ask again soon, then back off to POLL_MS,
-  // so a quick start is not reported a whole POLL_MS late and a slow one costs no more requests.
-  let interval = FIRST_POLL_MS;
-  try {
-    for (;;) {
-      const steps: string[] = [];
-      for (const [key, p] of left) {
-        let pod: ApiPod;
-        try {
-          pod = await client.getPod(p.namespace, p.name);
-        } catch (err) {
-          if (err instanceof ApiError && err.reason === "NotFound") {
+  let timedOut = false;
+  const showSteps = () => progress.update([...steps.values()].join(io.stderr.isTTY ? ", " : "\n"));
+  const follow = async (p: { namespace: string; name: string }): Promise<void> => {
+    const key = `${p.namespace}/${p.name}`;
+    const done = new AbortController();
+    const onAbort = () => done.abort();
+    abort.signal.addEventListener("abort", onAbort);
+    try {
+      await client.watch<ApiPod>(
+        "pods",
+        p.namespace,
+        (e) => {
+          // (A daemon from before fieldSelector sends every pod of the namespace.)
+          if (done.signal.aborted || e.object.metadata.name !== p.name) return;
+          if (e.type === "DELETED") {
             progress.print(`pod/${p.name} was deleted while waiting for it`, io.stderr);
-            left.delete(key);
             failed = true;
-            continue;
+            steps.delete(key);
+            return done.abort();
           }
-          throw err;
-        }
-        const state = waitState(pod);
-        if (state === "waiting") {
-          steps.push(describeStep(pod));
-          continue;
-        }
-        left.delete(key);
-        const line = state === "ready" ? `pod/${p.name} ${pod.status.phase === "Succeeded" ? "completed" : "ready"}` : `pod/${p.name} failed: ${kubectlStatus(pod)}${pod.status.message ? `: ${pod.status.message}` : ""}`;
-        if (state === "failed") failed = true;
-        progress.print(line, io.stdout);
-      }
-      if (left.size === 0) return failed ? 1 : 0;
-      if (Date.now() > deadline) {
-        progress.done();
-        for (const s of steps) io.stderr.write(`error: timed out waiting for ${s}\n`);
-        return 1;
-      }
-      progress.update(io.stderr.isTTY ? steps.join(", ") : steps.join("\n"));
-      await pause(interval);
-      interval = Math.min(POLL_MS, interval * 2);
+          const pod = e.object;
+          const state = waitState(pod);
+          if (state === "waiting") {
+            steps.set(key, describeStep(pod));
+            return showSteps();
+          }
+          steps.delete(key);
+          if (state === "failed") failed = true;
+          progress.print(
+            state === "ready"
+              ? `pod/${p.name} ${pod.status.phase === "Succeeded" ? "completed" : "ready"}`
+              : `pod/${p.name} failed: ${kubectlStatus(pod)}${pod.status.message ? `: ${pod.status.message}` : ""}`,
+            io.stdout,
+          );
+          done.abort();
+        },
+        done.signal,
+        { fieldSelector: `metadata.name=${p.name}` },
+      );
+      // The daemon ended the stream (it stopped) before the pod got anywhere.
+      if (!done.signal.aborted && !abort.signal.aborted) throw new PoddError(`the daemon closed the watch of pod/${p.name}`, { code: "Internal" });
+    } finally {
+      abort.signal.removeEventListener("abort", onAbort);
     }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, timeoutMs);
+  try {
+    // One watch failing ends the others, and the error is the answer.
+    await Promise.all(pods.map((p) => follow(p).catch((err: unknown) => {
+      abort.abort();
+      throw err;
+    })));
   } finally {
+    clearTimeout(timer);
     progress.done();
   }
+  if (timedOut) {
+    for (const s of steps.values()) io.stderr.write(`error: timed out waiting for ${s}\n`);
+    return 1;
+  }
+  return failed ? 1 : 0;
 }
 
 export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { startDaemon: spawnDaemon }): Promise<number> {

@@ -12,7 +12,7 @@ export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {
   describe: ["-n", "--namespace", "--socket"],
   events: ["-w", "--watch", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   exec: ["-c", "--container", "-i", "--stdin", "-t", "--tty", "-n", "--namespace", "--socket"],
-  get: ["-o", "--output", "-w", "--watch", "-l", "--selector", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
+  get: ["-o", "--output", "-w", "--watch", "-l", "--selector", "--field-selector", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   image: [],
   logs: ["-c", "--container", "-f", "--follow", "-p", "--previous", "--tail", "--timestamps", "--since", "--all-containers", "--prefix", "-n", "--namespace", "--socket"],
   run: ["-f", "--filename", "-o", "--timeout", "--validate", "--root", "--run-root", "--log-root", "--cgroup-parent"],
@@ -61,7 +61,7 @@ ${cases}
         -o|--output)
             COMPREPLY=($(compgen -W "wide json yaml name" -- "\${cur}"))
             return ;;
-        -n|--namespace|-c|--container|--tail|--since|--timeout|--grace-period|-l|--selector|--socket|--validate)
+        -n|--namespace|-c|--container|--tail|--since|--timeout|--grace-period|-l|--selector|--field-selector|--socket|--validate)
             return ;;
     esac
     if [[ "\${cur}" == -* ]]; then

@@ -118,6 +118,7 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
     output: { type: "string", short: "o" },
     watch: { type: "boolean", short: "w" },
     selector: { type: "string", short: "l" },
+    "field-selector": { type: "string" },
   });
   const [resource, ...rest] = positionals;
   if (resource === undefined) {
@@ -149,7 +150,7 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
         }
       }
     } else {
-      pods = (await client.listPods(namespace)).items.filter((p) => selector(p.metadata.labels));
+      pods = (await client.listPods(namespace, values["field-selector"])).items.filter((p) => selector(p.metadata.labels));
       pods.sort(byNamespaceAndName);
     }
     const streaming = new StreamingTable();
@@ -208,6 +209,7 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
           io.stdout.write(printOne(p));
         },
         signal,
+        values["field-selector"] === undefined ? {} : { fieldSelector: values["field-selector"] },
       );
     }
     return failed ? 1 : 0;
@@ -216,6 +218,6 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
 
 export const get: Verb = {
   summary: "List pods (kubectl get pods)",
-  usage: "pods [NAME…] [-n NS | -A] [-o wide|json|yaml|name] [-l SELECTOR] [-w] [--socket PATH]",
+  usage: "pods [NAME…] [-n NS | -A] [-o wide|json|yaml|name] [-l SELECTOR] [--field-selector status.phase=Running,…] [-w] [--socket PATH]",
   run: (argv) => getMain(argv, processIo()),
 };

@@ -119,6 +119,16 @@ describe("podd get pods", { skip, timeout: 120_000 }, () => {
       assert.equal(missing.stdout, "");
       assert.equal(missing.stderr, 'Error from server (NotFound): pods "x" not found\n');
 
+      // --field-selector goes to the API server, which knows metadata.name, metadata.namespace
+      // and status.phase, and refuses other fields as kube-apiserver does.
+      assert.equal((await c.run("get", ["pods", "-A", "-o", "name", "--field-selector", "metadata.namespace=other"])).stdout, "pod/b\n");
+      assert.equal((await c.run("get", ["pods", "-o", "name", "--field-selector", "status.phase=Running,metadata.name!=b"])).stdout, "pod/a\n");
+      const none = await c.run("get", ["pods", "--field-selector", "status.phase=Succeeded"]);
+      assert.equal(none.stderr, "No resources found in default namespace.\n");
+      const badField = await c.run("get", ["pods", "--field-selector", "spec.foo=1"]);
+      assert.equal(badField.code, 1);
+      assert.equal(badField.stderr, "Error from server (BadRequest): field label not supported: spec.foo\n");
+
       const emptyNs = await c.run("get", ["pods", "-n", "nothing-here"]);
       assert.equal(emptyNs.code, 0);
       assert.equal(emptyNs.stderr, "No resources found in nothing-here namespace.\n");

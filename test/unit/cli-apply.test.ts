@@ -108,13 +108,13 @@ test("a daemon that exits before answering is an error that points at its log", 
 });
 
 test("--wait: plain progress lines off a terminal, then ready; a failed pod makes exit 1", async () => {
-  api.onGetPod = (p, n) => {
-    if (n < 2) return;
+  // The watch sends the pod as applied (ContainerCreating), then its change.
+  api.onPodWatch = (p, emit) => {
     const done = p.metadata.name === "w-fail" ? makePod(p.metadata.name, { phase: "Failed", ready: false }) : makePod(p.metadata.name);
     if (p.metadata.name === "w-fail") {
       done.status.containerStatuses[0]!.state = { terminated: { exitCode: 3, reason: "Error", startedAt: "2026-11-22T05:00:00Z", finishedAt: "2026-11-22T05:00:01Z" } };
     }
-    Object.assign(p, { status: done.status });
+    setTimeout(() => emit("MODIFIED", { ...p, status: done.status }), 20);
   };
   try {
     const ok = await apply(["-f", manifest("w.yaml", pod("w-ok")), "--wait"]);
@@ -125,7 +125,19 @@ test("--wait: plain progress lines off a terminal, then ready; a failed pod make
     assert.equal(bad.code, 1);
     assert.equal(bad.stdout, "pod/w-fail created\npod/w-fail failed: Error\n");
   } finally {
-    api.onGetPod = undefined;
+    api.onPodWatch = undefined;
+  }
+  assert.ok(api.paths().includes("GET /api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name%3Dw-ok"), api.paths().join("\n"));
+});
+
+test("--wait: a pod deleted while waited for ends the wait with exit 1", async () => {
+  api.onPodWatch = (p, emit) => setTimeout(() => emit("DELETED", p), 20);
+  try {
+    const r = await apply(["-f", manifest("gone.yaml", pod("gone")), "--wait", "--timeout", "10s"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /pod\/gone was deleted while waiting for it/);
+  } finally {
+    api.onPodWatch = undefined;
   }
 });
 

@@ -105,8 +105,11 @@ export class FakeApi {
   readonly execTargets = new Map<string, { pid1: number; container: string }>();
   /** how many GETs of a deleted pod still find it (terminating) before it is gone */
   deleteLingers = 1;
-  /** called on each GET of a pod, to move it along (apply --wait) */
+  /** called on each GET of a pod */
   onGetPod: ((pod: ApiPod, n: number) => void) | undefined;
+  /** called when a watch of one pod (fieldSelector=metadata.name=…) has sent its ADDED, to move
+   * the pod along (apply --wait): emit sends that watch an event */
+  onPodWatch: ((pod: ApiPod, emit: (type: "MODIFIED" | "DELETED", object: ApiPod) => void) => void) | undefined;
   private readonly lingering = new Map<string, number>();
   private readonly getCount = new Map<string, number>();
   private readonly podWatchers = new Set<ServerResponse>();
@@ -187,8 +190,13 @@ export class FakeApi {
       set.add(res);
       res.on("close", () => set.delete(res));
       // The daemon starts a watch with an ADDED for everything there already.
-      const initial = kind === "pods" ? [...this.pods.values()].filter((p) => ns === undefined || p.metadata.namespace === ns) : this.events;
+      const only = /^metadata\.name==?(.+)$/.exec(query.fieldSelector ?? "")?.[1];
+      const initial =
+        kind === "pods" ? [...this.pods.values()].filter((p) => (ns === undefined || p.metadata.namespace === ns) && (only === undefined || p.metadata.name === only)) : this.events;
       for (const o of initial) res.write(JSON.stringify({ type: "ADDED", object: o }) + "\n");
+      if (kind === "pods" && only !== undefined && initial[0]) {
+        this.onPodWatch?.(initial[0] as ApiPod, (type, object) => res.write(JSON.stringify({ type, object }) + "\n"));
+      }
       this.resolveWatch();
       return;
     }
