@@ -8,7 +8,7 @@ export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {
   apply: ["-f", "--filename", "--wait", "--timeout", "--dry-run=client", "--validate", "--socket", "--root", "--run-root", "--log-root", "--cgroup-parent"],
   completion: [],
   daemon: ["--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--group"],
-  delete: ["-f", "--filename", "--grace-period", "--now", "--wait=false", "--timeout", "-n", "--namespace", "--socket"],
+  delete: ["-f", "--filename", "--grace-period", "--now", "--wait=false", "--timeout", "--all", "-l", "--selector", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   describe: ["-n", "--namespace", "--socket"],
   events: ["-w", "--watch", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   exec: ["-c", "--container", "-i", "--stdin", "-t", "--tty", "-n", "--namespace", "--socket"],

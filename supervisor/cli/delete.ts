@@ -6,6 +6,7 @@ import { ApiError, type PoddClient } from "../client.ts";
 import { readManifests } from "./manifests.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { Progress } from "./spinner.ts";
+import { parseSelector } from "./selector.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
 /** How often a waiting verb asks the daemon again. */
@@ -36,8 +37,10 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
   // --wait=false is kubectl's spelling; parseArgs takes "--wait=false" as a string option.
   const { values, positionals } = parseFlags(argv.map((a) => (a === "--wait" ? "--wait=true" : a)), {
     ...socketFlag,
-    namespace: namespaceFlags.namespace,
+    ...namespaceFlags,
     filename: { type: "string", short: "f", multiple: true },
+    all: { type: "boolean" },
+    selector: { type: "string", short: "l" },
     "grace-period": { type: "string" },
     now: { type: "boolean" },
     wait: { type: "string" },
@@ -57,7 +60,16 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
   const timeoutMs = values.timeout === undefined || values.timeout === "0" ? undefined : parseDuration(values.timeout);
 
   const targets: { namespace: string; name: string }[] = [];
-  if (values.filename) {
+  // --all and -l pick pods from the daemon's list, once connected.
+  const bySelector = values.all === true || values.selector !== undefined;
+  const selector = values.selector === undefined ? () => true : parseSelector(values.selector);
+  if (bySelector && values.filename) throw new PoddError("cannot set --all or --selector with -f", { code: "Invalid" });
+  if (values["all-namespaces"] && !bySelector) throw new PoddError("-A deletes by --all or --selector: podd delete pods --all -A", { code: "Invalid" });
+  if (bySelector) {
+    const [first, ...rest] = positionals;
+    if (first === undefined || !isPodResource(first)) throw new PoddError("you must specify the type of resource to delete: podd delete pods --all", { code: "Invalid" });
+    if (rest.length > 0) throw new PoddError(`name cannot be provided when ${values.all ? "--all" : "a selector"} is specified`, { code: "Invalid" });
+  } else if (values.filename) {
     if (positionals.length > 0) throw new PoddError("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form or with -f", { code: "Invalid" });
     const set = readManifests(values.filename, "ignore");
     if (set.errors.length) {
@@ -74,6 +86,16 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
 
   const client = clientFor(values, io);
   return runClientVerb(io, async () => {
+    if (bySelector) {
+      const ns = values["all-namespaces"] ? undefined : namespaceOf(values);
+      for (const p of (await client.listPods(ns)).items.filter((p) => selector(p.metadata.labels))) {
+        targets.push({ namespace: p.metadata.namespace, name: p.metadata.name });
+      }
+      if (targets.length === 0) {
+        io.stderr.write("No resources found\n");
+        return 0;
+      }
+    }
     let failed = false;
     const pending: { namespace: string; name: string }[] = [];
     for (const t of targets) {
@@ -117,6 +139,6 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
 
 export const del: Verb = {
   summary: "Stop and remove pods (kubectl delete pod)",
-  usage: "pod NAME… | -f FILE|DIR|- [--grace-period N] [--now] [--wait=false] [--timeout D] [-n NS] [--socket PATH]",
+  usage: "pod NAME… | pods --all | pods -l SELECTOR | -f FILE|DIR|- [--grace-period N] [--now] [--wait=false] [--timeout D] [-n NS | -A] [--socket PATH]",
   run: (argv) => deleteMain(argv, processIo()),
 };

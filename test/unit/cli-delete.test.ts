@@ -73,3 +73,30 @@ test("bad flags are local errors", async () => {
   assert.equal((await del("pod", "x", "--now", "--grace-period", "3")).stderr, "error: --now and --grace-period cannot be specified together\n");
   assert.equal((await del("pod")).code, 2);
 });
+
+test("pods --all deletes every pod of the namespace; -l those with the labels; -A every namespace", async () => {
+  api.deleteLingers = 0;
+  api.add(makePod("s1", { namespace: "sel", labels: { app: "web" } }), makePod("s2", { namespace: "sel", labels: { app: "db" } }), makePod("s3", { namespace: "sel2", labels: { app: "web" } }));
+  const byLabel = await del("pods", "-l", "app=web", "-n", "sel");
+  assert.equal(byLabel.code, 0, byLabel.stderr);
+  assert.equal(byLabel.stdout, 'pod "s1" deleted\n');
+  assert.deepEqual([...api.pods.keys()].filter((k) => k.startsWith("sel")).sort(), ["sel/s2", "sel2/s3"]);
+  const all = await del("pods", "--all", "-n", "sel");
+  assert.equal(all.stdout, 'pod "s2" deleted\n');
+  const none = await del("pods", "--all", "-n", "sel");
+  assert.equal(none.code, 0);
+  assert.equal(none.stderr, "No resources found\n");
+  api.add(makePod("s4", { namespace: "sel", labels: { app: "web" } }));
+  const everywhere = await del("pods", "-A", "-l", "app in (web)");
+  assert.equal(everywhere.code, 0, everywhere.stderr);
+  assert.match(everywhere.stdout, /pod "s3" deleted\n/);
+  assert.match(everywhere.stdout, /pod "s4" deleted\n/);
+  assert.deepEqual([...api.pods.keys()].filter((k) => k.startsWith("sel")), []);
+});
+
+test("--all and -l take no names and no -f; -A needs one of them", async () => {
+  assert.equal((await del("pods", "x", "--all")).stderr, "error: name cannot be provided when --all is specified\n");
+  assert.equal((await del("pods", "x", "-l", "a=b")).stderr, "error: name cannot be provided when a selector is specified\n");
+  assert.equal((await del("pods", "x", "-A")).code, 2);
+  assert.equal((await del("--all")).code, 2);
+});
