@@ -5,7 +5,8 @@
 // cgroup.procs) or make a file fail with an errno.
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
-import type { CgroupFs } from "./io.ts";
+import { readFileSync } from "node:fs";
+import type { CgroupFs, CgroupWriter } from "./io.ts";
 import { nodeCgroupFs } from "./io.ts";
 import { parsePids } from "./parse.ts";
 
@@ -61,6 +62,31 @@ export class FakeCgroupFs implements CgroupFs {
       .filter((p) => !this.exited.has(p))
       .map((p) => `${p}\n`)
       .join("");
+  }
+
+  readFileSync(path: string): string {
+    const o = this.opts.readOverride?.(path);
+    if (o !== undefined) return o;
+    const text = readFileSync(path, "utf8");
+    if (!path.endsWith("/cgroup.procs") && !path.endsWith("/tasks")) return text;
+    return parsePids(text)
+      .filter((p) => !this.exited.has(p))
+      .map((p) => `${p}\n`)
+      .join("");
+  }
+
+  openWriter(path: string): CgroupWriter {
+    const inner = nodeCgroupFs.openWriter(path);
+    return {
+      write: async (data) => {
+        const errno = this.opts.failWrite?.(path, data);
+        if (errno !== undefined) throw errnoError(errno, "write", path);
+        await inner.write(data);
+        this.writes.push([path, data]);
+        await this.opts.onWrite?.(path, data, this);
+      },
+      close: () => inner.close(),
+    };
   }
 
   async writeFile(path: string, data: string): Promise<void> {

@@ -2,7 +2,7 @@
 // polling with a deadline. Drivers receive a CgroupFs and a Signaller, so unit tests can run
 // them against a fake tree in a temp dir (whose mkdir/rmdir behave like cgroupfs) and record
 // signals instead of sending them.
-import { constants } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, write } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { PoddError, hasErrno } from "../errors.ts";
@@ -19,6 +19,16 @@ export interface CgroupFs {
   /** Names of the subdirectories (child cgroups) of path. */
   subdirs(path: string): Promise<string[]>;
   exists(path: string): Promise<boolean>;
+  /** Reads on the calling thread: for the small files a decision cannot wait a round trip for. */
+  readFileSync(path: string): string;
+  /** Opens an existing file for repeated writes; each write is one write(2) at offset 0, handed
+   * to libuv's threads at once. */
+  openWriter(path: string): CgroupWriter;
+}
+
+export interface CgroupWriter {
+  write(data: string): Promise<void>;
+  close(): void;
 }
 
 export const nodeCgroupFs: CgroupFs = {
@@ -47,6 +57,14 @@ export const nodeCgroupFs: CgroupFs = {
       if (hasErrno(err, "ENOENT")) return false;
       throw err;
     }
+  },
+  readFileSync: (path) => readFileSync(path, "utf8"),
+  openWriter(path) {
+    const fd = openSync(path, constants.O_WRONLY);
+    return {
+      write: (data) => new Promise((resolve, reject) => write(fd, data, 0, "utf8", (err) => (err ? reject(err) : resolve()))),
+      close: () => closeSync(fd),
+    };
   },
 };
 

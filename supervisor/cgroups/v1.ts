@@ -1,7 +1,6 @@
 // cgroup v1: one hierarchy per controller (or per co-mounted group such as cpu,cpuacct). The
 // pod tree is created in each hierarchy of a controller we use, and PID 1 joins the
 // container's directory in each of them.
-import { closeSync, openSync, readFileSync, write } from "node:fs";
 import { join } from "node:path";
 import { PoddError } from "../errors.ts";
 import type { CgroupLimits, CgroupStats } from "./index.ts";
@@ -9,6 +8,7 @@ import { pollUntil } from "./io.ts";
 import { parseCgroupStat, parsePids, parseProcCgroup } from "./parse.ts";
 import { CgroupTree } from "./tree.ts";
 import type { DriverDeps } from "./tree.ts";
+import type { CgroupWriter } from "./io.ts";
 
 /**
  * The controllers a container joins. Not cpuset (podd sets no cpusets, and a new cpuset
@@ -22,7 +22,7 @@ export class CgroupV1 extends CgroupTree {
   readonly version = 1 as const;
   private readonly mounts: Record<string, string>;
   /** Our own cgroup.procs, open for prepareJoin. */
-  private ownProcs: { path: string; fd: number } | undefined;
+  private ownProcs: { path: string; writer: CgroupWriter } | undefined;
 
   constructor(mounts: Record<string, string>, deps: DriverDeps) {
     super(deps);
@@ -132,21 +132,20 @@ export class CgroupV1 extends CgroupTree {
     try {
       const root = this.hierarchies()[0];
       if (root === undefined) return Promise.resolve();
-      const line = parseProcCgroup(readFileSync(join(this.procRoot, "self", "cgroup"), "utf8")).find((l) =>
-        l.controllers.some((c) => this.mounts[c] === root),
-      );
+      const fs = this.io.fs;
+      const line = parseProcCgroup(fs.readFileSync(join(this.procRoot, "self", "cgroup"))).find((l) => l.controllers.some((c) => this.mounts[c] === root));
       if (line === undefined) return Promise.resolve();
       const procs = join(root, line.path, "cgroup.procs");
       if (this.ownProcs?.path !== procs) {
-        if (this.ownProcs) closeSync(this.ownProcs.fd);
+        this.ownProcs?.writer.close();
         this.ownProcs = undefined;
-        if (!parsePids(readFileSync(procs, "utf8")).includes(process.pid)) return Promise.resolve();
-        this.ownProcs = { path: procs, fd: openSync(procs, "w") };
+        if (!parsePids(fs.readFileSync(procs)).includes(process.pid)) return Promise.resolve();
+        this.ownProcs = { path: procs, writer: fs.openWriter(procs) };
       }
-      const fd = this.ownProcs.fd;
-      // Only a head start: the join itself reports what is wrong, so errors are dropped.
-      return new Promise((resolve) => write(fd, String(process.pid), 0, "utf8", () => resolve()));
+      // Only a head start: the join itself reports what is wrong, so a failure here is dropped.
+      return this.ownProcs.writer.write(String(process.pid)).catch(() => undefined);
     } catch {
+      // As above: a missing /proc/self/cgroup or an unreadable list only costs the head start.
       return Promise.resolve();
     }
   }
