@@ -54,20 +54,15 @@ export class FakeCgroupFs implements CgroupFs {
   }
 
   async readFile(path: string): Promise<string> {
-    const o = this.opts.readOverride?.(path);
-    if (o !== undefined) return o;
-    const text = await fsp.readFile(path, "utf8");
-    if (!path.endsWith("/cgroup.procs") && !path.endsWith("/tasks")) return text;
-    return parsePids(text)
-      .filter((p) => !this.exited.has(p))
-      .map((p) => `${p}\n`)
-      .join("");
+    return this.opts.readOverride?.(path) ?? this.asKernelShows(path, await fsp.readFile(path, "utf8"));
   }
 
   readFileSync(path: string): string {
-    const o = this.opts.readOverride?.(path);
-    if (o !== undefined) return o;
-    const text = readFileSync(path, "utf8");
+    return this.opts.readOverride?.(path) ?? this.asKernelShows(path, readFileSync(path, "utf8"));
+  }
+
+  /** A process list without the pids that exited. */
+  private asKernelShows(path: string, text: string): string {
     if (!path.endsWith("/cgroup.procs") && !path.endsWith("/tasks")) return text;
     return parsePids(text)
       .filter((p) => !this.exited.has(p))
