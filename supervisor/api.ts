@@ -392,9 +392,9 @@ function eventList(items: unknown[]) {
 
 /** Equality-based selectors: "a=b,c!=d,e" (set-based ones are not supported yet). */
 /**
- * The pods a list or watch asks for: ?labelSelector and ?fieldSelector. Fields as the API
- * server offers them for pods that podd has: metadata.name, metadata.namespace, status.phase;
- * any other is refused as kube-apiserver refuses it.
+ * The pods a list or watch asks for: ?labelSelector and ?fieldSelector. The fields are those
+ * kube-apiserver offers for pods that mean something on one node without a scheduler; any
+ * other is refused as kube-apiserver refuses an unknown one.
  */
 function podSelector(q: URLSearchParams): (p: PodObject) => boolean {
   const labels = q.get("labelSelector");
@@ -418,7 +418,10 @@ class SelectorError extends PoddError {}
 const POD_FIELDS: Record<string, (p: PodObject) => string> = {
   "metadata.name": (p) => p.metadata.name,
   "metadata.namespace": (p) => p.metadata.namespace,
+  "spec.restartPolicy": (p) => p.spec.restartPolicy ?? "Always",
+  "spec.hostNetwork": (p) => String(p.spec.hostNetwork === true),
   "status.phase": (p) => p.status.phase,
+  "status.podIP": (p) => p.status.podIP ?? "",
 };
 
 export function matchLabels(labels: Record<string, string>, selector: string | null): boolean {

@@ -216,7 +216,7 @@ export class PoddClient {
 
   // ---- pods ----
 
-  /** fieldSelector as the API server takes it: metadata.name=…, metadata.namespace=…, status.phase=… */
+  /** fieldSelector as the API server takes it: metadata.name=…, status.phase=…, spec.restartPolicy=… */
   listPods(namespace: string | undefined, fieldSelector?: string): Promise<PodList> {
     return this.json("GET", podsPath(namespace), fieldSelector === undefined ? {} : { query: { fieldSelector } });
   }

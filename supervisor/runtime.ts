@@ -191,7 +191,8 @@ export class Runtime {
       // The cgroup can be gone already when the pod is being torn down: no OOM kill to report.
       if ((err as NodeJS.ErrnoException).code !== "ENOENT" && (err as { errno?: string }).errno !== "ENOENT") throw err;
     }
-    await this.cgroups.kill(uid, name);
+    // remove() kills whatever is left first if the cgroup is busy; it is empty as a rule, the
+    // PID namespace having ended with its PID 1.
     await this.cgroups.remove(uid, name);
     const rec = readExitRecord(run.stateDir) ?? unknownExit(run.monitor.stderr());
     if (oomKills > 0 && rec.exitCode !== 0 && rec.reason !== "StartError") rec.reason = "OOMKilled";

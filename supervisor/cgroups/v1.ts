@@ -208,19 +208,27 @@ export class CgroupV1 extends CgroupTree {
     const cpuacct = this.containerDir(this.mount("cpuacct", "stats"), podUid, name);
     const memory = this.containerDir(this.mount("memory", "stats"), podUid, name);
     const pids = this.containerDir(this.mount("pids", "stats"), podUid, name);
-    const usage = Number((await this.io.read(join(memory, "memory.usage_in_bytes"))).trim());
-    const memStat = parseCgroupStat(await this.io.read(join(memory, "memory.stat")));
-    const oom = parseCgroupStat(await this.io.read(join(memory, "memory.oom_control")));
+    // One round trip to libuv's threads for all five files.
+    const [usageText, memText, oomText, cpuText, pidsText] = await Promise.all([
+      this.io.read(join(memory, "memory.usage_in_bytes")),
+      this.io.read(join(memory, "memory.stat")),
+      this.io.read(join(memory, "memory.oom_control")),
+      this.io.read(join(cpuacct, "cpuacct.usage")),
+      this.io.read(join(pids, "pids.current")),
+    ]);
+    const usage = Number(usageText.trim());
+    const memStat = parseCgroupStat(memText);
+    const oom = parseCgroupStat(oomText);
     // total_inactive_file includes descendants (use_hierarchy); a container has none, and the
     // kubelet/cadvisor use the total_ value on v1.
     const inactive = memStat.get("total_inactive_file") ?? memStat.get("inactive_file") ?? 0;
     return {
-      cpuUsageNs: Number((await this.io.read(join(cpuacct, "cpuacct.usage"))).trim()),
+      cpuUsageNs: Number(cpuText.trim()),
       memoryUsageBytes: usage,
       memoryWorkingSetBytes: Math.max(0, usage - inactive),
       // oom_kill is in memory.oom_control since Linux 4.13; older kernels report none.
       oomKills: oom.get("oom_kill") ?? 0,
-      pids: Number((await this.io.read(join(pids, "pids.current"))).trim()),
+      pids: Number(pidsText.trim()),
     };
   }
 }

@@ -122,7 +122,7 @@ describe("podd get pods", { skip, timeout: 120_000 }, () => {
       // --field-selector goes to the API server, which knows metadata.name, metadata.namespace
       // and status.phase, and refuses other fields as kube-apiserver does.
       assert.equal((await c.run("get", ["pods", "-A", "-o", "name", "--field-selector", "metadata.namespace=other"])).stdout, "pod/b\n");
-      assert.equal((await c.run("get", ["pods", "-o", "name", "--field-selector", "status.phase=Running,metadata.name!=b"])).stdout, "pod/a\n");
+      assert.equal((await c.run("get", ["pods", "-o", "name", "--field-selector", "status.phase=Running,metadata.name!=b,spec.restartPolicy=Always"])).stdout, "pod/a\n");
       const none = await c.run("get", ["pods", "--field-selector", "status.phase=Succeeded"]);
       assert.equal(none.stderr, "No resources found in default namespace.\n");
       const badField = await c.run("get", ["pods", "--field-selector", "spec.foo=1"]);
