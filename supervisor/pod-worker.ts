@@ -280,7 +280,7 @@ export class PodWorker {
     this.held.delete(name);
     this.setRecord(name, recordStarting(name, this.record(name), now, backOff));
     const live: LiveContainer = { run, containerID: randomBytes(32).toString("hex") };
-    const monitor = readProcStat(run.monitor.monitorPid);
+    const monitor = readProcStat(run.monitor.monitorPid, this.runtime.opts.procRoot);
     const record: RunRecord = { containerID: live.containerID, logPath: run.logPath, monitorPid: run.monitor.monitorPid, monitorStartTime: monitor?.startTime ?? 0 };
     writeFileAtomic(join(run.stateDir, "run.json"), JSON.stringify(record) + "\n", 0o600, false);
     this.live.set(name, live);
@@ -443,7 +443,7 @@ export class PodWorker {
       if (!rec || !isAlive(rec)) continue;
       const stateDir = this.runtime.layout.containerRunDir(this.ref(), name);
       const run = readRunRecord(stateDir);
-      const monitor = run && isSameProcess(run.monitorPid, run.monitorStartTime) ? adoptMonitor(sys, stateDir, run.monitorPid) : undefined;
+      const monitor = run && isSameProcess(run.monitorPid, run.monitorStartTime, this.runtime.opts.procRoot) ? adoptMonitor(sys, stateDir, run.monitorPid) : undefined;
       const handle: MonitorHandle = monitor ?? {
         monitorPid: run?.monitorPid ?? 0,
         started: Promise.resolve(readStartRecord(stateDir)),

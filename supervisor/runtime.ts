@@ -27,6 +27,9 @@ export interface RuntimeOptions {
   logMaxFiles: number;
   /** the size of a pod's /dev/shm (Docker's and CRI-O's default is 64 MiB) */
   shmSize: number;
+  /** where processes are looked up (start times of monitors to adopt, the cgroup of our own);
+   * default /proc */
+  procRoot?: string;
 }
 
 export interface NodeInfo {

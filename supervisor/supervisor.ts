@@ -47,7 +47,7 @@ export class Supervisor {
 
   static async open(opts: SupervisorOptions): Promise<Supervisor> {
     const sys = opts.sys ?? new LinuxSys();
-    const cgroups = await openCgroups({ parent: opts.cgroupParent });
+    const cgroups = await openCgroups({ parent: opts.cgroupParent, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
     const sup: Supervisor = new Supervisor(
       new Runtime(sys, cgroups, opts, (pod, volume, path) => {
         sup.events.emit("event", {
