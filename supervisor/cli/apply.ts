@@ -19,6 +19,8 @@ import { parseFlags, type Verb } from "./verb.ts";
 
 /** How long apply waits for a daemon it started to answer /healthz. */
 const DAEMON_START_TIMEOUT_MS = 30_000;
+/** --wait watches a pod again this long after its watch ended (a daemon restart). */
+const WATCH_AGAIN_MS = 100;
 /** --wait without --timeout gives up after this long. */
 const DEFAULT_WAIT_TIMEOUT_MS = 5 * 60_000;
 
@@ -150,39 +152,47 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
     const onAbort = () => done.abort();
     abort.signal.addEventListener("abort", onAbort);
     try {
-      await client.watch<ApiPod>(
-        "pods",
-        p.namespace,
-        (e) => {
-          // (A daemon from before fieldSelector sends every pod of the namespace.)
-          if (done.signal.aborted || e.object.metadata.name !== p.name) return;
-          if (e.type === "DELETED") {
-            progress.print(`pod/${p.name} was deleted while waiting for it`, io.stderr);
-            failed = true;
-            steps.delete(key);
-            return done.abort();
-          }
-          const pod = e.object;
-          const state = waitState(pod);
-          if (state === "waiting") {
-            steps.set(key, describeStep(pod));
-            return showSteps();
-          }
-          steps.delete(key);
-          if (state === "failed") failed = true;
-          progress.print(
-            state === "ready"
-              ? `pod/${p.name} ${pod.status.phase === "Succeeded" ? "completed" : "ready"}`
-              : `pod/${p.name} failed: ${kubectlStatus(pod)}${pod.status.message ? `: ${pod.status.message}` : ""}`,
-            io.stdout,
+      // A daemon that restarts ends the stream (or refuses the connection for a moment): watch
+      // again, and the new daemon sends the pod's state at once. The deadline still holds.
+      for (;;) {
+        try {
+          await client.watch<ApiPod>(
+            "pods",
+            p.namespace,
+            (e) => {
+              // (A daemon from before fieldSelector sends every pod of the namespace.)
+              if (done.signal.aborted || e.object.metadata.name !== p.name) return;
+              if (e.type === "DELETED") {
+                progress.print(`pod/${p.name} was deleted while waiting for it`, io.stderr);
+                failed = true;
+                steps.delete(key);
+                return done.abort();
+              }
+              const pod = e.object;
+              const state = waitState(pod);
+              if (state === "waiting") {
+                steps.set(key, describeStep(pod));
+                return showSteps();
+              }
+              steps.delete(key);
+              if (state === "failed") failed = true;
+              progress.print(
+                state === "ready"
+                  ? `pod/${p.name} ${pod.status.phase === "Succeeded" ? "completed" : "ready"}`
+                  : `pod/${p.name} failed: ${kubectlStatus(pod)}${pod.status.message ? `: ${pod.status.message}` : ""}`,
+                io.stdout,
+              );
+              done.abort();
+            },
+            done.signal,
+            { fieldSelector: `metadata.name=${p.name}` },
           );
-          done.abort();
-        },
-        done.signal,
-        { fieldSelector: `metadata.name=${p.name}` },
-      );
-      // The daemon ended the stream (it stopped) before the pod got anywhere.
-      if (!done.signal.aborted && !abort.signal.aborted) throw new PoddError(`the daemon closed the watch of pod/${p.name}`, { code: "Internal" });
+        } catch (err) {
+          if (!(err instanceof UnreachableError && err.why === "no-daemon")) throw err;
+        }
+        if (done.signal.aborted) return;
+        await pause(WATCH_AGAIN_MS);
+      }
     } finally {
       abort.signal.removeEventListener("abort", onAbort);
     }

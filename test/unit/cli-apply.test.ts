@@ -141,6 +141,23 @@ test("--wait: a pod deleted while waited for ends the wait with exit 1", async (
   }
 });
 
+test("--wait watches again when the daemon ends the watch (a restart), and still reports the pod", async () => {
+  let watches = 0;
+  api.onPodWatch = (p, emit) => {
+    watches++;
+    if (watches === 1) setTimeout(() => api.endWatches(), 20);
+    else setTimeout(() => emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status }), 20);
+  };
+  try {
+    const r = await apply(["-f", manifest("again.yaml", pod("again")), "--wait", "--timeout", "10s"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "pod/again created\npod/again ready\n");
+    assert.equal(watches, 2);
+  } finally {
+    api.onPodWatch = undefined;
+  }
+});
+
 test("--wait gives up at --timeout and says where each pod stood", async () => {
   const r = await apply(["-f", manifest("slow.yaml", pod("slow")), "--wait", "--timeout", "300ms"]);
   assert.equal(r.code, 1);
