@@ -21,8 +21,9 @@ type Joined = (typeof V1_JOINED)[number];
 export class CgroupV1 extends CgroupTree {
   readonly version = 1 as const;
   private readonly mounts: Record<string, string>;
-  /** Our own cgroup.procs, open for prepareJoin. */
+  /** Our own cgroup.procs, open for prepareJoin, and the write in flight. */
   private ownProcs: { path: string; writer: CgroupWriter } | undefined;
+  private joining: Promise<void> | undefined;
 
   constructor(mounts: Record<string, string>, deps: DriverDeps) {
     super(deps);
@@ -125,10 +126,16 @@ export class CgroupV1 extends CgroupTree {
    * migration that moves nothing, on a libuv thread while it prepares the container; PID 1's
    * join then finds the lock ready. The write must leave at once (a read first would wait for
    * the event loop, which is busy preparing), so the file stays open; it is used only while
-   * /proc/self/cgroup still names the cgroup whose cgroup.procs listed us when it was opened,
-   * so the write can never move the daemon.
+   * /proc/self/cgroup still names the cgroup whose cgroup.procs listed us when it was opened.
+   * Between that check and the write on the libuv thread lie microseconds: only something that
+   * moves the daemon in exactly that window (systemd moves a service's processes only when
+   * asked) would see the move undone. The daemon's own cgroup is the one place outside the
+   * cgroup parent that podd writes to, and it writes nothing that changes it.
    */
   prepareJoin(): Promise<void> {
+    // One write at a time: a second one would wait for the same grace period, and each takes
+    // the lock that every fork and exit on the host reads.
+    if (this.joining) return this.joining;
     try {
       const root = this.hierarchies()[0];
       if (root === undefined) return Promise.resolve();
@@ -137,13 +144,18 @@ export class CgroupV1 extends CgroupTree {
       if (line === undefined) return Promise.resolve();
       const procs = join(root, line.path, "cgroup.procs");
       if (this.ownProcs?.path !== procs) {
+        // No write is pending (joining is unset), so the fd cannot be reused under one.
         this.ownProcs?.writer.close();
         this.ownProcs = undefined;
         if (!parsePids(fs.readFileSync(procs)).includes(process.pid)) return Promise.resolve();
         this.ownProcs = { path: procs, writer: fs.openWriter(procs) };
       }
       // Only a head start: the join itself reports what is wrong, so a failure here is dropped.
-      return this.ownProcs.writer.write(String(process.pid)).catch(() => undefined);
+      this.joining = this.ownProcs.writer
+        .write(String(process.pid))
+        .catch(() => undefined)
+        .finally(() => (this.joining = undefined));
+      return this.joining;
     } catch {
       // As above: a missing /proc/self/cgroup or an unreadable list only costs the head start.
       return Promise.resolve();

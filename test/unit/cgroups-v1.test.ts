@@ -338,6 +338,9 @@ describe("cgroup v1 driver", () => {
     await fsp.writeFile(own, "1\n");
     await s.mgr.prepareJoin(); // the file stays open: no second look at the list
     assert.deepEqual(s.fake.writes, [joined, joined]);
+    // Calls while a write is in flight share it.
+    await Promise.all([s.mgr.prepareJoin(), s.mgr.prepareJoin(), s.mgr.prepareJoin()]);
+    assert.deepEqual(s.fake.writes, [joined, joined, joined]);
 
     // Moved to a cgroup that does not list us (or the mount shows another part of the tree): no write.
     await fsp.writeFile(join(proc, "self", "cgroup"), "9:memory:/\n");
@@ -346,6 +349,6 @@ describe("cgroup v1 driver", () => {
     // A missing /proc/self/cgroup: nothing, and no error.
     await fsp.rm(join(proc, "self", "cgroup"));
     await s.mgr.prepareJoin();
-    assert.deepEqual(s.fake.writes, [joined, joined], "nothing after");
+    assert.deepEqual(s.fake.writes, [joined, joined, joined], "nothing after");
   });
 });
