@@ -8,7 +8,7 @@ import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseDuration } from "../duration.ts";
-import { PoddError } from "../errors.ts";
+import { hasErrno, PoddError } from "../errors.ts";
 import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
 import { defaultRoots } from "../paths.ts";
 import { kubectlStatus, readyColumn } from "../pod-status.ts";
@@ -19,6 +19,10 @@ import { parseFlags, type Verb } from "./verb.ts";
 
 /** How long apply waits for a daemon it started to answer /healthz. */
 const DAEMON_START_TIMEOUT_MS = 30_000;
+function isConnectionLost(err: unknown): boolean {
+  return hasErrno(err, "ECONNRESET") || hasErrno(err, "EPIPE") || (err as Error | undefined)?.message === "aborted";
+}
+
 /** --wait watches a pod again this long after its watch ended (a daemon restart). */
 const WATCH_AGAIN_MS = 100;
 /** --wait without --timeout gives up after this long. */
@@ -146,11 +150,21 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
   let failed = false;
   let timedOut = false;
   const showSteps = () => progress.update([...steps.values()].join(io.stderr.isTTY ? ", " : "\n"));
+  const unfinished = new Set(pods.map((p) => `${p.namespace}/${p.name}`));
   const follow = async (p: { namespace: string; name: string }): Promise<void> => {
     const key = `${p.namespace}/${p.name}`;
     const done = new AbortController();
     const onAbort = () => done.abort();
     abort.signal.addEventListener("abort", onAbort);
+    done.signal.addEventListener("abort", () => {
+      if (!abort.signal.aborted) unfinished.delete(key);
+    });
+    const gone = () => {
+      progress.print(`pod/${p.name} was deleted while waiting for it`, io.stderr);
+      failed = true;
+      steps.delete(key);
+      done.abort();
+    };
     try {
       // A daemon that restarts ends the stream (or refuses the connection for a moment): watch
       // again, and the new daemon sends the pod's state at once. The deadline still holds.
@@ -162,12 +176,7 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
             (e) => {
               // (A daemon from before fieldSelector sends every pod of the namespace.)
               if (done.signal.aborted || e.object.metadata.name !== p.name) return;
-              if (e.type === "DELETED") {
-                progress.print(`pod/${p.name} was deleted while waiting for it`, io.stderr);
-                failed = true;
-                steps.delete(key);
-                return done.abort();
-              }
+              if (e.type === "DELETED") return gone();
               const pod = e.object;
               const state = waitState(pod);
               if (state === "waiting") {
@@ -188,10 +197,18 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
             { fieldSelector: `metadata.name=${p.name}` },
           );
         } catch (err) {
-          if (!(err instanceof UnreachableError && err.why === "no-daemon")) throw err;
+          // No daemon for a moment, or one killed mid-stream (the connection reset): again.
+          if (!(err instanceof UnreachableError && err.why === "no-daemon") && !isConnectionLost(err)) throw err;
         }
         if (done.signal.aborted) return;
         await pause(WATCH_AGAIN_MS);
+        // A watch of a pod that is not there sends nothing: ask for it once before watching.
+        try {
+          await client.getPod(p.namespace, p.name);
+        } catch (err) {
+          if (err instanceof ApiError && err.reason === "NotFound") return gone();
+          if (!(err instanceof UnreachableError && err.why === "no-daemon") && !isConnectionLost(err)) throw err;
+        }
       }
     } finally {
       abort.signal.removeEventListener("abort", onAbort);
@@ -212,7 +229,7 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
     progress.done();
   }
   if (timedOut) {
-    for (const s of steps.values()) io.stderr.write(`error: timed out waiting for ${s}\n`);
+    for (const key of unfinished) io.stderr.write(`error: timed out waiting for ${steps.get(key) ?? `pod/${key.split("/")[1]} (no answer from the daemon)`}\n`);
     return 1;
   }
   return failed ? 1 : 0;

@@ -158,6 +158,37 @@ test("--wait watches again when the daemon ends the watch (a restart), and still
   }
 });
 
+test("--wait watches again when the daemon is killed mid-stream; a pod gone by then is reported", async () => {
+  let watches = 0;
+  api.onPodWatch = (p, emit) => {
+    watches++;
+    if (watches === 1) setTimeout(() => api.cutWatches(), 20);
+    else setTimeout(() => emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status }), 20);
+  };
+  try {
+    const r = await apply(["-f", manifest("cut.yaml", pod("cut")), "--wait", "--timeout", "10s"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "pod/cut created\npod/cut ready\n");
+    assert.equal(watches, 2);
+
+    // The daemon comes back without the pod: the wait ends at once, not at --timeout.
+    watches = 0;
+    api.onPodWatch = (p) => {
+      watches++;
+      setTimeout(() => {
+        api.pods.delete(`${p.metadata.namespace}/${p.metadata.name}`);
+        api.cutWatches();
+      }, 20);
+    };
+    const lost = await apply(["-f", manifest("lost.yaml", pod("lost")), "--wait", "--timeout", "10s"]);
+    assert.equal(lost.code, 1);
+    assert.match(lost.stderr, /pod\/lost was deleted while waiting for it/);
+    assert.equal(watches, 1);
+  } finally {
+    api.onPodWatch = undefined;
+  }
+});
+
 test("--wait gives up at --timeout and says where each pod stood", async () => {
   const r = await apply(["-f", manifest("slow.yaml", pod("slow")), "--wait", "--timeout", "300ms"]);
   assert.equal(r.code, 1);

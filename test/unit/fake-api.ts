@@ -155,6 +155,11 @@ export class FakeApi {
     for (const w of [...this.podWatchers, ...this.eventWatchers]) w.end();
   }
 
+  /** Cuts every watch connection mid-stream, as a daemon that is killed does. */
+  cutWatches(): void {
+    for (const w of [...this.podWatchers, ...this.eventWatchers]) w.socket?.destroy();
+  }
+
   paths(): string[] {
     return this.requests.map((r) => `${r.method} ${r.path}${Object.keys(r.query).length ? "?" + new URLSearchParams(r.query).toString() : ""}`);
   }
