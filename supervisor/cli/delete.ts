@@ -64,6 +64,7 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
   const bySelector = values.all === true || values.selector !== undefined;
   const selector = values.selector === undefined ? () => true : parseSelector(values.selector);
   if (bySelector && values.filename) throw new PoddError("cannot set --all or --selector with -f", { code: "Invalid" });
+  if (values.all && values.selector !== undefined) throw new PoddError("cannot set --all and --selector at the same time", { code: "Invalid" });
   if (values["all-namespaces"] && !bySelector) throw new PoddError("-A deletes by --all or --selector: podd delete pods --all -A", { code: "Invalid" });
   if (bySelector) {
     const [first, ...rest] = positionals;
@@ -92,7 +93,7 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
         targets.push({ namespace: p.metadata.namespace, name: p.metadata.name });
       }
       if (targets.length === 0) {
-        io.stderr.write("No resources found\n");
+        io.stdout.write("No resources found\n");
         return 0;
       }
     }
@@ -104,6 +105,8 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
         pending.push(t);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
+        // --all and -l ignore a pod gone since the list (kubectl's --ignore-not-found default).
+        if (bySelector && err.reason === "NotFound") continue;
         io.stderr.write(err.kubectlMessage() + "\n");
         failed = true;
       }
@@ -115,13 +118,14 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
     // Waiting for every pod together: their grace periods run side by side in the daemon.
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const progress = new Progress(io.stderr);
-    const left = new Set(pending.map((t) => t.name));
-    if (io.stderr.isTTY && left.size > 0) progress.update(`waiting for ${[...left].map((n) => `pod/${n}`).join(", ")} to stop`);
+    const left = new Set(pending.map((t) => `${t.namespace}/${t.name}`));
+    const waitingFor = () => `waiting for ${[...left].map((k) => `pod/${k.slice(k.indexOf("/") + 1)}`).join(", ")} to stop`;
+    if (io.stderr.isTTY && left.size > 0) progress.update(waitingFor());
     const results = await Promise.all(
       pending.map(async (t) => {
         const gone = await waitGone(client, t.namespace, t.name, deadline);
-        left.delete(t.name);
-        if (io.stderr.isTTY && left.size > 0) progress.update(`waiting for ${[...left].map((n) => `pod/${n}`).join(", ")} to stop`);
+        left.delete(`${t.namespace}/${t.name}`);
+        if (io.stderr.isTTY && left.size > 0) progress.update(waitingFor());
         return { t, gone };
       }),
     );

@@ -94,6 +94,9 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
   if (format === "yaml") await loadYaml();
   const all = values["all-namespaces"] === true && names.length === 0;
   const namespace = all ? undefined : namespaceOf(values);
+  if (names.length > 0 && (values.selector !== undefined || values["field-selector"] !== undefined)) {
+    throw new PoddError("name cannot be provided when a selector is specified", { code: "Invalid" });
+  }
   const selector = values.selector === undefined ? () => true : parseSelector(values.selector);
   const client = clientFor(values, io);
 

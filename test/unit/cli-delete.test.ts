@@ -85,7 +85,7 @@ test("pods --all deletes every pod of the namespace; -l those with the labels; -
   assert.equal(all.stdout, 'pod "s2" deleted\n');
   const none = await del("pods", "--all", "-n", "sel");
   assert.equal(none.code, 0);
-  assert.equal(none.stderr, "No resources found\n");
+  assert.equal(none.stdout, "No resources found\n");
   api.add(makePod("s4", { namespace: "sel", labels: { app: "web" } }));
   const everywhere = await del("pods", "-A", "-l", "app in (web)");
   assert.equal(everywhere.code, 0, everywhere.stderr);
@@ -99,4 +99,5 @@ test("--all and -l take no names and no -f; -A needs one of them", async () => {
   assert.equal((await del("pods", "x", "-l", "a=b")).stderr, "error: name cannot be provided when a selector is specified\n");
   assert.equal((await del("pods", "x", "-A")).code, 2);
   assert.equal((await del("--all")).code, 2);
+  assert.equal((await del("pods", "--all", "-l", "a=b")).stderr, "error: cannot set --all and --selector at the same time\n");
 });

@@ -125,6 +125,14 @@ test("a resource podd does not serve", async () => {
   assert.match(r.stderr, /doesn't have a resource type "deployments"/);
 });
 
+test("names with -l or --field-selector are refused, as kubectl refuses them", async () => {
+  for (const flags of [["-l", "app=web"], ["--field-selector", "status.phase=Running"]]) {
+    const r = await get("pods", "a", ...flags);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, "error: name cannot be provided when a selector is specified\n");
+  }
+});
+
 test("get pods -w: the table, then a row per change; the initial ADDED replay is not repeated", async () => {
   const ctrl = new AbortController();
   const done = capture((io) => getMain(["pods", "-w", "--socket", api.socket], io, ctrl.signal));
