@@ -1153,24 +1153,31 @@ static bool is_under(const char *path, const char *root, const char *sub)
  *
  * One pass over mountinfo detaches what it meets, and a detach takes the
  * submounts along, so a host with many pods costs one or two passes, not one
- * per mount (a rescan per mount made a start take ~0.7 s beside 100 pods). A
- * line can name a mount that is gone already (a submount of one detached in
- * this pass) or that another mount shadows: EINVAL or ENOENT then, and the
- * next pass sees it again if it is still there. Passes repeat until one finds
- * nothing; a pass that finds mounts but detaches none fails. */
-static int detach_under(const char *root, const char *const *subs, size_t n)
+ * per mount (a rescan per mount made a start take ~0.7 s beside 100 pods).
+ * Lines whose parent went in this pass are skipped by mount id, so a path is
+ * never looked up through a directory a detach uncovered; UMOUNT_NOFOLLOW
+ * keeps a symlink there from leading elsewhere. A line can still name a mount
+ * that another one shadows (a stack on one mount point: a detach by path takes
+ * the top): EINVAL or ENOENT then, and the next pass sees it again. Passes
+ * repeat until one finds nothing; one that finds mounts but detaches none
+ * fails, naming the first mount it could not detach in failed_at. */
+static int detach_under(const char *root, const char *const *subs, size_t n, char *failed_at, size_t failed_len)
 {
+	enum { MAX_GONE = 1024 };
 	for (;;) {
 		FILE *f = fopen("/proc/self/mountinfo", "re");
 		if (!f)
-			return -1;
-		char line[4 * PATH_MAX], last[PATH_MAX] = "";
-		size_t found = 0, detached = 0;
-		int failed = 0;
+			return snprintf(failed_at, failed_len, "/proc/self/mountinfo"), -1;
+		char line[4 * PATH_MAX];
+		int gone[MAX_GONE];
+		size_t ngone = 0, found = 0, detached = 0;
+		int failed = 0, first_errno = 0;
+		failed_at[0] = '\0';
 		while (fgets(line, sizeof line, f)) {
 			char mp[PATH_MAX];
+			int id, parent;
 			/* fields: id parent major:minor root mount-point ... */
-			if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			if (sscanf(line, "%d %d %*s %*s %4095s", &id, &parent, mp) != 3)
 				continue;
 			unescape_octal(mp);
 			bool match = false;
@@ -1179,13 +1186,22 @@ static int detach_under(const char *root, const char *const *subs, size_t n)
 			if (!match)
 				continue;
 			found++;
-			if (last[0] && is_under(mp, last, NULL))
-				continue; /* went with the mount detached last */
-			if (umount2(mp, MNT_DETACH) == 0) {
-				detached++;
-				snprintf(last, sizeof last, "%s", mp);
-			} else if (errno != EINVAL && errno != ENOENT) {
+			bool parent_gone = false;
+			for (size_t i = 0; i < ngone && !parent_gone; i++)
+				parent_gone = gone[i] == parent;
+			if (parent_gone || umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+				if (!parent_gone)
+					detached++;
+				if (ngone < MAX_GONE)
+					gone[ngone++] = id;
+			} else if (errno == EINVAL || errno == ENOENT) {
+				if (!first_errno) {
+					first_errno = errno;
+					snprintf(failed_at, failed_len, "%s", mp);
+				}
+			} else {
 				failed = errno;
+				snprintf(failed_at, failed_len, "%s", mp);
 				break;
 			}
 		}
@@ -1195,7 +1211,7 @@ static int detach_under(const char *root, const char *const *subs, size_t n)
 		if (found == 0)
 			return 0;
 		if (detached == 0)
-			return errno = EINVAL, -1;
+			return errno = first_errno ? first_errno : EINVAL, -1;
 	}
 }
 
@@ -1217,8 +1233,9 @@ static const char *mount_root(const struct rootfs_opts *r, char *err, size_t err
 	size_t n = 3;
 	for (size_t i = 0; i < r->nhide; i++)
 		subs[n++] = r->hide[i];
-	if (detach_under(r->dir, subs, n) < 0)
-		return failf(err, errlen, "detach the host's mounts under /proc, /sys, /dev and podd's roots in %s: %s", r->dir, strerror(errno));
+	char at[PATH_MAX];
+	if (detach_under(r->dir, subs, n, at, sizeof at) < 0)
+		return failf(err, errlen, "detach the host's mount %s (under /proc, /sys, /dev or podd's roots): %s", at, strerror(errno));
 	if (make_readonly_recursive(r->dir) < 0)
 		return failf(err, errlen, "make host root read-only at %s: %s", r->dir, strerror(errno));
 	/* podd's roots: an empty read-only tmpfs on each, where the host has it. */
@@ -1314,7 +1331,10 @@ static const char *mount_volumes(const struct rootfs_opts *r, char *err, size_t 
 		if (snprintf(path, sizeof path, "%s%s", r->dir, m->target) >= (int)sizeof path)
 			return failf(err, errlen, "mount %s: path too long", m->target);
 		if (m->tmpfs) {
-			if (detach_under(r->dir, &m->target, 1) < 0 || mkdir_p(path, 0755) < 0 ||
+			char at[PATH_MAX];
+			if (detach_under(r->dir, &m->target, 1, at, sizeof at) < 0)
+				return failf(err, errlen, "mount tmpfs on %s: detach the host's mount %s: %s", m->target, at, strerror(errno));
+			if (mkdir_p(path, 0755) < 0 ||
 			    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, m->options) < 0)
 				return failf(err, errlen, "mount tmpfs on %s: %s", m->target, strerror(errno));
 			continue;

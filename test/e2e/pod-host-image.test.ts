@@ -107,8 +107,10 @@ spec:
         made.push(dir);
       };
       try {
-        // Two mounts stacked on one point: a detach by path takes the top one only.
+        // Two mounts stacked on one point, the lower one with a mount of its own that the upper
+        // one shadows: a detach by path takes the top one only.
         tmpfs(extra);
+        tmpfs(join(extra, "under-the-lower"));
         tmpfs(extra);
         for (let i = 0; i < 40; i++) tmpfs(join(extra, `side${i}`));
         tmpfs(join(extra, "nested"));
