@@ -141,45 +141,39 @@ test("--wait: a pod deleted while waited for ends the wait with exit 1", async (
   }
 });
 
-test("--wait watches again when the daemon ends the watch (a restart), and still reports the pod", async () => {
-  let watches = 0;
-  api.onPodWatch = (p, emit) => {
-    watches++;
-    if (watches === 1) setTimeout(() => api.endWatches(), 20);
-    else setTimeout(() => emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status }), 20);
-  };
-  try {
-    const r = await apply(["-f", manifest("again.yaml", pod("again")), "--wait", "--timeout", "10s"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, "pod/again created\npod/again ready\n");
-    assert.equal(watches, 2);
-  } finally {
-    api.onPodWatch = undefined;
-  }
-});
-
-test("--wait watches again when the daemon is killed mid-stream; a pod gone by then is reported", async () => {
-  let watches = 0;
-  api.onPodWatch = (p, emit) => {
-    watches++;
-    if (watches === 1) setTimeout(() => api.cutWatches(), 20);
-    else setTimeout(() => emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status }), 20);
-  };
-  try {
-    const r = await apply(["-f", manifest("cut.yaml", pod("cut")), "--wait", "--timeout", "10s"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, "pod/cut created\npod/cut ready\n");
-    assert.equal(watches, 2);
-
-    // The daemon comes back without the pod: the wait ends at once, not at --timeout.
-    watches = 0;
-    api.onPodWatch = (p) => {
+const dropWatches = [
+  { how: "ends the watch (a restart)", name: "ended", drop: () => api.endWatches() },
+  { how: "is killed mid-stream", name: "cut", drop: () => api.cutWatches() },
+];
+for (const { how, name, drop } of dropWatches) {
+  test(`--wait watches again when the daemon ${how}, and still reports the pod`, async () => {
+    let watches = 0;
+    api.onPodWatch = (p, emit) => {
       watches++;
-      setTimeout(() => {
-        api.pods.delete(`${p.metadata.namespace}/${p.metadata.name}`);
-        api.cutWatches();
-      }, 20);
+      if (watches === 1) setTimeout(drop, 20);
+      else setTimeout(() => emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status }), 20);
     };
+    try {
+      const r = await apply(["-f", manifest(`${name}.yaml`, pod(name)), "--wait", "--timeout", "10s"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `pod/${name} created\npod/${name} ready\n`);
+      assert.equal(watches, 2);
+    } finally {
+      api.onPodWatch = undefined;
+    }
+  });
+}
+
+test("--wait: a daemon that comes back without the pod ends the wait at once, not at --timeout", async () => {
+  let watches = 0;
+  api.onPodWatch = (p) => {
+    watches++;
+    setTimeout(() => {
+      api.pods.delete(`${p.metadata.namespace}/${p.metadata.name}`);
+      api.cutWatches();
+    }, 20);
+  };
+  try {
     const lost = await apply(["-f", manifest("lost.yaml", pod("lost")), "--wait", "--timeout", "10s"]);
     assert.equal(lost.code, 1);
     assert.match(lost.stderr, /pod\/lost was deleted while waiting for it/);
