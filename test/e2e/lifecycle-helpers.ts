@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ContainerState, ContainerStateTerminated, ContainerStatus } from "../../supervisor/status.ts";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, waitFor, writeManifest, type Env, type Ran } from "./harness.ts";
 
 export { fixture, hostFixture, hostFixtureMount, hostFixtureVolume } from "./harness.ts";
@@ -39,33 +40,10 @@ export function parseEvents(stderr: string): EventLine[] {
 
 // ---- the Kubernetes objects podd run -o json prints (only what the tests read) ---------------
 
-export interface Terminated {
-  exitCode: number;
-  signal?: number;
-  reason: string;
-  message?: string;
-  startedAt: string;
-  finishedAt: string;
-  containerID?: string;
-}
-
-export interface State {
-  waiting?: { reason: string; message?: string };
-  running?: { startedAt: string };
-  terminated?: Terminated;
-}
-
-export interface ContainerStatusJson {
-  name: string;
-  state: State;
-  lastState: State;
-  ready: boolean;
-  restartCount: number;
-  image: string;
-  imageID: string;
-  containerID?: string;
-  started: boolean;
-}
+// The shapes podd prints are the ones supervisor/status.ts builds.
+export type Terminated = ContainerStateTerminated;
+export type State = ContainerState;
+export type ContainerStatusJson = ContainerStatus;
 
 export interface PodJson {
   apiVersion: string;

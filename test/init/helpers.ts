@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import type { ExitRecord, StartRecord } from "../../supervisor/container.ts";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 // PODD_INIT overrides the binary under test, e.g. to check that a deliberately broken build fails the tests.
@@ -266,22 +267,8 @@ export async function onlyChild(pid: number, exe = FIXTURE): Promise<number> {
 
 // ---- role 3 ----
 
-export interface StartRecord {
-  monitorPid: number;
-  pid1: number;
-  pid: number;
-  pid1StartTime: number;
-  startedAt: string;
-}
-
-export interface ExitRecord {
-  exitCode: number;
-  signal: number;
-  startedAt: string;
-  finishedAt: string;
-  reason: "Completed" | "Error" | "StartError";
-  message: string;
-}
+// The records podd-init writes, as the supervisor reads them.
+export type { ExitRecord, StartRecord };
 
 export class Container extends Proc {
   constructor(
