@@ -5,16 +5,17 @@
 // own flags, passed on). --wait then follows the pods until they run and are ready, or end.
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseDuration } from "../duration.ts";
 import { hasErrno, PoddError } from "../errors.ts";
 import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
 import { defaultRoots } from "../paths.ts";
 import { kubectlStatus, readyColumn } from "../pod-status.ts";
-import { parseValidateMode, readManifests } from "./manifests.ts";
+import { parseValidateMode, readManifests, recursiveFlag } from "./manifests.ts";
 import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { Progress } from "./spinner.ts";
+import { packageRoot } from "./version.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
 /** How long apply waits for a daemon it started to answer /healthz. */
@@ -55,12 +56,15 @@ export interface ApplyDeps {
   startDaemon(socket: string, place: DaemonPlace): Promise<StartedDaemon>;
 }
 
-/** This CLI's entry, run the way this process runs (from source through tsx, or built). */
-function cliCommand(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith(".ts");
-  const entry = join(dirname(here), fromSource ? "main.ts" : "main.js");
-  return fromSource ? ["--import", "tsx", entry] : [entry];
+/**
+ * This CLI's entry, run the way this process runs: from source through tsx, or built. In the
+ * bundle this module is a chunk under dist/chunks/, so the entry is found from the package
+ * root, not next to this file.
+ */
+export function cliCommand(moduleUrl = import.meta.url): string[] {
+  const here = fileURLToPath(moduleUrl);
+  const root = packageRoot(here);
+  return here.endsWith(".ts") ? ["--import", "tsx", join(root, "supervisor", "cli", "main.ts")] : [join(root, "dist", "podd.js")];
 }
 
 /** Starts `podd daemon` detached on the given roots (else the defaults), its output appended to <log root>/daemon.log. */
@@ -240,6 +244,7 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
     ...socketFlag,
     ...daemonPlaceFlags,
     filename: { type: "string", short: "f", multiple: true },
+    ...recursiveFlag,
     wait: { type: "string" },
     timeout: { type: "string" },
     "dry-run": { type: "string" },
@@ -253,7 +258,7 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
   if (wait === undefined) throw new PoddError(`invalid argument "${values.wait}" for "--wait" flag: true or false`, { code: "Invalid" });
   const timeoutMs = values.timeout === undefined ? DEFAULT_WAIT_TIMEOUT_MS : parseDuration(values.timeout);
 
-  const set = readManifests(values.filename ?? [], parseValidateMode(values.validate));
+  const set = readManifests(values.filename ?? [], parseValidateMode(values.validate), { verb: "apply", recursive: values.recursive === true });
   for (const w of set.warnings) io.stderr.write(`warning: ${w}\n`);
   if (set.errors.length) {
     for (const e of set.errors) io.stderr.write(`${e}\n`);
@@ -290,6 +295,6 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
 
 export const apply: Verb = {
   summary: "Create or update pods from manifests, starting the daemon if needed (kubectl apply)",
-  usage: "-f FILE|DIR|- [-f …] [--wait] [--timeout DURATION] [--dry-run=client] [--validate=strict|warn|ignore] [--socket PATH] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] (the last four for a daemon apply starts)",
+  usage: "-f FILE|DIR|- [-f …] [-R] [--wait] [--timeout DURATION] [--dry-run=client] [--validate=strict|warn|ignore] [--socket PATH] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] (the last four for a daemon apply starts)",
   run: (argv) => applyMain(argv, processIo()),
 };

@@ -3,7 +3,7 @@
 import { parseDuration } from "../duration.ts";
 import { PoddError } from "../errors.ts";
 import { ApiError, type PoddClient } from "../client.ts";
-import { readManifests } from "./manifests.ts";
+import { readManifests, recursiveFlag } from "./manifests.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { Progress } from "./spinner.ts";
 import { parseSelector } from "./selector.ts";
@@ -39,6 +39,7 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
     ...socketFlag,
     ...namespaceFlags,
     filename: { type: "string", short: "f", multiple: true },
+    ...recursiveFlag,
     all: { type: "boolean" },
     selector: { type: "string", short: "l" },
     "grace-period": { type: "string" },
@@ -72,7 +73,7 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
     if (rest.length > 0) throw new PoddError(`name cannot be provided when ${values.all ? "--all" : "a selector"} is specified`, { code: "Invalid" });
   } else if (values.filename) {
     if (positionals.length > 0) throw new PoddError("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form or with -f", { code: "Invalid" });
-    const set = readManifests(values.filename, "ignore");
+    const set = readManifests(values.filename, "ignore", { verb: "delete", recursive: values.recursive === true });
     if (set.errors.length) {
       for (const e of set.errors) io.stderr.write(`${e}\n`);
       return 1;

@@ -3,30 +3,60 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { formatDiagnostic, loadManifests, type Pod } from "../../pod-specs/index.ts";
-import { PoddError } from "../errors.ts";
+import { hasErrno, PoddError } from "../errors.ts";
 
 export type ValidateMode = "strict" | "warn" | "ignore";
 
 export interface ManifestSet {
+  /** the pods of the files that are valid (apply and run act on none of them unless errors is empty) */
   pods: Pod[];
   /** formatted "file:line:col: path: message" lines */
   errors: string[];
   warnings: string[];
 }
 
-function expand(arg: string): string[] {
+export interface ReadOptions {
+  /** the verb, for kubectl's "no objects passed to apply" */
+  verb: string;
+  /** -R: descend into the subdirectories of a directory given with -f */
+  recursive?: boolean;
+}
+
+const MANIFEST_NAME = /\.(ya?ml|json)$/;
+
+/** kubectl's wording for a path that cannot be read; an errno it has no words for is named. */
+function pathError(path: string, err: unknown): PoddError {
+  if (hasErrno(err, "ENOENT") || hasErrno(err, "ENOTDIR")) return new PoddError(`the path "${path}" does not exist`, { code: "Invalid", cause: err });
+  if (hasErrno(err, "EACCES")) return new PoddError(`the path "${path}" cannot be read: permission denied`, { code: "Invalid", cause: err });
+  return PoddError.wrap(`the path "${path}" cannot be read`, err, "Invalid");
+}
+
+/** The manifest files an -f argument names: itself, or a directory's .yaml/.yml/.json files (with -R, at any depth), sorted. */
+function expand(arg: string, recursive: boolean): string[] {
   if (arg === "-") return ["-"];
   let st;
   try {
     st = statSync(arg);
   } catch (err) {
-    throw PoddError.wrap(`the path "${arg}" cannot be read`, err, "Invalid");
+    throw pathError(arg, err);
   }
   if (!st.isDirectory()) return [arg];
-  return readdirSync(arg)
-    .filter((n) => /\.(ya?ml|json)$/.test(n))
-    .sort()
-    .map((n) => join(arg, n));
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = readdirSync(arg, { withFileTypes: true });
+  } catch (err) {
+    throw pathError(arg, err);
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const path = join(arg, e.name);
+    if (e.isDirectory()) {
+      if (recursive) out.push(...expand(path, true));
+    } else if (MANIFEST_NAME.test(e.name)) {
+      out.push(path);
+    }
+  }
+  return out;
 }
 
 export function parseValidateMode(value: string | undefined): ValidateMode {
@@ -39,11 +69,21 @@ export function parseValidateMode(value: string | undefined): ValidateMode {
   return v;
 }
 
-export function readManifests(args: string[], mode: ValidateMode): ManifestSet {
-  if (args.length === 0) throw new PoddError("must specify one of -f and -k: give a manifest with -f FILE", { code: "Invalid" });
+/**
+ * Reads and validates every file the -f arguments name. Each file is valid or not as a whole;
+ * the caller refuses to act on any pod while errors is not empty. Nothing to read at all is an
+ * error, as kubectl's "no objects passed to apply".
+ */
+export function readManifests(args: string[], mode: ValidateMode, opts: ReadOptions): ManifestSet {
+  if (args.length === 0) throw new PoddError("must specify -f FILE|DIR|-: give the manifests to read", { code: "Invalid" });
   const set: ManifestSet = { pods: [], errors: [], warnings: [] };
-  for (const file of args.flatMap(expand)) {
-    const text = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
+  for (const file of args.flatMap((a) => expand(a, opts.recursive === true))) {
+    let text: string;
+    try {
+      text = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
+    } catch (err) {
+      throw pathError(file === "-" ? "<stdin>" : file, err);
+    }
     const r = loadManifests(text, file === "-" ? "<stdin>" : file, { validate: mode });
     set.pods.push(...r.pods);
     set.errors.push(...r.errors.map(formatDiagnostic));
@@ -55,6 +95,9 @@ export function readManifests(args: string[], mode: ValidateMode): ManifestSet {
     if (seen.has(key)) set.errors.push(`pod "${key}" is defined more than once`);
     seen.add(key);
   }
-  if (set.errors.length) set.pods = [];
+  if (set.pods.length === 0 && set.errors.length === 0) throw new PoddError(`no objects passed to ${opts.verb}`, { code: "Invalid" });
   return set;
 }
+
+/** The -R/--recursive flag of the verbs that read manifests, as kubectl's. */
+export const recursiveFlag = { recursive: { type: "boolean", short: "R" } } as const;

@@ -6,7 +6,7 @@ import { PoddError } from "../errors.ts";
 import type { PodEvent } from "../events.ts";
 import { LogFollower } from "../logs.ts";
 import { podKeyOf, Supervisor } from "../supervisor.ts";
-import { parseValidateMode, readManifests } from "./manifests.ts";
+import { parseValidateMode, readManifests, recursiveFlag } from "./manifests.ts";
 import { requireRoot, supervisorFlags, supervisorOptions } from "./common.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
@@ -21,10 +21,11 @@ export function formatEvent(e: PodEvent): string {
 
 export const run: Verb = {
   summary: "Run pods in the foreground until they finish",
-  usage: "-f FILE|DIR|- [-f …] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N]",
+  usage: "-f FILE|DIR|- [-f …] [-R] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       filename: { type: "string", short: "f", multiple: true },
+    ...recursiveFlag,
       output: { type: "string", short: "o" },
       timeout: { type: "string" },
       validate: { type: "string" },
@@ -35,7 +36,7 @@ export const run: Verb = {
     }
     const json = values.output === "json";
     const timeoutMs = values.timeout ? parseDuration(values.timeout) : undefined;
-    const set = readManifests(values.filename ?? [], parseValidateMode(values.validate));
+    const set = readManifests(values.filename ?? [], parseValidateMode(values.validate), { verb: "run", recursive: values.recursive === true });
     for (const w of set.warnings) process.stderr.write(`warning: ${w}\n`);
     if (set.errors.length) {
       for (const e of set.errors) process.stderr.write(`${e}\n`);

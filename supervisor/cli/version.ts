@@ -5,11 +5,11 @@ import { clientFor, processIo, runClientVerb, socketFlag, type Io } from "./clie
 import { parseFlags, type Verb } from "./verb.ts";
 
 /** The checkout (or installed package) root: podd runs both from dist/ and, in tests, from source. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
+export function packageRoot(from = fileURLToPath(import.meta.url)): string {
+  let dir = dirname(from);
   while (!existsSync(join(dir, "package.json"))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error("package.json not found above " + fileURLToPath(import.meta.url));
+    if (up === dir) throw new Error("package.json not found above " + from);
     dir = up;
   }
   return dir;
