@@ -138,8 +138,20 @@ export function waitState(pod: ApiPod): "waiting" | "ready" | "failed" {
   return st.phase === "Running" && ready && st.containerStatuses.every((c) => c.ready) ? "ready" : "waiting";
 }
 
-function describeStep(pod: ApiPod): string {
-  return `pod/${pod.metadata.name} ${kubectlStatus(pod)} (${readyColumn(pod)} ready)`;
+/**
+ * What a waiting pod is held by, for --wait to show as it changes: the pod's status cell and
+ * READY count, then the first container (init containers first) that waits or ended with a
+ * reason and a message, so that a state only the user can end (ErrImageNeverPull,
+ * CreateContainerConfigError, InvalidImageName) says so at once instead of at the timeout.
+ */
+export function describeStep(pod: ApiPod): string {
+  const head = `pod/${pod.metadata.name} ${kubectlStatus(pod)} (${readyColumn(pod)} ready)`;
+  const st = pod.status;
+  for (const c of [...(st.initContainerStatuses ?? []), ...st.containerStatuses]) {
+    const held = c.state.waiting ?? (c.state.terminated && c.state.terminated.exitCode !== 0 ? c.state.terminated : undefined);
+    if (held?.reason && held.message) return `${head}: container ${c.name}: ${held.reason}: ${held.message}`;
+  }
+  return head;
 }
 
 /**
@@ -158,6 +170,7 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
   const follow = async (p: { namespace: string; name: string }): Promise<void> => {
     const key = `${p.namespace}/${p.name}`;
     const done = new AbortController();
+    let report: Promise<void> | undefined;
     const onAbort = () => done.abort();
     abort.signal.addEventListener("abort", onAbort);
     done.signal.addEventListener("abort", () => {
@@ -188,14 +201,19 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
                 return showSteps();
               }
               steps.delete(key);
-              if (state === "failed") failed = true;
-              progress.print(
-                state === "ready"
-                  ? `pod/${p.name} ${pod.status.phase === "Succeeded" ? "completed" : "ready"}`
-                  : `pod/${p.name} failed: ${kubectlStatus(pod)}${pod.status.message ? `: ${pod.status.message}` : ""}`,
-                io.stdout,
-              );
               done.abort();
+              // A pod that runs to completion can be ready for an instant and have ended by the
+              // time its watch event is read: report what the pod is now, not that instant.
+              report = (state === "ready" && pod.status.phase === "Running" ? client.getPod(p.namespace, p.name).catch(() => pod) : Promise.resolve(pod)).then((now) => {
+                const final = waitState(now) === "waiting" ? pod : now;
+                if (waitState(final) === "failed") failed = true;
+                progress.print(
+                  waitState(final) === "ready"
+                    ? `pod/${p.name} ${final.status.phase === "Succeeded" ? "completed" : "ready"}`
+                    : `pod/${p.name} failed: ${kubectlStatus(final)}${final.status.message ? `: ${final.status.message}` : ""}`,
+                  io.stdout,
+                );
+              });
             },
             done.signal,
             { fieldSelector: `metadata.name=${p.name}` },
@@ -204,7 +222,7 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
           // No daemon for a moment, or one killed mid-stream (the connection reset): again.
           if (!(err instanceof UnreachableError && err.why === "no-daemon") && !isConnectionLost(err)) throw err;
         }
-        if (done.signal.aborted) return;
+        if (done.signal.aborted) return await report;
         await pause(WATCH_AGAIN_MS);
         // A watch of a pod that is not there sends nothing: ask for it once before watching.
         try {
@@ -233,7 +251,11 @@ async function waitForPods(client: PoddClient, io: Io, pods: { namespace: string
     progress.done();
   }
   if (timedOut) {
-    for (const key of unfinished) io.stderr.write(`error: timed out waiting for ${steps.get(key) ?? `pod/${key.split("/")[1]} (no answer from the daemon)`}\n`);
+    for (const key of unfinished) {
+      const name = key.slice(key.indexOf("/") + 1);
+      const step = steps.get(key);
+      io.stderr.write(`error: timed out waiting for pod/${name} to be ready or to end: ${step === undefined ? "no answer from the daemon" : step.slice(`pod/${name} `.length)}\n`);
+    }
     return 1;
   }
   return failed ? 1 : 0;

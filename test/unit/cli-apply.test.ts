@@ -186,5 +186,47 @@ test("--wait: a daemon that comes back without the pod ends the wait at once, no
 test("--wait gives up at --timeout and says where each pod stood", async () => {
   const r = await apply(["-f", manifest("slow.yaml", pod("slow")), "--wait", "--timeout", "300ms"]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /error: timed out waiting for pod\/slow ContainerCreating \(0\/1 ready\)\n$/);
+  assert.match(r.stderr, /error: timed out waiting for pod\/slow to be ready or to end: ContainerCreating \(0\/1 ready\)\n$/);
+});
+
+test("--wait shows at once why a pod is held, with the container's message, as it changes", async () => {
+  const held = (reason: string, message: string) => {
+    const p = makePod("held", { ready: false });
+    p.status.containerStatuses[0]!.state = { waiting: { reason, message } };
+    return p.status;
+  };
+  api.onPodWatch = (p, emit) => {
+    setTimeout(() => emit("MODIFIED", { ...p, status: held("ErrImageNeverPull", 'Container image "nope:1" is not present with pull policy of Never') }), 10);
+    setTimeout(() => emit("MODIFIED", { ...p, status: held("CreateContainerConfigError", "container has runAsNonRoot and image will run as root") }), 30);
+  };
+  try {
+    const r = await apply(["-f", manifest("held.yaml", pod("held")), "--wait", "--timeout", "400ms"]);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.deepEqual(lines.slice(1), [
+      'pod/held ErrImageNeverPull (0/1 ready): container app: ErrImageNeverPull: Container image "nope:1" is not present with pull policy of Never',
+      "pod/held CreateContainerConfigError (0/1 ready): container app: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
+      "error: timed out waiting for pod/held to be ready or to end: CreateContainerConfigError (0/1 ready): container app: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
+    ]);
+  } finally {
+    api.onPodWatch = undefined;
+  }
+});
+
+test("--wait: a pod that was ready for an instant and has completed since is reported completed", async () => {
+  api.onPodWatch = (p, emit) => {
+    const done = makePod(p.metadata.name, { phase: "Succeeded", ready: false });
+    // What a GET answers by the time the ready event is read: the pod has ended.
+    setTimeout(() => {
+      api.add({ ...p, status: done.status });
+      emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status });
+    }, 10);
+  };
+  try {
+    const r = await apply(["-f", manifest("brief.yaml", pod("brief")), "--wait", "--timeout", "10s"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "pod/brief created\npod/brief completed\n");
+  } finally {
+    api.onPodWatch = undefined;
+  }
 });
