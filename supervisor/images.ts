@@ -58,10 +58,16 @@ export class ImageStore {
 
   /**
    * Imports a root filesystem from a directory or a tarball (any compression tar knows).
-   * The image appears whole or not at all: it is built beside the store and renamed in.
+   * The image appears whole or not at all: it is built beside the store and renamed in. An
+   * image of the same name is replaced only when opts.replace says so.
    */
-  import(name: string, source: string, opts: { env?: string[]; workingDir?: string } = {}): Image {
+  import(name: string, source: string, opts: { env?: string[]; workingDir?: string; replace?: boolean } = {}): Image {
     const ref = normalizeRef(name);
+    const existing = this.get(ref);
+    // Replacing is said, never silent: pods that name the image get the new root filesystem.
+    if (existing && !opts.replace) {
+      throw new PoddError(`image "${ref}" already exists (imported ${existing.created}); give --replace to replace it, or import under another name`, { code: "AlreadyExists" });
+    }
     let st;
     try {
       st = statSync(source);

@@ -10,12 +10,13 @@ function store(root: string | undefined): ImageStore {
 
 export const image: Verb = {
   summary: "Manage local images: import, ls, rm",
-  usage: "import NAME DIR|TARBALL [--env K=V …] [--workdir DIR] | ls | rm NAME…  [--root DIR]",
+  usage: "import NAME DIR|TARBALL [--env K=V …] [--workdir DIR] [--replace] | ls | rm NAME…  [--root DIR]",
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       root: { type: "string" },
       env: { type: "string", multiple: true },
       workdir: { type: "string" },
+      replace: { type: "boolean" },
     });
     const [sub, ...rest] = positionals;
     const images = store(values.root);
@@ -25,11 +26,12 @@ export const image: Verb = {
         for (const kv of values.env ?? []) {
           if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*=/.test(kv)) throw new PoddError(`invalid --env "${kv}": write NAME=value`, { code: "Invalid" });
         }
-        const opts: { env?: string[]; workingDir?: string } = {};
+        const opts: { env?: string[]; workingDir?: string; replace?: boolean } = { replace: values.replace === true };
         if (values.env) opts.env = values.env;
         if (values.workdir) opts.workingDir = values.workdir;
+        const replaced = images.get(rest[0]!) !== undefined;
         const img = images.import(rest[0]!, rest[1]!, opts);
-        process.stdout.write(`image/${img.ref} imported\n`);
+        process.stdout.write(`image/${img.ref} ${replaced ? "replaced" : "imported"}\n`);
         return 0;
       }
       case "ls":
