@@ -105,3 +105,21 @@ export function sortKeys(v: unknown): unknown {
   }
   return v;
 }
+
+/** kubectl's annotation naming the container that logs, exec and attach use without -c. */
+export const DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container";
+
+/**
+ * The container a verb uses when no -c is given, as kubectl picks it: the one the
+ * default-container annotation names (silently), else the first app container, with kubectl's
+ * note naming the others when there are any ("Defaulted container "a" out of: a, b, init (init)").
+ */
+export function defaultContainer(pod: { metadata: { annotations?: Record<string, string> }; spec: { containers: { name: string }[]; initContainers?: { name: string }[] } }): { name: string; note?: string } {
+  const apps = pod.spec.containers.map((c) => c.name);
+  const inits = (pod.spec.initContainers ?? []).map((c) => c.name);
+  const annotated = pod.metadata.annotations?.[DEFAULT_CONTAINER_ANNOTATION];
+  if (annotated !== undefined && (apps.includes(annotated) || inits.includes(annotated))) return { name: annotated };
+  const name = apps[0]!;
+  if (apps.length === 1 && inits.length === 0) return { name };
+  return { name, note: `Defaulted container "${name}" out of: ${[...apps, ...inits.map((n) => `${n} (init)`)].join(", ")}` };
+}

@@ -3,15 +3,11 @@
 import { parseDuration } from "../duration.ts";
 import { PoddError } from "../errors.ts";
 import { lines, type ApiPod } from "../client.ts";
-import { clientFor, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
+import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
-function goList(names: readonly string[]): string {
-  return `[${names.join(" ")}]`;
-}
-
-/** Which containers to read: -c, --all-containers, the only one, or kubectl's error. */
-export function pickContainers(pod: ApiPod, container: string | undefined, all: boolean): string[] {
+/** Which containers to read: --all-containers, -c, or kubectl's default (with its note on stderr). */
+export function pickContainers(pod: ApiPod, container: string | undefined, all: boolean, io: Io): string[] {
   const inits = (pod.spec.initContainers ?? []).map((c) => c.name);
   const apps = pod.spec.containers.map((c) => c.name);
   if (all) return [...inits, ...apps];
@@ -21,9 +17,9 @@ export function pickContainers(pod: ApiPod, container: string | undefined, all: 
     }
     return [container];
   }
-  if (apps.length === 1) return apps;
-  const initPart = inits.length > 0 ? ` or one of the init containers: ${goList(inits)}` : "";
-  throw new PoddError(`a container name must be specified for pod ${pod.metadata.name}, choose one of: ${goList(apps)}${initPart}`, { code: "Invalid" });
+  const picked = defaultContainer(pod);
+  if (picked.note) io.stderr.write(picked.note + "\n");
+  return [picked.name];
 }
 
 export async function logsMain(argv: string[], io: Io, signal?: AbortSignal): Promise<number> {
@@ -57,7 +53,7 @@ export async function logsMain(argv: string[], io: Io, signal?: AbortSignal): Pr
     const pod = await client.getPod(namespace, name);
     let containers: string[];
     try {
-      containers = pickContainers(pod, container, values["all-containers"] === true);
+      containers = pickContainers(pod, container, values["all-containers"] === true, io);
     } catch (err) {
       io.stderr.write(`error: ${(err as Error).message}\n`);
       return 1;

@@ -28,12 +28,20 @@ test("logs of a one-container pod, with every query parameter kubectl sends", as
   assert.deepEqual(req.query, { container: "app", previous: "true", tailLines: "5", timestamps: "true", sinceSeconds: "90" });
 });
 
-test("a pod with several containers and no -c: kubectl's error, no log request", async () => {
-  const before = api.requests.length;
+test("a pod with several containers and no -c: the first app container, with kubectl's note", async () => {
   const r = await logs("two");
-  assert.equal(r.code, 1);
-  assert.equal(r.stderr, "error: a container name must be specified for pod two, choose one of: [a b] or one of the init containers: [init]\n");
-  assert.deepEqual(api.paths().slice(before), ["GET /api/v1/namespaces/default/pods/two"]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stderr, 'Defaulted container "a" out of: a, b, init (init)\n');
+  assert.equal(api.requests.at(-1)!.query.container, "a");
+});
+
+test("the default-container annotation picks the container without a note", async () => {
+  const two = api.pods.get("default/two")!;
+  api.add({ ...two, metadata: { ...two.metadata, name: "annotated", annotations: { "kubectl.kubernetes.io/default-container": "b" } } });
+  const r = await logs("annotated");
+  assert.equal(r.code, 0);
+  assert.equal(r.stderr, "");
+  assert.equal(api.requests.at(-1)!.query.container, "b");
 });
 
 test("-c picks a container; a last line without newline still ends with one", async () => {
