@@ -12,7 +12,13 @@ import type { ExitRecord, StartRecord } from "../../supervisor/container.ts";
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 // PODD_INIT overrides the binary under test, e.g. to check that a deliberately broken build fails the tests.
 export const INIT = process.env.PODD_INIT ?? path.join(repoRoot, "init/build/podd-init");
-export const FIXTURE = path.join(repoRoot, "init/build/podd-fixture");
+// The fixture also runs as other users (uid 1000, 1234). A checkout in a directory only root
+// can enter (under /root, or a mode-0700 temporary directory) would hide it from them, so the
+// tests run a copy that build() puts in a directory every user can reach.
+const fixtureDir = fs.mkdtempSync(path.join(os.tmpdir(), "podd-fixture-"));
+fs.chmodSync(fixtureDir, 0o755);
+process.on("exit", () => fs.rmSync(fixtureDir, { recursive: true, force: true }));
+export const FIXTURE = path.join(fixtureDir, "podd-fixture");
 
 /** Reason to skip, or false: these tests create namespaces, mounts and cgroups. */
 export const needsRoot: string | false = process.getuid?.() !== 0 ? "needs root" : false;
@@ -22,6 +28,8 @@ export const needsRoot: string | false = process.getuid?.() !== 0 ? "needs root"
 export function build(): void {
   const r = spawnSync("make", ["-s", "-C", path.join(repoRoot, "init")], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`make -C init failed:\n${r.stdout}${r.stderr}`);
+  fs.copyFileSync(path.join(repoRoot, "init/build/podd-fixture"), FIXTURE);
+  fs.chmodSync(FIXTURE, 0o755);
 }
 
 /** Polls `check` until it returns something other than undefined/false, or throws after the deadline. */
