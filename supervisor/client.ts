@@ -5,13 +5,13 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { PoddError, type ErrorCode } from "./errors.ts";
+import { socketFromEnv } from "./paths.ts";
 import type { PodObject } from "./pod-worker.ts";
 
-export const DEFAULT_SOCKET = "/run/podd/podd.sock";
 
 /** --socket, else $PODD_SOCKET, else the default under the default run root. */
 export function socketPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? (env.PODD_SOCKET || DEFAULT_SOCKET);
+  return flag ?? socketFromEnv(env);
 }
 
 /** A Pod as the API returns it; the daemon sets metadata and status. */

@@ -14,6 +14,20 @@ export interface Roots {
 
 export const defaultRoots: Roots = { state: "/var/lib/podd", run: "/run/podd", log: "/var/log/podd" };
 
+/**
+ * The roots a command uses where no flag names them: PODD_ROOT, PODD_RUN_ROOT and PODD_LOG_ROOT,
+ * else the defaults. With these set once in a shell (or a unit file), every verb, the daemon
+ * that apply starts and the client's socket agree without repeating the flags.
+ */
+export function rootsFromEnv(env: NodeJS.ProcessEnv): Roots {
+  return { state: env.PODD_ROOT || defaultRoots.state, run: env.PODD_RUN_ROOT || defaultRoots.run, log: env.PODD_LOG_ROOT || defaultRoots.log };
+}
+
+/** The API socket: PODD_SOCKET, else podd.sock in the run root. */
+export function socketFromEnv(env: NodeJS.ProcessEnv): string {
+  return env.PODD_SOCKET || join(rootsFromEnv(env).run, "podd.sock");
+}
+
 const segment = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export function checkSegment(kind: string, value: string): string {

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parseDuration } from "../duration.ts";
 import { hasErrno, PoddError } from "../errors.ts";
 import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
-import { defaultRoots } from "../paths.ts";
+import { rootsFromEnv } from "../paths.ts";
 import { kubectlStatus, readyColumn } from "../pod-status.ts";
 import { parseValidateMode, readManifests, recursiveFlag } from "./manifests.ts";
 import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
@@ -72,7 +72,8 @@ export const spawnDaemon: ApplyDeps["startDaemon"] = async (socket, place) => {
   if (process.getuid?.() !== 0) {
     throw new PoddError(`no podd daemon is running at ${socket}, and starting one needs root: run "sudo podd apply …", or start "podd daemon" yourself`, { code: "Invalid" });
   }
-  const logRoot = resolve(place["log-root"] ?? defaultRoots.log);
+  const defaults = rootsFromEnv(process.env);
+  const logRoot = resolve(place["log-root"] ?? defaults.log);
   const logPath = join(logRoot, "daemon.log");
   mkdirSync(logRoot, { recursive: true });
   const fd = openSync(logPath, "a");
@@ -90,7 +91,7 @@ export const spawnDaemon: ApplyDeps["startDaemon"] = async (socket, place) => {
   });
   // The daemon outlives this command: nothing here may keep it (or us) waiting on the other.
   child.unref();
-  return { pid: child.pid!, logPath, stateRoot: resolve(place.root ?? defaultRoots.state), exited };
+  return { pid: child.pid!, logPath, stateRoot: resolve(place.root ?? defaults.state), exited };
 };
 
 function lastLines(path: string, n: number): string {

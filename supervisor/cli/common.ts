@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDuration } from "../duration.ts";
 import { PoddError } from "../errors.ts";
-import { defaultRoots } from "../paths.ts";
+import { rootsFromEnv } from "../paths.ts";
 import { backOffConfig } from "../restart-policy.ts";
 import type { SupervisorOptions } from "../supervisor.ts";
 import { packageRoot } from "./version.ts";
@@ -40,8 +40,10 @@ export function requireRoot(verb: string): void {
   }
 }
 
-export function supervisorOptions(v: Values): SupervisorOptions {
-  const cgroupParent = v["cgroup-parent"] ?? "podd";
+/** The flags as supervisor options; a root or cgroup parent no flag names comes from the environment (PODD_ROOT, …). */
+export function supervisorOptions(v: Values, env: NodeJS.ProcessEnv = process.env): SupervisorOptions {
+  const cgroupParent = v["cgroup-parent"] ?? (env.PODD_CGROUP_PARENT || "podd");
+  const roots = rootsFromEnv(env);
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cgroupParent) || cgroupParent.split("/").includes("..")) {
     throw new PoddError(`invalid --cgroup-parent "${cgroupParent}": a relative cgroup path such as podd or podd/test`, { code: "Invalid" });
   }
@@ -50,9 +52,9 @@ export function supervisorOptions(v: Values): SupervisorOptions {
   if (v["backoff-max"]) backOff.maxMs = parseDuration(v["backoff-max"]);
   return {
     roots: {
-      state: resolve(v.root ?? defaultRoots.state),
-      run: resolve(v["run-root"] ?? defaultRoots.run),
-      log: resolve(v["log-root"] ?? defaultRoots.log),
+      state: resolve(v.root ?? roots.state),
+      run: resolve(v["run-root"] ?? roots.run),
+      log: resolve(v["log-root"] ?? roots.log),
     },
     initPath: initPath(),
     cgroupParent,

@@ -8,12 +8,9 @@ import { ApiServer } from "../api.ts";
 import { Daemon } from "../daemon.ts";
 import { PoddError } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { defaultRoots } from "../paths.ts";
 import { requireRoot, supervisorFlags, supervisorOptions } from "./common.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 import { poddVersion } from "./version.ts";
-
-export const defaultSocket = join(defaultRoots.run, "podd.sock");
 
 function groupId(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
@@ -41,7 +38,7 @@ export const daemon: Verb = {
     requireRoot("daemon");
     const log = createLogger(format);
     const opts = supervisorOptions(values);
-    const socket = resolve(values.socket ?? process.env.PODD_SOCKET ?? join(opts.roots.run, "podd.sock"));
+    const socket = resolve(values.socket ?? (process.env.PODD_SOCKET || join(opts.roots.run, "podd.sock")));
     for (const dir of [opts.roots.state, opts.roots.run, opts.roots.log, dirname(socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const manifestsDir = resolve(values.manifests ?? join(opts.roots.state, "manifests"));
     mkdirSync(manifestsDir, { recursive: true, mode: 0o700 });

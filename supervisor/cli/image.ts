@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import { PoddError } from "../errors.ts";
 import { ImageStore } from "../images.ts";
-import { defaultRoots } from "../paths.ts";
+import { rootsFromEnv } from "../paths.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
 function store(root: string | undefined): ImageStore {
-  return new ImageStore(join(root ?? defaultRoots.state, "images"));
+  return new ImageStore(join(root ?? rootsFromEnv(process.env).state, "images"));
 }
 
 export const image: Verb = {
