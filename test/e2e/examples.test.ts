@@ -20,6 +20,10 @@ interface Outcome {
   unordered?: boolean;
   /** events on stderr, as "container/NAME REASON…" fragments */
   events: (string | RegExp)[];
+  /** a pod that runs until it is deleted is stopped by podd run --timeout after this long */
+  stopAfter?: string;
+  /** each line of such a container matches this pattern; how many there are depends on the time */
+  repeated?: Record<string, RegExp>;
 }
 
 const outcomes: Record<string, Outcome> = {
@@ -59,6 +63,16 @@ const outcomes: Record<string, Outcome> = {
     lines: { helper: ["sidecar ready"], app: ["app: working", "app: done"] },
     events: ["container/helper Started", "container/app Completed", "container/helper Killing"],
   },
+  "web.yaml": {
+    pod: "web",
+    stopAfter: "5s",
+    // Stopped by --timeout (exit 124), both containers end on SIGTERM with exit 0.
+    phase: "Succeeded",
+    code: 124,
+    lines: { app: ["app: started on web", "app: stopping"] },
+    repeated: { shipper: /^tick \d+$/ },
+    events: ["container/shipper Started", "container/app Started", "container/app Completed", "container/shipper Completed"],
+  },
 };
 
 const examples = readdirSync(join(repo, "examples")).filter((f) => f.endsWith(".yaml")).sort();
@@ -73,12 +87,17 @@ describe("examples", { skip }, () => {
       inEnv(async (env) => {
         const want = outcomes[file];
         assert.ok(want, `no outcome for examples/${file}`);
-        const r = await runPods(env, [join(repo, "examples", file)]);
+        const r = await runPods(env, [join(repo, "examples", file)], want.stopAfter ? ["--timeout", want.stopAfter] : []);
         assert.equal(r.code, want.code, said(r));
         assert.match(r.stderr, new RegExp(`pod/${want.pod} ${want.phase}\\n`), said(r));
         for (const e of want.events) {
           const re = typeof e === "string" ? new RegExp(`pod/${want.pod} ${e.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`) : e;
           assert.match(r.stderr, re, said(r));
+        }
+        for (const [container, pattern] of Object.entries(want.repeated ?? {})) {
+          const got = linesOf(r, want.pod, container);
+          assert.ok(got.length >= 2, `${container} printed its lines: ${got.join(" | ")}`);
+          for (const l of got) assert.match(l, pattern);
         }
         for (const [container, lines] of Object.entries(want.lines)) {
           const got = linesOf(r, want.pod, container);
