@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { PoddError } from "../errors.ts";
 import { initPath } from "./common.ts";
-import { clientFor, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
+import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
 export interface ExecDeps {
@@ -50,8 +50,14 @@ export async function execMain(argv: string[], io: Io, deps: ExecDeps = spawnIni
   const namespace = namespaceOf(values);
   const client = clientFor(values, io);
   return runClientVerb(io, async () => {
-    const target = await client.execTarget(namespace, name, values.container);
     const pod = await client.getPod(namespace, name);
+    let container = values.container;
+    if (container === undefined) {
+      const picked = defaultContainer(pod);
+      if (picked.note) io.stderr.write(picked.note + "\n");
+      container = picked.name;
+    }
+    const target = await client.execTarget(namespace, name, container);
     const spec = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === target.container);
     const args = ["exec", "--pid", String(target.pid1)];
     if (spec?.workingDir) args.push("--cwd", spec.workingDir);

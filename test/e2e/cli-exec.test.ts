@@ -66,16 +66,16 @@ describe("podd exec", { skip, timeout: 120_000 }, () => {
       assert.match(tty.stdout, /on-a-tty/);
     }));
 
-  test("errors: a pod of two containers without -c, a missing pod, an unknown container, no command", () =>
+  test("without -c the first of two containers, with kubectl's note; errors: a missing pod, an unknown container, no command", () =>
     withCli(async (c) => {
       assert.equal((await c.apply("x.yaml", pod)).code, 0);
       await waitRunning(c.d, "x", "main");
       await waitRunning(c.d, "x", "side");
-      // As podd logs does, exec asks which container of several (kubectl's older behaviour).
-      const which = await c.run("exec", ["x", "--", "true"]);
-      assert.equal(which.code, 1);
-      assert.equal(which.stdout, "");
-      assert.equal(which.stderr, "Error from server (Invalid): a container name must be specified for pod x, choose one of: [main side]\n");
+      // As kubectl (and podd logs) does, exec takes the first container of several, with a note.
+      const which = await c.run("exec", ["x", "--", "hostname"]);
+      assert.equal(which.code, 0, which.stderr);
+      assert.equal(which.stdout, "x\n");
+      assert.equal(which.stderr, 'Defaulted container "main" out of: main, side\n');
 
       const missing = await c.run("exec", ["nope", "--", "true"]);
       assert.equal(missing.code, 1);
