@@ -32,8 +32,8 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(" ")}`);
   process.exit(1);
 }
-// NODE_EXTRA_CA_CERTS (set on some machines, this workplace's among them) makes Node 20 parse
-// a CA bundle at every start, ~55 ms here; the suite starts node hundreds of times and opens
+// NODE_EXTRA_CA_CERTS (set on some machines) makes Node 20 parse
+// a CA bundle at every start, ~55 ms; the suite starts node hundreds of times and opens
 // no TLS connection, so it runs without it.
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;

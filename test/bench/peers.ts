@@ -5,32 +5,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxRootfs, destroyEnv, leftovers, type Env, type Leftovers } from "../e2e/harness.ts";
+import { busyboxRootfs, destroyEnv, ensureBuilt, leftovers, poddMain, type Env, type Leftovers } from "../e2e/harness.ts";
+
+export { ensureBuilt, poddMain };
 
 export const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-export const poddMain = join(repo, "dist/podd.js");
-
-function newestMtime(dir: string, ext: string[]): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p, ext));
-    else if (ext.some((x) => e.name.endsWith(x))) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** The benchmarks run podd as users do, from dist/ (no tsx); builds first when dist is stale. */
-export function ensureBuilt(): string {
-  const sources = Math.max(newestMtime(join(repo, "supervisor"), [".ts"]), newestMtime(join(repo, "pod-specs"), [".ts"]));
-  const init = join(repo, "init/build/podd-init");
-  const initSrc = statSync(join(repo, "init/podd-init.c")).mtimeMs;
-  const stale = !existsSync(poddMain) || newestMtime(join(repo, "dist"), [".js"]) < sources || !existsSync(init) || statSync(init).mtimeMs < initSrc;
-  if (!stale) return "dist/ is up to date";
-  const r = spawnSync("npm", ["run", "build"], { cwd: repo, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`);
-  return "dist/ was stale: rebuilt with npm run build";
-}
 
 /** A private environment: roots under one temp dir and a cgroup parent of its own. */
 export function benchEnv(tag: string): Env {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 export const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const cli = join(repo, "supervisor/cli/main.ts");
 export const fixture = join(repo, "init/build/podd-fixture");
+export const poddMain = join(repo, "dist/podd.js");
 
 /**
  * Inside an `image: host` container the fixture is reached through a hostPath volume: the
@@ -100,6 +101,30 @@ export async function waitFor<T>(what: string, cond: () => T | undefined | false
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+// ---- the built CLI ---------------------------------------------------------------------------
+
+function newestMtime(dir: string, ext: string[]): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p, ext));
+    else if (ext.some((x) => e.name.endsWith(x))) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** podd as users run it, from dist/ (no tsx), for the benchmarks and the README tour; builds first when dist is stale. */
+export function ensureBuilt(): string {
+  const sources = Math.max(newestMtime(join(repo, "supervisor"), [".ts"]), newestMtime(join(repo, "pod-specs"), [".ts"]));
+  const init = join(repo, "init/build/podd-init");
+  const initSrc = statSync(join(repo, "init/podd-init.c")).mtimeMs;
+  const stale = !existsSync(poddMain) || newestMtime(join(repo, "dist"), [".js"]) < sources || !existsSync(init) || statSync(init).mtimeMs < initSrc;
+  if (!stale) return "dist/ is up to date";
+  const r = spawnSync("npm", ["run", "build"], { cwd: repo, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`);
+  return "dist/ was stale: rebuilt with npm run build";
 }
 
 // ---- images -----------------------------------------------------------------------------------

@@ -1,0 +1,197 @@
+// The README's tour, run as a new user runs it: every command of its "A tour of the CLI"
+// section, in order and as written, through bash in a fresh directory, with podd from dist/
+// as npm ci built it (on PATH through the tour's own `export PATH=…` line) and the places
+// set with PODD_ROOT, PODD_RUN_ROOT, PODD_LOG_ROOT and PODD_CGROUP_PARENT in a temporary
+// directory. The daemon is the one `podd apply` starts itself. A `console` block's output must
+// be what the README shows; every other command must succeed, and the checks below say what
+// each must print. A command of the README without a check here, or a check without its
+// command, fails the test, so the two cannot drift apart.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { destroyEnv, e2eSkip, ensureBuilt, leftovers, makeEnv, repo, waitFor, type Env } from "./harness.ts";
+
+const skip = e2eSkip();
+
+interface Step {
+  command: string;
+  /** a console block's output, as the README shows it */
+  expected?: string;
+}
+
+/** The commands of the README's tour section: sh blocks line by line, console blocks as `$ ` lines with their output. */
+export function tourSteps(readme: string): Step[] {
+  const start = readme.indexOf("\n## A tour of the CLI");
+  assert.ok(start >= 0, "the README has a tour section");
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  const steps: Step[] = [];
+  for (const m of section.matchAll(/^```(sh|console)\n([\s\S]*?)^```$/gm)) {
+    const lines = m[2]!.replace(/\n$/, "").split("\n");
+    if (m[1] === "sh") {
+      for (const line of lines) {
+        const command = line.replace(/\s{2,}#.*$/, "").trim();
+        if (command !== "" && !command.startsWith("#")) steps.push({ command });
+      }
+      continue;
+    }
+    for (let i = 0; i < lines.length; ) {
+      const line = lines[i]!;
+      assert.ok(line.startsWith("$ "), `a console block starts each command with "$ ": ${line}`);
+      let command = line.slice(2);
+      i++;
+      const heredoc = /<<'(\w+)'$/.exec(command)?.[1];
+      if (heredoc !== undefined) {
+        while (i < lines.length && lines[i] !== heredoc) command += "\n" + lines[i++];
+        command += "\n" + heredoc;
+        i++;
+      }
+      const out: string[] = [];
+      while (i < lines.length && !lines[i]!.startsWith("$ ")) out.push(lines[i++]!);
+      steps.push({ command, expected: out.length ? out.join("\n") + "\n" : "" });
+    }
+  }
+  return steps;
+}
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function bash(script: string, cwd: string, env: NodeJS.ProcessEnv, input = "", timeoutMs = 120_000): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", script], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdin.end(input);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${script} did not finish in ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The daemon apply said it started. */
+let daemonPid: number | undefined;
+
+/** What each command of the tour must print, beyond succeeding. */
+const checks: Record<string, (r: Ran) => void> = {
+  'export PATH="$PWD/node_modules/.bin:$PATH"': () => {},
+  "podd run -f examples/init-emptydir.yaml": (r) => {
+    assert.match(r.stdout, /^\[init-emptydir\/app\] config written by the init container at \d\d:\d\d:\d\d$/m);
+    assert.match(r.stderr, /pod\/init-emptydir Succeeded/);
+  },
+  "podd run -f examples/sidecar.yaml -o json --timeout 1m": (r) => {
+    const list = JSON.parse(r.stdout) as { kind: string; items: { metadata: { name: string }; status: { phase: string } }[] };
+    assert.equal(list.kind, "List");
+    assert.deepEqual(list.items.map((p) => [p.metadata.name, p.status.phase]), [["sidecar", "Succeeded"]]);
+  },
+  "mkdir -p rootfs/bin && cp /bin/busybox rootfs/bin/": () => {},
+  "for applet in $(rootfs/bin/busybox --list); do ln -sf busybox rootfs/bin/$applet; done": () => {},
+  "podd image import busybox ./rootfs --env PATH=/bin": (r) => assert.equal(r.stdout, "image/busybox:latest imported\n"),
+  "podd image ls": (r) => assert.match(r.stdout, /^IMAGE\s+CREATED\nbusybox:latest\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n$/),
+  "podd apply -f examples/web.yaml --wait": (r) => {
+    assert.equal(r.stdout, "pod/web created\npod/web ready\n");
+    const m = /^no podd daemon was running: started one \(pid (\d+)\); its log is (\S+), its state (\S+)$/m.exec(r.stderr);
+    assert.ok(m, `apply started the daemon itself:\n${r.stderr}`);
+    daemonPid = Number(m[1]);
+    const cmdline = readFileSync(`/proc/${daemonPid}/cmdline`, "utf8").split("\0");
+    assert.ok(cmdline.some((a) => a.endsWith("/dist/podd.js")), `the daemon runs from dist/: ${cmdline.join(" ")}`);
+    assert.ok(cmdline.includes("daemon"));
+  },
+  "podd get pods -o wide": (r) => assert.match(r.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE.*\nweb\s+2\/2\s+Running\s+0\s+/),
+  "podd get pods -A -l app=web --field-selector status.phase=Running": (r) => assert.match(r.stdout, /^NAMESPACE\s+NAME\s+READY\s+STATUS.*\ndefault\s+web\s+2\/2\s+Running\s/),
+  "podd describe pod web": (r) => {
+    assert.match(r.stdout, /^Name:\s+web$/m);
+    assert.match(r.stdout, /^Labels:\s+app=web$/m);
+    assert.match(r.stdout, /^\s+shipper:$/m);
+    assert.match(r.stdout, /^\s+app:$/m);
+  },
+  "podd logs web": (r) => {
+    assert.equal(r.stdout, "app: started on web\n");
+    assert.equal(r.stderr, "", "the default-container annotation picks app without a note");
+  },
+  "podd logs web -c shipper --tail 2": (r) => {
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.ok(lines.length >= 1 && lines.length <= 2, r.stdout);
+    for (const l of lines) assert.match(l, /^tick \d+$/);
+  },
+  "podd exec web -- cat /etc/hostname": (r) => assert.equal(r.stdout, "web\n"),
+  "podd exec -it web -- sh": (r) => assert.match(r.stdout, /\/dev\/pts\/\d+/, "the shell has a terminal of its own in the container"),
+  "podd top pod --containers": (r) => {
+    assert.match(r.stdout, /^POD\s+NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
+    assert.match(r.stdout, /^web\s+app\s+\d+m\s+\d+Mi/m);
+    assert.match(r.stdout, /^web\s+shipper\s+\d+m\s+\d+Mi/m);
+  },
+  "podd events": (r) => assert.match(r.stdout, /Started\s+pod\/web/),
+  "podd delete pod web": (r) => assert.equal(r.stdout, 'pod "web" deleted\n'),
+};
+
+/** What the interactive shell of `exec -it` is given to type: it prints its terminal and leaves. */
+const typed = "tty\nexit\n";
+
+describe("the README's tour", { skip }, () => {
+  test("every command runs as written, from dist/, against a daemon podd apply started", async () => {
+    ensureBuilt();
+    const steps = tourSteps(readFileSync(join(repo, "README.md"), "utf8"));
+    const covered = new Set(steps.filter((s) => s.expected === undefined).map((s) => s.command));
+    assert.deepEqual([...covered].filter((c) => !checks[c]), [], "each tour command has a check here");
+    assert.deepEqual(Object.keys(checks).filter((c) => !covered.has(c)), [], "each check names a command of the tour");
+
+    const env: Env = makeEnv();
+    try {
+      const cwd = join(env.dir, "tour");
+      mkdirSync(cwd);
+      for (const d of ["examples", "node_modules"]) symlinkSync(join(repo, d), join(cwd, d));
+      let vars: NodeJS.ProcessEnv = { ...process.env, PODD_ROOT: env.state, PODD_RUN_ROOT: env.run, PODD_LOG_ROOT: env.log, PODD_CGROUP_PARENT: env.cgroupParent, TERM: "xterm" };
+      delete vars.NODE_EXTRA_CA_CERTS;
+      delete vars.PODD_SOCKET;
+      for (const step of steps) {
+        if (step.command.startsWith("export ")) {
+          const r = await bash(`${step.command} && env -0`, cwd, vars);
+          assert.equal(r.code, 0, r.stderr);
+          vars = Object.fromEntries(r.stdout.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+          continue;
+        }
+        if (step.expected !== undefined) {
+          const r = await bash(`{\n${step.command}\n} 2>&1`, cwd, vars);
+          assert.equal(r.stdout, step.expected, `$ ${step.command}`);
+          continue;
+        }
+        // An interactive command gets a terminal of its own, as in a shell, and is typed at.
+        const interactive = / -it /.test(step.command);
+        const script = interactive ? `script -qec ${JSON.stringify(step.command)} /dev/null` : step.command;
+        const r = await bash(script, cwd, vars, interactive ? typed : "");
+        assert.equal(r.code, 0, `${step.command}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+        checks[step.command]!(r);
+        if (step.command.startsWith("podd apply")) {
+          // The tour goes on at once, as a user would; the shipper's first tick is what logs reads.
+          await waitFor("the first tick", async () => (await bash("podd logs web -c shipper", cwd, vars)).stdout.includes("tick 1"));
+        }
+      }
+      assert.ok(daemonPid !== undefined, "the tour started its daemon through podd apply");
+      process.kill(daemonPid, "SIGTERM");
+      await waitFor("the daemon to exit", () => {
+        try {
+          process.kill(daemonPid!, 0);
+          return false;
+        } catch {
+          return true; // gone
+        }
+      }, 30_000);
+      assert.deepEqual(leftovers(env), { mounts: [], cgroups: [], processes: [], pins: [] }, "nothing of the tour's pods is left");
+    } finally {
+      destroyEnv(env);
+    }
+  });
+});
