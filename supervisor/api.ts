@@ -4,6 +4,7 @@
 import { chmodSync, chownSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
 import type { Daemon } from "./daemon.ts";
 import type { PodEvent } from "./events.ts";
@@ -107,10 +108,16 @@ export class ApiServer {
     });
   }
 
-  /** Listens on the socket, 0600 (or 0660 with a group), replacing a stale socket file. */
-  listen(): Promise<void> {
+  /**
+   * Listens on the socket, 0600 (or 0660 with a group), replacing a stale socket file; a socket
+   * that another process still answers on is never removed.
+   */
+  async listen(): Promise<void> {
     const { socket } = this.opts;
-    if (existsSync(socket)) rmSync(socket);
+    if (existsSync(socket)) {
+      if (await answers(socket)) throw new PoddError(`${socket} is in use: another podd daemon answers on it; stop it, or give this one another --socket`, { code: "Conflict", path: socket });
+      rmSync(socket);
+    }
     // The socket appears with the umask's mode; a tight umask closes the window before chmod.
     const old = process.umask(0o177);
     return new Promise((resolve, reject) => {
@@ -434,5 +441,17 @@ export function matchLabels(labels: Record<string, string>, selector: string | n
     if (eq) return labels[eq[1]!.trim()] === eq[2]!.trim();
     if (t.startsWith("!")) return !(t.slice(1) in labels);
     return t in labels;
+  });
+}
+
+/** Whether something accepts connections on the unix socket (a stale file refuses: ECONNREFUSED). */
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(socket);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
   });
 }

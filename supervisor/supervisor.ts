@@ -10,6 +10,7 @@ import { backOffConfig, type BackOffConfig } from "./restart-policy.ts";
 import { Runtime, type BoundPod, type RuntimeOptions } from "./runtime.ts";
 import type { Sys } from "./sys/index.ts";
 import { LinuxSys } from "./sys/linux.ts";
+import { lockRoots } from "./lock.ts";
 
 export interface SupervisorOptions extends RuntimeOptions {
   cgroupParent: string;
@@ -47,6 +48,9 @@ export class Supervisor {
 
   static async open(opts: SupervisorOptions): Promise<Supervisor> {
     const sys = opts.sys ?? new LinuxSys();
+    // Before anything is read or touched: a second supervisor on these roots would run a
+    // second copy of every container and remove what the first one made.
+    lockRoots(sys, opts.roots);
     const cgroups = await openCgroups({ parent: opts.cgroupParent, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
     const sup: Supervisor = new Supervisor(
       new Runtime(sys, cgroups, opts, (pod, volume, path) => {

@@ -45,7 +45,14 @@ export const daemon: Verb = {
 
     const d = await Daemon.start({ ...opts, manifestsDir }, log);
     const api = new ApiServer(d, { socket, version: poddVersion(), ...(values.group ? { gid: groupId(values.group) } : {}) });
-    await api.listen();
+    try {
+      await api.listen();
+    } catch (err) {
+      // The pods just taken up hold the event loop open (see the end of this verb): a daemon
+      // that cannot serve exits here, leaving them running for the one that can.
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
     log.info(`podd ${poddVersion()} serving on ${socket}`, { state: opts.roots.state, run: opts.roots.run, log: opts.roots.log, manifests: manifestsDir, cgroups: `${d.sup.runtime.cgroups.version === 2 ? "v2" : "v1"} ${opts.cgroupParent}` });
 
     await new Promise<void>((done) => {

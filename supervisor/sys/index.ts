@@ -17,6 +17,8 @@ export const MS_NOEXEC = 8;
 export const MS_REMOUNT = 32;
 export const MNT_DETACH = 2;
 export const UMOUNT_NOFOLLOW = 8;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 
 /** A process exit watch; stop() is idempotent. */
 export interface ExitWatch {
@@ -36,4 +38,6 @@ export interface Sys {
    */
   watchExit(pidfd: number, onExit: () => void): ExitWatch;
   close(fd: number): void;
+  /** flock(2); false when LOCK_NB was given and another open file holds the lock (EWOULDBLOCK). */
+  flock(fd: number, operation: number, path: string): boolean;
 }

@@ -25,6 +25,7 @@ function bind() {
     // variadic: every extra argument is passed as a (type, value) pair
     syscall: libc.func("long syscall(long number, ...)"),
     close: libc.func("int close(int fd)"),
+    flock: libc.func("int flock(int fd, int operation)"),
     strerror: libc.func("const char *strerror(int errnum)"),
   };
 }
@@ -85,6 +86,14 @@ export class LinuxSys implements Sys {
       this.close(pidfd);
     };
     return { stop };
+  }
+
+  flock(fd: number, operation: number, path: string): boolean {
+    let errno = 0;
+    if (libc().flock(fd, operation) === -1) errno = koffi.errno();
+    if (errno === constants.errno.EWOULDBLOCK) return false;
+    if (errno) fail("flock", path, errno);
+    return true;
   }
 
   close(fd: number): void {
