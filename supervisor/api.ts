@@ -9,10 +9,9 @@ import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts
 import type { Daemon } from "./daemon.ts";
 import type { PodEvent } from "./events.ts";
 import { PoddError } from "./errors.ts";
-import { LogFollower, parseCriLine, LineAssembler, type CriRecord } from "./logs.ts";
+import { findTail, LogFollower, readLines, type CriRecord } from "./logs.ts";
 import type { PodObject } from "./pod-worker.ts";
 import { podKeyOf } from "./supervisor.ts";
-import { readFileSync } from "node:fs";
 
 export interface ApiOptions {
   socket: string;
@@ -282,7 +281,7 @@ export class ApiServer {
     send(res, 200, { pid1, container: c });
   }
 
-  private logs(res: ServerResponse, ns: string, name: string, q: URLSearchParams): void {
+  private async logs(res: ServerResponse, ns: string, name: string, q: URLSearchParams): Promise<void> {
     const { w, container } = this.containerOf(ns, name, q.get("container") ?? undefined);
     const dir = this.daemon.sup.runtime.layout.containerLogDir(w.ref(), container);
     const runs = existsSync(dir)
@@ -302,40 +301,43 @@ export class ApiServer {
     const path = join(dir, `${run}.log`);
     const timestamps = q.get("timestamps") === "true";
     const since = q.get("sinceSeconds") ? Date.now() - Number(q.get("sinceSeconds")) * 1000 : undefined;
-    const tail = q.get("tailLines") !== null ? Number(q.get("tailLines")) : undefined;
+    const tailText = q.get("tailLines");
+    if (tailText !== null && !/^\d+$/.test(tailText)) throw new PoddError(`invalid tailLines "${tailText}": a number of lines, 0 or more`, { code: "Invalid" });
     const format = (r: CriRecord) => (timestamps ? `${r.time} ${r.message}\n` : `${r.message}\n`);
     const keep = (r: CriRecord) => since === undefined || Date.parse(r.time) >= since;
 
-    // Everything written so far, rotated files first (oldest = highest suffix).
-    const files = readdirSync(dir)
-      .map((f) => new RegExp(`^${run}\\.log\\.(\\d+)$`).exec(f)?.[1])
-      .filter((n): n is string => n !== undefined)
-      .map(Number)
-      .sort((a, b) => b - a)
-      .map((n) => `${path}.${n}`);
-    const lines: string[] = [];
-    const asm = new LineAssembler();
-    for (const f of [...files, path]) {
-      let text = "";
-      try {
-        text = readFileSync(f, "utf8");
-      } catch (err) {
-        // rotated away between the listing and the read: the next file has the rest
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      }
-      for (const l of text.split("\n")) {
-        const r = parseCriLine(l);
-        const whole = r && asm.push(r);
-        if (whole && keep(whole)) lines.push(format(whole));
-      }
-    }
+    // Everything written so far, rotated files first (oldest = highest suffix), streamed a chunk
+    // at a time and from the tail's start when tailLines is given: a request holds no more of
+    // the log in memory than one chunk, however long the log is.
+    const files = [
+      ...readdirSync(dir)
+        .map((f) => new RegExp(`^${run}\\.log\\.(\\d+)$`).exec(f)?.[1])
+        .filter((n): n is string => n !== undefined)
+        .map(Number)
+        .sort((a, b) => b - a)
+        .map((n) => `${path}.${n}`),
+      path,
+    ];
+    const from = tailText === null ? { file: 0, offset: 0, skip: 0 } : findTail(files, Number(tailText));
+    let skip = from.skip;
     res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-    res.write((tail === undefined ? lines : lines.slice(Math.max(0, lines.length - tail))).join(""));
+    let gone = false;
+    res.on("close", () => (gone = true));
+    const write = (r: CriRecord): void | Promise<void> => {
+      if (skip > 0) return void skip--;
+      if (!keep(r) || res.write(format(r))) return;
+      return new Promise<void>((resolve) => {
+        res.once("drain", resolve);
+        res.once("close", resolve);
+      });
+    };
+    const end = await readLines(files, from, write, () => gone);
+    if (gone) return;
     const live = w.live.get(container);
     if (q.get("follow") !== "true" || previous || !live || live.run.logPath !== path) return void res.end();
-    // Follow from the end of what was sent: the follower starts at the current size.
+    // Follow from where the read stopped, so that no line is lost or sent twice in between.
     const follower = new LogFollower(path, (r) => keep(r) && res.write(format(r)));
-    follower.skipExisting();
+    follower.skipTo(end);
     follower.start();
     const stop = () => {
       follower.stop();

@@ -2,7 +2,7 @@
 //   2026-11-22T04:45:19.123456789Z stdout F hello
 // One record per line; a line longer than the monitor's buffer is split into P (partial)
 // records ending with an F record. The monitor writes; this module reads and follows.
-import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 
@@ -67,6 +67,12 @@ export class LogFollower {
     this.offset = statSync(this.path).size;
   }
 
+  /** Starts at offset of the current file: where a reader of what was written so far stopped. */
+  skipTo(offset: number): void {
+    if (this.fd === undefined && !this.open()) return;
+    this.offset = offset;
+  }
+
   start(): void {
     this.watcher = watch(dirname(this.path), (_event, name) => {
       if (name === null || name.startsWith(basename(this.path))) this.drain();
@@ -127,5 +133,161 @@ export class LogFollower {
         if (whole) this.onLine(whole);
       }
     }
+  }
+}
+
+/** Read size of the log readers below: what a log request holds in memory, whatever the log's size. */
+const CHUNK = 64 * 1024;
+const NEWLINE = 0x0a;
+
+/** The stream and tag of a CRI line (as bytes), read without decoding the message; undefined for a line that is no record. */
+function recordKind(line: Buffer): { stream: string; full: boolean } | undefined {
+  const s1 = line.indexOf(0x20);
+  const s2 = s1 < 0 ? -1 : line.indexOf(0x20, s1 + 1);
+  if (s2 < 0) return undefined;
+  const tag = line[s2 + 1];
+  if ((tag !== 0x46 /* F */ && tag !== 0x50) /* P */ || (line.length > s2 + 2 && line[s2 + 2] !== 0x20)) return undefined;
+  return { stream: line.subarray(s1 + 1, s2).toString("latin1"), full: tag === 0x46 };
+}
+
+export interface LogPosition {
+  /** index into the file list (oldest first) */
+  file: number;
+  offset: number;
+  /** whole lines to drop first: lines of the other stream that begin after the position */
+  skip: number;
+}
+
+/**
+ * The complete lines of an open file from the last to the first, each with its offset, read
+ * CHUNK bytes at a time. Bytes after the last newline are a line still being written: skipped.
+ */
+function* linesBackward(fd: number): Generator<{ offset: number; line: Buffer }> {
+  let end = fstatSync(fd).size;
+  let pending: Buffer = Buffer.alloc(0); // [end, end + pending.length): a line whose start lies before end
+  let seenLastNewline = false;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  while (end > 0) {
+    const start = Math.max(0, end - CHUNK);
+    const n = readSync(fd, buf, 0, end - start, start);
+    let data = pending.length ? Buffer.concat([buf.subarray(0, n), pending]) : buf.subarray(0, n);
+    end = start;
+    if (!seenLastNewline) {
+      const last = data.lastIndexOf(NEWLINE);
+      if (last < 0) {
+        pending = Buffer.alloc(0);
+        continue;
+      }
+      data = data.subarray(0, last + 1);
+      seenLastNewline = true;
+    }
+    let e = data.length - 1; // the newline that ends the line looked at
+    while (e >= 0) {
+      const p = e > 0 ? data.lastIndexOf(NEWLINE, e - 1) : -1;
+      if (p < 0 && start > 0) break; // its start is in the chunk before
+      yield { offset: start + p + 1, line: data.subarray(p + 1, e) };
+      e = p;
+    }
+    pending = Buffer.from(data.subarray(0, e + 1));
+  }
+}
+
+/**
+ * Where to start reading so that the last `lines` whole lines follow (fewer when the files
+ * hold fewer), found by reading backwards from the end of the newest file, into older ones as
+ * needed: a tail request reads what it sends and little more, as the kubelet's does. A long
+ * line is several P records and an F; the position goes back far enough that each line of the
+ * tail is whole, and `skip` counts the lines of the other stream that this takes in too.
+ */
+export function findTail(paths: readonly string[], lines: number): LogPosition {
+  if (lines <= 0) return { file: paths.length - 1, offset: sizeOf(paths.at(-1)), skip: 0 };
+  let found = 0;
+  let at: LogPosition | undefined;
+  // Streams whose oldest line in the tail may begin further back (no F of theirs seen before it).
+  const open = new Set<string>();
+  let passed = 0; // F records gone over since `at` last moved
+  for (let file = paths.length - 1; file >= 0; file--) {
+    let fd: number;
+    try {
+      fd = openSync(paths[file]!, "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // rotated away meanwhile
+      throw err;
+    }
+    try {
+      for (const { offset, line } of linesBackward(fd)) {
+        const kind = recordKind(line);
+        if (!kind) continue;
+        if (!at) {
+          open.add(kind.stream);
+          if (kind.full && ++found === lines) at = { file, offset, skip: 0 };
+        } else if (kind.full) {
+          passed++;
+          // The F before a stream's first tail record ends its previous line: that stream is whole.
+          if (open.delete(kind.stream) && open.size === 0) return at;
+        } else if (open.has(kind.stream)) {
+          at = { file, offset, skip: at.skip + passed };
+          passed = 0;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return at ?? { file: 0, offset: 0, skip: 0 };
+}
+
+/**
+ * Reads the files forward from `from` (oldest first), CHUNK bytes at a time, handing each whole
+ * line to onLine; awaits what onLine returns (a response's drain) before reading on, so that a
+ * slow reader holds no more than one chunk. Resolves with the offset reached in the last file,
+ * where a follower takes over; stops early when stopped() says so.
+ */
+export async function readLines(paths: readonly string[], from: LogPosition, onLine: (r: CriRecord) => void | Promise<void>, stopped: () => boolean = () => false): Promise<number> {
+  const asm = new LineAssembler();
+  let offset = 0;
+  for (let file = from.file; file < paths.length; file++) {
+    offset = file === from.file ? from.offset : 0;
+    let fd: number;
+    try {
+      fd = openSync(paths[file]!, "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // rotated away: the next file has the rest
+      throw err;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      let pos = offset;
+      let carry: Buffer = Buffer.alloc(0); // an unfinished line: the follower's to read once it ends
+      for (;;) {
+        if (stopped()) return pos - carry.length;
+        const n = readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) break;
+        pos += n;
+        const data = carry.length ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
+        const cut = data.lastIndexOf(NEWLINE);
+        carry = Buffer.from(cut < 0 ? data : data.subarray(cut + 1));
+        if (cut < 0) continue;
+        // Whole lines only, so that no character is split; decoded before the first await.
+        for (const l of data.subarray(0, cut).toString("utf8").split("\n")) {
+          const rec = parseCriLine(l);
+          const whole = rec && asm.push(rec);
+          if (whole) await onLine(whole);
+        }
+      }
+      offset = pos - carry.length;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return offset;
+}
+
+function sizeOf(path: string | undefined): number {
+  if (path === undefined) return 0;
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0; // not written yet
   }
 }

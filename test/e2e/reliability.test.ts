@@ -1,12 +1,14 @@
 // Robust under abuse: what a user (or a script gone wrong) can do to a running daemon must not
-// hurt its pods. Here: a second daemon, or podd run, on roots a daemon already holds is refused
-// before it touches anything, naming the holder's pid; a socket another daemon answers on is
-// never removed.
+// hurt its pods or grow the daemon. Here: a second daemon, or podd run, on roots a daemon
+// already holds is refused before it touches anything, naming the holder's pid; a socket
+// another daemon answers on is never removed; reading a large log costs the daemon memory
+// independent of the log's size.
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { destroyEnv, e2eSkip, importBusybox, makeEnv, podd, processesOf, writeManifest } from "./harness.ts";
-import { containerStatus, getPod, podManifest, putPod, startDaemon, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
+import { destroyEnv, e2eSkip, importBusybox, makeEnv, podd, processesOf, waitFor, writeManifest } from "./harness.ts";
+import { containerStatus, getPod, podManifest, podPath, putPod, startDaemon, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
 
 const skip = e2eSkip();
 
@@ -52,5 +54,24 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       } finally {
         destroyEnv(other);
       }
+    }));
+
+  test("eight tailLines=1 reads of a 40 MB log at once: the last line each, /healthz answers, the daemon's peak memory grows by less than 50 MB", () =>
+    withDaemonEnv(async (env, daemons) => {
+      await importBusybox(env);
+      const d = (daemons.current = await startDaemon(env, ["--log-max-size", String(16 << 20), "--log-max-files", "4"]));
+      // 40 MB in 100-byte lines, then a last line to find, then the container waits.
+      const script = "yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456 | head -n 400000; echo the-last-line; exec sleep 1000";
+      assert.equal((await putPod(d, podManifest("flood", { containers: [{ name: "c", image: "busybox", command: ["sh", "-c", script] }] }))).status, 201);
+      const tail = `${podPath("flood")}/log?container=c&tailLines=1`;
+      await waitFor("the last line in the log", async () => (await d.request("GET", tail)).text === "the-last-line\n", 60_000);
+      const peak = () => Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${d.child.pid}/status`, "utf8"))![1]) * 1024;
+      const before = peak();
+      const reads = Array.from({ length: 8 }, () => d.request("GET", tail));
+      const health = await d.request("GET", "/healthz");
+      assert.equal(health.status, 200);
+      for (const r of await Promise.all(reads)) assert.equal(r.text, "the-last-line\n");
+      const grown = peak() - before;
+      assert.ok(grown < 50 << 20, `the daemon's peak RSS grew by ${Math.round(grown / 1048576)} MB`);
     }));
 });
