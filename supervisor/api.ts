@@ -48,15 +48,54 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
   res.end(text);
 }
 
-function readBody(req: IncomingMessage, limit = 4 << 20): Promise<string> {
+/** kube-apiserver's limit on a request body (3 MiB); a larger one is 413 before it is read on. */
+export const MAX_REQUEST_BYTES = 3 * 1024 * 1024;
+
+/** An answer other than a Status from the daemon's error mapping: its HTTP code and reason are its own. */
+class HttpError extends PoddError {
+  constructor(
+    readonly httpCode: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message, { code: "Invalid" });
+  }
+}
+
+/** The media types a body may have, as kube-apiserver takes them for a create or replace (less protobuf). */
+const BODY_TYPES = new Set(["application/json", "application/yaml", "application/x-yaml", "text/yaml"]);
+
+/**
+ * The request body as text, at most limit bytes: past that the request is answered 413 and
+ * no more of it is read, so a large body cannot grow the daemon. A body of another media type
+ * is 415, as kube-apiserver answers.
+ */
+function readBody(req: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<string> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (!BODY_TYPES.has(type)) {
+    req.resume();
+    return Promise.reject(new HttpError(415, "UnsupportedMediaType", `the body of the request was in an unknown format${type ? ` (${type})` : ""} - accepted media types include: application/json, application/yaml`));
+  }
+  const tooLarge = () => new HttpError(413, "RequestEntityTooLarge", `Request entity too large: limit is ${limit}`);
+  if (Number(req.headers["content-length"] ?? 0) > limit) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (d: string) => {
-      body += d;
-      if (body.length > limit) reject(new PoddError("request body too large", { code: "Invalid" }));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (d: Buffer) => {
+      size += d.length;
+      if (size > limit) {
+        // Stop reading: what is past the limit is never held.
+        req.pause();
+        chunks.length = 0;
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(d);
     });
-    req.on("end", () => resolve(body));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
 }
@@ -95,7 +134,11 @@ export class ApiServer {
           res.destroy();
           return;
         }
-        if (err instanceof SelectorError) {
+        if (err instanceof HttpError) {
+          status(res, err.httpCode, err.reason, err.message);
+          // A body left unread (too large) is not drained: the connection is closed after the answer.
+          if (err.httpCode === 413) res.on("finish", () => req.destroy());
+        } else if (err instanceof SelectorError) {
           status(res, 400, "BadRequest", err.message);
         } else if (err instanceof PoddError) {
           const [code, reason] = reasons[err.code] ?? [500, "InternalError"];
@@ -143,7 +186,12 @@ export class ApiServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://podd");
     const q = url.searchParams;
-    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch {
+      throw new HttpError(400, "BadRequest", `invalid URL escape in path ${JSON.stringify(url.pathname)}`);
+    }
     const method = req.method ?? "GET";
     const d = this.daemon;
 

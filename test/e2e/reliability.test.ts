@@ -4,6 +4,7 @@
 // another daemon answers on is never removed; reading a large log costs the daemon memory
 // independent of the log's size.
 import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -74,4 +75,41 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       const grown = peak() - before;
       assert.ok(grown < 50 << 20, `the daemon's peak RSS grew by ${Math.round(grown / 1048576)} MB`);
     }));
+
+  test("bad requests get kube-apiserver's answers: 400 for a broken escape, 415 for a body of another type, 413 past 3 MiB, unread", () =>
+    withDaemonEnv(async (env, daemons) => {
+      const d = (daemons.current = await startDaemon(env));
+      const escape = await d.request("GET", "/api/v1/namespaces/default/pods/%zz");
+      assert.equal(escape.status, 400);
+      assert.equal(escape.json.reason, "BadRequest");
+
+      const pod = JSON.stringify(podManifest("typed", { containers: [{ name: "c", image: "host", command: ["true"] }] }));
+      const png = await rawRequest(d.socket, "PUT", podPath("typed"), { "Content-Type": "image/png" }, pod);
+      assert.equal(png.status, 415);
+      assert.match(png.body, /"reason":"UnsupportedMediaType"/);
+      const yaml = await rawRequest(d.socket, "PUT", podPath("typed"), { "Content-Type": "application/yaml; charset=utf-8" }, pod);
+      assert.equal(yaml.status, 201, yaml.body);
+
+      // 4 MiB sent as fast as the socket takes it, without a Content-Length: refused at 3 MiB.
+      const big = await rawRequest(d.socket, "PUT", podPath("big"), { "Content-Type": "application/json", "Transfer-Encoding": "chunked" }, "x".repeat(4 << 20));
+      assert.equal(big.status, 413);
+      assert.match(big.body, /Request entity too large: limit is 3145728/);
+      assert.equal((await d.request("GET", "/healthz")).status, 200);
+      assert.equal((await d.request("GET", podPath("big"))).status, 404, "nothing was created");
+    }));
 });
+
+/** One request with the given headers; a server that closes early still yields its answer. */
+function rawRequest(socket: string, method: string, path: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath: socket, method, path, headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    // The daemon may close the connection before all of a refused body is sent.
+    req.on("error", (err) => (err as NodeJS.ErrnoException).code === "EPIPE" || (err as NodeJS.ErrnoException).code === "ECONNRESET" ? undefined : reject(err));
+    req.end(body);
+  });
+}
