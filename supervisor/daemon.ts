@@ -125,6 +125,14 @@ export class Daemon {
       await rt.cgroups.remove(uid);
       rmSync(rt.layout.podStateDir({ namespace, name, uid }), { recursive: true, force: true });
     }
+    // Logs of pods that went while no daemon ran (or of an earlier podd run on these roots).
+    const logPods = join(this.opts.roots.log, "pods");
+    for (const dir of existsSync(logPods) ? readdirSync(logPods) : []) {
+      const [namespace, name, uid] = dir.split("_");
+      if (!namespace || !name || !uid || keep.has(uid)) continue;
+      this.log.info(`removing the logs of pod ${namespace}/${name} (uid ${uid}): the pod is gone`);
+      rt.removeLogs({ namespace, name, uid });
+    }
     for (const uid of await rt.cgroups.listPods()) {
       if (keep.has(uid)) continue;
       await rt.cgroups.kill(uid);
@@ -232,6 +240,9 @@ export class Daemon {
   private async stopAndRemove(key: string, pod: BoundPod, gracePeriodSeconds: number | undefined, removeDesired = true): Promise<void> {
     const w = this.sup.get(key);
     if (w && w.pod.metadata.uid === pod.metadata.uid) await this.sup.delete(key, gracePeriodSeconds);
+    // As the kubelet does with /var/log/pods: the logs of a pod go with it (a replaced pod's
+    // too: the new one has another uid), so deleted pods do not fill the log root.
+    this.sup.runtime.removeLogs({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid });
     if (removeDesired) this.store.remove(pod.metadata.namespace, pod.metadata.name);
     if (this.desired.get(key)?.metadata.uid === pod.metadata.uid) this.desired.delete(key);
     this.sup.events.emit("podChanged", pod.metadata.namespace, pod.metadata.name);

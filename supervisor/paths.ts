@@ -69,8 +69,11 @@ export class Layout {
   containerLayerDir(p: PodRef, container: string): string {
     return join(this.podStateDir(p), "layers", checkSegment("container name", container));
   }
+  podLogDir(p: PodRef): string {
+    return join(this.roots.log, "pods", podKey(p));
+  }
   containerLogDir(p: PodRef, container: string): string {
-    return join(this.roots.log, "pods", podKey(p), checkSegment("container name", container));
+    return join(this.podLogDir(p), checkSegment("container name", container));
   }
   imagesDir(): string {
     return join(this.roots.state, "images");

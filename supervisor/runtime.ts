@@ -125,6 +125,11 @@ export class Runtime {
     rmSync(this.layout.podStateDir(podRef(pod)), { recursive: true, force: true });
   }
 
+  /** The pod's log directory, once nothing can ask for its logs any more (the pod is gone from the API). */
+  removeLogs(pod: PodRef): void {
+    rmSync(this.layout.podLogDir(pod), { recursive: true, force: true });
+  }
+
   /** The image, or undefined when it is not in the store; `host` is the host's own root. */
   resolveImage(name: string): Image | "host" | undefined {
     if (name === "host") return "host";

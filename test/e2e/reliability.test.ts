@@ -3,13 +3,13 @@
 // already holds is refused before it touches anything, naming the holder's pid; a socket
 // another daemon answers on is never removed; reading a large log costs the daemon memory
 // independent of the log's size.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { destroyEnv, e2eSkip, importBusybox, makeEnv, podd, processesOf, waitFor, writeManifest } from "./harness.ts";
-import { containerStatus, getPod, podManifest, podPath, putPod, startDaemon, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
+import { containerStatus, getPod, podManifest, podPath, putPod, startDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
 
 const skip = e2eSkip();
 
@@ -74,6 +74,22 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       for (const r of await Promise.all(reads)) assert.equal(r.text, "the-last-line\n");
       const grown = peak() - before;
       assert.ok(grown < 50 << 20, `the daemon's peak RSS grew by ${Math.round(grown / 1048576)} MB`);
+    }));
+
+  test("a deleted pod's log directory goes with it, and the logs of pods gone while no daemon ran go at start", () =>
+    withDaemonEnv(async (env, daemons) => {
+      const stale = join(env.log, "pods", "default_gone_0f0e0d0c-0000-4000-8000-000000000000", "c");
+      mkdirSync(stale, { recursive: true });
+      writeFileSync(join(stale, "0.log"), "2026-12-01T00:00:00Z stdout F from a pod nobody knows\n");
+      const d = (daemons.current = await startDaemon(env));
+      assert.deepEqual(readdirSync(join(env.log, "pods")), [], "the stale log directory was removed at start");
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await putPod(d, podManifest(`cycle-${i}`, { containers: [{ name: "c", image: "host", command: ["echo", "hello"] }], restartPolicy: "Never" }))).status, 201);
+        await waitFor("the pod's log", () => readdirSync(join(env.log, "pods")).length === 1);
+        assert.equal((await d.request("DELETE", `${podPath(`cycle-${i}`)}?gracePeriodSeconds=0`)).status, 200);
+        await waitGone(d, `cycle-${i}`);
+        assert.deepEqual(readdirSync(join(env.log, "pods")), [], `pod cycle-${i}'s logs went with it`);
+      }
     }));
 
   test("bad requests get kube-apiserver's answers: 400 for a broken escape, 415 for a body of another type, 413 past 3 MiB, unread", () =>
