@@ -7,12 +7,15 @@
 // forContainers(). `when` says which values are refused (default: any value that is set);
 // `hint` is added to the message.
 
+import { childPath } from "./schema.ts";
+
 export interface NotSupportedYet {
   path: string;
   when?: (value: unknown, parent: Record<string, unknown>, pod: Record<string, unknown>) => boolean;
   hint?: string;
 }
 
+const RESTART_POLICIES = ["Always", "OnFailure", "Never"];
 const isTrue = (v: unknown): boolean => v === true;
 const isFalse = (v: unknown): boolean => v === false;
 
@@ -34,9 +37,18 @@ const UNSUPPORTED_VOLUME_SOURCES = [
 // Scheduling and cluster features have nothing to act on a single machine without a scheduler,
 // service accounts or a cluster DNS; they are refused rather than ignored so nobody relies on them.
 const SCHEDULING_HINT = "podd runs every pod on this machine; remove it";
+// The API server fills these in; they appear in `kubectl get -o yaml` output, not in manifests.
+const SERVER_SET_HINT = "the API server sets it; remove it from the manifest";
+const APPARMOR_HINT = "podd applies no AppArmor profile yet; remove it";
 
 export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "metadata.generateName", hint: "set metadata.name instead" },
+  ...["selfLink", "resourceVersion", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"].map((f) => ({
+    path: `metadata.${f}`,
+    hint: SERVER_SET_HINT,
+  })),
+  { path: "metadata.ownerReferences", hint: "podd deletes a pod only when asked to; remove it" },
+  { path: "metadata.finalizers", hint: "podd deletes a pod only when asked to; remove it" },
 
   // probes
   ...forContainers("livenessProbe"),
@@ -51,6 +63,8 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "spec.volumes[*].configMap" },
   { path: "spec.volumes[*].secret" },
   ...UNSUPPORTED_VOLUME_SOURCES.map((s) => ({ path: `spec.volumes[*].${s}` })),
+  { path: "spec.volumes[*].emptyDir.medium", when: (v) => typeof v === "string" && v.startsWith("HugePages"), hint: "podd backs emptyDirs with disk or memory only" },
+  { path: "spec.volumes[*].emptyDir.mode", hint: "podd creates emptyDirs with mode 0777; remove it" },
   // A memory-backed emptyDir is a tmpfs of that size; on disk podd has nothing to enforce it with.
   {
     path: "spec.volumes[*].emptyDir.sizeLimit",
@@ -76,27 +90,36 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
 
   // container security
   ...forContainers("securityContext.privileged", isTrue),
-  ...["capabilities", "seLinuxOptions", "seccompProfile", "appArmorProfile", "procMount", "windowsOptions"].flatMap((f) =>
+  ...["capabilities", "seLinuxOptions", "seccompProfile", "procMount", "windowsOptions"].flatMap((f) =>
     forContainers(`securityContext.${f}`),
   ),
+  ...forContainers("securityContext.appArmorProfile", undefined, APPARMOR_HINT),
   // pod security
   ...[
     "fsGroup", "fsGroupChangePolicy", "supplementalGroups", "supplementalGroupsPolicy", "sysctls", "seLinuxOptions",
-    "seLinuxChangePolicy", "seccompProfile", "appArmorProfile", "windowsOptions",
+    "seLinuxChangePolicy", "seccompProfile", "windowsOptions",
   ].map((f) => ({ path: `spec.securityContext.${f}` })),
+  { path: "spec.securityContext.appArmorProfile", hint: APPARMOR_HINT },
 
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either
   ...forContainers("lifecycle.postStart.tcpSocket"),
   ...forContainers("lifecycle.preStop.tcpSocket"),
+  // HTTP/2 hooks (v1.38) need a client podd does not have; HTTP1 is what every hook gets.
+  ...["postStart", "preStop"].flatMap((hook) => forContainers(`lifecycle.${hook}.httpGet.protocol`, (v) => v !== "HTTP1")),
   ...forContainers("lifecycle.stopSignal"),
 
   // mounts
   ...forContainers("volumeMounts[*].subPathExpr"),
   ...forContainers("volumeMounts[*].mountPropagation", (v) => v !== "None"),
   ...forContainers("volumeMounts[*].recursiveReadOnly", (v) => v !== "Disabled"),
+  ...forContainers("volumeMounts[*].bindMountOptions"),
   ...forContainers("volumeDevices"),
   ...forContainers("resizePolicy"),
   ...forContainers("restartPolicyRules"),
+  // A container's own restartPolicy (Kubernetes v1.35+) overrides the pod's; podd restarts by
+  // the pod's policy only. "Always" on an init container makes a sidecar, which podd runs.
+  { path: "spec.containers[*].restartPolicy", when: (v) => RESTART_POLICIES.includes(v as string), hint: "set the pod's restartPolicy instead" },
+  { path: "spec.initContainers[*].restartPolicy", when: (v) => v === "OnFailure" || v === "Never", hint: "podd runs restartPolicy: Always (sidecar) init containers only" },
 
   // resources other than cpu and memory
   ...["limits", "requests"].flatMap((kind) =>
@@ -127,9 +150,26 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "spec.schedulerName", when: (v) => v !== "default-scheduler", hint: SCHEDULING_HINT },
   ...[
     "nodeSelector", "nodeName", "affinity", "tolerations", "priorityClassName", "priority", "preemptionPolicy",
-    "topologySpreadConstraints", "schedulingGates",
+    "topologySpreadConstraints", "schedulingGates", "schedulingGroup",
   ].map((f) => ({ path: `spec.${f}`, hint: SCHEDULING_HINT })),
+  { path: "spec.evictionResponders", hint: "podd evicts no pods; remove it" },
 ];
+
+// Annotations that carry meaning to the kubelet are refused or flagged like the fields they stand
+// for: an AppArmor annotation still sets the profile in Kubernetes, so accepting it would run the
+// container without the confinement asked for.
+export const NOT_SUPPORTED_ANNOTATION_PREFIXES: ReadonlyArray<{ prefix: string; hint: string }> = [
+  { prefix: "container.apparmor.security.beta.kubernetes.io/", hint: APPARMOR_HINT },
+];
+
+// The seccomp annotations have done nothing in Kubernetes since v1.27, where the API server warns
+// about them; podd warns the same way rather than let them look honoured.
+const IGNORED_ANNOTATIONS: ReadonlyArray<{ prefix: string; exact?: boolean }> = [
+  { prefix: "seccomp.security.alpha.kubernetes.io/pod", exact: true },
+  { prefix: "container.seccomp.security.alpha.kubernetes.io/" },
+];
+const IGNORED_ANNOTATION_MESSAGE =
+  "ignored: the seccomp annotations have no effect since Kubernetes v1.27 and none in podd; use securityContext.seccompProfile";
 
 const byPath = new Map<string, NotSupportedYet[]>();
 for (const entry of NOT_SUPPORTED_YET) {
@@ -147,6 +187,8 @@ export interface NotSupportedFinding {
   /** concrete path relative to the pod, e.g. spec.containers[1].tty */
   path: string;
   message: string;
+  /** a warning rather than an error: the field is accepted, and what it asks for is not done */
+  warning?: boolean;
 }
 
 /**
@@ -167,9 +209,20 @@ export function findNotSupportedYet(pod: Record<string, unknown>): NotSupportedF
     if (Array.isArray(value)) {
       value.forEach((item, i) => walk(item, `${path}[${i}]`, parent));
     } else if (value !== null && typeof value === "object") {
-      for (const [k, v] of Object.entries(value)) walk(v, path === "" ? k : `${path}.${k}`, value as Record<string, unknown>);
+      for (const [k, v] of Object.entries(value)) walk(v, childPath(path, k), value as Record<string, unknown>);
     }
   };
   walk(pod, "", pod);
+  const annotations = (pod.metadata as { annotations?: unknown } | undefined)?.annotations;
+  if (annotations !== null && typeof annotations === "object") {
+    for (const key of Object.keys(annotations)) {
+      const path = childPath("metadata.annotations", key);
+      const refused = NOT_SUPPORTED_ANNOTATION_PREFIXES.find((a) => key.startsWith(a.prefix));
+      if (refused) out.push({ path, message: `not supported yet by podd; ${refused.hint}` });
+      else if (IGNORED_ANNOTATIONS.some((a) => (a.exact ? key === a.prefix : key.startsWith(a.prefix)))) {
+        out.push({ path, message: IGNORED_ANNOTATION_MESSAGE, warning: true });
+      }
+    }
+  }
   return out;
 }

@@ -75,7 +75,7 @@ const cases: Array<[string, string, string[]]> = [
     '14:22: spec.containers[0].env[1].valueFrom: Invalid value: "": may not be specified when `value` is not empty',
     '16:45: spec.containers[0].env[2].valueFrom.fieldRef.fieldPath: Unsupported value: "spec.host": supported values: "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"',
     '18:73: spec.containers[0].env[3].valueFrom.resourceFieldRef.divisor: Unsupported value: "2": supported values: "1m", "1"',
-    '20:22: spec.containers[0].env[4].valueFrom: Invalid value: "": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`',
+    '20:22: spec.containers[0].env[4].valueFrom: Invalid value: "": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or `fileKeyRef`',
   ]],
   ["quantities", pod(containers(
     c("      resources:\n        limits:\n          cpu: 1.5.5\n          memory: 1 Mi\n        requests:\n          memory: 1mi\n          cpu: Mi\n"),
@@ -116,14 +116,14 @@ const cases: Array<[string, string, string[]]> = [
   ["init container hooks", pod(`  initContainers:\n${c("      lifecycle: {preStop: {exec: {command: [x]}}}\n", "init")}${containers(c())}`), [
     "9:18: spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always",
   ]],
-  ["container restartPolicy", pod(`  initContainers:\n${c("      restartPolicy: OnFailure\n", "init")}${containers(c("      restartPolicy: Always\n"))}`), [
-    '9:22: spec.initContainers[0].restartPolicy: Unsupported value: "OnFailure": supported values: "Always"',
-    "13:22: spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers",
+  ["container restartPolicy", pod(`  initContainers:\n${c("      restartPolicy: OnFailure\n", "init")}${containers(c("      restartPolicy: Always\n"), c("      restartPolicy: Sometimes\n", "other"))}`), [
+    "9:7: spec.initContainers[0].restartPolicy: not supported yet by podd; podd runs restartPolicy: Always (sidecar) init containers only",
+    "13:7: spec.containers[0].restartPolicy: not supported yet by podd; set the pod's restartPolicy instead",
+    '16:22: spec.containers[1].restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"',
   ]],
   ["hostNetwork", pod(containers(c("      ports: [{containerPort: 80, hostPort: 8080}]\n")) + "  hostNetwork: true\n  hostname: web\n"), [
     "9:35: spec.containers[0].ports[0].hostPort: not supported yet by podd",
     "9:45: spec.containers[0].ports[0].hostPort: Invalid value: 8080: must match `containerPort` when `hostNetwork` is true",
-    "11:13: spec.hostname: Forbidden: may not be set when `hostNetwork` is true; the pod uses the host's hostname",
   ]],
   ["security context", pod(containers(c("      securityContext: {runAsUser: -1, privileged: true, allowPrivilegeEscalation: false}\n")) + "  securityContext: {runAsNonRoot: true, runAsUser: 0}\n"), [
     "9:36: spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",
