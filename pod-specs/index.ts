@@ -5,7 +5,9 @@
 //       Reads `kind: Pod`, `kind: List` of Pods and multi-document files, in block or flow style.
 //       Any error in any document rejects the whole file: pods is then empty. Unknown fields are
 //       errors ("strict", like kubectl --validate=strict), warnings ("warn") or dropped ("ignore");
-//       fields podd cannot honour yet (NOT_SUPPORTED_YET) are always errors.
+//       fields podd cannot honour yet (NOT_SUPPORTED_YET) are always errors, each with a hint;
+//       other kinds (a ConfigMap or Service next to a Pod) are refused by name the same way.
+//       Annotations Kubernetes itself ignores (seccomp's) give warnings.
 //   formatDiagnostic(d)                      → "pod.yaml:14:17: spec.containers[1].image: Required value"
 //
 // Also exported: the Pod types, quantities (parseQuantity, quantityValue, quantityMilliValue,
@@ -121,7 +123,7 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
       return;
     }
     const shown = kind ?? (kindNode?.kind === "scalar" ? kindNode.source : "?");
-    errors.push(diag(kindNode?.pos ?? root.pos, "kind", `kind ${shown} is not supported; podd runs Pods`));
+    errors.push(diag(kindNode?.pos ?? root.pos, "kind", kindRefusal(shown)));
   });
 
   function readList(root: TreeNode & { kind: "map" }): void {
@@ -144,7 +146,7 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
           const kind = k?.kind === "scalar" ? k.value : undefined;
           if (item.kind !== "map") errors.push(diag(item.pos, base, "expected a Pod"));
           else if (k === undefined) errors.push(diag(item.pos, `${base}.kind`, "Required value: podd reads kind: Pod"));
-          else if (kind !== "Pod") errors.push(diag(k.pos, `${base}.kind`, `kind ${k.kind === "scalar" ? k.source : "?"} is not supported; podd runs Pods`));
+          else if (kind !== "Pod") errors.push(diag(k.pos, `${base}.kind`, kindRefusal(k.kind === "scalar" ? k.source : "?")));
           else readPod(item, base);
         });
       } else if (e.key === "kind" || e.key === "metadata") {
@@ -216,6 +218,15 @@ class RefusedFields {
 function isBelow(path: string, ancestor: string): boolean {
   if (ancestor === "") return path !== "";
   return path.length > ancestor.length && path.startsWith(ancestor) && (path[ancestor.length] === "." || path[ancestor.length] === "[");
+}
+
+const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"];
+
+// A ConfigMap or Service next to a Pod is common in examples; the refusal names it and says
+// what to do, so that it reads like every other refusal of something podd has not got yet.
+function kindRefusal(kind: string): string {
+  const hint = WORKLOAD_KINDS.includes(kind) ? "podd runs Pods; apply its pod template as a Pod" : "podd runs Pods; remove it from the file";
+  return `kind ${kind} is not supported yet by podd; ${hint}`;
 }
 
 function parentPath(path: string): string {

@@ -40,6 +40,9 @@ const SCHEDULING_HINT = "podd runs every pod on this machine; remove it";
 // The API server fills these in; they appear in `kubectl get -o yaml` output, not in manifests.
 const SERVER_SET_HINT = "the API server sets it; remove it from the manifest";
 const APPARMOR_HINT = "podd applies no AppArmor profile yet; remove it";
+const TERMINAL_HINT = "podd attaches no terminal or stdin to a container yet; remove it";
+const PID_HINT = "every podd container has a PID namespace of its own; remove it";
+const SECURITY_HINT = "podd runs containers with its default security settings; remove it";
 
 export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "metadata.generateName", hint: "set metadata.name instead" },
@@ -73,32 +76,36 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   },
 
   // terminals and stdin
-  ...forContainers("stdin", isTrue),
-  ...forContainers("stdinOnce", isTrue),
-  ...forContainers("tty", isTrue),
+  ...forContainers("stdin", isTrue, TERMINAL_HINT),
+  ...forContainers("stdinOnce", isTrue, TERMINAL_HINT),
+  ...forContainers("tty", isTrue, TERMINAL_HINT),
 
   // namespaces
-  { path: "spec.hostPID", when: isTrue },
-  { path: "spec.shareProcessNamespace", when: isTrue },
-  { path: "spec.hostUsers", when: isFalse },
+  { path: "spec.hostPID", when: isTrue, hint: PID_HINT },
+  { path: "spec.shareProcessNamespace", when: isTrue, hint: PID_HINT },
+  { path: "spec.hostUsers", when: isFalse, hint: "podd runs pods in the host's user namespace for now; remove it" },
 
   // ports: publishing a container port on the host needs port forwarding podd does not do.
   // With hostNetwork the container already listens on the host, so hostPort == containerPort
   // (what the API server itself fills in) is simply true.
-  ...forContainers("ports[*].hostPort", (v, port, pod) => !(v === port.containerPort && (pod.spec as { hostNetwork?: unknown } | undefined)?.hostNetwork === true)),
-  ...forContainers("ports[*].hostIP"),
+  ...forContainers(
+    "ports[*].hostPort",
+    (v, port, pod) => !(v === port.containerPort && (pod.spec as { hostNetwork?: unknown } | undefined)?.hostNetwork === true),
+    "podd publishes no ports yet; remove it, or use hostNetwork: true with hostPort equal to containerPort",
+  ),
+  ...forContainers("ports[*].hostIP", undefined, "podd publishes no ports yet; remove it"),
 
   // container security
-  ...forContainers("securityContext.privileged", isTrue),
+  ...forContainers("securityContext.privileged", isTrue, SECURITY_HINT),
   ...["capabilities", "seLinuxOptions", "seccompProfile", "procMount", "windowsOptions"].flatMap((f) =>
-    forContainers(`securityContext.${f}`),
+    forContainers(`securityContext.${f}`, undefined, SECURITY_HINT),
   ),
   ...forContainers("securityContext.appArmorProfile", undefined, APPARMOR_HINT),
   // pod security
   ...[
     "fsGroup", "fsGroupChangePolicy", "supplementalGroups", "supplementalGroupsPolicy", "sysctls", "seLinuxOptions",
     "seLinuxChangePolicy", "seccompProfile", "windowsOptions",
-  ].map((f) => ({ path: `spec.securityContext.${f}` })),
+  ].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
   { path: "spec.securityContext.appArmorProfile", hint: APPARMOR_HINT },
 
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either
@@ -135,7 +142,7 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
 
   // pod features of a cluster
   { path: "spec.ephemeralContainers" },
-  { path: "spec.dnsConfig" },
+  { path: "spec.dnsConfig", hint: "podd gives every pod the host's /etc/resolv.conf; remove it" },
   { path: "spec.setHostnameAsFQDN", when: isTrue },
   { path: "spec.hostnameOverride" },
   { path: "spec.readinessGates" },
@@ -171,6 +178,14 @@ const IGNORED_ANNOTATIONS: ReadonlyArray<{ prefix: string; exact?: boolean }> = 
 const IGNORED_ANNOTATION_MESSAGE =
   "ignored: the seccomp annotations have no effect since Kubernetes v1.27 and none in podd; use securityContext.seccompProfile";
 
+// Every refusal says what to do; entries without a hint of their own get the one of their area.
+function defaultHint(path: string): string {
+  if (/Probe$/.test(path)) return "podd runs no probes yet; remove it";
+  if (/configMap|secret|envFrom|KeyRef/i.test(path)) return "podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume";
+  if (/^(items\[\d+\]\.)?spec\.volumes\[\d+\]\.[A-Za-z]+$/.test(path)) return "podd mounts emptyDir and hostPath volumes only";
+  return "remove it to run the pod with podd";
+}
+
 const byPath = new Map<string, NotSupportedYet[]>();
 for (const entry of NOT_SUPPORTED_YET) {
   const list = byPath.get(entry.path) ?? [];
@@ -202,7 +217,7 @@ export function findNotSupportedYet(pod: Record<string, unknown>): NotSupportedF
     const entries = byPath.get(tablePath(path));
     for (const e of entries ?? []) {
       if (e.when === undefined || e.when(value, parent, pod)) {
-        out.push({ path, message: `not supported yet by podd${e.hint ? `; ${e.hint}` : ""}` });
+        out.push({ path, message: `not supported yet by podd; ${e.hint ?? defaultHint(path)}` });
         return;
       }
     }

@@ -9,10 +9,10 @@ const errors = (text: string) => loadManifests(text, "pod.yaml").errors.map((d) 
 test("no error is reported that only follows from a refused or unread field", () => {
   const cases: Array<[string, string, string[]]> = [
     ["dnsConfig refused, dnsPolicy None needs it", pod(app() + "  dnsPolicy: None\n  dnsConfig:\n    nameservers: [1.1.1.1]\n"), [
-      "10:3: spec.dnsConfig: not supported yet by podd",
+      "10:3: spec.dnsConfig: not supported yet by podd; podd gives every pod the host's /etc/resolv.conf; remove it",
     ]],
     ["fileKeyRef refused, the only member of valueFrom", pod(app("      env:\n        - name: A\n          valueFrom:\n            fileKeyRef: {volumeName: v, path: a.env, key: A}\n")), [
-      "12:13: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd",
+      "12:13: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
     ]],
     ["a typo in valueFrom", pod(app("      env:\n        - name: A\n          valueFrom:\n            fieldRf: {fieldPath: metadata.name}\n")), [
       '12:13: spec.containers[0].env[0].valueFrom.fieldRf: unknown field "fieldRf"; did you mean "fieldRef"?',
@@ -24,7 +24,7 @@ test("no error is reported that only follows from a refused or unread field", ()
       "4:3: metadata.generateName: not supported yet by podd; set metadata.name instead",
     ]],
     ["a one-of whose member is refused", pod(app() + "  volumes:\n    - name: data\n      nfs: {server: nas, path: /x}\n"), [
-      "11:7: spec.volumes[0].nfs: not supported yet by podd",
+      "11:7: spec.volumes[0].nfs: not supported yet by podd; podd mounts emptyDir and hostPath volumes only",
     ]],
     ["an unknown field inside a list item", pod("  containers:\n    - nmae: app\n      image: app:1\n"), [
       '7:7: spec.containers[0].nmae: unknown field "nmae"; did you mean "name"?',
@@ -42,7 +42,7 @@ test("real problems next to a refused field are still reported", () => {
   // The second handler is an error whatever podd supports; a bad name is not a follow-up either.
   assert.deepEqual(errors(pod(app("      env:\n        - name: 1A\n          valueFrom: {fileKeyRef: {volumeName: v, path: p, key: k}}\n"))), [
     `10:17: spec.containers[0].env[0].name: Invalid value: "1A": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')`,
-    "11:23: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd",
+    "11:23: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
   ]);
   assert.deepEqual(errors(pod(app() + "  dnsPolicy: None\n")), [
     "9:14: spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None",
