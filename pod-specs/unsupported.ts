@@ -63,6 +63,7 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("env[*].valueFrom.configMapKeyRef"),
   ...forContainers("env[*].valueFrom.secretKeyRef"),
   ...forContainers("env[*].valueFrom.fileKeyRef"),
+  ...forContainers("env[*].valueFrom.resourceFieldRef.resource", (v) => typeof v === "string" && /^(limits|requests)\.(ephemeral-storage$|hugepages-)/.test(v), "podd limits cpu and memory only"),
   { path: "spec.volumes[*].configMap" },
   { path: "spec.volumes[*].secret" },
   ...UNSUPPORTED_VOLUME_SOURCES.map((s) => ({ path: `spec.volumes[*].${s}` })),

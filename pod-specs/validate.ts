@@ -51,6 +51,8 @@ const FIELD_REF_PATHS = [
   "status.podIPs",
 ];
 const RESOURCE_FIELD_REFS = ["limits.cpu", "limits.memory", "requests.cpu", "requests.memory"];
+// Valid in Kubernetes, refused as not supported yet (unsupported.ts): podd limits cpu and memory only.
+export const OTHER_RESOURCE_FIELD_REF = /^(limits|requests)\.(ephemeral-storage$|hugepages-)/;
 const CPU_DIVISORS = ["1m", "1"];
 const MEMORY_DIVISORS = ["1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"];
 const SUPPORTED_RESOURCES = ["cpu", "memory"];
@@ -420,7 +422,9 @@ function validateEnvSource(src: NonNullable<Container["env"]>[number]["valueFrom
   if (r) {
     const rp = `${path}.resourceFieldRef`;
     if (r.resource === undefined || r.resource === "") add(`${rp}.resource`, required());
-    else if (!RESOURCE_FIELD_REFS.includes(r.resource)) add(`${rp}.resource`, unsupported(r.resource, RESOURCE_FIELD_REFS));
+    else if (OTHER_RESOURCE_FIELD_REF.test(r.resource)) {
+      // refused by name in unsupported.ts
+    } else if (!RESOURCE_FIELD_REFS.includes(r.resource)) add(`${rp}.resource`, unsupported(r.resource, RESOURCE_FIELD_REFS));
     else if (r.divisor !== undefined) {
       const allowed = r.resource.endsWith(".cpu") ? CPU_DIVISORS : MEMORY_DIVISORS;
       if (!allowed.includes(r.divisor)) add(`${rp}.divisor`, unsupported(r.divisor, allowed));

@@ -69,9 +69,9 @@ const cases: Array<[string, string, string[]]> = [
     '10:37: spec.containers[0].ports[0].name: Invalid value: "web-server-http-1": must be no more than 15 characters',
   ]],
   ["env names and sources", pod(containers(c(
-    "      env:\n        - name: 1ABC\n          value: x\n        - name: OK\n          value: v\n          valueFrom: {fieldRef: {fieldPath: metadata.name}}\n        - name: F\n          valueFrom: {fieldRef: {fieldPath: spec.host}}\n        - name: R\n          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 2}}\n        - name: E\n          valueFrom: {}\n",
+    "      env:\n        - name: 'A=B'\n          value: x\n        - name: OK\n          value: v\n          valueFrom: {fieldRef: {fieldPath: metadata.name}}\n        - name: F\n          valueFrom: {fieldRef: {fieldPath: spec.host}}\n        - name: R\n          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 2}}\n        - name: E\n          valueFrom: {}\n",
   ))), [
-    "10:17: spec.containers[0].env[0].name: Invalid value: \"1ABC\": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')",
+    "10:17: spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='",
     '14:22: spec.containers[0].env[1].valueFrom: Invalid value: "": may not be specified when `value` is not empty',
     '16:45: spec.containers[0].env[2].valueFrom.fieldRef.fieldPath: Unsupported value: "spec.host": supported values: "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"',
     '18:73: spec.containers[0].env[3].valueFrom.resourceFieldRef.divisor: Unsupported value: "2": supported values: "1m", "1"',

@@ -40,8 +40,8 @@ test("no error is reported that only follows from a refused or unread field", ()
 
 test("real problems next to a refused field are still reported", () => {
   // The second handler is an error whatever podd supports; a bad name is not a follow-up either.
-  assert.deepEqual(errors(pod(app("      env:\n        - name: 1A\n          valueFrom: {fileKeyRef: {volumeName: v, path: p, key: k}}\n"))), [
-    `10:17: spec.containers[0].env[0].name: Invalid value: "1A": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')`,
+  assert.deepEqual(errors(pod(app("      env:\n        - name: 'A=1'\n          valueFrom: {fileKeyRef: {volumeName: v, path: p, key: k}}\n"))), [
+    `10:17: spec.containers[0].env[0].name: Invalid value: "A=1": a valid environment variable name must consist only of printable ASCII characters other than '='`,
     "11:23: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
   ]);
   assert.deepEqual(errors(pod(app() + "  dnsPolicy: None\n")), [
@@ -60,6 +60,7 @@ test("every Pod field of the current Kubernetes API is known: refused by name, n
     [pod(app() + "  hostnameOverride: box\n"), "spec.hostnameOverride"],
     [pod(app() + "  volumes: [{name: d, emptyDir: {medium: HugePages-2Mi}}]\n"), "spec.volumes[0].emptyDir.medium"],
     [pod(app(), "  name: p\n  resourceVersion: \"42\"\n  ownerReferences: []\n"), "metadata.resourceVersion"],
+    [pod(app("      env: [{name: S, valueFrom: {resourceFieldRef: {resource: limits.ephemeral-storage}}}]\n")), "spec.containers[0].env[0].valueFrom.resourceFieldRef.resource"],
   ];
   for (const [text, path] of cases) {
     const r = loadManifests(text, "pod.yaml");
@@ -91,6 +92,8 @@ test("AppArmor is refused by name, as annotation and as field; seccomp annotatio
 test("rules the API server does not have are not podd's either", () => {
   // hostname with hostNetwork is valid; the pod then has the host's hostname, as on a node.
   assert.deepEqual(errors(pod(app() + "  hostNetwork: true\n  hostname: web\n")), []);
+  // Any printable ASCII but "=" makes an environment variable name (Kubernetes v1.34+).
+  assert.deepEqual(errors(pod(app("      env: [{name: 1ST_VALUE, value: a}, {name: \"my var:x\", value: b}]\n"))), []);
   // A zero probe timing means "not set" and is defaulted, as in the API server.
   const p = applyDefaults({
     apiVersion: "v1",
