@@ -225,7 +225,11 @@ const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", 
 // A ConfigMap or Service next to a Pod is common in examples; the refusal names it and says
 // what to do, so that it reads like every other refusal of something podd has not got yet.
 function kindRefusal(kind: string): string {
-  const hint = WORKLOAD_KINDS.includes(kind) ? "podd runs Pods; apply its pod template as a Pod" : "podd runs Pods; remove it from the file";
+  const hint = WORKLOAD_KINDS.includes(kind)
+    ? "podd runs Pods; apply its pod template as a Pod"
+    : kind === "ConfigMap" || kind === "Secret"
+      ? "podd has no ConfigMaps or Secrets yet; remove it and set its values in the Pod's env"
+      : "podd runs Pods; remove it from the file";
   return `kind ${kind} is not supported yet by podd; ${hint}`;
 }
 

@@ -62,7 +62,7 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("envFrom"),
   ...forContainers("env[*].valueFrom.configMapKeyRef"),
   ...forContainers("env[*].valueFrom.secretKeyRef"),
-  ...forContainers("env[*].valueFrom.fileKeyRef"),
+  ...forContainers("env[*].valueFrom.fileKeyRef", undefined, "podd reads no variables from files yet; set env values instead"),
   ...forContainers("env[*].valueFrom.resourceFieldRef.resource", (v) => typeof v === "string" && /^(limits|requests)\.(ephemeral-storage$|hugepages-)/.test(v), "podd limits cpu and memory only"),
   { path: "spec.volumes[*].configMap" },
   { path: "spec.volumes[*].secret" },

@@ -12,7 +12,7 @@ test("no error is reported that only follows from a refused or unread field", ()
       "10:3: spec.dnsConfig: not supported yet by podd; podd gives every pod the host's /etc/resolv.conf; remove it",
     ]],
     ["fileKeyRef refused, the only member of valueFrom", pod(app("      env:\n        - name: A\n          valueFrom:\n            fileKeyRef: {volumeName: v, path: a.env, key: A}\n")), [
-      "12:13: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
+      "12:13: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd reads no variables from files yet; set env values instead",
     ]],
     ["a typo in valueFrom", pod(app("      env:\n        - name: A\n          valueFrom:\n            fieldRf: {fieldPath: metadata.name}\n")), [
       '12:13: spec.containers[0].env[0].valueFrom.fieldRf: unknown field "fieldRf"; did you mean "fieldRef"?',
@@ -42,7 +42,7 @@ test("real problems next to a refused field are still reported", () => {
   // The second handler is an error whatever podd supports; a bad name is not a follow-up either.
   assert.deepEqual(errors(pod(app("      env:\n        - name: 'A=1'\n          valueFrom: {fileKeyRef: {volumeName: v, path: p, key: k}}\n"))), [
     `10:17: spec.containers[0].env[0].name: Invalid value: "A=1": a valid environment variable name must consist only of printable ASCII characters other than '='`,
-    "11:23: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
+    "11:23: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd reads no variables from files yet; set env values instead",
   ]);
   assert.deepEqual(errors(pod(app() + "  dnsPolicy: None\n")), [
     "9:14: spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None",
@@ -103,4 +103,12 @@ test("rules the API server does not have are not podd's either", () => {
   } as Pod);
   const probe = p.spec.containers[0]!.readinessProbe!;
   assert.deepEqual([probe.timeoutSeconds, probe.periodSeconds, probe.successThreshold, probe.failureThreshold], [1, 10, 1, 3]);
+});
+
+test("a ConfigMap or Service next to a Pod is refused by name, saying what to do", () => {
+  const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n---\n${pod(app())}---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n`;
+  assert.deepEqual(errors(text), [
+    "2:7: kind: kind ConfigMap is not supported yet by podd; podd has no ConfigMaps or Secrets yet; remove it and set its values in the Pod's env",
+    "16:7: kind: kind Service is not supported yet by podd; podd runs Pods; remove it from the file",
+  ]);
 });
