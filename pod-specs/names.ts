@@ -6,8 +6,8 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-// Since Kubernetes v1.34 (RelaxedEnvironmentVariableValidation, GA) any printable ASCII
-// character but "=" may be in a variable name; execve takes them all.
+// In current Kubernetes (RelaxedEnvironmentVariableValidation, on by default since v1.32) any
+// printable ASCII character but "=" may be in a variable name; execve takes them all.
 const ENV_VAR_NAME = /^[\x20-\x3c\x3e-\x7e]+$/;
 const IANA_SVC_NAME_CHARS = /^[-a-z0-9]+$/;
 const HAS_LETTER = /[a-z]/;

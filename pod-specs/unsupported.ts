@@ -112,7 +112,7 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either
   ...forContainers("lifecycle.postStart.tcpSocket"),
   ...forContainers("lifecycle.preStop.tcpSocket"),
-  // HTTP/2 hooks (v1.38) need a client podd does not have; HTTP1 is what every hook gets.
+  // HTTP/2 hooks (merged for v1.38) need a client podd does not have; HTTP1 is what every hook gets.
   ...["postStart", "preStop"].flatMap((hook) => forContainers(`lifecycle.${hook}.httpGet.protocol`, (v) => v !== "HTTP1")),
   ...forContainers("lifecycle.stopSignal"),
 
@@ -124,8 +124,9 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("volumeDevices"),
   ...forContainers("resizePolicy"),
   ...forContainers("restartPolicyRules"),
-  // A container's own restartPolicy (Kubernetes v1.35+) overrides the pod's; podd restarts by
-  // the pod's policy only. "Always" on an init container makes a sidecar, which podd runs.
+  // A container's own restartPolicy (ContainerRestartRules, Kubernetes v1.34+) overrides the
+  // pod's; podd restarts by the pod's policy only. "Always" on an init container makes a
+  // sidecar, which podd runs.
   { path: "spec.containers[*].restartPolicy", when: (v) => RESTART_POLICIES.includes(v as string), hint: "set the pod's restartPolicy instead" },
   { path: "spec.initContainers[*].restartPolicy", when: (v) => v === "OnFailure" || v === "Never", hint: "podd runs restartPolicy: Always (sidecar) init containers only" },
 

@@ -310,7 +310,7 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
     add(`${path}.workingDir`, invalid(c.workingDir, "must be an absolute path"));
   }
 
-  // restartPolicy Always makes an init container a sidecar. Since Kubernetes v1.35 any container
+  // restartPolicy Always makes an init container a sidecar. Since Kubernetes v1.34 any container
   // may set its own policy; podd refuses that as not supported yet (unsupported.ts).
   const sidecar = init && c.restartPolicy === "Always";
   if (c.restartPolicy !== undefined && !CONTAINER_RESTART_POLICIES.includes(c.restartPolicy)) {

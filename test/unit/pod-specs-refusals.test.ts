@@ -92,7 +92,7 @@ test("AppArmor is refused by name, as annotation and as field; seccomp annotatio
 test("rules the API server does not have are not podd's either", () => {
   // hostname with hostNetwork is valid; the pod then has the host's hostname, as on a node.
   assert.deepEqual(errors(pod(app() + "  hostNetwork: true\n  hostname: web\n")), []);
-  // Any printable ASCII but "=" makes an environment variable name (Kubernetes v1.34+).
+  // Any printable ASCII but "=" makes an environment variable name (RelaxedEnvironmentVariableValidation).
   assert.deepEqual(errors(pod(app("      env: [{name: 1ST_VALUE, value: a}, {name: \"my var:x\", value: b}]\n"))), []);
   // A zero probe timing means "not set" and is defaulted, as in the API server.
   const p = applyDefaults({
