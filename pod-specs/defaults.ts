@@ -77,11 +77,12 @@ function defaultResources(r: ResourceRequirements | undefined): void {
   }
 }
 
+// 0 means "not set" for these, as in the API server (a Go int32 cannot tell them apart).
 function defaultProbe(p: Probe): void {
-  p.timeoutSeconds ??= 1;
-  p.periodSeconds ??= 10;
-  p.successThreshold ??= 1;
-  p.failureThreshold ??= 3;
+  if (!p.timeoutSeconds) p.timeoutSeconds = 1;
+  if (!p.periodSeconds) p.periodSeconds = 10;
+  if (!p.successThreshold) p.successThreshold = 1;
+  if (!p.failureThreshold) p.failureThreshold = 3;
   defaultHttpGet(p.httpGet);
 }
 

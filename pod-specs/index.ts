@@ -5,7 +5,9 @@
 //       Reads `kind: Pod`, `kind: List` of Pods and multi-document files, in block or flow style.
 //       Any error in any document rejects the whole file: pods is then empty. Unknown fields are
 //       errors ("strict", like kubectl --validate=strict), warnings ("warn") or dropped ("ignore");
-//       fields podd cannot honour yet (NOT_SUPPORTED_YET) are always errors.
+//       fields podd cannot honour yet (NOT_SUPPORTED_YET) are always errors, each with a hint;
+//       other kinds (a ConfigMap or Service next to a Pod) are refused by name the same way.
+//       Annotations Kubernetes itself ignores (seccomp's) give warnings.
 //   formatDiagnostic(d)                      → "pod.yaml:14:17: spec.containers[1].image: Required value"
 //
 // Also exported: the Pod types, quantities (parseQuantity, quantityValue, quantityMilliValue,
@@ -74,17 +76,22 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
     const apiVersion = raw.apiVersion;
     if (apiVersion === undefined) errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), 'Required value: podd reads apiVersion: v1'));
     else if (apiVersion !== "v1") errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), `Unsupported value: ${JSON.stringify(apiVersion)}: supported values: "v1"`));
+    const refused = new RefusedFields();
+    for (const e of d.errors) refused.missing(e.path);
+    for (const e of d.errors) if (e.meant !== undefined) refused.missing(e.meant);
     for (const f of findNotSupportedYet(raw)) {
       const path = rel(f.path);
+      if (f.warning === true) {
+        warnings.push(diag(locate(path, true), path, f.message));
+        continue;
+      }
+      refused.present(path);
       errors.push(diag(locate(path, true), path, f.message));
     }
     const { status: _status, ...rest } = raw;
     const pod = applyDefaults(rest as unknown as Pod);
-    // A field the decoder already refused is missing from the pod; "Required value" on top of
-    // "expected an integer" would only repeat the problem.
-    const decodeErrorPaths = new Set(d.errors.map((e) => e.path));
     for (const prob of validatePod(pod, base)) {
-      if (decodeErrorPaths.has(prob.path)) continue;
+      if (refused.explains(prob)) continue;
       errors.push(diag(locate(prob.at ?? prob.path, prob.atKey === true), prob.path, prob.message));
     }
     pods.push(pod);
@@ -116,7 +123,7 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
       return;
     }
     const shown = kind ?? (kindNode?.kind === "scalar" ? kindNode.source : "?");
-    errors.push(diag(kindNode?.pos ?? root.pos, "kind", `kind ${shown} is not supported; podd runs Pods`));
+    errors.push(diag(kindNode?.pos ?? root.pos, "kind", kindRefusal(shown)));
   });
 
   function readList(root: TreeNode & { kind: "map" }): void {
@@ -139,7 +146,7 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
           const kind = k?.kind === "scalar" ? k.value : undefined;
           if (item.kind !== "map") errors.push(diag(item.pos, base, "expected a Pod"));
           else if (k === undefined) errors.push(diag(item.pos, `${base}.kind`, "Required value: podd reads kind: Pod"));
-          else if (kind !== "Pod") errors.push(diag(k.pos, `${base}.kind`, `kind ${k.kind === "scalar" ? k.source : "?"} is not supported; podd runs Pods`));
+          else if (kind !== "Pod") errors.push(diag(k.pos, `${base}.kind`, kindRefusal(k.kind === "scalar" ? k.source : "?")));
           else readPod(item, base);
         });
       } else if (e.key === "kind" || e.key === "metadata") {
@@ -167,6 +174,63 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
   errors.sort(byPosition);
   warnings.sort(byPosition);
   return { pods: errors.length > 0 ? [] : pods, errors, warnings };
+}
+
+/**
+ * The fields of one pod that were already reported: refused as not supported yet, or not read at
+ * all (unknown, wrong type, or the known field an unknown near miss stood for). A validation
+ * problem that only follows from such a refusal is not reported on top of it: `valueFrom: must
+ * specify one of …` when its only member was refused, `Required value` for the field a typo
+ * meant, "Required value" after "expected an integer". The API server never sees these either,
+ * since it reads the object only once the refused fields are gone.
+ */
+class RefusedFields {
+  /** refused fields that are still in the pod object */
+  private readonly kept: string[] = [];
+  /** fields missing from the pod object because they could not be read */
+  private readonly dropped: string[] = [];
+
+  present(path: string): void {
+    this.kept.push(path);
+  }
+
+  missing(path: string): void {
+    this.dropped.push(path);
+  }
+
+  /**
+   * A problem is a follow-up when it is about an object above a refused field (a one-of or
+   * required-member check that could not see it), or about a field that was not read. Problems
+   * about a refused field's own value (hostPort must match containerPort) are still reported.
+   */
+  explains(prob: { path: string; at?: string; unlessRefused?: readonly string[] }): boolean {
+    // `at` is more precise than `path` when it lies below it: a bad annotation key is reported
+    // on metadata.annotations but is about one key only.
+    const subject = prob.at !== undefined && isBelow(prob.at, prob.path) ? prob.at : prob.path;
+    if (this.kept.some((r) => isBelow(r, subject))) return true;
+    if (this.dropped.some((r) => r === subject || isBelow(r, subject))) return true;
+    const causes = prob.unlessRefused ?? [];
+    return causes.some((c) => [...this.kept, ...this.dropped].some((r) => r === c || isBelow(r, c)));
+  }
+}
+
+/** Whether `path` is strictly inside `ancestor` (a field or list item below it). */
+function isBelow(path: string, ancestor: string): boolean {
+  if (ancestor === "") return path !== "";
+  return path.length > ancestor.length && path.startsWith(ancestor) && (path[ancestor.length] === "." || path[ancestor.length] === "[");
+}
+
+const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"];
+
+// A ConfigMap or Service next to a Pod is common in examples; the refusal names it and says
+// what to do, so that it reads like every other refusal of something podd has not got yet.
+function kindRefusal(kind: string): string {
+  const hint = WORKLOAD_KINDS.includes(kind)
+    ? "podd runs Pods; apply its pod template as a Pod"
+    : kind === "ConfigMap" || kind === "Secret"
+      ? "podd has no ConfigMaps or Secrets yet; remove it and set its values in the Pod's env"
+      : "podd runs Pods; remove it from the file";
+  return `kind ${kind} is not supported yet by podd; ${hint}`;
 }
 
 function parentPath(path: string): string {

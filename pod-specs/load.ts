@@ -81,15 +81,17 @@ function kubectlTags(tags: Tags): Tags {
   });
 }
 
-export function loadYaml(text: string, file: string): LoadedText {
-  const lineCounter = new LineCounter();
-  const errors: Diagnostic[] = [];
-  const warnings: Diagnostic[] = [];
-  const posOf = (offset: number): Pos => {
-    const p = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
-    return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
-  };
+// go-yaml, and so kubectl, reads `\'` in a double-quoted string as `'`; YAML 1.2 (and the yaml
+// package) call it an invalid escape. The Kubernetes documentation has manifests that use it.
+const SINGLE_QUOTE_ESCAPE = "\\'";
+const SAME_CHARACTER_ESCAPE = "\\x27";
 
+interface Parsed {
+  docs: Document.Parsed[];
+  streamErrors: Array<{ pos: [number, number]; message: string }>;
+}
+
+function parseText(text: string, lineCounter: LineCounter): Parsed {
   const parsed = parseAllDocuments(text, {
     lineCounter,
     version: "1.1",
@@ -102,6 +104,56 @@ export function loadYaml(text: string, file: string): LoadedText {
   // errors, e.g. a stray directive.
   const docs: Document.Parsed[] = [...parsed];
   const streamErrors = (parsed as { errors?: Array<{ pos: [number, number]; message: string }> }).errors ?? [];
+  return { docs, streamErrors };
+}
+
+/** Offsets of the `\'` escapes the parser refused, in increasing order. */
+function singleQuoteEscapes(text: string, docs: Document.Parsed[]): number[] {
+  const offsets = new Set<number>();
+  for (const doc of docs) {
+    for (const e of doc.errors) {
+      if (e.code === "BAD_DQ_ESCAPE" && text.startsWith(SINGLE_QUOTE_ESCAPE, e.pos[0])) offsets.add(e.pos[0]);
+    }
+  }
+  return [...offsets].sort((a, b) => a - b);
+}
+
+export function loadYaml(text: string, file: string): LoadedText {
+  const errors: Diagnostic[] = [];
+  const warnings: Diagnostic[] = [];
+  const lines = new LineCounter();
+  lines.addNewLine(0);
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lines.addNewLine(i + 1);
+  let { docs, streamErrors } = parseText(text, new LineCounter());
+  // Each `\'` the parser refused is rewritten to `\x27`, which means the same to both readers,
+  // and the text parsed again; offsets into the rewritten text are mapped back so that every
+  // position still points into the text as written.
+  const escapes = singleQuoteEscapes(text, docs);
+  const grow = SAME_CHARACTER_ESCAPE.length - SINGLE_QUOTE_ESCAPE.length;
+  if (escapes.length > 0) {
+    let rewritten = "";
+    let from = 0;
+    for (const at of escapes) {
+      rewritten += text.slice(from, at) + SAME_CHARACTER_ESCAPE;
+      from = at + SINGLE_QUOTE_ESCAPE.length;
+    }
+    rewritten += text.slice(from);
+    ({ docs, streamErrors } = parseText(rewritten, new LineCounter()));
+  }
+  const originalOffset = (offset: number): number => {
+    let shift = 0;
+    for (const [k, at] of escapes.entries()) {
+      const start = at + k * grow;
+      if (offset < start) break;
+      if (offset < start + SAME_CHARACTER_ESCAPE.length) return at + Math.min(offset - start, SINGLE_QUOTE_ESCAPE.length - 1);
+      shift = (k + 1) * grow;
+    }
+    return offset - shift;
+  };
+  const posOf = (offset: number): Pos => {
+    const p = lines.linePos(Math.max(0, Math.min(originalOffset(offset), text.length)));
+    return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
+  };
   for (const e of streamErrors) errors.push(yamlDiagnostic(file, posOf(e.pos[0]), ROOT_PATH, e.message));
 
   const documents: LoadedDocument[] = [];

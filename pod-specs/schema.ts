@@ -1,6 +1,11 @@
 // The shape of a Pod (core/v1 field names and JSON types) and the decoder that checks a YAML
 // tree against it: wrong types, unknown fields and duplicate keys are found here, each with the
 // position of the offending text, and every field's position is kept for the later checks.
+//
+// The fields are those of core/v1 in Kubernetes v1.37 together with the Pod fields merged for
+// v1.38 by July 2026 (emptyDir.mode, volumeMounts.bindMountOptions, httpGet.protocol, grpc.mode,
+// evictionResponders, the volume `user` fields): a real field is never an "unknown field", only
+// accepted or refused by name in unsupported.ts.
 
 import type { MapNode, Pos, TreeNode } from "./load.ts";
 import { formatQuantity, parseQuantity } from "./quantity.ts";
@@ -33,13 +38,14 @@ const httpGetAction = obj({
   host: STR,
   scheme: STR,
   httpHeaders: arr(obj({ name: STR, value: STR })),
+  protocol: STR,
 });
 const tcpSocketAction = obj({ port: INT_OR_STR, host: STR });
 const probe = obj({
   exec: execAction,
   httpGet: httpGetAction,
   tcpSocket: tcpSocketAction,
-  grpc: obj({ port: INT, service: STR }),
+  grpc: obj({ port: INT, service: STR, mode: STR }),
   initialDelaySeconds: INT,
   timeoutSeconds: INT,
   periodSeconds: INT,
@@ -94,6 +100,7 @@ const container = obj({
       subPathExpr: STR,
       mountPropagation: STR,
       recursiveReadOnly: STR,
+      bindMountOptions: ANY,
     }),
   ),
   lifecycle: obj({ postStart: lifecycleHandler, preStop: lifecycleHandler, stopSignal: ANY }),
@@ -125,13 +132,13 @@ const container = obj({
   volumeDevices: ANY,
 });
 
-const keyToPath = arr(obj({ key: STR, path: STR, mode: INT }));
+const keyToPath = arr(obj({ key: STR, path: STR, mode: INT, user: ANY }));
 const volume = obj({
   name: STR,
-  emptyDir: obj({ medium: STR, sizeLimit: QTY }),
+  emptyDir: obj({ medium: STR, sizeLimit: QTY, mode: ANY }),
   hostPath: obj({ path: STR, type: STR }),
-  configMap: obj({ name: STR, items: keyToPath, defaultMode: INT, optional: BOOL }),
-  secret: obj({ secretName: STR, items: keyToPath, defaultMode: INT, optional: BOOL }),
+  configMap: obj({ name: STR, items: keyToPath, defaultMode: INT, optional: BOOL, defaultUser: ANY }),
+  secret: obj({ secretName: STR, items: keyToPath, defaultMode: INT, optional: BOOL, defaultUser: ANY }),
   // Recognised so that they are refused as not supported rather than as unknown.
   awsElasticBlockStore: ANY, azureDisk: ANY, azureFile: ANY, cephfs: ANY, cinder: ANY, csi: ANY,
   downwardAPI: ANY, ephemeral: ANY, fc: ANY, flexVolume: ANY, flocker: ANY, gcePersistentDisk: ANY,
@@ -152,6 +159,9 @@ export const POD_SCHEMA: Schema = obj({
     annotations: map(STR),
     // kubectl create --dry-run writes `creationTimestamp: null`; the runtime sets the real one.
     creationTimestamp: ANY,
+    // Known so that `kubectl get -o yaml` output is refused by name (see unsupported.ts).
+    selfLink: ANY, resourceVersion: ANY, generation: ANY, deletionTimestamp: ANY, deletionGracePeriodSeconds: ANY,
+    ownerReferences: ANY, finalizers: ANY, managedFields: ANY,
   }),
   spec: obj({
     containers: arr(container),
@@ -190,7 +200,7 @@ export const POD_SCHEMA: Schema = obj({
     hostnameOverride: ANY, readinessGates: ANY, runtimeClassName: ANY, overhead: ANY, resourceClaims: ANY,
     imagePullSecrets: ANY, nodeSelector: ANY, nodeName: ANY, affinity: ANY, tolerations: ANY,
     priorityClassName: ANY, priority: ANY, preemptionPolicy: ANY, topologySpreadConstraints: ANY,
-    schedulingGates: ANY,
+    schedulingGates: ANY, schedulingGroup: ANY, evictionResponders: ANY,
   }),
   // The API server ignores status on create; kubectl writes `status: {}`.
   status: ANY,
@@ -202,6 +212,8 @@ export interface FieldProblem {
   path: string;
   pos: Pos;
   message: string;
+  /** for an unknown field that is a near miss of a known one: that field's path */
+  meant?: string;
 }
 
 export interface FieldPositions {
@@ -236,13 +248,19 @@ function describe(node: TreeNode): string {
   return `number ${node.source}`;
 }
 
-// A near miss of a known field name, for "did you mean" hints: same letters ignoring case, or one
-// edit away.
+// A near miss of a known field name, for "did you mean" hints: same letters ignoring case, one
+// edit away, or two neighbouring letters swapped.
 function suggest(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   for (const k of known) if (k.toLowerCase() === lower) return k;
-  for (const k of known) if (withinOneEdit(k, key)) return k;
+  for (const k of known) if (withinOneEdit(k, key) || isSwap(k, key)) return k;
   return undefined;
+}
+
+function isSwap(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  const diff = [...a].flatMap((ch, i) => (ch === b[i] ? [] : [i]));
+  return diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
 }
 
 function withinOneEdit(a: string, b: string): boolean {
@@ -351,10 +369,11 @@ export function decode(node: TreeNode, schema: Schema, basePath: string, unknown
           if (fieldSchema === undefined) {
             if (unknownFields === "ignore") continue;
             const near = suggest(e.key, known);
-            const problem = {
+            const problem: FieldProblem = {
               path: p,
               pos: e.keyPos,
               message: `unknown field ${JSON.stringify(e.key)}${near ? `; did you mean ${JSON.stringify(near)}?` : ""}`,
+              ...(near ? { meant: childPath(path, near) } : {}),
             };
             (unknownFields === "strict" ? out.errors : out.warnings).push(problem);
             continue;

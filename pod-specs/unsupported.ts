@@ -7,12 +7,15 @@
 // forContainers(). `when` says which values are refused (default: any value that is set);
 // `hint` is added to the message.
 
+import { childPath } from "./schema.ts";
+
 export interface NotSupportedYet {
   path: string;
   when?: (value: unknown, parent: Record<string, unknown>, pod: Record<string, unknown>) => boolean;
   hint?: string;
 }
 
+const RESTART_POLICIES = ["Always", "OnFailure", "Never"];
 const isTrue = (v: unknown): boolean => v === true;
 const isFalse = (v: unknown): boolean => v === false;
 
@@ -34,9 +37,21 @@ const UNSUPPORTED_VOLUME_SOURCES = [
 // Scheduling and cluster features have nothing to act on a single machine without a scheduler,
 // service accounts or a cluster DNS; they are refused rather than ignored so nobody relies on them.
 const SCHEDULING_HINT = "podd runs every pod on this machine; remove it";
+// The API server fills these in; they appear in `kubectl get -o yaml` output, not in manifests.
+const SERVER_SET_HINT = "the API server sets it; remove it from the manifest";
+const APPARMOR_HINT = "podd applies no AppArmor profile yet; remove it";
+const TERMINAL_HINT = "podd attaches no terminal or stdin to a container yet; remove it";
+const PID_HINT = "every podd container has a PID namespace of its own; remove it";
+const SECURITY_HINT = "podd runs containers with its default security settings; remove it";
 
 export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "metadata.generateName", hint: "set metadata.name instead" },
+  ...["selfLink", "resourceVersion", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"].map((f) => ({
+    path: `metadata.${f}`,
+    hint: SERVER_SET_HINT,
+  })),
+  { path: "metadata.ownerReferences", hint: "podd deletes a pod only when asked to; remove it" },
+  { path: "metadata.finalizers", hint: "podd deletes a pod only when asked to; remove it" },
 
   // probes
   ...forContainers("livenessProbe"),
@@ -47,10 +62,13 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("envFrom"),
   ...forContainers("env[*].valueFrom.configMapKeyRef"),
   ...forContainers("env[*].valueFrom.secretKeyRef"),
-  ...forContainers("env[*].valueFrom.fileKeyRef"),
+  ...forContainers("env[*].valueFrom.fileKeyRef", undefined, "podd reads no variables from files yet; set env values instead"),
+  ...forContainers("env[*].valueFrom.resourceFieldRef.resource", (v) => typeof v === "string" && /^(limits|requests)\.(ephemeral-storage$|hugepages-)/.test(v), "podd limits cpu and memory only"),
   { path: "spec.volumes[*].configMap" },
   { path: "spec.volumes[*].secret" },
   ...UNSUPPORTED_VOLUME_SOURCES.map((s) => ({ path: `spec.volumes[*].${s}` })),
+  { path: "spec.volumes[*].emptyDir.medium", when: (v) => typeof v === "string" && v.startsWith("HugePages"), hint: "podd backs emptyDirs with disk or memory only" },
+  { path: "spec.volumes[*].emptyDir.mode", hint: "podd creates emptyDirs with mode 0777; remove it" },
   // A memory-backed emptyDir is a tmpfs of that size; on disk podd has nothing to enforce it with.
   {
     path: "spec.volumes[*].emptyDir.sizeLimit",
@@ -59,44 +77,58 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   },
 
   // terminals and stdin
-  ...forContainers("stdin", isTrue),
-  ...forContainers("stdinOnce", isTrue),
-  ...forContainers("tty", isTrue),
+  ...forContainers("stdin", isTrue, TERMINAL_HINT),
+  ...forContainers("stdinOnce", isTrue, TERMINAL_HINT),
+  ...forContainers("tty", isTrue, TERMINAL_HINT),
 
   // namespaces
-  { path: "spec.hostPID", when: isTrue },
-  { path: "spec.shareProcessNamespace", when: isTrue },
-  { path: "spec.hostUsers", when: isFalse },
+  { path: "spec.hostPID", when: isTrue, hint: PID_HINT },
+  { path: "spec.shareProcessNamespace", when: isTrue, hint: PID_HINT },
+  { path: "spec.hostUsers", when: isFalse, hint: "podd runs pods in the host's user namespace for now; remove it" },
 
   // ports: publishing a container port on the host needs port forwarding podd does not do.
   // With hostNetwork the container already listens on the host, so hostPort == containerPort
   // (what the API server itself fills in) is simply true.
-  ...forContainers("ports[*].hostPort", (v, port, pod) => !(v === port.containerPort && (pod.spec as { hostNetwork?: unknown } | undefined)?.hostNetwork === true)),
-  ...forContainers("ports[*].hostIP"),
+  ...forContainers(
+    "ports[*].hostPort",
+    (v, port, pod) => !(v === port.containerPort && (pod.spec as { hostNetwork?: unknown } | undefined)?.hostNetwork === true),
+    "podd publishes no ports yet; remove it, or use hostNetwork: true with hostPort equal to containerPort",
+  ),
+  ...forContainers("ports[*].hostIP", undefined, "podd publishes no ports yet; remove it"),
 
   // container security
-  ...forContainers("securityContext.privileged", isTrue),
-  ...["capabilities", "seLinuxOptions", "seccompProfile", "appArmorProfile", "procMount", "windowsOptions"].flatMap((f) =>
-    forContainers(`securityContext.${f}`),
+  ...forContainers("securityContext.privileged", isTrue, SECURITY_HINT),
+  ...["capabilities", "seLinuxOptions", "seccompProfile", "procMount", "windowsOptions"].flatMap((f) =>
+    forContainers(`securityContext.${f}`, undefined, SECURITY_HINT),
   ),
+  ...forContainers("securityContext.appArmorProfile", undefined, APPARMOR_HINT),
   // pod security
   ...[
     "fsGroup", "fsGroupChangePolicy", "supplementalGroups", "supplementalGroupsPolicy", "sysctls", "seLinuxOptions",
-    "seLinuxChangePolicy", "seccompProfile", "appArmorProfile", "windowsOptions",
-  ].map((f) => ({ path: `spec.securityContext.${f}` })),
+    "seLinuxChangePolicy", "seccompProfile", "windowsOptions",
+  ].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
+  { path: "spec.securityContext.appArmorProfile", hint: APPARMOR_HINT },
 
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either
   ...forContainers("lifecycle.postStart.tcpSocket"),
   ...forContainers("lifecycle.preStop.tcpSocket"),
+  // HTTP/2 hooks (merged for v1.38) need a client podd does not have; HTTP1 is what every hook gets.
+  ...["postStart", "preStop"].flatMap((hook) => forContainers(`lifecycle.${hook}.httpGet.protocol`, (v) => v !== "HTTP1")),
   ...forContainers("lifecycle.stopSignal"),
 
   // mounts
   ...forContainers("volumeMounts[*].subPathExpr"),
   ...forContainers("volumeMounts[*].mountPropagation", (v) => v !== "None"),
   ...forContainers("volumeMounts[*].recursiveReadOnly", (v) => v !== "Disabled"),
+  ...forContainers("volumeMounts[*].bindMountOptions"),
   ...forContainers("volumeDevices"),
   ...forContainers("resizePolicy"),
   ...forContainers("restartPolicyRules"),
+  // A container's own restartPolicy (ContainerRestartRules, Kubernetes v1.34+) overrides the
+  // pod's; podd restarts by the pod's policy only. "Always" on an init container makes a
+  // sidecar, which podd runs.
+  { path: "spec.containers[*].restartPolicy", when: (v) => RESTART_POLICIES.includes(v as string), hint: "set the pod's restartPolicy instead" },
+  { path: "spec.initContainers[*].restartPolicy", when: (v) => v === "OnFailure" || v === "Never", hint: "podd runs restartPolicy: Always (sidecar) init containers only" },
 
   // resources other than cpu and memory
   ...["limits", "requests"].flatMap((kind) =>
@@ -112,7 +144,7 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
 
   // pod features of a cluster
   { path: "spec.ephemeralContainers" },
-  { path: "spec.dnsConfig" },
+  { path: "spec.dnsConfig", hint: "podd gives every pod the host's /etc/resolv.conf; remove it" },
   { path: "spec.setHostnameAsFQDN", when: isTrue },
   { path: "spec.hostnameOverride" },
   { path: "spec.readinessGates" },
@@ -127,9 +159,34 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "spec.schedulerName", when: (v) => v !== "default-scheduler", hint: SCHEDULING_HINT },
   ...[
     "nodeSelector", "nodeName", "affinity", "tolerations", "priorityClassName", "priority", "preemptionPolicy",
-    "topologySpreadConstraints", "schedulingGates",
+    "topologySpreadConstraints", "schedulingGates", "schedulingGroup",
   ].map((f) => ({ path: `spec.${f}`, hint: SCHEDULING_HINT })),
+  { path: "spec.evictionResponders", hint: "podd evicts no pods; remove it" },
 ];
+
+// Annotations that carry meaning to the kubelet are refused or flagged like the fields they stand
+// for: an AppArmor annotation still sets the profile in Kubernetes, so accepting it would run the
+// container without the confinement asked for.
+export const NOT_SUPPORTED_ANNOTATION_PREFIXES: ReadonlyArray<{ prefix: string; hint: string }> = [
+  { prefix: "container.apparmor.security.beta.kubernetes.io/", hint: APPARMOR_HINT },
+];
+
+// The seccomp annotations have done nothing in Kubernetes since v1.27, where the API server warns
+// about them; podd warns the same way rather than let them look honoured.
+const IGNORED_ANNOTATIONS: ReadonlyArray<{ prefix: string; exact?: boolean }> = [
+  { prefix: "seccomp.security.alpha.kubernetes.io/pod", exact: true },
+  { prefix: "container.seccomp.security.alpha.kubernetes.io/" },
+];
+const IGNORED_ANNOTATION_MESSAGE =
+  "ignored: the seccomp annotations have no effect since Kubernetes v1.27 and none in podd; use securityContext.seccompProfile";
+
+// Every refusal says what to do; entries without a hint of their own get the one of their area.
+function defaultHint(path: string): string {
+  if (/Probe$/.test(path)) return "podd runs no probes yet; remove it";
+  if (/configMap|secret|envFrom|KeyRef/i.test(path)) return "podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume";
+  if (/^(items\[\d+\]\.)?spec\.volumes\[\d+\]\.[A-Za-z]+$/.test(path)) return "podd mounts emptyDir and hostPath volumes only";
+  return "remove it to run the pod with podd";
+}
 
 const byPath = new Map<string, NotSupportedYet[]>();
 for (const entry of NOT_SUPPORTED_YET) {
@@ -147,6 +204,8 @@ export interface NotSupportedFinding {
   /** concrete path relative to the pod, e.g. spec.containers[1].tty */
   path: string;
   message: string;
+  /** a warning rather than an error: the field is accepted, and what it asks for is not done */
+  warning?: boolean;
 }
 
 /**
@@ -160,16 +219,27 @@ export function findNotSupportedYet(pod: Record<string, unknown>): NotSupportedF
     const entries = byPath.get(tablePath(path));
     for (const e of entries ?? []) {
       if (e.when === undefined || e.when(value, parent, pod)) {
-        out.push({ path, message: `not supported yet by podd${e.hint ? `; ${e.hint}` : ""}` });
+        out.push({ path, message: `not supported yet by podd; ${e.hint ?? defaultHint(path)}` });
         return;
       }
     }
     if (Array.isArray(value)) {
       value.forEach((item, i) => walk(item, `${path}[${i}]`, parent));
     } else if (value !== null && typeof value === "object") {
-      for (const [k, v] of Object.entries(value)) walk(v, path === "" ? k : `${path}.${k}`, value as Record<string, unknown>);
+      for (const [k, v] of Object.entries(value)) walk(v, childPath(path, k), value as Record<string, unknown>);
     }
   };
   walk(pod, "", pod);
+  const annotations = (pod.metadata as { annotations?: unknown } | undefined)?.annotations;
+  if (annotations !== null && typeof annotations === "object") {
+    for (const key of Object.keys(annotations)) {
+      const path = childPath("metadata.annotations", key);
+      const refused = NOT_SUPPORTED_ANNOTATION_PREFIXES.find((a) => key.startsWith(a.prefix));
+      if (refused) out.push({ path, message: `not supported yet by podd; ${refused.hint}` });
+      else if (IGNORED_ANNOTATIONS.some((a) => (a.exact ? key === a.prefix : key.startsWith(a.prefix)))) {
+        out.push({ path, message: IGNORED_ANNOTATION_MESSAGE, warning: true });
+      }
+    }
+  }
   return out;
 }

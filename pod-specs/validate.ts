@@ -24,6 +24,8 @@ export interface ValidationProblem {
   at?: string;
   /** point at the key rather than the value */
   atKey?: boolean;
+  /** fields whose refusal this problem would only repeat (see RefusedFields in index.ts) */
+  unlessRefused?: string[];
 }
 
 const RESTART_POLICIES = ["Always", "OnFailure", "Never"];
@@ -32,6 +34,7 @@ const DNS_POLICIES = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "Non
 const PROTOCOLS = ["SCTP", "TCP", "UDP"];
 const HOST_PATH_TYPES = ["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
 const EMPTY_DIR_MEDIA = ["", "Memory"];
+const CONTAINER_RESTART_POLICIES = ["Always", "OnFailure", "Never"];
 const TERMINATION_MESSAGE_POLICIES = ["FallbackToLogsOnError", "File"];
 const HTTP_SCHEMES = ["HTTP", "HTTPS"];
 const FIELD_REF_PATHS = [
@@ -48,6 +51,8 @@ const FIELD_REF_PATHS = [
   "status.podIPs",
 ];
 const RESOURCE_FIELD_REFS = ["limits.cpu", "limits.memory", "requests.cpu", "requests.memory"];
+// Valid in Kubernetes, refused as not supported yet (unsupported.ts): podd limits cpu and memory only.
+export const OTHER_RESOURCE_FIELD_REF = /^(limits|requests)\.(ephemeral-storage$|hugepages-)/;
 const CPU_DIVISORS = ["1m", "1"];
 const MEMORY_DIVISORS = ["1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"];
 const SUPPORTED_RESOURCES = ["cpu", "memory"];
@@ -81,7 +86,13 @@ function p(ctx: Ctx, rel: string): string {
 export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   const ctx: Ctx = { problems: [], base };
   const add = (path: string, message: string, extra: Partial<ValidationProblem> = {}): void => {
-    ctx.problems.push({ path: p(ctx, path), message, ...extra, ...(extra.at !== undefined ? { at: p(ctx, extra.at) } : {}) });
+    ctx.problems.push({
+      path: p(ctx, path),
+      message,
+      ...extra,
+      ...(extra.at !== undefined ? { at: p(ctx, extra.at) } : {}),
+      ...(extra.unlessRefused !== undefined ? { unlessRefused: extra.unlessRefused.map((u) => p(ctx, u)) } : {}),
+    });
   };
 
   validateMetadata(pod, add);
@@ -98,7 +109,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   if (spec.dnsPolicy !== undefined && !DNS_POLICIES.includes(spec.dnsPolicy)) {
     add("spec.dnsPolicy", unsupported(spec.dnsPolicy, DNS_POLICIES));
   }
-  if (spec.dnsPolicy === "None") {
+  if (spec.dnsPolicy === "None" && (spec as { dnsConfig?: unknown }).dnsConfig == null) {
     add("spec.dnsConfig", required("must provide `dnsConfig` when `dnsPolicy` is None"), { at: "spec.dnsPolicy" });
   }
   const grace = spec.terminationGracePeriodSeconds;
@@ -112,10 +123,6 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   for (const field of ["hostname", "subdomain"] as const) {
     const v = spec[field];
     if (v !== undefined) for (const e of isDns1123Label(v)) add(`spec.${field}`, invalid(v, e));
-  }
-  if (spec.hostNetwork === true && spec.hostname !== undefined) {
-    // The pod shares the host's UTS namespace, so there is no hostname of its own to set.
-    add("spec.hostname", forbidden("may not be set when `hostNetwork` is true; the pod uses the host's hostname"));
   }
   validateSecurityIds(spec.securityContext, "spec.securityContext", add);
   (spec.hostAliases ?? []).forEach((h, i) => {
@@ -156,7 +163,8 @@ function validateMetadata(pod: Pod, add: Add): void {
     return;
   }
   if (m.name === undefined || m.name === "") {
-    add("metadata.name", required(m.generateName !== undefined ? "podd needs a fixed name; generateName is not supported" : undefined));
+    // With generateName the refusal of generateName already says to set a name.
+    add("metadata.name", required(), { unlessRefused: ["metadata.generateName"] });
   } else {
     for (const e of isDns1123Label(m.name)) {
       const why = e.startsWith("a lowercase")
@@ -246,7 +254,8 @@ function validateVolume(v: Volume, path: string, names: Set<string>, add: Add): 
   }
   if (v.emptyDir) {
     const medium = v.emptyDir.medium;
-    if (medium !== undefined && !EMPTY_DIR_MEDIA.includes(medium)) add(`${path}.emptyDir.medium`, unsupported(medium, EMPTY_DIR_MEDIA));
+    // HugePages media are real but refused as not supported yet (unsupported.ts).
+    if (medium !== undefined && !EMPTY_DIR_MEDIA.includes(medium) && !medium.startsWith("HugePages")) add(`${path}.emptyDir.medium`, unsupported(medium, EMPTY_DIR_MEDIA));
     const size = v.emptyDir.sizeLimit;
     if (size !== undefined && isNegative(mustParseQuantity(size))) add(`${path}.emptyDir.sizeLimit`, invalid(size, "must be greater than or equal to 0"));
   }
@@ -301,11 +310,11 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
     add(`${path}.workingDir`, invalid(c.workingDir, "must be an absolute path"));
   }
 
-  // restartPolicy on a container makes an init container a sidecar; nothing else is allowed.
+  // restartPolicy Always makes an init container a sidecar. Since Kubernetes v1.34 any container
+  // may set its own policy; podd refuses that as not supported yet (unsupported.ts).
   const sidecar = init && c.restartPolicy === "Always";
-  if (c.restartPolicy !== undefined) {
-    if (!init) add(`${path}.restartPolicy`, forbidden("may not be set for non-init containers"));
-    else if (c.restartPolicy !== "Always") add(`${path}.restartPolicy`, unsupported(c.restartPolicy, ["Always"]));
+  if (c.restartPolicy !== undefined && !CONTAINER_RESTART_POLICIES.includes(c.restartPolicy)) {
+    add(`${path}.restartPolicy`, unsupported(c.restartPolicy, CONTAINER_RESTART_POLICIES));
   }
   if (init && !sidecar) {
     for (const f of ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] as const) {
@@ -390,9 +399,9 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
 }
 
 function validateEnvSource(src: NonNullable<Container["env"]>[number]["valueFrom"] & object, path: string, c: Container, scope: PodScope, add: Add): void {
-  const set = (["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"] as const).filter((k) => src[k] !== undefined);
+  const set = (["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef", "fileKeyRef"] as const).filter((k) => (src as Record<string, unknown>)[k] != null);
   if (set.length === 0) {
-    add(path, invalid("", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
+    add(path, invalid("", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or `fileKeyRef`"));
     return;
   }
   if (set.length > 1) add(path, invalid("", "may not have more than one field specified at a time"));
@@ -413,7 +422,9 @@ function validateEnvSource(src: NonNullable<Container["env"]>[number]["valueFrom
   if (r) {
     const rp = `${path}.resourceFieldRef`;
     if (r.resource === undefined || r.resource === "") add(`${rp}.resource`, required());
-    else if (!RESOURCE_FIELD_REFS.includes(r.resource)) add(`${rp}.resource`, unsupported(r.resource, RESOURCE_FIELD_REFS));
+    else if (OTHER_RESOURCE_FIELD_REF.test(r.resource)) {
+      // refused by name in unsupported.ts
+    } else if (!RESOURCE_FIELD_REFS.includes(r.resource)) add(`${rp}.resource`, unsupported(r.resource, RESOURCE_FIELD_REFS));
     else if (r.divisor !== undefined) {
       const allowed = r.resource.endsWith(".cpu") ? CPU_DIVISORS : MEMORY_DIVISORS;
       if (!allowed.includes(r.divisor)) add(`${rp}.divisor`, unsupported(r.divisor, allowed));
@@ -466,10 +477,6 @@ function validateProbe(probe: Probe, path: string, successMustBeOne: boolean, ad
   for (const f of ["initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] as const) {
     const v = probe[f];
     if (v !== undefined && v < 0) add(`${path}.${f}`, invalid(v, "must be greater than or equal to 0"));
-  }
-  for (const f of ["timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] as const) {
-    const v = probe[f];
-    if (v !== undefined && v === 0) add(`${path}.${f}`, invalid(v, "must be greater than or equal to 1"));
   }
   const tg = probe.terminationGracePeriodSeconds;
   if (tg !== undefined && tg <= 0) add(`${path}.terminationGracePeriodSeconds`, invalid(tg, "must be greater than 0"));

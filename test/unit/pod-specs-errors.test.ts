@@ -69,13 +69,13 @@ const cases: Array<[string, string, string[]]> = [
     '10:37: spec.containers[0].ports[0].name: Invalid value: "web-server-http-1": must be no more than 15 characters',
   ]],
   ["env names and sources", pod(containers(c(
-    "      env:\n        - name: 1ABC\n          value: x\n        - name: OK\n          value: v\n          valueFrom: {fieldRef: {fieldPath: metadata.name}}\n        - name: F\n          valueFrom: {fieldRef: {fieldPath: spec.host}}\n        - name: R\n          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 2}}\n        - name: E\n          valueFrom: {}\n",
+    "      env:\n        - name: 'A=B'\n          value: x\n        - name: OK\n          value: v\n          valueFrom: {fieldRef: {fieldPath: metadata.name}}\n        - name: F\n          valueFrom: {fieldRef: {fieldPath: spec.host}}\n        - name: R\n          valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 2}}\n        - name: E\n          valueFrom: {}\n",
   ))), [
-    "10:17: spec.containers[0].env[0].name: Invalid value: \"1ABC\": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')",
+    "10:17: spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='",
     '14:22: spec.containers[0].env[1].valueFrom: Invalid value: "": may not be specified when `value` is not empty',
     '16:45: spec.containers[0].env[2].valueFrom.fieldRef.fieldPath: Unsupported value: "spec.host": supported values: "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"',
     '18:73: spec.containers[0].env[3].valueFrom.resourceFieldRef.divisor: Unsupported value: "2": supported values: "1m", "1"',
-    '20:22: spec.containers[0].env[4].valueFrom: Invalid value: "": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`',
+    '20:22: spec.containers[0].env[4].valueFrom: Invalid value: "": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef` or `fileKeyRef`',
   ]],
   ["quantities", pod(containers(
     c("      resources:\n        limits:\n          cpu: 1.5.5\n          memory: 1 Mi\n        requests:\n          memory: 1mi\n          cpu: Mi\n"),
@@ -116,18 +116,18 @@ const cases: Array<[string, string, string[]]> = [
   ["init container hooks", pod(`  initContainers:\n${c("      lifecycle: {preStop: {exec: {command: [x]}}}\n", "init")}${containers(c())}`), [
     "9:18: spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always",
   ]],
-  ["container restartPolicy", pod(`  initContainers:\n${c("      restartPolicy: OnFailure\n", "init")}${containers(c("      restartPolicy: Always\n"))}`), [
-    '9:22: spec.initContainers[0].restartPolicy: Unsupported value: "OnFailure": supported values: "Always"',
-    "13:22: spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers",
+  ["container restartPolicy", pod(`  initContainers:\n${c("      restartPolicy: OnFailure\n", "init")}${containers(c("      restartPolicy: Always\n"), c("      restartPolicy: Sometimes\n", "other"))}`), [
+    "9:7: spec.initContainers[0].restartPolicy: not supported yet by podd; podd runs restartPolicy: Always (sidecar) init containers only",
+    "13:7: spec.containers[0].restartPolicy: not supported yet by podd; set the pod's restartPolicy instead",
+    '16:22: spec.containers[1].restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"',
   ]],
   ["hostNetwork", pod(containers(c("      ports: [{containerPort: 80, hostPort: 8080}]\n")) + "  hostNetwork: true\n  hostname: web\n"), [
-    "9:35: spec.containers[0].ports[0].hostPort: not supported yet by podd",
+    "9:35: spec.containers[0].ports[0].hostPort: not supported yet by podd; podd publishes no ports yet; remove it, or use hostNetwork: true with hostPort equal to containerPort",
     "9:45: spec.containers[0].ports[0].hostPort: Invalid value: 8080: must match `containerPort` when `hostNetwork` is true",
-    "11:13: spec.hostname: Forbidden: may not be set when `hostNetwork` is true; the pod uses the host's hostname",
   ]],
   ["security context", pod(containers(c("      securityContext: {runAsUser: -1, privileged: true, allowPrivilegeEscalation: false}\n")) + "  securityContext: {runAsNonRoot: true, runAsUser: 0}\n"), [
     "9:36: spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",
-    "9:40: spec.containers[0].securityContext.privileged: not supported yet by podd",
+    "9:40: spec.containers[0].securityContext.privileged: not supported yet by podd; podd runs containers with its default security settings; remove it",
     "9:84: spec.containers[0].securityContext.allowPrivilegeEscalation: Invalid value: false: cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
     "10:35: spec.securityContext.runAsNonRoot: Invalid value: true: conflicts with runAsUser 0: the container would run as root",
   ]],
@@ -146,13 +146,13 @@ const cases: Array<[string, string, string[]]> = [
     '9:7: spec.containers[0].image: key "image" already set in map',
   ]],
   ["unsupported-yet fields", pod(containers(c("      livenessProbe: {exec: {command: [x]}}\n      envFrom: [{configMapRef: {name: c}}]\n      tty: true\n      stdin: false\n")) + "  hostPID: true\n  hostIPC: true\n  nodeSelector: {disk: ssd}\n"), [
-    "9:7: spec.containers[0].livenessProbe: not supported yet by podd",
-    "10:7: spec.containers[0].envFrom: not supported yet by podd",
-    "11:7: spec.containers[0].tty: not supported yet by podd",
-    "13:3: spec.hostPID: not supported yet by podd",
+    "9:7: spec.containers[0].livenessProbe: not supported yet by podd; podd runs no probes yet; remove it",
+    "10:7: spec.containers[0].envFrom: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
+    "11:7: spec.containers[0].tty: not supported yet by podd; podd attaches no terminal or stdin to a container yet; remove it",
+    "13:3: spec.hostPID: not supported yet by podd; every podd container has a PID namespace of its own; remove it",
     "15:3: spec.nodeSelector: not supported yet by podd; podd runs every pod on this machine; remove it",
   ]],
-  ["kind not supported", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", ["2:7: kind: kind Deployment is not supported; podd runs Pods"]],
+  ["kind not supported", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", ["2:7: kind: kind Deployment is not supported yet by podd; podd runs Pods; apply its pod template as a Pod"]],
   ["kind missing", "apiVersion: v1\nmetadata: {name: d}\n", ["1:1: kind: Required value: podd reads kind: Pod or kind: List"]],
   ["apiVersion", "apiVersion: v2\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n", [
     '1:13: apiVersion: Unsupported value: "v2": supported values: "v1"',
@@ -160,7 +160,7 @@ const cases: Array<[string, string, string[]]> = [
   ["not an object", "- just\n- a list\n", ["1:1: <root>: expected a Kubernetes object (a map with apiVersion and kind)"]],
   ["list item errors", "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: a}\n    spec: {containers: [{name: c}]}\n  - {apiVersion: v1, kind: Service, metadata: {name: s}}\n", [
     "7:25: items[0].spec.containers[0].image: Required value",
-    "8:28: items[1].kind: kind Service is not supported; podd runs Pods",
+    "8:28: items[1].kind: kind Service is not supported yet by podd; podd runs Pods; remove it from the file",
   ]],
   ["same pod twice", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: i}]}\n", [
     '8:18: metadata.name: Duplicate value: "a": another pod in this file has namespace/name default/a',

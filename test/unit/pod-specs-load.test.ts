@@ -150,6 +150,32 @@ spec:
   assert.equal(fixed.pods[0]!.spec.containers[0]!.tty, false);
 });
 
+test("an escaped single quote in a double-quoted string is a single quote, as kubectl reads it, and positions stay right", () => {
+  const text = `apiVersion: v1
+kind: Pod
+metadata: {name: quotes}
+spec:
+  containers:
+    - name: c
+      image: i:1
+      command: ["sh", "-c", "echo \\'$(GREETING)\\' && echo \\"\\\\'\\""]
+      args: ["it\\'s", "\\'", 'single \\']
+      env: [{name: GREETING, value: "\\'hi\\'", bogus: x}]
+`;
+  const r = loadManifests(text, "q.yaml");
+  // The error after two rewritten escapes on its line still points at the key as written.
+  assert.deepEqual(r.errors.map(formatDiagnostic), ['q.yaml:10:47: spec.containers[0].env[0].bogus: unknown field "bogus"']);
+  const ok = load(text.replace(", bogus: x", ""));
+  const c = ok.pods[0]!.spec.containers[0]!;
+  assert.deepEqual(c.command, ["sh", "-c", `echo '$(GREETING)' && echo "\\'"`]);
+  // In single quotes a backslash is only a backslash, in YAML and in go-yaml alike.
+  assert.deepEqual(c.args, ["it's", "'", "single \\"]);
+  assert.equal(c.env![0]!.value, "'hi'");
+  // Other escapes YAML does not know are still errors, at their place.
+  const bad = loadManifests(text.replace(", bogus: x", "").replace('"it\\\'s"', '"it\\qs"'), "q.yaml");
+  assert.deepEqual(bad.errors.map((e) => `${e.line}:${e.col} ${e.message}`), ["9:17 yaml: invalid escape sequence \\q"]);
+});
+
 test("merge keys and anchors", () => {
   const text = `
 apiVersion: v1

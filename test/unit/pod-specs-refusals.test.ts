@@ -1,0 +1,114 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { applyDefaults, formatDiagnostic, loadManifests, type Pod } from "../../pod-specs/index.ts";
+
+const pod = (spec: string, metadata = "  name: p\n") => `apiVersion: v1\nkind: Pod\nmetadata:\n${metadata}spec:\n${spec}`;
+const app = (extra = "") => `  containers:\n    - name: app\n      image: app:1\n${extra}`;
+const errors = (text: string) => loadManifests(text, "pod.yaml").errors.map((d) => formatDiagnostic(d).replace(/^pod\.yaml:/, ""));
+
+test("no error is reported that only follows from a refused or unread field", () => {
+  const cases: Array<[string, string, string[]]> = [
+    ["dnsConfig refused, dnsPolicy None needs it", pod(app() + "  dnsPolicy: None\n  dnsConfig:\n    nameservers: [1.1.1.1]\n"), [
+      "10:3: spec.dnsConfig: not supported yet by podd; podd gives every pod the host's /etc/resolv.conf; remove it",
+    ]],
+    ["fileKeyRef refused, the only member of valueFrom", pod(app("      env:\n        - name: A\n          valueFrom:\n            fileKeyRef: {volumeName: v, path: a.env, key: A}\n")), [
+      "12:13: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd reads no variables from files yet; set env values instead",
+    ]],
+    ["a typo in valueFrom", pod(app("      env:\n        - name: A\n          valueFrom:\n            fieldRf: {fieldPath: metadata.name}\n")), [
+      '12:13: spec.containers[0].env[0].valueFrom.fieldRf: unknown field "fieldRf"; did you mean "fieldRef"?',
+    ]],
+    ["a typo of a required field", pod(app("      lifecycle:\n        preStop:\n          exec: {commands: [sh]}\n")), [
+      '11:18: spec.containers[0].lifecycle.preStop.exec.commands: unknown field "commands"; did you mean "command"?',
+    ]],
+    ["generateName refused, the name it stands for", pod(app(), "  generateName: web-\n"), [
+      "4:3: metadata.generateName: not supported yet by podd; set metadata.name instead",
+    ]],
+    ["a one-of whose member is refused", pod(app() + "  volumes:\n    - name: data\n      nfs: {server: nas, path: /x}\n"), [
+      "11:7: spec.volumes[0].nfs: not supported yet by podd; podd mounts emptyDir and hostPath volumes only",
+    ]],
+    ["an unknown field inside a list item", pod("  containers:\n    - nmae: app\n      image: app:1\n"), [
+      '7:7: spec.containers[0].nmae: unknown field "nmae"; did you mean "name"?',
+    ]],
+  ];
+  const failures: string[] = [];
+  for (const [name, text, want] of cases) {
+    const got = errors(text);
+    if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`${name}:\n  got  ${got.join("\n       ")}\n  want ${want.join("\n       ")}`);
+  }
+  assert.deepEqual(failures, []);
+});
+
+test("real problems next to a refused field are still reported", () => {
+  // The second handler is an error whatever podd supports; a bad name is not a follow-up either.
+  assert.deepEqual(errors(pod(app("      env:\n        - name: 'A=1'\n          valueFrom: {fileKeyRef: {volumeName: v, path: p, key: k}}\n"))), [
+    `10:17: spec.containers[0].env[0].name: Invalid value: "A=1": a valid environment variable name must consist only of printable ASCII characters other than '='`,
+    "11:23: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd reads no variables from files yet; set env values instead",
+  ]);
+  assert.deepEqual(errors(pod(app() + "  dnsPolicy: None\n")), [
+    "9:14: spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None",
+  ]);
+});
+
+test("every Pod field of the current Kubernetes API is known: refused by name, never unknown", () => {
+  const cases: Array<[string, string]> = [
+    [pod(app() + "  volumes: [{name: d, emptyDir: {mode: 0750}}]\n"), "spec.volumes[0].emptyDir.mode"],
+    [pod(app("      volumeMounts: [{name: d, mountPath: /d, bindMountOptions: [noexec]}]\n") + "  volumes: [{name: d, emptyDir: {}}]\n"), "spec.containers[0].volumeMounts[0].bindMountOptions"],
+    [pod(app("      lifecycle: {postStart: {httpGet: {port: 80, protocol: HTTP2}}}\n")), "spec.containers[0].lifecycle.postStart.httpGet.protocol"],
+    [pod(app("      livenessProbe: {grpc: {port: 9000, mode: TLS}}\n")), "spec.containers[0].livenessProbe"],
+    [pod(app() + "  schedulingGroup: {podGroupName: g}\n"), "spec.schedulingGroup"],
+    [pod(app() + "  evictionResponders: [{name: r}]\n"), "spec.evictionResponders"],
+    [pod(app() + "  hostnameOverride: box\n"), "spec.hostnameOverride"],
+    [pod(app() + "  volumes: [{name: d, emptyDir: {medium: HugePages-2Mi}}]\n"), "spec.volumes[0].emptyDir.medium"],
+    [pod(app(), "  name: p\n  resourceVersion: \"42\"\n  ownerReferences: []\n"), "metadata.resourceVersion"],
+    [pod(app("      env: [{name: S, valueFrom: {resourceFieldRef: {resource: limits.ephemeral-storage}}}]\n")), "spec.containers[0].env[0].valueFrom.resourceFieldRef.resource"],
+  ];
+  for (const [text, path] of cases) {
+    const r = loadManifests(text, "pod.yaml");
+    assert.ok(r.errors.length > 0, path);
+    for (const e of r.errors) assert.match(e.message, /^not supported yet by podd/, `${path}: ${formatDiagnostic(e)}`);
+    assert.equal(r.errors[0]!.path, path);
+  }
+});
+
+test("AppArmor is refused by name, as annotation and as field; seccomp annotations warn", () => {
+  assert.deepEqual(
+    errors(pod(app("      securityContext:\n        appArmorProfile: {type: RuntimeDefault}\n"), "  name: p\n  annotations:\n    container.apparmor.security.beta.kubernetes.io/app: runtime/default\n    note: \"kept\"\n")),
+    [
+      "6:5: metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
+      "13:9: spec.containers[0].securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
+    ],
+  );
+  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Unconfined}\n")), [
+    "10:5: spec.securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
+  ]);
+  const r = loadManifests(pod(app(), "  name: p\n  annotations:\n    seccomp.security.alpha.kubernetes.io/pod: runtime/default\n"), "pod.yaml");
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.pods.length, 1);
+  assert.deepEqual(r.warnings.map(formatDiagnostic), [
+    "pod.yaml:6:5: metadata.annotations[seccomp.security.alpha.kubernetes.io/pod]: ignored: the seccomp annotations have no effect since Kubernetes v1.27 and none in podd; use securityContext.seccompProfile",
+  ]);
+});
+
+test("rules the API server does not have are not podd's either", () => {
+  // hostname with hostNetwork is valid; the pod then has the host's hostname, as on a node.
+  assert.deepEqual(errors(pod(app() + "  hostNetwork: true\n  hostname: web\n")), []);
+  // Any printable ASCII but "=" makes an environment variable name (RelaxedEnvironmentVariableValidation).
+  assert.deepEqual(errors(pod(app("      env: [{name: 1ST_VALUE, value: a}, {name: \"my var:x\", value: b}]\n"))), []);
+  // A zero probe timing means "not set" and is defaulted, as in the API server.
+  const p = applyDefaults({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "p" },
+    spec: { containers: [{ name: "c", image: "i", readinessProbe: { exec: { command: ["true"] }, timeoutSeconds: 0, periodSeconds: 0, successThreshold: 0, failureThreshold: 0 } }] },
+  } as Pod);
+  const probe = p.spec.containers[0]!.readinessProbe!;
+  assert.deepEqual([probe.timeoutSeconds, probe.periodSeconds, probe.successThreshold, probe.failureThreshold], [1, 10, 1, 3]);
+});
+
+test("a ConfigMap or Service next to a Pod is refused by name, saying what to do", () => {
+  const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n---\n${pod(app())}---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n`;
+  assert.deepEqual(errors(text), [
+    "2:7: kind: kind ConfigMap is not supported yet by podd; podd has no ConfigMaps or Secrets yet; remove it and set its values in the Pod's env",
+    "16:7: kind: kind Service is not supported yet by podd; podd runs Pods; remove it from the file",
+  ]);
+});
