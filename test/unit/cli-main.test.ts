@@ -46,7 +46,7 @@ test("exec: asks for the exec target, runs podd-init exec with the pid and cwd, 
   assert.equal(r.stderr, "");
   assert.equal(r.stdout, "args: exec --pid 4321 --cwd /srv -- ls -l /\n");
   assert.equal(r.code, 7);
-  assert.ok(api.paths().includes("GET /api/v1/namespaces/default/pods/web/exec-target"));
+  assert.ok(api.paths().includes("GET /api/v1/namespaces/default/pods/web/exec-target?container=app"), "the default container, named");
 });
 
 test("exec into a container that is not running: the daemon's Conflict", async () => {
