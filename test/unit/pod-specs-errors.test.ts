@@ -111,6 +111,7 @@ const cases: Array<[string, string, string[]]> = [
   ]],
   ["probes and hooks", pod(containers(c("      lifecycle:\n        preStop: {}\n        postStart: {exec: {command: [a]}, httpGet: {port: 80}}\n"))), [
     "10:18: spec.containers[0].lifecycle.preStop: Required value: must specify a handler type (one of `exec`, `httpGet`, `tcpSocket`, `sleep`)",
+    "11:43: spec.containers[0].lifecycle.postStart.httpGet: not supported yet by podd; use an exec hook for now, e.g. exec: {command: [wget, -q, -O-, http://localhost:8080/stop]}",
     "11:43: spec.containers[0].lifecycle.postStart.httpGet: Forbidden: may not specify more than 1 handler type",
   ]],
   ["init container hooks", pod(`  initContainers:\n${c("      lifecycle: {preStop: {exec: {command: [x]}}}\n", "init")}${containers(c())}`), [

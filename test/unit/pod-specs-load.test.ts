@@ -60,7 +60,7 @@ test("defaults are those of the API server", () => {
   assert.equal(init.spec.initContainers![0]!.imagePullPolicy, "IfNotPresent");
   assert.equal(init.spec.initContainers![1]!.imagePullPolicy, "IfNotPresent"); // digest
   assert.equal(init.spec.initContainers![1]!.restartPolicy, "Always");
-  assert.deepEqual(init.spec.initContainers![1]!.lifecycle!.postStart!.httpGet, { port: 15001, path: "/ready", scheme: "HTTP" });
+  assert.deepEqual(init.spec.initContainers![1]!.lifecycle!.postStart, { exec: { command: ["/proxy", "--wait-ready"] } });
 
   const list = load(fixture("list.yaml")).pods;
   assert.equal(list[1]!.spec.containers[0]!.imagePullPolicy, "Always"); // no tag
