@@ -22,7 +22,7 @@ const skip = e2eSkip();
 function poddOnTerminal(args: string[]): Promise<{ status: number | null; out: string }> {
   const cmd = "stty rows 33 cols 101; " + [process.execPath, "--import", "tsx", cli, ...args].map((a) => `'${a}'`).join(" ");
   return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qec", cmd, "/dev/null"], { cwd: repo, env: { ...process.env, TERM: "vt220" }, stdio: ["pipe", "pipe", "inherit"] });
+    const child = spawn("script", ["-qec", cmd, "/dev/null"], { cwd: repo, env: { ...process.env, TERM: "vt220" }, stdio: ["pipe", "pipe", "inherit"], timeout: 60_000 });
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
     child.on("error", reject);

@@ -15,7 +15,7 @@ import { FIXTURE, INIT, build, needsRoot, run, startContainer, withCleanup } fro
  */
 function onTerminal(script: string, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qec", script, "/dev/null"], { env, stdio: ["pipe", "pipe", "inherit"] });
+    const child = spawn("script", ["-qec", script, "/dev/null"], { env, stdio: ["pipe", "pipe", "inherit"], timeout: 20_000 });
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
     child.on("error", reject);
@@ -56,6 +56,18 @@ describe("podd-init exec --tty", { skip: needsRoot }, () => {
       assert.match(before!, /^[0-9a-f:]+$/);
       assert.notEqual(during, before);
       assert.equal(after, before);
+
+      // A resize of the caller's terminal reaches the command's as SIGWINCH with the new size.
+      // The fifo says the trap is set (the container shares the host's filesystem here); the
+      // explicit stdin keeps the background job on the terminal rather than on /dev/null.
+      const fifo = `${c.tmpdir()}/trap-set`;
+      const winch = await onTerminal(
+        `mkfifo ${fifo}; stty rows 10 cols 20; ` +
+          `${exec("--tty", "--", "sh", "-c", `trap "stty size; exit 0" WINCH; echo >${fifo}; while :; do sleep 1; done`)} </dev/tty & ` +
+          `read x <${fifo}; stty rows 11 cols 21; wait $!`,
+      );
+      assert.equal(winch.status, 0, winch.out);
+      assert.equal(winch.out, "11 21\n");
 
       // Without --tty: the caller's stdio, and TERM is the container's own, not the caller's.
       const plain = spawnSync(INIT, ["exec", "--pid", String(start.pid1), "--", "sh", "-c", "tty; echo TERM=$TERM"], { encoding: "utf8", env: { ...process.env, TERM: "vt220" } });
