@@ -113,6 +113,9 @@ describe("podd exec", { skip, timeout: 120_000 }, () => {
       // passed on), the same HOME.
       const plain = await poddOnTerminal(["exec", "--socket", c.d.socket, "-i", "one", "--", "sh", "-c", "tty; echo HOME=$HOME TERM=$TERM"]);
       assert.equal(plain.out, "not a tty\nHOME=/root TERM=\n");
+      // The container itself was started with that HOME (not only what exec gives its command).
+      const main = await c.run("exec", ["one", "--", "sh", "-c", "tr '\\0' '\\n' </proc/1/environ | grep ^HOME="]);
+      assert.equal(main.stdout, "HOME=/root\n", main.stderr);
     }));
 
   test("errors: a pod of two containers without -c, a missing pod, an unknown container, no command", () =>
