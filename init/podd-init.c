@@ -1925,10 +1925,12 @@ static void default_home(uid_t uid)
 				*next++ = '\0';
 			field[n] = p;
 		}
+		if (n < 6 || !isdigit((unsigned char)field[2][0]))
+			continue;
 		char *end;
 		errno = 0;
 		unsigned long id = strtoul(field[2], &end, 10);
-		if (n < 6 || !isdigit((unsigned char)field[2][0]) || *end || errno || id != uid)
+		if (*end || errno || id != uid)
 			continue;
 		if (field[5][0])
 			snprintf(home, sizeof home, "%s", field[5]);
@@ -2027,10 +2029,11 @@ static bool relay_write(int fd, struct relay_buf *b)
 /* After the command has exited: what it wrote last may still be in the pty
  * (a read flushes the kernel's pending work first, so EAGAIN really means
  * empty). What its background jobs write later is not waited for: they get
- * SIGHUP when the master closes, as on any terminal whose session ended. */
+ * SIGHUP when the master closes, as on any terminal whose session ended. The
+ * bound keeps one that writes without pause from holding us here forever. */
 static void drain_master(int master, struct relay_buf *out, bool out_open)
 {
-	for (;;) {
+	for (int reads = 0; reads < 64; reads++) {
 		while (out_open && out->len > 0) {
 			struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
 			if (NO_EINTR(poll(&p, 1, -1)) < 0 || !relay_write(STDOUT_FILENO, out))
@@ -2110,6 +2113,10 @@ static int relay_terminal(int sigfd, int master, pid_t pid)
 			if (!relay_write(master, &in))
 				in.len = 0;   /* the terminal's input side is gone; so is what was typed */
 		}
+		/* No slave open any more: input has no reader, and polling for room for
+		 * it would report the hangup on every call while stdout is full. */
+		if (p[MASTER].revents & (POLLHUP | POLLERR))
+			in.len = 0;
 		if (out.len == 0 && (p[MASTER].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t n = NO_EINTR(read(master, out.data, sizeof out.data));
 			if (n > 0 && out_open)
