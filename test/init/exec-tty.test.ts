@@ -57,6 +57,11 @@ describe("podd-init exec --tty", { skip: needsRoot }, () => {
       assert.notEqual(during, before);
       assert.equal(after, before);
 
+      // The terminal belongs to the command's user, who can open it by its name.
+      const user = await onTerminal(exec("--uid", "1000", "--gid", "1000", "--tty", "--", "sh", "-c", "echo by-name >$(tty)"));
+      assert.equal(user.status, 0, user.out);
+      assert.equal(user.out, "by-name\n");
+
       // A resize of the caller's terminal reaches the command's as SIGWINCH with the new size.
       // The fifo says the trap is set (the container shares the host's filesystem here); the
       // explicit stdin keeps the background job on the terminal rather than on /dev/null.
