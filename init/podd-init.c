@@ -70,11 +70,21 @@
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..]
- *                  [--cgroup-root DIR] [--keep-env] -- CMD [ARG...]
+ *                  [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
  *       its namespaces (all but the user namespace), its cgroups and its
- *       environment (--keep-env: the caller's; TERM is always the caller's).
- *       Keeps the caller's stdio, so a terminal works. Exits with CMD's status.
+ *       environment (--keep-env: the caller's). HOME, when that environment
+ *       has none, is the home of CMD's uid in the container's /etc/passwd,
+ *       else "/". Exits with CMD's status.
+ *       Without --tty, CMD keeps the caller's stdio and process group.
+ *         --tty    CMD gets a pty of the container's own devpts as stdin,
+ *                  stdout, stderr and controlling terminal, in a new session
+ *                  (so `tty` names it and a shell has job control), and
+ *                  TERM=the caller's TERM (xterm if unset). podd-init relays
+ *                  its stdin to the pty and the pty to its stdout, with its
+ *                  own terminal (if stdin is one) raw meanwhile and restored
+ *                  at exit, and copies that terminal's window size to the
+ *                  pty at the start and on SIGWINCH.
  *
  * Exit status, in every role that runs a command: the command's exit code, or
  * 128+N when a signal N killed it; 127 when the command was not found, 126
@@ -109,6 +119,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -444,6 +455,8 @@ struct command {
 	int chan;             /* write end of the error channel */
 	int out_fd, err_fd;   /* the monitor's log pipes, or -1 to keep ours */
 	bool keep_stdin;      /* else stdin is /dev/null */
+	bool tty;             /* tty_fd, a pty slave, becomes stdio and the controlling terminal */
+	int tty_fd;
 	enum { KEEP_GROUP, OWN_GROUP, OWN_SESSION } grouping;
 	const char *cwd;
 	bool set_ids;
@@ -480,6 +493,14 @@ static void exec_command(const struct command *c)
 	if (c->grouping == OWN_SESSION) {
 		if (setsid() < 0) {
 			channel_fail(c->chan, "setsid: %s", strerror(errno));
+			_exit(EXIT_SETUP);
+		}
+		/* A session leader without a controlling terminal acquires the
+		 * first one it is given with TIOCSCTTY; shells need one for job
+		 * control (tcsetpgrp). */
+		if (c->tty && (ioctl(c->tty_fd, TIOCSCTTY, 0) < 0 || dup2(c->tty_fd, STDIN_FILENO) < 0 ||
+			       dup2(c->tty_fd, STDOUT_FILENO) < 0 || dup2(c->tty_fd, STDERR_FILENO) < 0)) {
+			channel_fail(c->chan, "attach the terminal: %s", strerror(errno));
 			_exit(EXIT_SETUP);
 		}
 	} else if (c->grouping == OWN_GROUP) {
@@ -1787,6 +1808,14 @@ static int container_main(int argc, char **argv)
 /* Role 4: exec                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* Open what lies behind the container's /proc entries while the host's mounts
+ * are ours, join its namespaces, fork into its PID namespace and cgroups, run
+ * the command. Without --tty we wait on the signalfd and forward signals; with
+ * --tty the pty is opened inside the container's mount namespace (its
+ * /dev/ptmx), the command leads a session on the slave, and one poll loop
+ * relays bytes between our stdio and the master beside the signalfd, so no
+ * process on the host (the CLI included) is in the byte path but us. */
+
 /* Namespaces in the order we enter them. The mount namespace comes last: it
  * changes our root, and the others are found through the host /proc. The PID
  * namespace only applies to children, hence the fork below. */
@@ -1832,9 +1861,11 @@ static size_t open_cgroups_of(pid_t pid, const char *root, int *fds, size_t max)
 
 /* The command of `kubectl exec` sees the container's environment, not the
  * caller's: PID 1 was started with it (the monitor passes its own on), so it
- * is read from /proc/PID/environ while the host's /proc is still ours. The
- * caller's TERM is kept, so that a terminal session behaves. */
-static void use_environment_of(pid_t pid)
+ * is read from /proc/PID/environ while the host's /proc is still ours. With a
+ * terminal, TERM is the caller's (what it types on), as the CRI sets TERM for
+ * a tty; without one there is no terminal to name, and TERM is whatever the
+ * container itself has. */
+static void use_environment_of(pid_t pid, const char *term)
 {
 	static char buf[256 * 1024];
 	static char *env[2048];
@@ -1850,7 +1881,6 @@ static void use_environment_of(pid_t pid)
 	close(fd);
 	buf[len] = '\0';
 	size_t n = 0;
-	const char *term = getenv("TERM");
 	for (char *p = buf; p < buf + len && n < ARRAY_LEN(env) - 2; p += strlen(p) + 1)
 		if (*p && !(term && strncmp(p, "TERM=", 5) == 0))
 			env[n++] = p;
@@ -1861,20 +1891,263 @@ static void use_environment_of(pid_t pid)
 	environ = env;
 }
 
+/* HOME, when the environment has none, as runc sets it: the home directory of
+ * UID in the container's /etc/passwd (so call this inside its mount
+ * namespace), else "/". The file is the container's to shape: a FIFO there
+ * must not hang us (O_NONBLOCK, regular files only), and an overlong line is
+ * skipped whole. supervisor/passwd.ts parses the same way for the container's
+ * own environment. */
+static void default_home(uid_t uid)
+{
+	if (getenv("HOME"))
+		return;
+	static char home[PATH_MAX];
+	snprintf(home, sizeof home, "/");
+	int fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	FILE *f = fd < 0 ? NULL : fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
+	char line[4096];
+	bool skipping = false;
+	while (f && fgets(line, sizeof line, f)) {
+		bool whole = strchr(line, '\n') || feof(f);
+		if (skipping || !whole) {
+			skipping = !whole;
+			continue;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		char *field[7];
+		size_t n = 0;
+		for (char *p = line, *next; n < ARRAY_LEN(field) && p; p = next, n++) {
+			next = strchr(p, ':');
+			if (next)
+				*next++ = '\0';
+			field[n] = p;
+		}
+		if (n < 6 || !isdigit((unsigned char)field[2][0]))
+			continue;
+		char *end;
+		errno = 0;
+		unsigned long id = strtoul(field[2], &end, 10);
+		if (*end || errno || id != uid)
+			continue;
+		if (field[5][0])
+			snprintf(home, sizeof home, "%s", field[5]);
+		break;
+	}
+	if (f)
+		fclose(f);
+	setenv("HOME", home, 1);
+}
+
+/* The caller's terminal while the command has one of its own: raw, so that
+ * every key (^C, ^Z, ^D) reaches the command's terminal and means there what
+ * it means on a local one, and as it was again when we exit, however we exit
+ * (atexit covers die(); the signals that would kill us are blocked). */
+static struct termios caller_termios;
+static bool caller_termios_saved;
+
+static void restore_caller_terminal(void)
+{
+	if (caller_termios_saved)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &caller_termios);
+}
+
+static void make_caller_terminal_raw(void)
+{
+	if (!caller_termios_saved) {
+		if (tcgetattr(STDIN_FILENO, &caller_termios) < 0)
+			return;   /* stdin is no terminal: nothing to switch */
+		caller_termios_saved = true;
+		atexit(restore_caller_terminal);
+	}
+	struct termios raw = caller_termios;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) < 0)
+		die(EXIT_EXEC_FAILED, "make the terminal raw: %s", strerror(errno));
+}
+
+/* The pty's size follows the caller's terminal; on a change the kernel sends
+ * SIGWINCH to the pty's foreground process group. */
+static void copy_window_size(int master)
+{
+	struct winsize ws;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
+}
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+/* A pty from the container's own devpts instance (call this inside its mount
+ * namespace), so that the command finds its terminal under the container's
+ * /dev/pts, as `tty`, ttyname(3) and /dev/tty need. TIOCGPTPEER opens the
+ * slave through the master rather than by a path the container could have
+ * replaced. The slave belongs to the command's user, as a login terminal
+ * does, so that it can open /dev/tty. Returns the master (non-blocking: it is
+ * ours alone) and the slave in *slave. */
+static int open_container_pty(const struct command *c, int *slave)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (master < 0)
+		die(EXIT_EXEC_FAILED, "open the container's /dev/ptmx: %s", strerror(errno));
+	int unlock = 0;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		die(EXIT_EXEC_FAILED, "unlock the container's /dev/ptmx: %s", strerror(errno));
+	*slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*slave < 0)
+		die(EXIT_EXEC_FAILED, "open the slave of the container's /dev/ptmx: %s", strerror(errno));
+	if (c->set_ids && fchown(*slave, c->uid, (gid_t)-1) < 0)
+		die(EXIT_EXEC_FAILED, "chown the container's pty to uid %u: %s", (unsigned)c->uid, strerror(errno));
+	copy_window_size(master);
+	return master;
+}
+
+/* Bytes on their way from one descriptor to the other. */
+struct relay_buf {
+	char data[16384];
+	size_t off, len;
+};
+
+/* Writes what poll said there is room for; false when the reader is gone. */
+static bool relay_write(int fd, struct relay_buf *b)
+{
+	ssize_t n = NO_EINTR(write(fd, b->data + b->off, b->len));
+	if (n < 0 && errno == EAGAIN)
+		return true;
+	if (n < 0)
+		return false;
+	b->off += (size_t)n;
+	b->len -= (size_t)n;
+	if (b->len == 0)
+		b->off = 0;
+	return true;
+}
+
+/* After the command has exited: what it wrote last may still be in the pty
+ * (a read flushes the kernel's pending work first, so EAGAIN really means
+ * empty). What its background jobs write later is not waited for: they get
+ * SIGHUP when the master closes, as on any terminal whose session ended. The
+ * bound keeps one that writes without pause from holding us here forever. */
+static void drain_master(int master, struct relay_buf *out, bool out_open)
+{
+	for (int reads = 0; reads < 64; reads++) {
+		while (out_open && out->len > 0) {
+			struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+			if (NO_EINTR(poll(&p, 1, -1)) < 0 || !relay_write(STDOUT_FILENO, out))
+				out_open = false;
+		}
+		ssize_t n = NO_EINTR(read(master, out->data, sizeof out->data));
+		if (n <= 0)
+			return;
+		out->off = 0;
+		out->len = (size_t)n;
+	}
+}
+
+/* With --tty: relay the caller's stdin to the pty and the pty to the caller's
+ * stdout until the command exits, in one poll loop with the signalfd (no
+ * timer, no busy loop: a side is polled only when there is room for what it
+ * would give). At most one buffer per direction is in flight, so a command
+ * that does not read its input still gets its output through. Returns the
+ * command's wait status. */
+static int relay_terminal(int sigfd, int master, pid_t pid)
+{
+	static struct relay_buf in, out;
+	bool in_open = true, out_open = true, master_open = true;
+	for (;;) {
+		enum { SIG, IN, MASTER, OUT };
+		struct pollfd p[4] = {
+			[SIG] = { .fd = sigfd, .events = POLLIN },
+			[IN] = { .fd = in_open && in.len == 0 ? STDIN_FILENO : -1, .events = POLLIN },
+			[MASTER] = { .fd = -1, .events = (short)((out.len == 0 ? POLLIN : 0) | (in.len > 0 ? POLLOUT : 0)) },
+			[OUT] = { .fd = out.len > 0 ? STDOUT_FILENO : -1, .events = POLLOUT },
+		};
+		/* No events, no descriptor: a hung-up master would report POLLHUP on every call. */
+		if (master_open && p[MASTER].events)
+			p[MASTER].fd = master;
+		if (NO_EINTR(poll(p, ARRAY_LEN(p), -1)) < 0)
+			die(EXIT_EXEC_FAILED, "poll: %s", strerror(errno));
+
+		if (p[SIG].revents) {
+			struct signalfd_siginfo si;
+			if (NO_EINTR(read(sigfd, &si, sizeof si)) != (ssize_t)sizeof si)
+				die(EXIT_EXEC_FAILED, "read signalfd: %s", strerror(errno));
+			int sig = (int)si.ssi_signo, status;
+			if (sig == SIGCHLD) {
+				if (NO_EINTR(waitpid(pid, &status, WNOHANG)) == pid) {
+					if (master_open)
+						drain_master(master, &out, out_open);
+					return status;
+				}
+			} else if (sig == SIGWINCH) {
+				copy_window_size(master);
+			} else {
+				/* The command is not in our terminal's process group, so
+				 * nothing reaches it by itself: forward whatever the sender. */
+				if (sig == SIGCONT && caller_termios_saved) {
+					make_caller_terminal_raw();   /* a shell may have reset it while we were stopped */
+					copy_window_size(master);
+				}
+				kill(pid, sig);
+			}
+		}
+		if (p[IN].revents) {
+			ssize_t n = NO_EINTR(read(STDIN_FILENO, in.data, sizeof in.data));
+			if (n > 0) {
+				in.len = (size_t)n;
+			} else {
+				/* End of input (only a pipe has one; a terminal sends ^D as a
+				 * byte): a reader in canonical mode sees it as EOF. */
+				in_open = false;
+				struct termios t;
+				if (n == 0 && tcgetattr(master, &t) == 0 && (t.c_lflag & ICANON)) {
+					in.data[0] = (char)t.c_cc[VEOF];
+					in.len = 1;
+				}
+			}
+		}
+		if (p[MASTER].revents & POLLOUT) {
+			if (!relay_write(master, &in))
+				in.len = 0;   /* the terminal's input side is gone; so is what was typed */
+		}
+		/* No slave open any more: input has no reader, and polling for room for
+		 * it would report the hangup on every call while stdout is full. */
+		if (p[MASTER].revents & (POLLHUP | POLLERR))
+			in.len = 0;
+		if (out.len == 0 && (p[MASTER].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = NO_EINTR(read(master, out.data, sizeof out.data));
+			if (n > 0 && out_open)
+				out.len = (size_t)n;
+			else if (n == 0 || (n < 0 && errno != EAGAIN))
+				master_open = false;   /* EIO: no slave open any more; wait for the exit */
+		}
+		if (p[OUT].revents) {
+			if (!relay_write(STDOUT_FILENO, &out)) {
+				out_open = false;   /* our reader is gone: keep reading the pty so the command never blocks on it */
+				out.len = 0;
+			}
+		}
+	}
+}
+
 static int exec_main(int argc, char **argv)
 {
 	whoami = "podd-init exec";
-	enum { OPT_PID = 1, OPT_CGROUP_ROOT, OPT_KEEP_ENV };
+	enum { OPT_PID = 1, OPT_CGROUP_ROOT, OPT_KEEP_ENV, OPT_TTY };
 	static const struct option options[] = {
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 		{ "keep-env", no_argument, NULL, OPT_KEEP_ENV },
+		{ "tty", no_argument, NULL, OPT_TTY },
 		COMMAND_OPTIONS,
 		{ 0 },
 	};
-	/* The command stays in the caller's process group: a terminal's job
-	 * control then treats it as the foreground job it is. */
-	struct command c = { .out_fd = -1, .err_fd = -1, .chan = -1, .keep_stdin = true, .grouping = KEEP_GROUP };
+	/* Without --tty the command stays in the caller's process group: a
+	 * terminal's job control then treats it as the foreground job it is. */
+	struct command c = { .out_fd = -1, .err_fd = -1, .chan = -1, .keep_stdin = true, .grouping = KEEP_GROUP, .tty_fd = -1 };
 	const char *cgroup_root = "/sys/fs/cgroup";
 	pid_t target = 0;
 	bool uid_set = false, gid_set = false, keep_env = false;
@@ -1886,6 +2159,7 @@ static int exec_main(int argc, char **argv)
 		case OPT_PID: target = (pid_t)parse_number("--pid", optarg, INT_MAX); break;
 		case OPT_CGROUP_ROOT: cgroup_root = optarg; break;
 		case OPT_KEEP_ENV: keep_env = true; break;
+		case OPT_TTY: c.tty = true; break;
 		default: usage_error("unknown option");
 		}
 	}
@@ -1895,6 +2169,8 @@ static int exec_main(int argc, char **argv)
 	if (optind >= argc)
 		usage_error("no command given (exec --pid PID -- CMD [ARG...])");
 	c.argv = argv + optind;
+	/* The CRI's TERM for a terminal of unknown kind. */
+	const char *term = getenv("TERM") && *getenv("TERM") ? getenv("TERM") : "xterm";
 
 	/* Everything under /proc/PID and the cgroup tree is opened while we still
 	 * see the host's mounts. Namespaces we already share are skipped. */
@@ -1918,7 +2194,9 @@ static int exec_main(int argc, char **argv)
 	int cgroup_fds[MAX_CGROUPS];
 	size_t ncgroups = open_cgroups_of(target, cgroup_root, cgroup_fds, MAX_CGROUPS);
 	if (!keep_env)
-		use_environment_of(target);
+		use_environment_of(target, c.tty ? term : NULL);
+	else if (c.tty)
+		setenv("TERM", term, 1);
 
 	for (size_t i = 0; i < ARRAY_LEN(exec_ns_order); i++) {
 		if (ns_fds[i] < 0)
@@ -1926,6 +2204,12 @@ static int exec_main(int argc, char **argv)
 		if (setns(ns_fds[i], 0) < 0)
 			die(EXIT_EXEC_FAILED, "join %s namespace of pid %d: %s", exec_ns_order[i], (int)target, strerror(errno));
 		close(ns_fds[i]);
+	}
+	default_home(c.set_ids ? c.uid : getuid());
+	int master = -1;
+	if (c.tty) {
+		master = open_container_pty(&c, &c.tty_fd);
+		c.grouping = OWN_SESSION;   /* the pty's session, with the pty as its controlling terminal */
 	}
 
 	/* Only the signals we forward are blocked; the terminal's own signals
@@ -1973,6 +2257,12 @@ static int exec_main(int argc, char **argv)
 	close(alive[0]);   /* alive[1] stays open until we exit */
 	for (size_t i = 0; i < ncgroups; i++)
 		close(cgroup_fds[i]);
+	if (c.tty) {
+		close(c.tty_fd);   /* the command holds the slave now: EIO on the master once it and its children are gone */
+		signal(SIGPIPE, SIG_IGN);   /* a reader of our stdout that went away is an EPIPE, not our death with the terminal raw */
+		make_caller_terminal_raw();
+		return exit_code_of(relay_terminal(sigfd, master, pid));
+	}
 
 	for (;;) {
 		struct signalfd_siginfo si;

@@ -8,6 +8,7 @@ import type { BindPlan, LaunchPlan, TmpfsPlan } from "./container.ts";
 import { PoddError } from "./errors.ts";
 import { defaultImageEnv, type Image } from "./images.ts";
 import type { Roots } from "./paths.ts";
+import { homeOf } from "./passwd.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 export interface LaunchContext {
@@ -30,6 +31,9 @@ export interface LaunchContext {
   upperDir: string;
   workDir: string;
   node: { name: string; cpus: number; memoryBytes: bigint; hostIP: string };
+  /** the text of the container's /etc/passwd (the image's, the host's for `image: host`),
+   * undefined when it has none: where HOME comes from when nothing sets it */
+  passwd?: string;
 }
 
 /** A container that cannot be configured: Kubernetes' CreateContainerConfigError. */
@@ -54,8 +58,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
 
   const sc = container.securityContext ?? {};
   const psc = pod.spec.securityContext ?? {};
-  const uid = sc.runAsUser ?? psc.runAsUser ?? 0;
-  const gid = sc.runAsGroup ?? psc.runAsGroup ?? 0;
+  const { uid, gid } = runAsIds(pod, container);
   if ((sc.runAsNonRoot ?? psc.runAsNonRoot) && uid === 0) {
     throw new ConfigError("container has runAsNonRoot and image will run as root");
   }
@@ -99,12 +102,20 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   };
 }
 
+/** The uid and gid the container runs as: its securityContext's, else the pod's, else root. */
+function runAsIds(pod: Pod, container: Container): { uid: number; gid: number } {
+  const sc = container.securityContext ?? {};
+  const psc = pod.spec.securityContext ?? {};
+  return { uid: sc.runAsUser ?? psc.runAsUser ?? 0, gid: sc.runAsGroup ?? psc.runAsGroup ?? 0 };
+}
+
 /**
  * The container's environment as "NAME=value" strings: the image's, then HOSTNAME, then the
  * container's own env resolved as the kubelet does (pod-specs/env.ts); a container's variable
- * replaces the image's of the same name.
+ * replaces the image's of the same name. HOME, when none of them sets it, is the home of the
+ * container's uid in its /etc/passwd, else "/", as runc sets it for the CRI runtimes.
  */
-export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node">): string[] {
+export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd">): string[] {
   const { pod, container, node } = ctx;
   const out = new Map<string, string>();
   for (const kv of ctx.image?.env ?? defaultImageEnv) {
@@ -125,5 +136,6 @@ export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "ima
     allocatable: { cpu: String(node.cpus), memory: String(node.memoryBytes) },
   });
   for (const e of env) out.set(e.name, e.value);
+  if (!out.has("HOME")) out.set("HOME", (ctx.passwd === undefined ? undefined : homeOf(ctx.passwd, runAsIds(pod, container).uid)) ?? "/");
   return [...out].map(([k, v]) => `${k}=${v}`);
 }

@@ -11,6 +11,7 @@ import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./c
 import { runChecked } from "./exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
 import { planLaunch } from "./launch.ts";
+import { readPasswd } from "./passwd.ts";
 import { Layout, type PodRef, type Roots } from "./paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
 import type { Sys } from "./sys/index.ts";
@@ -160,6 +161,8 @@ export class Runtime {
       upperDir,
       workDir,
       node: this.node,
+      // The image's own file, as its overlay starts; the host's for `image: host`.
+      passwd: readPasswd(image === "host" ? "/" : image.rootfs),
     });
     const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
     // Not awaited: the kernel's wait before PID 1's join runs beside the work below.

@@ -1,7 +1,9 @@
 // podd exec: runs a command in a running container. The daemon names the container's PID 1
 // (exec-target); podd-init exec joins its namespaces and cgroups and runs the command with this
-// process's stdio, so a terminal works with -it and the command's exit code becomes podd's.
+// process's stdio, or with -it on a terminal on a pty of the container's own that podd-init
+// relays this terminal to; the command's exit code becomes podd's.
 import { spawn } from "node:child_process";
+import { isatty } from "node:tty";
 import { PoddError } from "../errors.ts";
 import { initPath } from "./common.ts";
 import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
@@ -10,6 +12,8 @@ import { parseFlags, type Verb } from "./verb.ts";
 export interface ExecDeps {
   /** runs podd-init; resolves to its exit code (the command's) */
   run(path: string, args: string[], stdin: boolean): Promise<number>;
+  /** whether stdin is a terminal (node:tty's isatty(0): process.stdin would open a stream on it) */
+  stdinIsTerminal(): boolean;
 }
 
 export const spawnInit: ExecDeps = {
@@ -30,6 +34,7 @@ export const spawnInit: ExecDeps = {
       });
     });
   },
+  stdinIsTerminal: () => isatty(0),
 };
 
 export async function execMain(argv: string[], io: Io, deps: ExecDeps = spawnInit): Promise<number> {
@@ -46,7 +51,9 @@ export async function execMain(argv: string[], io: Io, deps: ExecDeps = spawnIni
   const name = podNames(positionals, "exec")[0];
   if (name === undefined || positionals.length > 1) throw new PoddError("expected one POD: podd exec POD [-c CONTAINER] [-it] -- CMD [ARG…]", { code: "Invalid" });
   if (command.length === 0) throw new PoddError("you must specify at least one command for the container", { code: "Invalid" });
-  if (values.tty && !values.stdin) io.stderr.write("Unable to use a TTY - input is not a terminal or the right kind of file\n");
+  // As kubectl: a terminal only for -it on a terminal; otherwise say so and go on without one.
+  const tty = values.tty === true && values.stdin === true && deps.stdinIsTerminal();
+  if (values.tty && !tty) io.stderr.write("Unable to use a TTY - input is not a terminal or the right kind of file\n");
   const namespace = namespaceOf(values);
   const client = clientFor(values, io);
   return runClientVerb(io, async () => {
@@ -65,6 +72,8 @@ export async function execMain(argv: string[], io: Io, deps: ExecDeps = spawnIni
     const uid = spec?.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
     const gid = spec?.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
     if (uid !== undefined || gid !== undefined) args.push("--uid", String(uid ?? 0), "--gid", String(gid ?? 0));
+    // podd-init opens the pty inside the container and relays this terminal to it.
+    if (tty) args.push("--tty");
     args.push("--", ...command);
     return deps.run(initPath(), args, values.stdin === true);
   });

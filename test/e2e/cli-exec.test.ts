@@ -1,10 +1,11 @@
 // podd exec against a real daemon: the command runs inside the container (the pod's hostname,
 // the container's environment from the manifest, its PID namespace), its exit code becomes
 // podd's, -i passes piped stdin, -c picks a container, -it works on a terminal, and kubectl's
-// errors for a missing pod or a missing command.
+// errors for a missing pod or a missing command; with -it a terminal of the container's own
+// (its /dev/pts, a size, job control), HOME from the image's /etc/passwd, TERM only with -t.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { cli, e2eSkip, repo } from "./harness.ts";
 import { waitRunning } from "./daemon-helpers.ts";
@@ -12,6 +13,32 @@ import { pid1Of } from "./pod-helpers.ts";
 import { withCli } from "./cli-helpers.ts";
 
 const skip = e2eSkip();
+
+/**
+ * `podd ARGS…` on a terminal of script(1)'s (util-linux) of 33 rows and 101 columns, with
+ * TERM=vt220; its status and the terminal's output. script's stdin stays open until the end: at its end of input script would
+ * type an EOF character into the terminal, which the command's terminal would echo.
+ */
+function poddOnTerminal(args: string[]): Promise<{ status: number | null; out: string }> {
+  const cmd = "stty rows 33 cols 101; " + [process.execPath, "--import", "tsx", cli, ...args].map((a) => `'${a}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", cmd, "/dev/null"], { cwd: repo, env: { ...process.env, TERM: "vt220" }, stdio: ["pipe", "pipe", "inherit"], timeout: 60_000 });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
+    child.on("error", reject);
+    child.on("close", (status) => {
+      child.stdin.end();
+      resolve({ status, out: out.replace(/\r\n/g, "\n") });
+    });
+  });
+}
+
+const onePod = JSON.stringify({
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: { name: "one" },
+  spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "main", image: "busybox", command: ["sleep", "1000"] }] },
+});
 
 const pod = JSON.stringify({
   apiVersion: "v1",
@@ -64,6 +91,31 @@ describe("podd exec", { skip, timeout: 120_000 }, () => {
       const tty = spawnSync("script", ["-qec", cmd.map((a) => `'${a}'`).join(" "), "/dev/null"], { cwd: repo, encoding: "utf8", input: "", timeout: 60_000 });
       assert.equal(tty.status, 0, tty.stdout + tty.stderr);
       assert.match(tty.stdout, /on-a-tty/);
+    }));
+
+  test("-it: a terminal of the container's own, HOME from its /etc/passwd, TERM only with -t", () =>
+    withCli(async (c) => {
+      assert.equal((await c.apply("one.yaml", onePod)).code, 0);
+      await waitRunning(c.d, "one", "main");
+
+      const tty = await poddOnTerminal(["exec", "--socket", c.d.socket, "-it", "one", "--", "sh", "-c", "tty; stty size; echo HOME=$HOME TERM=$TERM; exit 4"]);
+      assert.equal(tty.status, 4, tty.out);
+      // The container's own devpts: the pty is there, under the name the command was told.
+      assert.match(tty.out, /^\/dev\/pts\/\d+\n33 101\nHOME=\/root TERM=vt220\n$/);
+
+      // The command leads a session of its own on that terminal, so a shell has job control
+      // (busybox sh says it "can't access tty" when it has none).
+      const jobs = await poddOnTerminal(["exec", "--socket", c.d.socket, "-it", "one", "--", "sh", "-c", "set -m; sleep 0 & wait; set -- $(cat /proc/$$/stat); echo pid=$1 sid=$6"]);
+      assert.equal(jobs.status, 0, jobs.out);
+      assert.match(jobs.out, /^pid=(\d+) sid=\1\n$/);
+
+      // Without -t, on the same terminal: none in the container, no TERM (the caller's is not
+      // passed on), the same HOME.
+      const plain = await poddOnTerminal(["exec", "--socket", c.d.socket, "-i", "one", "--", "sh", "-c", "tty; echo HOME=$HOME TERM=$TERM"]);
+      assert.equal(plain.out, "not a tty\nHOME=/root TERM=\n");
+      // The container itself was started with that HOME (not only what exec gives its command).
+      const main = await c.run("exec", ["one", "--", "sh", "-c", "tr '\\0' '\\n' </proc/1/environ | grep ^HOME="]);
+      assert.equal(main.stdout, "HOME=/root\n", main.stderr);
     }));
 
   test("without -c the first of two containers, with kubectl's note; errors: a missing pod, an unknown container, no command", () =>
