@@ -133,7 +133,7 @@ const checks: Record<string, (r: Ran) => void> = {
     assert.match(r.stdout, /^web\s+app\s+\d+m\s+\d+Mi/m);
     assert.match(r.stdout, /^web\s+shipper\s+\d+m\s+\d+Mi/m);
   },
-  "podd events": (r) => assert.match(r.stdout, /Started\s+pod\/web/),
+  "podd events": (r) => assert.match(r.stdout, /Started\s+Pod\/web\s+Started container app/),
   "podd delete pod web": (r) => assert.equal(r.stdout, 'pod "web" deleted\n'),
 };
 
