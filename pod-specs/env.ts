@@ -37,7 +37,8 @@ export function podFieldValue(pod: Pod, fieldPath: string, fields?: Mapping): st
     case "metadata.uid":
       return pod.metadata.uid;
     case "spec.serviceAccountName":
-      return fields?.(fieldPath) ?? pod.spec.serviceAccountName ?? "";
+      // Kubernetes' ServiceAccount admission names "default" when the pod names none.
+      return fields?.(fieldPath) ?? pod.spec.serviceAccountName ?? pod.spec.serviceAccount ?? "default";
     default:
       return fields?.(fieldPath);
   }

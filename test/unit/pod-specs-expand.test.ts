@@ -89,6 +89,7 @@ spec:
         - {name: LATER, value: "later"}
         - {name: APP, valueFrom: {fieldRef: {fieldPath: "metadata.labels['app']"}}}
         - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+        - {name: SA, valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}}
         - {name: CPU_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
         - {name: CPU_MILLI, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}}
         - {name: MEM_MI, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
@@ -115,6 +116,8 @@ test("containerEnv resolves in order; command and args see the whole env", () =>
     { name: "LATER", value: "later" },
     { name: "APP", value: "demo" },
     { name: "IP", value: "10.0.0.7" },
+    // no serviceAccountName in the manifest: Kubernetes' admission names "default"
+    { name: "SA", value: "default" },
     // 1500m rounded up to whole CPUs
     { name: "CPU_LIMIT", value: "2" },
     { name: "CPU_MILLI", value: "250" },
