@@ -16,6 +16,7 @@ import {
   type Tags,
 } from "yaml";
 import type { Diagnostic } from "./types.ts";
+import { parseJsonTree } from "./json-tree.ts";
 
 export interface Pos {
   line: number;
@@ -65,9 +66,11 @@ export interface LoadedText {
   warnings: Diagnostic[];
 }
 
-// An alias can repeat a big subtree many times ("billion laughs"); past this many nodes the
-// document is refused instead of exhausting memory.
-const MAX_NODES = 100_000;
+// An alias can repeat a big subtree many times ("billion laughs"). The nodes a document may
+// expand to grow with its size, as go-yaml bounds excessive aliasing, so that a small text
+// cannot cost more than a large one: past the limit the document is refused.
+const BASE_NODES = 10_000;
+const maxNodes = (bytes: number): number => BASE_NODES + Math.ceil(bytes / 8);
 
 /** The path given to problems that belong to no field, such as a YAML syntax error at the top. */
 export const ROOT_PATH = "<root>";
@@ -118,12 +121,85 @@ function singleQuoteEscapes(text: string, docs: Document.Parsed[]): number[] {
   return [...offsets].sort((a, b) => a - b);
 }
 
+/**
+ * kube-apiserver's limit for one object (etcd refuses larger ones). A document past it is
+ * refused before it is parsed: the parser needs some 40 times a document's size in memory.
+ */
+export const MAX_DOCUMENT_BYTES = 1536 * 1024;
+// Deeper than this the parser's recursion would exhaust the stack; no manifest nests so deep.
+const MAX_DEPTH = 200;
+
+/**
+ * Where the documents of a stream begin: offset 0 and every `---` marker at the start of a
+ * line. Each document is parsed on its own, so that a file of many documents never needs more
+ * memory than its largest one.
+ */
+function documentStarts(text: string): number[] {
+  const starts = [0];
+  for (const m of text.matchAll(/^---(?=[ \t\r\n]|$)/gm)) if (m.index! > 0) starts.push(m.index!);
+  return starts;
+}
+
+/** Where flow collections ([ and { outside quotes and comments) first nest past limit, or -1; one linear pass. */
+function tooDeepAt(text: string, from: number, to: number, limit: number): number {
+  let depth = 0;
+  let quote = "";
+  for (let i = from; i < to; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === "\\" && quote === '"') i++;
+      else if (c === quote) quote = "";
+    } else if (c === '"' || c === "'") {
+      // A quote only opens a string where a scalar can start; inside a word it is text.
+      const prev = text[i - 1];
+      if (prev === undefined || " \t\n[{,:-".includes(prev)) quote = c;
+    } else if (c === "#" && (i === from || " \t\n".includes(text[i - 1]!))) {
+      const nl = text.indexOf("\n", i);
+      i = nl < 0 ? to : nl;
+    } else if (c === "[" || c === "{") {
+      if (++depth > limit) return i;
+    } else if ((c === "]" || c === "}") && depth > 0) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
 export function loadYaml(text: string, file: string): LoadedText {
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
   const lines = new LineCounter();
   lines.addNewLine(0);
   for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lines.addNewLine(i + 1);
+  const posAt = (offset: number): Pos => {
+    const p = lines.linePos(Math.max(0, Math.min(offset, text.length)));
+    return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
+  };
+  const documents: LoadedDocument[] = [];
+  const starts = documentStarts(text);
+  for (const [k, start] of starts.entries()) {
+    const end = starts[k + 1] ?? text.length;
+    if (end - start > MAX_DOCUMENT_BYTES) {
+      errors.push(yamlDiagnostic(file, posAt(start), ROOT_PATH, `document is larger than ${MAX_DOCUMENT_BYTES} bytes, kube-apiserver's limit for one object`));
+      documents.push({ root: null, pos: posAt(start) });
+      continue;
+    }
+    const deep = tooDeepAt(text, start, end, MAX_DEPTH);
+    if (deep >= 0) {
+      errors.push(yamlDiagnostic(file, posAt(deep), ROOT_PATH, `nested more than ${MAX_DEPTH} levels deep`));
+      documents.push({ root: null, pos: posAt(start) });
+      continue;
+    }
+    // The API's clients send JSON: read it directly, and only what is not strict JSON as YAML.
+    const json = text[start] === "{" ? parseJsonTree(text.slice(start, end), start, posAt, MAX_DEPTH) : undefined;
+    if (json) documents.push({ root: json, pos: posAt(start) });
+    else loadDocuments(text.slice(start, end), start, file, posAt, documents, errors, warnings);
+  }
+  return { documents, errors, warnings };
+}
+
+/** Parses one slice of the stream (one document, or comments only) that begins at `base`. */
+function loadDocuments(text: string, base: number, file: string, posAt: (offset: number) => Pos, documents: LoadedDocument[], errors: Diagnostic[], warnings: Diagnostic[]): void {
   let { docs, streamErrors } = parseText(text, new LineCounter());
   // Each `\'` the parser refused is rewritten to `\x27`, which means the same to both readers,
   // and the text parsed again; offsets into the rewritten text are mapped back so that every
@@ -150,13 +226,9 @@ export function loadYaml(text: string, file: string): LoadedText {
     }
     return offset - shift;
   };
-  const posOf = (offset: number): Pos => {
-    const p = lines.linePos(Math.max(0, Math.min(originalOffset(offset), text.length)));
-    return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
-  };
+  const posOf = (offset: number): Pos => posAt(base + Math.min(originalOffset(offset), text.length));
   for (const e of streamErrors) errors.push(yamlDiagnostic(file, posOf(e.pos[0]), ROOT_PATH, e.message));
 
-  const documents: LoadedDocument[] = [];
   for (const doc of docs) {
     const start = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
     for (const w of doc.warnings) warnings.push(yamlDiagnostic(file, posOf(w.pos[0]), pathAt(doc, w.pos[0]), w.message));
@@ -167,28 +239,63 @@ export function loadYaml(text: string, file: string): LoadedText {
       documents.push({ root: null, pos: posOf(start) });
       continue;
     }
-    const builder = { count: 0, doc, posOf, tooBig: false };
+    const builder: Builder = { count: 0, max: maxNodes(text.length), doc, posOf, tooBig: false, tooDeep: false, anchors: anchorsOf(doc) };
     const root = doc.contents === null ? null : build(doc.contents as YamlNode, builder, 0);
-    if (builder.tooBig) {
-      errors.push(yamlDiagnostic(file, posOf(start), ROOT_PATH, `document has more than ${MAX_NODES} nodes after expanding aliases`));
+    if (builder.tooBig || builder.tooDeep) {
+      const why = builder.tooBig ? `document has more than ${builder.max} nodes after expanding aliases` : `nested more than ${MAX_DEPTH} levels deep`;
+      errors.push(yamlDiagnostic(file, posOf(start), ROOT_PATH, why));
       documents.push({ root: null, pos: posOf(start) });
       continue;
     }
     documents.push({ root, pos: posOf(start) });
   }
-  return { documents, errors, warnings };
+}
+
+/**
+ * Every anchor of a document with the offset of its node, in document order. An alias names
+ * the nearest anchor before it (YAML lets a name be anchored again); looking it up here costs
+ * a few comparisons, where the parser's own resolve() walks the whole document for each alias.
+ */
+function anchorsOf(doc: Document.Parsed): Map<string, { offset: number; node: YamlNode }[]> {
+  const out = new Map<string, { offset: number; node: YamlNode }[]>();
+  const visit = (n: unknown, depth: number): void => {
+    if (depth > MAX_DEPTH || n === null || typeof n !== "object") return;
+    const node = n as YamlNode & { anchor?: string };
+    if (node.anchor) {
+      const list = out.get(node.anchor) ?? [];
+      list.push({ offset: node.range?.[0] ?? 0, node });
+      out.set(node.anchor, list);
+    }
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        visit(pair.key, depth + 1);
+        visit(pair.value, depth + 1);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) visit(item, depth + 1);
+    }
+  };
+  visit(doc.contents, 0);
+  return out;
 }
 
 function yamlDiagnostic(file: string, pos: Pos, path: string, message: string): Diagnostic {
+  // Block nesting deep enough to exhaust the parser's stack (flow nesting is refused before
+  // parsing): say what is wrong with the input, not what happened to the parser.
+  if (/maximum call stack/i.test(message)) message = `nested more than ${MAX_DEPTH} levels deep`;
   const text = message.length > 0 ? message[0]!.toLowerCase() + message.slice(1) : message;
   return { file, line: pos.line, col: pos.col, path, message: `yaml: ${text}` };
 }
 
 interface Builder {
   count: number;
+  /** the nodes this document may expand to */
+  max: number;
   doc: Document.Parsed;
   posOf: (offset: number) => Pos;
   tooBig: boolean;
+  tooDeep: boolean;
+  anchors: Map<string, { offset: number; node: YamlNode }[]>;
 }
 
 function nodePos(node: YamlNode, b: Builder): Pos {
@@ -200,12 +307,15 @@ function isMergeKey(key: unknown): boolean {
 }
 
 function build(node: YamlNode, b: Builder, depth: number): TreeNode {
-  if (++b.count > MAX_NODES || depth > 200) {
-    b.tooBig = true;
+  if (++b.count > b.max || depth > MAX_DEPTH) {
+    if (depth > MAX_DEPTH) b.tooDeep = true;
+    else b.tooBig = true;
     return { kind: "scalar", pos: nodePos(node, b), value: null, source: "", quoted: false };
   }
   if (isAlias(node)) {
-    const target = node.resolve(b.doc);
+    const at = node.range?.[0] ?? 0;
+    let target: YamlNode | undefined;
+    for (const a of b.anchors.get(node.source) ?? []) if (a.offset < at) target = a.node;
     if (target === undefined) return { kind: "scalar", pos: nodePos(node, b), value: null, source: "", quoted: false };
     // The target's own positions are kept: that is where the text that is wrong was written.
     return build(target as YamlNode, b, depth + 1);

@@ -105,7 +105,7 @@ test("hostile YAML: alias bombs and deep nesting are refused, not expanded", () 
   const started = Date.now();
   const r = loadManifests(bomb.join("\n") + "\nkind: Pod\n", "bomb.yaml");
   assert.ok(r.errors.length > 0);
-  assert.match(r.errors[0]!.message, /more than 100000 nodes/);
+  assert.match(r.errors[0]!.message, /^yaml: document has more than \d+ nodes after expanding aliases$/);
   assert.ok(Date.now() - started < 5000);
 
   const deep = "[".repeat(500) + "]".repeat(500);
