@@ -92,6 +92,23 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       }
     }));
 
+  test("alias and nesting bombs through the API are refused by what is wrong with them, and /healthz answers meanwhile", () =>
+    withDaemonEnv(async (env, daemons) => {
+      const d = (daemons.current = await startDaemon(env));
+      const bomb = ["apiVersion: v1", "kind: Pod", "metadata:", "  name: bomb", "  annotations:", "    a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
+      for (let i = 1; i < 12; i++) bomb.push(`    a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`);
+      const deep = `apiVersion: v1\nkind: Pod\nmetadata: {name: deep, annotations: {a: ${"[".repeat(100_000)}${"]".repeat(100_000)}}}\n`;
+      const yaml = { "Content-Type": "application/yaml" };
+      const answers = [rawRequest(d.socket, "PUT", podPath("bomb"), yaml, bomb.join("\n") + "\n"), rawRequest(d.socket, "PUT", podPath("deep"), yaml, deep)];
+      assert.equal((await d.request("GET", "/healthz")).status, 200);
+      const [b, n] = await Promise.all(answers);
+      assert.equal(b!.status, 422);
+      assert.match(b!.body, /document has more than \d+ nodes after expanding aliases/);
+      assert.equal(n!.status, 422);
+      assert.match(n!.body, /nested more than 200 levels deep/);
+      assert.doesNotMatch(n!.body, /call stack/);
+    }));
+
   test("bad requests get kube-apiserver's answers: 400 for a broken escape, 415 for a body of another type, 413 past 3 MiB, unread", () =>
     withDaemonEnv(async (env, daemons) => {
       const d = (daemons.current = await startDaemon(env));
