@@ -1,9 +1,9 @@
 // The daemon's HTTP/JSON API on a unix socket. Paths and objects follow the Kubernetes REST
 // API for pods, so kubectl-compatible tooling can come later as a small step; errors are
 // Kubernetes Status objects; ?watch=true streams one JSON watch event per line.
-import { chmodSync, chownSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, watch, type FSWatcher } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { connect } from "node:net";
 import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
 import type { Daemon } from "./daemon.ts";
@@ -179,8 +179,41 @@ export class ApiServer {
   }
 
   close(): Promise<void> {
+    this.socketWatch?.close();
+    this.socketWatch = undefined;
     for (const s of this.streams) s.end();
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private socketWatch: FSWatcher | undefined;
+
+  /**
+   * Notices the socket file going away (a user's rm, or the whole run root removed) and
+   * listens again on a new one, after telling onLost: a daemon that nobody can reach looks
+   * dead, and `podd apply` would start a second one. inotify on the socket's directory (and on
+   * the directory again once it is made anew), no timer.
+   */
+  guardSocket(onLost: (socket: string) => void): void {
+    const { socket } = this.opts;
+    const dir = dirname(socket);
+    let busy = false;
+    const check = async (): Promise<void> => {
+      if (busy || existsSync(socket)) return;
+      busy = true;
+      try {
+        onLost(socket);
+        this.socketWatch?.close();
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        await new Promise<void>((resolve) => this.server.close(() => resolve()));
+        await this.listen();
+        this.guardSocket(onLost);
+      } finally {
+        busy = false;
+      }
+    };
+    this.socketWatch = watch(dir, () => void check());
+    // A directory removed with its socket ends the watch after its last event.
+    this.socketWatch.on("error", () => void check());
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -53,6 +53,7 @@ export const daemon: Verb = {
       process.stderr.write(`error: ${(err as Error).message}\n`);
       process.exit(1);
     }
+    api.guardSocket((lost) => log.error(`the API socket ${lost} was removed (with the run root?): listening on a new one`));
     log.info(`podd ${poddVersion()} serving on ${socket}`, { state: opts.roots.state, run: opts.roots.run, log: opts.roots.log, manifests: manifestsDir, cgroups: `${d.sup.runtime.cgroups.version === 2 ? "v2" : "v1"} ${opts.cgroupParent}` });
 
     await new Promise<void>((done) => {

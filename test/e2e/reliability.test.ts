@@ -3,8 +3,9 @@
 // already holds is refused before it touches anything, naming the holder's pid; a socket
 // another daemon answers on is never removed; reading a large log costs the daemon memory
 // independent of the log's size.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -107,6 +108,32 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       assert.equal(n!.status, 422);
       assert.match(n!.body, /nested more than 200 levels deep/);
       assert.doesNotMatch(n!.body, /call stack/);
+    }));
+
+  test("a socket removed (alone, or with the whole run root) is noticed, logged as an error, and served again", () =>
+    withDaemonEnv(async (env, daemons) => {
+      const d = (daemons.current = await startDaemon(env));
+      rmSync(d.socket);
+      await waitFor("the daemon to answer on a new socket", async () => {
+        try {
+          return (await d.request("GET", "/healthz")).status === 200;
+        } catch {
+          return false; // not listening again yet
+        }
+      });
+      // The daemon's log line may reach its output a moment after it answers again.
+      await waitFor("the loss in the daemon's log", () => /error.*the API socket \S+podd\.sock was removed \(with the run root\?\): listening on a new one/.test(d.output()));
+      // The daemon may make its new socket while rm still runs, and rm then fails (ENOTEMPTY),
+      // as a user's rm -rf would: either way the daemon must answer again.
+      spawnSync("rm", ["-rf", env.run]);
+      await waitFor("the daemon to answer again after the run root went", async () => {
+        try {
+          return (await d.request("GET", "/healthz")).status === 200;
+        } catch {
+          return false;
+        }
+      });
+      await waitFor("the second loss in the daemon's log", () => (d.output().match(/was removed/g)?.length ?? 0) >= 2);
     }));
 
   test("bad requests get kube-apiserver's answers: 400 for a broken escape, 415 for a body of another type, 413 past 3 MiB, unread", () =>
