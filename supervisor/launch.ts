@@ -29,6 +29,8 @@ export interface LaunchContext {
   /** the container's writable layer (image containers) */
   upperDir: string;
   workDir: string;
+  /** the host file bound on the container's terminationMessagePath */
+  terminationLog: string;
   node: { name: string; cpus: number; memoryBytes: bigint; hostIP: string };
 }
 
@@ -65,6 +67,9 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     { source: ctx.sandbox.hostname, target: "/etc/hostname", readOnly: false },
     { source: ctx.sandbox.resolvConf, target: "/etc/resolv.conf", readOnly: false },
   ];
+  // As the kubelet does for every container with a path (the API defaults it): the container
+  // writes why it ended there, and podd reads it into the terminated state's message.
+  if (container.terminationMessagePath) mounts.push({ source: ctx.terminationLog, target: container.terminationMessagePath, readOnly: false });
   for (const vm of container.volumeMounts ?? []) {
     const source = ctx.volumes.get(vm.name);
     if (source === undefined) throw new ConfigError(`volume "${vm.name}" of container ${container.name} was not prepared`);

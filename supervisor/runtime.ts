@@ -13,6 +13,7 @@ import { ImageStore, type Image } from "./images.ts";
 import { planLaunch } from "./launch.ts";
 import { Layout, type PodRef, type Roots } from "./paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
+import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
 import type { Sys } from "./sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
 
@@ -138,6 +139,7 @@ export class Runtime {
     const upperDir = join(layer, "upper");
     const workDir = join(layer, "work");
     const rootfsMountPoint = join(runDir, "rootfs");
+    const terminationLog = this.layout.terminationLogPath(ref, container.name);
     const sandbox = this.sandboxes.paths(this.sandboxSpec(pod));
     const plan = planLaunch({
       pod,
@@ -154,6 +156,7 @@ export class Runtime {
       rootfsMountPoint,
       upperDir,
       workDir,
+      terminationLog,
       node: this.node,
     });
     const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
@@ -171,6 +174,10 @@ export class Runtime {
     if (image !== "host") {
       mkdirSync(upperDir, { recursive: true, mode: 0o755 });
       mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    }
+    if (container.terminationMessagePath) {
+      mkdirSync(layer, { recursive: true, mode: 0o700 });
+      createTerminationLog(terminationLog);
     }
     const monitor = launch(this.opts.initPath, plan);
     return { monitor, stateDir: runDir, logPath: plan.logPath };
@@ -199,7 +206,41 @@ export class Runtime {
     await this.cgroups.remove(uid, name);
     const rec = readExitRecord(run.stateDir) ?? unknownExit(run.monitor.stderr());
     if (oomKills > 0 && rec.exitCode !== 0 && rec.reason !== "StartError") rec.reason = "OOMKilled";
+    const container = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name);
+    if (container && rec.reason !== "ContainerStatusUnknown") rec.message = this.terminationMessage(pod, container, rec, run.logPath);
     return rec;
+  }
+
+  /**
+   * Read when the container has ended, from files that outlive the daemon (the termination log
+   * beside the writable layer, the CRI log), so a container that ended while no daemon ran
+   * gets its message from the daemon that adopts it.
+   */
+  private terminationMessage(pod: BoundPod, container: Container, rec: ExitRecord, logPath: string): string {
+    const input = {
+      policy: container.terminationMessagePolicy,
+      exitCode: rec.exitCode,
+      reason: rec.reason,
+      runtimeMessage: rec.message,
+      logTail: () => {
+        if (!logPath) return "";
+        try {
+          const tail = readTail(logPath, LOG_TAIL_READ_BYTES);
+          return tail ? logTailMessage(tail.data.toString("utf8"), tail.whole) : "";
+        } catch (err) {
+          return `Error on reading termination message from logs: ${(err as Error).message}`;
+        }
+      },
+    };
+    if (!container.terminationMessagePath) return terminationMessage({ ...input, file: undefined });
+    const path = this.layout.terminationLogPath(podRef(pod), container.name);
+    try {
+      const tail = readTail(path, MAX_TERMINATION_MESSAGE_BYTES);
+      return terminationMessage({ ...input, file: tail?.data.toString("utf8") });
+    } catch (err) {
+      // What the kubelet reports when the file cannot be read; no fallback then.
+      return `Error on reading termination log ${path}: ${(err as Error).message}`;
+    }
   }
 
   /** Every process of the container's cgroup: the end of a grace period. */
