@@ -31,7 +31,7 @@ export interface LaunchContext {
   workDir: string;
   /** the host file bound on the container's terminationMessagePath */
   terminationLog: string;
-  node: { name: string; cpus: number; memoryBytes: bigint; hostIP: string };
+  node: { name: string; hostIP: string; allocatable: { milliCpu: bigint; memoryBytes: bigint } };
 }
 
 /** A container that cannot be configured: Kubernetes' CreateContainerConfigError. */
@@ -127,7 +127,8 @@ export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "ima
   ]);
   const env = resolveEnv(pod, container, {
     fields: (path) => fields.get(path),
-    allocatable: { cpu: String(node.cpus), memory: String(node.memoryBytes) },
+    // The kubelet's default for a limit the container does not set: the node's allocatable.
+    allocatable: { cpu: `${node.allocatable.milliCpu}m`, memory: String(node.allocatable.memoryBytes) },
   });
   for (const e of env) out.set(e.name, e.value);
   return [...out].map(([k, v]) => `${k}=${v}`);

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Container } from "../pod-specs/types.ts";
+import { rejectedMessage, type Admission } from "./admission.ts";
 import type { EventBus, PodEvent } from "./events.ts";
 import { ConfigError } from "./launch.ts";
 import {
@@ -82,6 +83,8 @@ export class PodWorker {
   readonly observed: ObservedPod;
   readonly held = new Map<string, Held>();
   readonly live = new Map<string, LiveContainer>();
+  /** refused by admission: no container was ever created, so none has a status */
+  private rejected = false;
   /** the last action failure, shown in status.message (like a kubelet sync error) */
   lastError: string | undefined;
   private lastStatus: PodStatus | undefined;
@@ -108,6 +111,23 @@ export class PodWorker {
   start(): void {
     (this.observed as { startTimeMs?: number }).startTimeMs = this.clock.now();
     this.kick();
+  }
+
+  /** Whether the pod still holds what it requests of the node: it was admitted and has not ended. */
+  get active(): boolean {
+    return this.observed.terminal === undefined && !this.finished;
+  }
+
+  /**
+   * Refused by the node's admission: Failed for good with the kubelet's reason (OutOfcpu, …),
+   * an event with the admission's message, and nothing created, not even the run dir.
+   */
+  reject(reason: string, message: string): void {
+    this.rejected = true;
+    Object.assign(this.observed, { startTimeMs: this.clock.now(), terminal: { phase: "Failed", reason, message: rejectedMessage(message) } });
+    this.emit("Warning", reason, message);
+    this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
+    this.checkDone();
   }
 
   /**
@@ -424,15 +444,18 @@ export class PodWorker {
    * by pidfd. Nothing that still runs is restarted; a container that ended meanwhile is
    * resolved from its exit record (or, with none, as ContainerStatusUnknown).
    */
-  restore(sys: Sys): void {
+  restore(sys: Sys, admit: () => Admission): void {
     let saved: SavedPod | undefined;
     try {
       saved = JSON.parse(readFileSync(this.statePath(), "utf8")) as SavedPod;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw PoddError.wrap(`read ${this.statePath()}`, err);
     }
+    // Nothing ran: the pod is new to this node, and admitted as any new pod is.
     if (!saved || saved.uid !== this.pod.metadata.uid) {
-      this.start();
+      const verdict = admit();
+      if (verdict.admit) this.start();
+      else this.reject(verdict.reason, verdict.message);
       return;
     }
     Object.assign(this.observed, saved.observed);
@@ -467,6 +490,12 @@ export class PodWorker {
     for (const s of [...(status.initContainerStatuses ?? []), ...status.containerStatuses]) {
       const held = this.held.get(s.name);
       if (held && s.state.waiting) s.state.waiting = { reason: held.reason, message: held.message };
+    }
+    // As the kubelet's rejectPod sets it: the phase, reason and message, no container statuses
+    // (kubectl's STATUS column then shows the reason, not a container's Waiting).
+    if (this.rejected) {
+      status.containerStatuses = [];
+      delete status.initContainerStatuses;
     }
     // Why a pod never got going (a volume, a sandbox), as the kubelet's sync errors show; also
     // on a pod stopped for good before it did, which is Failed with no reason of its own.

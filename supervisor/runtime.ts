@@ -1,10 +1,12 @@
 // The effects a pod needs, gathered behind one object the pod worker drives: sandbox, volumes,
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod-lifecycle.ts; this module only does what it is told and reports what happened.
-import { cpus, hostname, totalmem } from "node:os";
-import { mkdirSync, rmSync } from "node:fs";
+import { availableParallelism, hostname, totalmem } from "node:os";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { containerCgroupResources } from "../pod-specs/cgroup-conversions.ts";
+import { allocatableOf, parseMemTotal, type Requests } from "./admission.ts";
+import { PoddError } from "./errors.ts";
 import type { Container, Pod } from "../pod-specs/types.ts";
 import type { CgroupLimits, CgroupManager } from "./cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
@@ -31,17 +33,39 @@ export interface RuntimeOptions {
   /** where processes are looked up (start times of monitors to adopt, the cgroup of our own);
    * default /proc */
   procRoot?: string;
+  /** --system-reserved and --kube-reserved: taken off the machine before pods are admitted */
+  systemReserved?: Requests;
+  kubeReserved?: Requests;
 }
 
 export interface NodeInfo {
   name: string;
-  cpus: number;
-  memoryBytes: bigint;
   hostIP: string;
+  /** the machine: the CPUs this process may run on, MemTotal */
+  capacity: Requests;
+  /** what pods may request: the capacity less the reservations */
+  allocatable: Requests;
 }
 
-export function hostNode(): NodeInfo {
-  return { name: hostname(), cpus: cpus().length, memoryBytes: BigInt(totalmem()), hostIP: "127.0.0.1" };
+/**
+ * The machine as the kubelet's node status sees it. CPUs are those the daemon may run on (its
+ * affinity, which a cpuset cgroup narrows), not every CPU the kernel knows.
+ */
+export function hostNode(procRoot = "/proc", reserved: readonly Requests[] = []): NodeInfo {
+  const capacity: Requests = { milliCpu: BigInt(availableParallelism()) * 1000n, memoryBytes: memTotal(procRoot) };
+  return { name: hostname(), hostIP: "127.0.0.1", capacity, allocatable: allocatableOf(capacity, reserved) };
+}
+
+function memTotal(procRoot: string): bigint {
+  const path = join(procRoot, "meminfo");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw PoddError.wrap(`read ${path}`, err);
+  }
+  // A kernel always has the line; without it, what libuv reads through sysinfo(2).
+  return parseMemTotal(text) ?? BigInt(totalmem());
 }
 
 export function podRef(pod: BoundPod): PodRef {
@@ -72,7 +96,7 @@ export class Runtime {
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
     this.volumes = new VolumeManager(sys, this.layout, onHostPath);
     this.images = new ImageStore(this.layout.imagesDir());
-    this.node = hostNode();
+    this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
   }
 
   sandboxSpec(pod: BoundPod) {
