@@ -3,7 +3,7 @@
 // deadline came due, a delete was asked for). Work on one pod is serialised: a change that
 // arrives while actions are being applied makes the loop run once more, never concurrently.
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Container } from "../pod-specs/types.ts";
 import { rejectedMessage, type Admission } from "./admission.ts";
@@ -39,10 +39,12 @@ import { trace } from "./trace.ts";
 /** A Pod with its status, as `kubectl get pod -o json` prints it. */
 export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
 
-/** observed.json in the pod's run dir */
+/** observed.json in the pod's run dir; ended.json in its state dir */
 interface SavedPod {
   uid: string;
   observed: ObservedPod;
+  /** refused by admission (ended.json only) */
+  rejected?: boolean;
 }
 
 export interface Clock {
@@ -85,6 +87,8 @@ export class PodWorker {
   readonly live = new Map<string, LiveContainer>();
   /** refused by admission: no container was ever created, so none has a status */
   private rejected = false;
+  /** ended.json is written (see saveEnded) */
+  private endedSaved = false;
   /** the last action failure, shown in status.message (like a kubelet sync error) */
   lastError: string | undefined;
   private lastStatus: PodStatus | undefined;
@@ -126,6 +130,7 @@ export class PodWorker {
     this.rejected = true;
     Object.assign(this.observed, { startTimeMs: this.clock.now(), terminal: { phase: "Failed", reason, message: rejectedMessage(message) } });
     this.emit("Warning", reason, message);
+    this.save();
     this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
     this.checkDone();
   }
@@ -433,9 +438,39 @@ export class PodWorker {
    * no fsync: after a reboot the pod starts afresh.
    */
   private save(): void {
+    this.saveEnded();
     if (!this.observed.sandboxReady && !existsSync(this.runtime.layout.podRunDir(this.ref()))) return;
     const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed };
     writeFileAtomic(this.statePath(), JSON.stringify(saved) + "\n", 0o600, false);
+  }
+
+  private endedPath(): string {
+    return join(this.runtime.layout.podStateDir(this.ref()), "ended.json");
+  }
+
+  /**
+   * A pod that ended by itself (or was rejected) stays ended, as a node's API server keeps a
+   * Failed or Succeeded pod: its final state goes to the state root once its sandbox is gone
+   * (the run dir, and observed.json with it, went with the sandbox), so that a restarted daemon
+   * neither runs it again nor forgets how its containers ended. A pod stopped by a delete or
+   * --stop-pods-on-exit is not ended that way, and is not recorded.
+   */
+  private saveEnded(): void {
+    if (this.endedSaved || !this.observed.terminal || this.observed.sandboxReady || this.live.size > 0 || this.observed.deletionRequestedAtMs !== undefined) return;
+    const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed, ...(this.rejected ? { rejected: true } : {}) };
+    mkdirSync(this.runtime.layout.podStateDir(this.ref()), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.endedPath(), JSON.stringify(saved) + "\n", 0o600);
+    this.endedSaved = true;
+  }
+
+  private readSaved(path: string): SavedPod | undefined {
+    try {
+      const saved = JSON.parse(readFileSync(path, "utf8")) as SavedPod;
+      return saved.uid === this.pod.metadata.uid ? saved : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw PoddError.wrap(`read ${path}`, err);
+    }
   }
 
   /**
@@ -445,14 +480,17 @@ export class PodWorker {
    * resolved from its exit record (or, with none, as ContainerStatusUnknown).
    */
   restore(sys: Sys, admit: () => Admission): void {
-    let saved: SavedPod | undefined;
-    try {
-      saved = JSON.parse(readFileSync(this.statePath(), "utf8")) as SavedPod;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw PoddError.wrap(`read ${this.statePath()}`, err);
+    const saved = this.readSaved(this.statePath());
+    const ended = saved ? undefined : this.readSaved(this.endedPath());
+    if (ended) {
+      Object.assign(this.observed, ended.observed);
+      this.rejected = ended.rejected ?? false;
+      this.endedSaved = true;
+      this.checkDone();
+      return;
     }
     // Nothing ran: the pod is new to this node, and admitted as any new pod is.
-    if (!saved || saved.uid !== this.pod.metadata.uid) {
+    if (!saved) {
       const verdict = admit();
       if (verdict.admit) this.start();
       else this.reject(verdict.reason, verdict.message);

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, waitFor, writeManifest } from "./harness.ts";
 import { withCli, type Cli } from "./cli-helpers.ts";
-import { getPod, putPod, startDaemon, stopDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
+import { getPod, podPath, putPod, startDaemon, stopDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
 import { parse } from "yaml";
 
 const skip = e2eSkip();
@@ -154,6 +154,15 @@ describe("admission against the machine", { skip, timeout: 120_000 }, () => {
       const late = await getPod(daemons.current, "a-late");
       assert.equal(late.status.phase, "Failed", JSON.stringify(late.status));
       assert.equal(late.status.reason, "OutOfcpu", JSON.stringify(late.status));
+
+      // Room again, and one more restart: a rejected pod stays rejected, as on a node.
+      assert.equal((await daemons.current.request("DELETE", `${podPath("b-running")}?gracePeriodSeconds=0`)).status, 200);
+      await waitGone(daemons.current, "b-running");
+      await stopDaemon(daemons.current);
+      daemons.current = await startDaemon(env);
+      const still = await getPod(daemons.current, "a-late");
+      assert.equal(still.status.phase, "Failed", JSON.stringify(still.status));
+      assert.equal(still.status.message, late.status.message);
     }));
 
   test("--system-reserved and --kube-reserved are taken off the machine", () =>

@@ -3,7 +3,8 @@
 // `podd describe` (the docs' termination-demo); on an image rootfs, a read-only one, a custom
 // path and the host's root as a non-root uid; FallbackToLogsOnError takes the log's tail; the
 // message of a container that ended while no daemon ran is read by the daemon that adopts it
-// and kept across one more restart; and the file goes with the pod.
+// and kept across one more restart; a pod that ended stays ended, message and all, across a
+// restart; and the file goes with the pod.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -81,6 +82,30 @@ describe("termination messages", { skip, timeout: 120_000 }, () => {
       await waitGone(c.d, "why");
       assert.ok(!existsSync(logFile), "the termination log outlived its pod");
       assert.deepEqual(leftovers(c.env), { mounts: [], cgroups: [], processes: [], pins: [] });
+    }));
+
+  test("a pod that ended stays ended across a daemon restart, its message with it", () =>
+    withDaemonEnv(async (env, daemons) => {
+      await importBusybox(env);
+      daemons.current = await startDaemon(env);
+      const pod = podManifest("done", { restartPolicy: "Never", containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "echo finished > /dev/termination-log; exit 3"] }] });
+      assert.equal((await putPod(daemons.current, pod)).status, 201);
+      const ended = await waitFor("done Failed", async () => {
+        const p = await getPod(daemons.current!, "done");
+        return p?.status?.phase === "Failed" && !podRunDir(env, "done") ? p : undefined;
+      });
+      const before = containerStatus(ended, "c");
+      assert.equal(before.state.terminated.message, "finished\n");
+
+      await stopDaemon(daemons.current);
+      daemons.current = await startDaemon(env);
+      const after = await getPod(daemons.current, "done");
+      assert.equal(after.status.phase, "Failed", JSON.stringify(after.status));
+      assert.deepEqual(containerStatus(after, "c"), before);
+      assert.equal(podRunDir(env, "done"), undefined, "the ended pod was run again");
+      assert.equal((await daemons.current.request("DELETE", `${podPath("done")}?gracePeriodSeconds=0`)).status, 200);
+      await waitGone(daemons.current, "done");
+      assert.ok(!existsSync(join(env.state, "pods", `default_done_${ended.metadata.uid}`)), "the pod's state dir outlived it");
     }));
 
   test("a container that ended while no daemon ran: the next daemon reads its message, and a restart keeps it", () =>
