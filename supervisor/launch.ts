@@ -29,8 +29,8 @@ export interface LaunchContext {
   /** the container's writable layer (image containers) */
   upperDir: string;
   workDir: string;
-  /** the host file bound on the container's terminationMessagePath */
-  terminationLog: string;
+  /** the host file bound on the container's terminationMessagePath; undefined: none */
+  terminationLog: string | undefined;
   node: { name: string; hostIP: string; allocatable: { milliCpu: bigint; memoryBytes: bigint } };
 }
 
@@ -46,6 +46,19 @@ const hostTmpfs: TmpfsPlan[] = [
   { target: "/var/tmp", options: "mode=1777" },
   { target: "/run", options: "mode=755" },
 ];
+
+/**
+ * Whether a file can be bound at target in a container on the host's root: the host root is
+ * read-only there, so the mount point must be on one of the container's own tmpfs mounts (/dev
+ * and the scratch dirs) or be a file the host already has. Elsewhere no mount point can be made,
+ * and the container starts without a termination log rather than not at all (the kubelet, too,
+ * only logs a termination log it cannot make).
+ */
+export function hostRootTakesFile(target: string, isHostFile: (path: string) => boolean): boolean {
+  const p = posix.normalize(target);
+  if (["/dev", ...hostTmpfs.map((t) => t.target)].some((dir) => p.startsWith(`${dir}/`))) return true;
+  return isHostFile(p);
+}
 
 export function planLaunch(ctx: LaunchContext): LaunchPlan {
   const { pod, container, image } = ctx;
@@ -69,7 +82,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   ];
   // As the kubelet does for every container with a path (the API defaults it): the container
   // writes why it ended there, and podd reads it into the terminated state's message.
-  if (container.terminationMessagePath) mounts.push({ source: ctx.terminationLog, target: container.terminationMessagePath, readOnly: false });
+  if (container.terminationMessagePath && ctx.terminationLog) mounts.push({ source: ctx.terminationLog, target: container.terminationMessagePath, readOnly: false });
   for (const vm of container.volumeMounts ?? []) {
     const source = ctx.volumes.get(vm.name);
     if (source === undefined) throw new ConfigError(`volume "${vm.name}" of container ${container.name} was not prepared`);

@@ -2,17 +2,17 @@
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod-lifecycle.ts; this module only does what it is told and reports what happened.
 import { availableParallelism, hostname, totalmem } from "node:os";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { containerCgroupResources } from "../pod-specs/cgroup-conversions.ts";
 import { allocatableOf, parseMemTotal, type Requests } from "./admission.ts";
-import { PoddError } from "./errors.ts";
+import { hasErrno, PoddError } from "./errors.ts";
 import type { Container, Pod } from "../pod-specs/types.ts";
 import type { CgroupLimits, CgroupManager } from "./cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "./exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
-import { planLaunch } from "./launch.ts";
+import { hostRootTakesFile, planLaunch } from "./launch.ts";
 import { Layout, type PodRef, type Roots } from "./paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
@@ -163,7 +163,9 @@ export class Runtime {
     const upperDir = join(layer, "upper");
     const workDir = join(layer, "work");
     const rootfsMountPoint = join(runDir, "rootfs");
-    const terminationLog = this.layout.terminationLogPath(ref, container.name);
+    const messagePath = container.terminationMessagePath;
+    const terminationLog =
+      messagePath && (image !== "host" || hostRootTakesFile(messagePath, isFile)) ? this.layout.terminationLogPath(ref, container.name) : undefined;
     const sandbox = this.sandboxes.paths(this.sandboxSpec(pod));
     const plan = planLaunch({
       pod,
@@ -199,7 +201,7 @@ export class Runtime {
       mkdirSync(upperDir, { recursive: true, mode: 0o755 });
       mkdirSync(workDir, { recursive: true, mode: 0o700 });
     }
-    if (container.terminationMessagePath) {
+    if (terminationLog) {
       mkdirSync(layer, { recursive: true, mode: 0o700 });
       createTerminationLog(terminationLog);
     }
@@ -303,6 +305,16 @@ export function containerLimits(c: Container): CgroupLimits {
     limits.cpuPeriodUs = res.cpuPeriodUs;
   }
   return limits;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch (err) {
+    // Not there, or a file where the path needs a directory: nothing to bind onto.
+    if (hasErrno(err, "ENOENT") || hasErrno(err, "ENOTDIR")) return false;
+    throw PoddError.wrap(`stat ${path}`, err);
+  }
 }
 
 /** The kubelet's verdict for a container whose end nobody recorded. */

@@ -57,6 +57,10 @@ describe("termination messages", { skip, timeout: 120_000 }, () => {
           { name: "ro", image: "busybox", securityContext: ro, command: ["sh", "-c", "echo read-only > /dev/termination-log"] },
           { name: "custom", image: "busybox", securityContext: ro, terminationMessagePath: "/tmp/why", command: ["sh", "-c", "echo custom > /tmp/why; exit 2"] },
           { name: "host", image: "host", securityContext: { runAsUser: 65534, runAsGroup: 65534 }, command: ["/bin/sh", "-c", "echo host > /dev/termination-log"] },
+          { name: "host-tmp", image: "host", terminationMessagePath: "/tmp/why", command: ["/bin/sh", "-c", "echo host tmp > /tmp/why"] },
+          // No mount point can be made on the host's read-only root there: the container runs
+          // without a termination log rather than not at all.
+          { name: "host-nowhere", image: "host", terminationMessagePath: "/var/lib/podd-test-nowhere/why", command: ["/bin/true"] },
           { name: "fallback", image: "busybox", terminationMessagePolicy: "FallbackToLogsOnError", command: ["sh", "-c", "echo one; echo two >&2; exit 3"] },
           // The control: the same failure with the File policy has no message.
           { name: "file", image: "busybox", command: ["sh", "-c", "echo one; exit 3"] },
@@ -72,6 +76,9 @@ describe("termination messages", { skip, timeout: 120_000 }, () => {
       assert.equal(terminated("custom").message, "custom\n");
       assert.equal(terminated("custom").exitCode, 2);
       assert.equal(terminated("host").message, "host\n", JSON.stringify(terminated("host")));
+      assert.equal(terminated("host-tmp").message, "host tmp\n");
+      assert.equal(terminated("host-nowhere").reason, "Completed", JSON.stringify(terminated("host-nowhere")));
+      assert.equal(terminated("host-nowhere").message, undefined);
       assert.equal(terminated("fallback").message, "one\ntwo\n");
       assert.equal(terminated("file").message, undefined);
 

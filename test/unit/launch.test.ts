@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
 
-import { containerEnv } from "../../supervisor/launch.ts";
+import { containerEnv, hostRootTakesFile } from "../../supervisor/launch.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
 
 test("containerEnv: a limit the container does not set is the node's allocatable (capacity less reservations)", () => {
@@ -19,4 +19,17 @@ test("containerEnv: a limit the container does not set is the node's allocatable
   assert.ok(env.includes("CPU=2"), env.join("\n"));
   assert.ok(env.includes("CPU_M=1500"), env.join("\n"));
   assert.ok(env.includes("MEM=1073741824"), env.join("\n"));
+});
+
+test("hostRootTakesFile: a mount point on the host root only on its tmpfs mounts or on a file the host has", () => {
+  const hostFiles = new Set(["/etc/motd"]);
+  const isFile = (p: string) => hostFiles.has(p);
+  assert.equal(hostRootTakesFile("/dev/termination-log", isFile), true);
+  assert.equal(hostRootTakesFile("/tmp/why", isFile), true);
+  assert.equal(hostRootTakesFile("/run/x/why", isFile), true);
+  assert.equal(hostRootTakesFile("/var/tmp/why", isFile), true);
+  assert.equal(hostRootTakesFile("/etc/motd", isFile), true);
+  assert.equal(hostRootTakesFile("/var/log/why", isFile), false);
+  assert.equal(hostRootTakesFile("/dev/../etc/why", isFile), false);
+  assert.equal(hostRootTakesFile("/tmpfoo", isFile), false);
 });
