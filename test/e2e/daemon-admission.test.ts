@@ -102,6 +102,10 @@ describe("admission against the machine", { skip, timeout: 120_000 }, () => {
       // kubectl's STATUS column shows the reason.
       const got = await c.run("get", ["pod", "cpu-demo-2", "-n", "cpu-example"]);
       assert.match(got.stdout, /^cpu-demo-2 +0\/1 +OutOfcpu +0 /m, got.stdout);
+      const described = await c.run("describe", ["pod", "memory-demo-3", "-n", "mem-example"]);
+      assert.equal(described.code, 0, described.stderr);
+      assert.match(described.stdout, new RegExp(`^Status: +Failed\nReason: +OutOfmemory\nMessage: +Pod was rejected: ${memMessage}\n`, "m"), described.stdout);
+      assert.match(described.stdout, new RegExp(`^ {2}Warning +OutOfmemory +.* +podd +${memMessage}$`, "m"), described.stdout);
       // No sandbox, no cgroup, no run dir: nothing was made for them.
       assert.deepEqual(leftovers(c.env), nothingLeft);
       // Deleting a rejected pod works as for any other.
