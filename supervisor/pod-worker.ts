@@ -267,6 +267,8 @@ export class PodWorker {
         if (a.type === "FailPod" && a.message) terminal.message = a.message;
         Object.assign(this.observed, { terminal, terminatingSinceMs: this.observed.terminatingSinceMs ?? now });
         if (a.type === "FailPod" && a.reason) this.emit("Warning", a.reason, a.message ?? a.reason);
+        // Before StopSandbox, which comes in the same plan and takes observed.json with it.
+        this.saveEnded();
         return true;
       }
       case "BackOff":
@@ -450,13 +452,13 @@ export class PodWorker {
 
   /**
    * A pod that ended by itself (or was rejected) stays ended, as a node's API server keeps a
-   * Failed or Succeeded pod: its final state goes to the state root once its sandbox is gone
-   * (the run dir, and observed.json with it, went with the sandbox), so that a restarted daemon
-   * neither runs it again nor forgets how its containers ended. A pod stopped by a delete or
-   * --stop-pods-on-exit is not ended that way, and is not recorded.
+   * Failed or Succeeded pod: its final state goes to the state root as soon as no container
+   * runs, before the sandbox (and the run dir, observed.json with it) goes, so that a restarted
+   * daemon neither runs it again nor forgets how its containers ended, whenever it crashed. A
+   * pod stopped by a delete or --stop-pods-on-exit is not ended that way, and is not recorded.
    */
   private saveEnded(): void {
-    if (this.endedSaved || !this.observed.terminal || this.observed.sandboxReady || this.live.size > 0 || this.observed.deletionRequestedAtMs !== undefined) return;
+    if (this.endedSaved || !this.observed.terminal || this.live.size > 0 || this.observed.deletionRequestedAtMs !== undefined) return;
     const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed, ...(this.rejected ? { rejected: true } : {}) };
     mkdirSync(this.runtime.layout.podStateDir(this.ref()), { recursive: true, mode: 0o700 });
     writeFileAtomic(this.endedPath(), JSON.stringify(saved) + "\n", 0o600);
@@ -486,7 +488,8 @@ export class PodWorker {
       Object.assign(this.observed, ended.observed);
       this.rejected = ended.rejected ?? false;
       this.endedSaved = true;
-      this.checkDone();
+      // Saved while the sandbox was still up: a crash may have left it, which the plan stops.
+      this.kick();
       return;
     }
     // Nothing ran: the pod is new to this node, and admitted as any new pod is.

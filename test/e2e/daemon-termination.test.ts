@@ -103,6 +103,9 @@ describe("termination messages", { skip, timeout: 120_000 }, () => {
       });
       const before = containerStatus(ended, "c");
       assert.equal(before.state.terminated.message, "finished\n");
+      // Recorded before the sandbox went, so that no crash in between can make it run again.
+      const record = JSON.parse(readFileSync(join(env.state, "pods", `default_done_${ended.metadata.uid}`, "ended.json"), "utf8"));
+      assert.equal(record.observed.sandboxReady, true);
 
       await stopDaemon(daemons.current);
       daemons.current = await startDaemon(env);
