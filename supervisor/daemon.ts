@@ -97,6 +97,11 @@ export class Daemon {
     const pods = this.store.list((path, err) => this.log.error(`${err.message}; the file is left as it is`, { path }));
     const uids = new Set(pods.map((p) => p.metadata.uid));
     await this.removeOrphans(uids);
+    // Pods that ran before go first: they were admitted and hold their requests, and a pod new
+    // to this node is admitted against them. The rest in creation order, as the kubelet does.
+    const ran = (p: BoundPod) => existsSync(this.sup.runtime.layout.podRunDir({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid }));
+    const created = (p: BoundPod) => p.metadata.creationTimestamp ?? "";
+    pods.sort((a, b) => Number(ran(b)) - Number(ran(a)) || created(a).localeCompare(created(b)));
     for (const pod of pods) {
       const key = podKeyOf(pod);
       this.desired.set(key, pod);

@@ -30,7 +30,9 @@ export interface LaunchContext {
   /** the container's writable layer (image containers) */
   upperDir: string;
   workDir: string;
-  node: { name: string; cpus: number; memoryBytes: bigint; hostIP: string };
+  /** the host file bound on the container's terminationMessagePath; undefined: none */
+  terminationLog: string | undefined;
+  node: { name: string; hostIP: string; allocatable: { milliCpu: bigint; memoryBytes: bigint } };
   /** the text of the container's /etc/passwd (the image's, the host's for `image: host`),
    * undefined when it has none: where HOME comes from when nothing sets it */
   passwd?: string;
@@ -48,6 +50,19 @@ const hostTmpfs: TmpfsPlan[] = [
   { target: "/var/tmp", options: "mode=1777" },
   { target: "/run", options: "mode=755" },
 ];
+
+/**
+ * Whether a file can be bound at target in a container on the host's root: the host root is
+ * read-only there, so the mount point must be on one of the container's own tmpfs mounts (/dev
+ * and the scratch dirs) or be a file the host already has. Elsewhere no mount point can be made,
+ * and the container starts without a termination log rather than not at all (the kubelet, too,
+ * only logs a termination log it cannot make).
+ */
+export function hostRootTakesFile(target: string, isHostFile: (path: string) => boolean): boolean {
+  const p = posix.normalize(target);
+  if (["/dev", ...hostTmpfs.map((t) => t.target)].some((dir) => p.startsWith(`${dir}/`))) return true;
+  return isHostFile(p);
+}
 
 export function planLaunch(ctx: LaunchContext): LaunchPlan {
   const { pod, container, image } = ctx;
@@ -68,6 +83,9 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     { source: ctx.sandbox.hostname, target: "/etc/hostname", readOnly: false },
     { source: ctx.sandbox.resolvConf, target: "/etc/resolv.conf", readOnly: false },
   ];
+  // As the kubelet does for every container with a path (the API defaults it): the container
+  // writes why it ended there, and podd reads it into the terminated state's message.
+  if (container.terminationMessagePath && ctx.terminationLog) mounts.push({ source: ctx.terminationLog, target: container.terminationMessagePath, readOnly: false });
   for (const vm of container.volumeMounts ?? []) {
     const source = ctx.volumes.get(vm.name);
     if (source === undefined) throw new ConfigError(`volume "${vm.name}" of container ${container.name} was not prepared`);
@@ -133,7 +151,8 @@ export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "ima
   ]);
   const env = resolveEnv(pod, container, {
     fields: (path) => fields.get(path),
-    allocatable: { cpu: String(node.cpus), memory: String(node.memoryBytes) },
+    // The kubelet's default for a limit the container does not set: the node's allocatable.
+    allocatable: { cpu: `${node.allocatable.milliCpu}m`, memory: String(node.allocatable.memoryBytes) },
   });
   for (const e of env) out.set(e.name, e.value);
   if (!out.has("HOME")) out.set("HOME", (ctx.passwd === undefined ? undefined : homeOf(ctx.passwd, runAsIds(pod, container).uid)) ?? "/");

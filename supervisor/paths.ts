@@ -72,6 +72,12 @@ export class Layout {
   podLogDir(p: PodRef): string {
     return join(this.roots.log, "pods", podKey(p));
   }
+  /** The host file bound on the container's terminationMessagePath: on disk beside the
+   * container's writable layer (not in the run root, a tmpfs a container could fill), made
+   * afresh for each run and removed with the pod. */
+  terminationLogPath(p: PodRef, container: string): string {
+    return join(this.containerLayerDir(p, container), "termination-log");
+  }
   containerLogDir(p: PodRef, container: string): string {
     return join(this.podLogDir(p), checkSegment("container name", container));
   }

@@ -3,9 +3,10 @@
 // deadline came due, a delete was asked for). Work on one pod is serialised: a change that
 // arrives while actions are being applied makes the loop run once more, never concurrently.
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Container } from "../pod-specs/types.ts";
+import { rejectedMessage, type Admission } from "./admission.ts";
 import type { EventBus, PodEvent } from "./events.ts";
 import { ConfigError } from "./launch.ts";
 import {
@@ -38,10 +39,12 @@ import { trace } from "./trace.ts";
 /** A Pod with its status, as `kubectl get pod -o json` prints it. */
 export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
 
-/** observed.json in the pod's run dir */
+/** observed.json in the pod's run dir; ended.json in its state dir */
 interface SavedPod {
   uid: string;
   observed: ObservedPod;
+  /** refused by admission (ended.json only) */
+  rejected?: boolean;
 }
 
 export interface Clock {
@@ -82,6 +85,10 @@ export class PodWorker {
   readonly observed: ObservedPod;
   readonly held = new Map<string, Held>();
   readonly live = new Map<string, LiveContainer>();
+  /** refused by admission: no container was ever created, so none has a status */
+  private rejected = false;
+  /** ended.json is written (see saveEnded) */
+  private endedSaved = false;
   /** the last action failure, shown in status.message (like a kubelet sync error) */
   lastError: string | undefined;
   private lastStatus: PodStatus | undefined;
@@ -108,6 +115,24 @@ export class PodWorker {
   start(): void {
     (this.observed as { startTimeMs?: number }).startTimeMs = this.clock.now();
     this.kick();
+  }
+
+  /** Whether the pod still holds what it requests of the node: it was admitted and has not ended. */
+  get active(): boolean {
+    return this.observed.terminal === undefined && !this.finished;
+  }
+
+  /**
+   * Refused by the node's admission: Failed for good with the kubelet's reason (OutOfcpu, …),
+   * an event with the admission's message, and nothing created, not even the run dir.
+   */
+  reject(reason: string, message: string): void {
+    this.rejected = true;
+    Object.assign(this.observed, { startTimeMs: this.clock.now(), terminal: { phase: "Failed", reason, message: rejectedMessage(message) } });
+    this.emit("Warning", reason, message);
+    this.save();
+    this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
+    this.checkDone();
   }
 
   /**
@@ -242,6 +267,8 @@ export class PodWorker {
         if (a.type === "FailPod" && a.message) terminal.message = a.message;
         Object.assign(this.observed, { terminal, terminatingSinceMs: this.observed.terminatingSinceMs ?? now });
         if (a.type === "FailPod" && a.reason) this.emit("Warning", a.reason, a.message ?? a.reason);
+        // Before StopSandbox, which comes in the same plan and takes observed.json with it.
+        this.saveEnded();
         return true;
       }
       case "BackOff":
@@ -413,9 +440,39 @@ export class PodWorker {
    * no fsync: after a reboot the pod starts afresh.
    */
   private save(): void {
+    this.saveEnded();
     if (!this.observed.sandboxReady && !existsSync(this.runtime.layout.podRunDir(this.ref()))) return;
     const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed };
     writeFileAtomic(this.statePath(), JSON.stringify(saved) + "\n", 0o600, false);
+  }
+
+  private endedPath(): string {
+    return join(this.runtime.layout.podStateDir(this.ref()), "ended.json");
+  }
+
+  /**
+   * A pod that ended by itself (or was rejected) stays ended, as a node's API server keeps a
+   * Failed or Succeeded pod: its final state goes to the state root as soon as no container
+   * runs, before the sandbox (and the run dir, observed.json with it) goes, so that a restarted
+   * daemon neither runs it again nor forgets how its containers ended, whenever it crashed. A
+   * pod stopped by a delete or --stop-pods-on-exit is not ended that way, and is not recorded.
+   */
+  private saveEnded(): void {
+    if (this.endedSaved || !this.observed.terminal || this.live.size > 0 || this.observed.deletionRequestedAtMs !== undefined) return;
+    const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed, ...(this.rejected ? { rejected: true } : {}) };
+    mkdirSync(this.runtime.layout.podStateDir(this.ref()), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.endedPath(), JSON.stringify(saved) + "\n", 0o600);
+    this.endedSaved = true;
+  }
+
+  private readSaved(path: string): SavedPod | undefined {
+    try {
+      const saved = JSON.parse(readFileSync(path, "utf8")) as SavedPod;
+      return saved.uid === this.pod.metadata.uid ? saved : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw PoddError.wrap(`read ${path}`, err);
+    }
   }
 
   /**
@@ -424,15 +481,22 @@ export class PodWorker {
    * by pidfd. Nothing that still runs is restarted; a container that ended meanwhile is
    * resolved from its exit record (or, with none, as ContainerStatusUnknown).
    */
-  restore(sys: Sys): void {
-    let saved: SavedPod | undefined;
-    try {
-      saved = JSON.parse(readFileSync(this.statePath(), "utf8")) as SavedPod;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw PoddError.wrap(`read ${this.statePath()}`, err);
+  restore(sys: Sys, admit: () => Admission): void {
+    const saved = this.readSaved(this.statePath());
+    const ended = saved ? undefined : this.readSaved(this.endedPath());
+    if (ended) {
+      Object.assign(this.observed, ended.observed);
+      this.rejected = ended.rejected ?? false;
+      this.endedSaved = true;
+      // Saved while the sandbox was still up: a crash may have left it, which the plan stops.
+      this.kick();
+      return;
     }
-    if (!saved || saved.uid !== this.pod.metadata.uid) {
-      this.start();
+    // Nothing ran: the pod is new to this node, and admitted as any new pod is.
+    if (!saved) {
+      const verdict = admit();
+      if (verdict.admit) this.start();
+      else this.reject(verdict.reason, verdict.message);
       return;
     }
     Object.assign(this.observed, saved.observed);
@@ -467,6 +531,12 @@ export class PodWorker {
     for (const s of [...(status.initContainerStatuses ?? []), ...status.containerStatuses]) {
       const held = this.held.get(s.name);
       if (held && s.state.waiting) s.state.waiting = { reason: held.reason, message: held.message };
+    }
+    // As the kubelet's rejectPod sets it: the phase, reason and message, no container statuses
+    // (kubectl's STATUS column then shows the reason, not a container's Waiting).
+    if (this.rejected) {
+      status.containerStatuses = [];
+      delete status.initContainerStatuses;
     }
     // Why a pod never got going (a volume, a sandbox), as the kubelet's sync errors show; also
     // on a pod stopped for good before it did, which is Failed with no reason of its own.

@@ -1,19 +1,22 @@
 // The effects a pod needs, gathered behind one object the pod worker drives: sandbox, volumes,
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod-lifecycle.ts; this module only does what it is told and reports what happened.
-import { cpus, hostname, totalmem } from "node:os";
-import { mkdirSync, rmSync } from "node:fs";
+import { availableParallelism, hostname, totalmem } from "node:os";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { containerCgroupResources } from "../pod-specs/cgroup-conversions.ts";
+import { allocatableOf, parseMemTotal, type Requests } from "./admission.ts";
+import { hasErrno, PoddError } from "./errors.ts";
 import type { Container, Pod } from "../pod-specs/types.ts";
 import type { CgroupLimits, CgroupManager } from "./cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "./exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
-import { planLaunch } from "./launch.ts";
+import { hostRootTakesFile, planLaunch } from "./launch.ts";
 import { readPasswd } from "./passwd.ts";
 import { Layout, type PodRef, type Roots } from "./paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
+import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
 import type { Sys } from "./sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
 
@@ -31,17 +34,39 @@ export interface RuntimeOptions {
   /** where processes are looked up (start times of monitors to adopt, the cgroup of our own);
    * default /proc */
   procRoot?: string;
+  /** --system-reserved and --kube-reserved: taken off the machine before pods are admitted */
+  systemReserved?: Requests;
+  kubeReserved?: Requests;
 }
 
 export interface NodeInfo {
   name: string;
-  cpus: number;
-  memoryBytes: bigint;
   hostIP: string;
+  /** the machine: the CPUs this process may run on, MemTotal */
+  capacity: Requests;
+  /** what pods may request: the capacity less the reservations */
+  allocatable: Requests;
 }
 
-export function hostNode(): NodeInfo {
-  return { name: hostname(), cpus: cpus().length, memoryBytes: BigInt(totalmem()), hostIP: "127.0.0.1" };
+/**
+ * The machine as the kubelet's node status sees it. CPUs are those the daemon may run on (its
+ * affinity, which a cpuset cgroup narrows), not every CPU the kernel knows.
+ */
+export function hostNode(procRoot = "/proc", reserved: readonly Requests[] = []): NodeInfo {
+  const capacity: Requests = { milliCpu: BigInt(availableParallelism()) * 1000n, memoryBytes: memTotal(procRoot) };
+  return { name: hostname(), hostIP: "127.0.0.1", capacity, allocatable: allocatableOf(capacity, reserved) };
+}
+
+function memTotal(procRoot: string): bigint {
+  const path = join(procRoot, "meminfo");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw PoddError.wrap(`read ${path}`, err);
+  }
+  // A kernel always has the line; without it, what libuv reads through sysinfo(2).
+  return parseMemTotal(text) ?? BigInt(totalmem());
 }
 
 export function podRef(pod: BoundPod): PodRef {
@@ -72,7 +97,7 @@ export class Runtime {
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
     this.volumes = new VolumeManager(sys, this.layout, onHostPath);
     this.images = new ImageStore(this.layout.imagesDir());
-    this.node = hostNode();
+    this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
   }
 
   sandboxSpec(pod: BoundPod) {
@@ -144,6 +169,9 @@ export class Runtime {
     const upperDir = join(layer, "upper");
     const workDir = join(layer, "work");
     const rootfsMountPoint = join(runDir, "rootfs");
+    const messagePath = container.terminationMessagePath;
+    const terminationLog =
+      messagePath && (image !== "host" || hostRootTakesFile(messagePath, isFile)) ? this.layout.terminationLogPath(ref, container.name) : undefined;
     const sandbox = this.sandboxes.paths(this.sandboxSpec(pod));
     const plan = planLaunch({
       pod,
@@ -160,6 +188,7 @@ export class Runtime {
       rootfsMountPoint,
       upperDir,
       workDir,
+      terminationLog,
       node: this.node,
       // The image's own file, as its overlay starts; the host's for `image: host`.
       passwd: readPasswd(image === "host" ? "/" : image.rootfs),
@@ -179,6 +208,10 @@ export class Runtime {
     if (image !== "host") {
       mkdirSync(upperDir, { recursive: true, mode: 0o755 });
       mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    }
+    if (terminationLog) {
+      mkdirSync(layer, { recursive: true, mode: 0o700 });
+      createTerminationLog(terminationLog);
     }
     const monitor = launch(this.opts.initPath, plan);
     return { monitor, stateDir: runDir, logPath: plan.logPath };
@@ -207,7 +240,41 @@ export class Runtime {
     await this.cgroups.remove(uid, name);
     const rec = readExitRecord(run.stateDir) ?? unknownExit(run.monitor.stderr());
     if (oomKills > 0 && rec.exitCode !== 0 && rec.reason !== "StartError") rec.reason = "OOMKilled";
+    const container = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name);
+    if (container && rec.reason !== "ContainerStatusUnknown") rec.message = this.terminationMessage(pod, container, rec, run.logPath);
     return rec;
+  }
+
+  /**
+   * Read when the container has ended, from files that outlive the daemon (the termination log
+   * beside the writable layer, the CRI log), so a container that ended while no daemon ran
+   * gets its message from the daemon that adopts it.
+   */
+  private terminationMessage(pod: BoundPod, container: Container, rec: ExitRecord, logPath: string): string {
+    const input = {
+      policy: container.terminationMessagePolicy,
+      exitCode: rec.exitCode,
+      reason: rec.reason,
+      runtimeMessage: rec.message,
+      logTail: () => {
+        if (!logPath) return "";
+        try {
+          const tail = readTail(logPath, LOG_TAIL_READ_BYTES);
+          return tail ? logTailMessage(tail.data.toString("utf8"), tail.whole) : "";
+        } catch (err) {
+          return `Error on reading termination message from logs: ${(err as Error).message}`;
+        }
+      },
+    };
+    if (!container.terminationMessagePath) return terminationMessage({ ...input, file: undefined });
+    const path = this.layout.terminationLogPath(podRef(pod), container.name);
+    try {
+      const tail = readTail(path, MAX_TERMINATION_MESSAGE_BYTES);
+      return terminationMessage({ ...input, file: tail?.data.toString("utf8") });
+    } catch (err) {
+      // What the kubelet reports when the file cannot be read; no fallback then.
+      return `Error on reading termination log ${path}: ${(err as Error).message}`;
+    }
   }
 
   /** Every process of the container's cgroup: the end of a grace period. */
@@ -246,6 +313,16 @@ export function containerLimits(c: Container): CgroupLimits {
     limits.cpuPeriodUs = res.cpuPeriodUs;
   }
   return limits;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch (err) {
+    // Not there, or a file where the path needs a directory: nothing to bind onto.
+    if (hasErrno(err, "ENOENT") || hasErrno(err, "ENOTDIR")) return false;
+    throw PoddError.wrap(`stat ${path}`, err);
+  }
 }
 
 /** The kubelet's verdict for a container whose end nobody recorded. */

@@ -2,6 +2,7 @@
 // in the foreground; the daemon will put the API and durable state in front of it.
 import { randomUUID } from "node:crypto";
 import type { Pod } from "../pod-specs/types.ts";
+import { admitPod, NO_REQUESTS, podRequests, type Admission } from "./admission.ts";
 import { openCgroups } from "./cgroups/index.ts";
 import { PoddError } from "./errors.ts";
 import { EventBus } from "./events.ts";
@@ -70,22 +71,39 @@ export class Supervisor {
     return sup;
   }
 
+  /** Admits the pod against the node and starts it, or records it rejected (Failed). */
   add(pod: Pod): PodWorker {
     const key = podKeyOf(pod);
     if (this.workers.has(key)) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
     const worker = new PodWorker(bindPod(pod, this.clock.now()), this.runtime, this.events, this.clock, this.backOff);
+    const verdict = this.admit(worker.pod);
     this.workers.set(key, worker);
-    worker.start();
+    if (verdict.admit) worker.start();
+    else worker.reject(verdict.reason, verdict.message);
     return worker;
   }
 
-  /** Takes up a pod a previous podd ran (see PodWorker.restore); a fresh start if nothing ran. */
+  /** The kubelet's resource admission: against what the pods admitted and not ended request. */
+  admit(pod: BoundPod): Admission {
+    let used = NO_REQUESTS;
+    for (const w of this.workers.values()) {
+      if (!w.active || w.pod.metadata.uid === pod.metadata.uid) continue;
+      const r = podRequests(w.pod.spec);
+      used = { milliCpu: used.milliCpu + r.milliCpu, memoryBytes: used.memoryBytes + r.memoryBytes };
+    }
+    return admitPod(podRequests(pod.spec), used, this.runtime.node.allocatable);
+  }
+
+  /**
+   * Takes up a pod a previous podd ran (see PodWorker.restore); a fresh start, admitted as a new
+   * pod is, if nothing ran. Restore running pods before new ones, so that they count.
+   */
   restore(pod: BoundPod): PodWorker {
     const key = podKeyOf(pod);
     if (this.workers.has(key)) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
     const worker = new PodWorker(pod, this.runtime, this.events, this.clock, this.backOff);
     this.workers.set(key, worker);
-    worker.restore(this.runtime.sys);
+    worker.restore(this.runtime.sys, () => this.admit(pod));
     return worker;
   }
 

@@ -1,6 +1,7 @@
 // Flags the foreground runner and the daemon share, and turning them into supervisor options.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parseReservation } from "../admission.ts";
 import { parseDuration } from "../duration.ts";
 import { PoddError } from "../errors.ts";
 import { rootsFromEnv } from "../paths.ts";
@@ -18,6 +19,8 @@ export const supervisorFlags = {
   "pod-pids-limit": { type: "string" },
   "log-max-size": { type: "string" },
   "log-max-files": { type: "string" },
+  "system-reserved": { type: "string" },
+  "kube-reserved": { type: "string" },
 } as const;
 
 type Values = { [K in keyof typeof supervisorFlags]?: string | undefined };
@@ -63,5 +66,7 @@ export function supervisorOptions(v: Values, env: NodeJS.ProcessEnv = process.en
     logMaxSize: v["log-max-size"] ? positiveInt("log-max-size", v["log-max-size"]) : 10 * 1024 * 1024,
     logMaxFiles: v["log-max-files"] ? positiveInt("log-max-files", v["log-max-files"]) : 5,
     shmSize: 64 * 1024 * 1024,
+    ...(v["system-reserved"] !== undefined ? { systemReserved: parseReservation("system-reserved", v["system-reserved"]) } : {}),
+    ...(v["kube-reserved"] !== undefined ? { kubeReserved: parseReservation("kube-reserved", v["kube-reserved"]) } : {}),
   };
 }

@@ -23,7 +23,7 @@ function groupId(name: string): number {
 
 export const daemon: Verb = {
   summary: "Run the podd daemon: keeps pods running and serves the API",
-  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--socket PATH] [--group NAME] [--manifests DIR] [--log-format text|json] [--stop-pods-on-exit]",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--socket PATH] [--group NAME] [--manifests DIR] [--log-format text|json] [--stop-pods-on-exit]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       ...supervisorFlags,
@@ -54,7 +54,7 @@ export const daemon: Verb = {
       process.exit(1);
     }
     api.guardSocket((lost) => log.error(`the API socket ${lost} was removed (with the run root?): listening on a new one`));
-    log.info(`podd ${poddVersion()} serving on ${socket}`, { state: opts.roots.state, run: opts.roots.run, log: opts.roots.log, manifests: manifestsDir, cgroups: `${d.sup.runtime.cgroups.version === 2 ? "v2" : "v1"} ${opts.cgroupParent}` });
+    log.info(`podd ${poddVersion()} serving on ${socket}`, { state: opts.roots.state, run: opts.roots.run, log: opts.roots.log, manifests: manifestsDir, cgroups: `${d.sup.runtime.cgroups.version === 2 ? "v2" : "v1"} ${opts.cgroupParent}`, allocatable: `cpu=${d.sup.runtime.node.allocatable.milliCpu}m,memory=${d.sup.runtime.node.allocatable.memoryBytes}` });
 
     await new Promise<void>((done) => {
       const stop = (sig: string) => {

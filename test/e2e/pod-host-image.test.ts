@@ -67,8 +67,8 @@ spec:
       assert.equal(v.get("pid1"), "podd-init");
       // its command line, which named host paths, is hidden from the container
       assert.equal(v.get("pid1-cmdline"), "[podd-init]");
-      // a minimal /dev
-      assert.deepEqual(v.get("dev")!.trim().split(" "), ["fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]);
+      // a minimal /dev, and the termination log bound on the default terminationMessagePath
+      assert.deepEqual(v.get("dev")!.trim().split(" "), ["fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "termination-log", "tty", "urandom", "zero"]);
       assert.ok(readdirSync("/dev").length > 14, "control: the host's /dev has more");
       // /sys and /proc/sys read-only
       assert.match(v.get("sys") ?? "", /Read-only file system/);

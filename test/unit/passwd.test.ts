@@ -65,7 +65,7 @@ test("readPasswd: a regular file is read; none, a symlink, a FIFO or etc as a sy
   }
 });
 
-const node = { name: "n", cpus: 2, memoryBytes: 1n << 30n, hostIP: "10.0.0.1" };
+const node = { name: "n", hostIP: "10.0.0.1", allocatable: { milliCpu: 2000n, memoryBytes: 1n << 30n } };
 function env(container: Partial<Container>, o: { passwd?: string; imageEnv?: string[]; runAsUser?: number } = {}): Map<string, string> {
   const ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd"> = {
     pod: {
