@@ -87,9 +87,9 @@ function readBody(req: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<stri
     req.on("data", (d: Buffer) => {
       size += d.length;
       if (size > limit) {
-        // Stop reading: what is past the limit is never held.
-        req.pause();
+        // What is past the limit is never held (the error handler drops the rest).
         chunks.length = 0;
+        req.removeAllListeners("data");
         reject(tooLarge());
         return;
       }
@@ -135,9 +135,15 @@ export class ApiServer {
           return;
         }
         if (err instanceof HttpError) {
+          if (err.httpCode === 413) {
+            // The rest of a body too large is read and dropped, not kept, so that the client sees
+            // the answer (closing at once would reset the connection under it); a client that
+            // goes on sending is cut off after a while.
+            res.setHeader("Connection", "close");
+            req.resume();
+            setTimeout(() => req.destroy(), 5000).unref();
+          }
           status(res, err.httpCode, err.reason, err.message);
-          // A body left unread (too large) is not drained: the connection is closed after the answer.
-          if (err.httpCode === 413) res.on("finish", () => req.destroy());
         } else if (err instanceof SelectorError) {
           status(res, 400, "BadRequest", err.message);
         } else if (err instanceof PoddError) {
