@@ -115,11 +115,10 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   // HTTP/2 hooks (merged for v1.38) need a client podd does not have; HTTP1 is what every hook gets.
   ...["postStart", "preStop"].flatMap((hook) => forContainers(`lifecycle.${hook}.httpGet.protocol`, (v) => v !== "HTTP1")),
   ...forContainers("lifecycle.stopSignal"),
-  // Only exec hooks run today: an httpGet or sleep hook would be accepted and then not run.
-  ...["postStart", "preStop"].flatMap((hook) => [
-    ...forContainers(`lifecycle.${hook}.httpGet`, undefined, "use an exec hook for now, e.g. exec: {command: [wget, -q, -O-, http://localhost:8080/stop]}"),
-    ...forContainers(`lifecycle.${hook}.sleep`, undefined, 'use an exec hook for now: exec: {command: [sleep, "5"]}'),
-  ]),
+  // exec and sleep hooks run; an httpGet hook would be accepted and then not run.
+  ...["postStart", "preStop"].flatMap((hook) =>
+    forContainers(`lifecycle.${hook}.httpGet`, undefined, "use an exec hook for now, e.g. exec: {command: [wget, -q, -O-, http://localhost:8080/stop]}"),
+  ),
 
   // mounts
   ...forContainers("volumeMounts[*].subPathExpr"),

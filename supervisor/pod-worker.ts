@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Container } from "../pod-specs/types.ts";
+import type { Container, LifecycleHandler } from "../pod-specs/types.ts";
 import { rejectedMessage, type Admission } from "./admission.ts";
 import type { EventBus, PodEvent } from "./events.ts";
 import { ConfigError } from "./launch.ts";
@@ -334,6 +334,16 @@ export class PodWorker {
     return false;
   }
 
+  /**
+   * A lifecycle hook, bounded by timeoutMs: exec runs the command inside the container; sleep
+   * (the kubelet's sleep action, often a preStop that lets a load balancer drain) waits on the
+   * injected clock. The validator refuses the kinds podd cannot run yet.
+   */
+  private async runHook(hook: LifecycleHandler, pid1: number, timeoutMs: number): Promise<void> {
+    if (hook.exec?.command) return this.runtime.execIn(pid1, hook.exec.command, timeoutMs);
+    if (hook.sleep) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(hook.sleep!.seconds * 1000, timeoutMs)));
+  }
+
   /** Waits for the container's start, runs postStart, then waits for its end. */
   private async follow(name: string, live: LiveContainer): Promise<void> {
     const start = await live.run.monitor.started;
@@ -341,11 +351,11 @@ export class PodWorker {
       trace("execd", `${this.pod.metadata.namespace}/${this.pod.metadata.name}/${name}`, start.startedAt);
       live.pid1 = start.pid1;
       live.startedAtMs = Date.parse(start.startedAt);
-      const hook = this.container(name)?.lifecycle?.postStart?.exec?.command;
+      const hook = this.container(name)?.lifecycle?.postStart;
       let hookFailed = false;
       if (hook && !live.adopted) {
         try {
-          await this.runtime.execIn(start.pid1, hook, this.graceMs());
+          await this.runHook(hook, start.pid1, this.graceMs());
         } catch (err) {
           hookFailed = true;
           this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
@@ -408,12 +418,12 @@ export class PodWorker {
     this.emit("Normal", "Killing", `Stopping container ${name}`, name);
     const deadline = this.clock.now() + gracePeriodMs;
     this.armKill(name, live, gracePeriodMs);
-    const preStop = this.container(name)?.lifecycle?.preStop?.exec?.command;
+    const preStop = this.container(name)?.lifecycle?.preStop;
     // preStop runs inside the grace period; SIGTERM follows it (or its time running out).
     const term = async () => {
       if (preStop && live.pid1) {
         try {
-          await this.runtime.execIn(live.pid1, preStop, Math.max(0, deadline - this.clock.now()));
+          await this.runHook(preStop, live.pid1, Math.max(0, deadline - this.clock.now()));
         } catch (err) {
           this.emit("Warning", "FailedPreStopHook", `PreStopHook failed: ${(err as Error).message}`, name);
         }

@@ -522,6 +522,35 @@ ${container("c", `exec ${F} trap-report /out/trap`, `    lifecycle:
       assert.equal(statusOf(podOf(r), "c").state.terminated?.reason, "Completed");
       assert.ok(!r.events.some(is("c", "FailedPreStopHook")));
     }, { busybox: true }));
+
+  test("a preStop sleep holds SIGTERM back for its seconds, inside the grace period", () =>
+    withEnv(async (env) => {
+      const out = outDir(env);
+      const run = startPod(
+        env,
+        `apiVersion: v1
+kind: Pod
+metadata: {name: presleep}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 10
+${volumes(env)}  containers:
+${container("c", `exec ${F} trap-report /out/trap`, `    lifecycle:
+      preStop:
+        sleep: {seconds: 2}
+`)}`,
+      );
+      await run.until("trap-report ready", () => readIfExists(join(out, "trap")) === "ready\n");
+      const stopped = Date.now();
+      run.signal("SIGTERM");
+      await run.until("the TERM", () => readIfExists(join(out, "trap")).includes("TERM"));
+      // A lower bound only: the hook's sleep comes first, however slow the machine is.
+      assert.ok(Date.now() - stopped >= 2000, `SIGTERM came ${Date.now() - stopped} ms after the stop, before the preStop sleep ended`);
+      const r = await run.done;
+      assert.equal(r.code, 143, r.stderr);
+      assert.equal(statusOf(podOf(r), "c").state.terminated?.reason, "Completed");
+      assert.ok(!r.events.some(is("c", "FailedPreStopHook")));
+    }, { busybox: true }));
 });
 
 describe("terminated reasons and the printed objects", { skip }, () => {
