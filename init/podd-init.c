@@ -49,8 +49,10 @@
  *       With --rootfs the container gets its own /proc (masked as runtimes
  *       do by default), a minimal /dev, /sys read-only, and no host mount
  *       survives in its mount namespace (the other pods' pins included).
- *         --cwd DIR --uid N --gid N --groups G1,G2
+ *         --cwd DIR --uid N --gid N --groups G1,G2 [--no-new-privs]
  *       The command's environment is podd-init's own environment.
+ *       --no-new-privs sets no_new_privs just before execve
+ *       (allowPrivilegeEscalation: false).
  *       Files the monitor writes (each atomically: temp file, fsync, rename,
  *       fsync of the directory):
  *         start.json  once the command has been exec'd:
@@ -69,7 +71,7 @@
  *       The monitor exits with PID 1's status. It stays in the host's mount
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
- *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..]
+ *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..] [--no-new-privs]
  *                  [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
  *       its namespaces (all but the user namespace), its cgroups and its
@@ -464,6 +466,7 @@ struct command {
 	gid_t gid;
 	gid_t groups[MAX_GROUPS];
 	size_t ngroups;
+	bool no_new_privs;    /* allowPrivilegeEscalation: false */
 };
 
 /* Kubernetes' wording for a failed exec, and the shell's exit code for it. */
@@ -553,6 +556,12 @@ static void exec_command(const struct command *c)
 		}
 	}
 
+	/* After the ids are set (a setuid to root would need the bit clear) and before execve,
+	 * which it governs: setuid files and file capabilities then grant nothing. */
+	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		channel_fail(c->chan, "set no_new_privs: %s", strerror(errno));
+		_exit(EXIT_SETUP);
+	}
 	restore_signals(c->grouping == OWN_SESSION);
 	channel_send(c->chan, "S");
 	execvp(c->argv[0], c->argv);
@@ -1531,12 +1540,13 @@ static void parse_groups(struct command *c, const char *list)
 }
 
 /* Options that say how the command runs, shared by container and exec. */
-enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS };
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS };
 #define COMMAND_OPTIONS \
 	{ "cwd", required_argument, NULL, OPT_CWD }, \
 	{ "uid", required_argument, NULL, OPT_UID }, \
 	{ "gid", required_argument, NULL, OPT_GID }, \
-	{ "groups", required_argument, NULL, OPT_GROUPS }
+	{ "groups", required_argument, NULL, OPT_GROUPS }, \
+	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS }
 
 static bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set)
 {
@@ -1545,6 +1555,7 @@ static bool parse_command_option(struct command *c, int opt, bool *uid_set, bool
 	case OPT_UID: c->uid = (uid_t)parse_number("--uid", optarg, UINT_MAX - 1); *uid_set = true; return true;
 	case OPT_GID: c->gid = (gid_t)parse_number("--gid", optarg, UINT_MAX - 1); *gid_set = true; return true;
 	case OPT_GROUPS: parse_groups(c, optarg); c->set_ids = true; return true;
+	case OPT_NO_NEW_PRIVS: c->no_new_privs = true; return true;
 	default: return false;
 	}
 }

@@ -29,6 +29,7 @@ export * from "./cgroup-conversions.ts";
 export { applyDefaults, defaultPullPolicy, HOST_IMAGE, DEFAULT_NAMESPACE } from "./defaults.ts";
 export { NOT_SUPPORTED_YET, type NotSupportedYet } from "./unsupported.ts";
 export { validatePod } from "./validate.ts";
+export { execIdentityArgs, processSecurity, type ProcessSecurity } from "./security.ts";
 
 export interface LoadOptions {
   /** what to do with fields Kubernetes does not know: "strict" (default) | "warn" | "ignore" */

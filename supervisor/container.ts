@@ -30,6 +30,8 @@ export interface LaunchPlan {
   cwd: string;
   uid: number;
   gid: number;
+  /** allowPrivilegeEscalation: false */
+  noNewPrivs: boolean;
 }
 
 export type RootfsPlan =
@@ -90,6 +92,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
   for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
   a.push("--cwd", plan.cwd, "--uid", String(plan.uid), "--gid", String(plan.gid));
+  if (plan.noNewPrivs) a.push("--no-new-privs");
   a.push("--", ...plan.argv);
   return a;
 }

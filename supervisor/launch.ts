@@ -4,6 +4,7 @@
 import { join, posix } from "node:path";
 import { containerEnv as resolveEnv, expandCommandAndArgs } from "../pod-specs/env.ts";
 import type { Container, Pod } from "../pod-specs/types.ts";
+import { processSecurity } from "../pod-specs/security.ts";
 import type { BindPlan, LaunchPlan, TmpfsPlan } from "./container.ts";
 import { PoddError } from "./errors.ts";
 import { defaultImageEnv, type Image } from "./images.ts";
@@ -72,9 +73,8 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   if (argv.length === 0) throw new ConfigError(`container ${container.name}: no command specified; set command or args (podd images have no entrypoint)`);
 
   const sc = container.securityContext ?? {};
-  const psc = pod.spec.securityContext ?? {};
-  const { uid, gid } = runAsIds(pod, container);
-  if ((sc.runAsNonRoot ?? psc.runAsNonRoot) && uid === 0) {
+  const { uid, gid, runAsNonRoot, noNewPrivs } = processSecurity(pod, container);
+  if (runAsNonRoot && uid === 0) {
     throw new ConfigError("container has runAsNonRoot and image will run as root");
   }
 
@@ -117,16 +117,11 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     cwd: container.workingDir ?? image?.workingDir ?? "/",
     uid,
     gid,
+    noNewPrivs,
   };
 }
 
 /** The uid and gid the container runs as: its securityContext's, else the pod's, else root. */
-function runAsIds(pod: Pod, container: Container): { uid: number; gid: number } {
-  const sc = container.securityContext ?? {};
-  const psc = pod.spec.securityContext ?? {};
-  return { uid: sc.runAsUser ?? psc.runAsUser ?? 0, gid: sc.runAsGroup ?? psc.runAsGroup ?? 0 };
-}
-
 /**
  * The container's environment as "NAME=value" strings: the image's, then HOSTNAME, then the
  * container's own env resolved as the kubelet does (pod-specs/env.ts); a container's variable
@@ -155,6 +150,6 @@ export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "ima
     allocatable: { cpu: `${node.allocatable.milliCpu}m`, memory: String(node.allocatable.memoryBytes) },
   });
   for (const e of env) out.set(e.name, e.value);
-  if (!out.has("HOME")) out.set("HOME", (ctx.passwd === undefined ? undefined : homeOf(ctx.passwd, runAsIds(pod, container).uid)) ?? "/");
+  if (!out.has("HOME")) out.set("HOME", (ctx.passwd === undefined ? undefined : homeOf(ctx.passwd, processSecurity(pod, container).uid)) ?? "/");
   return [...out].map(([k, v]) => `${k}=${v}`);
 }

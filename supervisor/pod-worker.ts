@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Container, LifecycleHandler } from "../pod-specs/types.ts";
+import { processSecurity } from "../pod-specs/security.ts";
 import { rejectedMessage, type Admission } from "./admission.ts";
 import type { EventBus, PodEvent } from "./events.ts";
 import { ConfigError } from "./launch.ts";
@@ -339,8 +340,8 @@ export class PodWorker {
    * (the kubelet's sleep action, often a preStop that lets a load balancer drain) waits on the
    * injected clock. The validator refuses the kinds podd cannot run yet.
    */
-  private async runHook(hook: LifecycleHandler, pid1: number, timeoutMs: number): Promise<void> {
-    if (hook.exec?.command) return this.runtime.execIn(pid1, hook.exec.command, timeoutMs);
+  private async runHook(name: string, hook: LifecycleHandler, pid1: number, timeoutMs: number): Promise<void> {
+    if (hook.exec?.command) return this.runtime.execIn(pid1, processSecurity(this.pod, this.container(name) ?? {}), hook.exec.command, timeoutMs);
     if (hook.sleep) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(hook.sleep!.seconds * 1000, timeoutMs)));
   }
 
@@ -355,7 +356,7 @@ export class PodWorker {
       let hookFailed = false;
       if (hook && !live.adopted) {
         try {
-          await this.runHook(hook, start.pid1, this.graceMs());
+          await this.runHook(name, hook, start.pid1, this.graceMs());
         } catch (err) {
           hookFailed = true;
           this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
@@ -423,7 +424,7 @@ export class PodWorker {
     const term = async () => {
       if (preStop && live.pid1) {
         try {
-          await this.runHook(preStop, live.pid1, Math.max(0, deadline - this.clock.now()));
+          await this.runHook(name, preStop, live.pid1, Math.max(0, deadline - this.clock.now()));
         } catch (err) {
           this.emit("Warning", "FailedPreStopHook", `PreStopHook failed: ${(err as Error).message}`, name);
         }

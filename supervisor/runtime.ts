@@ -14,6 +14,7 @@ import { runChecked } from "./exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
 import { hostRootTakesFile, planLaunch } from "./launch.ts";
 import { readPasswd } from "./passwd.ts";
+import { execIdentityArgs, type ProcessSecurity } from "../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "./paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
@@ -282,9 +283,9 @@ export class Runtime {
     await this.cgroups.kill(pod.metadata.uid, name);
   }
 
-  /** Runs a command inside a running container (hooks), killed when the time limit passes. */
-  async execIn(pid1: number, argv: string[], timeoutMs: number): Promise<void> {
-    await runChecked(`exec ${argv.join(" ")}`, this.opts.initPath, ["exec", "--pid", String(pid1), "--", ...argv], { timeoutMs: Math.max(1, timeoutMs) });
+  /** Runs a command inside a running container (hooks) as its processes run, killed when the time limit passes. */
+  async execIn(pid1: number, security: ProcessSecurity, argv: string[], timeoutMs: number): Promise<void> {
+    await runChecked(`exec ${argv.join(" ")}`, this.opts.initPath, ["exec", "--pid", String(pid1), ...execIdentityArgs(security), "--", ...argv], { timeoutMs: Math.max(1, timeoutMs) });
   }
 
   private podLimits(pod: BoundPod): CgroupLimits {

@@ -4,6 +4,7 @@
 // relays this terminal to; the command's exit code becomes podd's.
 import { spawn } from "node:child_process";
 import { isatty } from "node:tty";
+import { execIdentityArgs, processSecurity } from "../../pod-specs/security.ts";
 import { PoddError } from "../errors.ts";
 import { initPath } from "./common.ts";
 import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
@@ -68,10 +69,9 @@ export async function execMain(argv: string[], io: Io, deps: ExecDeps = spawnIni
     const spec = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === target.container);
     const args = ["exec", "--pid", String(target.pid1)];
     if (spec?.workingDir) args.push("--cwd", spec.workingDir);
-    // The command runs as the container's user, as the container runtime's exec does.
-    const uid = spec?.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
-    const gid = spec?.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
-    if (uid !== undefined || gid !== undefined) args.push("--uid", String(uid ?? 0), "--gid", String(gid ?? 0));
+    // The command runs as the container's processes do (user, no_new_privs), as the container
+    // runtime's exec does.
+    args.push(...execIdentityArgs(processSecurity(pod, spec ?? {})));
     // podd-init opens the pty inside the container and relays this terminal to it.
     if (tty) args.push("--tty");
     args.push("--", ...command);

@@ -141,4 +141,31 @@ describe("podd exec", { skip, timeout: 120_000 }, () => {
       assert.equal(none.code, 2);
       assert.match(none.stderr, /^error: give the command after --/);
     }));
+
+  test("allowPrivilegeEscalation: false sets no_new_privs for the command, its postStart hook and podd exec; unset, none of them", () =>
+    withCli(async (c) => {
+      const nnp = (name: string, extra: Record<string, unknown>) =>
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name },
+          spec: {
+            terminationGracePeriodSeconds: 2,
+            containers: [{
+              name: "main",
+              image: "busybox",
+              command: ["sh", "-c", "grep ^NoNewPrivs /proc/self/status > /tmp/main; exec sleep 1000"],
+              lifecycle: { postStart: { exec: { command: ["sh", "-c", "grep ^NoNewPrivs /proc/self/status > /tmp/hook"] } } },
+              ...extra,
+            }],
+          },
+        });
+      const read = async (pod: string) => (await c.run("exec", [pod, "--", "sh", "-c", "cat /tmp/main /tmp/hook; grep ^NoNewPrivs /proc/self/status"])).stdout.replace(/\s+/g, " ").trim();
+      assert.equal((await c.apply("nnp.yaml", nnp("nnp", { securityContext: { allowPrivilegeEscalation: false } }))).code, 0);
+      assert.equal((await c.apply("plain.yaml", nnp("plain", {}))).code, 0);
+      await waitRunning(c.d, "nnp", "main");
+      await waitRunning(c.d, "plain", "main");
+      assert.equal(await read("nnp"), "NoNewPrivs: 1 NoNewPrivs: 1 NoNewPrivs: 1");
+      assert.equal(await read("plain"), "NoNewPrivs: 0 NoNewPrivs: 0 NoNewPrivs: 0", "the control: nothing sets it by default");
+    }));
 });
