@@ -3,6 +3,7 @@
 import { adopt, apply, daemonScale } from "./daemon.bench.ts";
 import { memory, startOverhead } from "./init.bench.ts";
 import { podStart, scale } from "./pod.bench.ts";
+import { inputs } from "./input.bench.ts";
 import { median, timeCommand } from "./lib.ts";
 
 const only = process.argv.slice(2);
@@ -14,15 +15,15 @@ const benches: [string, () => string | Promise<string>][] = [
   ["apply", apply],
   ["daemon-scale", daemonScale],
   ["adopt", adopt],
+  ["input", inputs],
 ];
 if (process.getuid?.() !== 0) {
   console.error("benchmarks need root (namespaces, cgroups)");
   process.exit(1);
 }
-// Some machines (this workplace's among them) set NODE_EXTRA_CA_CERTS for every process, and
-// Node 20 then parses that CA bundle at each start, before any JavaScript runs. podd opens no
-// TLS connection, and a user's machine rarely sets it, so the benchmarks run without it, and
-// say what it would have cost.
+// Some machines set NODE_EXTRA_CA_CERTS for every process, and Node 20 then parses that CA
+// bundle at each start, before any JavaScript runs. podd opens no TLS connection, and few
+// machines set it, so the benchmarks run without it, and say what it would have cost.
 const extraCa = process.env.NODE_EXTRA_CA_CERTS;
 if (extraCa !== undefined) {
   const runs = 15;
