@@ -5,7 +5,8 @@
 // (its /dev/pts, a size, job control), HOME from the image's /etc/passwd, TERM only with -t.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { onTerminal } from "../terminal.ts";
 import { readlinkSync } from "node:fs";
 import { cli, e2eSkip, repo } from "./harness.ts";
 import { waitRunning } from "./daemon-helpers.ts";
@@ -14,23 +15,10 @@ import { withCli } from "./cli-helpers.ts";
 
 const skip = e2eSkip();
 
-/**
- * `podd ARGS…` on a terminal of script(1)'s (util-linux) of 33 rows and 101 columns, with
- * TERM=vt220; its status and the terminal's output. script's stdin stays open until the end: at its end of input script would
- * type an EOF character into the terminal, which the command's terminal would echo.
- */
+/** `podd ARGS…` on a terminal of 33 rows and 101 columns, with TERM=vt220. */
 function poddOnTerminal(args: string[]): Promise<{ status: number | null; out: string }> {
   const cmd = "stty rows 33 cols 101; " + [process.execPath, "--import", "tsx", cli, ...args].map((a) => `'${a}'`).join(" ");
-  return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qec", cmd, "/dev/null"], { cwd: repo, env: { ...process.env, TERM: "vt220" }, stdio: ["pipe", "pipe", "inherit"], timeout: 60_000 });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
-    child.on("error", reject);
-    child.on("close", (status) => {
-      child.stdin.end();
-      resolve({ status, out: out.replace(/\r\n/g, "\n") });
-    });
-  });
+  return onTerminal(cmd, { cwd: repo, env: { ...process.env, TERM: "vt220" }, timeoutMs: 60_000 });
 }
 
 const onePod = JSON.stringify({

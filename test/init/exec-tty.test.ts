@@ -5,26 +5,11 @@
 // util-linux's script(1) gives podd-init a terminal of its own to relay.
 import { describe, test, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { FIXTURE, INIT, build, needsRoot, run, startContainer, withCleanup } from "./helpers.ts";
+import { onTerminal as onTerminalWith } from "../terminal.ts";
 
-/**
- * `sh -c SCRIPT` on a terminal of script(1)'s; its status and the terminal's output. script's
- * stdin stays open until the end: at its end of input script would type an EOF character into
- * the terminal, which the command's terminal would then echo.
- */
-function onTerminal(script: string, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qec", script, "/dev/null"], { env, stdio: ["pipe", "pipe", "inherit"], timeout: 20_000 });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
-    child.on("error", reject);
-    child.on("close", (status) => {
-      child.stdin.end();
-      resolve({ status, out: out.replace(/\r\n/g, "\n") });
-    });
-  });
-}
+const onTerminal = (script: string, env: NodeJS.ProcessEnv = process.env) => onTerminalWith(script, { env });
 
 const quote = (args: string[]) => args.map((a) => `'${a}'`).join(" ");
 
