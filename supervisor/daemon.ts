@@ -105,10 +105,33 @@ export class Daemon {
     for (const pod of pods) {
       const key = podKeyOf(pod);
       this.desired.set(key, pod);
-      const worker = this.sup.restore(pod);
+      const recorded = existsSync(this.sup.runtime.layout.podObservedPath({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }));
+      const worker = this.sup.restore(pod, recorded ? [] : await this.lostContainers(pod));
       this.log.info(`pod/${key} taken up`, { uid: pod.metadata.uid });
       if (pod.metadata.deletionTimestamp) void this.finishDelete(key, worker);
     }
+  }
+
+  /**
+   * Containers of a desired pod that has no record in the run root but processes in its
+   * cgroups: the run root was removed while they ran (a reboot leaves no processes). What is
+   * left of them cannot be taken up (their records are gone), so the pod's remains are torn
+   * down as a stop would (processes, the pins rm could not remove, Memory emptyDirs; volumes on
+   * disk stay), the loss is logged as the error it is, and the worker counts them as ended, so
+   * that their next start is a restart. A run dir left without a record gets the same teardown,
+   * so that a new sandbox is never stacked on an old one.
+   */
+  private async lostContainers(pod: BoundPod): Promise<string[]> {
+    const rt = this.sup.runtime;
+    const lost: string[] = [];
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      if ((await rt.cgroups.pids(pod.metadata.uid, c.name)).length > 0) lost.push(c.name);
+    }
+    if (lost.length || existsSync(rt.layout.podRunDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }))) await rt.stopSandbox(pod);
+    if (lost.length) {
+      this.log.error(`pod ${pod.metadata.namespace}/${pod.metadata.name}: its records under the run root ${this.opts.roots.run} are gone while containers ran (${lost.join(", ")}): they are recreated`);
+    }
+    return lost;
   }
 
   /**

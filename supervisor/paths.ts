@@ -54,6 +54,10 @@ export class Layout {
   podRunDir(p: PodRef): string {
     return join(this.roots.run, "pods", podKey(p));
   }
+  /** What a pod's worker observed (restart counts, back-off), for a restarted daemon to go on from. */
+  podObservedPath(p: PodRef): string {
+    return join(this.podRunDir(p), "observed.json");
+  }
   podNsDir(p: PodRef): string {
     return join(this.podRunDir(p), "ns");
   }

@@ -442,7 +442,7 @@ export class PodWorker {
   }
 
   private statePath(): string {
-    return join(this.runtime.layout.podRunDir(this.ref()), "observed.json");
+    return this.runtime.layout.podObservedPath(this.ref());
   }
 
   /**
@@ -492,9 +492,22 @@ export class PodWorker {
    * by pidfd. Nothing that still runs is restarted; a container that ended meanwhile is
    * resolved from its exit record (or, with none, as ContainerStatusUnknown).
    */
-  restore(sys: Sys, admit: () => Admission): void {
+  restore(sys: Sys, admit: () => Admission, lost: readonly string[] = []): void {
     const saved = this.readSaved(this.statePath());
     const ended = saved ? undefined : this.readSaved(this.endedPath());
+    // Containers that ran while their records in the run root were removed: their instances
+    // are gone (the daemon ended what was left of them), and they count as ended, with the
+    // kubelet's reason for a container it cannot find, so that the next start is a restart.
+    if (!saved && !ended) {
+      const now = this.clock.now();
+      for (const name of lost) {
+        this.setRecord(name, {
+          ...newContainerRecord(),
+          lastTermination: { exitCode: 137, reason: "ContainerStatusUnknown", message: "The container could not be located when the pod was taken up: its runtime record under the run root was removed", finishedAtMs: now },
+        });
+        this.emit("Warning", "ContainerStatusUnknown", `Container ${name} was running when its runtime record under the run root was removed; it is recreated as its restart policy says`, name);
+      }
+    }
     if (ended) {
       Object.assign(this.observed, ended.observed);
       this.rejected = ended.rejected ?? false;

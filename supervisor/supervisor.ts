@@ -98,12 +98,12 @@ export class Supervisor {
    * Takes up a pod a previous podd ran (see PodWorker.restore); a fresh start, admitted as a new
    * pod is, if nothing ran. Restore running pods before new ones, so that they count.
    */
-  restore(pod: BoundPod): PodWorker {
+  restore(pod: BoundPod, lost: readonly string[] = []): PodWorker {
     const key = podKeyOf(pod);
     if (this.workers.has(key)) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
     const worker = new PodWorker(pod, this.runtime, this.events, this.clock, this.backOff);
     this.workers.set(key, worker);
-    worker.restore(this.runtime.sys, () => this.admit(pod));
+    worker.restore(this.runtime.sys, () => this.admit(pod), lost);
     return worker;
   }
 

@@ -9,8 +9,9 @@ import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { destroyEnv, e2eSkip, importBusybox, makeEnv, podd, processesOf, waitFor, writeManifest } from "./harness.ts";
-import { containerStatus, getPod, podManifest, podPath, putPod, startDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
+import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, processesOf, waitFor, writeManifest } from "./harness.ts";
+import { alive, containerStatus, crashDaemon, getPod, podManifest, podPath, putPod, startDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
+import { pid1Of } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
 
@@ -134,6 +135,34 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
         }
       });
       await waitFor("the second loss in the daemon's log", () => (d.output().match(/was removed/g)?.length ?? 0) >= 2);
+    }));
+
+  test("a run root removed under running pods: the restarted daemon logs it, recreates the containers as restarts with an event, and leaks nothing", () =>
+    withDaemonEnv(async (env, daemons) => {
+      await importBusybox(env);
+      let d = (daemons.current = await startDaemon(env));
+      const pod = podManifest("kept", { terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] });
+      assert.equal((await putPod(d, pod)).status, 201);
+      const before = await waitRunning(d, "kept", "c");
+      const oldPid1 = pid1Of(env, "kept", "c")!;
+      await crashDaemon(d);
+      // As a user's rm -rf would: the pins, mount points, stay (EBUSY), everything else goes.
+      spawnSync("rm", ["-rf", env.run]);
+      d = daemons.current = await startDaemon(env);
+      await waitFor("the container recreated", async () => {
+        const s = containerStatus(await getPod(d, "kept"), "c");
+        return s?.state?.running && s.containerID !== before.containerID ? s : undefined;
+      });
+      const s = containerStatus(await getPod(d, "kept"), "c");
+      assert.equal(s.restartCount, 1, "a recreated container counts as a restart");
+      assert.equal(s.lastState.terminated.reason, "ContainerStatusUnknown");
+      assert.ok(!alive(oldPid1), "the old instance was ended, not left running beside the new one");
+      const events = (await d.request("GET", "/api/v1/namespaces/default/events")).json.items as { reason: string; message: string }[];
+      assert.ok(events.some((e) => e.reason === "ContainerStatusUnknown" && /runtime record under the run root was removed/.test(e.message)), JSON.stringify(events.map((e) => e.reason)));
+      assert.match(d.output(), /error.*pod default\/kept: its records under the run root \S+ are gone while containers ran \(c\): they are recreated/);
+      assert.equal((await d.request("DELETE", `${podPath("kept")}?gracePeriodSeconds=0`)).status, 200);
+      await waitGone(d, "kept");
+      assert.deepEqual(leftovers(env), { mounts: [], cgroups: [], processes: [], pins: [] }, "no pin of the old sandbox is left stacked under the new one");
     }));
 
   test("bad requests get kube-apiserver's answers: 400 for a broken escape, 415 for a body of another type, 413 past 3 MiB, unread", () =>
