@@ -105,6 +105,7 @@ export class Runtime {
     return {
       pod: podRef(pod),
       hostname: pod.spec.hostname ?? pod.metadata.name,
+      ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}),
       hostNetwork: pod.spec.hostNetwork ?? false,
       hostIPC: pod.spec.hostIPC ?? false,
       hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),

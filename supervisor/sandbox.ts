@@ -18,6 +18,8 @@ export type SharedNs = "net" | "ipc" | "uts";
 export interface SandboxSpec {
   pod: PodRef;
   hostname: string;
+  /** spec.subdomain: the hostname's FQDN in /etc/hosts is <hostname>.<subdomain>.<namespace>.svc.<cluster domain> */
+  subdomain?: string;
   hostNetwork: boolean;
   hostIPC: boolean;
   hostAliases: { ip: string; hostnames: string[] }[];
@@ -138,7 +140,12 @@ export class SandboxManager {
   }
 }
 
-export function hostsFile(spec: Pick<SandboxSpec, "hostname" | "hostAliases">): string {
+/** The cluster domain of the FQDN a subdomain gives, the kubelet's default (--cluster-domain). */
+export const CLUSTER_DOMAIN = "cluster.local";
+
+export function hostsFile(spec: Pick<SandboxSpec, "hostname" | "hostAliases" | "subdomain"> & { pod: Pick<PodRef, "namespace"> }): string {
+  // As the kubelet writes it: with a subdomain the FQDN first, then the short name.
+  const names = spec.subdomain ? `${spec.hostname}.${spec.subdomain}.${spec.pod.namespace}.svc.${CLUSTER_DOMAIN}\t${spec.hostname}` : spec.hostname;
   const lines = [
     "# Kubernetes-managed hosts file (podd).",
     "127.0.0.1\tlocalhost",
@@ -149,7 +156,7 @@ export function hostsFile(spec: Pick<SandboxSpec, "hostname" | "hostAliases">): 
     "fe00::2\tip6-allrouters",
     // The pod has no address of its own until podd manages pod networking; the hostname
     // resolves to a loopback address so that `hostname -i` and self-connections work.
-    `127.0.1.1\t${spec.hostname}`,
+    `127.0.1.1\t${names}`,
   ];
   if (spec.hostAliases.length) {
     lines.push("", "# Entries added by HostAliases.");
