@@ -274,171 +274,229 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 	o->cmd.argv = argv + optind;
 }
 
+/* What the monitor holds while PID 1 runs. */
+struct monitor {
+	struct run run;
+	int sigfd;
+	int chan;                    /* read end of the error channel; -1 once at end of file */
+	int status_fd;               /* read end of the pipe on which PID 1 names the command's signal */
+	int notify_fd;               /* -1 once start.json's text went out */
+	bool started;                /* the command was exec'd */
+	struct log_file log;
+	struct log_stream *out, *err;
+};
+
+/* Outlive the caller: our own session keeps a Ctrl-C or a hangup aimed at
+ * the daemon's terminal away from us, and a write to a stdout whose reader
+ * died must fail with EPIPE, not kill us. setsid fails only when we already
+ * lead a process group (started as a shell job); then we stay in the
+ * caller's session, which a shell user asked for. */
+static void detach_from_caller(const struct container_opts *o)
+{
+	setsid();
+	sigaction(SIGPIPE, &(struct sigaction){ .sa_handler = SIG_IGN }, &original_sigpipe);
+	if (o->notify_fd >= 0) {
+		/* Keep the notice pipe, and keep it out of every exec: only the
+		 * monitor may hold it, or its end of file would come late. */
+		if (o->notify_fd < 3 || fcntl(o->notify_fd, F_SETFD, FD_CLOEXEC) < 0)
+			die(EXIT_SETUP, "--notify-fd %d: %s", o->notify_fd, o->notify_fd < 3 ? "must be 3 or more" : strerror(errno));
+		if (o->notify_fd > 3)
+			close_fd_range(3, (unsigned)o->notify_fd - 1, 0);
+		close_fd_range((unsigned)o->notify_fd + 1, ~0U, 0);
+	} else {
+		close_inherited_fds();
+	}
+}
+
+/* The log file, and a pipe for each of the command's stdout and stderr. */
+static void open_log_pipes(struct container_opts *o, struct monitor *m)
+{
+	open_log(&m->log);
+	if (m->log.fd < 0)
+		monitor_start_error(&m->run, "open log %s: %s", o->log_path, strerror(errno));
+	int p1[2], p2[2];
+	if (pipe2(p1, O_CLOEXEC) < 0 || pipe2(p2, O_CLOEXEC) < 0)
+		monitor_start_error(&m->run, "pipe: %s", strerror(errno));
+	m->out->fd = p1[0], o->cmd.out_fd = p1[1];
+	m->err->fd = p2[0], o->cmd.err_fd = p2[1];
+}
+
+/* Join the pod's namespaces. All are opened first so that a bad path
+ * fails before we have changed anything. */
+static void join_pod_namespaces(const struct container_opts *o, struct run *run)
+{
+	static const char *const ns_names[3] = { "net", "ipc", "uts" };
+	int ns_fds[3];
+	for (int i = 0; i < 3; i++) {
+		ns_fds[i] = o->ns_paths[i] ? open(o->ns_paths[i], O_RDONLY | O_CLOEXEC) : -1;
+		if (o->ns_paths[i] && ns_fds[i] < 0)
+			monitor_start_error(run, "open %s namespace %s: %s", ns_names[i], o->ns_paths[i], strerror(errno));
+	}
+	for (int i = 0; i < 3; i++) {
+		if (ns_fds[i] >= 0 && setns(ns_fds[i], 0) < 0)
+			monitor_start_error(run, "join %s namespace %s: %s", ns_names[i], o->ns_paths[i], strerror(errno));
+		if (ns_fds[i] >= 0)
+			close(ns_fds[i]);
+	}
+}
+
+/* Forks PID 1 into a new PID namespace (we stay in ours), with the write ends
+ * of the channel and the status pipe; the monitor keeps the read ends. PID 1
+ * holds nothing of the monitor's own (state dir, log, notice pipe). */
+static void start_pid1(struct container_opts *o, struct monitor *m)
+{
+	if (unshare(CLONE_NEWPID) < 0)
+		monitor_start_error(&m->run, "unshare PID namespace: %s", strerror(errno));
+
+	int chan[2], status_pipe[2];
+	make_channel(chan);
+	if (pipe2(status_pipe, O_CLOEXEC) < 0)
+		monitor_start_error(&m->run, "pipe: %s", strerror(errno));
+	m->sigfd = block_all_signals();
+
+	m->run.pid1 = fork_into_cgroup(o);
+	if (m->run.pid1 < 0)
+		monitor_start_error(&m->run, "fork: %s", strerror(errno));
+	if (m->run.pid1 == 0) {
+		close(chan[0]);
+		close(status_pipe[0]);
+		if (m->out->fd >= 0) {
+			close(m->out->fd);
+			close(m->err->fd);
+		}
+		if (m->run.state_dir >= 0)
+			close(m->run.state_dir);
+		if (m->log.fd >= 0)
+			close(m->log.fd);
+		if (m->notify_fd >= 0)
+			close(m->notify_fd);
+		container_pid1(o, m->sigfd, chan[1], status_pipe[1]);
+	}
+	close(chan[1]);
+	close(status_pipe[1]);
+	if (m->out->fd >= 0) {
+		close(o->cmd.out_fd);
+		close(o->cmd.err_fd);
+	}
+	m->chan = chan[0];
+	m->status_fd = status_pipe[0];
+}
+
+/* A signal for the monitor: on SIGCHLD, see whether PID 1 has exited (true,
+ * with its wait status); anything else goes on to PID 1. */
+static bool handle_signal(struct monitor *m, int *pid1_status)
+{
+	struct signalfd_siginfo si;
+	if (NO_EINTR(read(m->sigfd, &si, sizeof si)) != (ssize_t)sizeof si)
+		return false;
+	int sig = (int)si.ssi_signo;
+	if (sig == SIGCHLD)
+		/* Our only child is PID 1: wait for it by pid, never -1. */
+		return NO_EINTR(waitpid(m->run.pid1, pid1_status, WNOHANG)) == m->run.pid1;
+	if (!is_fault_signal(sig) && m->run.pid1 > 1)
+		kill(m->run.pid1, sig);
+	return false;
+}
+
+/* A message on the error channel: the command's pid ("S"), the reason it did
+ * not start ("E"), or end of file, when the start is recorded. */
+static void handle_channel(struct monitor *m)
+{
+	char msg[MSG_MAX];
+	pid_t sender = 0;
+	ssize_t n = channel_recv(m->chan, msg, sizeof msg, &sender);
+	if (n > 0 && msg[0] == 'S')
+		m->run.cmd_pid = sender;
+	else if (n > 0 && msg[0] == 'E' && !m->run.start_error[0])
+		snprintf(m->run.start_error, sizeof m->run.start_error, "%s", msg + 1);
+	else if (n <= 0) {
+		/* End of file: execve closed the last writer, or everyone died. */
+		close(m->chan);
+		m->chan = -1;
+		if (!m->run.start_error[0] && m->run.cmd_pid > 0) {
+			m->started = true;
+			now_rfc3339(m->run.started_at);
+			record_start(&m->run, m->notify_fd);
+			m->notify_fd = -1;
+		}
+	}
+}
+
+/* The monitor loop: relay signals, log output, learn of the start, until
+ * PID 1 has exited and every writer of our pipes is gone. Returns PID 1's
+ * wait status. */
+static int monitor_loop(struct monitor *m)
+{
+	int pid1_status = 0;
+	bool pid1_done = false;
+	while (!pid1_done || m->chan >= 0 || m->out->fd >= 0 || m->err->fd >= 0) {
+		struct pollfd fds[4] = {
+			{ .fd = pid1_done ? -1 : m->sigfd, .events = POLLIN },
+			{ .fd = m->chan, .events = POLLIN },
+			{ .fd = m->out->fd, .events = POLLIN },
+			{ .fd = m->err->fd, .events = POLLIN },
+		};
+		if (NO_EINTR(poll(fds, 4, -1)) < 0)
+			die(EXIT_SETUP, "poll: %s", strerror(errno));
+
+		if ((fds[0].revents & POLLIN) && handle_signal(m, &pid1_status))
+			pid1_done = true;
+		if (fds[1].revents)
+			handle_channel(m);
+		if (m->out->fd >= 0 && fds[2].revents)
+			drain_stream(&m->log, m->out);
+		if (m->err->fd >= 0 && fds[3].revents)
+			drain_stream(&m->log, m->err);
+	}
+	return pid1_status;
+}
+
+/* exit.json from PID 1's wait status and the signal it reported; returns the
+ * monitor's exit code, which is PID 1's. */
+static int record_end(struct monitor *m, int pid1_status)
+{
+	int exit_code = exit_code_of(pid1_status), sig = 0;
+	if (WIFSIGNALED(pid1_status))
+		sig = WTERMSIG(pid1_status);   /* PID 1 itself was killed (SIGKILL, OOM) */
+	else if (NO_EINTR(read(m->status_fd, &sig, sizeof sig)) != (ssize_t)sizeof sig)
+		sig = 0;
+	if (m->run.start_error[0])
+		say("%s", m->run.start_error);
+	else if (!m->started)
+		snprintf(m->run.start_error, sizeof m->run.start_error, "container ended before its command started");
+	record_exit(&m->run, exit_code, sig);
+	return exit_code;
+}
+
 int container_main(int argc, char **argv)
 {
 	whoami = "podd-init container";
 	struct container_opts o = { 0 };
-	struct run run = { .state_dir = -1 };
 	parse_container_args(argc, argv, &o);
+	detach_from_caller(&o);
 
-	/* Outlive the caller: our own session keeps a Ctrl-C or a hangup aimed at
-	 * the daemon's terminal away from us, and a write to a stdout whose reader
-	 * died must fail with EPIPE, not kill us. setsid fails only when we already
-	 * lead a process group (started as a shell job); then we stay in the
-	 * caller's session, which a shell user asked for. */
-	setsid();
-	sigaction(SIGPIPE, &(struct sigaction){ .sa_handler = SIG_IGN }, &original_sigpipe);
-	if (o.notify_fd >= 0) {
-		/* Keep the notice pipe, and keep it out of every exec: only the
-		 * monitor may hold it, or its end of file would come late. */
-		if (o.notify_fd < 3 || fcntl(o.notify_fd, F_SETFD, FD_CLOEXEC) < 0)
-			die(EXIT_SETUP, "--notify-fd %d: %s", o.notify_fd, o.notify_fd < 3 ? "must be 3 or more" : strerror(errno));
-		if (o.notify_fd > 3)
-			close_fd_range(3, (unsigned)o.notify_fd - 1, 0);
-		close_fd_range((unsigned)o.notify_fd + 1, ~0U, 0);
-	} else {
-		close_inherited_fds();
-	}
-
-	if (o.state_dir) {
-		run.state_dir = open(o.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (run.state_dir < 0)
-			die(EXIT_SETUP, "open state dir %s: %s", o.state_dir, strerror(errno));
-	}
-	now_rfc3339(run.started_at);   /* replaced by the time of exec once it succeeds */
-
-	struct log_file log = { .path = o.log_path, .fd = -1, .max_size = o.log_max_size, .max_files = o.log_max_files };
 	/* Static, not on the stack: an initialised local would touch all 128 kB of
 	 * line buffers up front; in .bss a page costs memory only once a line
 	 * that long has been seen. */
 	static struct log_stream out, err;
 	out.name = "stdout", out.fd = -1;
 	err.name = "stderr", err.fd = -1;
-	if (o.log_path) {
-		open_log(&log);
-		if (log.fd < 0)
-			monitor_start_error(&run, "open log %s: %s", o.log_path, strerror(errno));
-		int p1[2], p2[2];
-		if (pipe2(p1, O_CLOEXEC) < 0 || pipe2(p2, O_CLOEXEC) < 0)
-			monitor_start_error(&run, "pipe: %s", strerror(errno));
-		out.fd = p1[0], o.cmd.out_fd = p1[1];
-		err.fd = p2[0], o.cmd.err_fd = p2[1];
+	struct monitor m = {
+		.run = { .state_dir = -1 },
+		.chan = -1, .status_fd = -1, .notify_fd = o.notify_fd,
+		.log = { .path = o.log_path, .fd = -1, .max_size = o.log_max_size, .max_files = o.log_max_files },
+		.out = &out, .err = &err,
+	};
+	if (o.state_dir) {
+		m.run.state_dir = open(o.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (m.run.state_dir < 0)
+			die(EXIT_SETUP, "open state dir %s: %s", o.state_dir, strerror(errno));
 	}
+	now_rfc3339(m.run.started_at);   /* replaced by the time of exec once it succeeds */
+	if (o.log_path)
+		open_log_pipes(&o, &m);
 
-	/* Join the pod's namespaces. All are opened first so that a bad path
-	 * fails before we have changed anything. */
-	static const char *const ns_names[3] = { "net", "ipc", "uts" };
-	int ns_fds[3];
-	for (int i = 0; i < 3; i++) {
-		ns_fds[i] = o.ns_paths[i] ? open(o.ns_paths[i], O_RDONLY | O_CLOEXEC) : -1;
-		if (o.ns_paths[i] && ns_fds[i] < 0)
-			monitor_start_error(&run, "open %s namespace %s: %s", ns_names[i], o.ns_paths[i], strerror(errno));
-	}
-	for (int i = 0; i < 3; i++) {
-		if (ns_fds[i] >= 0 && setns(ns_fds[i], 0) < 0)
-			monitor_start_error(&run, "join %s namespace %s: %s", ns_names[i], o.ns_paths[i], strerror(errno));
-		if (ns_fds[i] >= 0)
-			close(ns_fds[i]);
-	}
-
-	/* Our next child is PID 1 of a new PID namespace; we stay in ours. */
-	if (unshare(CLONE_NEWPID) < 0)
-		monitor_start_error(&run, "unshare PID namespace: %s", strerror(errno));
-
-	int chan[2], status_pipe[2];
-	make_channel(chan);
-	if (pipe2(status_pipe, O_CLOEXEC) < 0)
-		monitor_start_error(&run, "pipe: %s", strerror(errno));
-	int sigfd = block_all_signals();
-
-	run.pid1 = fork_into_cgroup(&o);
-	if (run.pid1 < 0)
-		monitor_start_error(&run, "fork: %s", strerror(errno));
-	if (run.pid1 == 0) {
-		close(chan[0]);
-		close(status_pipe[0]);
-		if (out.fd >= 0) {
-			close(out.fd);
-			close(err.fd);
-		}
-		if (run.state_dir >= 0)
-			close(run.state_dir);
-		if (log.fd >= 0)
-			close(log.fd);
-		if (o.notify_fd >= 0)
-			close(o.notify_fd);
-		container_pid1(&o, sigfd, chan[1], status_pipe[1]);
-	}
-	close(chan[1]);
-	close(status_pipe[1]);
-	if (out.fd >= 0) {
-		close(o.cmd.out_fd);
-		close(o.cmd.err_fd);
-	}
-
-	/* The monitor loop: relay signals, log output, learn of the start, until
-	 * PID 1 has exited and every writer of our pipes is gone. */
-	int pid1_status = 0;
-	bool pid1_done = false, started = false;
-	int chan_fd = chan[0];
-	while (!pid1_done || chan_fd >= 0 || out.fd >= 0 || err.fd >= 0) {
-		struct pollfd fds[4] = {
-			{ .fd = pid1_done ? -1 : sigfd, .events = POLLIN },
-			{ .fd = chan_fd, .events = POLLIN },
-			{ .fd = out.fd, .events = POLLIN },
-			{ .fd = err.fd, .events = POLLIN },
-		};
-		if (NO_EINTR(poll(fds, 4, -1)) < 0)
-			die(EXIT_SETUP, "poll: %s", strerror(errno));
-
-		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (NO_EINTR(read(sigfd, &si, sizeof si)) == (ssize_t)sizeof si) {
-				int sig = (int)si.ssi_signo;
-				if (sig == SIGCHLD) {
-					/* Our only child is PID 1: wait for it by pid, never -1. */
-					if (NO_EINTR(waitpid(run.pid1, &pid1_status, WNOHANG)) == run.pid1)
-						pid1_done = true;
-				} else if (!is_fault_signal(sig) && run.pid1 > 1) {
-					kill(run.pid1, sig);
-				}
-			}
-		}
-		if (fds[1].revents) {
-			char msg[MSG_MAX];
-			pid_t sender = 0;
-			ssize_t n = channel_recv(chan_fd, msg, sizeof msg, &sender);
-			if (n > 0 && msg[0] == 'S')
-				run.cmd_pid = sender;
-			else if (n > 0 && msg[0] == 'E' && !run.start_error[0])
-				snprintf(run.start_error, sizeof run.start_error, "%s", msg + 1);
-			else if (n <= 0) {
-				/* End of file: execve closed the last writer, or everyone died. */
-				close(chan_fd);
-				chan_fd = -1;
-				if (!run.start_error[0] && run.cmd_pid > 0) {
-					started = true;
-					now_rfc3339(run.started_at);
-					record_start(&run, o.notify_fd);
-					o.notify_fd = -1;
-				}
-			}
-		}
-		if (out.fd >= 0 && fds[2].revents)
-			drain_stream(&log, &out);
-		if (err.fd >= 0 && fds[3].revents)
-			drain_stream(&log, &err);
-	}
-
-	int exit_code = exit_code_of(pid1_status), sig = 0;
-	if (WIFSIGNALED(pid1_status))
-		sig = WTERMSIG(pid1_status);   /* PID 1 itself was killed (SIGKILL, OOM) */
-	else if (NO_EINTR(read(status_pipe[0], &sig, sizeof sig)) != (ssize_t)sizeof sig)
-		sig = 0;
-	if (run.start_error[0])
-		say("%s", run.start_error);
-	else if (!started)
-		snprintf(run.start_error, sizeof run.start_error, "container ended before its command started");
-	record_exit(&run, exit_code, sig);
-	return exit_code;
+	join_pod_namespaces(&o, &m.run);
+	start_pid1(&o, &m);
+	return record_end(&m, monitor_loop(&m));
 }
