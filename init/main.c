@@ -17,9 +17,15 @@
  *       long as those bind mounts. On failure it undoes what it did and prints
  *       one line naming the step, the path and the errno.
  *       Expectation on the caller: the pin files live in a directory that is a
- *       private (or unbindable) bind mount of itself, so the pins do not
- *       propagate into peer mount namespaces and unmounting them really frees
- *       the namespaces. podd-init does not arrange that.
+ *       *shared* bind mount of itself (supervisor/sandbox.ts makes it so, on
+ *       purpose). A mount namespace created later (a host service's) then
+ *       holds its copies of the pins as peers or slaves, so unmounting a pin
+ *       unmounts every copy and really frees the namespace; in a private
+ *       directory each such copy would keep it alive. A container's PID 1
+ *       makes its copies private, so with --rootfs it drops them itself: with
+ *       the old root after pivot_root, and under --hide for the host's root
+ *       (without --rootfs it keeps them while it runs). podd-init does not
+ *       arrange the shared directory.
  *
  *   podd-init container [OPTIONS] -- CMD [ARG...]
  *       The monitor (this process, in its own session, outside the container's
