@@ -326,9 +326,15 @@ static int relay_terminal(int sigfd, int master, pid_t pid)
 	}
 }
 
-int exec_main(int argc, char **argv)
+struct exec_opts {
+	struct command cmd;
+	pid_t target;              /* the container's PID 1, as the host sees it */
+	const char *cgroup_root;
+	bool keep_env;
+};
+
+static void parse_exec_args(int argc, char **argv, struct exec_opts *e)
 {
-	whoami = "podd-init exec";
 	enum { OPT_PID = 1, OPT_CGROUP_ROOT, OPT_KEEP_ENV, OPT_TTY };
 	static const struct option options[] = {
 		{ "pid", required_argument, NULL, OPT_PID },
@@ -338,39 +344,36 @@ int exec_main(int argc, char **argv)
 		COMMAND_OPTIONS,
 		{ 0 },
 	};
-	/* Without --tty the command stays in the caller's process group: a
-	 * terminal's job control then treats it as the foreground job it is. */
-	struct command c = { .out_fd = -1, .err_fd = -1, .chan = -1, .keep_stdin = true, .grouping = KEEP_GROUP, .tty_fd = -1 };
-	const char *cgroup_root = "/sys/fs/cgroup";
-	pid_t target = 0;
-	bool uid_set = false, gid_set = false, keep_env = false;
+	struct command *c = &e->cmd;
+	bool uid_set = false, gid_set = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
-		if (parse_command_option(&c, opt, &uid_set, &gid_set))
+		if (parse_command_option(c, opt, &uid_set, &gid_set))
 			continue;
 		switch (opt) {
-		case OPT_PID: target = (pid_t)parse_number("--pid", optarg, INT_MAX); break;
-		case OPT_CGROUP_ROOT: cgroup_root = optarg; break;
-		case OPT_KEEP_ENV: keep_env = true; break;
-		case OPT_TTY: c.tty = true; break;
+		case OPT_PID: e->target = (pid_t)parse_number("--pid", optarg, INT_MAX); break;
+		case OPT_CGROUP_ROOT: e->cgroup_root = optarg; break;
+		case OPT_KEEP_ENV: e->keep_env = true; break;
+		case OPT_TTY: c->tty = true; break;
 		default: usage_error("unknown option");
 		}
 	}
-	finish_ids(&c, uid_set, gid_set);
-	if (target <= 1)
+	finish_ids(c, uid_set, gid_set);
+	if (e->target <= 1)
 		usage_error("--pid PID (the container's PID 1, as the host sees it) is required");
 	if (optind >= argc)
 		usage_error("no command given (exec --pid PID -- CMD [ARG...])");
-	c.argv = argv + optind;
-	/* The CRI's TERM for a terminal of unknown kind. */
-	const char *term = getenv("TERM") && *getenv("TERM") ? getenv("TERM") : "xterm";
+	c->argv = argv + optind;
+}
 
-	/* Everything under /proc/PID and the cgroup tree is opened while we still
-	 * see the host's mounts. Namespaces we already share are skipped. */
-	int ns_fds[ARRAY_LEN(exec_ns_order)];
+/* Opens /proc/PID/ns/<kind> for each kind of exec_ns_order, while the host's
+ * /proc is still ours; -1 for the kinds we already share and those this
+ * kernel lacks. */
+static void open_namespaces_of(pid_t pid, int ns_fds[ARRAY_LEN(exec_ns_order)])
+{
 	for (size_t i = 0; i < ARRAY_LEN(exec_ns_order); i++) {
 		char path[64], self[64];
-		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)target, exec_ns_order[i]);
+		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, exec_ns_order[i]);
 		snprintf(self, sizeof self, "/proc/self/ns/%s", exec_ns_order[i]);
 		struct stat theirs, ours;
 		ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
@@ -384,30 +387,25 @@ int exec_main(int argc, char **argv)
 			ns_fds[i] = -1;
 		}
 	}
-	int cgroup_fds[MAX_CGROUPS];
-	size_t ncgroups = open_cgroups_of(target, cgroup_root, cgroup_fds, MAX_CGROUPS);
-	if (!keep_env)
-		use_environment_of(target, c.tty ? term : NULL);
-	else if (c.tty)
-		setenv("TERM", term, 1);
+}
 
+static void join_namespaces_of(pid_t pid, const int ns_fds[ARRAY_LEN(exec_ns_order)])
+{
 	for (size_t i = 0; i < ARRAY_LEN(exec_ns_order); i++) {
 		if (ns_fds[i] < 0)
 			continue;
 		if (setns(ns_fds[i], 0) < 0)
-			die(EXIT_EXEC_FAILED, "join %s namespace of pid %d: %s", exec_ns_order[i], (int)target, strerror(errno));
+			die(EXIT_EXEC_FAILED, "join %s namespace of pid %d: %s", exec_ns_order[i], (int)pid, strerror(errno));
 		close(ns_fds[i]);
 	}
-	default_home(c.set_ids ? c.uid : getuid());
-	int master = -1;
-	if (c.tty) {
-		master = open_container_pty(&c, &c.tty_fd);
-		c.grouping = OWN_SESSION;   /* the pty's session, with the pty as its controlling terminal */
-	}
+}
 
-	/* Only the signals we forward are blocked; the terminal's own signals
-	 * (SIGINT from ^C, SIGWINCH) reach the command directly through the
-	 * foreground process group, which it shares with us. */
+/* Only the signals we forward are blocked; the terminal's own signals
+ * (SIGINT from ^C, SIGWINCH) reach the command directly through the
+ * foreground process group, which it shares with us. Returns a signalfd for
+ * them and SIGCHLD. */
+static int block_forwarded_signals(void)
+{
 	static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT };
 	sigset_t set;
 	sigprocmask(SIG_SETMASK, NULL, &original_mask);
@@ -421,14 +419,21 @@ int exec_main(int argc, char **argv)
 	int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sigfd < 0)
 		die(EXIT_EXEC_FAILED, "signalfd: %s", strerror(errno));
+	return sigfd;
+}
 
-	/* The command must die with us. A supervisor that gives up on an exec
-	 * (a hook past its time limit) SIGKILLs this process only, and the kernel
-	 * reparents our child to the init of *our* PID namespace (the host's),
-	 * where it would run on unsupervised, holding the pipes of our stdout and
-	 * stderr open so that nobody ever sees their end. The pipe closes the race
-	 * of dying between fork and prctl: the child cannot see our pid (we are
-	 * outside its PID namespace), but it sees the write end close. */
+/* Forks into the container's PID namespace; the child joins the container's
+ * cgroups and runs the command.
+ *
+ * The command must die with us. A supervisor that gives up on an exec
+ * (a hook past its time limit) SIGKILLs this process only, and the kernel
+ * reparents our child to the init of *our* PID namespace (the host's),
+ * where it would run on unsupervised, holding the pipes of our stdout and
+ * stderr open so that nobody ever sees their end. The pipe closes the race
+ * of dying between fork and prctl: the child cannot see our pid (we are
+ * outside its PID namespace), but it sees the write end close. */
+static pid_t fork_command(const struct command *c, pid_t target, const int *cgroup_fds, size_t ncgroups)
+{
 	int alive[2];
 	if (pipe2(alive, O_CLOEXEC) < 0)
 		die(EXIT_EXEC_FAILED, "pipe: %s", strerror(errno));
@@ -445,18 +450,18 @@ int exec_main(int argc, char **argv)
 			if (NO_EINTR(write(cgroup_fds[i], "0", 1)) != 1)
 				die(EXIT_EXEC_FAILED, "join cgroup of pid %d: %s", (int)target, strerror(errno));
 		}
-		exec_command(&c);   /* no channel: the command shares our stderr and reports there */
+		exec_command(c);   /* no channel: the command shares our stderr and reports there */
 	}
 	close(alive[0]);   /* alive[1] stays open until we exit */
 	for (size_t i = 0; i < ncgroups; i++)
 		close(cgroup_fds[i]);
-	if (c.tty) {
-		close(c.tty_fd);   /* the command holds the slave now: EIO on the master once it and its children are gone */
-		signal(SIGPIPE, SIG_IGN);   /* a reader of our stdout that went away is an EPIPE, not our death with the terminal raw */
-		make_caller_terminal_raw();
-		return exit_code_of(relay_terminal(sigfd, master, pid));
-	}
+	return pid;
+}
 
+/* Without --tty: wait for the command, forwarding what was sent to us.
+ * Returns its wait status. */
+static int wait_forwarding(int sigfd, pid_t pid)
+{
 	for (;;) {
 		struct signalfd_siginfo si;
 		if (NO_EINTR(read(sigfd, &si, sizeof si)) != (ssize_t)sizeof si)
@@ -464,11 +469,55 @@ int exec_main(int argc, char **argv)
 		if (si.ssi_signo == SIGCHLD) {
 			int status;
 			if (NO_EINTR(waitpid(pid, &status, WNOHANG)) == pid)
-				return exit_code_of(status);
+				return status;
 		} else if (si.ssi_code <= 0) {
 			/* Sent by a process (kill, sigqueue); the kernel's own signals
 			 * (si_code > 0, e.g. the terminal's) reached the command already. */
 			kill(pid, (int)si.ssi_signo);
 		}
 	}
+}
+
+int exec_main(int argc, char **argv)
+{
+	whoami = "podd-init exec";
+	/* Without --tty the command stays in the caller's process group: a
+	 * terminal's job control then treats it as the foreground job it is. */
+	struct exec_opts e = {
+		.cmd = { .out_fd = -1, .err_fd = -1, .chan = -1, .keep_stdin = true, .grouping = KEEP_GROUP, .tty_fd = -1 },
+		.cgroup_root = "/sys/fs/cgroup",
+	};
+	struct command *c = &e.cmd;
+	parse_exec_args(argc, argv, &e);
+	/* The CRI's TERM for a terminal of unknown kind. */
+	const char *term = getenv("TERM") && *getenv("TERM") ? getenv("TERM") : "xterm";
+
+	/* Everything under /proc/PID and the cgroup tree is opened while we still
+	 * see the host's mounts. */
+	int ns_fds[ARRAY_LEN(exec_ns_order)];
+	open_namespaces_of(e.target, ns_fds);
+	int cgroup_fds[MAX_CGROUPS];
+	size_t ncgroups = open_cgroups_of(e.target, e.cgroup_root, cgroup_fds, MAX_CGROUPS);
+	if (!e.keep_env)
+		use_environment_of(e.target, c->tty ? term : NULL);
+	else if (c->tty)
+		setenv("TERM", term, 1);
+
+	join_namespaces_of(e.target, ns_fds);
+	default_home(c->set_ids ? c->uid : getuid());
+	int master = -1;
+	if (c->tty) {
+		master = open_container_pty(c, &c->tty_fd);
+		c->grouping = OWN_SESSION;   /* the pty's session, with the pty as its controlling terminal */
+	}
+
+	int sigfd = block_forwarded_signals();
+	pid_t pid = fork_command(c, e.target, cgroup_fds, ncgroups);
+	if (c->tty) {
+		close(c->tty_fd);   /* the command holds the slave now: EIO on the master once it and its children are gone */
+		signal(SIGPIPE, SIG_IGN);   /* a reader of our stdout that went away is an EPIPE, not our death with the terminal raw */
+		make_caller_terminal_raw();
+		return exit_code_of(relay_terminal(sigfd, master, pid));
+	}
+	return exit_code_of(wait_forwarding(sigfd, pid));
 }
