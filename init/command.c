@@ -94,18 +94,14 @@ static int describe_exec_error(int err, const char *file, char *out, size_t cap)
 void exec_command(const struct command *c)
 {
 	if (c->grouping == OWN_SESSION) {
-		if (setsid() < 0) {
-			channel_fail(c->chan, "setsid: %s", strerror(errno));
-			_exit(EXIT_SETUP);
-		}
+		if (setsid() < 0)
+			setup_fail(c->chan, "setsid: %s", strerror(errno));
 		/* A session leader without a controlling terminal acquires the
 		 * first one it is given with TIOCSCTTY; shells need one for job
 		 * control (tcsetpgrp). */
 		if (c->tty && (ioctl(c->tty_fd, TIOCSCTTY, 0) < 0 || dup2(c->tty_fd, STDIN_FILENO) < 0 ||
-			       dup2(c->tty_fd, STDOUT_FILENO) < 0 || dup2(c->tty_fd, STDERR_FILENO) < 0)) {
-			channel_fail(c->chan, "attach the terminal: %s", strerror(errno));
-			_exit(EXIT_SETUP);
-		}
+			       dup2(c->tty_fd, STDOUT_FILENO) < 0 || dup2(c->tty_fd, STDERR_FILENO) < 0))
+			setup_fail(c->chan, "attach the terminal: %s", strerror(errno));
 	} else if (c->grouping == OWN_GROUP) {
 		/* Our own process group, so that forwarding to the group reaches
 		 * nothing else; and the terminal's foreground, so the command can read
@@ -116,52 +112,34 @@ void exec_command(const struct command *c)
 			tcsetpgrp(STDIN_FILENO, getpid());
 	}
 
-	if (c->out_fd >= 0 && (dup2(c->out_fd, STDOUT_FILENO) < 0 || dup2(c->err_fd, STDERR_FILENO) < 0)) {
-		channel_fail(c->chan, "dup2 log pipe: %s", strerror(errno));
-		_exit(EXIT_SETUP);
-	}
+	if (c->out_fd >= 0 && (dup2(c->out_fd, STDOUT_FILENO) < 0 || dup2(c->err_fd, STDERR_FILENO) < 0))
+		setup_fail(c->chan, "dup2 log pipe: %s", strerror(errno));
 	if (!c->keep_stdin) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (null < 0 || dup2(null, STDIN_FILENO) < 0) {
-			channel_fail(c->chan, "open /dev/null: %s", strerror(errno));
-			_exit(EXIT_SETUP);
-		}
+		if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+			setup_fail(c->chan, "open /dev/null: %s", strerror(errno));
 	}
 	/* Mark, rather than close, descriptors >= 3: the channel must stay usable
 	 * until execve, which then closes them all. */
-	if (close_fd_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		long max = sysconf(_SC_OPEN_MAX);
-		for (long fd = 3; fd < (max > 0 ? max : 1024); fd++)
-			if (fd != c->chan)
-				close((int)fd);
-	}
+	if (close_fd_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		close_fds_by_loop(c->chan);
 
-	if (c->cwd && chdir(c->cwd) < 0) {
-		channel_fail(c->chan, "chdir %s: %s", c->cwd, strerror(errno));
-		_exit(EXIT_SETUP);
-	}
+	if (c->cwd && chdir(c->cwd) < 0)
+		setup_fail(c->chan, "chdir %s: %s", c->cwd, strerror(errno));
 	/* Supplementary groups and gid first: once the uid is dropped we may no longer change them. */
 	if (c->set_ids) {
-		if (setgroups(c->ngroups, c->groups) < 0) {
-			channel_fail(c->chan, "setgroups: %s", strerror(errno));
-			_exit(EXIT_SETUP);
-		}
-		if (setgid(c->gid) < 0) {
-			channel_fail(c->chan, "setgid %u: %s", (unsigned)c->gid, strerror(errno));
-			_exit(EXIT_SETUP);
-		}
-		if (setuid(c->uid) < 0) {
-			channel_fail(c->chan, "setuid %u: %s", (unsigned)c->uid, strerror(errno));
-			_exit(EXIT_SETUP);
-		}
+		if (setgroups(c->ngroups, c->groups) < 0)
+			setup_fail(c->chan, "setgroups: %s", strerror(errno));
+		if (setgid(c->gid) < 0)
+			setup_fail(c->chan, "setgid %u: %s", (unsigned)c->gid, strerror(errno));
+		if (setuid(c->uid) < 0)
+			setup_fail(c->chan, "setuid %u: %s", (unsigned)c->uid, strerror(errno));
 	}
 
 	/* After the ids are set (a setuid to root would need the bit clear) and before execve,
 	 * which it governs: setuid files and file capabilities then grant nothing. */
-	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		channel_fail(c->chan, "set no_new_privs: %s", strerror(errno));
-		_exit(EXIT_SETUP);
-	}
+	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		setup_fail(c->chan, "set no_new_privs: %s", strerror(errno));
 	restore_signals(c->grouping == OWN_SESSION);
 	channel_send(c->chan, "S");
 	execvp(c->argv[0], c->argv);

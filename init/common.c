@@ -72,15 +72,29 @@ void now_rfc3339(char out[40])
 	format_time(&ts, out);
 }
 
-/* Close every descriptor >= 3 we inherited. close_range exists since Linux 5.9;
- * the fallback loop keeps older kernels working. */
-void close_inherited_fds(void)
+/* close_range(3, ~0U) exists since Linux 5.9; this loop keeps older kernels
+ * working. Closes every descriptor >= 3 but keep (-1: none). */
+void close_fds_by_loop(int keep)
 {
-	if (close_fd_range(3, ~0U, 0) == 0)
-		return;
 	long max = sysconf(_SC_OPEN_MAX);
 	for (long fd = 3; fd < (max > 0 ? max : 1024); fd++)
-		close((int)fd);
+		if (fd != keep)
+			close((int)fd);
+}
+
+/* Close every descriptor >= 3 we inherited. */
+void close_inherited_fds(void)
+{
+	if (close_fd_range(3, ~0U, 0) < 0)
+		close_fds_by_loop(-1);
+}
+
+/* The next signal from a signalfd; a failed read ends us with exit_code. */
+void read_signal(int sigfd, struct signalfd_siginfo *si, int exit_code)
+{
+	ssize_t n = NO_EINTR(read(sigfd, si, sizeof *si));
+	if (n != (ssize_t)sizeof *si)
+		die(exit_code, "read signalfd: %s", n < 0 ? strerror(errno) : "short read");
 }
 
 /* Synchronous faults are raised by the kernel on the faulting thread itself and

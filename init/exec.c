@@ -266,8 +266,7 @@ static int relay_terminal(int sigfd, int master, pid_t pid)
 
 		if (p[SIG].revents) {
 			struct signalfd_siginfo si;
-			if (NO_EINTR(read(sigfd, &si, sizeof si)) != (ssize_t)sizeof si)
-				die(EXIT_EXEC_FAILED, "read signalfd: %s", strerror(errno));
+			read_signal(sigfd, &si, EXIT_EXEC_FAILED);
 			int sig = (int)si.ssi_signo, status;
 			if (sig == SIGCHLD) {
 				if (NO_EINTR(waitpid(pid, &status, WNOHANG)) == pid) {
@@ -464,8 +463,7 @@ static int wait_forwarding(int sigfd, pid_t pid)
 {
 	for (;;) {
 		struct signalfd_siginfo si;
-		if (NO_EINTR(read(sigfd, &si, sizeof si)) != (ssize_t)sizeof si)
-			die(EXIT_EXEC_FAILED, "read signalfd: %s", strerror(errno));
+		read_signal(sigfd, &si, EXIT_EXEC_FAILED);
 		if (si.ssi_signo == SIGCHLD) {
 			int status;
 			if (NO_EINTR(waitpid(pid, &status, WNOHANG)) == pid)

@@ -69,9 +69,7 @@ int supervise(int sigfd, pid_t cmd)
 	bool cmd_done = false;
 	while (!cmd_done) {
 		struct signalfd_siginfo si;
-		ssize_t n = NO_EINTR(read(sigfd, &si, sizeof si));
-		if (n != (ssize_t)sizeof si)
-			die(EXIT_SETUP, "read signalfd: %s", n < 0 ? strerror(errno) : "short read");
+		read_signal(sigfd, &si, EXIT_SETUP);
 		int sig = (int)si.ssi_signo;
 		if (sig == SIGCHLD)
 			cmd_done = reap_children(cmd, &cmd_status);
@@ -111,8 +109,6 @@ static void hide_command_line(void)
  * to the monitor through the channel and ends PID 1 with EXIT_SETUP. */
 void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd)
 {
-#define setup_fail(...) do { channel_fail(chan, __VA_ARGS__); _exit(EXIT_SETUP); } while (0)
-
 	/* Step 1: join the cgroups before anything else, so that every process of
 	 * the container, from the first fork on, is accounted and limited there. */
 	for (size_t i = 0; i < o->ncgroups && !o->cgroup_joined; i++) {
@@ -120,7 +116,7 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 		snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroups[i]);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || NO_EINTR(write(fd, "0", 1)) != 1)
-			setup_fail("join cgroup %s: %s", o->cgroups[i], strerror(errno));
+			setup_fail(chan, "join cgroup %s: %s", o->cgroups[i], strerror(errno));
 		close(fd);
 	}
 
@@ -133,18 +129,18 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 	 * is done here, not in the monitor, so the monitor keeps the host's view:
 	 * the host /proc (it reads /proc/<pid1>/stat) and the paths of its log. */
 	if (unshare(CLONE_NEWNS) < 0)
-		setup_fail("unshare mount namespace: %s", strerror(errno));
+		setup_fail(chan, "unshare mount namespace: %s", strerror(errno));
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		setup_fail("make / private: %s", strerror(errno));
+		setup_fail(chan, "make / private: %s", strerror(errno));
 
 	/* Step 3: the container's filesystem, entered with pivot_root, with its
 	 * own /proc; or, without --rootfs, the host's files and our own /proc. */
 	if (o->rootfs.dir) {
 		char err[MSG_MAX];
 		if (setup_rootfs(&o->rootfs, err, sizeof err))
-			setup_fail("%s", err);
+			setup_fail(chan, "%s", err);
 	} else if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
-		setup_fail("mount /proc: %s", strerror(errno));
+		setup_fail(chan, "mount /proc: %s", strerror(errno));
 	}
 
 	/* Step 4: the command. */
@@ -152,7 +148,7 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 	o->cmd.grouping = OWN_SESSION;
 	pid_t pid = spawn_command(&o->cmd);
 	if (pid < 0)
-		setup_fail("fork: %s", strerror(errno));
+		setup_fail(chan, "fork: %s", strerror(errno));
 	/* Keep no copy of the channel or the pipes: the monitor must see end of
 	 * file on them when the command (and its children) are done with them. */
 	close(chan);
@@ -170,5 +166,4 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 		/* The monitor is gone; nobody is left to tell. */
 	}
 	_exit(exit_code_of(status));
-#undef setup_fail
 }

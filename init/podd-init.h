@@ -77,6 +77,7 @@ void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 int close_fd_range(unsigned first, unsigned last, unsigned flags);
+void close_fds_by_loop(int keep);
 void close_inherited_fds(void);
 const char *signal_abbrev(int sig);
 unsigned long parse_number(const char *what, const char *s, unsigned long max);
@@ -84,6 +85,7 @@ void now_rfc3339(char out[40]);
 extern sigset_t original_mask;
 extern struct sigaction original_sigpipe;
 int block_all_signals(void);
+void read_signal(int sigfd, struct signalfd_siginfo *si, int exit_code);
 bool is_fault_signal(int sig);
 int exit_code_of(int status);
 
@@ -119,6 +121,8 @@ void channel_send(int chan, const char *msg);
 		else \
 			say("%s", m_ + 1); \
 	} while (0)
+/* A setup step of the command (or of PID 1) failed: report it, end the child. */
+#define setup_fail(chan, ...) do { channel_fail(chan, __VA_ARGS__); _exit(EXIT_SETUP); } while (0)
 ssize_t channel_recv(int chan, char *buf, size_t cap, pid_t *pid);
 void make_channel(int chan[2]);
 void exec_command(const struct command *c) __attribute__((noreturn));
