@@ -11,7 +11,7 @@
 
 /* Namespaces in the order we enter them. The mount namespace comes last: it
  * changes our root, and the others are found through the host /proc. The PID
- * namespace only applies to children, hence the fork below. */
+ * namespace only applies to children, hence fork_command. */
 static const char *const exec_ns_order[] = { "cgroup", "ipc", "uts", "net", "time", "pid", "mnt" };
 
 /* Open DIR/cgroup.procs for each line of /proc/PID/cgroup, so that the command
