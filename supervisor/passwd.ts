@@ -12,7 +12,7 @@ export const PASSWD_MAX_BYTES = 1024 * 1024;
 /**
  * The home directory of `uid` in the text of a passwd(5) file: the first entry with that
  * numeric uid and at least six fields, as getpwuid(3) finds it; undefined when there is none
- * or its home is empty. init/podd-init.c's default_home parses the same way for `podd exec`.
+ * or its home is empty. init/exec.c's default_home parses the same way for `podd exec`.
  */
 export function homeOf(passwd: string, uid: number): string | undefined {
   for (const line of passwd.split("\n")) {

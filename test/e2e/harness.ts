@@ -119,7 +119,7 @@ function newestMtime(dir: string, ext: string[]): number {
 export function ensureBuilt(): string {
   const sources = Math.max(newestMtime(join(repo, "supervisor"), [".ts"]), newestMtime(join(repo, "pod-specs"), [".ts"]));
   const init = join(repo, "init/build/podd-init");
-  const initSrc = statSync(join(repo, "init/podd-init.c")).mtimeMs;
+  const initSrc = newestMtime(join(repo, "init"), [".c", ".h"]);
   const stale = !existsSync(poddMain) || newestMtime(join(repo, "dist"), [".js"]) < sources || !existsSync(init) || statSync(init).mtimeMs < initSrc;
   if (!stale) return "dist/ is up to date";
   const r = spawnSync("npm", ["run", "build"], { cwd: repo, encoding: "utf8" });

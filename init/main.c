@@ -1,0 +1,129 @@
+/*
+ * podd-init: the single-threaded, statically linked helper behind every podd
+ * container. Node cannot setns() into a mount namespace or unshare a PID
+ * namespace (it is multi-threaded before our first line runs), so everything
+ * that must happen in one thread happens here. argv[1] picks the role:
+ *
+ *   podd-init [--] CMD [ARG...]
+ *       A plain init, usable on its own like tini (`docker run --init`).
+ *       Runs CMD, forwards signals to it, reaps every child, exits with CMD's
+ *       status. When it is not PID 1 it becomes a child subreaper so orphans
+ *       still reach it. Use `--` to run a command named like a role.
+ *
+ *   podd-init sandbox --hostname NAME [--net PATH] [--ipc PATH] [--uts PATH]
+ *       Creates the pod's namespaces (only the kinds given a PATH), sets the
+ *       hostname, brings `lo` up, bind-mounts /proc/self/ns/<kind> onto PATH
+ *       (creating it 0444 if missing) and exits 0. The namespaces then live as
+ *       long as those bind mounts. On failure it undoes what it did and prints
+ *       one line naming the step, the path and the errno.
+ *       Expectation on the caller: the pin files live in a directory that is a
+ *       *shared* bind mount of itself (supervisor/sandbox.ts makes it so, on
+ *       purpose). A mount namespace created later (a host service's) then
+ *       holds its copies of the pins as peers or slaves, so unmounting a pin
+ *       unmounts every copy and really frees the namespace; in a private
+ *       directory each such copy would keep it alive. A container's PID 1
+ *       makes its copies private, so with --rootfs it drops them itself: with
+ *       the old root after pivot_root, and under --hide for the host's root
+ *       (without --rootfs it keeps them while it runs). podd-init does not
+ *       arrange the shared directory.
+ *
+ *   podd-init container [OPTIONS] -- CMD [ARG...]
+ *       The monitor (this process, in its own session, outside the container's
+ *       cgroup) and, forked from it, the container's PID 1. OPTIONS:
+ *         --net|--ipc|--uts PATH   join these namespaces (pin files)
+ *         --cgroup DIR             PID 1 joins DIR (repeatable: one per v1
+ *                                  controller, or one v2 directory)
+ *         --state-dir DIR          write DIR/start.json and DIR/exit.json
+ *         --log PATH               CRI-format log of stdout and stderr
+ *         --log-max-size BYTES     rotate PATH when it would grow past BYTES
+ *         --log-max-files N        keep N files: PATH, PATH.1 ... PATH.<N-1>
+ *         --stdin                  CMD keeps fd 0 (default: /dev/null)
+ *         --notify-fd N            write start.json's text on fd N once CMD
+ *                                  was exec'd, then close it (EOF alone:
+ *                                  it never started)
+ *         --rootfs DIR             build the container's root on DIR and
+ *                                  pivot_root into it, with either
+ *           --host-rootfs            the host's / bound read-only, or
+ *           --image-rootfs DIR --upper DIR --work DIR
+ *                                    an overlay of the image and a layer
+ *           [--readonly-rootfs]      (readOnlyRootFilesystem)
+ *         --hide PATH              host-rootfs: detach PATH's mounts and
+ *                                  cover it with an empty read-only tmpfs
+ *         --shm DIR                bind DIR on /dev/shm (the pod's)
+ *         --bind SRC:DST[:ro]      bind mounts and tmpfs mounts, in order
+ *         --tmpfs DST[:OPTIONS]
+ *       With --rootfs the container gets its own /proc (masked as runtimes
+ *       do by default), a minimal /dev, /sys read-only, and no host mount
+ *       survives in its mount namespace (the other pods' pins included).
+ *         --cwd DIR --uid N --gid N --groups G1,G2 [--no-new-privs]
+ *       The command's environment is podd-init's own environment.
+ *       --no-new-privs sets no_new_privs just before execve
+ *       (allowPrivilegeEscalation: false).
+ *       Files the monitor writes (each atomically: temp file, fsync, rename,
+ *       fsync of the directory):
+ *         start.json  once the command has been exec'd:
+ *           {"monitorPid":N,"pid1":N,"pid":N,"pid1StartTime":N,"startedAt":"T"}
+ *           pids as the host sees them; pid1StartTime is field 22 of
+ *           /proc/<pid1>/stat; T is RFC 3339 with nanoseconds, UTC.
+ *         exit.json   when PID 1 has ended and the log is drained:
+ *           {"exitCode":N,"signal":N,"startedAt":"T","finishedAt":"T",
+ *            "reason":"Completed"|"Error"|"StartError","message":"..."}
+ *           signal: what killed the command (or PID 1 itself), else 0.
+ *           StartError: the command never ran; message says why, as
+ *           Kubernetes words it, and startedAt is when the monitor started.
+ *         the log    "<T> stdout|stderr P|F <text>" per line; lines over
+ *           16 KiB become P records ended by an F record. Rotated files:
+ *           PATH.1 is the newest old one, PATH.<N-1> the oldest.
+ *       The monitor exits with PID 1's status. It stays in the host's mount
+ *       and PID namespaces; PID 1 makes the new mount namespace itself.
+ *
+ *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..] [--no-new-privs]
+ *                  [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
+ *       Runs CMD inside the running container whose PID 1 has host pid PID:
+ *       its namespaces (all but the user namespace), its cgroups and its
+ *       environment (--keep-env: the caller's). HOME, when that environment
+ *       has none, is the home of CMD's uid in the container's /etc/passwd,
+ *       else "/". Exits with CMD's status.
+ *       Without --tty, CMD keeps the caller's stdio and process group.
+ *         --tty    CMD gets a pty of the container's own devpts as stdin,
+ *                  stdout, stderr and controlling terminal, in a new session
+ *                  (so `tty` names it and a shell has job control), and
+ *                  TERM=the caller's TERM (xterm if unset). podd-init relays
+ *                  its stdin to the pty and the pty to its stdout, with its
+ *                  own terminal (if stdin is one) raw meanwhile and restored
+ *                  at exit, and copies that terminal's window size to the
+ *                  pty at the start and on SIGWINCH.
+ *
+ * Exit status, in every role that runs a command: the command's exit code, or
+ * 128+N when a signal N killed it; 127 when the command was not found, 126
+ * when it could not be executed, 128 when the container could not be set up
+ * (a cgroup, a mount: the Kubernetes StartError code), 125 when `exec` itself
+ * failed before starting the command, 2 for a usage error.
+ */
+#include "podd-init.h"
+
+int main(int argc, char **argv)
+{
+	arg_area.start = argv[0];
+	arg_area.end = argv[argc - 1] + strlen(argv[argc - 1]);
+	sigprocmask(SIG_SETMASK, NULL, &original_mask);
+	sigaction(SIGPIPE, NULL, &original_sigpipe);
+
+	if (argc < 2)
+		usage_error("no command given (podd-init [--] CMD [ARG...])");
+	const char *role = argv[1];
+	if (strcmp(role, "sandbox") == 0)
+		return sandbox_main(argc - 1, argv + 1);
+	if (strcmp(role, "container") == 0)
+		return container_main(argc - 1, argv + 1);
+	if (strcmp(role, "exec") == 0)
+		return exec_main(argc - 1, argv + 1);
+	if (strcmp(role, "--") == 0) {
+		if (argc < 3)
+			usage_error("no command given after --");
+		return plain_main(argv + 2);
+	}
+	if (role[0] == '-')
+		usage_error("unknown option \"%s\" (roles: sandbox, container, exec; or [--] CMD)", role);
+	return plain_main(argv + 1);
+}

@@ -1,0 +1,215 @@
+/*
+ * podd-init's shared declarations. One static binary, one file per role:
+ *   main.c      the role dispatch (and the usage of every role)
+ *   plain.c     role 1, a plain init
+ *   sandbox.c   role 2, the pod's namespaces
+ *   monitor.c   role 3, the monitor of a container
+ *   pid1.c      the PID-1 loop (roles 1 and 3) and role 3's PID 1
+ *   rootfs.c    the container's filesystem, built by its PID 1
+ *   log.c       the monitor's CRI log writer
+ *   exec.c      role 4, a command in a running container (and its --tty relay)
+ *   command.c   starting the command, and the error channel that reports it
+ *   common.c    diagnostics, numbers, times, descriptors and signals
+ */
+#ifndef PODD_INIT_H
+#define PODD_INIT_H
+
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_MOUNTS 64
+#define MAX_HIDE 8
+#define EXIT_SETUP 128   /* the container could not be set up: Kubernetes' StartError code */
+#define EXIT_EXEC_FAILED 125
+#define EXIT_USAGE 2
+#define EXIT_NOT_FOUND 127
+#define EXIT_CANNOT_EXEC 126
+
+#define MAX_CGROUPS 16
+#define MAX_GROUPS 64
+#define MSG_MAX 1024
+/* The CRI log format splits lines longer than this into partial records; 16 KiB is what containerd uses. */
+#define LOG_LINE_MAX (16 * 1024)
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Retry a call interrupted by a signal. We install no handlers, but a stop and
+ * continue (SIGSTOP/SIGCONT, ptrace) still makes some blocking calls return EINTR. */
+#define NO_EINTR(expr) ({ long r_; do r_ = (long)(expr); while (r_ == -1 && errno == EINTR); r_; })
+
+/* common.c */
+extern const char *whoami;   /* prefix of every diagnostic: "podd-init", "podd-init sandbox", ... */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define die(code, ...) do { say(__VA_ARGS__); exit(code); } while (0)
+
+#define usage_error(...) do { say(__VA_ARGS__); say("see the comment at the top of init/main.c for usage"); exit(EXIT_USAGE); } while (0)
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+int close_fd_range(unsigned first, unsigned last, unsigned flags);
+void close_fds_by_loop(int keep);
+void close_inherited_fds(void);
+const char *signal_abbrev(int sig);
+unsigned long parse_number(const char *what, const char *s, unsigned long max);
+void now_rfc3339(char out[40]);
+extern sigset_t original_mask;
+extern struct sigaction original_sigpipe;
+int block_all_signals(void);
+void read_signal(int sigfd, struct signalfd_siginfo *si, int exit_code);
+bool is_fault_signal(int sig);
+int exit_code_of(int status);
+
+/* command.c */
+
+/* How the command is started. */
+struct command {
+	char **argv;
+	int chan;             /* write end of the error channel */
+	int out_fd, err_fd;   /* the monitor's log pipes, or -1 to keep ours */
+	bool keep_stdin;      /* else stdin is /dev/null */
+	bool tty;             /* tty_fd, a pty slave, becomes stdio and the controlling terminal */
+	int tty_fd;
+	enum { KEEP_GROUP, OWN_GROUP, OWN_SESSION } grouping;
+	const char *cwd;
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	size_t ngroups;
+	bool no_new_privs;    /* allowPrivilegeEscalation: false */
+};
+
+void channel_send(int chan, const char *msg);
+
+/* Without a channel (role 4) the reason goes straight to our stderr. */
+#define channel_fail(chan, ...) do { \
+		char m_[MSG_MAX + 2]; \
+		m_[0] = 'E'; \
+		snprintf(m_ + 1, sizeof m_ - 1, __VA_ARGS__); \
+		if ((chan) >= 0) \
+			channel_send(chan, m_); \
+		else \
+			say("%s", m_ + 1); \
+	} while (0)
+/* A setup step of the command (or of PID 1) failed: report it, end the child. */
+#define setup_fail(chan, ...) do { channel_fail(chan, __VA_ARGS__); _exit(EXIT_SETUP); } while (0)
+ssize_t channel_recv(int chan, char *buf, size_t cap, pid_t *pid);
+void make_channel(int chan[2]);
+void exec_command(const struct command *c) __attribute__((noreturn));
+pid_t spawn_command(const struct command *c);
+
+/* Options that say how the command runs, shared by container and exec. */
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS };
+#define COMMAND_OPTIONS \
+	{ "cwd", required_argument, NULL, OPT_CWD }, \
+	{ "uid", required_argument, NULL, OPT_UID }, \
+	{ "gid", required_argument, NULL, OPT_GID }, \
+	{ "groups", required_argument, NULL, OPT_GROUPS }, \
+	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS }
+bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set);
+void finish_ids(struct command *c, bool uid_set, bool gid_set);
+
+/* The container role's options (monitor.c parses them; pid1.c and rootfs.c use them). */
+/* A bind mount or a tmpfs, in the order they were given: a volume inside
+ * another volume's mount must come after it. */
+struct mount_spec {
+	bool tmpfs;
+	bool readonly;
+	const char *source;   /* bind: host path */
+	const char *target;   /* in the container; points into argv, like every option */
+	const char *options;  /* tmpfs: "size=…,mode=…" */
+};
+
+struct rootfs_opts {
+	const char *dir;            /* the empty directory the new root is mounted on */
+	bool host;                  /* the host's / (read-only) instead of an image */
+	const char *lower, *upper, *work;   /* image: overlay layers */
+	bool readonly;              /* readOnlyRootFilesystem */
+	const char *hide[MAX_HIDE]; /* host paths to hide from a host-root container */
+	size_t nhide;
+	const char *shm;            /* the pod's /dev/shm, or NULL for a private one */
+	struct mount_spec mounts[MAX_MOUNTS];
+	size_t nmounts;
+};
+
+struct container_opts {
+	const char *ns_paths[3];   /* net, ipc, uts */
+	const char *cgroups[MAX_CGROUPS];
+	size_t ncgroups;
+	const char *state_dir;
+	const char *log_path;
+	unsigned long long log_max_size;   /* 0: never rotate */
+	unsigned long log_max_files;
+	int notify_fd;                 /* -1, or where the monitor writes start.json once */
+	bool cgroup_joined;            /* PID 1 was born in its cgroup (clone3) */
+	struct rootfs_opts rootfs;     /* rootfs.dir NULL: keep the host's filesystem */
+	struct command cmd;
+};
+
+/* pid1.c */
+int supervise(int sigfd, pid_t cmd);
+/* Our argv, as the kernel laid it out: /proc/PID/cmdline reads this memory. */
+struct arg_area { char *start, *end; };
+extern struct arg_area arg_area;
+void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd) __attribute__((noreturn));
+
+/* rootfs.c */
+const char *setup_rootfs(const struct rootfs_opts *r, char *err, size_t errlen);
+
+/* log.c */
+/* One output stream of the command, read by the monitor. */
+struct log_stream {
+	const char *name;   /* "stdout" or "stderr" */
+	int fd;             /* read end of the pipe; -1 once at end of file */
+	size_t len;
+	char buf[4 * LOG_LINE_MAX];
+};
+
+struct log_file {
+	const char *path;
+	int fd;
+	off_t size;
+	unsigned long long max_size;
+	unsigned long max_files;
+	bool write_failed;
+};
+void open_log(struct log_file *lf);
+void drain_stream(struct log_file *lf, struct log_stream *s);
+
+/* The roles. */
+int plain_main(char **cmd);
+int sandbox_main(int argc, char **argv);
+int container_main(int argc, char **argv);
+int exec_main(int argc, char **argv);
+
+#endif

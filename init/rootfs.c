@@ -1,0 +1,368 @@
+/* The container's filesystem (--rootfs), built by its PID 1 in its own mount
+ * namespace: the root, /proc and /sys, /dev, the volumes, then pivot_root. */
+#include "podd-init.h"
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Formats the reason a setup step failed into err and returns err. (A
+ * message cut at MSG_MAX still names the step, which is what matters.) */
+static const char *failf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const char *failf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Files under /proc and /sys that leak host information or allow host
+ * changes, masked as the common runtimes do by default. */
+static const char *const masked_paths[] = {
+	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+struct device_node {
+	const char *name;
+	unsigned major, minor;
+};
+static const struct device_node devices[] = {
+	{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+	{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+};
+
+#define MOUNT_ATTR_RDONLY_FLAG 0x00000001
+struct mount_attr_arg {
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* Makes the mount at path, and every mount below it, read-only in one call
+ * (mount_setattr, Linux 5.12); a per-mount remount would race with nothing
+ * here but would need the mount list, which this call walks for us. */
+static int make_readonly_recursive(const char *path)
+{
+	struct mount_attr_arg attr = { .attr_set = MOUNT_ATTR_RDONLY_FLAG };
+	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr);
+}
+
+static int make_readonly(const char *path)
+{
+	return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+}
+
+/* mkdir -p: returns 0 when dir exists afterwards. */
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char p[PATH_MAX];
+	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+		return errno = ENAMETOOLONG, -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Creates what a bind of source can be mounted on: a directory for a
+ * directory, an empty file for anything else (a file, a socket, a device). */
+static int make_mount_point(const char *source, const char *target)
+{
+	struct stat st, existing;
+	if (source && stat(source, &st) < 0)
+		return -1;
+	if (lstat(target, &existing) == 0)
+		return 0;
+	if (!source || S_ISDIR(st.st_mode))
+		return mkdir_p(target, 0755);
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s", target);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir_p(parent, 0755) < 0)
+			return -1;
+	}
+	int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EISDIR ? 0 : -1;
+	close(fd);
+	return 0;
+}
+
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* path is root+sub or below it (sub may be NULL: root itself). */
+static bool is_under(const char *path, const char *root, const char *sub)
+{
+	size_t len = strlen(root);
+	if (strncmp(path, root, len) != 0)
+		return false;
+	path += len;
+	if (sub) {
+		size_t sl = strlen(sub);
+		if (strncmp(path, sub, sl) != 0)
+			return false;
+		path += sl;
+	}
+	return *path == '\0' || *path == '/';
+}
+
+/* Detaches every mount at or below root+subs[i], for each of the n subs. The host's root,
+ * bound into a container, brings all the host's mounts along; those under
+ * /proc, /sys, /dev, the tmpfs targets and podd's own roots (the pins of every
+ * pod among them) must not stay reachable, not even hidden under another
+ * mount, or a pod's namespaces would live on in this container.
+ *
+ * One pass over mountinfo detaches what it meets, and a detach takes the
+ * submounts along, so a host with many pods costs one or two passes, not one
+ * per mount (a rescan per mount made a start take ~0.7 s beside 100 pods).
+ * Lines whose parent went in this pass are skipped by mount id, so a path is
+ * never looked up through a directory a detach uncovered; UMOUNT_NOFOLLOW
+ * keeps a symlink there from leading elsewhere. A line can still name a mount
+ * that another one shadows (a stack on one mount point: a detach by path takes
+ * the top): EINVAL or ENOENT then, and the next pass sees it again. Passes
+ * repeat until one finds nothing; one that finds mounts but detaches none
+ * fails, naming the first mount it could not detach in failed_at. */
+static int detach_under(const char *root, const char *const *subs, size_t n, char *failed_at, size_t failed_len)
+{
+	enum { MAX_GONE = 1024 };
+	for (;;) {
+		FILE *f = fopen("/proc/self/mountinfo", "re");
+		if (!f)
+			return snprintf(failed_at, failed_len, "/proc/self/mountinfo"), -1;
+		char line[4 * PATH_MAX];
+		int gone[MAX_GONE];
+		size_t ngone = 0, found = 0, detached = 0;
+		int failed = 0, first_errno = 0;
+		failed_at[0] = '\0';
+		while (fgets(line, sizeof line, f)) {
+			char mp[PATH_MAX];
+			int id, parent;
+			/* fields: id parent major:minor root mount-point ... */
+			if (sscanf(line, "%d %d %*s %*s %4095s", &id, &parent, mp) != 3)
+				continue;
+			unescape_octal(mp);
+			bool match = false;
+			for (size_t i = 0; i < n && !match; i++)
+				match = is_under(mp, root, subs[i]);
+			if (!match)
+				continue;
+			found++;
+			bool parent_gone = false;
+			for (size_t i = 0; i < ngone && !parent_gone; i++)
+				parent_gone = gone[i] == parent;
+			if (parent_gone || umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+				if (!parent_gone)
+					detached++;
+				if (ngone < MAX_GONE)
+					gone[ngone++] = id;
+			} else if (errno == EINVAL || errno == ENOENT) {
+				if (!first_errno) {
+					first_errno = errno;
+					snprintf(failed_at, failed_len, "%s", mp);
+				}
+			} else {
+				failed = errno;
+				snprintf(failed_at, failed_len, "%s", mp);
+				break;
+			}
+		}
+		fclose(f);
+		if (failed)
+			return errno = failed, -1;
+		if (found == 0)
+			return 0;
+		if (detached == 0)
+			return errno = first_errno ? first_errno : EINVAL, -1;
+	}
+}
+
+/* The new root: an overlay of the image with the container's own writable
+ * layer, or the host's root, read-only, with podd's roots hidden. */
+static const char *mount_root(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	if (!r->host) {
+		char data[3 * PATH_MAX + 64];
+		if (snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", r->lower, r->upper, r->work) >= (int)sizeof data)
+			return failf(err, errlen, "overlay options too long");
+		if (mount("overlay", r->dir, "overlay", 0, data) < 0)
+			return failf(err, errlen, "mount overlay on %s (lower %s): %s", r->dir, r->lower, strerror(errno));
+		return NULL;
+	}
+	if (mount("/", r->dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return failf(err, errlen, "bind host root on %s: %s", r->dir, strerror(errno));
+	const char *subs[3 + MAX_HIDE] = { "/proc", "/sys", "/dev" };
+	size_t n = 3;
+	for (size_t i = 0; i < r->nhide; i++)
+		subs[n++] = r->hide[i];
+	char at[PATH_MAX];
+	if (detach_under(r->dir, subs, n, at, sizeof at) < 0)
+		return failf(err, errlen, "detach the host's mount %s (under /proc, /sys, /dev or podd's roots): %s", at, strerror(errno));
+	if (make_readonly_recursive(r->dir) < 0)
+		return failf(err, errlen, "make host root read-only at %s: %s", r->dir, strerror(errno));
+	/* podd's roots: an empty read-only tmpfs on each, where the host has it. */
+	for (size_t i = 0; i < r->nhide; i++) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof path, "%s%s", r->dir, r->hide[i]);
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755") < 0)
+			return failf(err, errlen, "hide %s: %s", r->hide[i], strerror(errno));
+	}
+	return NULL;
+}
+
+/* /dev: a tmpfs with the few devices a container needs, its own devpts, the
+ * pod's /dev/shm and a /dev/mqueue of the pod's IPC namespace. */
+static const char *mount_dev(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+#define DEVPATH(name) (snprintf(path, sizeof path, "%s/dev%s", r->dir, name), path)
+	if (mkdir_p(DEVPATH(""), 0755) < 0 || mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k") < 0)
+		return failf(err, errlen, "mount /dev: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "/%s", devices[i].name);
+		if (mknod(DEVPATH(name), S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0 || chmod(path, 0666) < 0)
+			return failf(err, errlen, "mknod /dev%s: %s", name, strerror(errno));
+	}
+	if (mkdir(DEVPATH("/pts"), 0755) < 0 ||
+	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+		return failf(err, errlen, "mount /dev/pts: %s", strerror(errno));
+	static const char *const links[][2] = {
+		{ "pts/ptmx", "/ptmx" }, { "/proc/self/fd", "/fd" }, { "/proc/self/fd/0", "/stdin" },
+		{ "/proc/self/fd/1", "/stdout" }, { "/proc/self/fd/2", "/stderr" },
+	};
+	for (size_t i = 0; i < sizeof links / sizeof *links; i++)
+		if (symlink(links[i][0], DEVPATH(links[i][1])) < 0)
+			return failf(err, errlen, "symlink /dev%s: %s", links[i][1], strerror(errno));
+	if (mkdir(DEVPATH("/shm"), 01777) < 0)
+		return failf(err, errlen, "mkdir /dev/shm: %s", strerror(errno));
+	if (r->shm ? mount(r->shm, path, NULL, MS_BIND, NULL) : mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"))
+		return failf(err, errlen, "mount /dev/shm: %s", strerror(errno));
+	if (mkdir(DEVPATH("/mqueue"), 0755) < 0 || mount("mqueue", path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return failf(err, errlen, "mount /dev/mqueue: %s", strerror(errno));
+#undef DEVPATH
+	return NULL;
+}
+
+/* /proc of our PID namespace with the usual masks, and /sys read-only. */
+static const char *mount_proc_sys(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/proc", r->dir);
+	if (mkdir_p(path, 0555) < 0 || mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return failf(err, errlen, "mount /proc: %s", strerror(errno));
+	snprintf(path, sizeof path, "%s/sys", r->dir);
+	/* A fresh sysfs shows the pod's network devices; with the host's network
+	 * namespace the kernel may refuse a new one, and the host's, read-only, is
+	 * what a hostNetwork pod gets anyway. */
+	if (mkdir_p(path, 0555) < 0 ||
+	    (mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+	     (mount("/sys", path, NULL, MS_BIND | MS_REC, NULL) < 0 || make_readonly_recursive(path) < 0)))
+		return failf(err, errlen, "mount /sys: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof masked_paths / sizeof *masked_paths; i++) {
+		struct stat st;
+		snprintf(path, sizeof path, "%s%s", r->dir, masked_paths[i]);
+		if (stat(path, &st) < 0)
+			continue;   /* not on this kernel: nothing to mask */
+		int rc = S_ISDIR(st.st_mode)
+			? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+			: mount("/dev/null", path, NULL, MS_BIND, NULL);
+		if (rc < 0)
+			return failf(err, errlen, "mask %s: %s", masked_paths[i], strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof readonly_paths / sizeof *readonly_paths; i++) {
+		struct stat st;
+		snprintf(path, sizeof path, "%s%s", r->dir, readonly_paths[i]);
+		if (stat(path, &st) < 0)
+			continue;
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 || make_readonly(path) < 0)
+			return failf(err, errlen, "make %s read-only: %s", readonly_paths[i], strerror(errno));
+	}
+	return NULL;
+}
+
+/* Volumes, /etc files and tmpfs mounts, in the order given. */
+static const char *mount_volumes(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->nmounts; i++) {
+		const struct mount_spec *m = &r->mounts[i];
+		char path[PATH_MAX];
+		if (snprintf(path, sizeof path, "%s%s", r->dir, m->target) >= (int)sizeof path)
+			return failf(err, errlen, "mount %s: path too long", m->target);
+		if (m->tmpfs) {
+			char at[PATH_MAX];
+			if (detach_under(r->dir, &m->target, 1, at, sizeof at) < 0)
+				return failf(err, errlen, "mount tmpfs on %s: detach the host's mount %s: %s", m->target, at, strerror(errno));
+			if (mkdir_p(path, 0755) < 0 ||
+			    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, m->options) < 0)
+				return failf(err, errlen, "mount tmpfs on %s: %s", m->target, strerror(errno));
+			continue;
+		}
+		if (make_mount_point(m->source, path) < 0) {
+			if (errno == EROFS)
+				return failf(err, errlen, "mount %s: %s does not exist in the read-only root filesystem; mount it on a path that exists", m->source, m->target);
+			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+		}
+		if (mount(m->source, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+		if (m->readonly && make_readonly_recursive(path) < 0)
+			return failf(err, errlen, "make %s read-only: %s", m->target, strerror(errno));
+	}
+	return NULL;
+}
+
+/* Enters the new root. pivot_root(".", ".") stacks the old root on top of
+ * the new one; detaching it drops every host mount from this namespace, the
+ * other pods' namespace pins included. */
+static const char *enter_root(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	if (chdir(r->dir) < 0)
+		return failf(err, errlen, "chdir %s: %s", r->dir, strerror(errno));
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return failf(err, errlen, "pivot_root %s: %s", r->dir, strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		return failf(err, errlen, "detach old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		return failf(err, errlen, "chdir /: %s", strerror(errno));
+	if (!r->host && r->readonly && make_readonly("/") < 0)
+		return failf(err, errlen, "make root read-only: %s", strerror(errno));
+	return NULL;
+}
+
+/* The whole filesystem setup; NULL on success, else the reason. */
+const char *setup_rootfs(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	const char *e;
+	/* The root mount must be a mount point of its own for pivot_root. */
+	if ((e = mount_root(r, err, errlen)) || (e = mount_proc_sys(r, err, errlen)) ||
+	    (e = mount_dev(r, err, errlen)) || (e = mount_volumes(r, err, errlen)) ||
+	    (e = enter_root(r, err, errlen)))
+		return e;
+	return NULL;
+}
