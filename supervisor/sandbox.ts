@@ -2,10 +2,12 @@
 // short-lived `podd-init sandbox` and kept alive only by bind mounts of their ns files (no pause
 // process), plus the pod's generated /etc/hosts, /etc/hostname, /etc/resolv.conf and /dev/shm.
 //
-// Mount propagation: the pod's ns directory is a bind mount of itself made *shared*. Any mount
-// namespace created later (a container's, or a host service's) holds copies of the pins as
-// peers or slaves, so unmounting a pin here unmounts every copy and the namespace is really
-// freed. Containers additionally drop the host's mounts (pivot_root, or hiding podd's roots).
+// Mount propagation: the pod's ns directory is a bind mount of itself made *shared*. A mount
+// namespace created later by a host service, which keeps its propagation, holds copies of the
+// pins as peers or slaves, so unmounting a pin here unmounts those too and the namespace is
+// really freed. A container's PID 1 makes its copy private at once (so nothing it mounts leaks
+// out) and then drops the copies itself: with the old root after pivot_root, or by detaching
+// podd's roots on a host-root container.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hasErrno, PoddError } from "./errors.ts";
