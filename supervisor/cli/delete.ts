@@ -1,6 +1,6 @@
 // podd delete pod NAME… | -f FILE: asks the daemon to stop and remove each pod, then (unless
 // --wait=false) waits until the pod is gone, as kubectl does, with a spinner on a terminal.
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../time.ts";
 import { PoddError } from "../errors.ts";
 import { ApiError, type PoddClient } from "../client.ts";
 import { readManifests, recursiveFlag } from "./manifests.ts";
