@@ -10,6 +10,7 @@ import type { Daemon } from "./daemon.ts";
 import type { PodEvent } from "./events.ts";
 import { PoddError } from "./errors.ts";
 import { findTail, LogFollower, readLines, type CriRecord } from "./logs.ts";
+import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selector.ts";
 import type { PodObject } from "./pod-worker.ts";
 import { podKeyOf } from "./supervisor.ts";
 
@@ -486,30 +487,16 @@ function eventList(items: unknown[]) {
   return { apiVersion: "v1", kind: "EventList", metadata: { resourceVersion: "" }, items };
 }
 
-/** Equality-based selectors: "a=b,c!=d,e" (set-based ones are not supported yet). */
 /**
  * The pods a list or watch asks for: ?labelSelector and ?fieldSelector. The fields are those
  * kube-apiserver offers for pods that mean something on one node without a scheduler; any
  * other is refused as kube-apiserver refuses an unknown one.
  */
 function podSelector(q: URLSearchParams): (p: PodObject) => boolean {
-  const labels = q.get("labelSelector");
-  const fields = (q.get("fieldSelector") ?? "")
-    .split(",")
-    .map((t) => t.trim())
-    .filter((t) => t !== "")
-    .map((t) => {
-      const m = /^([^!=]+)(==?|!=)(.*)$/.exec(t);
-      if (!m) throw new SelectorError(`invalid selector: '${t}'; can't understand '${t}'`, { code: "Invalid" });
-      const key = m[1]!.trim();
-      if (!(key in POD_FIELDS)) throw new SelectorError(`field label not supported: ${key}`, { code: "Invalid" });
-      return { get: POD_FIELDS[key]!, equal: m[2] !== "!=", value: m[3]!.trim() };
-    });
-  return (p) => matchLabels(p.metadata.labels ?? {}, labels) && fields.every((f) => (f.get(p) === f.value) === f.equal);
+  const labels = parseLabelSelector(q.get("labelSelector") ?? "");
+  const fields = parseFieldSelector(q.get("fieldSelector") ?? "", POD_FIELDS);
+  return (p) => labels(p.metadata.labels) && fields(p);
 }
-
-/** A selector the API cannot read: 400 BadRequest, as kube-apiserver answers. */
-class SelectorError extends PoddError {}
 
 const POD_FIELDS: Record<string, (p: PodObject) => string> = {
   "metadata.name": (p) => p.metadata.name,
@@ -519,19 +506,6 @@ const POD_FIELDS: Record<string, (p: PodObject) => string> = {
   "status.phase": (p) => p.status.phase,
   "status.podIP": (p) => p.status.podIP ?? "",
 };
-
-export function matchLabels(labels: Record<string, string>, selector: string | null): boolean {
-  if (!selector) return true;
-  return selector.split(",").every((term) => {
-    const t = term.trim();
-    const ne = /^([^!=]+)!=(.*)$/.exec(t);
-    if (ne) return labels[ne[1]!.trim()] !== ne[2]!.trim();
-    const eq = /^([^!=]+)==?(.*)$/.exec(t);
-    if (eq) return labels[eq[1]!.trim()] === eq[2]!.trim();
-    if (t.startsWith("!")) return !(t.slice(1) in labels);
-    return t in labels;
-  });
-}
 
 /** Whether something accepts connections on the unix socket (a stale file refuses: ECONNREFUSED). */
 function answers(socket: string): Promise<boolean> {

@@ -2,6 +2,7 @@
 // and message for the same object) fold into one with a count, as the kubelet's recorder does.
 // Kept in memory, bounded; events are a recent history, not a record (they expire in Kubernetes too).
 import type { PodEvent } from "./events.ts";
+import { rfc3339 } from "./time.ts";
 
 export interface CoreEvent {
   apiVersion: "v1";
@@ -16,10 +17,6 @@ export interface CoreEvent {
   lastTimestamp: string;
   source: { component: "podd"; host: string };
   reportingComponent: "podd";
-}
-
-function ts(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 export class EventLog {
@@ -38,7 +35,7 @@ export class EventLog {
     const seen = this.byKey.get(key);
     if (seen) {
       seen.count++;
-      seen.lastTimestamp = ts(e.time);
+      seen.lastTimestamp = rfc3339(e.time);
       // Map order is insertion order: move it to the end, the newest.
       this.byKey.delete(key);
       this.byKey.set(key, seen);
@@ -47,14 +44,14 @@ export class EventLog {
     const ev: CoreEvent = {
       apiVersion: "v1",
       kind: "Event",
-      metadata: { name: `${e.pod}.${(e.time * 1000 + (this.seq++ % 1000)).toString(16)}`, namespace: e.namespace, creationTimestamp: ts(e.time) },
+      metadata: { name: `${e.pod}.${(e.time * 1000 + (this.seq++ % 1000)).toString(16)}`, namespace: e.namespace, creationTimestamp: rfc3339(e.time) },
       involvedObject: { kind: "Pod", apiVersion: "v1", name: e.pod, namespace: e.namespace, uid: e.podUid, ...(fieldPath ? { fieldPath } : {}) },
       reason: e.reason,
       message: e.message,
       type: e.type,
       count: 1,
-      firstTimestamp: ts(e.time),
-      lastTimestamp: ts(e.time),
+      firstTimestamp: rfc3339(e.time),
+      lastTimestamp: rfc3339(e.time),
       source: { component: "podd", host: this.host },
       reportingComponent: "podd",
     };

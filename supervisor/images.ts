@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic.ts";
 import { PoddError } from "./errors.ts";
+import { rfc3339Millis } from "./time.ts";
 
 export interface ImageConfig {
   ref: string;
@@ -90,7 +91,7 @@ export class ImageStore {
         ref,
         env: opts.env ?? defaultImageEnv,
         workingDir: opts.workingDir ?? "/",
-        created: new Date().toISOString(),
+        created: rfc3339Millis(Date.now()),
       };
       writeFileAtomic(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
       const dest = join(this.dir, refDir(ref));

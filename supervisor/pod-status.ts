@@ -1,7 +1,7 @@
 // The Pod status the kubelet would report, derived from what podd observed: container statuses,
 // phase (kubelet getPhase), the kubelet-owned conditions (pkg/kubelet/status generate.go) and the
-// QoS class; and the columns `kubectl get pods` prints from a status (printers.go printPod and
-// apimachinery's duration helpers). Pure: `now` is a parameter, the previous status is an input.
+// QoS class; and the columns `kubectl get pods` prints from a status (printers.go printPod, with
+// apimachinery's duration helpers from time.ts). Pure: `now` is a parameter, the previous status is an input.
 //
 // No probes yet: a running container is started and, unless it is a regular init container,
 // ready. A regular init container is ready once it exited 0.
@@ -16,9 +16,7 @@ import {
 } from "./pod-lifecycle.ts";
 import { containerRole, podRestartPolicy, type ContainerRole } from "./restart-policy.ts";
 import {
-  parseTimestamp,
   Reason,
-  rfc3339,
   type ConditionStatus,
   type ContainerState,
   type ContainerStatus,
@@ -30,6 +28,7 @@ import {
   type PodStatus,
   type Timestamp,
 } from "./status.ts";
+import { humanDuration, parseTimestamp, rfc3339 } from "./time.ts";
 
 // ---- the spec, structurally ------------------------------------------------------------------
 
@@ -582,54 +581,6 @@ export function age(from: Timestamp | number | undefined, now: number): string {
   return humanDuration(now - t);
 }
 
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-
-/** apimachinery duration.HumanDuration: "45s", "5m30s", "2d3h", "3y20d", ~2-3 significant figures. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / SECOND);
-  if (seconds < -1) return "<invalid>";
-  if (seconds < 0) return "0s";
-  if (seconds < 60 * 2) return `${seconds}s`;
-  const minutes = Math.trunc(ms / MINUTE);
-  if (minutes < 10) {
-    const s = seconds % 60;
-    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
-  }
-  if (minutes < 60 * 3) return `${minutes}m`;
-  const hours = Math.trunc(ms / HOUR);
-  if (hours < 8) {
-    const m = minutes % 60;
-    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
-  }
-  if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) {
-    const h = hours % 24;
-    return h === 0 ? `${Math.trunc(hours / 24)}d` : `${Math.trunc(hours / 24)}d${h}h`;
-  }
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24)}d`;
-  if (hours < 24 * 365 * 8) {
-    const dy = Math.trunc(hours / 24) % 365;
-    const y = Math.trunc(hours / 24 / 365);
-    return dy === 0 ? `${y}y` : `${y}y${dy}d`;
-  }
-  return `${Math.trunc(hours / 24 / 365)}y`;
-}
-
-/** apimachinery duration.ShortHumanDuration: one unit, "45s", "5m", "3h", "2d", "1y". */
-export function shortHumanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / SECOND);
-  if (seconds < -1) return "<invalid>";
-  if (seconds < 0) return "0s";
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.trunc(ms / MINUTE);
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.trunc(ms / HOUR);
-  if (hours < 24) return `${hours}h`;
-  if (hours < 24 * 365) return `${Math.trunc(hours / 24)}d`;
-  return `${Math.trunc(ms / HOUR / 24 / 365)}y`;
-}
 
 /**
  * The order the API server lists objects in: by namespace, then name, as plain strings (the

@@ -4,7 +4,8 @@
 // The pod-wide ordering (init containers one at a time, sidecars, stop order) is pod-lifecycle.ts.
 
 import { PoddError } from "./errors.ts";
-import { goDuration, Reason } from "./status.ts";
+import { Reason } from "./status.ts";
+import { goDuration } from "./time.ts";
 
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 

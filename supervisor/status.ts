@@ -1,13 +1,14 @@
 // Kubernetes API status types, in exactly the JSON shape `kubectl get pod -o json` prints
 // (k8s.io/api/core/v1 PodStatus, ContainerStatus, ContainerState, PodCondition), plus the
-// timestamp and duration formatting the kubelet and kubectl use. Types and formatting only:
-// deriving a status from what runs lives in pod-status.ts.
+// Timestamp type the kubelet writes (formatted in time.ts). Types only: deriving a status from
+// what runs lives in pod-status.ts.
 //
 // Optional fields are the ones the API marks omitempty: they are absent from the JSON, never
 // present with an empty value, so a status written by podd reads the same as one from a node.
 
-/** RFC 3339 in seconds precision, UTC, as metav1.Time marshals: "2026-11-22T04:45:19Z". */
-export type Timestamp = string;
+import type { Timestamp } from "./time.ts";
+
+export type { Timestamp };
 
 export type PodPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
 
@@ -111,43 +112,3 @@ export function terminatedReason(exitCode: number, oomKilled = false): string {
   return exitCode === 0 ? Reason.Completed : Reason.Error;
 }
 
-/**
- * Milliseconds since the epoch → RFC 3339 at seconds precision. metav1.Time drops the fraction
- * (it formats with time.RFC3339), so this floors rather than rounds: a container that started at
- * .999 did not start in the next second.
- */
-export function rfc3339(ms: number): Timestamp {
-  const d = new Date(Math.floor(ms / 1000) * 1000);
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-/** Parses a Timestamp back to milliseconds; NaN when it is not one. */
-export function parseTimestamp(t: Timestamp): number {
-  return Date.parse(t);
-}
-
-const MS_PER_SECOND = 1000;
-const MS_PER_MINUTE = 60 * MS_PER_SECOND;
-const MS_PER_HOUR = 60 * MS_PER_MINUTE;
-
-/**
- * A duration in milliseconds as Go's time.Duration.String() prints it: "0s", "100ms", "1.5s",
- * "10s", "1m20s", "5m0s", "1h0m0s". Used in the CrashLoopBackOff message, which the kubelet
- * formats with %s of a Duration. Sub-millisecond precision is rounded away (podd's clock is ms).
- */
-export function goDuration(ms: number): string {
-  let d = Math.round(ms);
-  if (d === 0) return "0s";
-  const sign = d < 0 ? "-" : "";
-  d = Math.abs(d);
-  if (d < MS_PER_SECOND) return `${sign}${d}ms`;
-  const h = Math.floor(d / MS_PER_HOUR);
-  const m = Math.floor((d % MS_PER_HOUR) / MS_PER_MINUTE);
-  const restMs = d % MS_PER_MINUTE;
-  const whole = Math.floor(restMs / MS_PER_SECOND);
-  const frac = restMs % MS_PER_SECOND;
-  const seconds = frac === 0 ? `${whole}` : `${whole}.${String(frac).padStart(3, "0").replace(/0+$/, "")}`;
-  if (h > 0) return `${sign}${h}h${m}m${seconds}s`;
-  if (m > 0) return `${sign}${m}m${seconds}s`;
-  return `${sign}${seconds}s`;
-}

@@ -10,6 +10,7 @@ import { PodWorker, systemClock, type Clock, type PodObject } from "./pod-worker
 import { backOffConfig, type BackOffConfig } from "./restart-policy.ts";
 import { Runtime, type BoundPod, type RuntimeOptions } from "./runtime.ts";
 import type { Sys } from "./sys/index.ts";
+import { rfc3339 } from "./time.ts";
 import { LinuxSys } from "./sys/linux.ts";
 import { lockRoots } from "./lock.ts";
 
@@ -29,7 +30,7 @@ export function bindPod(pod: Pod, now: number): BoundPod {
   const copy = structuredClone(pod) as BoundPod;
   copy.metadata.namespace ??= "default";
   if (!copy.metadata.uid) copy.metadata.uid = randomUUID();
-  if (!copy.metadata.creationTimestamp) copy.metadata.creationTimestamp = new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z");
+  if (!copy.metadata.creationTimestamp) copy.metadata.creationTimestamp = rfc3339(now);
   delete (copy as { status?: unknown }).status;
   return copy;
 }

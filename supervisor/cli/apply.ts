@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../time.ts";
 import { hasErrno, PoddError } from "../errors.ts";
 import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
 import { rootsFromEnv } from "../paths.ts";

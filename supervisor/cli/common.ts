@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseReservation } from "../admission.ts";
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../time.ts";
 import { PoddError } from "../errors.ts";
 import { rootsFromEnv } from "../paths.ts";
 import { backOffConfig } from "../restart-policy.ts";

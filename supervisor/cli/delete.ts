@@ -1,12 +1,12 @@
 // podd delete pod NAME… | -f FILE: asks the daemon to stop and remove each pod, then (unless
 // --wait=false) waits until the pod is gone, as kubectl does, with a spinner on a terminal.
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../time.ts";
 import { PoddError } from "../errors.ts";
 import { ApiError, type PoddClient } from "../client.ts";
 import { readManifests, recursiveFlag } from "./manifests.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { Progress } from "./spinner.ts";
-import { parseSelector } from "./selector.ts";
+import { parseLabelSelector } from "../selector.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
 /** How often a waiting verb asks the daemon again. */
@@ -63,7 +63,7 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
   const targets: { namespace: string; name: string }[] = [];
   // --all and -l pick pods from the daemon's list, once connected.
   const bySelector = values.all === true || values.selector !== undefined;
-  const selector = values.selector === undefined ? () => true : parseSelector(values.selector);
+  const selector = values.selector === undefined ? () => true : parseLabelSelector(values.selector);
   if (bySelector && values.filename) throw new PoddError("cannot set --all or --selector with -f", { code: "Invalid" });
   if (values.all && values.selector !== undefined) throw new PoddError("cannot set --all and --selector at the same time", { code: "Invalid" });
   if (values["all-namespaces"] && !bySelector) throw new PoddError("-A deletes by --all or --selector: podd delete pods --all -A", { code: "Invalid" });

@@ -3,7 +3,8 @@
 import { podFieldValue, resourceFieldValue, type Container, type Pod, type Volume } from "../../pod-specs/index.ts";
 import { PoddError } from "../errors.ts";
 import { ApiError, type ApiEvent, type ApiPod } from "../client.ts";
-import { byNamespaceAndName, humanDuration } from "../pod-status.ts";
+import { byNamespaceAndName } from "../pod-status.ts";
+import { humanDuration } from "../time.ts";
 import type { ContainerState, ContainerStatus } from "../status.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { DESCRIBE, tabwrite } from "./table.ts";

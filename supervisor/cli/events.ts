@@ -1,7 +1,7 @@
 // podd events: kubectl events' table (LAST SEEN TYPE REASON OBJECT MESSAGE, oldest first), and
 // -w, which prints each event as the daemon's watch stream delivers it.
 import type { ApiEvent } from "../client.ts";
-import { humanDuration } from "../pod-status.ts";
+import { humanDuration } from "../time.ts";
 import { clientFor, namespaceFlags, namespaceOf, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
 import { eventTime } from "./describe.ts";
 import { StreamingTable } from "./table.ts";

@@ -16,7 +16,7 @@ import {
   sortKeys,
   type Io,
 } from "./client-verb.ts";
-import { parseSelector } from "./selector.ts";
+import { parseLabelSelector } from "../selector.ts";
 import { StreamingTable, table } from "./table.ts";
 import { parseFlags, type Verb } from "./verb.ts";
 
@@ -97,7 +97,7 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
   if (names.length > 0 && (values.selector !== undefined || values["field-selector"] !== undefined)) {
     throw new PoddError("name cannot be provided when a selector is specified", { code: "Invalid" });
   }
-  const selector = values.selector === undefined ? () => true : parseSelector(values.selector);
+  const selector = values.selector === undefined ? () => true : parseLabelSelector(values.selector);
   const client = clientFor(values, io);
 
   return runClientVerb(io, async () => {

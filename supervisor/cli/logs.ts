@@ -1,6 +1,6 @@
 // podd logs: a container's log from the daemon's log endpoint (kubectl logs flags and errors).
 // Several containers (--all-containers) are read one after the other, or side by side with -f.
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../time.ts";
 import { PoddError } from "../errors.ts";
 import { lines, type ApiPod } from "../client.ts";
 import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";

@@ -1,7 +1,7 @@
 // podd run: the pods of the given manifests in the foreground, until each reaches a terminal
 // phase (or a signal or --timeout stops them gracefully). Events go to stderr as they happen,
 // container output to stdout prefixed [pod/container], and -o json prints the final Pods.
-import { parseDuration } from "../duration.ts";
+import { parseDuration } from "../time.ts";
 import { PoddError } from "../errors.ts";
 import type { PodEvent } from "../events.ts";
 import { LogFollower } from "../logs.ts";

@@ -132,6 +132,18 @@ describe("podd get pods", { skip, timeout: 120_000 }, () => {
       const emptyNs = await c.run("get", ["pods", "-n", "nothing-here"]);
       assert.equal(emptyNs.code, 0);
       assert.equal(emptyNs.stderr, "No resources found in nothing-here namespace.\n");
+
+      // ?labelSelector takes kube-apiserver's set-based syntax; one it cannot read is a 400, not
+      // an empty list. (podd get -l filters in the CLI, so the API is asked directly.)
+      const sleeper = { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] };
+      assert.equal((await c.apply("web.yaml", pod("web", sleeper, { labels: { app: "web" } }))).code, 0);
+      const itemNames = (r: { json: any }) => r.json.items.map((p: any) => p.metadata.name).sort();
+      assert.deepEqual(itemNames(await c.d.request("GET", `/api/v1/pods?labelSelector=${encodeURIComponent("app in (web,db)")}`)), ["web"]);
+      assert.deepEqual(itemNames(await c.d.request("GET", `/api/v1/pods?labelSelector=${encodeURIComponent("app notin (db)")}`)), ["a", "b", "web"]);
+      const broken = await c.d.request("GET", `/api/v1/pods?labelSelector=${encodeURIComponent("app in (web")}`);
+      assert.equal(broken.status, 400);
+      assert.equal(broken.json.reason, "BadRequest");
+      assert.equal(broken.json.message, "unable to parse requirement: found '', expected: ',' or ')'");
     }));
 
   test("-w prints a row when the pod's status changes", () =>

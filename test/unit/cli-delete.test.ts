@@ -94,6 +94,18 @@ test("pods --all deletes every pod of the namespace; -l those with the labels; -
   assert.deepEqual([...api.pods.keys()].filter((k) => k.startsWith("sel")), []);
 });
 
+test("-l reads selectors as the API server does: notin takes pods without the key; a broken one deletes nothing", async () => {
+  api.deleteLingers = 0;
+  api.add(makePod("n1", { namespace: "nsel", labels: { app: "web" } }), makePod("n2", { namespace: "nsel", labels: { app: "db" } }), makePod("n3", { namespace: "nsel" }));
+  const broken = await del("pods", "-l", "app in (web", "-n", "nsel");
+  assert.equal(broken.code, 2);
+  assert.equal(broken.stderr, "error: unable to parse requirement: found '', expected: ',' or ')'\n");
+  assert.equal([...api.pods.keys()].filter((k) => k.startsWith("nsel/")).length, 3);
+  const notin = await del("pods", "-l", "app notin (web)", "-n", "nsel");
+  assert.equal(notin.code, 0, notin.stderr);
+  assert.deepEqual([...api.pods.keys()].filter((k) => k.startsWith("nsel/")), ["nsel/n1"]);
+});
+
 test("--all and -l take no names and no -f; -A needs one of them", async () => {
   assert.equal((await del("pods", "x", "--all")).stderr, "error: name cannot be provided when --all is specified\n");
   assert.equal((await del("pods", "x", "-l", "a=b")).stderr, "error: name cannot be provided when a selector is specified\n");

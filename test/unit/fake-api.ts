@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ApiEvent, ApiPod, PodMetrics } from "../../supervisor/client.ts";
+import { rfc3339 } from "../../supervisor/time.ts";
 
 export interface RecordedRequest {
   method: string;
@@ -18,7 +19,7 @@ export interface RecordedRequest {
 export const NOW = Date.parse("2026-11-22T05:30:00Z");
 
 export function ago(ms: number): string {
-  return new Date(NOW - ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return rfc3339(NOW - ms);
 }
 
 const MIN = 60_000;

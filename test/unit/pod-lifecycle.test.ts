@@ -20,7 +20,8 @@ import {
 } from "../../supervisor/pod-lifecycle.ts";
 import { buildPodStatus, kubectlStatus, readyColumn, type PodStatusSource } from "../../supervisor/pod-status.ts";
 import { backOffConfig, type BackOffConfig } from "../../supervisor/restart-policy.ts";
-import { rfc3339, terminatedReason, type PodStatus } from "../../supervisor/status.ts";
+import { terminatedReason, type PodStatus } from "../../supervisor/status.ts";
+import { rfc3339 } from "../../supervisor/time.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 4, 45, 19);
 const S = 1000;

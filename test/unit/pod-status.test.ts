@@ -7,17 +7,16 @@ import {
   byNamespaceAndName,
   age,
   buildPodStatus,
-  humanDuration,
   kubectlStatus,
   qosClass,
   quantityNano,
   readyColumn,
   restartsColumn,
-  shortHumanDuration,
   type KubectlPod,
   type PodStatusSource,
 } from "../../supervisor/pod-status.ts";
-import { rfc3339, type ContainerStatus, type PodStatus } from "../../supervisor/status.ts";
+import type { ContainerStatus, PodStatus } from "../../supervisor/status.ts";
+import { humanDuration, rfc3339, shortHumanDuration } from "../../supervisor/time.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 4, 45, 19);
 const S = 1000;

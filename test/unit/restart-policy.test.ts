@@ -18,7 +18,7 @@ import {
   type DecideInput,
   type RestartPolicy,
 } from "../../supervisor/restart-policy.ts";
-import { goDuration, rfc3339 } from "../../supervisor/status.ts";
+import { goDuration, rfc3339 } from "../../supervisor/time.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 4, 45, 19);
 const S = 1000;
