@@ -1,6 +1,7 @@
 // The daemon's HTTP/JSON API on a unix socket. Paths and objects follow the Kubernetes REST
 // API for pods, so kubectl-compatible tooling can come later as a small step; errors are
 // Kubernetes Status objects; ?watch=true streams one JSON watch event per line.
+import { rfc3339 } from "./time.ts";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, watch, type FSWatcher } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
@@ -464,7 +465,7 @@ export class ApiServer {
     const a = await sample();
     await new Promise((r) => setTimeout(r, windowMs));
     const b = await sample();
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    const now = rfc3339(Date.now());
     const items = workers.map((w, i) => ({
       apiVersion: "metrics.k8s.io/v1beta1",
       kind: "PodMetrics",

@@ -3,6 +3,7 @@
 // takes up every desired pod (adopting what still runs), finishes interrupted deletes and
 // removes what belongs to no desired pod (a replace or delete cut short by a crash).
 // Work on one pod is serialised by a per-pod lock; different pods proceed concurrently.
+import { rfc3339 } from "./time.ts";
 import { existsSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -243,7 +244,7 @@ export class Daemon {
       const worker = this.sup.get(key);
       if (!pod || !worker) throw new PoddError(`pods "${name}" not found`, { code: "NotFound" });
       if (!pod.metadata.deletionTimestamp) {
-        pod.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+        pod.metadata.deletionTimestamp = rfc3339(this.sup.clock.now());
         if (gracePeriodSeconds !== undefined) pod.metadata.deletionGracePeriodSeconds = gracePeriodSeconds;
         this.store.put(pod);
         void this.finishDelete(key, worker, gracePeriodSeconds);

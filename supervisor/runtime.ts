@@ -1,6 +1,7 @@
 // The effects a pod needs, gathered behind one object the pod worker drives: sandbox, volumes,
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod-lifecycle.ts; this module only does what it is told and reports what happened.
+import { rfc3339Millis } from "./time.ts";
 import { availableParallelism, hostname, totalmem } from "node:os";
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -329,7 +330,7 @@ function isFile(path: string): boolean {
 
 /** The kubelet's verdict for a container whose end nobody recorded. */
 function unknownExit(monitorStderr: string): ExitRecord {
-  const now = new Date().toISOString();
+  const now = rfc3339Millis(Date.now());
   return {
     exitCode: 137,
     signal: 0,

@@ -38,7 +38,7 @@ export function bindPod(pod: Pod, now: number): BoundPod {
 export class Supervisor {
   readonly events = new EventBus();
   private readonly workers = new Map<string, PodWorker>();
-  private readonly clock: Clock;
+  readonly clock: Clock;
 
   private constructor(
     readonly runtime: Runtime,
