@@ -4,7 +4,7 @@
 // the pod cgroup holds no processes of its own, only its containers.
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { PoddError } from "../errors.ts";
+import { PoddError } from "../base/errors.ts";
 import { CgroupIo, defaultTimeouts, nodeCgroupFs, processSignaller } from "./io.ts";
 import type { CgroupFs, Signaller, Timeouts } from "./io.ts";
 import { parseMountInfo } from "./parse.ts";

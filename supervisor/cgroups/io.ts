@@ -5,7 +5,7 @@
 import { closeSync, constants, openSync, readFileSync, write } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
-import { PoddError, hasErrno } from "../errors.ts";
+import { PoddError, hasErrno } from "../base/errors.ts";
 
 export interface CgroupFs {
   readFile(path: string): Promise<string>;

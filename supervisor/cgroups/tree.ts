@@ -2,7 +2,7 @@
 // more hierarchies, listing, killing what is left, waiting for a cgroup to empty, removal.
 // The drivers add what differs: creating and limiting cgroups, freezing, stats.
 import { join } from "node:path";
-import { PoddError } from "../errors.ts";
+import { PoddError } from "../base/errors.ts";
 import { pollUntil } from "./io.ts";
 import type { CgroupIo, Signaller, Timeouts } from "./io.ts";
 import type { CgroupLimits, CgroupStats } from "./index.ts";

@@ -2,7 +2,7 @@
 // pod tree is created in each hierarchy of a controller we use, and PID 1 joins the
 // container's directory in each of them.
 import { join } from "node:path";
-import { PoddError } from "../errors.ts";
+import { PoddError } from "../base/errors.ts";
 import type { CgroupLimits, CgroupStats } from "./index.ts";
 import { pollUntil } from "./io.ts";
 import { parseCgroupStat, parsePids, parseProcCgroup } from "./parse.ts";

@@ -7,16 +7,16 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseDuration } from "../time.ts";
-import { hasErrno, PoddError } from "../errors.ts";
-import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../client.ts";
-import { rootsFromEnv } from "../paths.ts";
-import { kubectlStatus, readyColumn } from "../pod-status.ts";
-import { parseValidateMode, readManifests, recursiveFlag } from "./manifests.ts";
-import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { Progress } from "./spinner.ts";
+import { parseDuration } from "../base/time.ts";
+import { hasErrno, PoddError } from "../base/errors.ts";
+import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../api/client.ts";
+import { rootsFromEnv } from "../base/paths.ts";
+import { kubectlStatus, readyColumn } from "../status/pod-status.ts";
+import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
+import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { Progress } from "./lib/spinner.ts";
 import { packageRoot } from "./version.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 /** How long apply waits for a daemon it started to answer /healthz. */
 const DAEMON_START_TIMEOUT_MS = 30_000;

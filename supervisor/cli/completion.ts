@@ -1,7 +1,7 @@
 // podd completion bash: a bash completion script for the verbs, their flags, and pod names
 // (asked of the daemon with `podd get pods -o name` when a pod name is expected).
-import { PoddError } from "../errors.ts";
-import type { Verb } from "./verb.ts";
+import { PoddError } from "../base/errors.ts";
+import type { Verb } from "./lib/verb.ts";
 
 /** Flags per verb; kept next to the script so a new flag is one line here. */
 export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {

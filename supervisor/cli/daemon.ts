@@ -4,12 +4,12 @@
 import { mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
-import { ApiServer } from "../api.ts";
-import { Daemon } from "../daemon.ts";
-import { PoddError } from "../errors.ts";
-import { createLogger } from "../log.ts";
-import { requireRoot, supervisorFlags, supervisorOptions } from "./common.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { ApiServer } from "../api/server.ts";
+import { Daemon } from "../daemon/daemon.ts";
+import { PoddError } from "../base/errors.ts";
+import { createLogger } from "../daemon/log.ts";
+import { requireRoot, supervisorFlags, supervisorOptions } from "./lib/supervisor-flags.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 import { poddVersion } from "./version.ts";
 
 function groupId(name: string): number {

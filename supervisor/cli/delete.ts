@@ -1,13 +1,13 @@
 // podd delete pod NAME… | -f FILE: asks the daemon to stop and remove each pod, then (unless
 // --wait=false) waits until the pod is gone, as kubectl does, with a spinner on a terminal.
-import { parseDuration } from "../time.ts";
-import { PoddError } from "../errors.ts";
-import { ApiError, type PoddClient } from "../client.ts";
-import { readManifests, recursiveFlag } from "./manifests.ts";
-import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { Progress } from "./spinner.ts";
-import { parseLabelSelector } from "../selector.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { parseDuration } from "../base/time.ts";
+import { PoddError } from "../base/errors.ts";
+import { ApiError, type PoddClient } from "../api/client.ts";
+import { readManifests, recursiveFlag } from "./lib/manifests.ts";
+import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { Progress } from "./lib/spinner.ts";
+import { parseLabelSelector } from "../api/selector.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 /** How often a waiting verb asks the daemon again. */
 export const POLL_MS = 200;

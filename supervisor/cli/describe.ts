@@ -1,14 +1,14 @@
 // podd describe pod: kubectl's describe page for a Pod (describe.go describePod), written with
 // tabs and aligned by the same tabwriter rules, and the pod's events from the events API.
 import { podFieldValue, resourceFieldValue, type Container, type Pod, type Volume } from "../../pod-specs/index.ts";
-import { PoddError } from "../errors.ts";
-import { ApiError, type ApiEvent, type ApiPod } from "../client.ts";
-import { byNamespaceAndName } from "../pod-status.ts";
-import { humanDuration } from "../time.ts";
-import type { ContainerState, ContainerStatus } from "../status.ts";
-import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { DESCRIBE, tabwrite } from "./table.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { PoddError } from "../base/errors.ts";
+import { ApiError, type ApiEvent, type ApiPod } from "../api/client.ts";
+import { byNamespaceAndName } from "../status/pod-status.ts";
+import { humanDuration } from "../base/time.ts";
+import type { ContainerState, ContainerStatus } from "../status/types.ts";
+import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { DESCRIBE, tabwrite } from "./lib/table.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 const L1 = "  ";
 const L2 = "    ";

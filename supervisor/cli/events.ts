@@ -1,11 +1,11 @@
 // podd events: kubectl events' table (LAST SEEN TYPE REASON OBJECT MESSAGE, oldest first), and
 // -w, which prints each event as the daemon's watch stream delivers it.
-import type { ApiEvent } from "../client.ts";
-import { humanDuration } from "../time.ts";
-import { clientFor, namespaceFlags, namespaceOf, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
+import type { ApiEvent } from "../api/client.ts";
+import { humanDuration } from "../base/time.ts";
+import { clientFor, namespaceFlags, namespaceOf, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { eventTime } from "./describe.ts";
-import { StreamingTable } from "./table.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { StreamingTable } from "./lib/table.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 function since(t: string | undefined, now: number): string {
   return t ? humanDuration(now - Date.parse(t)) : "<unknown>";

@@ -5,10 +5,10 @@
 import { spawn } from "node:child_process";
 import { isatty } from "node:tty";
 import { execIdentityArgs, processSecurity } from "../../pod-specs/security.ts";
-import { PoddError } from "../errors.ts";
-import { initPath } from "./common.ts";
-import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { PoddError } from "../base/errors.ts";
+import { initPath } from "./lib/supervisor-flags.ts";
+import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 export interface ExecDeps {
   /** runs podd-init; resolves to its exit code (the command's) */

@@ -1,9 +1,9 @@
 // podd get pods: kubectl's table (NAME READY STATUS RESTARTS AGE, NAMESPACE first with -A, IP
 // NODE NOMINATED NODE READINESS GATES with -o wide), -o json|yaml|name, -l, and -w, which keeps
 // printing rows as the daemon's watch stream reports changes.
-import { PoddError } from "../errors.ts";
-import { ApiError, type ApiPod } from "../client.ts";
-import { byNamespaceAndName, podColumns } from "../pod-status.ts";
+import { PoddError } from "../base/errors.ts";
+import { ApiError, type ApiPod } from "../api/client.ts";
+import { byNamespaceAndName, podColumns } from "../status/pod-status.ts";
 import {
   clientFor,
   isPodResource,
@@ -15,10 +15,10 @@ import {
   socketFlag,
   sortKeys,
   type Io,
-} from "./client-verb.ts";
-import { parseLabelSelector } from "../selector.ts";
-import { StreamingTable, table } from "./table.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+} from "./lib/client-verb.ts";
+import { parseLabelSelector } from "../api/selector.ts";
+import { StreamingTable, table } from "./lib/table.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 export type OutputFormat = "table" | "wide" | "json" | "yaml" | "name";
 

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { PoddError } from "../errors.ts";
-import { ImageStore } from "../images.ts";
-import { rootsFromEnv } from "../paths.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { PoddError } from "../base/errors.ts";
+import { ImageStore } from "../runtime/images.ts";
+import { rootsFromEnv } from "../base/paths.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 function store(root: string | undefined): ImageStore {
   return new ImageStore(join(root ?? rootsFromEnv(process.env).state, "images"));

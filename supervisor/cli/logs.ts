@@ -1,10 +1,10 @@
 // podd logs: a container's log from the daemon's log endpoint (kubectl logs flags and errors).
 // Several containers (--all-containers) are read one after the other, or side by side with -f.
-import { parseDuration } from "../time.ts";
-import { PoddError } from "../errors.ts";
-import { lines, type ApiPod } from "../client.ts";
-import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { parseDuration } from "../base/time.ts";
+import { PoddError } from "../base/errors.ts";
+import { lines, type ApiPod } from "../api/client.ts";
+import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 /** Which containers to read: --all-containers, -c, or kubectl's default (with its note on stderr). */
 export function pickContainers(pod: ApiPod, container: string | undefined, all: boolean, io: Io): string[] {

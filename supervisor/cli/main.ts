@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // podd's command line: one file per verb, dispatched from the table below.
-import { PoddError } from "../errors.ts";
-import type { Verb } from "./verb.ts";
+import { PoddError } from "../base/errors.ts";
+import type { Verb } from "./lib/verb.ts";
 
 // Each verb's module is loaded only when that verb runs: one CLI call pays for one Node start
 // and its own imports, not for the daemon's, the API server's and winston's.

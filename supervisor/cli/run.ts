@@ -1,14 +1,14 @@
 // podd run: the pods of the given manifests in the foreground, until each reaches a terminal
 // phase (or a signal or --timeout stops them gracefully). Events go to stderr as they happen,
 // container output to stdout prefixed [pod/container], and -o json prints the final Pods.
-import { parseDuration } from "../time.ts";
-import { PoddError } from "../errors.ts";
-import type { PodEvent } from "../events.ts";
-import { LogFollower } from "../logs.ts";
-import { podKeyOf, Supervisor } from "../supervisor.ts";
-import { parseValidateMode, readManifests, recursiveFlag } from "./manifests.ts";
-import { requireRoot, supervisorFlags, supervisorOptions } from "./common.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { parseDuration } from "../base/time.ts";
+import { PoddError } from "../base/errors.ts";
+import type { PodEvent } from "../daemon/events.ts";
+import { LogFollower } from "../runtime/logs.ts";
+import { podKeyOf, Supervisor } from "../daemon/supervisor.ts";
+import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
+import { requireRoot, supervisorFlags, supervisorOptions } from "./lib/supervisor-flags.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 function clockTime(ms: number): string {
   return new Date(ms).toTimeString().slice(0, 8);

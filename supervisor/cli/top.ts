@@ -1,12 +1,12 @@
 // podd top pod: CPU and memory (working set) per pod or per container, from the daemon's
 // metrics.k8s.io endpoint, in kubectl top's units: millicores and MiB.
 import { parseQuantity, quantityMilliValue, quantityValue } from "../../pod-specs/index.ts";
-import { PoddError } from "../errors.ts";
-import { byNamespaceAndName } from "../pod-status.ts";
-import type { PodMetrics } from "../client.ts";
-import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { GET_TABLE, tabwrite } from "./table.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { PoddError } from "../base/errors.ts";
+import { byNamespaceAndName } from "../status/pod-status.ts";
+import type { PodMetrics } from "../api/client.ts";
+import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { GET_TABLE, tabwrite } from "./lib/table.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 function quantity(text: string): { milli: bigint; value: bigint } {
   const q = parseQuantity(text);

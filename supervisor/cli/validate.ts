@@ -1,5 +1,5 @@
-import { parseValidateMode, readManifests, recursiveFlag } from "./manifests.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 export const validate: Verb = {
   summary: "Check Pod manifests without running them",

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { clientFor, processIo, runClientVerb, socketFlag, type Io } from "./client-verb.ts";
-import { parseFlags, type Verb } from "./verb.ts";
+import { clientFor, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { parseFlags, type Verb } from "./lib/verb.ts";
 
 /** The checkout (or installed package) root: podd runs both from dist/ and, in tests, from source. */
 export function packageRoot(from = fileURLToPath(import.meta.url)): string {

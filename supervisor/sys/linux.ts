@@ -2,7 +2,7 @@
 // same synchronous statement: any later JavaScript may run another call that overwrites it.
 import koffi from "koffi";
 import { constants } from "node:os";
-import { PoddError } from "../errors.ts";
+import { PoddError } from "../base/errors.ts";
 import type { ExitWatch, Sys } from "./index.ts";
 
 const SYS_pidfd_open = 434;

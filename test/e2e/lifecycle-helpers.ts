@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ContainerState, ContainerStateTerminated, ContainerStatus } from "../../supervisor/status.ts";
+import type { ContainerState, ContainerStateTerminated, ContainerStatus } from "../../supervisor/status/types.ts";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, waitFor, writeManifest, type Env, type Ran } from "./harness.ts";
 
 export { fixture, hostFixture, hostFixtureMount, hostFixtureVolume } from "./harness.ts";
@@ -40,7 +40,7 @@ export function parseEvents(stderr: string): EventLine[] {
 
 // ---- the Kubernetes objects podd run -o json prints (only what the tests read) ---------------
 
-// The shapes podd prints are the ones supervisor/status.ts builds.
+// The shapes podd prints are the ones supervisor/status/types.ts builds.
 export type Terminated = ContainerStateTerminated;
 export type State = ContainerState;
 export type ContainerStatusJson = ContainerStatus;

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 
-import { PoddError } from "../../supervisor/errors.ts";
-import { admitPod, allocatableOf, parseMemTotal, parseReservation, podRequests, rejectedMessage, type Requests } from "../../supervisor/admission.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
+import { admitPod, allocatableOf, parseMemTotal, parseReservation, podRequests, rejectedMessage, type Requests } from "../../supervisor/pod/admission.ts";
 import type { Container, PodSpec } from "../../pod-specs/types.ts";
 
 const Mi = 1024n * 1024n;

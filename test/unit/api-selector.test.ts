@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { ApiServer } from "../../supervisor/api.ts";
-import type { Daemon } from "../../supervisor/daemon.ts";
-import type { PodObject } from "../../supervisor/pod-worker.ts";
+import { ApiServer } from "../../supervisor/api/server.ts";
+import type { Daemon } from "../../supervisor/daemon/daemon.ts";
+import type { PodObject } from "../../supervisor/pod/worker.ts";
 
 function pod(name: string, labels?: Record<string, string>): PodObject {
   return {

@@ -2,7 +2,7 @@
 // boot, and a legacy boot with co-mounted cpu,cpuacct.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PoddError } from "../../supervisor/errors.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
 import { detectCgroupLayout, parseCgroupStat, parseMountInfo, parseProcCgroup } from "../../supervisor/cgroups/index.ts";
 import { parseControllerList, parsePids } from "../../supervisor/cgroups/parse.ts";
 

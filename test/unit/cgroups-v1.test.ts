@@ -7,7 +7,7 @@ import * as fsp from "node:fs/promises";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { PoddError } from "../../supervisor/errors.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
 import { createCgroupManager, openCgroups } from "../../supervisor/cgroups/index.ts";
 import type { CgroupManager, Signaller } from "../../supervisor/cgroups/index.ts";
 import { FakeCgroupFs } from "../../supervisor/cgroups/fake.ts";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { applyMain, type ApplyDeps } from "../../supervisor/cli/apply.ts";
-import type { ApiPod } from "../../supervisor/client.ts";
+import type { ApiPod } from "../../supervisor/api/client.ts";
 import { capture, FakeApi, makePod } from "./fake-api.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-apply-"));

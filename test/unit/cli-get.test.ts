@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { getMain } from "../../supervisor/cli/get.ts";
-import { tabwrite, DESCRIBE } from "../../supervisor/cli/table.ts";
+import { tabwrite, DESCRIBE } from "../../supervisor/cli/lib/table.ts";
 import { capture, FakeApi, makePod } from "./fake-api.ts";
 
 let api: FakeApi;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { UnreachableError } from "../../supervisor/client.ts";
+import { UnreachableError } from "../../supervisor/api/client.ts";
 import { FakeApi, makePod } from "./fake-api.ts";
 
 const main = fileURLToPath(new URL("../../supervisor/cli/main.ts", import.meta.url));

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { readManifests } from "../../supervisor/cli/manifests.ts";
+import { readManifests } from "../../supervisor/cli/lib/manifests.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-manifests-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ApiEvent, ApiPod, PodMetrics } from "../../supervisor/client.ts";
-import { rfc3339 } from "../../supervisor/time.ts";
+import type { ApiEvent, ApiPod, PodMetrics } from "../../supervisor/api/client.ts";
+import { rfc3339 } from "../../supervisor/base/time.ts";
 
 export interface RecordedRequest {
   method: string;
@@ -272,7 +272,7 @@ export class FakeApi {
 
 /** Runs a verb body in-process with captured output and main's handling of thrown errors. */
 export async function capture(
-  fn: (io: import("../../supervisor/cli/client-verb.ts").Io) => Promise<number>,
+  fn: (io: import("../../supervisor/cli/lib/client-verb.ts").Io) => Promise<number>,
   o: { tty?: boolean } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";

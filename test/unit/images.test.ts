@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ImageStore } from "../../supervisor/images.ts";
+import { ImageStore } from "../../supervisor/runtime/images.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-images-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

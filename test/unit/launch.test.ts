@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
 
-import { containerEnv, hostRootTakesFile } from "../../supervisor/launch.ts";
+import { containerEnv, hostRootTakesFile } from "../../supervisor/runtime/launch.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
 
 test("containerEnv: a limit the container does not set is the node's allocatable (capacity less reservations)", () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { findTail, readLines, type CriRecord } from "../../supervisor/logs.ts";
+import { findTail, readLines, type CriRecord } from "../../supervisor/runtime/logs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-log-read-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Container } from "../../pod-specs/types.ts";
-import { containerEnv, type LaunchContext } from "../../supervisor/launch.ts";
-import { homeOf, readPasswd } from "../../supervisor/passwd.ts";
+import { containerEnv, type LaunchContext } from "../../supervisor/runtime/launch.ts";
+import { homeOf, readPasswd } from "../../supervisor/runtime/passwd.ts";
 
 const passwd = [
   "root:x:0:0:root:/root:/bin/sh",

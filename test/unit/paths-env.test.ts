@@ -2,9 +2,9 @@
 // follows the run root unless PODD_SOCKET names it, and unset or empty means the default.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { rootsFromEnv, socketFromEnv } from "../../supervisor/paths.ts";
-import { socketPath } from "../../supervisor/client.ts";
-import { supervisorOptions } from "../../supervisor/cli/common.ts";
+import { rootsFromEnv, socketFromEnv } from "../../supervisor/base/paths.ts";
+import { socketPath } from "../../supervisor/api/client.ts";
+import { supervisorOptions } from "../../supervisor/cli/lib/supervisor-flags.ts";
 
 test("roots and socket from the environment, else the defaults", () => {
   assert.deepEqual(rootsFromEnv({}), { state: "/var/lib/podd", run: "/run/podd", log: "/var/log/podd" });

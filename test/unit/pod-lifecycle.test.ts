@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 
-import { PoddError } from "../../supervisor/errors.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
 import {
   canTransition,
   newContainerRecord,
@@ -17,11 +17,11 @@ import {
   type ObservedPod,
   type PodAction,
   type PodLike,
-} from "../../supervisor/pod-lifecycle.ts";
-import { buildPodStatus, kubectlStatus, readyColumn, type PodStatusSource } from "../../supervisor/pod-status.ts";
-import { backOffConfig, type BackOffConfig } from "../../supervisor/restart-policy.ts";
-import { terminatedReason, type PodStatus } from "../../supervisor/status.ts";
-import { rfc3339 } from "../../supervisor/time.ts";
+} from "../../supervisor/pod/lifecycle.ts";
+import { buildPodStatus, kubectlStatus, readyColumn, type PodStatusSource } from "../../supervisor/status/pod-status.ts";
+import { backOffConfig, type BackOffConfig } from "../../supervisor/pod/restart-policy.ts";
+import { terminatedReason, type PodStatus } from "../../supervisor/status/types.ts";
+import { rfc3339 } from "../../supervisor/base/time.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 4, 45, 19);
 const S = 1000;

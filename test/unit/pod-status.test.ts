@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 
-import { PoddError } from "../../supervisor/errors.ts";
-import type { ContainerLifecycle, ContainerRecord, ObservedPod, Termination } from "../../supervisor/pod-lifecycle.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
+import type { ContainerLifecycle, ContainerRecord, ObservedPod, Termination } from "../../supervisor/pod/lifecycle.ts";
 import {
   byNamespaceAndName,
   age,
@@ -14,9 +14,9 @@ import {
   restartsColumn,
   type KubectlPod,
   type PodStatusSource,
-} from "../../supervisor/pod-status.ts";
-import type { ContainerStatus, PodStatus } from "../../supervisor/status.ts";
-import { humanDuration, rfc3339, shortHumanDuration } from "../../supervisor/time.ts";
+} from "../../supervisor/status/pod-status.ts";
+import type { ContainerStatus, PodStatus } from "../../supervisor/status/types.ts";
+import { humanDuration, rfc3339, shortHumanDuration } from "../../supervisor/base/time.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 4, 45, 19);
 const S = 1000;

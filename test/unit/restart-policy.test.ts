@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 
-import { PoddError } from "../../supervisor/errors.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
 import {
   backOffConfig,
   checkActiveDeadline,
@@ -17,8 +17,8 @@ import {
   type ContainerRole,
   type DecideInput,
   type RestartPolicy,
-} from "../../supervisor/restart-policy.ts";
-import { goDuration, rfc3339 } from "../../supervisor/time.ts";
+} from "../../supervisor/pod/restart-policy.ts";
+import { goDuration, rfc3339 } from "../../supervisor/base/time.ts";
 
 const T0 = Date.UTC(2026, 10, 22, 4, 45, 19);
 const S = 1000;

@@ -2,7 +2,7 @@
 // FQDN first when it has a subdomain), then hostAliases.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hostsFile } from "../../supervisor/sandbox.ts";
+import { hostsFile } from "../../supervisor/runtime/sandbox.ts";
 
 test("hostname, with a subdomain its FQDN first, and hostAliases after", () => {
   const plain = hostsFile({ hostname: "web", hostAliases: [], pod: { namespace: "default" } });

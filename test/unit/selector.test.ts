@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 
-import { parseFieldSelector, parseLabelSelector, SelectorError } from "../../supervisor/selector.ts";
+import { parseFieldSelector, parseLabelSelector, SelectorError } from "../../supervisor/api/selector.ts";
 
 const web = { app: "web", tier: "front" };
 const db = { app: "db", tier: "back" };

@@ -14,7 +14,7 @@ import {
   tailBytes,
   terminationMessage,
   type TerminationMessageInput,
-} from "../../supervisor/termination-message.ts";
+} from "../../supervisor/runtime/termination-message.ts";
 
 const cri = (stream: string, tag: string, msg: string) => `2026-11-22T04:45:19.123456789Z ${stream} ${tag} ${msg}\n`;
 

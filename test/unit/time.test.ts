@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 
-import { PoddError } from "../../supervisor/errors.ts";
-import { parseDuration, parsePreciseTimestamp, rfc3339, rfc3339Millis } from "../../supervisor/time.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
+import { parseDuration, parsePreciseTimestamp, rfc3339, rfc3339Millis } from "../../supervisor/base/time.ts";
 
 describe("parseDuration: Go's duration syntax, as kubectl's --timeout and --since take it", () => {
   const cases: [string, number][] = [

@@ -4,7 +4,7 @@
 // a silent empty match. The grammar, the matching rules and the error messages follow
 // k8s.io/apimachinery's labels.Parse and fields.ParseSelector, so a user's selector means on
 // podd what it means on a cluster.
-import { PoddError } from "./errors.ts";
+import { PoddError } from "../base/errors.ts";
 
 /** A selector the API cannot read: 400 BadRequest, as kube-apiserver answers. */
 export class SelectorError extends PoddError {

@@ -4,7 +4,7 @@
 // (which the image's author shaped) is readPasswd's, bounded and never following a symlink.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { PoddError } from "./errors.ts";
+import { PoddError } from "../base/errors.ts";
 
 /** Larger than any real passwd file; a bigger one is read this far. */
 export const PASSWD_MAX_BYTES = 1024 * 1024;

@@ -3,17 +3,17 @@
 // takes up every desired pod (adopting what still runs), finishes interrupted deletes and
 // removes what belongs to no desired pod (a replace or delete cut short by a crash).
 // Work on one pod is serialised by a per-pod lock; different pods proceed concurrently.
-import { rfc3339 } from "./time.ts";
+import { rfc3339 } from "../base/time.ts";
 import { existsSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "winston";
-import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
-import { PoddError } from "./errors.ts";
-import { byNamespaceAndName } from "./pod-status.ts";
+import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
+import { PoddError } from "../base/errors.ts";
+import { byNamespaceAndName } from "../status/pod-status.ts";
 import { EventLog, type CoreEvent } from "./event-log.ts";
-import type { PodObject, PodWorker } from "./pod-worker.ts";
-import type { BoundPod } from "./runtime.ts";
+import type { PodObject, PodWorker } from "../pod/worker.ts";
+import type { BoundPod } from "../runtime/runtime.ts";
 import { DesiredStore } from "./store.ts";
 import { bindPod, podKeyOf, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 

@@ -4,9 +4,9 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic.ts";
-import { PoddError } from "./errors.ts";
-import { rfc3339Millis } from "./time.ts";
+import { writeFileAtomic } from "../base/atomic.ts";
+import { PoddError } from "../base/errors.ts";
+import { rfc3339Millis } from "../base/time.ts";
 
 export interface ImageConfig {
   ref: string;

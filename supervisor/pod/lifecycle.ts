@@ -5,7 +5,7 @@
 // exit, a start, a stop or plan.wakeAtMs arrives. "Compute the changes, then apply them", as
 // containerd's restart monitor does.
 
-import { PoddError } from "./errors.ts";
+import { PoddError } from "../base/errors.ts";
 import {
   checkActiveDeadline,
   containerRole,
@@ -20,7 +20,7 @@ import {
   type ContainerRole,
   type LastObserved,
 } from "./restart-policy.ts";
-import { Reason } from "./status.ts";
+import { Reason } from "../status/types.ts";
 
 // ---- the spec, structurally ------------------------------------------------------------------
 
@@ -47,7 +47,7 @@ export const MINIMUM_GRACE_MS = 2_000;
 export interface Termination {
   exitCode: number;
   signal?: number;
-  /** Completed, Error, OOMKilled or StartError (status.ts terminatedReason). */
+  /** Completed, Error, OOMKilled or StartError (status/types.ts terminatedReason). */
   reason: string;
   message?: string;
   /** Absent when the process never ran (StartError). */

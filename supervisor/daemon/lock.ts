@@ -4,9 +4,9 @@
 // leaves a stale lock; the pid written into the file only serves the refusal message.
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { PoddError } from "./errors.ts";
-import type { Roots } from "./paths.ts";
-import { LOCK_EX, LOCK_NB, type Sys } from "./sys/index.ts";
+import { PoddError } from "../base/errors.ts";
+import type { Roots } from "../base/paths.ts";
+import { LOCK_EX, LOCK_NB, type Sys } from "../sys/index.ts";
 
 export const LOCK_FILE = "podd.lock";
 

@@ -1,8 +1,8 @@
 // What every verb that talks to the daemon shares: where its output goes (an Io, so tests run a
 // verb in-process with a fixed clock and read what it printed), the --socket, -n and -A flags,
 // and kubectl's way of reporting an error from the server.
-import { PoddError } from "../errors.ts";
-import { ApiError, PoddClient, socketPath, UnreachableError } from "../client.ts";
+import { PoddError } from "../../base/errors.ts";
+import { ApiError, PoddClient, socketPath, UnreachableError } from "../../api/client.ts";
 
 export interface Out {
   write(s: string): unknown;

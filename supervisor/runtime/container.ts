@@ -6,8 +6,8 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { constants as osConstants } from "node:os";
-import { PoddError } from "./errors.ts";
-import type { Sys } from "./sys/index.ts";
+import { PoddError } from "../base/errors.ts";
+import type { Sys } from "../sys/index.ts";
 
 /** Everything podd-init needs to start a container; built by launch.ts from the pod spec. */
 export interface LaunchPlan {

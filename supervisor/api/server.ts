@@ -1,19 +1,19 @@
 // The daemon's HTTP/JSON API on a unix socket. Paths and objects follow the Kubernetes REST
 // API for pods, so kubectl-compatible tooling can come later as a small step; errors are
 // Kubernetes Status objects; ?watch=true streams one JSON watch event per line.
-import { rfc3339 } from "./time.ts";
+import { rfc3339 } from "../base/time.ts";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, watch, type FSWatcher } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
 import { connect } from "node:net";
-import { loadManifests, formatDiagnostic, type Pod } from "../pod-specs/index.ts";
-import type { Daemon } from "./daemon.ts";
-import type { PodEvent } from "./events.ts";
-import { PoddError } from "./errors.ts";
-import { findTail, LogFollower, readLines, type CriRecord } from "./logs.ts";
+import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
+import type { Daemon } from "../daemon/daemon.ts";
+import type { PodEvent } from "../daemon/events.ts";
+import { PoddError } from "../base/errors.ts";
+import { findTail, LogFollower, readLines, type CriRecord } from "../runtime/logs.ts";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selector.ts";
-import type { PodObject } from "./pod-worker.ts";
-import { podKeyOf } from "./supervisor.ts";
+import type { PodObject } from "../pod/worker.ts";
+import { podKeyOf } from "../daemon/supervisor.ts";
 
 export interface ApiOptions {
   socket: string;

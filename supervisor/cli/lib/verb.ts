@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { PoddError } from "../errors.ts";
+import { PoddError } from "../../base/errors.ts";
 
 /** One CLI verb: a line for the command list, its usage, and its body (resolves to the exit code). */
 export interface Verb {

@@ -2,13 +2,13 @@
 // command — the decisions the kubelet and its runtime make before a container starts. Pure:
 // everything it needs (image, sandbox, volume sources, cgroup dirs) is handed in.
 import { join, posix } from "node:path";
-import { containerEnv as resolveEnv, expandCommandAndArgs } from "../pod-specs/env.ts";
-import type { Container, Pod } from "../pod-specs/types.ts";
-import { processSecurity } from "../pod-specs/security.ts";
+import { containerEnv as resolveEnv, expandCommandAndArgs } from "../../pod-specs/env.ts";
+import type { Container, Pod } from "../../pod-specs/types.ts";
+import { processSecurity } from "../../pod-specs/security.ts";
 import type { BindPlan, LaunchPlan, TmpfsPlan } from "./container.ts";
-import { PoddError } from "./errors.ts";
+import { PoddError } from "../base/errors.ts";
 import { defaultImageEnv, type Image } from "./images.ts";
-import type { Roots } from "./paths.ts";
+import type { Roots } from "../base/paths.ts";
 import { homeOf } from "./passwd.ts";
 import type { Sandbox } from "./sandbox.ts";
 

@@ -3,9 +3,9 @@
 // in the node's allocatable (capacity minus --system-reserved and --kube-reserved) less what
 // the pods already admitted request. A pod that does not fit is rejected: Failed, with reason
 // OutOf<resource>, and nothing of it is created. Pure: the caller hands in every number.
-import { mustParseQuantity, parseQuantity, quantityMilliValue, quantityValue } from "../pod-specs/quantity.ts";
-import type { Container, PodSpec, ResourceList } from "../pod-specs/types.ts";
-import { PoddError } from "./errors.ts";
+import { mustParseQuantity, parseQuantity, quantityMilliValue, quantityValue } from "../../pod-specs/quantity.ts";
+import type { Container, PodSpec, ResourceList } from "../../pod-specs/types.ts";
+import { PoddError } from "../base/errors.ts";
 
 /** CPU in millicores, memory in bytes: the units the kubelet compares and prints. */
 export interface Requests {

@@ -2,7 +2,7 @@
 // and message for the same object) fold into one with a count, as the kubelet's recorder does.
 // Kept in memory, bounded; events are a recent history, not a record (they expire in Kubernetes too).
 import type { PodEvent } from "./events.ts";
-import { rfc3339 } from "./time.ts";
+import { rfc3339 } from "../base/time.ts";
 
 export interface CoreEvent {
   apiVersion: "v1";

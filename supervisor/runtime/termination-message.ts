@@ -4,7 +4,7 @@
 // the tail of its log. The limits are the kubelet's (kubecontainer.MaxContainerTermination*).
 import { chmodSync, closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
 import { parseCriLine } from "./logs.ts";
-import { PoddError } from "./errors.ts";
+import { PoddError } from "../base/errors.ts";
 
 /** At most this much of the file is read: its last 4096 bytes. */
 export const MAX_TERMINATION_MESSAGE_BYTES = 4096;

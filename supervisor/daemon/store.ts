@@ -3,10 +3,10 @@
 // API answers. A torn write is never read back: files appear only by rename.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { fsyncDir, writeFileAtomic } from "./atomic.ts";
-import { PoddError } from "./errors.ts";
-import { checkSegment } from "./paths.ts";
-import type { BoundPod } from "./runtime.ts";
+import { fsyncDir, writeFileAtomic } from "../base/atomic.ts";
+import { PoddError } from "../base/errors.ts";
+import { checkSegment } from "../base/paths.ts";
+import type { BoundPod } from "../runtime/runtime.ts";
 
 export class DesiredStore {
   constructor(private readonly dir: string) {}

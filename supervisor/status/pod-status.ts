@@ -6,15 +6,15 @@
 // No probes yet: a running container is started and, unless it is a regular init container,
 // ready. A regular init container is ready once it exited 0.
 
-import { PoddError } from "./errors.ts";
+import { PoddError } from "../base/errors.ts";
 import {
   hasEverRun,
   isAlive,
   type ContainerRecord,
   type ObservedPod,
   type Termination,
-} from "./pod-lifecycle.ts";
-import { containerRole, podRestartPolicy, type ContainerRole } from "./restart-policy.ts";
+} from "../pod/lifecycle.ts";
+import { containerRole, podRestartPolicy, type ContainerRole } from "../pod/restart-policy.ts";
 import {
   Reason,
   type ConditionStatus,
@@ -27,8 +27,8 @@ import {
   type PodQOSClass,
   type PodStatus,
   type Timestamp,
-} from "./status.ts";
-import { humanDuration, parseTimestamp, rfc3339 } from "./time.ts";
+} from "./types.ts";
+import { humanDuration, parseTimestamp, rfc3339 } from "../base/time.ts";
 
 // ---- the spec, structurally ------------------------------------------------------------------
 

@@ -1,11 +1,11 @@
 // Whether and when one container is (re)started: the pod's restartPolicy applied to the
 // container's last exit, and the kubelet's crash-loop back-off. Pure: the clock is `now` (ms since
 // the epoch), the back-off state is a value the caller keeps per container and passes back in.
-// The pod-wide ordering (init containers one at a time, sidecars, stop order) is pod-lifecycle.ts.
+// The pod-wide ordering (init containers one at a time, sidecars, stop order) is pod/lifecycle.ts.
 
-import { PoddError } from "./errors.ts";
-import { Reason } from "./status.ts";
-import { goDuration } from "./time.ts";
+import { PoddError } from "../base/errors.ts";
+import { Reason } from "../status/types.ts";
+import { goDuration } from "../base/time.ts";
 
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 

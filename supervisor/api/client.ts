@@ -4,9 +4,9 @@
 // plain response body.
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
-import { PoddError, type ErrorCode } from "./errors.ts";
-import { socketFromEnv } from "./paths.ts";
-import type { PodObject } from "./pod-worker.ts";
+import { PoddError, type ErrorCode } from "../base/errors.ts";
+import { socketFromEnv } from "../base/paths.ts";
+import type { PodObject } from "../pod/worker.ts";
 
 
 /** --socket, else $PODD_SOCKET, else the default under the default run root. */

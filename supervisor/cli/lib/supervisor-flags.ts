@@ -1,13 +1,13 @@
 // Flags the foreground runner and the daemon share, and turning them into supervisor options.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseReservation } from "../admission.ts";
-import { parseDuration } from "../time.ts";
-import { PoddError } from "../errors.ts";
-import { rootsFromEnv } from "../paths.ts";
-import { backOffConfig } from "../restart-policy.ts";
-import type { SupervisorOptions } from "../supervisor.ts";
-import { packageRoot } from "./version.ts";
+import { parseReservation } from "../../pod/admission.ts";
+import { parseDuration } from "../../base/time.ts";
+import { PoddError } from "../../base/errors.ts";
+import { rootsFromEnv } from "../../base/paths.ts";
+import { backOffConfig } from "../../pod/restart-policy.ts";
+import type { SupervisorOptions } from "../../daemon/supervisor.ts";
+import { packageRoot } from "../version.ts";
 
 export const supervisorFlags = {
   root: { type: "string" },

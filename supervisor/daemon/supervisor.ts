@@ -1,17 +1,18 @@
 // The set of pods one podd process runs: a worker per pod over one runtime. `podd run` uses it
 // in the foreground; the daemon will put the API and durable state in front of it.
 import { randomUUID } from "node:crypto";
-import type { Pod } from "../pod-specs/types.ts";
-import { admitPod, NO_REQUESTS, podRequests, type Admission } from "./admission.ts";
-import { openCgroups } from "./cgroups/index.ts";
-import { PoddError } from "./errors.ts";
+import type { Pod } from "../../pod-specs/types.ts";
+import { admitPod, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
+import { openCgroups } from "../cgroups/index.ts";
+import { PoddError } from "../base/errors.ts";
 import { EventBus } from "./events.ts";
-import { PodWorker, systemClock, type Clock, type PodObject } from "./pod-worker.ts";
-import { backOffConfig, type BackOffConfig } from "./restart-policy.ts";
-import { Runtime, type BoundPod, type RuntimeOptions } from "./runtime.ts";
-import type { Sys } from "./sys/index.ts";
-import { rfc3339 } from "./time.ts";
-import { LinuxSys } from "./sys/linux.ts";
+import { systemClock, type Clock } from "../base/time.ts";
+import { PodWorker, type PodObject } from "../pod/worker.ts";
+import { backOffConfig, type BackOffConfig } from "../pod/restart-policy.ts";
+import { Runtime, type BoundPod, type RuntimeOptions } from "../runtime/runtime.ts";
+import type { Sys } from "../sys/index.ts";
+import { rfc3339 } from "../base/time.ts";
+import { LinuxSys } from "../sys/linux.ts";
 import { lockRoots } from "./lock.ts";
 
 export interface SupervisorOptions extends RuntimeOptions {

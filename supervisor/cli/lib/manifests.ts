@@ -2,8 +2,8 @@
 // and validates all of them before anything acts on one: a single mistake rejects the lot.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { formatDiagnostic, loadManifests, type Pod } from "../../pod-specs/index.ts";
-import { hasErrno, PoddError } from "../errors.ts";
+import { formatDiagnostic, loadManifests, type Pod } from "../../../pod-specs/index.ts";
+import { hasErrno, PoddError } from "../../base/errors.ts";
 
 export type ValidateMode = "strict" | "warn" | "ignore";
 

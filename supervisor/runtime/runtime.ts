@@ -1,25 +1,25 @@
 // The effects a pod needs, gathered behind one object the pod worker drives: sandbox, volumes,
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
-// pod-lifecycle.ts; this module only does what it is told and reports what happened.
-import { rfc3339Millis } from "./time.ts";
+// pod/lifecycle.ts; this module only does what it is told and reports what happened.
+import { rfc3339Millis } from "../base/time.ts";
 import { availableParallelism, hostname, totalmem } from "node:os";
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { containerCgroupResources } from "../pod-specs/cgroup-conversions.ts";
-import { allocatableOf, parseMemTotal, type Requests } from "./admission.ts";
-import { hasErrno, PoddError } from "./errors.ts";
-import type { Container, Pod } from "../pod-specs/types.ts";
-import type { CgroupLimits, CgroupManager } from "./cgroups/index.ts";
+import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts";
+import { allocatableOf, parseMemTotal, type Requests } from "../pod/admission.ts";
+import { hasErrno, PoddError } from "../base/errors.ts";
+import type { Container, Pod } from "../../pod-specs/types.ts";
+import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
-import { runChecked } from "./exec-file.ts";
+import { runChecked } from "../base/exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
 import { hostRootTakesFile, planLaunch } from "./launch.ts";
 import { readPasswd } from "./passwd.ts";
-import { execIdentityArgs, type ProcessSecurity } from "../pod-specs/security.ts";
-import { Layout, type PodRef, type Roots } from "./paths.ts";
+import { execIdentityArgs, type ProcessSecurity } from "../../pod-specs/security.ts";
+import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
-import type { Sys } from "./sys/index.ts";
+import type { Sys } from "../sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
 
 /** A Pod whose identity is settled: namespace defaulted, uid assigned. */

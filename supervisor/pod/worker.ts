@@ -1,15 +1,16 @@
-// One pod's reconcile loop: plan (pod-lifecycle.ts, pure) → apply the actions (runtime.ts) →
+// One pod's reconcile loop: plan (pod/lifecycle.ts, pure) → apply the actions (runtime/runtime.ts) →
 // plan again whenever something happens (a container started or exited, a back-off or the
 // deadline came due, a delete was asked for). Work on one pod is serialised: a change that
 // arrives while actions are being applied makes the loop run once more, never concurrently.
+import { type Clock } from "../base/time.ts";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Container, LifecycleHandler } from "../pod-specs/types.ts";
-import { processSecurity } from "../pod-specs/security.ts";
+import type { Container, LifecycleHandler } from "../../pod-specs/types.ts";
+import { processSecurity } from "../../pod-specs/security.ts";
 import { rejectedMessage, type Admission } from "./admission.ts";
-import type { EventBus, PodEvent } from "./events.ts";
-import { ConfigError } from "./launch.ts";
+import type { EventBus, PodEvent } from "../daemon/events.ts";
+import { ConfigError } from "../runtime/launch.ts";
 import {
   isAlive,
   MINIMUM_GRACE_MS,
@@ -24,18 +25,18 @@ import {
   type ObservedPod,
   type PodAction,
   type Termination,
-} from "./pod-lifecycle.ts";
+} from "./lifecycle.ts";
 import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
-import { podRef, type BoundPod, type ContainerRun, type Runtime } from "./runtime.ts";
-import { MountError } from "./volumes.ts";
-import { writeFileAtomic } from "./atomic.ts";
-import { adoptMonitor, readMonitorLog, readRunRecord, readStartRecord, type MonitorHandle, type RunRecord } from "./container.ts";
-import { PoddError } from "./errors.ts";
-import { isSameProcess, readProcStat } from "./proc.ts";
-import type { Sys } from "./sys/index.ts";
-import { buildPodStatus } from "./pod-status.ts";
-import type { PodStatus } from "./status.ts";
-import { trace } from "./trace.ts";
+import { podRef, type BoundPod, type ContainerRun, type Runtime } from "../runtime/runtime.ts";
+import { MountError } from "../runtime/volumes.ts";
+import { writeFileAtomic } from "../base/atomic.ts";
+import { adoptMonitor, readMonitorLog, readRunRecord, readStartRecord, type MonitorHandle, type RunRecord } from "../runtime/container.ts";
+import { PoddError } from "../base/errors.ts";
+import { isSameProcess, readProcStat } from "../base/proc.ts";
+import type { Sys } from "../sys/index.ts";
+import { buildPodStatus } from "../status/pod-status.ts";
+import type { PodStatus } from "../status/types.ts";
+import { trace } from "../base/trace.ts";
 
 /** A Pod with its status, as `kubectl get pod -o json` prints it. */
 export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
@@ -47,18 +48,6 @@ interface SavedPod {
   /** refused by admission (ended.json only) */
   rejected?: boolean;
 }
-
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 /** A container held before it could start (image missing, bad config, a volume): Waiting. */
 export interface Held {

@@ -10,10 +10,10 @@
 // podd's roots on a host-root container.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasErrno, PoddError } from "./errors.ts";
-import { runChecked } from "./exec-file.ts";
-import type { Layout, PodRef } from "./paths.ts";
-import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_SHARED, type Sys } from "./sys/index.ts";
+import { hasErrno, PoddError } from "../base/errors.ts";
+import { runChecked } from "../base/exec-file.ts";
+import type { Layout, PodRef } from "../base/paths.ts";
+import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_SHARED, type Sys } from "../sys/index.ts";
 
 export type SharedNs = "net" | "ipc" | "uts";
 

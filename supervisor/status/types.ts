@@ -1,12 +1,12 @@
 // Kubernetes API status types, in exactly the JSON shape `kubectl get pod -o json` prints
 // (k8s.io/api/core/v1 PodStatus, ContainerStatus, ContainerState, PodCondition), plus the
 // Timestamp type the kubelet writes (formatted in time.ts). Types only: deriving a status from
-// what runs lives in pod-status.ts.
+// what runs lives in status/pod-status.ts.
 //
 // Optional fields are the ones the API marks omitempty: they are absent from the JSON, never
 // present with an empty value, so a status written by podd reads the same as one from a node.
 
-import type { Timestamp } from "./time.ts";
+import type { Timestamp } from "../base/time.ts";
 
 export type { Timestamp };
 

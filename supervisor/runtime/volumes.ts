@@ -3,11 +3,11 @@
 // it is the one way a pod reaches the host's files.
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
-import { bytesOf } from "../pod-specs/cgroup-conversions.ts";
-import type { Pod, Volume } from "../pod-specs/types.ts";
-import { hasErrno, PoddError } from "./errors.ts";
-import type { Layout, PodRef } from "./paths.ts";
-import { MNT_DETACH, MS_NODEV, MS_NOSUID, type Sys } from "./sys/index.ts";
+import { bytesOf } from "../../pod-specs/cgroup-conversions.ts";
+import type { Pod, Volume } from "../../pod-specs/types.ts";
+import { hasErrno, PoddError } from "../base/errors.ts";
+import type { Layout, PodRef } from "../base/paths.ts";
+import { MNT_DETACH, MS_NODEV, MS_NOSUID, type Sys } from "../sys/index.ts";
 
 /** A volume that cannot be set up: the kubelet's FailedMount. */
 export class MountError extends PoddError {
