@@ -70,6 +70,10 @@ export function podd(args: string[], opts: { input?: string; timeoutMs?: number 
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  // podd may exit before it reads its input (an error): EPIPE on its stdin is no failure.
+  child.stdin!.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+  });
   child.stdin!.end(opts.input ?? "");
   const limit = opts.timeoutMs ?? 120_000;
   const p = new Promise<Ran>((resolve, reject) => {
@@ -271,20 +275,43 @@ export function leftovers(env: Env): Leftovers {
 export function destroyEnv(env: Env): void {
   // podd's own CLI processes too: a test that failed half-way can leave its `podd run` or
   // daemon behind, which would go on creating files under the roots after they are removed.
-  for (const pid of processesOf(env, true)) {
+  const killed = processesOf(env, true);
+  for (const pid of killed) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {
       // already gone
     }
   }
+  // A killed task leaves its cgroup only once it has exited; until then rmdir is EBUSY and the
+  // cgroup would be left behind. Wait (polling, with a deadline) until none of them runs.
+  pollSync(() => killed.every((pid) => !isRunning(pid)), 10_000);
   for (const m of mountsUnder(env).reverse()) spawnSync("umount", ["-l", m]);
   const roots = cgroupRoots();
-  for (const r of roots) {
-    const dir = join(r, env.cgroupParent);
-    if (!existsSync(dir)) continue;
-    // children first: rmdir of a cgroup with children fails
-    spawnSync("sh", ["-c", `find "${dir}" -depth -type d -exec rmdir {} + 2>/dev/null; true`]);
-  }
+  pollSync(() => {
+    for (const r of roots) {
+      const dir = join(r, env.cgroupParent);
+      if (!existsSync(dir)) continue;
+      // children first: rmdir of a cgroup with children fails
+      spawnSync("sh", ["-c", `find "${dir}" -depth -type d -exec rmdir {} + 2>/dev/null; true`]);
+    }
+    return roots.every((r) => !existsSync(join(r, env.cgroupParent)));
+  }, 10_000);
   rmSync(env.dir, { recursive: true, force: true });
+}
+
+/** Alive and not a zombie (a zombie has left its cgroups already). */
+function isRunning(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0] !== "Z";
+  } catch {
+    return false; // gone
+  }
+}
+
+/** Polls cond every 10 ms until it holds or ms pass; for synchronous clean-up only. */
+function pollSync(cond: () => boolean, ms: number): void {
+  const end = Date.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  while (!cond() && Date.now() < end) Atomics.wait(cell, 0, 0, 10);
 }

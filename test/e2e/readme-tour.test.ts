@@ -69,6 +69,10 @@ function bash(script: string, cwd: string, env: NodeJS.ProcessEnv, input = "", t
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // A command that does not read its input may exit before it is written: EPIPE is no failure.
+    child.stdin.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") reject(err);
+    });
     child.stdin.end(input);
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
