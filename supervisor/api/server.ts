@@ -7,13 +7,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { dirname, join } from "node:path";
 import { connect } from "node:net";
 import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
-import type { Daemon } from "../daemon/daemon.ts";
+import type { ApiBackend, ContainerView } from "./backend.ts";
 import type { PodEvent } from "../daemon/events.ts";
 import { PoddError } from "../base/errors.ts";
 import { findTail, LogFollower, readLines, type CriRecord } from "../runtime/logs.ts";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selector.ts";
 import type { PodObject } from "../pod/worker.ts";
-import { podKeyOf } from "../daemon/supervisor.ts";
+import { podKeyOf } from "../base/paths.ts";
 
 export interface ApiOptions {
   socket: string;
@@ -127,7 +127,7 @@ export class ApiServer {
   private readonly streams = new Set<ServerResponse>();
 
   constructor(
-    private readonly daemon: Daemon,
+    private readonly daemon: ApiBackend,
     private readonly opts: ApiOptions,
   ) {
     this.server = createServer((req, res) => {
@@ -329,8 +329,8 @@ export class ApiServer {
       write({ type: known.has(key) ? "MODIFIED" : "ADDED", object: p });
       known.set(key, text);
     };
-    this.daemon.sup.events.on("podChanged", onChange);
-    res.on("close", () => this.daemon.sup.events.off("podChanged", onChange));
+    this.daemon.bus.on("podChanged", onChange);
+    res.on("close", () => this.daemon.bus.off("podChanged", onChange));
   }
 
   private watchEvents(res: ServerResponse, ns: string | undefined): void {
@@ -345,34 +345,35 @@ export class ApiServer {
       const e = all[all.length - 1];
       if (e) write({ type: e.count > 1 ? "MODIFIED" : "ADDED", object: e });
     };
-    this.daemon.sup.events.on("event", onEvent);
-    res.on("close", () => this.daemon.sup.events.off("event", onEvent));
+    this.daemon.bus.on("event", onEvent);
+    res.on("close", () => this.daemon.bus.off("event", onEvent));
   }
 
-  private containerOf(ns: string, name: string, container: string | undefined) {
-    const w = this.daemon.sup.get(`${ns}/${name}`);
-    if (!w) throw new PoddError(`pods "${name}" not found`, { code: "NotFound" });
-    const all = [...(w.pod.spec.initContainers ?? []), ...w.pod.spec.containers];
+  private containerOf(ns: string, name: string, container: string | undefined): ContainerView {
+    const pod = this.daemon.containers(ns, name);
+    if (!pod) throw new PoddError(`pods "${name}" not found`, { code: "NotFound" });
+    const all = pod.containers;
     if (container === undefined) {
-      if (w.pod.spec.containers.length === 1 && all.length === 1) container = all[0]!.name;
+      if (pod.spec.containers.length === 1 && all.length === 1) container = all[0]!.name;
       else throw new PoddError(`a container name must be specified for pod ${name}, choose one of: [${all.map((c) => c.name).join(" ")}]`, { code: "Invalid" });
     }
-    if (!all.some((c) => c.name === container)) throw new PoddError(`container ${container} is not valid for pod ${name}`, { code: "Invalid" });
-    return { w, container };
+    const found = all.find((c) => c.name === container);
+    if (!found) throw new PoddError(`container ${container} is not valid for pod ${name}`, { code: "Invalid" });
+    return found;
   }
 
   private execTarget(res: ServerResponse, ns: string, name: string, container: string | undefined): void {
-    const { w, container: c } = this.containerOf(ns, name, container);
-    const pid1 = w.live.get(c)?.pid1;
-    if (!pid1 || w.record(c).lifecycle.state !== "Running") {
-      throw new PoddError(`unable to upgrade connection: container ${c} not found in pod ${name}: it is not running`, { code: "Conflict" });
+    const c = this.containerOf(ns, name, container);
+    if (!c.pid1 || !c.running) {
+      throw new PoddError(`unable to upgrade connection: container ${c.name} not found in pod ${name}: it is not running`, { code: "Conflict" });
     }
-    send(res, 200, { pid1, container: c });
+    send(res, 200, { pid1: c.pid1, container: c.name });
   }
 
   private async logs(res: ServerResponse, ns: string, name: string, q: URLSearchParams): Promise<void> {
-    const { w, container } = this.containerOf(ns, name, q.get("container") ?? undefined);
-    const dir = this.daemon.sup.runtime.layout.containerLogDir(w.ref(), container);
+    const view = this.containerOf(ns, name, q.get("container") ?? undefined);
+    const container = view.name;
+    const dir = view.logDir;
     const runs = existsSync(dir)
       ? readdirSync(dir)
           .map((f) => /^(\d+)\.log$/.exec(f)?.[1])
@@ -422,63 +423,49 @@ export class ApiServer {
     };
     const end = await readLines(files, from, write, () => gone);
     if (gone) return;
-    const live = w.live.get(container);
-    if (q.get("follow") !== "true" || previous || !live || live.run.logPath !== path) return void res.end();
+    if (q.get("follow") !== "true" || previous || view.liveLogPath !== path) return void res.end();
     // Follow from where the read stopped, so that no line is lost or sent twice in between.
     const follower = new LogFollower(path, (r) => keep(r) && res.write(format(r)));
     follower.skipTo(end);
     follower.start();
     const stop = () => {
       follower.stop();
-      this.daemon.sup.events.off("runEnded", onEnd);
+      this.daemon.bus.off("runEnded", onEnd);
       res.end();
     };
     const onEnd = (_uid: string, _pod: string, _c: string, logPath: string) => logPath === path && stop();
-    this.daemon.sup.events.on("runEnded", onEnd);
+    this.daemon.bus.on("runEnded", onEnd);
     res.on("close", () => {
       follower.stop();
-      this.daemon.sup.events.off("runEnded", onEnd);
+      this.daemon.bus.off("runEnded", onEnd);
     });
   }
 
   private async metrics(res: ServerResponse, ns: string | undefined, name: string | undefined): Promise<void> {
-    const workers = this.daemon.sup.list().filter((w) => (ns === undefined || w.pod.metadata.namespace === ns) && (name === undefined || w.pod.metadata.name === name));
-    if (name !== undefined && workers.length === 0) throw new PoddError(`podmetrics.metrics.k8s.io "${ns}/${name}" not found`, { code: "NotFound" });
-    const cg = this.daemon.sup.runtime.cgroups;
-    const sample = async () =>
-      Promise.all(
-        workers.map(async (w) => {
-          const out: Record<string, { cpu: number; mem: number }> = {};
-          for (const c of w.live.keys()) {
-            try {
-              const s = await cg.stats(w.pod.metadata.uid, c);
-              out[c] = { cpu: s.cpuUsageNs, mem: s.memoryWorkingSetBytes };
-            } catch (err) {
-              // a container ending between the two samples has no usage to report
-              if (!(err instanceof PoddError) || err.errno !== "ENOENT") throw err;
-            }
-          }
-          return out;
-        }),
-      );
     const windowMs = 500;
-    const a = await sample();
+    const a = await this.daemon.usage(ns, name);
+    if (name !== undefined && a.length === 0) throw new PoddError(`podmetrics.metrics.k8s.io "${ns}/${name}" not found`, { code: "NotFound" });
     await new Promise((r) => setTimeout(r, windowMs));
-    const b = await sample();
+    const b = await this.daemon.usage(ns, name);
     const now = rfc3339(Date.now());
-    const items = workers.map((w, i) => ({
-      apiVersion: "metrics.k8s.io/v1beta1",
-      kind: "PodMetrics",
-      metadata: { name: w.pod.metadata.name, namespace: w.pod.metadata.namespace, creationTimestamp: now },
-      timestamp: now,
-      window: `${windowMs}ms`,
-      containers: Object.entries(b[i]!)
-        .filter(([c]) => a[i]![c] !== undefined)
-        .map(([c, s]) => ({
-          name: c,
-          usage: { cpu: `${Math.max(0, Math.round((s.cpu - a[i]![c]!.cpu) / 1e6 / (windowMs / 1000)))}m`, memory: `${Math.round(s.mem / 1024)}Ki` },
-        })),
-    }));
+    // Pods of the first sample, usage of the containers sampled both times (a pod or container
+    // that ended in between has no rate to report).
+    const items = a.map((pa) => {
+      const pb = b.find((p) => p.namespace === pa.namespace && p.name === pa.name);
+      return {
+        apiVersion: "metrics.k8s.io/v1beta1",
+        kind: "PodMetrics",
+        metadata: { name: pa.name, namespace: pa.namespace, creationTimestamp: now },
+        timestamp: now,
+        window: `${windowMs}ms`,
+        containers: Object.entries(pb?.containers ?? {})
+          .filter(([c]) => pa.containers[c] !== undefined)
+          .map(([c, s]) => ({
+            name: c,
+            usage: { cpu: `${Math.max(0, Math.round((s.cpuNs - pa.containers[c]!.cpuNs) / 1e6 / (windowMs / 1000)))}m`, memory: `${Math.round(s.memoryBytes / 1024)}Ki` },
+          })),
+      };
+    });
     if (name !== undefined) return send(res, 200, items[0]);
     send(res, 200, { apiVersion: "metrics.k8s.io/v1beta1", kind: "PodMetricsList", metadata: {}, items });
   }

@@ -89,3 +89,8 @@ export class Layout {
     return join(this.roots.state, "images");
   }
 }
+
+/** A pod's key in the daemon's maps and the API: "<namespace>/<name>". */
+export function podKeyOf(p: { metadata: { namespace?: string; name: string } }): string {
+  return `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
+}

@@ -3,6 +3,7 @@
 // takes up every desired pod (adopting what still runs), finishes interrupted deletes and
 // removes what belongs to no desired pod (a replace or delete cut short by a crash).
 // Work on one pod is serialised by a per-pod lock; different pods proceed concurrently.
+import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
 import { existsSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from "node:fs";
 import { hostname } from "node:os";
@@ -15,7 +16,8 @@ import { EventLog, type CoreEvent } from "./event-log.ts";
 import type { PodObject, PodWorker } from "../pod/worker.ts";
 import type { BoundPod } from "../runtime/runtime.ts";
 import { DesiredStore } from "./store.ts";
-import { bindPod, podKeyOf, Supervisor, type SupervisorOptions } from "./supervisor.ts";
+import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
+import { podKeyOf } from "../base/paths.ts";
 
 export interface DaemonOptions extends SupervisorOptions {
   /** the static-pod directory, watched like the kubelet's --pod-manifest-path */
@@ -63,7 +65,7 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export class Daemon {
+export class Daemon implements ApiBackend {
   readonly events: EventLog;
   private readonly store: DesiredStore;
   private readonly locks = new KeyedLock();
@@ -191,6 +193,49 @@ export class Daemon {
 
   eventList(namespace?: string, podUid?: string): CoreEvent[] {
     return this.events.list(namespace, podUid);
+  }
+
+  // ---- what the API server needs beyond the objects (ApiBackend) -------------------------------
+
+  get bus(): ApiBackend["bus"] {
+    return this.sup.events;
+  }
+
+  containers(namespace: string, name: string): ReturnType<ApiBackend["containers"]> {
+    const w = this.sup.get(`${namespace}/${name}`);
+    if (!w) return undefined;
+    const ref = w.ref();
+    const containers = [...(w.pod.spec.initContainers ?? []), ...w.pod.spec.containers].map((c): ContainerView => {
+      const live = w.live.get(c.name);
+      const running = w.record(c.name).lifecycle.state === "Running";
+      return {
+        name: c.name,
+        running,
+        ...(live?.pid1 ? { pid1: live.pid1 } : {}),
+        logDir: this.sup.runtime.layout.containerLogDir(ref, c.name),
+        ...(live ? { liveLogPath: live.run.logPath } : {}),
+      };
+    });
+    return { spec: w.pod.spec, containers };
+  }
+
+  async usage(namespace?: string, name?: string): ReturnType<ApiBackend["usage"]> {
+    const workers = this.sup.list().filter((w) => (namespace === undefined || w.pod.metadata.namespace === namespace) && (name === undefined || w.pod.metadata.name === name));
+    return Promise.all(
+      workers.map(async (w) => {
+        const containers: Record<string, { cpuNs: number; memoryBytes: number }> = {};
+        for (const c of w.live.keys()) {
+          try {
+            const s = await this.sup.runtime.cgroups.stats(w.pod.metadata.uid, c);
+            containers[c] = { cpuNs: s.cpuUsageNs, memoryBytes: s.memoryWorkingSetBytes };
+          } catch (err) {
+            // a container ending while it is sampled has no usage to report
+            if (!(err instanceof PoddError) || err.errno !== "ENOENT") throw err;
+          }
+        }
+        return { namespace: w.pod.metadata.namespace, name: w.pod.metadata.name, containers };
+      }),
+    );
   }
 
   /**

@@ -1,5 +1,6 @@
 // The set of pods one podd process runs: a worker per pod over one runtime. `podd run` uses it
 // in the foreground; the daemon will put the API and durable state in front of it.
+import { podKeyOf } from "../base/paths.ts";
 import { randomUUID } from "node:crypto";
 import type { Pod } from "../../pod-specs/types.ts";
 import { admitPod, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
@@ -22,9 +23,6 @@ export interface SupervisorOptions extends RuntimeOptions {
   sys?: Sys;
 }
 
-export function podKeyOf(p: { metadata: { namespace?: string; name: string } }): string {
-  return `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
-}
 
 /** Namespace defaulted, uid and creation time assigned: the identity a pod keeps from now on. */
 export function bindPod(pod: Pod, now: number): BoundPod {
@@ -134,3 +132,4 @@ export class Supervisor {
 }
 
 export { backOffConfig };
+

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { ApiServer } from "../../supervisor/api/server.ts";
-import type { Daemon } from "../../supervisor/daemon/daemon.ts";
+import type { ApiBackend } from "../../supervisor/api/backend.ts";
 import type { PodObject } from "../../supervisor/pod/worker.ts";
 
 function pod(name: string, labels?: Record<string, string>): PodObject {
@@ -27,8 +27,8 @@ const pods = [pod("web", { app: "web" }), pod("db", { app: "db" }), pod("cache",
 const daemon = {
   list: () => pods,
   get: (_ns: string, name: string) => pods.find((p) => p.metadata.name === name),
-  sup: { events: new EventEmitter() },
-} as unknown as Daemon;
+  bus: new EventEmitter(),
+} as unknown as ApiBackend;
 
 let dir: string;
 let api: ApiServer;
