@@ -9,7 +9,7 @@ import { socketFromEnv } from "../base/paths.ts";
 import type { PodObject } from "../pod/worker.ts";
 
 
-/** --socket, else $PODD_SOCKET, else the default under the default run root. */
+/** --socket, else $PODD_SOCKET, else podd.sock in $PODD_RUN_ROOT or the default run root. */
 export function socketPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return flag ?? socketFromEnv(env);
 }

@@ -23,9 +23,9 @@ export function rootsFromEnv(env: NodeJS.ProcessEnv): Roots {
   return { state: env.PODD_ROOT || defaultRoots.state, run: env.PODD_RUN_ROOT || defaultRoots.run, log: env.PODD_LOG_ROOT || defaultRoots.log };
 }
 
-/** The API socket: PODD_SOCKET, else podd.sock in the run root. */
-export function socketFromEnv(env: NodeJS.ProcessEnv): string {
-  return env.PODD_SOCKET || join(rootsFromEnv(env).run, "podd.sock");
+/** The API socket: PODD_SOCKET, else podd.sock in the run root (the environment's, unless a flag named one). */
+export function socketFromEnv(env: NodeJS.ProcessEnv, runRoot = rootsFromEnv(env).run): string {
+  return env.PODD_SOCKET || join(runRoot, "podd.sock");
 }
 
 const segment = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;

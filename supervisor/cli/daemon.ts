@@ -1,6 +1,7 @@
 // podd daemon: the supervisor with durable desired state, serving the API on a unix socket.
 // SIGTERM stops the daemon and leaves the pods running, as the kubelet does (their monitors
 // live in their own sessions); --stop-pods-on-exit stops them first.
+import { socketFromEnv } from "../base/paths.ts";
 import { mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
@@ -38,7 +39,7 @@ export const daemon: Verb = {
     requireRoot("daemon");
     const log = createLogger(format);
     const opts = supervisorOptions(values);
-    const socket = resolve(values.socket ?? (process.env.PODD_SOCKET || join(opts.roots.run, "podd.sock")));
+    const socket = resolve(values.socket ?? socketFromEnv(process.env, opts.roots.run));
     for (const dir of [opts.roots.state, opts.roots.run, opts.roots.log, dirname(socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const manifestsDir = resolve(values.manifests ?? join(opts.roots.state, "manifests"));
     mkdirSync(manifestsDir, { recursive: true, mode: 0o700 });
