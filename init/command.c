@@ -126,6 +126,17 @@ void exec_command(const struct command *c)
 
 	if (c->cwd && chdir(c->cwd) < 0)
 		setup_fail(c->chan, "chdir %s: %s", c->cwd, strerror(errno));
+	char err[MSG_MAX];
+	if (c->limit_caps && limit_capabilities(c->caps, err, sizeof err))
+		setup_fail(c->chan, "%s", err);
+	/* Installing a filter takes no_new_privs or CAP_SYS_ADMIN. A process that
+	 * becomes another uid without no_new_privs loses the capability with the
+	 * setuid, so it installs the filter before (which must then allow the id
+	 * calls, as every default profile does); otherwise the filter comes last,
+	 * so that it governs nothing of ours but execve. */
+	bool seccomp_early = c->seccomp && !c->no_new_privs && c->set_ids && c->uid != 0;
+	if (seccomp_early && install_seccomp(c, err, sizeof err))
+		setup_fail(c->chan, "%s", err);
 	/* Supplementary groups and gid first: once the uid is dropped we may no longer change them. */
 	if (c->set_ids) {
 		if (setgroups(c->ngroups, c->groups) < 0)
@@ -142,6 +153,10 @@ void exec_command(const struct command *c)
 		setup_fail(c->chan, "set no_new_privs: %s", strerror(errno));
 	restore_signals(c->grouping == OWN_SESSION);
 	channel_send(c->chan, "S");
+	/* After "S": a filter that forbids sendmsg must not cost the monitor the
+	 * command's pid. An "E" after it still makes the run a StartError. */
+	if (c->seccomp && !seccomp_early && install_seccomp(c, err, sizeof err))
+		setup_fail(c->chan, "%s", err);
 	execvp(c->argv[0], c->argv);
 
 	char msg[MSG_MAX];
@@ -172,6 +187,17 @@ static void parse_groups(struct command *c, const char *list)
 	}
 }
 
+/* --caps HEX: a capability mask, bit N for capability N, as /proc/PID/status shows them. */
+static unsigned long long strtoull_hex(const char *what, const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 16);
+	if (errno || end == s || *end || s[0] == '-')
+		usage_error("%s %s: want a hexadecimal capability mask", what, s);
+	return v;
+}
+
 bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set)
 {
 	switch (opt) {
@@ -180,6 +206,8 @@ bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_s
 	case OPT_GID: c->gid = (gid_t)parse_number("--gid", optarg, UINT_MAX - 1); *gid_set = true; return true;
 	case OPT_GROUPS: parse_groups(c, optarg); c->set_ids = true; return true;
 	case OPT_NO_NEW_PRIVS: c->no_new_privs = true; return true;
+	case OPT_CAPS: c->caps = strtoull_hex("--caps", optarg); c->limit_caps = true; return true;
+	case OPT_SECCOMP: load_seccomp(c, optarg); return true;
 	default: return false;
 	}
 }

@@ -47,6 +47,8 @@
  *           --image-rootfs DIR --upper DIR --work DIR
  *                                    an overlay of the image and a layer
  *           [--readonly-rootfs]      (readOnlyRootFilesystem)
+ *         --privileged             /proc unmasked, /sys writable, every
+ *                                  device node of the host's /dev in ours
  *         --hide PATH              host-rootfs: detach PATH's mounts and
  *                                  cover it with an empty read-only tmpfs
  *         --shm DIR                bind DIR on /dev/shm (the pod's)
@@ -57,8 +59,18 @@
  *       survives in its mount namespace (the other pods' pins included).
  *         --cwd DIR --uid N --gid N --groups G1,G2 [--no-new-privs]
  *       The command's environment is podd-init's own environment.
+ *         [--caps HEX] [--seccomp FILE]
  *       --no-new-privs sets no_new_privs just before execve
- *       (allowPrivilegeEscalation: false).
+ *       (allowPrivilegeEscalation: false). --caps limits the command to the
+ *       capabilities in the mask (bit N: capability N, as CapBnd in
+ *       /proc/PID/status): they become its bounding set, its ambient and
+ *       inheritable sets are empty, so root gets them through execve and
+ *       another uid none (but what a file capability grants within them).
+ *       --seccomp installs FILE, a classic BPF program (struct sock_filter
+ *       entries), as the command's filter: the last step before execve, or
+ *       just before the uid changes when that would lose CAP_SYS_ADMIN
+ *       without no_new_privs. Once the command runs, PID 1 keeps only
+ *       CAP_KILL.
  *       Files the monitor writes (each atomically: temp file, fsync, rename,
  *       fsync of the directory):
  *         start.json  once the command has been exec'd:
@@ -78,7 +90,7 @@
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..] [--no-new-privs]
- *                  [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
+ *                  [--caps HEX] [--seccomp FILE] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
  *       its namespaces (all but the user namespace), its cgroups and its
  *       environment (--keep-env: the caller's). HOME, when that environment

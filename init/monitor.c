@@ -199,7 +199,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 {
 	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN,
 	       OPT_NOTIFY, OPT_ROOTFS, OPT_HOST_ROOTFS, OPT_IMAGE, OPT_UPPER, OPT_WORK, OPT_RO_ROOTFS, OPT_HIDE,
-	       OPT_SHM, OPT_BIND, OPT_TMPFS };
+	       OPT_SHM, OPT_BIND, OPT_TMPFS, OPT_PRIVILEGED };
 	static const struct option options[] = {
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ipc", required_argument, NULL, OPT_IPC },
@@ -217,6 +217,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		{ "upper", required_argument, NULL, OPT_UPPER },
 		{ "work", required_argument, NULL, OPT_WORK },
 		{ "readonly-rootfs", no_argument, NULL, OPT_RO_ROOTFS },
+		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 		{ "hide", required_argument, NULL, OPT_HIDE },
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "bind", required_argument, NULL, OPT_BIND },
@@ -252,6 +253,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		case OPT_UPPER: r->upper = optarg; break;
 		case OPT_WORK: r->work = optarg; break;
 		case OPT_RO_ROOTFS: r->readonly = true; break;
+		case OPT_PRIVILEGED: r->privileged = true; break;
 		case OPT_SHM: r->shm = optarg; break;
 		case OPT_HIDE:
 			if (r->nhide == MAX_HIDE)
@@ -269,7 +271,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		usage_error("--log-max-files must be at least 1");
 	if (r->dir && !r->host && (!r->lower || !r->upper || !r->work))
 		usage_error("--rootfs needs --host-rootfs, or --image-rootfs, --upper and --work");
-	if (!r->dir && (r->host || r->lower || r->nmounts || r->nhide || r->shm))
+	if (!r->dir && (r->host || r->lower || r->nmounts || r->nhide || r->shm || r->privileged))
 		usage_error("filesystem options need --rootfs DIR");
 	o->cmd.argv = argv + optind;
 }

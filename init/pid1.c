@@ -158,6 +158,7 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 	}
 
 	hide_command_line();
+	pid1_keep_only_kill();
 	int status = supervise(sigfd, pid);
 	/* Tell the monitor which signal killed the command: from our exit code
 	 * alone, 143 could be exit(143) or SIGTERM. */

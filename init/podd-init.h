@@ -9,6 +9,7 @@
  *   log.c       the monitor's CRI log writer
  *   exec.c      role 4, a command in a running container (and its --tty relay)
  *   command.c   starting the command, and the error channel that reports it
+ *   privileges.c  the command's capabilities and seccomp filter
  *   common.c    diagnostics, numbers, times, descriptors and signals
  */
 #ifndef PODD_INIT_H
@@ -16,6 +17,7 @@
 
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -91,6 +93,15 @@ int exit_code_of(int status);
 
 /* command.c */
 
+/* One instruction of a classic BPF program, struct sock_filter of
+ * <linux/filter.h>: declared here because podd-init builds against libcs
+ * (musl) that do not ship the kernel's headers. */
+struct bpf_insn_classic {
+	unsigned short code;
+	unsigned char jt, jf;
+	unsigned int k;
+};
+
 /* How the command is started. */
 struct command {
 	char **argv;
@@ -107,6 +118,10 @@ struct command {
 	gid_t groups[MAX_GROUPS];
 	size_t ngroups;
 	bool no_new_privs;    /* allowPrivilegeEscalation: false */
+	bool limit_caps;      /* --caps given: the command holds at most caps */
+	unsigned long long caps;
+	struct bpf_insn_classic *seccomp;   /* --seccomp: the filter, installed last; NULL: none */
+	unsigned short seccomp_len;
 };
 
 void channel_send(int chan, const char *msg);
@@ -129,15 +144,23 @@ void exec_command(const struct command *c) __attribute__((noreturn));
 pid_t spawn_command(const struct command *c);
 
 /* Options that say how the command runs, shared by container and exec. */
-enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS };
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP };
 #define COMMAND_OPTIONS \
 	{ "cwd", required_argument, NULL, OPT_CWD }, \
 	{ "uid", required_argument, NULL, OPT_UID }, \
 	{ "gid", required_argument, NULL, OPT_GID }, \
 	{ "groups", required_argument, NULL, OPT_GROUPS }, \
-	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS }
+	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS }, \
+	{ "caps", required_argument, NULL, OPT_CAPS }, \
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP }
 bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set);
 void finish_ids(struct command *c, bool uid_set, bool gid_set);
+
+/* privileges.c */
+const char *limit_capabilities(unsigned long long caps, char *err, size_t len);
+void pid1_keep_only_kill(void);
+void load_seccomp(struct command *c, const char *path);
+const char *install_seccomp(const struct command *c, char *err, size_t len);
 
 /* The container role's options (monitor.c parses them; pid1.c and rootfs.c use them). */
 /* A bind mount or a tmpfs, in the order they were given: a volume inside
@@ -155,6 +178,7 @@ struct rootfs_opts {
 	bool host;                  /* the host's / (read-only) instead of an image */
 	const char *lower, *upper, *work;   /* image: overlay layers */
 	bool readonly;              /* readOnlyRootFilesystem */
+	bool privileged;            /* every host device, /sys writable, /proc unmasked */
 	const char *hide[MAX_HIDE]; /* host paths to hide from a host-root container */
 	size_t nhide;
 	const char *shm;            /* the pod's /dev/shm, or NULL for a private one */

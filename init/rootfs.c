@@ -236,6 +236,41 @@ static const char *mount_root(const struct rootfs_opts *r, char *err, size_t err
 	return NULL;
 }
 
+/* A privileged container sees every device the host has: each device node
+ * under the host's /dev (but its own pts, shm and mqueue, and what it has
+ * already) is made again in ours, with the same type, numbers, mode and
+ * owner, as the CRI runtimes do. Symlinks and other files are left out, as
+ * they are there; depth is bounded so that a loop of bind mounts cannot
+ * recurse forever. */
+static const char *copy_host_devices(const char *host, const char *ours, int depth, char *err, size_t errlen)
+{
+	DIR *d = opendir(host);
+	if (!d)
+		return failf(err, errlen, "read %s: %s", host, strerror(errno));
+	const char *e = NULL;
+	for (struct dirent *de; !e && (de = readdir(d));) {
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, "..") || (depth == 0 && (!strcmp(n, "pts") || !strcmp(n, "shm") || !strcmp(n, "mqueue"))))
+			continue;
+		char from[PATH_MAX], to[PATH_MAX];
+		struct stat st;
+		if (snprintf(from, sizeof from, "%s/%s", host, n) >= (int)sizeof from || snprintf(to, sizeof to, "%s/%s", ours, n) >= (int)sizeof to ||
+		    lstat(from, &st) < 0)
+			continue;   /* gone meanwhile, or a name too long to be a device anyone uses */
+		if (S_ISDIR(st.st_mode) && depth < 4) {
+			if (mkdir(to, st.st_mode & 07777) < 0 && errno != EEXIST)
+				e = failf(err, errlen, "mkdir %s: %s", to, strerror(errno));
+			else
+				e = copy_host_devices(from, to, depth + 1, err, errlen);
+		} else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && lstat(to, &(struct stat){ 0 }) < 0) {
+			if (mknod(to, st.st_mode, st.st_rdev) < 0 || chown(to, st.st_uid, st.st_gid) < 0 || chmod(to, st.st_mode & 07777) < 0)
+				e = failf(err, errlen, "mknod %s: %s", to, strerror(errno));
+		}
+	}
+	closedir(d);
+	return e;
+}
+
 /* /dev: a tmpfs with the few devices a container needs, its own devpts, the
  * pod's /dev/shm and a /dev/mqueue of the pod's IPC namespace. */
 static const char *mount_dev(const struct rootfs_opts *r, char *err, size_t errlen)
@@ -266,6 +301,8 @@ static const char *mount_dev(const struct rootfs_opts *r, char *err, size_t errl
 		return failf(err, errlen, "mount /dev/shm: %s", strerror(errno));
 	if (mkdir(DEVPATH("/mqueue"), 0755) < 0 || mount("mqueue", path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return failf(err, errlen, "mount /dev/mqueue: %s", strerror(errno));
+	if (r->privileged)
+		return copy_host_devices("/dev", DEVPATH(""), 0, err, errlen);
 #undef DEVPATH
 	return NULL;
 }
@@ -281,10 +318,13 @@ static const char *mount_proc_sys(const struct rootfs_opts *r, char *err, size_t
 	/* A fresh sysfs shows the pod's network devices; with the host's network
 	 * namespace the kernel may refuse a new one, and the host's, read-only, is
 	 * what a hostNetwork pod gets anyway. */
+	unsigned long ro = r->privileged ? 0 : MS_RDONLY;
 	if (mkdir_p(path, 0555) < 0 ||
-	    (mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
-	     (mount("/sys", path, NULL, MS_BIND | MS_REC, NULL) < 0 || make_readonly_recursive(path) < 0)))
+	    (mount("sysfs", path, "sysfs", ro | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+	     (mount("/sys", path, NULL, MS_BIND | MS_REC, NULL) < 0 || (ro && make_readonly_recursive(path) < 0))))
 		return failf(err, errlen, "mount /sys: %s", strerror(errno));
+	if (r->privileged)
+		return NULL;   /* as the kubelet has it: nothing masked, nothing read-only */
 	for (size_t i = 0; i < sizeof masked_paths / sizeof *masked_paths; i++) {
 		struct stat st;
 		snprintf(path, sizeof path, "%s%s", r->dir, masked_paths[i]);

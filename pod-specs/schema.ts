@@ -41,6 +41,8 @@ const httpGetAction = obj({
   protocol: STR,
 });
 const tcpSocketAction = obj({ port: INT_OR_STR, host: STR });
+const seccompProfile = obj({ type: STR, localhostProfile: STR });
+
 const probe = obj({
   exec: execAction,
   httpGet: httpGetAction,
@@ -114,11 +116,11 @@ const container = obj({
     readOnlyRootFilesystem: BOOL,
     privileged: BOOL,
     allowPrivilegeEscalation: BOOL,
-    capabilities: ANY,
+    capabilities: obj({ add: arr(STR), drop: arr(STR) }),
     seLinuxOptions: ANY,
-    seccompProfile: ANY,
+    seccompProfile,
     appArmorProfile: ANY,
-    procMount: ANY,
+    procMount: STR,
     windowsOptions: ANY,
   }),
   stdin: BOOL,
@@ -185,7 +187,7 @@ export const POD_SCHEMA: Schema = obj({
       runAsGroup: INT,
       runAsNonRoot: BOOL,
       fsGroup: ANY, fsGroupChangePolicy: ANY, supplementalGroups: ANY, supplementalGroupsPolicy: ANY,
-      sysctls: ANY, seLinuxOptions: ANY, seLinuxChangePolicy: ANY, seccompProfile: ANY,
+      sysctls: ANY, seLinuxOptions: ANY, seLinuxChangePolicy: ANY, seccompProfile,
       appArmorProfile: ANY, windowsOptions: ANY,
     }),
     resources: resourceRequirements,

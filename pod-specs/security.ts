@@ -1,7 +1,66 @@
-// How a container's processes run, as the kubelet resolves it from the pod's and the
-// container's securityContext (the container's field wins): the same for the command, its
-// hooks and `podd exec`, so that nothing run in a container has more than the container.
-import type { Container, Pod } from "./types.ts";
+// How a container's processes run, as the kubelet and its runtime resolve it from the pod's
+// and the container's securityContext (the container's field wins): the same for the command,
+// its hooks and `podd exec`, so that nothing run in a container has more than the container.
+import type { Container, Pod, SeccompProfile } from "./types.ts";
+
+/** capabilities(7) without the CAP_ prefix, indexed by capability number. */
+export const CAPABILITIES = [
+  "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+  "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+  "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+  "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+  "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+  "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** What containerd's CRI and Docker give a container that asks for nothing else. */
+export const DEFAULT_CAPABILITIES: readonly Capability[] = [
+  "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
+  "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+];
+
+/** A manifest's capability name (NET_ADMIN, CAP_NET_ADMIN, any case) as podd knows it, or undefined. */
+export function capabilityName(name: string): Capability | undefined {
+  const bare = name.toUpperCase().replace(/^CAP_/, "");
+  return (CAPABILITIES as readonly string[]).includes(bare) ? (bare as Capability) : undefined;
+}
+
+/**
+ * The capability set of a container, as containerd's CRI builds it: privileged gets all;
+ * otherwise the default set, all of them for `add: [ALL]`, none for `drop: [ALL]`, then the
+ * named additions and removals. Names podd does not know are refused by validation before this.
+ */
+export function containerCapabilities(container: Pick<Container, "securityContext">): Capability[] {
+  const sc = container.securityContext ?? {};
+  if (sc.privileged === true) return [...CAPABILITIES];
+  const add = sc.capabilities?.add ?? [];
+  const drop = sc.capabilities?.drop ?? [];
+  const isAll = (n: string) => n.toUpperCase() === "ALL";
+  let set = new Set<Capability>(DEFAULT_CAPABILITIES);
+  if (add.some(isAll)) set = new Set(CAPABILITIES);
+  if (drop.some(isAll)) set.clear();
+  for (const n of add) if (!isAll(n)) set.add(capabilityName(n)!);
+  for (const n of drop) if (!isAll(n)) set.delete(capabilityName(n)!);
+  return CAPABILITIES.filter((c) => set.has(c));
+}
+
+/** The mask podd-init takes (--caps): bit N for capability N. */
+export function capabilityMask(caps: readonly Capability[]): bigint {
+  let mask = 0n;
+  for (const c of caps) mask |= 1n << BigInt(CAPABILITIES.indexOf(c));
+  return mask;
+}
+
+/**
+ * The container's seccomp profile: its own, else the pod's, else RuntimeDefault, which podd
+ * applies to every container (the kubelet does so only with --seccomp-default; without it
+ * Kubernetes leaves pods Unconfined). A privileged container is never filtered, as in Kubernetes.
+ */
+export function containerSeccomp(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">): SeccompProfile {
+  if (container.securityContext?.privileged === true) return { type: "Unconfined" };
+  return container.securityContext?.seccompProfile ?? pod.spec.securityContext?.seccompProfile ?? { type: "RuntimeDefault" };
+}
 
 export interface ProcessSecurity {
   uid: number;
@@ -9,6 +68,11 @@ export interface ProcessSecurity {
   runAsNonRoot: boolean;
   /** allowPrivilegeEscalation: false: the no_new_privs bit, so setuid files and file capabilities grant nothing */
   noNewPrivs: boolean;
+  /** privileged: true; nothing limits its capabilities */
+  privileged: boolean;
+  /** the bounding set; root holds it effective, another uid only what file capabilities grant within it */
+  capabilities: Capability[];
+  seccomp: SeccompProfile;
 }
 
 export function processSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">): ProcessSecurity {
@@ -19,10 +83,41 @@ export function processSecurity(pod: Pick<Pod, "spec">, container: Pick<Containe
     gid: sc.runAsGroup ?? psc.runAsGroup ?? 0,
     runAsNonRoot: (sc.runAsNonRoot ?? psc.runAsNonRoot) === true,
     noNewPrivs: sc.allowPrivilegeEscalation === false,
+    privileged: sc.privileged === true,
+    capabilities: containerCapabilities(container),
+    seccomp: containerSeccomp(pod, container),
   };
 }
 
-/** The podd-init options that make an exec'd process (a hook, podd exec) run as the container's do. */
-export function execIdentityArgs(s: ProcessSecurity): string[] {
-  return ["--uid", String(s.uid), "--gid", String(s.gid), ...(s.noNewPrivs ? ["--no-new-privs"] : [])];
+/**
+ * The podd-init options that make a process (the command, a hook, podd exec) run as the
+ * container's do; seccompFile is the container's compiled filter, undefined for Unconfined.
+ */
+export function execIdentityArgs(s: ProcessSecurity, seccompFile?: string): string[] {
+  const args = ["--uid", String(s.uid), "--gid", String(s.gid)];
+  if (s.noNewPrivs) args.push("--no-new-privs");
+  if (!s.privileged) args.push("--caps", capabilityMask(s.capabilities).toString(16));
+  if (seccompFile !== undefined) args.push("--seccomp", seccompFile);
+  return args;
+}
+
+/**
+ * What the container may do beyond podd's defaults, one sentence each, for the daemon to
+ * report as it reports every hostPath: privileged, added capabilities, no seccomp filter.
+ */
+export function securityWidenings(pod: Pick<Pod, "spec">, container: Pick<Container, "name" | "securityContext">): { reason: string; message: string }[] {
+  const out: { reason: string; message: string }[] = [];
+  if (container.securityContext?.privileged === true) {
+    out.push({
+      reason: "Privileged",
+      message: `container ${container.name} is privileged: every capability and host device, no seccomp filter, /sys writable and /proc unmasked`,
+    });
+    return out;
+  }
+  const added = containerCapabilities(container).filter((c) => !DEFAULT_CAPABILITIES.includes(c));
+  if (added.length > 0) out.push({ reason: "CapabilitiesAdded", message: `container ${container.name} adds capabilities ${added.join(", ")}` });
+  if (containerSeccomp(pod, container).type === "Unconfined") {
+    out.push({ reason: "SeccompUnconfined", message: `container ${container.name} runs without a seccomp filter (seccompProfile Unconfined)` });
+  }
+  return out;
 }

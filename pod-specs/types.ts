@@ -212,12 +212,28 @@ export interface SecurityContext {
   readOnlyRootFilesystem?: boolean;
   privileged?: boolean;
   allowPrivilegeEscalation?: boolean;
+  capabilities?: Capabilities;
+  seccompProfile?: SeccompProfile;
+  procMount?: string;
+}
+
+/** Capability names as Kubernetes writes them (NET_ADMIN; CAP_NET_ADMIN is taken too), or ALL. */
+export interface Capabilities {
+  add?: string[];
+  drop?: string[];
+}
+
+export interface SeccompProfile {
+  type: "Unconfined" | "RuntimeDefault" | "Localhost" | string;
+  /** Localhost: a file under the daemon's seccomp directory, a descending relative path */
+  localhostProfile?: string;
 }
 
 export interface PodSecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
   runAsNonRoot?: boolean;
+  seccompProfile?: SeccompProfile;
 }
 
 export type HostPathType =

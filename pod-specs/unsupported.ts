@@ -97,15 +97,14 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("ports[*].hostIP", undefined, "podd publishes no ports yet; remove it"),
 
   // container security
-  ...forContainers("securityContext.privileged", isTrue, SECURITY_HINT),
-  ...["capabilities", "seLinuxOptions", "seccompProfile", "procMount", "windowsOptions"].flatMap((f) =>
-    forContainers(`securityContext.${f}`, undefined, SECURITY_HINT),
-  ),
+  ...["seLinuxOptions", "windowsOptions"].flatMap((f) => forContainers(`securityContext.${f}`, undefined, SECURITY_HINT)),
+  // The API server allows Unmasked only with hostUsers: false, which podd has not yet.
+  ...forContainers("securityContext.procMount", (v) => v === "Unmasked", "an unmasked /proc needs hostUsers: false, which podd does not offer yet; remove procMount"),
   ...forContainers("securityContext.appArmorProfile", undefined, APPARMOR_HINT),
   // pod security
   ...[
     "fsGroup", "fsGroupChangePolicy", "supplementalGroups", "supplementalGroupsPolicy", "sysctls", "seLinuxOptions",
-    "seLinuxChangePolicy", "seccompProfile", "windowsOptions",
+    "seLinuxChangePolicy", "windowsOptions",
   ].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
   { path: "spec.securityContext.appArmorProfile", hint: APPARMOR_HINT },
 

@@ -16,6 +16,7 @@ import {
 } from "./names.ts";
 import { compareQuantities, isNegative, mustParseQuantity, type Quantity } from "./quantity.ts";
 import { childPath } from "./schema.ts";
+import { capabilityName } from "./security.ts";
 
 export interface ValidationProblem {
   path: string;
@@ -125,6 +126,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
     if (v !== undefined) for (const e of isDns1123Label(v)) add(`spec.${field}`, invalid(v, e));
   }
   validateSecurityIds(spec.securityContext, "spec.securityContext", add);
+  validateSeccompProfile(spec.securityContext?.seccompProfile, "spec.securityContext.seccompProfile", add);
   (spec.hostAliases ?? []).forEach((h, i) => {
     const path = `spec.hostAliases[${i}]`;
     if (h.ip === undefined) add(`${path}.ip`, required());
@@ -396,6 +398,50 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
   if (sc?.privileged === true && sc.allowPrivilegeEscalation === false) {
     add(`${path}.securityContext.allowPrivilegeEscalation`, invalid(false, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"));
   }
+  validateCapabilities(sc, `${path}.securityContext`, add);
+  validateSeccompProfile(sc?.seccompProfile, `${path}.securityContext.seccompProfile`, add);
+  if (sc?.procMount !== undefined && !["Default", "Unmasked"].includes(sc.procMount)) {
+    add(`${path}.securityContext.procMount`, unsupported(sc.procMount, ["Default", "Unmasked"]));
+  }
+}
+
+function validateCapabilities(sc: Container["securityContext"], path: string, add: Add): void {
+  for (const kind of ["add", "drop"] as const) {
+    (sc?.capabilities?.[kind] ?? []).forEach((name, i) => {
+      // The API server takes any string and the runtime fails the start on a name it does
+      // not know; podd says so before anything runs.
+      if (name.toUpperCase() !== "ALL" && capabilityName(name) === undefined) {
+        add(`${path}.capabilities.${kind}[${i}]`, invalid(name, "not a Linux capability (see capabilities(7); write NET_ADMIN for CAP_NET_ADMIN, or ALL)"));
+      }
+    });
+  }
+  // no_new_privs would take from CAP_SYS_ADMIN what it promises, as the API server reasons.
+  if (sc?.allowPrivilegeEscalation === false && (sc.capabilities?.add ?? []).some((n) => capabilityName(n) === "SYS_ADMIN")) {
+    add(`${path}.allowPrivilegeEscalation`, invalid(false, "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"));
+  }
+}
+
+const SECCOMP_TYPES = ["Localhost", "RuntimeDefault", "Unconfined"];
+
+function validateSeccompProfile(p: { type?: string; localhostProfile?: string } | undefined, path: string, add: Add): void {
+  if (!p) return;
+  if (p.type === undefined) add(`${path}.type`, required());
+  else if (!SECCOMP_TYPES.includes(p.type)) add(`${path}.type`, unsupported(p.type, SECCOMP_TYPES));
+  if (p.type === "Localhost") {
+    if (p.localhostProfile === undefined) add(`${path}.localhostProfile`, required("must be set when seccomp type is Localhost"));
+    else for (const e of descendingPathErrors(p.localhostProfile)) add(`${path}.localhostProfile`, invalid(p.localhostProfile, e));
+  } else if (p.localhostProfile !== undefined) {
+    add(`${path}.localhostProfile`, invalid(p.localhostProfile, "can only be set when seccomp type is Localhost"));
+  }
+}
+
+/** The API server's rule for a path that must stay below a base directory. */
+function descendingPathErrors(p: string): string[] {
+  const errs: string[] = [];
+  if (p === "") errs.push("must not be empty");
+  if (p.startsWith("/")) errs.push("must be a relative path");
+  if (p.split("/").includes("..")) errs.push("must not contain '..'");
+  return errs;
 }
 
 function validateEnvSource(src: NonNullable<Container["env"]>[number]["valueFrom"] & object, path: string, c: Container, scope: PodScope, add: Add): void {

@@ -17,6 +17,8 @@ export interface ContainerView {
   logDir: string;
   /** the log the running instance writes, while it runs */
   liveLogPath?: string;
+  /** podd-init options that make an exec'd process run as the container's do (user, capabilities, seccomp) */
+  execIdentity: string[];
 }
 
 export interface ApiBackend {

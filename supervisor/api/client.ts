@@ -250,7 +250,8 @@ export class PoddClient {
     return res;
   }
 
-  execTarget(namespace: string, name: string, container: string | undefined): Promise<{ pid1: number; container: string }> {
+  /** Where `podd exec` runs a command: the container's PID 1 and the podd-init options of its identity. */
+  execTarget(namespace: string, name: string, container: string | undefined): Promise<{ pid1: number; container: string; identity: string[] }> {
     return this.json("GET", `${podPath(namespace, name)}/exec-target`, { query: { container } });
   }
 

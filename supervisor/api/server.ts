@@ -367,7 +367,7 @@ export class ApiServer {
     if (!c.pid1 || !c.running) {
       throw new PoddError(`unable to upgrade connection: container ${c.name} not found in pod ${name}: it is not running`, { code: "Conflict" });
     }
-    send(res, 200, { pid1: c.pid1, container: c.name });
+    send(res, 200, { pid1: c.pid1, container: c.name, identity: c.execIdentity });
   }
 
   private async logs(res: ServerResponse, ns: string, name: string, q: URLSearchParams): Promise<void> {

@@ -54,12 +54,12 @@ export class Supervisor {
     lockRoots(sys, opts.roots);
     const cgroups = await openCgroups({ parent: opts.cgroupParent, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
     const sup: Supervisor = new Supervisor(
-      new Runtime(sys, cgroups, opts, (pod, volume, path) => {
+      new Runtime(sys, cgroups, opts, (pod, reason, message) => {
         sup.events.emit("event", {
           time: sup.clock.now(),
           type: "Normal",
-          reason: "HostPathMounted",
-          message: `hostPath volume ${volume} uses host path ${path}`,
+          reason,
+          message,
           namespace: pod.namespace,
           pod: pod.name,
           podUid: pod.uid,

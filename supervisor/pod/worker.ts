@@ -7,7 +7,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Container, LifecycleHandler } from "../../pod-specs/types.ts";
-import { processSecurity } from "../../pod-specs/security.ts";
 import { rejectedMessage, type Admission } from "./admission.ts";
 import type { EventBus, PodEvent } from "../daemon/events.ts";
 import { ConfigError } from "../runtime/launch.ts";
@@ -330,7 +329,8 @@ export class PodWorker {
    * injected clock. The validator refuses the kinds podd cannot run yet.
    */
   private async runHook(name: string, hook: LifecycleHandler, pid1: number, timeoutMs: number): Promise<void> {
-    if (hook.exec?.command) return this.runtime.execIn(pid1, processSecurity(this.pod, this.container(name) ?? {}), hook.exec.command, timeoutMs);
+    const container = this.container(name);
+    if (hook.exec?.command && container) return this.runtime.execIn(pid1, this.runtime.execIdentity(this.pod, container), hook.exec.command, timeoutMs);
     if (hook.sleep) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(hook.sleep!.seconds * 1000, timeoutMs)));
   }
 

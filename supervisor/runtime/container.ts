@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { constants as osConstants } from "node:os";
 import { PoddError } from "../base/errors.ts";
 import type { Sys } from "../sys/index.ts";
+import { execIdentityArgs, type ProcessSecurity } from "../../pod-specs/security.ts";
 
 /** Everything podd-init needs to start a container; built by launch.ts from the pod spec. */
 export interface LaunchPlan {
@@ -28,10 +29,10 @@ export interface LaunchPlan {
   argv: string[];
   env: string[];
   cwd: string;
-  uid: number;
-  gid: number;
-  /** allowPrivilegeEscalation: false */
-  noNewPrivs: boolean;
+  /** user, capabilities, no_new_privs, seccomp profile */
+  security: ProcessSecurity;
+  /** the compiled seccomp filter in the run dir; undefined: none (Unconfined) */
+  seccompFile: string | undefined;
 }
 
 export type RootfsPlan =
@@ -85,14 +86,14 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
     a.push("--image-rootfs", plan.rootfs.lower, "--upper", plan.rootfs.upper, "--work", plan.rootfs.work);
     if (plan.rootfs.readOnly) a.push("--readonly-rootfs");
   }
+  if (plan.security.privileged) a.push("--privileged");
   for (const h of plan.hide) a.push("--hide", h);
   if (plan.shm) a.push("--shm", plan.shm);
   // podd-init mounts in argument order, and a tmpfs replaces whatever is under its target:
   // the host root's /tmp, /run and /var/tmp go first, so that volumes can be mounted in them.
   for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
   for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
-  a.push("--cwd", plan.cwd, "--uid", String(plan.uid), "--gid", String(plan.gid));
-  if (plan.noNewPrivs) a.push("--no-new-privs");
+  a.push("--cwd", plan.cwd, ...execIdentityArgs(plan.security, plan.seccompFile));
   a.push("--", ...plan.argv);
   return a;
 }

@@ -31,6 +31,8 @@ export interface LaunchContext {
   /** the container's writable layer (image containers) */
   upperDir: string;
   workDir: string;
+  /** the container's compiled seccomp filter; undefined: none */
+  seccompFile?: string;
   /** the host file bound on the container's terminationMessagePath; undefined: none */
   terminationLog: string | undefined;
   node: { name: string; hostIP: string; allocatable: { milliCpu: bigint; memoryBytes: bigint } };
@@ -38,6 +40,9 @@ export interface LaunchContext {
    * undefined when it has none: where HOME comes from when nothing sets it */
   passwd?: string;
 }
+
+/** The container's compiled seccomp filter, in its run dir: podd exec and hooks install it too. */
+export const SECCOMP_FILE = "seccomp.bpf";
 
 /** A container that cannot be configured: Kubernetes' CreateContainerConfigError. */
 export class ConfigError extends PoddError {
@@ -73,8 +78,8 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   if (argv.length === 0) throw new ConfigError(`container ${container.name}: no command specified; set command or args (podd images have no entrypoint)`);
 
   const sc = container.securityContext ?? {};
-  const { uid, gid, runAsNonRoot, noNewPrivs } = processSecurity(pod, container);
-  if (runAsNonRoot && uid === 0) {
+  const security = processSecurity(pod, container);
+  if (security.runAsNonRoot && security.uid === 0) {
     throw new ConfigError("container has runAsNonRoot and image will run as root");
   }
 
@@ -115,9 +120,8 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     argv,
     env,
     cwd: container.workingDir ?? image?.workingDir ?? "/",
-    uid,
-    gid,
-    noNewPrivs,
+    security,
+    seccompFile: ctx.seccompFile,
   };
 }
 

@@ -15,7 +15,7 @@ import { runChecked } from "../base/exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
 import { hostRootTakesFile, planLaunch } from "./launch.ts";
 import { readPasswd } from "./passwd.ts";
-import { execIdentityArgs, type ProcessSecurity } from "../../pod-specs/security.ts";
+import { execIdentityArgs, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
@@ -93,11 +93,12 @@ export class Runtime {
     readonly sys: Sys,
     readonly cgroups: CgroupManager,
     readonly opts: RuntimeOptions,
-    onHostPath: (pod: PodRef, volume: string, path: string) => void = () => {},
+    /** a pod uses more of the host than podd gives by default: a hostPath, privileged, … */
+    private readonly onWidening: (pod: PodRef, reason: string, message: string) => void = () => {},
   ) {
     this.layout = new Layout(opts.roots);
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
-    this.volumes = new VolumeManager(sys, this.layout, onHostPath);
+    this.volumes = new VolumeManager(sys, this.layout, (pod, volume, path) => onWidening(pod, "HostPathMounted", `hostPath volume ${volume} uses host path ${path}`));
     this.images = new ImageStore(this.layout.imagesDir());
     this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
   }
@@ -151,6 +152,7 @@ export class Runtime {
   async removePod(pod: BoundPod): Promise<void> {
     await this.stopSandbox(pod);
     this.volumes.remove(podRef(pod), pod);
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) this.widened.delete(`${pod.metadata.uid}/${c.name}`);
     rmSync(this.layout.podStateDir(podRef(pod)), { recursive: true, force: true });
   }
 
@@ -196,6 +198,7 @@ export class Runtime {
       // The image's own file, as its overlay starts; the host's for `image: host`.
       passwd: readPasswd(image === "host" ? "/" : image.rootfs),
     });
+    this.reportWidenings(pod, container);
     const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
     // Not awaited: the kernel's wait before PID 1's join runs beside the work below.
     void this.cgroups.prepareJoin();
@@ -218,6 +221,16 @@ export class Runtime {
     }
     const monitor = launch(this.opts.initPath, plan);
     return { monitor, stateDir: runDir, logPath: plan.logPath };
+  }
+
+  /** containers whose widenings were reported, as "<pod uid>/<container>": once per pod, as hostPaths */
+  private readonly widened = new Set<string>();
+
+  private reportWidenings(pod: BoundPod, container: Container): void {
+    const key = `${pod.metadata.uid}/${container.name}`;
+    if (this.widened.has(key)) return;
+    this.widened.add(key);
+    for (const w of securityWidenings(pod, container)) this.onWidening(podRef(pod), w.reason, w.message);
   }
 
   private volumeSources(pod: BoundPod): Map<string, string> {
@@ -285,9 +298,17 @@ export class Runtime {
     await this.cgroups.kill(pod.metadata.uid, name);
   }
 
+  /**
+   * The podd-init options that make a process run in the container as its own processes do:
+   * user, capabilities, no_new_privs and the seccomp filter its run installed.
+   */
+  execIdentity(pod: BoundPod, container: Container): string[] {
+    return execIdentityArgs(processSecurity(pod, container));
+  }
+
   /** Runs a command inside a running container (hooks) as its processes run, killed when the time limit passes. */
-  async execIn(pid1: number, security: ProcessSecurity, argv: string[], timeoutMs: number): Promise<void> {
-    await runChecked(`exec ${argv.join(" ")}`, this.opts.initPath, ["exec", "--pid", String(pid1), ...execIdentityArgs(security), "--", ...argv], { timeoutMs: Math.max(1, timeoutMs) });
+  async execIn(pid1: number, identity: string[], argv: string[], timeoutMs: number): Promise<void> {
+    await runChecked(`exec ${argv.join(" ")}`, this.opts.initPath, ["exec", "--pid", String(pid1), ...identity, "--", ...argv], { timeoutMs: Math.max(1, timeoutMs) });
   }
 
   private podLimits(pod: BoundPod): CgroupLimits {

@@ -31,7 +31,7 @@ before(async () => {
   const pod = makePod("web");
   pod.spec.containers[0]!.workingDir = "/srv";
   api.add(pod, makePod("stopped"));
-  api.execTargets.set("default/web", { pid1: 4321, container: "app" });
+  api.execTargets.set("default/web", { pid1: 4321, container: "app", identity: ["--uid", "0", "--gid", "0"] });
 });
 after(() => {
   rmSync(dir, { recursive: true, force: true });

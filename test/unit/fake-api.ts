@@ -103,7 +103,7 @@ export class FakeApi {
   readonly logs = new Map<string, string>();
   metrics: PodMetrics[] = [];
   /** "ns/pod" → exec target; absent → 409 Conflict */
-  readonly execTargets = new Map<string, { pid1: number; container: string }>();
+  readonly execTargets = new Map<string, { pid1: number; container: string; identity: string[] }>();
   /** how many GETs of a deleted pod still find it (terminating) before it is gone */
   deleteLingers = 1;
   /** called on each GET of a pod */

@@ -128,7 +128,6 @@ const cases: Array<[string, string, string[]]> = [
   ]],
   ["security context", pod(containers(c("      securityContext: {runAsUser: -1, privileged: true, allowPrivilegeEscalation: false}\n")) + "  securityContext: {runAsNonRoot: true, runAsUser: 0}\n"), [
     "9:36: spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",
-    "9:40: spec.containers[0].securityContext.privileged: not supported yet by podd; podd runs containers with its default security settings; remove it",
     "9:84: spec.containers[0].securityContext.allowPrivilegeEscalation: Invalid value: false: cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
     "10:35: spec.securityContext.runAsNonRoot: Invalid value: true: conflicts with runAsUser 0: the container would run as root",
   ]],

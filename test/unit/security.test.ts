@@ -1,0 +1,85 @@
+// How a container's securityContext becomes its capabilities, seccomp profile and podd-init
+// options, and what validation refuses, with the API server's wording where it has one.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formatDiagnostic, loadManifests } from "../../pod-specs/index.ts";
+import {
+  capabilityMask,
+  containerCapabilities,
+  containerSeccomp,
+  DEFAULT_CAPABILITIES,
+  execIdentityArgs,
+  processSecurity,
+} from "../../pod-specs/security.ts";
+import type { Container, Pod } from "../../pod-specs/types.ts";
+
+const pod = (sc: Pod["spec"]["securityContext"] = {}): Pick<Pod, "spec"> => ({ spec: { containers: [], securityContext: sc } });
+const caps = (securityContext: Container["securityContext"]) => containerCapabilities({ securityContext });
+
+test("the default set is the CRI's, as /proc shows it (CapBnd a80425fb)", () => {
+  assert.equal(capabilityMask(caps(undefined)).toString(16), "a80425fb");
+  assert.equal(DEFAULT_CAPABILITIES.length, 14);
+});
+
+test("add and drop, ALL on either side, names with or without CAP_ in any case", () => {
+  assert.deepEqual(caps({ capabilities: { drop: ["ALL"] } }), []);
+  assert.deepEqual(caps({ capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } }), ["NET_BIND_SERVICE"]);
+  assert.ok(caps({ capabilities: { add: ["cap_sys_time"] } }).includes("SYS_TIME"));
+  assert.ok(!caps({ capabilities: { drop: ["NET_RAW", "CAP_MKNOD"] } }).some((c) => c === "NET_RAW" || c === "MKNOD"));
+  assert.equal(caps({ capabilities: { add: ["ALL"], drop: ["SYS_ADMIN"] } }).length, 40);
+  assert.equal(caps({ privileged: true, capabilities: { drop: ["ALL"] } }).length, 41, "privileged has everything");
+});
+
+test("seccomp: the container's profile, else the pod's, else RuntimeDefault; privileged is never filtered", () => {
+  assert.deepEqual(containerSeccomp(pod(), {}), { type: "RuntimeDefault" });
+  assert.deepEqual(containerSeccomp(pod({ seccompProfile: { type: "Unconfined" } }), {}), { type: "Unconfined" });
+  assert.deepEqual(
+    containerSeccomp(pod({ seccompProfile: { type: "Unconfined" } }), { securityContext: { seccompProfile: { type: "Localhost", localhostProfile: "a.json" } } }),
+    { type: "Localhost", localhostProfile: "a.json" },
+  );
+  assert.deepEqual(containerSeccomp(pod(), { securityContext: { privileged: true } }), { type: "Unconfined" });
+});
+
+test("podd-init options: --caps unless privileged, --seccomp when a filter was compiled", () => {
+  const s = processSecurity(pod({ runAsUser: 1000, runAsGroup: 1000 }), { securityContext: { allowPrivilegeEscalation: false } });
+  assert.deepEqual(execIdentityArgs(s, "/run/x/seccomp.bpf"), ["--uid", "1000", "--gid", "1000", "--no-new-privs", "--caps", "a80425fb", "--seccomp", "/run/x/seccomp.bpf"]);
+  assert.deepEqual(execIdentityArgs(processSecurity(pod(), { securityContext: { privileged: true } })), ["--uid", "0", "--gid", "0"]);
+});
+
+function errors(securityContext: string, podLevel = ""): string[] {
+  const text = `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  ${podLevel ? `securityContext: ${podLevel}` : ""}
+  containers:
+  - name: c
+    image: busybox
+    securityContext: ${securityContext}
+`;
+  return loadManifests(text, "p.yaml").errors.map(formatDiagnostic);
+}
+
+test("validation: unknown capabilities, SYS_ADMIN without privilege escalation, seccomp fields", () => {
+  assert.deepEqual(errors("{capabilities: {add: [NET_ADMIN, CAP_SYS_TIME, all]}}"), []);
+  assert.deepEqual(errors("{capabilities: {add: [NET_ADMINN]}}"), [
+    'p.yaml:9:44: spec.containers[0].securityContext.capabilities.add[0]: Invalid value: "NET_ADMINN": not a Linux capability (see capabilities(7); write NET_ADMIN for CAP_NET_ADMIN, or ALL)',
+  ]);
+  assert.deepEqual(errors("{allowPrivilegeEscalation: false, capabilities: {add: [SYS_ADMIN]}}"), [
+    "p.yaml:9:49: spec.containers[0].securityContext.allowPrivilegeEscalation: Invalid value: false: cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN",
+  ]);
+  assert.deepEqual(errors("{seccompProfile: {type: Localhost}}"), [
+    "p.yaml:9:39: spec.containers[0].securityContext.seccompProfile.localhostProfile: Required value: must be set when seccomp type is Localhost",
+  ]);
+  assert.deepEqual(errors("{seccompProfile: {type: Localhost, localhostProfile: ../x.json}}"), [
+    `p.yaml:9:75: spec.containers[0].securityContext.seccompProfile.localhostProfile: Invalid value: "../x.json": must not contain '..'`,
+  ]);
+  assert.deepEqual(errors("{}", "{seccompProfile: {type: RuntimeDefault, localhostProfile: x.json}}"), [
+    `p.yaml:5:78: spec.securityContext.seccompProfile.localhostProfile: Invalid value: "x.json": can only be set when seccomp type is Localhost`,
+  ]);
+  assert.deepEqual(errors("{seccompProfile: {type: Strict}}"), [
+    'p.yaml:9:46: spec.containers[0].securityContext.seccompProfile.type: Unsupported value: "Strict": supported values: "Localhost", "RuntimeDefault", "Unconfined"',
+  ]);
+  assert.equal(errors("{procMount: Unmasked}").length, 1);
+  assert.deepEqual(errors("{procMount: Default, privileged: true}"), []);
+});
