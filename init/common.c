@@ -133,3 +133,53 @@ int exit_code_of(int status)
 		return 128 + WTERMSIG(status);
 	return EXIT_SETUP;
 }
+
+/* Write dir/name atomically: a reader sees the old file or the whole new one,
+ * and after a crash never a torn one (temp file, fsync, rename, fsync dir). */
+int write_atomic(int dirfd, const char *name, const char *text)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text), done = 0;
+	while (done < len) {
+		ssize_t n = NO_EINTR(write(fd, text + done, len - done));
+		if (n < 0) {
+			int saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return -1;
+	if (renameat(dirfd, tmp, dirfd, name) < 0)
+		return -1;
+	return fsync(dirfd);
+}
+
+/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. With the
+ * pid it identifies a process even after the pid number is reused. */
+unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = NO_EINTR(read(fd, buf, sizeof buf - 1));
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');   /* the command name may contain spaces and parentheses */
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 2; field < 21 && p; field++)   /* p is before field 3 after ')' */
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}

@@ -11,10 +11,16 @@
  *       still reach it. Use `--` to run a command named like a role.
  *
  *   podd-init sandbox --hostname NAME [--net PATH] [--ipc PATH] [--uts PATH]
+ *                     [--pid PATH --pid-record FILE [--pid-cgroup DIR]...]
  *       Creates the pod's namespaces (only the kinds given a PATH), sets the
  *       hostname, brings `lo` up, bind-mounts /proc/self/ns/<kind> onto PATH
  *       (creating it 0444 if missing) and exits 0. The namespaces then live as
- *       long as those bind mounts. On failure it undoes what it did and prints
+ *       long as those bind mounts. --pid also makes a PID namespace for the
+ *       whole pod, whose PID 1 is a podd-init that only reaps (in the pod's
+ *       other namespaces, with an empty root and no capabilities); it stays
+ *       after we exit, in the --pid-cgroup DIRs, its pid and start time in
+ *       FILE ("PID STARTTIME"), and lives until it is sent SIGKILL (or its
+ *       cgroup is killed), which ends the namespace. On failure it undoes what it did and prints
  *       one line naming the step, the path and the errno.
  *       Expectation on the caller: the pin files live in a directory that is a
  *       *shared* bind mount of itself (supervisor/sandbox.ts makes it so, on
@@ -31,6 +37,9 @@
  *       The monitor (this process, in its own session, outside the container's
  *       cgroup) and, forked from it, the container's PID 1. OPTIONS:
  *         --net|--ipc|--uts PATH   join these namespaces (pin files)
+ *         --pid PATH | --host-pid  PID 1 is born in the pod's PID namespace
+ *                                  or the host's, instead of a new one, and
+ *                                  reaps its command's orphans as a subreaper
  *         --cgroup DIR             PID 1 joins DIR (repeatable: one per v1
  *                                  controller, or one v2 directory)
  *         --state-dir DIR          write DIR/start.json and DIR/exit.json

@@ -69,56 +69,6 @@ static size_t json_string(char *out, size_t cap, const char *s)
 	return n;
 }
 
-/* Write dir/name atomically: a reader sees the old file or the whole new one,
- * and after a crash never a torn one (temp file, fsync, rename, fsync dir). */
-static int write_atomic(int dirfd, const char *name, const char *text)
-{
-	char tmp[64];
-	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	size_t len = strlen(text), done = 0;
-	while (done < len) {
-		ssize_t n = NO_EINTR(write(fd, text + done, len - done));
-		if (n < 0) {
-			int saved = errno;
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0)
-		return -1;
-	if (renameat(dirfd, tmp, dirfd, name) < 0)
-		return -1;
-	return fsync(dirfd);
-}
-
-/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. With the
- * pid it identifies a process even after the pid number is reused. */
-static unsigned long long proc_start_time(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = NO_EINTR(read(fd, buf, sizeof buf - 1));
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');   /* the command name may contain spaces and parentheses */
-	if (!p)
-		return 0;
-	p++;
-	for (int field = 2; field < 21 && p; field++)   /* p is before field 3 after ')' */
-		p = strchr(p + 1, ' ');
-	return p ? strtoull(p + 1, NULL, 10) : 0;
-}
-
 /* What the monitor knows about the run, for start.json and exit.json. */
 struct run {
 	int state_dir;            /* -1: no --state-dir */
@@ -199,11 +149,13 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 {
 	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN,
 	       OPT_NOTIFY, OPT_ROOTFS, OPT_HOST_ROOTFS, OPT_IMAGE, OPT_UPPER, OPT_WORK, OPT_RO_ROOTFS, OPT_HIDE,
-	       OPT_SHM, OPT_BIND, OPT_TMPFS, OPT_PRIVILEGED };
+	       OPT_SHM, OPT_BIND, OPT_TMPFS, OPT_PRIVILEGED, OPT_PID, OPT_HOST_PID };
 	static const struct option options[] = {
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ipc", required_argument, NULL, OPT_IPC },
 		{ "uts", required_argument, NULL, OPT_UTS },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "host-pid", no_argument, NULL, OPT_HOST_PID },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -236,6 +188,8 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 			continue;
 		switch (opt) {
 		case OPT_NET: case OPT_IPC: case OPT_UTS: o->ns_paths[opt - OPT_NET] = optarg; break;
+		case OPT_PID: o->pid_ns = optarg; break;
+		case OPT_HOST_PID: o->host_pid = true; break;
 		case OPT_CGROUP:
 			if (o->ncgroups == MAX_CGROUPS)
 				usage_error("more than %d --cgroup", MAX_CGROUPS);
@@ -267,6 +221,8 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 	finish_ids(&o->cmd, uid_set, gid_set);
 	if (optind >= argc)
 		usage_error("no command given (container [OPTIONS] -- CMD [ARG...])");
+	if (o->pid_ns && o->host_pid)
+		usage_error("--pid and --host-pid exclude each other");
 	if (o->log_max_files < 1)
 		usage_error("--log-max-files must be at least 1");
 	if (r->dir && !r->host && (!r->lower || !r->upper || !r->work))
@@ -347,8 +303,15 @@ static void join_pod_namespaces(const struct container_opts *o, struct run *run)
  * holds nothing of the monitor's own (state dir, log, notice pipe). */
 static void start_pid1(struct container_opts *o, struct monitor *m)
 {
-	if (unshare(CLONE_NEWPID) < 0)
+	if (o->pid_ns) {
+		/* The pod's: our next child is born there, beside the other containers. */
+		int fd = open(o->pid_ns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
+			monitor_start_error(&m->run, "join PID namespace %s: %s", o->pid_ns, strerror(errno));
+		close(fd);
+	} else if (!o->host_pid && unshare(CLONE_NEWPID) < 0) {
 		monitor_start_error(&m->run, "unshare PID namespace: %s", strerror(errno));
+	}
 
 	int chan[2], status_pipe[2];
 	make_channel(chan);

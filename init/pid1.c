@@ -91,11 +91,45 @@ int supervise(int sigfd, pid_t cmd)
 
 struct arg_area arg_area;
 
+/* Not PID 1 (the pod's PID namespace, the host's): nothing ends what is left
+ * when we exit, and it would hold the log pipes open, so the monitor would
+ * wait for ever. We kill it ourselves: every process of our own cgroup but
+ * us, read from the cgroup directory we opened before entering the new root,
+ * until none is left. Orphans come to us as the subreaper and are reaped. */
+static void end_the_rest(int cgroup_dir)
+{
+	for (;;) {
+		int fd = openat(cgroup_dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+		FILE *f = fd < 0 ? NULL : fdopen(fd, "re");
+		if (!f) {
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
+		int others = 0;
+		long pid;
+		while (fscanf(f, "%ld", &pid) == 1) {
+			if (pid <= 0 || pid == getpid())
+				continue;   /* 0: a process of another PID namespace, not ours to see */
+			others++;
+			kill((pid_t)pid, SIGKILL);
+		}
+		fclose(f);
+		if (others == 0)
+			return;
+		while (NO_EINTR(waitpid(-1, NULL, WNOHANG)) > 0)
+			;
+		/* Killed but not yet gone (exiting, or a zombie of a parent that is
+		 * dying too): look again shortly. */
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+}
+
 /* PID 1's command line names host paths (pins, layers, podd's roots) and is
  * readable inside the container as /proc/1/cmdline. Once the command runs,
  * nothing needs the options any more (they were parsed, the command has its
  * own copy), so it is replaced by "podd-init". */
-static void hide_command_line(void)
+void hide_command_line(void)
 {
 	static const char name[] = "podd-init";
 	size_t len = (size_t)(arg_area.end - arg_area.start);
@@ -120,9 +154,18 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 		close(fd);
 	}
 
+	int cgroup_dir = -1;
+	if (getpid() != 1 && o->ncgroups > 0 && (cgroup_dir = open(o->cgroups[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		setup_fail(chan, "open cgroup %s: %s", o->cgroups[0], strerror(errno));
+
 	/* A container must not outlive its monitor: nobody would log it, relay
 	 * signals to it or record its exit. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* In the pod's PID namespace or the host's we are not PID 1: the orphans
+	 * of our command would go to someone else's init, so we reap them as a
+	 * subreaper, and the cgroup kill ends what is left when we are done. */
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		setup_fail(chan, "prctl PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 
 	/* Step 2: a mount namespace of our own, with nothing propagating back to
 	 * the host (systemd makes / shared): our /proc must not appear there. This
@@ -160,6 +203,8 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 	hide_command_line();
 	pid1_keep_only_kill();
 	int status = supervise(sigfd, pid);
+	if (cgroup_dir >= 0)
+		end_the_rest(cgroup_dir);
 	/* Tell the monitor which signal killed the command: from our exit code
 	 * alone, 143 could be exit(143) or SIGTERM. */
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;

@@ -90,6 +90,8 @@ int block_all_signals(void);
 void read_signal(int sigfd, struct signalfd_siginfo *si, int exit_code);
 bool is_fault_signal(int sig);
 int exit_code_of(int status);
+int write_atomic(int dirfd, const char *name, const char *text);
+unsigned long long proc_start_time(pid_t pid);
 
 /* command.c */
 
@@ -159,6 +161,7 @@ void finish_ids(struct command *c, bool uid_set, bool gid_set);
 /* privileges.c */
 const char *limit_capabilities(unsigned long long caps, char *err, size_t len);
 void pid1_keep_only_kill(void);
+void drop_all_capabilities(void);
 void load_seccomp(struct command *c, const char *path);
 const char *install_seccomp(const struct command *c, char *err, size_t len);
 
@@ -188,6 +191,8 @@ struct rootfs_opts {
 
 struct container_opts {
 	const char *ns_paths[3];   /* net, ipc, uts */
+	const char *pid_ns;        /* the pod's PID namespace (shareProcessNamespace), or NULL */
+	bool host_pid;             /* hostPID: no PID namespace of its own */
 	const char *cgroups[MAX_CGROUPS];
 	size_t ncgroups;
 	const char *state_dir;
@@ -206,6 +211,7 @@ int supervise(int sigfd, pid_t cmd);
 struct arg_area { char *start, *end; };
 extern struct arg_area arg_area;
 void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd) __attribute__((noreturn));
+void hide_command_line(void);
 
 /* rootfs.c */
 const char *setup_rootfs(const struct rootfs_opts *r, char *err, size_t errlen);

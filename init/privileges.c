@@ -126,3 +126,15 @@ const char *install_seccomp(const struct command *c, char *err, size_t len)
 	}
 	return NULL;
 }
+
+/* Nothing at all, now and after any execve: for a process that only waits. */
+void drop_all_capabilities(void)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	int last = last_cap();
+	for (int cap = 0; cap <= last && cap < 64; cap++)
+		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	if (set_caps(0, 0, 0) < 0)
+		say("drop every capability: %s", strerror(errno));
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}

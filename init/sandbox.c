@@ -9,6 +9,13 @@ struct ns_pin {
 	bool mounted;
 };
 
+static pid_t pod_init = -1;
+
+static void on_sigchld(int sig)
+{
+	(void)sig;
+}
+
 static void sandbox_undo(struct ns_pin *pins, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -19,7 +26,79 @@ static void sandbox_undo(struct ns_pin *pins, size_t n)
 	}
 }
 
-#define sandbox_fail(pins, n, ...) do { say(__VA_ARGS__); sandbox_undo(pins, n); return 1; } while (0)
+#define sandbox_fail(pins, n, ...) do { say(__VA_ARGS__); sandbox_undo(pins, n); if (pod_init > 0) kill(pod_init, SIGKILL); return 1; } while (0)
+
+/* PID 1 of a pod-wide PID namespace (shareProcessNamespace): it reaps what
+ * reparents to it and does nothing else. It has an empty read-only root of
+ * its own, no capabilities and is not dumpable, so that /proc/1 in a
+ * container leads nowhere, not to the host's files. Signals from inside the
+ * namespace cannot reach it (the kernel drops those a PID 1 has no handler
+ * for, and its only handler is SIGCHLD's); the supervisor ends it with
+ * SIGKILL, which ends the namespace and everything left in it. */
+static void pod_init_main(const char *const *cgroups, size_t ncgroups, int ready)
+{
+	/* First, as a container's PID 1 does: the pod's cgroup kill then ends us too. */
+	for (size_t i = 0; i < ncgroups; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || NO_EINTR(write(fd, "0", 1)) != 1)
+			_exit(EXIT_SETUP);
+		close(fd);
+	}
+	setsid();
+	close_fd_range(3, (unsigned)ready - 1, 0);
+	close_fd_range((unsigned)ready + 1, ~0U, 0);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555") < 0 || chdir("/tmp") < 0 ||
+	    syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0 ||
+	    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		_exit(EXIT_SETUP);
+	hide_command_line();
+	drop_all_capabilities();
+	/* The sandbox waits for this byte: without it the namespace has no init. */
+	if (NO_EINTR(write(ready, "R", 1)) != 1)
+		_exit(EXIT_SETUP);
+	close(ready);
+	sigset_t chld, none;
+	sigemptyset(&none);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sigaction(SIGCHLD, &(struct sigaction){ .sa_handler = on_sigchld }, NULL);
+	for (;;) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		sigsuspend(&none);   /* returns after the SIGCHLD handler ran */
+	}
+}
+
+/* Writes the pod init's pid and start time (field 22 of /proc/PID/stat) into
+ * the record file, atomically: the supervisor ends exactly that process. */
+static int write_pod_init_record(const char *path, pid_t pid)
+{
+	char dir[PATH_MAX], text[64];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return errno = EINVAL, -1;
+	*slash = '\0';
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	snprintf(text, sizeof text, "%d %llu\n", (int)pid, proc_start_time(pid));
+	int rc = write_atomic(dfd, slash + 1, text);
+	int saved = errno;
+	close(dfd);
+	errno = saved;
+	return rc;
+}
 
 /* Sets IFF_UP on lo of the current network namespace, as `ip link set lo up` would. */
 static int bring_up_loopback(void)
@@ -48,13 +127,19 @@ int sandbox_main(int argc, char **argv)
 		{ .kind = "net", .flag = CLONE_NEWNET },
 		{ .kind = "ipc", .flag = CLONE_NEWIPC },
 		{ .kind = "uts", .flag = CLONE_NEWUTS },
+		{ .kind = "pid", .flag = CLONE_NEWPID },
 	};
-	const char *hostname = NULL;
+	const char *hostname = NULL, *pid_record = NULL;
+	const char *cgroups[MAX_CGROUPS];
+	size_t ncgroups = 0;
 	static const struct option options[] = {
 		{ "hostname", required_argument, NULL, 'h' },
 		{ "net", required_argument, NULL, 'n' },
 		{ "ipc", required_argument, NULL, 'i' },
 		{ "uts", required_argument, NULL, 'u' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "pid-record", required_argument, NULL, 'r' },
+		{ "pid-cgroup", required_argument, NULL, 'c' },
 		{ 0 },
 	};
 	int opt;
@@ -64,6 +149,13 @@ int sandbox_main(int argc, char **argv)
 		case 'n': pins[0].path = optarg; break;
 		case 'i': pins[1].path = optarg; break;
 		case 'u': pins[2].path = optarg; break;
+		case 'p': pins[3].path = optarg; break;
+		case 'r': pid_record = optarg; break;
+		case 'c':
+			if (ncgroups == MAX_CGROUPS)
+				usage_error("more than %d --pid-cgroup", MAX_CGROUPS);
+			cgroups[ncgroups++] = optarg;
+			break;
 		default: usage_error("unknown option");
 		}
 	}
@@ -80,7 +172,9 @@ int sandbox_main(int argc, char **argv)
 		if (pins[i].path)
 			flags |= pins[i].flag;
 	if (!flags)
-		usage_error("nothing to do: give at least one of --net, --ipc, --uts");
+		usage_error("nothing to do: give at least one of --net, --ipc, --uts, --pid");
+	if (!pins[3].path != !pid_record)
+		usage_error("--pid and --pid-record go together");
 
 	if (unshare(flags) < 0)
 		sandbox_fail(pins, 0, "unshare: %s", strerror(errno));
@@ -88,6 +182,26 @@ int sandbox_main(int argc, char **argv)
 		sandbox_fail(pins, 0, "sethostname %s: %s", hostname, strerror(errno));
 	if (pins[0].path && bring_up_loopback() < 0)
 		sandbox_fail(pins, 0, "bring up lo: %s", strerror(errno));
+	/* unshare(CLONE_NEWPID) moved only our children: the first is the new
+	 * namespace's PID 1, in the pod's other namespaces too. */
+	if (pins[3].path) {
+		int ready[2];
+		if (pipe2(ready, O_CLOEXEC) < 0)
+			sandbox_fail(pins, 0, "pipe: %s", strerror(errno));
+		pod_init = fork();
+		if (pod_init < 0)
+			sandbox_fail(pins, 0, "fork the pod's init: %s", strerror(errno));
+		if (pod_init == 0) {
+			close(ready[0]);
+			pod_init_main(cgroups, ncgroups, ready[1]);
+		}
+		close(ready[1]);
+		char byte;
+		ssize_t n = NO_EINTR(read(ready[0], &byte, 1));
+		close(ready[0]);
+		if (n != 1)
+			sandbox_fail(pins, 0, "the pod's init did not start (joining its cgroup or making its root failed)");
+	}
 
 	/* The namespaces die with this process unless something else holds them:
 	 * a bind mount of the nsfs file does. */
@@ -103,10 +217,15 @@ int sandbox_main(int argc, char **argv)
 			sandbox_fail(pins, i, "create %s: %s", p->path, strerror(errno));
 		}
 		char source[64];
-		snprintf(source, sizeof source, "/proc/self/ns/%s", p->kind);
+		if (p->flag == CLONE_NEWPID)
+			snprintf(source, sizeof source, "/proc/%d/ns/pid", (int)pod_init);
+		else
+			snprintf(source, sizeof source, "/proc/self/ns/%s", p->kind);
 		if (mount(source, p->path, NULL, MS_BIND, NULL) < 0)
 			sandbox_fail(pins, i + 1, "mount %s: %s", p->path, strerror(errno));
 		p->mounted = true;
 	}
+	if (pid_record && write_pod_init_record(pid_record, pod_init) < 0)
+		sandbox_fail(pins, ARRAY_LEN(pins), "write %s: %s", pid_record, strerror(errno));
 	return 0;
 }

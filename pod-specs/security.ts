@@ -107,6 +107,9 @@ export function execIdentityArgs(s: ProcessSecurity, seccompFile?: string): stri
  */
 export function securityWidenings(pod: Pick<Pod, "spec">, container: Pick<Container, "name" | "securityContext">): { reason: string; message: string }[] {
   const out: { reason: string; message: string }[] = [];
+  if (pod.spec.hostPID === true) {
+    out.push({ reason: "HostPID", message: `container ${container.name} is in the host's PID namespace (hostPID): it sees every process of the host` });
+  }
   if (container.securityContext?.privileged === true) {
     out.push({
       reason: "Privileged",

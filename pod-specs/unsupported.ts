@@ -41,7 +41,6 @@ const SCHEDULING_HINT = "podd runs every pod on this machine; remove it";
 const SERVER_SET_HINT = "the API server sets it; remove it from the manifest";
 const APPARMOR_HINT = "podd applies no AppArmor profile yet; remove it";
 const TERMINAL_HINT = "podd attaches no terminal or stdin to a container yet; remove it";
-const PID_HINT = "every podd container has a PID namespace of its own; remove it";
 const SECURITY_HINT = "podd runs containers with its default security settings; remove it";
 
 export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
@@ -82,8 +81,6 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("tty", isTrue, TERMINAL_HINT),
 
   // namespaces
-  { path: "spec.hostPID", when: isTrue, hint: PID_HINT },
-  { path: "spec.shareProcessNamespace", when: isTrue, hint: PID_HINT },
   { path: "spec.hostUsers", when: isFalse, hint: "podd runs pods in the host's user namespace for now; remove it" },
 
   // ports: publishing a container port on the host needs port forwarding podd does not do.

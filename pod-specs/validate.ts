@@ -126,6 +126,9 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
     if (v !== undefined) for (const e of isDns1123Label(v)) add(`spec.${field}`, invalid(v, e));
   }
   validateSecurityIds(spec.securityContext, "spec.securityContext", add);
+  if (spec.shareProcessNamespace === true && spec.hostPID === true) {
+    add("spec.shareProcessNamespace", invalid(true, "ShareProcessNamespace and HostPID cannot both be enabled"));
+  }
   validateSeccompProfile(spec.securityContext?.seccompProfile, "spec.securityContext.seccompProfile", add);
   (spec.hostAliases ?? []).forEach((h, i) => {
     const path = `spec.hostAliases[${i}]`;

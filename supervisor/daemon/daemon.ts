@@ -152,7 +152,8 @@ export class Daemon implements ApiBackend {
       await rt.cgroups.kill(uid);
       const hostIPC = !existsSync(join(podsDir, dir, "ns", "ipc"));
       const hostNetwork = !existsSync(join(podsDir, dir, "ns", "net"));
-      await rt.sandboxes.destroy({ pod: { namespace, name, uid }, hostNetwork, hostIPC });
+      const sharePid = existsSync(join(podsDir, dir, "ns", "pid"));
+      await rt.sandboxes.destroy({ pod: { namespace, name, uid }, hostNetwork, hostIPC, sharePid });
       await rt.cgroups.remove(uid);
       rmSync(rt.layout.podStateDir({ namespace, name, uid }), { recursive: true, force: true });
     }

@@ -17,7 +17,9 @@ export interface LaunchPlan {
   logPath: string;
   logMaxSize: number;
   logMaxFiles: number;
-  ns: { net?: string; ipc?: string; uts?: string };
+  ns: { net?: string; ipc?: string; uts?: string; pid?: string };
+  /** hostPID: the host's PID namespace instead of one of the container's own */
+  hostPid: boolean;
   cgroupDirs: string[];
   rootfs: RootfsPlan;
   binds: BindPlan[];
@@ -74,10 +76,11 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   }
   const a = ["container", "--state-dir", plan.stateDir, "--notify-fd", String(notifyFd)];
   a.push("--log", plan.logPath, "--log-max-size", String(plan.logMaxSize), "--log-max-files", String(plan.logMaxFiles));
-  for (const kind of ["net", "ipc", "uts"] as const) {
+  for (const kind of ["net", "ipc", "uts", "pid"] as const) {
     const pin = plan.ns[kind];
     if (pin) a.push(`--${kind}`, pin);
   }
+  if (plan.hostPid) a.push("--host-pid");
   for (const dir of plan.cgroupDirs) a.push("--cgroup", dir);
   a.push("--rootfs", plan.rootfs.mountPoint);
   if (plan.rootfs.kind === "host") {

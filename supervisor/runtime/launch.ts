@@ -109,6 +109,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     logMaxSize: ctx.logMaxSize,
     logMaxFiles: ctx.logMaxFiles,
     ns: ctx.sandbox.ns,
+    hostPid: pod.spec.hostPID === true,
     cgroupDirs: ctx.cgroupDirs,
     rootfs,
     binds,

@@ -82,6 +82,9 @@ export interface ContainerRun {
   logPath: string;
 }
 
+/** The cgroup of a pod's init (shareProcessNamespace): no container can be named so, "_" being no character of a DNS label. */
+const POD_INIT_CGROUP = "pod_init";
+
 export class Runtime {
   readonly layout: Layout;
   readonly sandboxes: SandboxManager;
@@ -110,6 +113,7 @@ export class Runtime {
       ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}),
       hostNetwork: pod.spec.hostNetwork ?? false,
       hostIPC: pod.spec.hostIPC ?? false,
+      sharePid: pod.spec.shareProcessNamespace === true,
       hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
       shmSize: this.opts.shmSize,
     };
@@ -129,7 +133,14 @@ export class Runtime {
     void this.cgroups.prepareJoin();
     try {
       this.volumes.prepare(ref, pod);
-      return await this.sandboxes.create(this.sandboxSpec(pod));
+      const spec = this.sandboxSpec(pod);
+      if (spec.sharePid) {
+        // The pod's init is in a cgroup of its own inside the pod's, as the sandbox of the CRI
+        // runtimes is: counted against the pod, ended by the pod's cgroup kill.
+        await this.cgroups.createContainer(ref.uid, POD_INIT_CGROUP);
+        return await this.sandboxes.create({ ...spec, podInitCgroups: this.cgroups.containerDirs(ref.uid, POD_INIT_CGROUP) });
+      }
+      return await this.sandboxes.create(spec);
     } catch (err) {
       await this.cgroups.remove(ref.uid);
       throw err;

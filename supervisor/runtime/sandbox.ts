@@ -10,12 +10,14 @@
 // podd's roots on a host-root container.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { constants } from "node:os";
+import { isSameProcess } from "../base/proc.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import { runChecked } from "../base/exec-file.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
 import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_SHARED, type Sys } from "../sys/index.ts";
 
-export type SharedNs = "net" | "ipc" | "uts";
+export type SharedNs = "net" | "ipc" | "uts" | "pid";
 
 export interface SandboxSpec {
   pod: PodRef;
@@ -24,6 +26,10 @@ export interface SandboxSpec {
   subdomain?: string;
   hostNetwork: boolean;
   hostIPC: boolean;
+  /** shareProcessNamespace: one PID namespace for the pod, its PID 1 a podd-init that reaps */
+  sharePid: boolean;
+  /** the cgroup dirs that podd-init joins (with sharePid), so that the pod's cgroup kill ends it */
+  podInitCgroups?: string[];
   hostAliases: { ip: string; hostnames: string[] }[];
   /** /dev/shm size in bytes for the pod (shared by its containers) */
   shmSize: number;
@@ -60,7 +66,7 @@ export class SandboxManager {
     private readonly hostFiles: HostFiles = defaultHostFiles,
   ) {}
 
-  paths(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC">): Sandbox {
+  paths(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC" | "sharePid">): Sandbox {
     const dir = this.layout.podRunDir(spec.pod);
     const nsDir = this.layout.podNsDir(spec.pod);
     const ns: Partial<Record<SharedNs, string>> = {};
@@ -70,6 +76,7 @@ export class SandboxManager {
       ns.uts = join(nsDir, "uts");
     }
     if (!spec.hostIPC) ns.ipc = join(nsDir, "ipc");
+    if (spec.sharePid) ns.pid = join(nsDir, "pid");
     return {
       ns,
       hosts: join(dir, "etc", "hosts"),
@@ -89,11 +96,15 @@ export class SandboxManager {
       this.sys.mount(nsDir, nsDir, null, MS_BIND, null);
       this.sys.mount(null, nsDir, null, MS_SHARED, null);
       const args = ["sandbox", "--hostname", spec.hostname];
-      for (const kind of ["net", "ipc", "uts"] as const) {
+      for (const kind of ["net", "ipc", "uts", "pid"] as const) {
         const pin = sb.ns[kind];
         if (pin) args.push(`--${kind}`, pin);
       }
-      if (sb.ns.net || sb.ns.ipc || sb.ns.uts) await runChecked(`create sandbox for pod ${spec.pod.name}`, this.initPath, args);
+      if (sb.ns.pid) {
+        args.push("--pid-record", this.podInitRecord(spec.pod));
+        for (const dir of spec.podInitCgroups ?? []) args.push("--pid-cgroup", dir);
+      }
+      if (sb.ns.net || sb.ns.ipc || sb.ns.uts || sb.ns.pid) await runChecked(`create sandbox for pod ${spec.pod.name}`, this.initPath, args);
       if (sb.shm) {
         mkdirSync(sb.shm, { mode: 0o1777 });
         this.sys.mount("shm", sb.shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize}`);
@@ -110,13 +121,47 @@ export class SandboxManager {
     }
   }
 
-  /** Unmounts pins, /dev/shm and the ns directory and removes the pod's run dir. Idempotent. */
-  async destroy(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC">): Promise<void> {
+  /** Ends the pod's init, unmounts pins, /dev/shm and the ns directory and removes the pod's run dir. Idempotent. */
+  async destroy(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC" | "sharePid">): Promise<void> {
     const sb = this.paths(spec);
-    for (const target of [sb.ns.net, sb.ns.ipc, sb.ns.uts, sb.shm, this.layout.podNsDir(spec.pod)]) {
+    // Whatever the spec says now: a record means a pod init was started.
+    await this.endPodInit(spec.pod);
+    for (const target of [sb.ns.net, sb.ns.ipc, sb.ns.uts, sb.ns.pid, sb.shm, this.layout.podNsDir(spec.pod)]) {
       if (target) this.unmountAll(target);
     }
     rmSync(this.layout.podRunDir(spec.pod), { recursive: true, force: true });
+  }
+
+  /** Where `podd-init sandbox` records the pod init: "PID STARTTIME". */
+  private podInitRecord(pod: PodRef): string {
+    return join(this.layout.podNsDir(pod), "pod-init");
+  }
+
+  /**
+   * SIGKILL to the pod's init, which ends its PID namespace and all left in it, and waits for
+   * its exit. Checked by start time, so a reused pid is never signalled; gone already is done.
+   */
+  private async endPodInit(pod: PodRef): Promise<void> {
+    let text: string;
+    try {
+      text = readFileSync(this.podInitRecord(pod), "utf8");
+    } catch (err) {
+      if (hasErrno(err, "ENOENT")) return;
+      throw PoddError.wrap(`read ${this.podInitRecord(pod)}`, err);
+    }
+    const [pid, startTime] = text.trim().split(" ").map(Number);
+    if (!pid || startTime === undefined) return;
+    const pidfd = this.sys.pidfdOpen(pid);
+    if (pidfd === null) return;
+    // Checked after the pidfd was opened: it then names the pod init or a process that reused
+    // its pid, and only the first is signalled or waited for.
+    if (!isSameProcess(pid, startTime)) {
+      this.sys.close(pidfd);
+      return;
+    }
+    const exited = new Promise<void>((resolve) => this.sys.watchExit(pidfd, resolve));
+    this.sys.pidfdSendSignal(pidfd, constants.signals.SIGKILL);
+    await exited;
   }
 
   /** Unmounts every mount stacked on target; "not mounted" and "gone" are the goal, not errors. */

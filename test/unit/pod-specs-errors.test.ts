@@ -149,7 +149,6 @@ const cases: Array<[string, string, string[]]> = [
     "9:7: spec.containers[0].livenessProbe: not supported yet by podd; podd runs no probes yet; remove it",
     "10:7: spec.containers[0].envFrom: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
     "11:7: spec.containers[0].tty: not supported yet by podd; podd attaches no terminal or stdin to a container yet; remove it",
-    "13:3: spec.hostPID: not supported yet by podd; every podd container has a PID namespace of its own; remove it",
     "15:3: spec.nodeSelector: not supported yet by podd; podd runs every pod on this machine; remove it",
   ]],
   ["kind not supported", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", ["2:7: kind: kind Deployment is not supported yet by podd; podd runs Pods; apply its pod template as a Pod"]],
