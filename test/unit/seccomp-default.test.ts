@@ -3,7 +3,10 @@
 // the compiled binary search decides every known system call as a plain reading of the
 // profile does.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { test } from "node:test";
+import * as gen from "../../supervisor/runtime/seccomp/generate-syscalls.ts";
+import { AARCH64_FROM_HEADERS, X86_64_FROM_HEADERS } from "../../supervisor/runtime/seccomp/syscalls-generated.ts";
 import { compileSeccomp, compileSeccompProgram, decodeProgram, type SockFilter } from "../../supervisor/runtime/seccomp/compile.ts";
 import { ALLOWED_PERSONALITIES, DEFAULT_DENIED, DEFAULT_UNIMPLEMENTED, defaultProfile } from "../../supervisor/runtime/seccomp/default-profile.ts";
 import { formatProfile, parseProfile } from "../../supervisor/runtime/seccomp/profile.ts";
@@ -265,5 +268,21 @@ test("default profile: written as JSON and read back, it compiles to the same by
       .sort();
     const warned = warnings.flatMap((w) => /ignored: (.*)$/.exec(w)?.[1]?.split(", ") ?? []);
     assert.deepEqual(warned, theirs, arch);
+  }
+});
+
+test("tables: the generated part agrees with this machine's kernel headers", (t) => {
+  if (!gen.HEADERS.every((h) => existsSync(h))) {
+    t.skip("no kernel headers here (linux-libc-dev)");
+    return;
+  }
+  // Newer headers may add calls, but a number, once given, never changes.
+  const pairs: [Map<string, number>, Readonly<Record<string, number>>][] = [
+    [gen.x86_64FromHeaders(), X86_64_FROM_HEADERS],
+    [gen.aarch64FromHeaders(), AARCH64_FROM_HEADERS],
+  ];
+  for (const [fromHeaders, table] of pairs) {
+    for (const [name, nr] of Object.entries(table)) assert.equal(fromHeaders.get(name), nr, name);
+    assert.ok(fromHeaders.size >= Object.keys(table).length);
   }
 });

@@ -15,6 +15,13 @@
 //   3. for a call with argument rules, tries them in the profile's order (first match wins,
 //      then the default action); each argument comparison is done on the two 32-bit halves.
 //
+// How a profile reads: a rule applies when its includes hold (every cap present, the native
+// arch listed, the kernel at least minKernel) and its excludes do not (any cap present, the
+// native arch listed, the kernel at least minKernel), as Docker decides. A rule's conditions
+// are ANDed unless two name the same argument (then ORed, as runc does). Names the table
+// lacks are skipped. Where libseccomp would merge overlapping rules, podd keeps the order
+// they were written in, so a profile says what it means; SCMP_ACT_KILL is KILL_THREAD.
+//
 // Jumps are emitted from the end of the program backwards, so every target is placed before
 // the jump that needs it; a conditional jump reaches 255 instructions at most, so a return
 // out of reach is emitted again next to the jump and any other far target gets a `ja`.

@@ -14,7 +14,9 @@
 // - socket() and personality() compare the low 32 bits of their int argument, the part the
 //   kernel reads, so a caller cannot slip past the check with bits set above it;
 // - unknown numbers below the highest known one fail with ENOSYS, where Docker says EPERM;
-//   so do the calls no kernel has implemented for years (nfsservctl, _sysctl, …).
+//   so do the calls no kernel has implemented for years (nfsservctl, _sysctl, …);
+// - calls newer than Docker's profile are decided here: open_tree_attr goes with the mount
+//   calls; file_getattr and file_setattr are allowed, as the ioctls that do the same are.
 import type { Capability, SeccompArg, SeccompProfile, SeccompRule } from "./profile.ts";
 import { ENOSYS, EPERM } from "./compile.ts";
 import { SECCOMP_ARCHES, syscallTable } from "./syscalls.ts";

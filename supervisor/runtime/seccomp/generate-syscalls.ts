@@ -62,11 +62,21 @@ function render(constName: string, source: string, table: Map<string, number>): 
   ].join("\n");
 }
 
-function main(): void {
-  const x86 = syscallsFromDefines(readFileSync(X86_64_HEADER, "utf8"));
-  const generic = syscallsFromDefines(
+export function x86_64FromHeaders(): Map<string, number> {
+  return syscallsFromDefines(readFileSync(X86_64_HEADER, "utf8"));
+}
+
+export function aarch64FromHeaders(): Map<string, number> {
+  return syscallsFromDefines(
     execFileSync("cpp", ["-dM", ...ARM64_WANTS.map((w) => `-D${w}`), GENERIC_HEADER], { encoding: "utf8" }),
   );
+}
+
+export const HEADERS = [X86_64_HEADER, GENERIC_HEADER];
+
+function main(): void {
+  const x86 = x86_64FromHeaders();
+  const generic = aarch64FromHeaders();
   let version = "unknown";
   try {
     version = execFileSync("dpkg-query", ["-W", "-f", "${Version}", "linux-libc-dev"], { encoding: "utf8" }).trim();
