@@ -32,4 +32,4 @@ export {
   type SeccompRule,
   type SeccompRuleFilter,
 } from "./profile.ts";
-export { hostArch, syscallNumber, syscallTable, type SeccompArch } from "./syscalls.ts";
+export { AUDIT_ARCH, hostArch, syscallNumber, syscallTable, type SeccompArch } from "./syscalls.ts";
