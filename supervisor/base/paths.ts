@@ -88,6 +88,10 @@ export class Layout {
   imagesDir(): string {
     return join(this.roots.state, "images");
   }
+  /** Localhost seccomp profiles, as the kubelet's <root>/seccomp: localhostProfile is relative to it. */
+  seccompDir(): string {
+    return join(this.roots.state, "seccomp");
+  }
 }
 
 /** A pod's key in the daemon's maps and the API: "<namespace>/<name>". */

@@ -3,7 +3,7 @@
 // pod/lifecycle.ts; this module only does what it is told and reports what happened.
 import { rfc3339Millis } from "../base/time.ts";
 import { availableParallelism, hostname, totalmem } from "node:os";
-import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts";
 import { allocatableOf, parseMemTotal, type Requests } from "../pod/admission.ts";
@@ -13,7 +13,8 @@ import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "../base/exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
-import { hostRootTakesFile, planLaunch } from "./launch.ts";
+import { hostRootTakesFile, planLaunch, SECCOMP_FILE } from "./launch.ts";
+import { SeccompFilters } from "./seccomp/container-filter.ts";
 import { readPasswd } from "./passwd.ts";
 import { execIdentityArgs, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
@@ -90,6 +91,7 @@ export class Runtime {
   readonly sandboxes: SandboxManager;
   readonly volumes: VolumeManager;
   readonly images: ImageStore;
+  private readonly seccomp: SeccompFilters;
   readonly node: NodeInfo;
 
   constructor(
@@ -103,6 +105,7 @@ export class Runtime {
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
     this.volumes = new VolumeManager(sys, this.layout, (pod, volume, path) => onWidening(pod, "HostPathMounted", `hostPath volume ${volume} uses host path ${path}`));
     this.images = new ImageStore(this.layout.imagesDir());
+    this.seccomp = new SeccompFilters(this.layout.seccompDir());
     this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
   }
 
@@ -189,6 +192,9 @@ export class Runtime {
     const terminationLog =
       messagePath && (image !== "host" || hostRootTakesFile(messagePath, isFile)) ? this.layout.terminationLogPath(ref, container.name) : undefined;
     const sandbox = this.sandboxes.paths(this.sandboxSpec(pod));
+    // Before anything is made: a profile that cannot be read holds the container (CreateContainerConfigError).
+    const filter = this.seccomp.forContainer(processSecurity(pod, container));
+    const seccompFile = this.seccompFile(pod, container);
     const plan = planLaunch({
       pod,
       container,
@@ -205,6 +211,7 @@ export class Runtime {
       upperDir,
       workDir,
       terminationLog,
+      ...(seccompFile ? { seccompFile } : {}),
       node: this.node,
       // The image's own file, as its overlay starts; the host's for `image: host`.
       passwd: readPasswd(image === "host" ? "/" : image.rootfs),
@@ -222,6 +229,7 @@ export class Runtime {
     rmSync(runDir, { recursive: true, force: true });
     rmSync(layer, { recursive: true, force: true });
     mkdirSync(rootfsMountPoint, { recursive: true, mode: 0o700 });
+    if (filter && seccompFile) writeFileSync(seccompFile, filter, { mode: 0o600 });
     if (image !== "host") {
       mkdirSync(upperDir, { recursive: true, mode: 0o755 });
       mkdirSync(workDir, { recursive: true, mode: 0o700 });
@@ -314,7 +322,13 @@ export class Runtime {
    * user, capabilities, no_new_privs and the seccomp filter its run installed.
    */
   execIdentity(pod: BoundPod, container: Container): string[] {
-    return execIdentityArgs(processSecurity(pod, container));
+    return execIdentityArgs(processSecurity(pod, container), this.seccompFile(pod, container));
+  }
+
+  /** Where the container's run keeps its compiled filter; undefined when it has none (Unconfined). */
+  private seccompFile(pod: BoundPod, container: Container): string | undefined {
+    if (processSecurity(pod, container).seccomp.type === "Unconfined") return undefined;
+    return join(this.layout.containerRunDir(podRef(pod), container.name), SECCOMP_FILE);
   }
 
   /** Runs a command inside a running container (hooks) as its processes run, killed when the time limit passes. */
