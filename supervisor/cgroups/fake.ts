@@ -37,6 +37,8 @@ export class FakeCgroupFs implements CgroupFs {
   readonly rmdirs: string[] = [];
   /** Pids that exited; reads of cgroup.procs and tasks leave them out. */
   readonly exited = new Set<number>();
+  /** Directory fds opened and not yet closed: a test asserts none is left. */
+  readonly openFds = new Set<number>();
   private readonly opts: FakeCgroupFsOptions;
 
   constructor(opts: FakeCgroupFsOptions) {
@@ -115,6 +117,18 @@ export class FakeCgroupFs implements CgroupFs {
     if (parsePids(procs).length > 0) throw errnoError("EBUSY", "rmdir", path);
     await fsp.rm(path, { recursive: true });
     this.rmdirs.push(path);
+  }
+
+  /** A real fd of the temp dir, so that a fake Sys can tell which cgroup a call is about. */
+  openDirectory(path: string): number {
+    const fd = nodeCgroupFs.openDirectory(path);
+    this.openFds.add(fd);
+    return fd;
+  }
+
+  closeFd(fd: number): void {
+    this.openFds.delete(fd);
+    nodeCgroupFs.closeFd(fd);
   }
 
   subdirs(path: string): Promise<string[]> {

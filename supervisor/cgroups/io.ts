@@ -24,6 +24,9 @@ export interface CgroupFs {
   /** Opens an existing file for repeated writes; each write is one write(2) at offset 0, handed
    * to libuv's threads at once. */
   openWriter(path: string): CgroupWriter;
+  /** An O_RDONLY|O_DIRECTORY fd of a cgroup, what bpf(BPF_PROG_ATTACH) takes as its target. */
+  openDirectory(path: string): number;
+  closeFd(fd: number): void;
 }
 
 export interface CgroupWriter {
@@ -66,6 +69,9 @@ export const nodeCgroupFs: CgroupFs = {
       close: () => closeSync(fd),
     };
   },
+  // libuv adds O_CLOEXEC, so the fd does not leak into podd-init.
+  openDirectory: (path) => openSync(path, constants.O_RDONLY | constants.O_DIRECTORY),
+  closeFd: (fd) => closeSync(fd),
 };
 
 /** Sends a signal to a pid. "gone" when the process no longer exists (ESRCH), which is
@@ -169,6 +175,21 @@ export class CgroupIo {
       return await this.fs.exists(path);
     } catch (err) {
       throw this.fail("stat", path, err);
+    }
+  }
+
+  /** Runs fn with an fd of the directory, closed afterwards whatever fn does. */
+  withDirectory<T>(path: string, fn: (fd: number) => T): T {
+    let fd: number;
+    try {
+      fd = this.fs.openDirectory(path);
+    } catch (err) {
+      throw this.fail("open", path, err);
+    }
+    try {
+      return fn(fd);
+    } finally {
+      this.fs.closeFd(fd);
     }
   }
 

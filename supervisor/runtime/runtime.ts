@@ -9,6 +9,7 @@ import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts"
 import { allocatableOf, parseMemTotal, type Requests } from "../pod/admission.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
+import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "../base/exec-file.ts";
@@ -196,7 +197,8 @@ export class Runtime {
       // The image's own file, as its overlay starts; the host's for `image: host`.
       passwd: readPasswd(image === "host" ? "/" : image.rootfs),
     });
-    const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
+    // Every container gets the default device allow-list; a privileged one is to get "all".
+    const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container), DEFAULT_DEVICE_RULES);
     // Not awaited: the kernel's wait before PID 1's join runs beside the work below.
     void this.cgroups.prepareJoin();
     // A run that a daemon started and crashed before recording (between the spawn and the
