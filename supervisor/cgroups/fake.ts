@@ -5,7 +5,7 @@
 // cgroup.procs) or make a file fail with an errno.
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
+import { readFileSync, truncateSync } from "node:fs";
 import type { CgroupFs, CgroupWriter } from "./io.ts";
 import { nodeCgroupFs } from "./io.ts";
 import { parsePids } from "./parse.ts";
@@ -117,6 +117,17 @@ export class FakeCgroupFs implements CgroupFs {
     if (parsePids(procs).length > 0) throw errnoError("EBUSY", "rmdir", path);
     await fsp.rm(path, { recursive: true });
     this.rmdirs.push(path);
+  }
+
+  writeEntriesSync(path: string, entries: readonly string[]): void {
+    for (const e of entries) {
+      const errno = this.opts.failWrite?.(path, e);
+      if (errno !== undefined) throw errnoError(errno, "write", path);
+      // Each entry replaces the file's content, as the last value written is what a read shows.
+      nodeCgroupFs.writeEntriesSync(path, [e]);
+      truncateSync(path, Buffer.byteLength(e));
+      this.writes.push([path, e]);
+    }
   }
 
   /** A real fd of the temp dir, so that a fake Sys can tell which cgroup a call is about. */

@@ -83,7 +83,7 @@ export class CgroupV1 extends CgroupTree {
     if (devices !== "all") checkDeviceRules(devices);
     // The hierarchies are independent: one round of mkdirs instead of one after another.
     const made = await Promise.all(this.hierarchies().map((root) => this.mkdir(root, this.containerDir(root, podUid, name))));
-    await this.writeDevices(podUid, name, devices);
+    this.writeDevices(podUid, name, devices);
     await this.writeLimits((c, need) => this.containerDir(this.mount(c, need), podUid, name), limits);
     return made.every(Boolean);
   }
@@ -96,15 +96,15 @@ export class CgroupV1 extends CgroupTree {
    * the parent has, so a privileged container that reuses a cgroup left by a crashed start gets
    * it too. All of it happens before PID 1 joins, so no process ever sees a wider list.
    */
-  private async writeDevices(podUid: string, name: string, devices: DeviceAccess): Promise<void> {
+  private writeDevices(podUid: string, name: string, devices: DeviceAccess): void {
     const unrestricted = devices === "all" || allowsAll(devices);
     // Without a devices hierarchy nothing restricts devices: fine only when nothing should.
     if (unrestricted && this.mounts["devices"] === undefined) return;
     const dir = this.containerDir(this.mount("devices", "the device allow-list"), podUid, name);
     const parentHint = "the devices list of a cgroup cannot be wider than its parent's; does the cgroup parent allow these devices?";
-    if (unrestricted) return this.io.write(join(dir, "devices.allow"), "a", parentHint);
-    await this.io.write(join(dir, "devices.deny"), "a");
-    for (const rule of devices) await this.io.write(join(dir, "devices.allow"), formatV1Rule(rule), parentHint);
+    if (unrestricted) return this.io.writeEntriesSync(join(dir, "devices.allow"), ["a"], parentHint);
+    this.io.writeEntriesSync(join(dir, "devices.deny"), ["a"]);
+    if (devices.length > 0) this.io.writeEntriesSync(join(dir, "devices.allow"), devices.map(formatV1Rule), parentHint);
   }
 
   private async writeLimits(dirOf: (c: Joined, need: string) => string, l: CgroupLimits): Promise<void> {
