@@ -39,7 +39,7 @@ interface DeviceProgram {
 export class CgroupV2 extends CgroupTree {
   readonly version = 2 as const;
   private readonly root: string;
-  /** By rule list: every container gets the same rules, so this holds one program as a rule. */
+  /** By rule list. Every container gets the same rules, so in practice this holds one program. */
   private readonly devicePrograms = new Map<string, DeviceProgram>();
 
   constructor(root: string, deps: DriverDeps) {
