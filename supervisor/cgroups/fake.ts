@@ -5,7 +5,7 @@
 // cgroup.procs) or make a file fail with an errno.
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
+import { readFileSync, truncateSync } from "node:fs";
 import type { CgroupFs, CgroupWriter } from "./io.ts";
 import { nodeCgroupFs } from "./io.ts";
 import { parsePids } from "./parse.ts";
@@ -37,6 +37,8 @@ export class FakeCgroupFs implements CgroupFs {
   readonly rmdirs: string[] = [];
   /** Pids that exited; reads of cgroup.procs and tasks leave them out. */
   readonly exited = new Set<number>();
+  /** Directory fds opened and not yet closed: a test asserts none is left. */
+  readonly openFds = new Set<number>();
   private readonly opts: FakeCgroupFsOptions;
 
   constructor(opts: FakeCgroupFsOptions) {
@@ -115,6 +117,29 @@ export class FakeCgroupFs implements CgroupFs {
     if (parsePids(procs).length > 0) throw errnoError("EBUSY", "rmdir", path);
     await fsp.rm(path, { recursive: true });
     this.rmdirs.push(path);
+  }
+
+  writeEntriesSync(path: string, entries: readonly string[]): void {
+    for (const e of entries) {
+      const errno = this.opts.failWrite?.(path, e);
+      if (errno !== undefined) throw errnoError(errno, "write", path);
+      // Each entry replaces the file's content, as the last value written is what a read shows.
+      nodeCgroupFs.writeEntriesSync(path, [e]);
+      truncateSync(path, Buffer.byteLength(e));
+      this.writes.push([path, e]);
+    }
+  }
+
+  /** A real fd of the temp dir, so that a fake Sys can tell which cgroup a call is about. */
+  openDirectory(path: string): number {
+    const fd = nodeCgroupFs.openDirectory(path);
+    this.openFds.add(fd);
+    return fd;
+  }
+
+  closeFd(fd: number): void {
+    this.openFds.delete(fd);
+    nodeCgroupFs.closeFd(fd);
   }
 
   subdirs(path: string): Promise<string[]> {

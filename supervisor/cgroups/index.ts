@@ -11,11 +11,16 @@ import { parseMountInfo } from "./parse.ts";
 import type { MountInfo } from "./parse.ts";
 import { CgroupV1 } from "./v1.ts";
 import { CgroupV2 } from "./v2.ts";
+import type { DeviceAccess } from "./devices.ts";
+import type { Sys } from "../sys/index.ts";
+import { LinuxSys } from "../sys/linux.ts";
 
 export type { CgroupFs, Signaller, Timeouts } from "./io.ts";
 export { nodeCgroupFs, processSignaller } from "./io.ts";
 export { parseCgroupStat, parseMountInfo, parseProcCgroup } from "./parse.ts";
 export type { MountInfo, ProcCgroup } from "./parse.ts";
+export { DEFAULT_DEVICE_RULES } from "./devices.ts";
+export type { DeviceAccess, DeviceRule } from "./devices.ts";
 
 /**
  * Limits as the kernel takes them, already converted from the manifest by pod-specs.
@@ -53,8 +58,15 @@ export interface CgroupManager {
   /** Creates the parent; on v2 also enables cpu, memory and pids in subtree_control down to it. */
   ensureParent(): Promise<void>;
   createPod(podUid: string, limits?: CgroupLimits): Promise<void>;
-  /** true when this call made the cgroup in every hierarchy, so that nothing can be in it yet. */
-  createContainer(podUid: string, name: string, limits?: CgroupLimits): Promise<boolean>;
+  /**
+   * Makes the container's cgroup with its limits and its device allow-list, all in place before
+   * PID 1 joins (on v2 PID 1 is born in it, so there is no later moment). devices: the only
+   * devices its processes may open or mknod (default DEFAULT_DEVICE_RULES), or "all" for a
+   * privileged container. v1 writes devices.deny/devices.allow; v2 attaches an eBPF program
+   * (loaded once per manager) and detaches any other device program a reused cgroup still has.
+   * true when this call made the cgroup in every hierarchy, so that nothing can be in it yet.
+   */
+  createContainer(podUid: string, name: string, limits?: CgroupLimits, devices?: DeviceAccess): Promise<boolean>;
   /** The directories PID 1 must join (podd-init --cgroup): one per v1 hierarchy, one on v2. */
   containerDirs(podUid: string, name: string): string[];
   /** Ends every process in the container's cgroup, or in all the pod's containers, and waits
@@ -131,6 +143,8 @@ export interface CgroupOptions {
   /** Parent cgroup relative to each hierarchy root; default "podd". May be nested ("a/b"). */
   parent?: string;
   fs?: CgroupFs;
+  /** For bpf(2) on v2 (the device allow-list); default the real one. */
+  sys?: Sys;
   signal?: Signaller;
   timeouts?: Partial<Timeouts>;
 }
@@ -143,6 +157,7 @@ export function createCgroupManager(layout: CgroupLayout, options: CgroupOptions
     signal: options.signal ?? processSignaller,
     timeouts: { ...defaultTimeouts, ...options.timeouts },
     procRoot: options.procRoot ?? "/proc",
+    sys: options.sys ?? new LinuxSys(),
   };
   return layout.version === 2 ? new CgroupV2(layout.root, deps) : new CgroupV1(layout.mounts, deps);
 }

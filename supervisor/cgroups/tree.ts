@@ -6,7 +6,9 @@ import { PoddError } from "../base/errors.ts";
 import { pollUntil } from "./io.ts";
 import type { CgroupIo, Signaller, Timeouts } from "./io.ts";
 import type { CgroupLimits, CgroupStats } from "./index.ts";
+import type { DeviceAccess } from "./devices.ts";
 import { parsePids } from "./parse.ts";
+import type { Sys } from "../sys/index.ts";
 
 export interface DriverDeps {
   parent: string;
@@ -15,6 +17,7 @@ export interface DriverDeps {
   timeouts: Timeouts;
   /** Where self/cgroup is read (/proc). */
   procRoot: string;
+  sys: Sys;
 }
 
 // Names become directories next to the kernel's control files, which are all
@@ -50,6 +53,7 @@ export abstract class CgroupTree {
   protected readonly signal: Signaller;
   protected readonly timeouts: Timeouts;
   protected readonly procRoot: string;
+  protected readonly sys: Sys;
 
   constructor(deps: DriverDeps) {
     this.parentSegments = parseParent(deps.parent);
@@ -58,6 +62,7 @@ export abstract class CgroupTree {
     this.signal = deps.signal;
     this.timeouts = deps.timeouts;
     this.procRoot = deps.procRoot;
+    this.sys = deps.sys;
   }
 
   abstract readonly version: 1 | 2;
@@ -65,7 +70,7 @@ export abstract class CgroupTree {
   protected abstract hierarchies(): string[];
   abstract ensureParent(): Promise<void>;
   abstract createPod(podUid: string, limits?: CgroupLimits): Promise<void>;
-  abstract createContainer(podUid: string, name: string, limits?: CgroupLimits): Promise<boolean>;
+  abstract createContainer(podUid: string, name: string, limits?: CgroupLimits, devices?: DeviceAccess): Promise<boolean>;
   abstract kill(podUid: string, name?: string): Promise<void>;
   abstract stats(podUid: string, name: string): Promise<CgroupStats>;
   abstract prepareJoin(): Promise<void>;

@@ -4,6 +4,8 @@
 import { join } from "node:path";
 import { PoddError } from "../base/errors.ts";
 import type { CgroupLimits, CgroupStats } from "./index.ts";
+import { DEFAULT_DEVICE_RULES, allowsAll, checkDeviceRules, formatV1Rule } from "./devices.ts";
+import type { DeviceAccess } from "./devices.ts";
 import { pollUntil } from "./io.ts";
 import { parseCgroupStat, parsePids, parseProcCgroup } from "./parse.ts";
 import { CgroupTree } from "./tree.ts";
@@ -11,11 +13,12 @@ import type { DriverDeps } from "./tree.ts";
 import type { CgroupWriter } from "./io.ts";
 
 /**
- * The controllers a container joins. Not cpuset (podd sets no cpusets, and a new cpuset
- * cgroup starts with empty cpuset.cpus/mems that would have to be filled before anyone can
- * join), not devices/blkio/net_* (no limits of ours), not name=systemd (systemd's bookkeeping).
+ * The controllers a container joins. devices holds its device allow-list. Not cpuset (podd
+ * sets no cpusets, and a new cpuset cgroup starts with empty cpuset.cpus/mems that would have
+ * to be filled before anyone can join), not blkio/net_* (no limits of ours), not name=systemd
+ * (systemd's bookkeeping).
  */
-export const V1_JOINED = ["memory", "cpu", "cpuacct", "pids", "freezer"] as const;
+export const V1_JOINED = ["memory", "cpu", "cpuacct", "pids", "freezer", "devices"] as const;
 type Joined = (typeof V1_JOINED)[number];
 
 export class CgroupV1 extends CgroupTree {
@@ -76,11 +79,32 @@ export class CgroupV1 extends CgroupTree {
     await this.writeLimits((c, need) => this.podDir(this.mount(c, need), podUid), limits);
   }
 
-  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<boolean> {
+  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}, devices: DeviceAccess = DEFAULT_DEVICE_RULES): Promise<boolean> {
+    if (devices !== "all") checkDeviceRules(devices);
     // The hierarchies are independent: one round of mkdirs instead of one after another.
     const made = await Promise.all(this.hierarchies().map((root) => this.mkdir(root, this.containerDir(root, podUid, name))));
+    this.writeDevices(podUid, name, devices);
     await this.writeLimits((c, need) => this.containerDir(this.mount(c, need), podUid, name), limits);
     return made.every(Boolean);
+  }
+
+  /**
+   * A new devices cgroup copies its parent's list, and podd's parent and pod cgroups keep the
+   * one they were born with (on a usual host, everything). A restricted container's list is
+   * set from scratch: "a" to devices.deny clears it and denies everything, then each rule is
+   * allowed, one per write as the kernel parses them. "a" to devices.allow grants everything
+   * the parent has, so a privileged container that reuses a cgroup left by a crashed start gets
+   * it too. All of it happens before PID 1 joins, so no process ever sees a wider list.
+   */
+  private writeDevices(podUid: string, name: string, devices: DeviceAccess): void {
+    const unrestricted = devices === "all" || allowsAll(devices);
+    // Without a devices hierarchy nothing restricts devices: fine only when nothing should.
+    if (unrestricted && this.mounts["devices"] === undefined) return;
+    const dir = this.containerDir(this.mount("devices", "the device allow-list"), podUid, name);
+    const parentHint = "the devices list of a cgroup cannot be wider than its parent's; does the cgroup parent allow these devices?";
+    if (unrestricted) return this.io.writeEntriesSync(join(dir, "devices.allow"), ["a"], parentHint);
+    this.io.writeEntriesSync(join(dir, "devices.deny"), ["a"]);
+    if (devices.length > 0) this.io.writeEntriesSync(join(dir, "devices.allow"), devices.map(formatV1Rule), parentHint);
   }
 
   private async writeLimits(dirOf: (c: Joined, need: string) => string, l: CgroupLimits): Promise<void> {

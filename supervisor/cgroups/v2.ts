@@ -8,6 +8,20 @@ import { pollUntil } from "./io.ts";
 import { parseCgroupStat, parseControllerList } from "./parse.ts";
 import { CgroupTree } from "./tree.ts";
 import type { DriverDeps } from "./tree.ts";
+import { DEFAULT_DEVICE_RULES, allowsAll, checkDeviceRules, formatV1Rule } from "./devices.ts";
+import type { DeviceAccess, DeviceRule } from "./devices.ts";
+import { deviceProgram, encodeProgram } from "./device-bpf.ts";
+import {
+  BPF_CGROUP_DEVICE,
+  BPF_F_ALLOW_MULTI,
+  BPF_OBJ_GET_INFO_BY_FD,
+  BPF_PROG_ATTACH,
+  BPF_PROG_DETACH,
+  BPF_PROG_GET_FD_BY_ID,
+  BPF_PROG_LOAD,
+  BPF_PROG_QUERY,
+  BPF_PROG_TYPE_CGROUP_DEVICE,
+} from "../sys/index.ts";
 
 /** Controllers enabled down to containers, when the kernel offers them. Freezing and
  * cgroup.kill are core files and need no controller; cpu.stat usage_usec is always there. */
@@ -16,9 +30,17 @@ export const V2_CONTROLLERS = ["cpu", "memory", "pids"] as const;
 /** The kernel's default CFS period, used when a quota comes without one. */
 const DEFAULT_PERIOD_US = 100_000;
 
+/** A loaded device program: its fd (kept for the manager's life) and the kernel's id for it. */
+interface DeviceProgram {
+  fd: number;
+  id: number;
+}
+
 export class CgroupV2 extends CgroupTree {
   readonly version = 2 as const;
   private readonly root: string;
+  /** By rule list. Every container gets the same rules, so in practice this holds one program. */
+  private readonly devicePrograms = new Map<string, DeviceProgram>();
 
   constructor(root: string, deps: DriverDeps) {
     super(deps);
@@ -61,11 +83,60 @@ export class CgroupV2 extends CgroupTree {
     await this.writeLimits(dir, limits);
   }
 
-  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}): Promise<boolean> {
+  async createContainer(podUid: string, name: string, limits: CgroupLimits = {}, devices: DeviceAccess = DEFAULT_DEVICE_RULES): Promise<boolean> {
+    if (devices !== "all") checkDeviceRules(devices);
     const dir = this.containerDir(this.root, podUid, name);
     const made = await this.io.mkdirIdempotent(dir);
+    this.attachDevices(dir, devices);
     await this.writeLimits(dir, limits);
     return made;
+  }
+
+  /**
+   * Leaves exactly our device program on the cgroup (none for "all"). The kernel runs every
+   * program attached with BPF_F_ALLOW_MULTI on the cgroup and its ancestors, and allows only
+   * what all of them allow, so a program of a previous daemon on a cgroup that a crashed start
+   * left behind (other rules, or a privileged container now) is detached, and ours is not
+   * attached twice (EINVAL). A new cgroup has none: then this is one query and one attach.
+   * The fd of the directory is needed only for the calls; the cgroup keeps the attachment.
+   */
+  private attachDevices(dir: string, devices: DeviceAccess): void {
+    const wanted = devices === "all" || allowsAll(devices) ? undefined : this.deviceProgram(devices);
+    const what = `cgroup ${dir}`;
+    this.io.withDirectory(dir, (targetFd) => {
+      const attached = this.sys.bpf({ cmd: BPF_PROG_QUERY, targetFd, attachType: BPF_CGROUP_DEVICE, what });
+      for (const id of attached) {
+        if (id === wanted?.id) continue;
+        const progFd = this.sys.bpf({ cmd: BPF_PROG_GET_FD_BY_ID, id, what: `device program ${id} on ${what}` });
+        if (progFd === null) continue; // detached and freed meanwhile
+        try {
+          this.sys.bpf({ cmd: BPF_PROG_DETACH, targetFd, progFd, attachType: BPF_CGROUP_DEVICE, what });
+        } finally {
+          this.sys.close(progFd);
+        }
+      }
+      if (wanted !== undefined && !attached.includes(wanted.id)) {
+        this.sys.bpf({ cmd: BPF_PROG_ATTACH, targetFd, progFd: wanted.fd, attachType: BPF_CGROUP_DEVICE, flags: BPF_F_ALLOW_MULTI, what });
+      }
+    });
+  }
+
+  /** Loads the program for these rules on first use; the verifier runs once per daemon. */
+  private deviceProgram(rules: readonly DeviceRule[]): DeviceProgram {
+    const key = rules.map(formatV1Rule).join("\n");
+    let prog = this.devicePrograms.get(key);
+    if (prog !== undefined) return prog;
+    const insns = encodeProgram(deviceProgram(rules));
+    const what = `device allow-list (${rules.length} rules)`;
+    const fd = this.sys.bpf({ cmd: BPF_PROG_LOAD, progType: BPF_PROG_TYPE_CGROUP_DEVICE, insns, license: "Apache-2.0", what });
+    try {
+      prog = { fd, id: this.sys.bpf({ cmd: BPF_OBJ_GET_INFO_BY_FD, fd, what }).id };
+    } catch (err) {
+      this.sys.close(fd);
+      throw err;
+    }
+    this.devicePrograms.set(key, prog);
+    return prog;
   }
 
   private async writeLimits(dir: string, l: CgroupLimits): Promise<void> {

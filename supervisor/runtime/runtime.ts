@@ -9,6 +9,7 @@ import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts"
 import { allocatableOf, parseMemTotal, type Requests } from "../pod/admission.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
+import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "../base/exec-file.ts";
@@ -217,7 +218,9 @@ export class Runtime {
       passwd: readPasswd(image === "host" ? "/" : image.rootfs),
     });
     this.reportWidenings(pod, container);
-    const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
+    // The device allow-list for every container; a privileged one gets every device, as the kubelet's.
+    const devices = container.securityContext?.privileged === true ? "all" : DEFAULT_DEVICE_RULES;
+    const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container), devices);
     // Not awaited: the kernel's wait before PID 1's join runs beside the work below.
     void this.cgroups.prepareJoin();
     // A run that a daemon started and crashed before recording (between the spawn and the

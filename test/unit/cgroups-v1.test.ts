@@ -1,6 +1,7 @@
 // The v1 driver against a fake cgroupfs in a temp dir: which files get which values, in which
 // order, in which hierarchies, and how kill/remove behave. Layout of the fake: a legacy boot
 // with cpu,cpuacct co-mounted, plus cpuset and name=systemd, which podd must leave alone.
+// The device allow-list: devices.deny and devices.allow of the container, before anyone joins.
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fsp from "node:fs/promises";
@@ -11,6 +12,8 @@ import { PoddError } from "../../supervisor/base/errors.ts";
 import { createCgroupManager, openCgroups } from "../../supervisor/cgroups/index.ts";
 import type { CgroupManager, Signaller } from "../../supervisor/cgroups/index.ts";
 import { FakeCgroupFs } from "../../supervisor/cgroups/fake.ts";
+import { DEFAULT_DEVICE_RULES } from "../../supervisor/cgroups/devices.ts";
+import type { DeviceRule } from "../../supervisor/cgroups/devices.ts";
 
 const UNLIMITED = "9223372036854771712";
 
@@ -37,6 +40,8 @@ function v1Files(dir: string): Record<string, string> {
       return { ...common, "freezer.state": "THAWED" };
     case "cpuset":
       return { ...common, "cpuset.cpus": "", "cpuset.mems": "" };
+    case "devices":
+      return { ...common, "devices.allow": "", "devices.deny": "", "devices.list": "a *:* rwm\n" };
     default:
       return common;
   }
@@ -61,7 +66,7 @@ let n = 0;
 async function setup(opts: Partial<ConstructorParameters<typeof FakeCgroupFs>[0]> = {}, mounts?: string[]): Promise<Setup> {
   cg = join(tmp, `case${n++}`, "cg");
   const fake = new FakeCgroupFs({ files: v1Files, ...opts });
-  const hierarchies = mounts ?? ["memory", "cpu,cpuacct", "pids", "freezer", "cpuset", "systemd"];
+  const hierarchies = mounts ?? ["memory", "cpu,cpuacct", "pids", "freezer", "devices", "cpuset", "systemd"];
   const lines = [`31 23 0:28 / ${cg} rw,relatime - tmpfs tmpfs rw,mode=755`];
   for (const [i, h] of hierarchies.entries()) {
     await fake.seed(join(cg, h));
@@ -84,7 +89,10 @@ async function setup(opts: Partial<ConstructorParameters<typeof FakeCgroupFs>[0]
     parent: "podd-test",
     fs: fake,
     signal,
-    timeouts: { freezeMs: 200, emptyMs: 500, removeMs: 1000 },
+    // Deadlines the passing tests never reach: each round of remove's retries walks six
+    // hierarchies of the fake, which under an emulated CPU (test/vm) takes a good part of a
+    // second. Tests of a deadline that passes set their own.
+    timeouts: { freezeMs: 200, emptyMs: 2000, removeMs: 5000 },
   });
   return { fake, mgr, signals };
 }
@@ -103,7 +111,7 @@ describe("cgroup v1 driver", () => {
     assert.equal(s.mgr.parent, "podd-test");
     await s.mgr.ensureParent();
     await s.mgr.ensureParent(); // idempotent
-    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer"]) assert.ok(await isDir(join(cg, h, "podd-test")), h);
+    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer", "devices"]) assert.ok(await isDir(join(cg, h, "podd-test")), h);
     for (const h of ["cpuset", "systemd"]) assert.equal(await isDir(join(cg, h, "podd-test")), false, h);
     assert.deepEqual(s.fake.writes, []);
   });
@@ -114,6 +122,7 @@ describe("cgroup v1 driver", () => {
       join(cg, "cpu,cpuacct/podd-test/uid1/app"),
       join(cg, "pids/podd-test/uid1/app"),
       join(cg, "freezer/podd-test/uid1/app"),
+      join(cg, "devices/podd-test/uid1/app"),
     ]);
   });
 
@@ -140,8 +149,8 @@ describe("cgroup v1 driver", () => {
     assert.equal(await c("cpu,cpuacct", "cpu.shares"), "204");
     assert.equal(await c("pids", "pids.max"), "64");
     assert.equal(await p("pids", "pids.max"), "100");
-    // Exactly these writes for the container, period before quota.
-    const mine = s.fake.writes.filter(([path]) => path.includes("/uid1/app/")).map(([path, v]) => `${basename(path)}=${v}`);
+    // Exactly these limit writes for the container, period before quota (devices: tests below).
+    const mine = s.fake.writes.filter(([path]) => path.includes("/uid1/app/") && !path.includes("/devices/")).map(([path, v]) => `${basename(path)}=${v}`);
     // A new cgroup starts unlimited, so setting a limit lowers it: memory first, then memsw.
     assert.deepEqual(mine, [
       `memory.limit_in_bytes=${32 << 20}`,
@@ -159,12 +168,13 @@ describe("cgroup v1 driver", () => {
     await s.mgr.ensureParent();
     await s.mgr.createPod("uid1");
     await s.mgr.createContainer("uid1", "app", { memoryMax: 1000 * 4096 });
+    const memoryWrites = () => s.fake.writes.filter(([path]) => path.includes("/memory/")).map(([path]) => basename(path));
     s.fake.writes.length = 0;
     await s.mgr.createContainer("uid1", "app", { memoryMax: 10 * 4096 });
-    assert.deepEqual(s.fake.writes.map(([path]) => basename(path)), ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]);
+    assert.deepEqual(memoryWrites(), ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]);
     s.fake.writes.length = 0;
     await s.mgr.createContainer("uid1", "app", { memoryMax: 20 * 4096 });
-    assert.deepEqual(s.fake.writes.map(([path]) => basename(path)), ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]);
+    assert.deepEqual(memoryWrites(), ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]);
   });
 
   test("a quota without a period writes only the quota; a period alone writes quota -1", async () => {
@@ -204,9 +214,16 @@ describe("cgroup v1 driver", () => {
     const t = await setup({}, ["memory", "cpu,cpuacct", "freezer"]);
     await t.mgr.ensureParent();
     await t.mgr.createPod("uid1");
-    await t.mgr.createContainer("uid1", "app");
+    await t.mgr.createContainer("uid1", "app", {}, "all");
     assert.equal(t.mgr.containerDirs("uid1", "app").length, 3);
-    await assert.rejects(t.mgr.createContainer("uid1", "app", { pidsMax: 5 }), (e: unknown) => e instanceof PoddError && e.code === "NotFound" && /pids/.test(e.message));
+    await assert.rejects(t.mgr.createContainer("uid1", "app", { pidsMax: 5 }, "all"), (e: unknown) => e instanceof PoddError && e.code === "NotFound" && /pids/.test(e.message));
+    // Without a devices hierarchy an allow-list cannot be enforced: refused, not ignored.
+    await assert.rejects(t.mgr.createContainer("uid1", "app"), (e: unknown) => {
+      assert.ok(e instanceof PoddError);
+      assert.equal(e.code, "NotFound");
+      assert.equal(e.message, "cgroup v1 controller devices is not mounted; it is needed for the device allow-list");
+      return true;
+    });
   });
 
   test("kill freezes, SIGKILLs every pid of every hierarchy, thaws, and waits until empty", async () => {
@@ -261,7 +278,7 @@ describe("cgroup v1 driver", () => {
     );
     await stubborn.ensureParent();
     await stubborn.createPod("uid1");
-    await stubborn.createContainer("uid1", "app");
+    await stubborn.createContainer("uid1", "app", {}, "all");
     await t.fake.setProcs(stubborn.containerDirs("uid1", "app")[0]!, [401]);
     await assert.rejects(stubborn.kill("uid1", "app"), (e: unknown) => e instanceof PoddError && /1 processes still in the cgroup.*pids 401/.test(e.message));
     // remove meets EBUSY, kills, and reports why the kill did not empty the cgroup.
@@ -288,7 +305,7 @@ describe("cgroup v1 driver", () => {
     assert.ok(await isDir(join(cg, "memory/podd-test/uid1/b")));
     await s.mgr.remove("uid1");
     assert.deepEqual(s.signals, [[501, "SIGKILL"]]);
-    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer"]) {
+    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer", "devices"]) {
       const left = await fsp.readdir(join(cg, h, "podd-test"), { withFileTypes: true });
       assert.deepEqual(left.filter((e) => e.isDirectory()).map((e) => e.name), [], h);
     }
@@ -303,7 +320,7 @@ describe("cgroup v1 driver", () => {
     await s.fake.mkdir(join(cg, "pids/podd-test/uid3")); // left half-created by a crash
     assert.deepEqual(await s.mgr.listPods(), ["uid1", "uid2", "uid3"]);
     await s.mgr.removeParent();
-    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer"]) assert.equal(await isDir(join(cg, h, "podd-test")), false, h);
+    for (const h of ["memory", "cpu,cpuacct", "pids", "freezer", "devices"]) assert.equal(await isDir(join(cg, h, "podd-test")), false, h);
     assert.deepEqual(await s.mgr.listPods(), []);
   });
 
@@ -350,5 +367,108 @@ describe("cgroup v1 driver", () => {
     await fsp.rm(join(proc, "self", "cgroup"));
     await s.mgr.prepareJoin();
     assert.deepEqual(s.fake.writes, [joined, joined, joined], "nothing after");
+  });
+});
+
+describe("cgroup v1 device allow-list", () => {
+  let s: Setup;
+  beforeEach(async () => {
+    s = await setup();
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+  });
+  const devicesDir = () => join(cg, "devices/podd-test/uid1/app");
+  /** The container's devices writes as "file value", in order. */
+  const deviceWrites = () => s.fake.writes.filter(([p]) => dirname(p) === devicesDir()).map(([p, v]) => `${basename(p)} ${v}`);
+
+  const defaultWrites = [
+    "devices.deny a",
+    "devices.allow c 1:3 rwm",
+    "devices.allow c 1:5 rwm",
+    "devices.allow c 1:7 rwm",
+    "devices.allow c 1:8 rwm",
+    "devices.allow c 1:9 rwm",
+    "devices.allow c 5:0 rwm",
+    "devices.allow c 5:1 rwm",
+    "devices.allow c 5:2 rwm",
+    "devices.allow c 136:* rwm",
+  ];
+
+  test("by default: deny everything, then allow each default rule, in the container's devices cgroup only", async () => {
+    await s.mgr.createContainer("uid1", "app", { pidsMax: 10 });
+    assert.deepEqual(deviceWrites(), defaultWrites);
+    // Nothing at the pod or parent level, nothing in other hierarchies.
+    const devices = s.fake.writes.filter(([p]) => basename(p).startsWith("devices."));
+    assert.equal(devices.length, defaultWrites.length);
+    assert.ok(devices.every(([p]) => dirname(p) === devicesDir()));
+    // The allow-list is in place before createContainer returns, i.e. before PID 1 can join, and
+    // before the limits (a limit that fails then leaves no wider list behind).
+    const firstLimit = s.fake.writes.findIndex(([p]) => p.endsWith("/pids.max"));
+    const lastDevice = s.fake.writes.map(([p]) => basename(p).startsWith("devices.")).lastIndexOf(true);
+    assert.ok(lastDevice < firstLimit, JSON.stringify(s.fake.writes));
+    assert.ok(s.mgr.containerDirs("uid1", "app").includes(devicesDir()), "PID 1 joins the devices cgroup");
+  });
+
+  test("the same rules given explicitly are the same writes; a reused cgroup is reset the same way", async () => {
+    await s.mgr.createContainer("uid1", "app", {}, DEFAULT_DEVICE_RULES);
+    assert.equal(await s.mgr.createContainer("uid1", "app", {}, DEFAULT_DEVICE_RULES), false);
+    assert.deepEqual(deviceWrites(), [...defaultWrites, ...defaultWrites]);
+  });
+
+  test("other rules: kernel format with access in rwm order; block devices and wildcards", async () => {
+    const rules: DeviceRule[] = [
+      { type: "b", major: 7, minor: "*", access: "r" },
+      { type: "c", major: 10, minor: 200, access: "wr" },
+      { type: "c", major: "*", minor: "*", access: "m" },
+    ];
+    await s.mgr.createContainer("uid1", "app", {}, rules);
+    assert.deepEqual(deviceWrites(), ["devices.deny a", "devices.allow b 7:* r", "devices.allow c 10:200 rw", "devices.allow c *:* m"]);
+  });
+
+  test("a privileged container (all) gets every device: a to devices.allow, nothing denied", async () => {
+    await s.mgr.createContainer("uid1", "app", {}, "all");
+    assert.deepEqual(deviceWrites(), ["devices.allow a"]);
+    s.fake.writes.length = 0;
+    await s.mgr.createContainer("uid1", "app", {}, [{ type: "a", major: "*", minor: "*", access: "rwm" }]);
+    assert.deepEqual(deviceWrites(), ["devices.allow a"], "a list holding a *:* rwm is the same as all");
+    // Still in a devices cgroup: the same joins, kills and removal as any container.
+    assert.ok(s.mgr.containerDirs("uid1", "app").includes(devicesDir()));
+  });
+
+  test("an empty list denies every device", async () => {
+    await s.mgr.createContainer("uid1", "app", {}, []);
+    assert.deepEqual(deviceWrites(), ["devices.deny a"]);
+  });
+
+  test("an invalid rule is refused before any cgroup is made", async () => {
+    const bad: DeviceRule[][] = [
+      [{ type: "x" as "c", major: 1, minor: 3, access: "rwm" }],
+      [{ type: "c", major: 1, minor: 3, access: "" }],
+      [{ type: "c", major: 1, minor: 3, access: "rwx" }],
+      [{ type: "c", major: 1, minor: 3, access: "rr" }],
+      [{ type: "c", major: -1, minor: 3, access: "r" }],
+      [{ type: "c", major: 4096, minor: 3, access: "r" }],
+      [{ type: "c", major: 1, minor: 1.5, access: "r" }],
+      [{ type: "a", major: 1, minor: "*", access: "rwm" }],
+      [{ type: "a", major: "*", minor: "*", access: "r" }],
+    ];
+    for (const rules of bad) {
+      await assert.rejects(s.mgr.createContainer("uid1", "app", {}, rules), (e: unknown) => e instanceof PoddError && e.code === "Invalid" && /invalid device rule/.test(e.message), JSON.stringify(rules));
+    }
+    assert.equal(await isDir(join(cg, "memory/podd-test/uid1/app")), false);
+    assert.deepEqual(s.fake.writes, []);
+  });
+
+  test("a refused allow names the file, the errno and the parent's list as the likely cause", async () => {
+    const t = await setup({ failWrite: (p, v) => (p.endsWith("/app/devices.allow") && v.startsWith("c 136") ? "EPERM" : undefined) });
+    await t.mgr.ensureParent();
+    await t.mgr.createPod("uid1");
+    await assert.rejects(t.mgr.createContainer("uid1", "app"), (e: unknown) => {
+      assert.ok(e instanceof PoddError);
+      assert.equal(e.errno, "EPERM");
+      assert.equal(e.path, join(cg, "devices/podd-test/uid1/app/devices.allow"));
+      assert.match(e.message, /^write .*devices\.allow: EPERM \(the devices list of a cgroup cannot be wider than its parent's/);
+      return true;
+    });
   });
 });

@@ -1,6 +1,7 @@
 // The v2 driver against a fake unified tree in a temp dir. The fake gives a new cgroup the
 // interface files of the controllers its parent enabled in cgroup.subtree_control, as the
-// kernel does, so a missing "+memory" shows up as a missing memory.max.
+// kernel does, so a missing "+memory" shows up as a missing memory.max. The device allow-list
+// goes through a fake Sys whose bpf(2) keeps programs and attachments per directory.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -13,6 +14,10 @@ import type { CgroupManager, Signaller } from "../../supervisor/cgroups/index.ts
 import { FakeCgroupFs } from "../../supervisor/cgroups/fake.ts";
 import type { FakeCgroupFsOptions } from "../../supervisor/cgroups/fake.ts";
 import { parseControllerList, parsePids } from "../../supervisor/cgroups/parse.ts";
+import { DEFAULT_DEVICE_RULES } from "../../supervisor/cgroups/devices.ts";
+import { deviceProgram, encodeProgram } from "../../supervisor/cgroups/device-bpf.ts";
+import { FakeSys } from "../../supervisor/sys/fake.ts";
+import { BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_PROG_ATTACH, BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE } from "../../supervisor/sys/index.ts";
 
 const ROOT_CONTROLLERS = "cpuset cpu io memory hugetlb pids rdma misc";
 
@@ -72,6 +77,7 @@ interface Setup {
   fake: FakeCgroupFs;
   mgr: CgroupManager;
   signals: number[];
+  sys: FakeSys;
 }
 
 let n = 0;
@@ -110,15 +116,17 @@ async function setup(o: { withKill?: boolean; parent?: string; rootControllers?:
     fake.exit(pid);
     return "sent";
   };
+  const sys = new FakeSys();
   const mgr = await openCgroups({
     procRoot: join(base, "proc"),
     cgroupRoot: root,
     parent: o.parent ?? "podd-test",
     fs: fake,
+    sys,
     signal,
     timeouts: { freezeMs: 200, emptyMs: 500, removeMs: 1000 },
   });
-  return { root, fake, mgr, signals };
+  return { root, fake, mgr, signals, sys };
 }
 
 const read = (p: string) => fsp.readFile(p, "utf8");
@@ -282,5 +290,114 @@ describe("cgroup v2 driver", () => {
       oomKills: 1,
       pids: 3,
     });
+  });
+});
+
+describe("cgroup v2 device allow-list", () => {
+  async function ready(): Promise<Setup> {
+    const s = await setup();
+    await s.mgr.ensureParent();
+    await s.mgr.createPod("uid1");
+    return s;
+  }
+  const dirOf = (s: Setup, name: string) => join(s.root, "podd-test/uid1", name);
+
+  test("the default rules: one program loaded per manager, attached to each container's cgroup with ALLOW_MULTI", async () => {
+    const s = await ready();
+    await s.mgr.createContainer("uid1", "a");
+    await s.mgr.createContainer("uid1", "b", {}, DEFAULT_DEVICE_RULES);
+    assert.deepEqual(s.sys.bpfCalls(), [
+      "BPF_PROG_LOAD #1",
+      "BPF_OBJ_GET_INFO_BY_FD",
+      `BPF_PROG_QUERY ${dirOf(s, "a")}`,
+      `BPF_PROG_ATTACH ${dirOf(s, "a")} #1`,
+      // The second container: the same program, no second load.
+      `BPF_PROG_QUERY ${dirOf(s, "b")}`,
+      `BPF_PROG_ATTACH ${dirOf(s, "b")} #1`,
+    ]);
+    const [prog] = s.sys.loaded();
+    assert.equal(prog?.type, BPF_PROG_TYPE_CGROUP_DEVICE);
+    assert.deepEqual(prog?.insns, encodeProgram(deviceProgram(DEFAULT_DEVICE_RULES)));
+    assert.deepEqual(s.sys.attached.get(dirOf(s, "a")), [1]);
+    // The attach flags and type as the kernel gets them.
+    const attach = s.sys.calls.filter((c) => c.call === "bpf BPF_PROG_ATTACH");
+    assert.deepEqual(attach.map((c) => [c.attachType, c.flags]), [[BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI], [BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI]]);
+    // Every directory fd is closed again; the program fd is kept for the next container.
+    assert.deepEqual([...s.fake.openFds], []);
+    assert.equal(s.sys.openProgramFds().length, 1);
+  });
+
+  test("the program is attached before createContainer returns and before any limit is written", async () => {
+    const s = await ready();
+    let writesAtAttach = -1;
+    s.sys.fail = (c) => {
+      if (c.call === "bpf BPF_PROG_ATTACH") writesAtAttach = s.fake.writes.filter(([p]) => p.startsWith(dirOf(s, "app") + "/")).length;
+      return undefined;
+    };
+    await s.mgr.createContainer("uid1", "app", { pidsMax: 5 });
+    assert.equal(writesAtAttach, 0);
+    assert.deepEqual(s.fake.written("/app/pids.max"), ["5"]);
+  });
+
+  test("a privileged container (all) gets no program; a list holding a *:* rwm is the same", async () => {
+    const s = await ready();
+    await s.mgr.createContainer("uid1", "p", {}, "all");
+    await s.mgr.createContainer("uid1", "q", {}, [{ type: "a", major: "*", minor: "*", access: "rwm" }]);
+    assert.deepEqual(s.sys.bpfCalls(), [`BPF_PROG_QUERY ${dirOf(s, "p")}`, `BPF_PROG_QUERY ${dirOf(s, "q")}`]);
+    assert.deepEqual(s.sys.loaded(), []);
+  });
+
+  test("a reused cgroup: our program is not attached twice, another one is detached", async () => {
+    const s = await ready();
+    await s.mgr.createContainer("uid1", "app");
+    // Created again (a start after a crash): without the query this attach would be EINVAL.
+    assert.equal(await s.mgr.createContainer("uid1", "app"), false);
+    assert.deepEqual(s.sys.attached.get(dirOf(s, "app")), [1]);
+
+    // A program a previous daemon attached (other rules) to a cgroup it left behind.
+    const old = s.sys.bpf({ cmd: BPF_PROG_LOAD, progType: BPF_PROG_TYPE_CGROUP_DEVICE, insns: encodeProgram(deviceProgram([])), license: "x", what: "old" });
+    const dir = dirOf(s, "left");
+    await fsp.mkdir(dir);
+    const dirFd = s.fake.openDirectory(dir);
+    s.sys.bpf({ cmd: BPF_PROG_ATTACH, targetFd: dirFd, progFd: old, attachType: BPF_CGROUP_DEVICE, flags: BPF_F_ALLOW_MULTI, what: "old" });
+    s.fake.closeFd(dirFd);
+    s.sys.close(old);
+    s.sys.calls.length = 0;
+    await s.mgr.createContainer("uid1", "left");
+    assert.deepEqual(s.sys.bpfCalls(), [`BPF_PROG_QUERY ${dir}`, "BPF_PROG_GET_FD_BY_ID #2", `BPF_PROG_DETACH ${dir} #2`, `BPF_PROG_ATTACH ${dir} #1`]);
+    assert.deepEqual(s.sys.attached.get(dir), [1]);
+    assert.deepEqual(s.sys.openProgramFds().length, 1, "the fd of the detached program is closed");
+
+    // Privileged now: every device program goes, ours included.
+    s.sys.calls.length = 0;
+    await s.mgr.createContainer("uid1", "left", {}, "all");
+    assert.deepEqual(s.sys.attached.get(dir), []);
+    assert.deepEqual(s.sys.bpfCalls(), [`BPF_PROG_QUERY ${dir}`, "BPF_PROG_GET_FD_BY_ID #1", `BPF_PROG_DETACH ${dir} #1`]);
+    assert.deepEqual([...s.fake.openFds], []);
+  });
+
+  test("a refused attach names the command, the cgroup and the errno, and leaves no fd open", async () => {
+    const s = await ready();
+    s.sys.fail = (c) => (c.call === "bpf BPF_PROG_ATTACH" ? "EPERM" : undefined);
+    await assert.rejects(s.mgr.createContainer("uid1", "app"), (e: unknown) => {
+      assert.ok(e instanceof PoddError);
+      assert.equal(e.message, `bpf BPF_PROG_ATTACH cgroup ${dirOf(s, "app")}: EPERM`);
+      assert.equal(e.errno, "EPERM");
+      return true;
+    });
+    assert.deepEqual([...s.fake.openFds], []);
+  });
+
+  test("a refused load is not remembered: the next container loads again", async () => {
+    const s = await ready();
+    let refuse = true;
+    s.sys.fail = (c) => (c.call === "bpf BPF_PROG_LOAD" && refuse ? "EINVAL" : undefined);
+    await assert.rejects(s.mgr.createContainer("uid1", "app"), /^PoddError: bpf BPF_PROG_LOAD device allow-list \(9 rules\): EINVAL/);
+    refuse = false;
+    await s.mgr.createContainer("uid1", "app");
+    assert.equal(s.sys.calls.filter((c) => c.call === "bpf BPF_PROG_LOAD").length, 2);
+    assert.equal(s.sys.loaded().length, 1);
+    assert.deepEqual(s.sys.attached.get(dirOf(s, "app")), [1]);
+    assert.deepEqual([...s.fake.openFds], []);
   });
 });
