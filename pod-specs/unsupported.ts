@@ -103,10 +103,7 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ),
   ...forContainers("securityContext.appArmorProfile", undefined, APPARMOR_HINT),
   // pod security
-  ...[
-    "fsGroup", "fsGroupChangePolicy", "supplementalGroups", "supplementalGroupsPolicy", "sysctls", "seLinuxOptions",
-    "seLinuxChangePolicy", "seccompProfile", "windowsOptions",
-  ].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
+  ...["seLinuxOptions", "seLinuxChangePolicy", "seccompProfile", "windowsOptions"].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
   { path: "spec.securityContext.appArmorProfile", hint: APPARMOR_HINT },
 
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either

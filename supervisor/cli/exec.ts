@@ -4,7 +4,7 @@
 // relays this terminal to; the command's exit code becomes podd's.
 import { spawn } from "node:child_process";
 import { isatty } from "node:tty";
-import { execIdentityArgs, processSecurity } from "../../pod-specs/security.ts";
+import { execIdentityArgs, execSecurity } from "../../pod-specs/security.ts";
 import { PoddError } from "../base/errors.ts";
 import { initPath } from "./lib/supervisor-flags.ts";
 import { clientFor, defaultContainer, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
@@ -69,9 +69,10 @@ export async function execMain(argv: string[], io: Io, deps: ExecDeps = spawnIni
     const spec = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === target.container);
     const args = ["exec", "--pid", String(target.pid1)];
     if (spec?.workingDir) args.push("--cwd", spec.workingDir);
-    // The command runs as the container's processes do (user, no_new_privs), as the container
-    // runtime's exec does.
-    args.push(...execIdentityArgs(processSecurity(pod, spec ?? {})));
+    // The command runs as the container's processes do (user, groups, no_new_privs), as the
+    // container runtime's exec does; the groups as its status says they were started with.
+    const started = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((s) => s.name === target.container)?.user?.linux;
+    args.push(...execIdentityArgs(execSecurity(pod, spec ?? {}, started)));
     // podd-init opens the pty inside the container and relays this terminal to it.
     if (tty) args.push("--tty");
     args.push("--", ...command);

@@ -30,6 +30,8 @@ export interface LaunchPlan {
   cwd: string;
   uid: number;
   gid: number;
+  /** the supplementary groups, primary gid included (pod-specs/security.ts supplementalGroupsOf) */
+  groups: number[];
   /** allowPrivilegeEscalation: false */
   noNewPrivs: boolean;
 }
@@ -93,6 +95,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
   a.push("--cwd", plan.cwd, "--uid", String(plan.uid), "--gid", String(plan.gid));
   if (plan.noNewPrivs) a.push("--no-new-privs");
+  if (plan.groups.length > 0) a.push("--groups", plan.groups.join(","));
   a.push("--", ...plan.argv);
   return a;
 }

@@ -2,11 +2,11 @@
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod/lifecycle.ts; this module only does what it is told and reports what happened.
 import { rfc3339Millis } from "../base/time.ts";
-import { availableParallelism, hostname, totalmem } from "node:os";
+import { availableParallelism, hostname, release, totalmem } from "node:os";
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts";
-import { allocatableOf, parseMemTotal, type Requests } from "../pod/admission.ts";
+import { allocatableOf, parseMemTotal, sysctlAllowlist, type Requests, type SysctlAllowlist } from "../pod/admission.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
@@ -14,7 +14,7 @@ import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./c
 import { runChecked } from "../base/exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
 import { hostRootTakesFile, planLaunch } from "./launch.ts";
-import { readPasswd } from "./passwd.ts";
+import { readGroup, readPasswd } from "./passwd.ts";
 import { execIdentityArgs, type ProcessSecurity } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   /** --system-reserved and --kube-reserved: taken off the machine before pods are admitted */
   systemReserved?: Requests;
   kubeReserved?: Requests;
+  /** --allowed-unsafe-sysctls: namespaced sysctls beyond the safe set that pods may set */
+  allowedUnsafeSysctls?: readonly string[];
 }
 
 export interface NodeInfo {
@@ -80,6 +82,15 @@ export interface ContainerRun {
   monitor: MonitorHandle;
   stateDir: string;
   logPath: string;
+  /** the identity its command was started with (status user.linux); unknown for an adopted run */
+  user?: ContainerUser;
+}
+
+/** The identity a container's command was started with, as status.containerStatuses[].user.linux reports it. */
+export interface ContainerUser {
+  uid: number;
+  gid: number;
+  supplementalGroups: number[];
 }
 
 export class Runtime {
@@ -88,6 +99,8 @@ export class Runtime {
   readonly volumes: VolumeManager;
   readonly images: ImageStore;
   readonly node: NodeInfo;
+  /** the sysctls pods may set: the kubelet's safe set for this kernel and --allowed-unsafe-sysctls */
+  readonly sysctls: SysctlAllowlist;
 
   constructor(
     readonly sys: Sys,
@@ -100,6 +113,7 @@ export class Runtime {
     this.volumes = new VolumeManager(sys, this.layout, onHostPath);
     this.images = new ImageStore(this.layout.imagesDir());
     this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
+    this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
   }
 
   sandboxSpec(pod: BoundPod) {
@@ -111,6 +125,7 @@ export class Runtime {
       hostIPC: pod.spec.hostIPC ?? false,
       hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
       shmSize: this.opts.shmSize,
+      sysctls: pod.spec.securityContext?.sysctls ?? [],
     };
   }
 
@@ -193,8 +208,9 @@ export class Runtime {
       workDir,
       terminationLog,
       node: this.node,
-      // The image's own file, as its overlay starts; the host's for `image: host`.
+      // The image's own files, as its overlay starts; the host's for `image: host`.
       passwd: readPasswd(image === "host" ? "/" : image.rootfs),
+      group: readGroup(image === "host" ? "/" : image.rootfs),
     });
     const fresh = await this.cgroups.createContainer(ref.uid, container.name, containerLimits(container));
     // Not awaited: the kernel's wait before PID 1's join runs beside the work below.
@@ -217,7 +233,7 @@ export class Runtime {
       createTerminationLog(terminationLog);
     }
     const monitor = launch(this.opts.initPath, plan);
-    return { monitor, stateDir: runDir, logPath: plan.logPath };
+    return { monitor, stateDir: runDir, logPath: plan.logPath, user: { uid: plan.uid, gid: plan.gid, supplementalGroups: plan.groups } };
   }
 
   private volumeSources(pod: BoundPod): Map<string, string> {

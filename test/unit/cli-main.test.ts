@@ -44,7 +44,7 @@ test("exec: asks for the exec target, runs podd-init exec with the pid and cwd, 
   chmodSync(fakeInit, 0o755);
   const r = await podd(["exec", "web", "--socket", api.socket, "--", "ls", "-l", "/"], { PODD_INIT: fakeInit });
   assert.equal(r.stderr, "");
-  assert.equal(r.stdout, "args: exec --pid 4321 --cwd /srv --uid 0 --gid 0 -- ls -l /\n");
+  assert.equal(r.stdout, "args: exec --pid 4321 --cwd /srv --uid 0 --gid 0 --groups 0 -- ls -l /\n");
   assert.equal(r.code, 7);
   assert.ok(api.paths().includes("GET /api/v1/namespaces/default/pods/web/exec-target?container=app"), "the default container, named");
 });
