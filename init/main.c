@@ -12,16 +12,22 @@
  *
  *   podd-init sandbox --hostname NAME [--net PATH] [--ipc PATH] [--uts PATH]
  *                     [--pid PATH --pid-record FILE [--pid-cgroup DIR]...]
+ *                     [--sysctl NAME=VALUE ...]
  *       Creates the pod's namespaces (only the kinds given a PATH), sets the
- *       hostname, brings `lo` up, bind-mounts /proc/self/ns/<kind> onto PATH
- *       (creating it 0444 if missing) and exits 0. The namespaces then live as
- *       long as those bind mounts. --pid also makes a PID namespace for the
- *       whole pod, whose PID 1 is a podd-init that only reaps (in the pod's
- *       other namespaces, with an empty root and no capabilities); it stays
- *       after we exit, in the --pid-cgroup DIRs, its pid and start time in
- *       FILE ("PID STARTTIME"), and lives until it is sent SIGKILL (or its
- *       cgroup is killed), which ends the namespace. On failure it undoes what it did and prints
- *       one line naming the step, the path and the errno.
+ *       hostname, brings `lo` up, sets each sysctl in them (writes VALUE to
+ *       /proc/sys/NAME, NAME dotted as net.ipv4.ip_local_port_range or slashed
+ *       as net/ipv4/ip_local_port_range; only net.* with --net and the IPC
+ *       namespace's kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* with
+ *       --ipc), bind-mounts /proc/self/ns/<kind> onto PATH (creating it 0444
+ *       if missing) and exits 0. The namespaces then live as long as those
+ *       bind mounts. --pid also makes a PID namespace for the whole pod, whose
+ *       PID 1 is a podd-init that only reaps (in the pod's other namespaces,
+ *       with an empty root and no capabilities); it stays after we exit, in
+ *       the --pid-cgroup DIRs, its pid and start time in FILE ("PID
+ *       STARTTIME"), and lives until it is sent SIGKILL (or its cgroup is
+ *       killed), which ends the namespace. On failure it undoes what it did
+ *       and prints one line naming the step (the sysctl), the path and the
+ *       errno.
  *       Expectation on the caller: the pin files live in a directory that is a
  *       *shared* bind mount of itself (supervisor/sandbox.ts makes it so, on
  *       purpose). A mount namespace created later (a host service's) then

@@ -12,7 +12,8 @@
 //
 // Also exported: the Pod types, quantities (parseQuantity, quantityValue, quantityMilliValue,
 // formatQuantity, …), $(VAR) expansion (expand, containerEnv, expandCommandAndArgs), the
-// kubelet's resource-to-cgroup conversions, defaults and the unsupported-yet table.
+// kubelet's resource-to-cgroup conversions, defaults, the unsupported-yet table, the
+// supplementary groups of a container and the names and namespaces of sysctls.
 
 import type { Diagnostic, Pod } from "./types.ts";
 import { loadYaml, ROOT_PATH, type LoadedDocument, type Pos, type TreeNode } from "./load.ts";
@@ -30,6 +31,8 @@ export { applyDefaults, defaultPullPolicy, HOST_IMAGE, DEFAULT_NAMESPACE } from 
 export { NOT_SUPPORTED_YET, type NotSupportedYet } from "./unsupported.ts";
 export { validatePod } from "./validate.ts";
 export { execIdentityArgs, processSecurity, type ProcessSecurity } from "./security.ts";
+export { execSecurity, groupsArgs, supplementalGroupsOf } from "./security.ts";
+export { isValidSysctlName, normalizeSysctlName, safeSysctls, sysctlNamespace, sysctlPath, type SysctlNamespace } from "./sysctls.ts";
 
 export interface LoadOptions {
   /** what to do with fields Kubernetes does not know: "strict" (default) | "warn" | "ignore" */

@@ -73,20 +73,53 @@ export interface ProcessSecurity {
   /** the bounding set; root holds it effective, another uid only what file capabilities grant within it */
   capabilities: Capability[];
   seccomp: SeccompProfile;
+  /** the supplementary groups (setgroups(2)), see supplementalGroupsOf */
+  supplementalGroups: number[];
 }
 
-export function processSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">): ProcessSecurity {
+/**
+ * `imageGroups` gives the groups the container's /etc/group lists for a uid's user (see
+ * supervisor/runtime/passwd.ts); without it, none.
+ */
+export function processSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">, imageGroups?: (uid: number) => readonly number[]): ProcessSecurity {
   const sc = container.securityContext ?? {};
   const psc = pod.spec.securityContext ?? {};
+  const uid = sc.runAsUser ?? psc.runAsUser ?? 0;
+  const gid = sc.runAsGroup ?? psc.runAsGroup ?? 0;
   return {
-    uid: sc.runAsUser ?? psc.runAsUser ?? 0,
-    gid: sc.runAsGroup ?? psc.runAsGroup ?? 0,
+    uid,
+    gid,
     runAsNonRoot: (sc.runAsNonRoot ?? psc.runAsNonRoot) === true,
     noNewPrivs: sc.allowPrivilegeEscalation === false,
     privileged: sc.privileged === true,
     capabilities: containerCapabilities(container),
     seccomp: containerSeccomp(pod, container),
+    supplementalGroups: supplementalGroupsOf(pod, gid, imageGroups?.(uid) ?? []),
   };
+}
+
+/**
+ * A container's supplementary groups as the kubelet and its CRI runtime make them: the primary
+ * gid, then (supplementalGroupsPolicy Merge, the default) the groups the image's /etc/group
+ * lists for the user, then fsGroup, then supplementalGroups; each once, in ascending order, the
+ * order the kernel keeps them in and containerd reports them.
+ */
+export function supplementalGroupsOf(pod: Pick<Pod, "spec">, gid: number, imageGroups: readonly number[]): number[] {
+  const psc = pod.spec.securityContext ?? {};
+  const strict = psc.supplementalGroupsPolicy === "Strict";
+  const all = [gid, ...(strict ? [] : imageGroups), ...(psc.fsGroup !== undefined ? [psc.fsGroup] : []), ...(psc.supplementalGroups ?? [])];
+  return [...new Set(all)].sort((a, b) => a - b);
+}
+
+/**
+ * The identity of a process started in a running container (a hook, `podd exec`): the
+ * container's, with the supplementary groups its processes were started with when they are
+ * known (status.containerStatuses[].user.linux): the image's share of them is known only to the
+ * runtime that read the image.
+ */
+export function execSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">, started?: { supplementalGroups?: number[] }): ProcessSecurity {
+  const s = processSecurity(pod, container);
+  return started?.supplementalGroups ? { ...s, supplementalGroups: [...started.supplementalGroups] } : s;
 }
 
 /**
@@ -96,9 +129,15 @@ export function processSecurity(pod: Pick<Pod, "spec">, container: Pick<Containe
 export function execIdentityArgs(s: ProcessSecurity, seccompFile?: string): string[] {
   const args = ["--uid", String(s.uid), "--gid", String(s.gid)];
   if (s.noNewPrivs) args.push("--no-new-privs");
+  args.push(...groupsArgs(s));
   if (!s.privileged) args.push("--caps", capabilityMask(s.capabilities).toString(16));
   if (seccompFile !== undefined) args.push("--seccomp", seccompFile);
   return args;
+}
+
+/** podd-init's --groups for the supplementary groups (without it, a process has none). */
+export function groupsArgs(s: Pick<ProcessSecurity, "supplementalGroups">): string[] {
+  return s.supplementalGroups.length > 0 ? ["--groups", s.supplementalGroups.join(",")] : [];
 }
 
 /**

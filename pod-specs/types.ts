@@ -234,6 +234,23 @@ export interface PodSecurityContext {
   runAsGroup?: number;
   runAsNonRoot?: boolean;
   seccompProfile?: SeccompProfile;
+  /** a group every container has, which owns the pod's emptyDir volumes */
+  fsGroup?: number;
+  /** accepted; the kubelet's emptyDir ignores it, and podd has no other volume it applies to */
+  fsGroupChangePolicy?: FSGroupChangePolicy;
+  supplementalGroups?: number[];
+  /** Merge (unset): also the groups the image's /etc/group gives the user; Strict: only the pod's */
+  supplementalGroupsPolicy?: SupplementalGroupsPolicy;
+  /** set in the pod's own network and IPC namespaces when its sandbox is made */
+  sysctls?: Sysctl[];
+}
+
+export type FSGroupChangePolicy = "Always" | "OnRootMismatch";
+export type SupplementalGroupsPolicy = "Merge" | "Strict";
+
+export interface Sysctl {
+  name: string;
+  value: string;
 }
 
 export type HostPathType =

@@ -99,10 +99,7 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("securityContext.procMount", (v) => v === "Unmasked", "an unmasked /proc needs hostUsers: false, which podd does not offer yet; remove procMount"),
   ...forContainers("securityContext.appArmorProfile", undefined, APPARMOR_HINT),
   // pod security
-  ...[
-    "fsGroup", "fsGroupChangePolicy", "supplementalGroups", "supplementalGroupsPolicy", "sysctls", "seLinuxOptions",
-    "seLinuxChangePolicy", "windowsOptions",
-  ].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
+  ...["seLinuxOptions", "seLinuxChangePolicy", "windowsOptions"].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
   { path: "spec.securityContext.appArmorProfile", hint: APPARMOR_HINT },
 
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either

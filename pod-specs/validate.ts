@@ -17,6 +17,7 @@ import {
 import { compareQuantities, isNegative, mustParseQuantity, type Quantity } from "./quantity.ts";
 import { childPath } from "./schema.ts";
 import { capabilityName } from "./security.ts";
+import { isValidSysctlName, SYSCTL_MAX_LENGTH, SYSCTL_NAME_REGEX, sysctlNamespace } from "./sysctls.ts";
 
 export interface ValidationProblem {
   path: string;
@@ -129,6 +130,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   if (spec.shareProcessNamespace === true && spec.hostPID === true) {
     add("spec.shareProcessNamespace", invalid(true, "ShareProcessNamespace and HostPID cannot both be enabled"));
   }
+  validatePodSecurityContext(spec, add);
   validateSeccompProfile(spec.securityContext?.seccompProfile, "spec.securityContext.seccompProfile", add);
   (spec.hostAliases ?? []).forEach((h, i) => {
     const path = `spec.hostAliases[${i}]`;
@@ -204,6 +206,47 @@ function validateSecurityIds(sc: { runAsUser?: number; runAsGroup?: number; runA
   // The kubelet refuses to start such a container; saying so now beats a crash loop later.
   if (sc.runAsNonRoot === true && sc.runAsUser === 0) {
     add(`${path}.runAsNonRoot`, invalid(true, "conflicts with runAsUser 0: the container would run as root"));
+  }
+}
+
+const FS_GROUP_CHANGE_POLICIES = ["Always", "OnRootMismatch"];
+const SUPPLEMENTAL_GROUPS_POLICIES = ["Merge", "Strict"];
+
+// The group and sysctl fields of the pod's securityContext, as validatePodSpecSecurityContext
+// checks them. A sysctl's value must be given too: the API server lets an empty one through and
+// the runtime then writes nothing, which would look like the sysctl was set.
+function validatePodSecurityContext(spec: Pod["spec"], add: Add): void {
+  const sc = spec.securityContext;
+  if (!sc) return;
+  const path = "spec.securityContext";
+  const gidError = (v: number) => (v < 0 || v > MAX_INT32 ? `must be between 0 and ${MAX_INT32}, inclusive` : undefined);
+  if (sc.fsGroup !== undefined) {
+    const e = gidError(sc.fsGroup);
+    if (e) add(`${path}.fsGroup`, invalid(sc.fsGroup, e));
+  }
+  (sc.supplementalGroups ?? []).forEach((g, i) => {
+    const e = gidError(g);
+    if (e) add(`${path}.supplementalGroups[${i}]`, invalid(g, e));
+  });
+  const names = new Set<string>();
+  (sc.sysctls ?? []).forEach((s, i) => {
+    const np = `${path}.sysctls[${i}].name`;
+    if (s.name === undefined || s.name === "") add(np, required());
+    else if (!isValidSysctlName(s.name)) add(np, invalid(s.name, `must have at most ${SYSCTL_MAX_LENGTH} characters and match regex ${SYSCTL_NAME_REGEX}`));
+    else if (names.has(s.name)) add(np, duplicate(s.name));
+    if (s.name !== undefined && s.name !== "") {
+      const ns = sysctlNamespace(s.name);
+      if (spec.hostNetwork === true && ns === "Net") add(np, invalid(s.name, "may not be specified when 'hostNetwork' is true"));
+      else if (spec.hostIPC === true && ns === "IPC") add(np, invalid(s.name, "may not be specified when 'hostIPC' is true"));
+      names.add(s.name);
+    }
+    if (s.value === undefined || s.value === "") add(`${path}.sysctls[${i}].value`, required());
+  });
+  if (sc.fsGroupChangePolicy !== undefined && !FS_GROUP_CHANGE_POLICIES.includes(sc.fsGroupChangePolicy)) {
+    add(`${path}.fsGroupChangePolicy`, unsupported(sc.fsGroupChangePolicy, FS_GROUP_CHANGE_POLICIES));
+  }
+  if (sc.supplementalGroupsPolicy !== undefined && !SUPPLEMENTAL_GROUPS_POLICIES.includes(sc.supplementalGroupsPolicy)) {
+    add(`${path}.supplementalGroupsPolicy`, unsupported(sc.supplementalGroupsPolicy, SUPPLEMENTAL_GROUPS_POLICIES));
   }
 }
 

@@ -24,7 +24,7 @@ function groupId(name: string): number {
 
 export const daemon: Verb = {
   summary: "Run the podd daemon: keeps pods running and serves the API",
-  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--socket PATH] [--group NAME] [--manifests DIR] [--log-format text|json] [--stop-pods-on-exit]",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--log-format text|json] [--stop-pods-on-exit]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       ...supervisorFlags,

@@ -22,7 +22,7 @@ export function formatEvent(e: PodEvent): string {
 
 export const run: Verb = {
   summary: "Run pods in the foreground until they finish",
-  usage: "-f FILE|DIR|- [-f …] [-R] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N]",
+  usage: "-f FILE|DIR|- [-f …] [-R] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       filename: { type: "string", short: "f", multiple: true },

@@ -214,7 +214,7 @@ export class Daemon implements ApiBackend {
         running,
         ...(live?.pid1 ? { pid1: live.pid1 } : {}),
         logDir: this.sup.runtime.layout.containerLogDir(ref, c.name),
-        execIdentity: this.sup.runtime.execIdentity(w.pod, c),
+        execIdentity: this.sup.runtime.execIdentity(w.pod, c, w.record(c.name).user),
         ...(live ? { liveLogPath: live.run.logPath } : {}),
       };
     });

@@ -3,7 +3,7 @@
 import { podKeyOf } from "../base/paths.ts";
 import { randomUUID } from "node:crypto";
 import type { Pod } from "../../pod-specs/types.ts";
-import { admitPod, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
+import { admitPod, admitSysctls, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
 import { openCgroups } from "../cgroups/index.ts";
 import { PoddError } from "../base/errors.ts";
 import { EventBus } from "./events.ts";
@@ -83,8 +83,13 @@ export class Supervisor {
     return worker;
   }
 
-  /** The kubelet's resource admission: against what the pods admitted and not ended request. */
+  /**
+   * The kubelet's admission, in its order: the pod's sysctls against the node's allowlist, then
+   * its resources against what the pods admitted and not ended request.
+   */
   admit(pod: BoundPod): Admission {
+    const sysctls = admitSysctls(pod.spec, this.runtime.sysctls);
+    if (!sysctls.admit) return sysctls;
     let used = NO_REQUESTS;
     for (const w of this.workers.values()) {
       if (!w.active || w.pod.metadata.uid === pod.metadata.uid) continue;

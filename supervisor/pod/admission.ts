@@ -2,10 +2,21 @@
 // predicate.go, with the scheduler's noderesources fit): the pod's effective requests must fit
 // in the node's allocatable (capacity minus --system-reserved and --kube-reserved) less what
 // the pods already admitted request. A pod that does not fit is rejected: Failed, with reason
-// OutOf<resource>, and nothing of it is created. Pure: the caller hands in every number.
+// OutOf<resource>, and nothing of it is created. Its sysctls must be ones the node allows
+// (the kubelet's sysctl allowlist), or it is rejected the same way with SysctlForbidden.
+// Pure: the caller hands in every number.
 import { mustParseQuantity, parseQuantity, quantityMilliValue, quantityValue } from "../../pod-specs/quantity.ts";
 import type { Container, PodSpec, ResourceList } from "../../pod-specs/types.ts";
 import { PoddError } from "../base/errors.ts";
+import {
+  isValidSysctlPattern,
+  normalizeSysctlName,
+  safeSysctls,
+  SYSCTL_MAX_LENGTH,
+  SYSCTL_PATTERN_FMT,
+  sysctlNamespace,
+  type SysctlNamespace,
+} from "../../pod-specs/sysctls.ts";
 
 /** CPU in millicores, memory in bytes: the units the kubelet compares and prints. */
 export interface Requests {
@@ -124,4 +135,77 @@ export function parseReservation(flag: string, text: string): Requests {
 export function parseMemTotal(meminfo: string): bigint | undefined {
   const m = /^MemTotal:\s+(\d+) kB$/m.exec(meminfo);
   return m ? BigInt(m[1]!) * 1024n : undefined;
+}
+
+// ---- sysctls ---------------------------------------------------------------------------------
+
+/**
+ * The sysctls this node lets pods set (the kubelet's patternAllowlist): the safe set and the
+ * patterns of --allowed-unsafe-sysctls, each with the namespace it is set in. A pod that shares
+ * the host's network or IPC namespace may not set that namespace's sysctls: they would be the
+ * host's.
+ */
+export interface SysctlAllowlist {
+  /** exact names, dotted */
+  readonly sysctls: ReadonlyMap<string, SysctlNamespace>;
+  /** what a pattern's "*" follows: "kernel.msg" for kernel.msg* */
+  readonly prefixes: ReadonlyMap<string, SysctlNamespace>;
+}
+
+/**
+ * The allowlist of the safe sysctls of this kernel and the given patterns ("kernel.msg*",
+ * "net.core.somaxconn"). A pattern that is not valid, or not known to be namespaced, is refused
+ * as the kubelet refuses it at start: such a sysctl would change the whole machine.
+ */
+export function sysctlAllowlist(kernelRelease: string, unsafePatterns: readonly string[] = []): SysctlAllowlist {
+  const sysctls = new Map<string, SysctlNamespace>();
+  const prefixes = new Map<string, SysctlNamespace>();
+  for (const pattern of [...safeSysctls(kernelRelease), ...unsafePatterns]) {
+    if (!isValidSysctlPattern(pattern)) {
+      throw new PoddError(`sysctl ${JSON.stringify(pattern)} must have at most ${SYSCTL_MAX_LENGTH} characters and match regex ${SYSCTL_PATTERN_FMT}`, { code: "Invalid" });
+    }
+    const normal = normalizeSysctlName(pattern);
+    const star = normal.indexOf("*");
+    const nameOrPrefix = star < 0 ? normal : normal.slice(0, star);
+    const ns = sysctlNamespace(nameOrPrefix);
+    if (ns === undefined) throw new PoddError(`the sysctls ${JSON.stringify(nameOrPrefix)} are not known to be namespaced`, { code: "Invalid" });
+    (star < 0 ? sysctls : prefixes).set(nameOrPrefix, ns);
+  }
+  return { sysctls, prefixes };
+}
+
+/**
+ * --allowed-unsafe-sysctls as the kubelet takes it: a comma-separated list of sysctls and
+ * patterns ending in "*", each of which must be namespaced.
+ */
+export function parseAllowedUnsafeSysctls(text: string): string[] {
+  const patterns = text.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  try {
+    sysctlAllowlist("", patterns);
+  } catch (err) {
+    throw new PoddError(`invalid --allowed-unsafe-sysctls ${JSON.stringify(text)}: ${(err as Error).message}; podd lets pods set namespaced sysctls only (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*)`, { code: "Invalid" });
+  }
+  return patterns;
+}
+
+function sysctlVerdict(name: string, allow: SysctlAllowlist, hostNetwork: boolean, hostIPC: boolean): string | undefined {
+  const sysctl = normalizeSysctlName(name);
+  let ns = allow.sysctls.get(sysctl);
+  if (ns === undefined) ns = [...allow.prefixes].find(([p]) => sysctl.startsWith(p))?.[1];
+  if (ns === undefined) return `${JSON.stringify(sysctl)} not allowlisted`;
+  if ((ns === "IPC" && hostIPC) || (ns === "Net" && hostNetwork)) return `${JSON.stringify(sysctl)} not allowed with host ${ns} enabled`;
+  return undefined;
+}
+
+/**
+ * The kubelet's sysctl admission: every sysctl of the pod must be allowlisted, and not of a
+ * namespace the pod shares with the host; the first that is not rejects the pod (SysctlForbidden,
+ * with the kubelet's message).
+ */
+export function admitSysctls(spec: Pick<PodSpec, "securityContext" | "hostNetwork" | "hostIPC">, allow: SysctlAllowlist): Admission {
+  for (const s of spec.securityContext?.sysctls ?? []) {
+    const why = sysctlVerdict(s.name, allow, spec.hostNetwork === true, spec.hostIPC === true);
+    if (why !== undefined) return { admit: false, reason: "SysctlForbidden", message: `forbidden sysctl: ${why}` };
+  }
+  return { admit: true };
 }

@@ -117,6 +117,8 @@ export interface ContainerRecord {
   /** Of the current (or, while Waiting in back-off, the last) instance; status only. */
   containerID?: string;
   imageID?: string;
+  /** The identity the instance's command was started with (status user.linux); from its start on. */
+  user?: { uid: number; gid: number; supplementalGroups: number[] };
 }
 
 export function newContainerRecord(): ContainerRecord {
@@ -128,7 +130,7 @@ export function newContainerRecord(): ContainerRecord {
  * restartCount is the number of instances before this one); records the back-off entry the
  * StartContainer action carried.
  */
-export function recordStarting(name: string, rec: ContainerRecord, now: number, backOff?: BackOffEntry): ContainerRecord {
+export function recordStarting(name: string, rec: ContainerRecord, now: number, backOff?: BackOffEntry, user?: ContainerRecord["user"]): ContainerRecord {
   const lifecycle = transition(name, rec.lifecycle, { state: "Starting", sinceMs: now });
   const previous = rec.lifecycle.state === "Terminated" ? rec.lifecycle.termination : rec.lastTermination;
   const next: ContainerRecord = { lifecycle, restartCount: previous === undefined ? rec.restartCount : rec.restartCount + 1 };
@@ -136,6 +138,8 @@ export function recordStarting(name: string, rec: ContainerRecord, now: number, 
   const entry = backOff ?? rec.backOff;
   if (entry !== undefined) next.backOff = entry;
   if (rec.imageID !== undefined) next.imageID = rec.imageID;
+  const who = user ?? rec.user;
+  if (who !== undefined) next.user = who;
   return next; // the new instance's containerID comes with recordRunning
 }
 

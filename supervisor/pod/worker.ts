@@ -28,6 +28,7 @@ import {
 import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
 import { podRef, type BoundPod, type ContainerRun, type Runtime } from "../runtime/runtime.ts";
 import { MountError } from "../runtime/volumes.ts";
+import { SandboxError } from "../runtime/sandbox.ts";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { adoptMonitor, readMonitorLog, readRunRecord, readStartRecord, type MonitorHandle, type RunRecord } from "../runtime/container.ts";
 import { PoddError } from "../base/errors.ts";
@@ -205,6 +206,7 @@ export class PodWorker {
       // A volume that cannot be set up fails the sandbox before any container exists: the
       // kubelet reports that as FailedMount (and keeps retrying), not as a sync error.
       if (err instanceof MountError) this.emit("Warning", "FailedMount", this.lastError);
+      else if (err instanceof SandboxError) this.emit("Warning", "FailedCreatePodSandBox", `Failed to create pod sandbox: ${this.lastError}`);
       else this.emit("Warning", "FailedSync", `error syncing pod: ${this.lastError}`);
       // Try again later rather than spin: the failure is probably not going away at once.
       this.schedule(this.clock.now() + HOLD_RETRY_MS);
@@ -294,7 +296,7 @@ export class PodWorker {
     }
     trace("spawned", subject);
     this.held.delete(name);
-    this.setRecord(name, recordStarting(name, this.record(name), now, backOff));
+    this.setRecord(name, recordStarting(name, this.record(name), now, backOff, run.user));
     const live: LiveContainer = { run, containerID: randomBytes(32).toString("hex") };
     const monitor = readProcStat(run.monitor.monitorPid, this.runtime.opts.procRoot);
     const record: RunRecord = { containerID: live.containerID, logPath: run.logPath, monitorPid: run.monitor.monitorPid, monitorStartTime: monitor?.startTime ?? 0 };
@@ -329,8 +331,9 @@ export class PodWorker {
    * injected clock. The validator refuses the kinds podd cannot run yet.
    */
   private async runHook(name: string, hook: LifecycleHandler, pid1: number, timeoutMs: number): Promise<void> {
+    // As the command was started: the groups of the image's /etc/group come from its start.
     const container = this.container(name);
-    if (hook.exec?.command && container) return this.runtime.execIn(pid1, this.runtime.execIdentity(this.pod, container), hook.exec.command, timeoutMs);
+    if (hook.exec?.command && container) return this.runtime.execIn(pid1, this.runtime.execIdentity(this.pod, container, this.record(name).user), hook.exec.command, timeoutMs);
     if (hook.sleep) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(hook.sleep!.seconds * 1000, timeoutMs)));
   }
 

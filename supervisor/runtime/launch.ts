@@ -9,7 +9,7 @@ import type { BindPlan, LaunchPlan, TmpfsPlan } from "./container.ts";
 import { PoddError } from "../base/errors.ts";
 import { defaultImageEnv, type Image } from "./images.ts";
 import type { Roots } from "../base/paths.ts";
-import { homeOf } from "./passwd.ts";
+import { homeOf, imageGroupsOf } from "./passwd.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 export interface LaunchContext {
@@ -39,10 +39,15 @@ export interface LaunchContext {
   /** the text of the container's /etc/passwd (the image's, the host's for `image: host`),
    * undefined when it has none: where HOME comes from when nothing sets it */
   passwd?: string;
+  /** the text of the container's /etc/group, likewise: the groups its user is a member of */
+  group?: string;
 }
 
 /** The container's compiled seccomp filter, in its run dir: podd exec and hooks install it too. */
 export const SECCOMP_FILE = "seccomp.bpf";
+
+/** podd-init's limit on supplementary groups (MAX_GROUPS in init/podd-init.h). */
+export const MAX_SUPPLEMENTARY_GROUPS = 64;
 
 /** A container that cannot be configured: Kubernetes' CreateContainerConfigError. */
 export class ConfigError extends PoddError {
@@ -78,9 +83,12 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   if (argv.length === 0) throw new ConfigError(`container ${container.name}: no command specified; set command or args (podd images have no entrypoint)`);
 
   const sc = container.securityContext ?? {};
-  const security = processSecurity(pod, container);
+  const security = processSecurity(pod, container, (id) => imageGroupsOf(ctx.passwd ?? "", ctx.group ?? "", id));
   if (security.runAsNonRoot && security.uid === 0) {
     throw new ConfigError("container has runAsNonRoot and image will run as root");
+  }
+  if (security.supplementalGroups.length > MAX_SUPPLEMENTARY_GROUPS) {
+    throw new ConfigError(`container ${container.name}: ${security.supplementalGroups.length} supplementary groups; podd supports at most ${MAX_SUPPLEMENTARY_GROUPS}`);
   }
 
   const mounts: BindPlan[] = [

@@ -1,12 +1,14 @@
-// A container's /etc/passwd, for the one thing podd needs from it: the home directory of the
-// uid a container runs as, which becomes its HOME when neither the image nor the manifest sets
-// one (runc and the CRI runtimes do the same). Parsing is pure; reading the file of an image
-// (which the image's author shaped) is readPasswd's, bounded and never following a symlink.
+// A container's /etc/passwd and /etc/group, for what podd needs from them: the home directory of
+// the uid a container runs as, which becomes its HOME when neither the image nor the manifest
+// sets one (runc and the CRI runtimes do the same), and the groups /etc/group gives that uid's
+// user, which supplementalGroupsPolicy Merge adds to its supplementary groups (containerd's
+// WithAdditionalGIDs). Parsing is pure; reading the files of an image (which the image's author
+// shaped) is readPasswd's and readGroup's, bounded and never following a symlink.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { PoddError } from "../base/errors.ts";
 
-/** Larger than any real passwd file; a bigger one is read this far. */
+/** Larger than any real passwd or group file; a bigger one is read this far. */
 export const PASSWD_MAX_BYTES = 1024 * 1024;
 
 /**
@@ -23,14 +25,54 @@ export function homeOf(passwd: string, uid: number): string | undefined {
   return undefined;
 }
 
+/** The name of the first passwd(5) entry with numeric uid `uid` (as getpwuid(3) finds it). */
+export function userNameOf(passwd: string, uid: number): string | undefined {
+  for (const line of passwd.split("\n")) {
+    const fields = line.replace(/\r$/, "").split(":");
+    if (fields.length < 3 || !/^\d+$/.test(fields[2]!) || Number(fields[2]) !== uid) continue;
+    return fields[0] || undefined;
+  }
+  return undefined;
+}
+
 /**
- * The text of `<root>/etc/passwd`, or undefined when there is none, when it is no regular file
- * or when `etc` or `passwd` is a symlink: an image's symlink would point into the host's
+ * The gids of the group(5) entries that list `uid`'s user (by its name in passwd) as a member,
+ * leaving out a group named like the user (its own group, which is the primary gid's business);
+ * none when the uid has no passwd entry. Lines that are no entry (a comment, a bad gid) are
+ * skipped.
+ */
+export function imageGroupsOf(passwd: string, group: string, uid: number): number[] {
+  const user = userNameOf(passwd, uid);
+  if (user === undefined) return [];
+  const out: number[] = [];
+  for (const line of group.split("\n")) {
+    const fields = line.replace(/\r$/, "").split(":");
+    if (line.startsWith("#") || fields.length < 4 || fields[0] === user || !/^\d+$/.test(fields[2]!)) continue;
+    const gid = Number(fields[2]);
+    if (gid > 0xfffffffe) continue;
+    if (fields[3]!.split(",").some((m) => m.trim() === user)) out.push(gid);
+  }
+  return out;
+}
+
+/** The text of `<root>/etc/passwd`: see readEtcFile. */
+export function readPasswd(root: string): string | undefined {
+  return readEtcFile(root, "passwd");
+}
+
+/** The text of `<root>/etc/group`: see readEtcFile. */
+export function readGroup(root: string): string | undefined {
+  return readEtcFile(root, "group");
+}
+
+/**
+ * The text of `<root>/etc/<name>`, or undefined when there is none, when it is no regular file
+ * or when `etc` or the file is a symlink: an image's symlink would point into the host's
  * filesystem here, outside the container's root it was meant for.
  */
-export function readPasswd(root: string): string | undefined {
+function readEtcFile(root: string, name: string): string | undefined {
   const etc = join(root, "etc");
-  const path = join(etc, "passwd");
+  const path = join(etc, name);
   let fd: number;
   try {
     if (!lstatSync(etc).isDirectory()) return undefined;

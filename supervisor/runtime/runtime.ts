@@ -2,11 +2,11 @@
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod/lifecycle.ts; this module only does what it is told and reports what happened.
 import { rfc3339Millis } from "../base/time.ts";
-import { availableParallelism, hostname, totalmem } from "node:os";
+import { availableParallelism, hostname, release, totalmem } from "node:os";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts";
-import { allocatableOf, parseMemTotal, type Requests } from "../pod/admission.ts";
+import { allocatableOf, parseMemTotal, sysctlAllowlist, type Requests, type SysctlAllowlist } from "../pod/admission.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
 import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
@@ -16,8 +16,8 @@ import { runChecked } from "../base/exec-file.ts";
 import { ImageStore, type Image } from "./images.ts";
 import { hostRootTakesFile, planLaunch, SECCOMP_FILE } from "./launch.ts";
 import { SeccompFilters } from "./seccomp/container-filter.ts";
-import { readPasswd } from "./passwd.ts";
-import { execIdentityArgs, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
+import { readGroup, readPasswd } from "./passwd.ts";
+import { execIdentityArgs, execSecurity, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { SandboxManager, type Sandbox } from "./sandbox.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   /** --system-reserved and --kube-reserved: taken off the machine before pods are admitted */
   systemReserved?: Requests;
   kubeReserved?: Requests;
+  /** --allowed-unsafe-sysctls: namespaced sysctls beyond the safe set that pods may set */
+  allowedUnsafeSysctls?: readonly string[];
 }
 
 export interface NodeInfo {
@@ -82,6 +84,15 @@ export interface ContainerRun {
   monitor: MonitorHandle;
   stateDir: string;
   logPath: string;
+  /** the identity its command was started with (status user.linux); unknown for an adopted run */
+  user?: ContainerUser;
+}
+
+/** The identity a container's command was started with, as status.containerStatuses[].user.linux reports it. */
+export interface ContainerUser {
+  uid: number;
+  gid: number;
+  supplementalGroups: number[];
 }
 
 /** The cgroup of a pod's init (shareProcessNamespace): no container can be named so, "_" being no character of a DNS label. */
@@ -94,6 +105,8 @@ export class Runtime {
   readonly images: ImageStore;
   private readonly seccomp: SeccompFilters;
   readonly node: NodeInfo;
+  /** the sysctls pods may set: the kubelet's safe set for this kernel and --allowed-unsafe-sysctls */
+  readonly sysctls: SysctlAllowlist;
 
   constructor(
     readonly sys: Sys,
@@ -108,6 +121,7 @@ export class Runtime {
     this.images = new ImageStore(this.layout.imagesDir());
     this.seccomp = new SeccompFilters(this.layout.seccompDir());
     this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
+    this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
   }
 
   sandboxSpec(pod: BoundPod) {
@@ -120,6 +134,7 @@ export class Runtime {
       sharePid: pod.spec.shareProcessNamespace === true,
       hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
       shmSize: this.opts.shmSize,
+      sysctls: pod.spec.securityContext?.sysctls ?? [],
     };
   }
 
@@ -214,8 +229,9 @@ export class Runtime {
       terminationLog,
       ...(seccompFile ? { seccompFile } : {}),
       node: this.node,
-      // The image's own file, as its overlay starts; the host's for `image: host`.
+      // The image's own files, as its overlay starts; the host's for `image: host`.
       passwd: readPasswd(image === "host" ? "/" : image.rootfs),
+      group: readGroup(image === "host" ? "/" : image.rootfs),
     });
     this.reportWidenings(pod, container);
     // The device allow-list for every container; a privileged one gets every device, as the kubelet's.
@@ -242,7 +258,7 @@ export class Runtime {
       createTerminationLog(terminationLog);
     }
     const monitor = launch(this.opts.initPath, plan);
-    return { monitor, stateDir: runDir, logPath: plan.logPath };
+    return { monitor, stateDir: runDir, logPath: plan.logPath, user: { uid: plan.security.uid, gid: plan.security.gid, supplementalGroups: plan.security.supplementalGroups } };
   }
 
   /** containers whose widenings were reported, as "<pod uid>/<container>": once per pod, as hostPaths */
@@ -324,8 +340,8 @@ export class Runtime {
    * The podd-init options that make a process run in the container as its own processes do:
    * user, capabilities, no_new_privs and the seccomp filter its run installed.
    */
-  execIdentity(pod: BoundPod, container: Container): string[] {
-    return execIdentityArgs(processSecurity(pod, container), this.seccompFile(pod, container));
+  execIdentity(pod: BoundPod, container: Container, started?: { supplementalGroups?: number[] }): string[] {
+    return execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container));
   }
 
   /** Where the container's run keeps its compiled filter; undefined when it has none (Unconfined). */

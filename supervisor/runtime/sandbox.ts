@@ -1,6 +1,8 @@
 // The pod sandbox: the network, IPC and UTS namespaces a pod's containers share, created by a
 // short-lived `podd-init sandbox` and kept alive only by bind mounts of their ns files (no pause
 // process), plus the pod's generated /etc/hosts, /etc/hostname, /etc/resolv.conf and /dev/shm.
+// The pod's sysctls are set inside those namespaces by podd-init before it pins them, so a
+// sysctl that cannot be set leaves no sandbox behind.
 //
 // Mount propagation: the pod's ns directory is a bind mount of itself made *shared*. A mount
 // namespace created later by a host service, which keeps its propagation, holds copies of the
@@ -33,7 +35,12 @@ export interface SandboxSpec {
   hostAliases: { ip: string; hostnames: string[] }[];
   /** /dev/shm size in bytes for the pod (shared by its containers) */
   shmSize: number;
+  /** spec.securityContext.sysctls, admitted: each of a namespace the pod has of its own */
+  sysctls?: readonly { name: string; value: string }[];
 }
+
+/** A sandbox that could not be made: the kubelet's FailedCreatePodSandBox. */
+export class SandboxError extends PoddError {}
 
 export interface Sandbox {
   /** pin file per namespace the pod owns; absent kinds are the host's */
@@ -104,7 +111,19 @@ export class SandboxManager {
         args.push("--pid-record", this.podInitRecord(spec.pod));
         for (const dir of spec.podInitCgroups ?? []) args.push("--pid-cgroup", dir);
       }
-      if (sb.ns.net || sb.ns.ipc || sb.ns.uts || sb.ns.pid) await runChecked(`create sandbox for pod ${spec.pod.name}`, this.initPath, args);
+      const sysctls = spec.sysctls ?? [];
+      for (const s of sysctls) args.push("--sysctl", `${s.name}=${s.value}`);
+      if (sb.ns.net || sb.ns.ipc || sb.ns.uts || sb.ns.pid) {
+        try {
+          await runChecked(`create sandbox for pod ${spec.pod.name}`, this.initPath, args);
+        } catch (err) {
+          throw new SandboxError((err as Error).message, { cause: err });
+        }
+      } else if (sysctls.length > 0) {
+        // Admission refuses this (every sysctl podd allows is of the net or IPC namespace); a
+        // sysctl set here would be the host's.
+        throw new SandboxError(`create sandbox for pod ${spec.pod.name}: sysctls need a network or IPC namespace of the pod's own`);
+      }
       if (sb.shm) {
         mkdirSync(sb.shm, { mode: 0o1777 });
         this.sys.mount("shm", sb.shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize}`);

@@ -1,10 +1,12 @@
 // A pod's volumes on the host: emptyDir (a directory under the pod's state dir, or a tmpfs for
 // medium Memory), hostPath with Kubernetes' type checks. Every hostPath use is reported, since
-// it is the one way a pod reaches the host's files.
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, type Stats } from "node:fs";
+// it is the one way a pod reaches the host's files. With the pod's fsGroup an emptyDir is made
+// the group's as it is created (the kubelet's SetVolumeOwnership); a hostPath is the host's and
+// is never changed.
+import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { bytesOf } from "../../pod-specs/cgroup-conversions.ts";
-import type { Pod, Volume } from "../../pod-specs/types.ts";
+import type { FSGroupChangePolicy, Pod, Volume } from "../../pod-specs/types.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
 import { MNT_DETACH, MS_NODEV, MS_NOSUID, type Sys } from "../sys/index.ts";
@@ -46,6 +48,41 @@ export function hostPathCheck(path: string, type: string): void {
   if (!ok(st)) throw new MountError(`hostPath type check failed: ${path} is not ${what}`);
 }
 
+// What SetVolumeOwnership grants the group: read and write, and search on directories.
+const GROUP_RW = 0o660;
+const GROUP_X = 0o110;
+const SETGID = 0o2000;
+
+/**
+ * Whether OnRootMismatch may leave the volume as it is: its root is a directory of the group,
+ * with the setgid bit and at least group read, write and search (the kubelet's
+ * requiresPermissionChange).
+ */
+export function ownershipMatches(root: Pick<Stats, "gid" | "mode" | "isDirectory">, fsGroup: number): boolean {
+  if (root.gid !== fsGroup || !root.isDirectory()) return false;
+  const want = GROUP_RW | GROUP_X;
+  return (root.mode & want) === want && (root.mode & SETGID) !== 0;
+}
+
+/**
+ * The kubelet's SetVolumeOwnership: every file and directory of the volume (symlinks not
+ * followed) gets group fsGroup and group read and write; directories also group search and the
+ * setgid bit, so that what is created in them later is the group's too. A symlink's group is
+ * changed but not its mode, which would be its target's. With OnRootMismatch nothing is done
+ * when the root already matches (ownershipMatches); Always (or none) walks the whole volume.
+ */
+export function setVolumeOwnership(dir: string, fsGroup: number, policy?: FSGroupChangePolicy): void {
+  if (policy === "OnRootMismatch" && ownershipMatches(statSync(dir), fsGroup)) return;
+  const walk = (path: string): void => {
+    const st = lstatSync(path);
+    lchownSync(path, -1, fsGroup);
+    if (st.isSymbolicLink()) return;
+    chmodSync(path, (st.mode & 0o7777) | GROUP_RW | (st.isDirectory() ? GROUP_X | SETGID : 0));
+    if (st.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(dir);
+}
+
 export class VolumeManager {
   constructor(
     private readonly sys: Sys,
@@ -63,11 +100,15 @@ export class VolumeManager {
   /** Host paths of the pod's volumes, creating emptyDirs; idempotent, so a restart can redo it. */
   prepare(ref: PodRef, pod: Pod): Map<string, string> {
     const out = new Map<string, string>();
-    for (const v of pod.spec.volumes ?? []) out.set(v.name, this.prepareOne(ref, v));
+    const fsGroup = pod.spec.securityContext?.fsGroup;
+    for (const v of pod.spec.volumes ?? []) out.set(v.name, this.prepareOne(ref, v, fsGroup));
     return out;
   }
 
-  private prepareOne(ref: PodRef, v: Volume): string {
+  // The kubelet's emptyDir sets its ownership once, when it is set up, and passes no
+  // fsGroupChangePolicy (the field is for volumes that outlive a pod): so does podd. What a
+  // container later changes in its volume stays changed across its restarts.
+  private prepareOne(ref: PodRef, v: Volume, fsGroup: number | undefined): string {
     if (v.emptyDir) {
       if (v.emptyDir.medium === "Memory") {
         const dir = this.memoryDir(ref, v.name);
@@ -75,11 +116,21 @@ export class VolumeManager {
           mkdirSync(dir, { recursive: true, mode: 0o777 });
           const size = v.emptyDir.sizeLimit ? `,size=${bytesOf(v.emptyDir.sizeLimit)}` : "";
           this.sys.mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, `mode=777${size}`);
+          // A crash before this leaves a tmpfs the next sandbox removes first (removeMemory).
+          if (fsGroup !== undefined) this.own(v.name, dir, fsGroup);
         }
         return dir;
       }
       const dir = this.layout.volumeDir(ref, v.name);
-      mkdirSync(dir, { recursive: true, mode: 0o777 });
+      if (!existsSync(dir)) {
+        // Made whole under another name and renamed into place, so that a crash half-way
+        // never leaves a volume without its group. Volume names are DNS labels: no "." in them.
+        const fresh = `${dir}.new`;
+        rmSync(fresh, { recursive: true, force: true });
+        mkdirSync(fresh, { recursive: true, mode: 0o777 });
+        if (fsGroup !== undefined) this.own(v.name, fresh, fsGroup);
+        renameSync(fresh, dir);
+      }
       return dir;
     }
     if (v.hostPath) {
@@ -94,6 +145,14 @@ export class VolumeManager {
       return v.hostPath.path;
     }
     throw new MountError(`volume ${v.name}: this volume type is not supported yet by podd`);
+  }
+
+  private own(volume: string, dir: string, fsGroup: number): void {
+    try {
+      setVolumeOwnership(dir, fsGroup);
+    } catch (err) {
+      throw new MountError(`volume ${volume}: set its group to fsGroup ${fsGroup}: ${(err as Error).message}`);
+    }
   }
 
   /**

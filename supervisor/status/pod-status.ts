@@ -122,6 +122,7 @@ export function containerStatus(
     imageID: r.imageID ?? "",
     ...(id ? { containerID: id } : {}),
     started,
+    ...(r.user ? { user: { linux: { uid: r.user.uid, gid: r.user.gid, supplementalGroups: [...r.user.supplementalGroups] } } } : {}),
   };
 }
 

@@ -69,6 +69,12 @@ export interface ContainerStatus {
   imageID: string;
   containerID?: string;
   started: boolean;
+  /** The identity its command was started with (Kubernetes v1.31+), once it was created. */
+  user?: ContainerUser;
+}
+
+export interface ContainerUser {
+  linux: { uid: number; gid: number; supplementalGroups?: number[] };
 }
 
 export interface PodIP {

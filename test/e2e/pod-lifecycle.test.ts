@@ -615,7 +615,9 @@ spec:
       }
       assert.equal(p.status.qosClass, "BestEffort");
       const s = statusOf(p, "c");
-      assert.deepEqual(Object.keys(s).sort(), ["containerID", "image", "imageID", "lastState", "name", "ready", "restartCount", "started", "state"]);
+      assert.deepEqual(Object.keys(s).sort(), ["containerID", "image", "imageID", "lastState", "name", "ready", "restartCount", "started", "state", "user"]);
+      // As Kubernetes v1.31+ reports the identity the command was started with.
+      assert.deepEqual(s.user, { linux: { uid: 0, gid: 0, supplementalGroups: [0] } });
       assert.equal(s.image, "busybox");
       assert.equal(typeof s.imageID, "string");
       assert.match(s.containerID ?? "", /^[a-z]+:\/\/[0-9a-f]{64}$/);

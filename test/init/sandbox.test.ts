@@ -93,6 +93,60 @@ describe("podd-init sandbox", { skip: needsRoot }, () => {
       assert.ok(!fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8").includes(dir));
     }));
 
+  test("--sysctl sets each sysctl in the sandbox's own namespaces, dotted or slashed; the host's stay as they were", () =>
+    withCleanup(async (c) => {
+      const holder = await startHolder(c);
+      const dir = c.tmpdir();
+      const read = (p: string) => fs.readFileSync(p, "utf8").trim().split(/\s+/).join(" ");
+      const hostRange = read("/proc/sys/net/ipv4/ip_local_port_range");
+      const hostMsgmax = read("/proc/sys/kernel/msgmax");
+      // Values the host does not have (nor a fresh namespace), so that reading them proves they were set.
+      const range = hostRange === "20000 20999" ? "21000 21999" : "20000 20999";
+      const msgmax = String(Number(hostMsgmax) + 1024);
+      const r = holder.run([INIT, "sandbox", "--hostname", "s", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "--uts", `${dir}/uts`,
+        "--sysctl", `net/ipv4/ip_local_port_range=${range}`, "--sysctl", `kernel.msgmax=${msgmax}`]);
+      assert.equal(r.status, 0, r.stderr);
+      const inside = run("nsenter", [`--net=${holder.view(`${dir}/net`)}`, `--ipc=${holder.view(`${dir}/ipc`)}`, "cat", "/proc/sys/net/ipv4/ip_local_port_range", "/proc/sys/kernel/msgmax"]);
+      assert.equal(inside.status, 0, inside.stderr);
+      assert.deepEqual(inside.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" ")), [range, msgmax]);
+      assert.equal(read("/proc/sys/net/ipv4/ip_local_port_range"), hostRange);
+      assert.equal(read("/proc/sys/kernel/msgmax"), hostMsgmax);
+    }));
+
+  test("a sysctl the kernel refuses fails the sandbox before anything is pinned", () =>
+    withCleanup(async (c) => {
+      const holder = await startHolder(c);
+      const dir = c.tmpdir();
+      const refused: [string, string][] = [
+        ["net.core.somaxconn=many", "write /proc/sys/net/core/somaxconn: Invalid argument"],
+        ["net.ipv4.no_such_sysctl=1", "open /proc/sys/net/ipv4/no_such_sysctl: No such file or directory"],
+      ];
+      for (const [sysctl, why] of refused) {
+        const r = holder.run([INIT, "sandbox", "--hostname", "s", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "--uts", `${dir}/uts`, "--sysctl", "kernel.shm_rmid_forced=1", "--sysctl", sysctl]);
+        assert.equal(r.status, 1);
+        assert.equal(r.stderr, `podd-init sandbox: sysctl ${sysctl}: ${why}\n`);
+        assert.deepEqual(fs.readdirSync(dir), [], "no pin file");
+        assert.ok(!fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8").includes(dir), "nothing mounted");
+      }
+    }));
+
+  test("--sysctl of no namespace, or of one it does not create, is refused: it would be the host's", () => {
+    const hostSwappiness = fs.readFileSync("/proc/sys/vm/swappiness", "utf8");
+    const cases: [string[], RegExp][] = [
+      [["--net", "/nonexistent/net", "--sysctl", "vm.swappiness=7"], /--sysctl vm\.swappiness: not a namespaced sysctl/],
+      [["--net", "/nonexistent/net", "--sysctl", "kernel.shm_rmid_forced=1"], /--sysctl kernel\.shm_rmid_forced needs --ipc/],
+      [["--ipc", "/nonexistent/ipc", "--sysctl", "net.core.somaxconn=1"], /--sysctl net\.core\.somaxconn needs --net/],
+      [["--ipc", "/nonexistent/ipc", "--sysctl", "kernel/../../sys=1"], /expected NAME=VALUE/],
+      [["--ipc", "/nonexistent/ipc", "--sysctl", "kernel.msgmax"], /expected NAME=VALUE/],
+    ];
+    for (const [args, why] of cases) {
+      const r = run(INIT, ["sandbox", ...args]);
+      assert.equal(r.status, 2, args.join(" "));
+      assert.match(r.stderr, why);
+    }
+    assert.equal(fs.readFileSync("/proc/sys/vm/swappiness", "utf8"), hostSwappiness);
+  });
+
   test("--hostname without --uts is refused: it would rename the host", () => {
     const r = run(INIT, ["sandbox", "--hostname", "oops", "--net", "/nonexistent/net"]);
     assert.equal(r.status, 2);

@@ -131,6 +131,35 @@ const cases: Array<[string, string, string[]]> = [
     "9:84: spec.containers[0].securityContext.allowPrivilegeEscalation: Invalid value: false: cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
     "10:35: spec.securityContext.runAsNonRoot: Invalid value: true: conflicts with runAsUser 0: the container would run as root",
   ]],
+  ["pod groups and their policies", pod(containers(c()) + "  securityContext:\n    fsGroup: -1\n    supplementalGroups: [1000, 2147483648]\n    fsGroupChangePolicy: Sometimes\n    supplementalGroupsPolicy: merge\n"), [
+    "10:14: spec.securityContext.fsGroup: Invalid value: -1: must be between 0 and 2147483647, inclusive",
+    "11:32: spec.securityContext.supplementalGroups[1]: Invalid value: 2147483648: must be between 0 and 2147483647, inclusive",
+    '12:26: spec.securityContext.fsGroupChangePolicy: Unsupported value: "Sometimes": supported values: "Always", "OnRootMismatch"',
+    '13:31: spec.securityContext.supplementalGroupsPolicy: Unsupported value: "merge": supported values: "Merge", "Strict"',
+  ]],
+  ["sysctls: names, values, duplicates, hostNetwork", pod(containers(c()) + `  hostNetwork: true
+  securityContext:
+    sysctls:
+      - {name: net.core.somaxconn, value: "1024"}
+      - {name: Kernel.Shm, value: "1"}
+      - {name: kernel.shm_rmid_forced}
+      - {name: kernel.shm_rmid_forced, value: "1"}
+      - {value: "1"}
+      - {name: net/ipv4/tcp_syncookies, value: "1"}
+      - {name: kernel.msgmax, value: 65536}
+`), [
+    `12:16: spec.securityContext.sysctls[0].name: Invalid value: "net.core.somaxconn": may not be specified when 'hostNetwork' is true`,
+    `13:16: spec.securityContext.sysctls[1].name: Invalid value: "Kernel.Shm": must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`,
+    "14:9: spec.securityContext.sysctls[2].value: Required value",
+    '15:16: spec.securityContext.sysctls[3].name: Duplicate value: "kernel.shm_rmid_forced"',
+    "16:9: spec.securityContext.sysctls[4].name: Required value",
+    `17:16: spec.securityContext.sysctls[5].name: Invalid value: "net/ipv4/tcp_syncookies": may not be specified when 'hostNetwork' is true`,
+    '18:38: spec.securityContext.sysctls[6].value: expected a string, got number 65536; quote it: "65536"',
+  ]],
+  ["sysctls with hostIPC", pod(containers(c()) + "  hostIPC: true\n  securityContext:\n    sysctls: [{name: kernel.shm_rmid_forced, value: '1'}, {name: fs.mqueue.msg_max, value: '20'}, {name: net.ipv4.tcp_syncookies, value: '1'}]\n"), [
+    `11:22: spec.securityContext.sysctls[0].name: Invalid value: "kernel.shm_rmid_forced": may not be specified when 'hostIPC' is true`,
+    `11:66: spec.securityContext.sysctls[1].name: Invalid value: "fs.mqueue.msg_max": may not be specified when 'hostIPC' is true`,
+  ]],
   ["host aliases", pod(containers(c()) + "  hostAliases: [{ip: 300.1.1.1, hostnames: [Bad]}, {hostnames: [a]}]\n"), [
     '9:22: spec.hostAliases[0].ip: Invalid value: "300.1.1.1": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
     `9:45: spec.hostAliases[0].hostnames[0]: Invalid value: "Bad": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,

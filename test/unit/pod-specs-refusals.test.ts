@@ -89,6 +89,34 @@ test("AppArmor is refused by name, as annotation and as field; seccomp annotatio
   ]);
 });
 
+test("the pod's groups and sysctls are carried out; its SELinux and Windows settings are still refused by name", () => {
+  const carried = pod(app() + `  securityContext:
+    runAsUser: 1000
+    fsGroup: 2000
+    fsGroupChangePolicy: OnRootMismatch
+    supplementalGroups: [4000, 5000]
+    supplementalGroupsPolicy: Strict
+    sysctls:
+      - {name: kernel.shm_rmid_forced, value: "1"}
+      - {name: net.core.somaxconn, value: "1024"}
+`);
+  const r = loadManifests(carried, "pod.yaml");
+  assert.deepEqual(r.errors.map(formatDiagnostic), []);
+  assert.deepEqual(r.pods[0]!.spec.securityContext, {
+    runAsUser: 1000,
+    fsGroup: 2000,
+    fsGroupChangePolicy: "OnRootMismatch",
+    supplementalGroups: [4000, 5000],
+    supplementalGroupsPolicy: "Strict",
+    sysctls: [{ name: "kernel.shm_rmid_forced", value: "1" }, { name: "net.core.somaxconn", value: "1024" }],
+  });
+  const hint = "not supported yet by podd; podd runs containers with its default security settings; remove it";
+  assert.deepEqual(
+    errors(pod(app() + "  securityContext:\n    fsGroup: 2000\n    seLinuxOptions: {level: 's0:c1'}\n    seLinuxChangePolicy: Recursive\n    windowsOptions: {runAsUserName: x}\n")),
+    [`11:5: spec.securityContext.seLinuxOptions: ${hint}`, `12:5: spec.securityContext.seLinuxChangePolicy: ${hint}`, `13:5: spec.securityContext.windowsOptions: ${hint}`],
+  );
+});
+
 test("rules the API server does not have are not podd's either", () => {
   // hostname with hostNetwork is valid; the pod then has the host's hostname, as on a node.
   assert.deepEqual(errors(pod(app() + "  hostNetwork: true\n  hostname: web\n")), []);

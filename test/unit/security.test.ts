@@ -42,8 +42,8 @@ test("seccomp: the container's profile, else the pod's, else RuntimeDefault; pri
 
 test("podd-init options: --caps unless privileged, --seccomp when a filter was compiled", () => {
   const s = processSecurity(pod({ runAsUser: 1000, runAsGroup: 1000 }), { securityContext: { allowPrivilegeEscalation: false } });
-  assert.deepEqual(execIdentityArgs(s, "/run/x/seccomp.bpf"), ["--uid", "1000", "--gid", "1000", "--no-new-privs", "--caps", "a80425fb", "--seccomp", "/run/x/seccomp.bpf"]);
-  assert.deepEqual(execIdentityArgs(processSecurity(pod(), { securityContext: { privileged: true } })), ["--uid", "0", "--gid", "0"]);
+  assert.deepEqual(execIdentityArgs(s, "/run/x/seccomp.bpf"), ["--uid", "1000", "--gid", "1000", "--no-new-privs", "--groups", "1000", "--caps", "a80425fb", "--seccomp", "/run/x/seccomp.bpf"]);
+  assert.deepEqual(execIdentityArgs(processSecurity(pod(), { securityContext: { privileged: true } })), ["--uid", "0", "--gid", "0", "--groups", "0"]);
 });
 
 function errors(securityContext: string, podLevel = ""): string[] {

@@ -1,7 +1,7 @@
 // Flags the foreground runner and the daemon share, and turning them into supervisor options.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseReservation } from "../../pod/admission.ts";
+import { parseAllowedUnsafeSysctls, parseReservation } from "../../pod/admission.ts";
 import { parseDuration } from "../../base/time.ts";
 import { PoddError } from "../../base/errors.ts";
 import { rootsFromEnv } from "../../base/paths.ts";
@@ -21,6 +21,7 @@ export const supervisorFlags = {
   "log-max-files": { type: "string" },
   "system-reserved": { type: "string" },
   "kube-reserved": { type: "string" },
+  "allowed-unsafe-sysctls": { type: "string" },
 } as const;
 
 type Values = { [K in keyof typeof supervisorFlags]?: string | undefined };
@@ -68,5 +69,6 @@ export function supervisorOptions(v: Values, env: NodeJS.ProcessEnv = process.en
     shmSize: 64 * 1024 * 1024,
     ...(v["system-reserved"] !== undefined ? { systemReserved: parseReservation("system-reserved", v["system-reserved"]) } : {}),
     ...(v["kube-reserved"] !== undefined ? { kubeReserved: parseReservation("kube-reserved", v["kube-reserved"]) } : {}),
+    ...(v["allowed-unsafe-sysctls"] !== undefined ? { allowedUnsafeSysctls: parseAllowedUnsafeSysctls(v["allowed-unsafe-sysctls"]) } : {}),
   };
 }
