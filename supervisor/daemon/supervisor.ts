@@ -52,7 +52,7 @@ export class Supervisor {
     // Before anything is read or touched: a second supervisor on these roots would run a
     // second copy of every container and remove what the first one made.
     lockRoots(sys, opts.roots);
-    const cgroups = await openCgroups({ parent: opts.cgroupParent, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
+    const cgroups = await openCgroups({ parent: opts.cgroupParent, sys, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
     const sup: Supervisor = new Supervisor(
       new Runtime(sys, cgroups, opts, (pod, reason, message) => {
         sup.events.emit("event", {

@@ -10,7 +10,7 @@ import { benchEnv, cleanEnv, describeLeftovers, ensureBuilt, importBusybox, Podm
 
 const runs = Number(process.env.BENCH_POD_RUNS ?? 20);
 
-const trueManifest = (image: string) => `apiVersion: v1
+const trueManifest = (image: string, securityContext = "") => `apiVersion: v1
 kind: Pod
 metadata:
   name: bench-true
@@ -20,7 +20,7 @@ spec:
     - name: c
       image: ${image}
       command: ["true"]
-`;
+${securityContext ? `      securityContext: ${securityContext}\n` : ""}`;
 
 interface Traced {
   decided: number;
@@ -58,6 +58,10 @@ export async function podStart(): Promise<string> {
     const manifest = join(env.dir, "pod.yaml");
     writeFileSync(manifest, trueManifest("busybox"));
     const podd = [process.execPath, poddMain, "run", "-f", manifest, ...env.flags];
+    // The same container without a seccomp filter: what the filter costs a start.
+    const unconfinedManifest = join(env.dir, "unconfined.yaml");
+    writeFileSync(unconfinedManifest, trueManifest("busybox", "{seccompProfile: {type: Unconfined}}"));
+    const poddUnconfined = [process.execPath, poddMain, "run", "-f", unconfinedManifest, ...env.flags];
     const poddEnv = { ...process.env, PODD_TRACE: "1" };
     const runc = runcBundle(env.dir, rootfs, env.cgroupParent);
 
@@ -77,6 +81,7 @@ export async function podStart(): Promise<string> {
       ctrStart: [] as number[],
       toSpawn: [] as number[],
       spawnToExec: [] as number[],
+      unconfinedStart: [] as number[],
       runc: [] as number[],
       pmExited: [] as number[],
       pmPlay: [] as number[],
@@ -85,6 +90,8 @@ export async function podStart(): Promise<string> {
     const once = async (record: boolean) => {
       const r = check("podd run", await runTimed(podd, { env: poddEnv }));
       const t = parseTrace(r.stderr);
+      const u = parseTrace(check("podd run (Unconfined)", await runTimed(poddUnconfined, { env: poddEnv })).stderr);
+      if (record) s.unconfinedStart.push(u.execd - u.decided);
       if (runc) {
         const rr = check("runc run", await runTimed(runc.argv(`podd-bench-${process.pid}`)));
         if (record) s.runc.push(rr.endMs - rr.startMs);
@@ -137,6 +144,8 @@ export async function podStart(): Promise<string> {
     startRows.push(["podd: decided → command exec'd", m(s.ctrStart), vs(m(s.ctrStart), runcMedian)]);
     startRows.push(["  decided → monitor spawned (node)", m(s.toSpawn), vs(m(s.toSpawn), runcMedian)]);
     startRows.push(["  monitor spawned → exec'd (podd-init)", m(s.spawnToExec), vs(m(s.spawnToExec), runcMedian)]);
+    startRows.push(["podd, seccompProfile Unconfined: decided → exec'd", m(s.unconfinedStart), vs(m(s.unconfinedStart), runcMedian)]);
+    startRows.push(["  the default seccomp filter's share (difference of medians)", ms(m(s.ctrStart) - m(s.unconfinedStart)), "-"]);
     startRows.push(runc ? ["runc run, whole (create, start, wait, delete)", runcMedian!, "1.00×"] : ["runc run", "not installed", "-"]);
     const start = table(
       `Container start (${runs} runs; median ms): podd's worker decides to start (StartContainer) → the monitor's startedAt (exec of the command), from PODD_TRACE=1. Goal: ≤ 0.25× runc run`,
