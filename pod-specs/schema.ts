@@ -41,7 +41,8 @@ const httpGetAction = obj({
   protocol: STR,
 });
 const tcpSocketAction = obj({ port: INT_OR_STR, host: STR });
-const seccompProfile = obj({ type: STR, localhostProfile: STR });
+const localProfile = obj({ type: STR, localhostProfile: STR });
+const seccompProfile = localProfile;
 
 const probe = obj({
   exec: execAction,
@@ -119,7 +120,7 @@ const container = obj({
     capabilities: obj({ add: arr(STR), drop: arr(STR) }),
     seLinuxOptions: ANY,
     seccompProfile,
-    appArmorProfile: ANY,
+    appArmorProfile: localProfile,
     procMount: STR,
     windowsOptions: ANY,
   }),
@@ -192,7 +193,7 @@ export const POD_SCHEMA: Schema = obj({
       supplementalGroupsPolicy: STR,
       sysctls: arr(obj({ name: STR, value: STR })),
       seLinuxOptions: ANY, seLinuxChangePolicy: ANY, seccompProfile,
-      appArmorProfile: ANY, windowsOptions: ANY,
+      appArmorProfile: localProfile, windowsOptions: ANY,
     }),
     resources: resourceRequirements,
     hostAliases: arr(obj({ ip: STR, hostnames: arr(STR) })),

@@ -214,6 +214,8 @@ export interface SecurityContext {
   allowPrivilegeEscalation?: boolean;
   capabilities?: Capabilities;
   seccompProfile?: SeccompProfile;
+  /** accepted as Unconfined only: podd applies no AppArmor profile */
+  appArmorProfile?: SeccompProfile;
   procMount?: string;
 }
 
@@ -234,6 +236,8 @@ export interface PodSecurityContext {
   runAsGroup?: number;
   runAsNonRoot?: boolean;
   seccompProfile?: SeccompProfile;
+  /** accepted as Unconfined only: podd applies no AppArmor profile */
+  appArmorProfile?: SeccompProfile;
   /** a group every container has, which owns the pod's emptyDir volumes */
   fsGroup?: number;
   /** accepted; the kubelet's emptyDir ignores it, and podd has no other volume it applies to */

@@ -18,6 +18,7 @@ export interface NotSupportedYet {
 const RESTART_POLICIES = ["Always", "OnFailure", "Never"];
 const isTrue = (v: unknown): boolean => v === true;
 const isFalse = (v: unknown): boolean => v === false;
+const notUnconfined = (v: unknown): boolean => (v as { type?: unknown } | null)?.type !== "Unconfined";
 
 function forContainers(field: string, when?: NotSupportedYet["when"], hint?: string): NotSupportedYet[] {
   return ["spec.containers[*].", "spec.initContainers[*]."].map((prefix) => ({
@@ -40,8 +41,10 @@ const SCHEDULING_HINT = "podd runs every pod on this machine; remove it";
 // The API server fills these in; they appear in `kubectl get -o yaml` output, not in manifests.
 const SERVER_SET_HINT = "the API server sets it; remove it from the manifest";
 const APPARMOR_HINT = "podd applies no AppArmor profile yet; remove it";
+const APPARMOR_FIELD_HINT = "podd applies no AppArmor profile yet; remove it, or set type: Unconfined";
 const TERMINAL_HINT = "podd attaches no terminal or stdin to a container yet; remove it";
-const SECURITY_HINT = "podd runs containers with its default security settings; remove it";
+const SELINUX_HINT = "podd applies no SELinux labels yet; remove it";
+const WINDOWS_HINT = "podd runs Linux containers only; remove it";
 
 export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "metadata.generateName", hint: "set metadata.name instead" },
@@ -94,13 +97,16 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("ports[*].hostIP", undefined, "podd publishes no ports yet; remove it"),
 
   // container security
-  ...["seLinuxOptions", "windowsOptions"].flatMap((f) => forContainers(`securityContext.${f}`, undefined, SECURITY_HINT)),
+  ...forContainers("securityContext.seLinuxOptions", undefined, SELINUX_HINT),
+  ...forContainers("securityContext.windowsOptions", undefined, WINDOWS_HINT),
   // The API server allows Unmasked only with hostUsers: false, which podd has not yet.
   ...forContainers("securityContext.procMount", (v) => v === "Unmasked", "an unmasked /proc needs hostUsers: false, which podd does not offer yet; remove procMount"),
-  ...forContainers("securityContext.appArmorProfile", undefined, APPARMOR_HINT),
+  ...forContainers("securityContext.appArmorProfile", notUnconfined, APPARMOR_FIELD_HINT),
   // pod security
-  ...["seLinuxOptions", "seLinuxChangePolicy", "windowsOptions"].map((f) => ({ path: `spec.securityContext.${f}`, hint: SECURITY_HINT })),
-  { path: "spec.securityContext.appArmorProfile", hint: APPARMOR_HINT },
+  ...["seLinuxOptions", "seLinuxChangePolicy"].map((f) => ({ path: `spec.securityContext.${f}`, hint: SELINUX_HINT })),
+  { path: "spec.securityContext.windowsOptions", hint: WINDOWS_HINT },
+  // Unconfined asks for no profile, which is what every podd container has.
+  { path: "spec.securityContext.appArmorProfile", when: notUnconfined, hint: APPARMOR_FIELD_HINT },
 
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either
   ...forContainers("lifecycle.postStart.tcpSocket"),

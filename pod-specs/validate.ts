@@ -132,6 +132,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   }
   validatePodSecurityContext(spec, add);
   validateSeccompProfile(spec.securityContext?.seccompProfile, "spec.securityContext.seccompProfile", add);
+  validateSeccompProfile(spec.securityContext?.appArmorProfile, "spec.securityContext.appArmorProfile", add, "AppArmor");
   (spec.hostAliases ?? []).forEach((h, i) => {
     const path = `spec.hostAliases[${i}]`;
     if (h.ip === undefined) add(`${path}.ip`, required());
@@ -446,6 +447,7 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
   }
   validateCapabilities(sc, `${path}.securityContext`, add);
   validateSeccompProfile(sc?.seccompProfile, `${path}.securityContext.seccompProfile`, add);
+  validateSeccompProfile(sc?.appArmorProfile, `${path}.securityContext.appArmorProfile`, add, "AppArmor");
   if (sc?.procMount !== undefined && !["Default", "Unmasked"].includes(sc.procMount)) {
     add(`${path}.securityContext.procMount`, unsupported(sc.procMount, ["Default", "Unmasked"]));
   }
@@ -467,17 +469,18 @@ function validateCapabilities(sc: Container["securityContext"], path: string, ad
   }
 }
 
-const SECCOMP_TYPES = ["Localhost", "RuntimeDefault", "Unconfined"];
+const PROFILE_TYPES = ["Localhost", "RuntimeDefault", "Unconfined"];
 
-function validateSeccompProfile(p: { type?: string; localhostProfile?: string } | undefined, path: string, add: Add): void {
+/** seccompProfile and appArmorProfile: the same shape and the same rules in the API server. */
+function validateSeccompProfile(p: { type?: string; localhostProfile?: string } | undefined, path: string, add: Add, kind = "seccomp"): void {
   if (!p) return;
   if (p.type === undefined) add(`${path}.type`, required());
-  else if (!SECCOMP_TYPES.includes(p.type)) add(`${path}.type`, unsupported(p.type, SECCOMP_TYPES));
+  else if (!PROFILE_TYPES.includes(p.type)) add(`${path}.type`, unsupported(p.type, PROFILE_TYPES));
   if (p.type === "Localhost") {
-    if (p.localhostProfile === undefined) add(`${path}.localhostProfile`, required("must be set when seccomp type is Localhost"));
+    if (p.localhostProfile === undefined) add(`${path}.localhostProfile`, required(`must be set when ${kind} type is Localhost`));
     else for (const e of descendingPathErrors(p.localhostProfile)) add(`${path}.localhostProfile`, invalid(p.localhostProfile, e));
   } else if (p.localhostProfile !== undefined) {
-    add(`${path}.localhostProfile`, invalid(p.localhostProfile, "can only be set when seccomp type is Localhost"));
+    add(`${path}.localhostProfile`, invalid(p.localhostProfile, `can only be set when ${kind} type is Localhost`));
   }
 }
 

@@ -51,7 +51,7 @@ ${extra}
 `;
 }
 
-describe("PID namespaces a pod may share", { skip, timeout: 120_000 }, () => {
+describe("PID namespaces a pod may share", { skip, timeout: 600_000 }, () => {
   test("shareProcessNamespace: the pod's podd-init is PID 1, the containers see and reach each other, nothing is left", () =>
     inEnv(async (env: Env) => {
       await importBusybox(env);

@@ -75,11 +75,13 @@ test("AppArmor is refused by name, as annotation and as field; seccomp annotatio
     errors(pod(app("      securityContext:\n        appArmorProfile: {type: RuntimeDefault}\n"), "  name: p\n  annotations:\n    container.apparmor.security.beta.kubernetes.io/app: runtime/default\n    note: \"kept\"\n")),
     [
       "6:5: metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
-      "13:9: spec.containers[0].securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
+      "13:9: spec.containers[0].securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it, or set type: Unconfined",
     ],
   );
-  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Unconfined}\n")), [
-    "10:5: spec.securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
+  // Unconfined asks for what every podd container has: no profile.
+  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Unconfined}\n")), []);
+  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Localhost, localhostProfile: p}\n")), [
+    "10:5: spec.securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it, or set type: Unconfined",
   ]);
   const r = loadManifests(pod(app(), "  name: p\n  annotations:\n    seccomp.security.alpha.kubernetes.io/pod: runtime/default\n"), "pod.yaml");
   assert.deepEqual(r.errors, []);
@@ -110,10 +112,14 @@ test("the pod's groups and sysctls are carried out; its SELinux and Windows sett
     supplementalGroupsPolicy: "Strict",
     sysctls: [{ name: "kernel.shm_rmid_forced", value: "1" }, { name: "net.core.somaxconn", value: "1024" }],
   });
-  const hint = "not supported yet by podd; podd runs containers with its default security settings; remove it";
+  const selinux = "not supported yet by podd; podd applies no SELinux labels yet; remove it";
   assert.deepEqual(
     errors(pod(app() + "  securityContext:\n    fsGroup: 2000\n    seLinuxOptions: {level: 's0:c1'}\n    seLinuxChangePolicy: Recursive\n    windowsOptions: {runAsUserName: x}\n")),
-    [`11:5: spec.securityContext.seLinuxOptions: ${hint}`, `12:5: spec.securityContext.seLinuxChangePolicy: ${hint}`, `13:5: spec.securityContext.windowsOptions: ${hint}`],
+    [
+      `11:5: spec.securityContext.seLinuxOptions: ${selinux}`,
+      `12:5: spec.securityContext.seLinuxChangePolicy: ${selinux}`,
+      "13:5: spec.securityContext.windowsOptions: not supported yet by podd; podd runs Linux containers only; remove it",
+    ],
   );
 });
 

@@ -81,5 +81,9 @@ test("validation: unknown capabilities, SYS_ADMIN without privilege escalation, 
     'p.yaml:9:46: spec.containers[0].securityContext.seccompProfile.type: Unsupported value: "Strict": supported values: "Localhost", "RuntimeDefault", "Unconfined"',
   ]);
   assert.equal(errors("{procMount: Unmasked}").length, 1);
+  assert.deepEqual(errors("{appArmorProfile: {type: Unconfined}}"), []);
+  assert.deepEqual(errors("{appArmorProfile: {type: Unconfined, localhostProfile: p}}"), [
+    'p.yaml:9:77: spec.containers[0].securityContext.appArmorProfile.localhostProfile: Invalid value: "p": can only be set when AppArmor type is Localhost',
+  ]);
   assert.deepEqual(errors("{procMount: Default, privileged: true}"), []);
 });
