@@ -62,6 +62,10 @@ export async function podStart(): Promise<string> {
     const unconfinedManifest = join(env.dir, "unconfined.yaml");
     writeFileSync(unconfinedManifest, trueManifest("busybox", "{seccompProfile: {type: Unconfined}}"));
     const poddUnconfined = [process.execPath, poddMain, "run", "-f", unconfinedManifest, ...env.flags];
+    // BENCH_BASELINE=DIR: another checkout of podd (built), run interleaved with this one, so a
+    // change's cost is measured in the same run as the code before it.
+    const baseline = process.env.BENCH_BASELINE;
+    const poddBaseline = baseline ? [process.execPath, join(baseline, "dist/podd.js"), "run", "-f", manifest, ...env.flags] : undefined;
     const poddEnv = { ...process.env, PODD_TRACE: "1" };
     const runc = runcBundle(env.dir, rootfs, env.cgroupParent);
 
@@ -82,6 +86,7 @@ export async function podStart(): Promise<string> {
       toSpawn: [] as number[],
       spawnToExec: [] as number[],
       unconfinedStart: [] as number[],
+      baselineStart: [] as number[],
       runc: [] as number[],
       pmExited: [] as number[],
       pmPlay: [] as number[],
@@ -92,6 +97,10 @@ export async function podStart(): Promise<string> {
       const t = parseTrace(r.stderr);
       const u = parseTrace(check("podd run (Unconfined)", await runTimed(poddUnconfined, { env: poddEnv })).stderr);
       if (record) s.unconfinedStart.push(u.execd - u.decided);
+      if (poddBaseline) {
+        const b = parseTrace(check("podd run (baseline)", await runTimed(poddBaseline, { env: poddEnv })).stderr);
+        if (record) s.baselineStart.push(b.execd - b.decided);
+      }
       if (runc) {
         const rr = check("runc run", await runTimed(runc.argv(`podd-bench-${process.pid}`)));
         if (record) s.runc.push(rr.endMs - rr.startMs);
@@ -146,6 +155,10 @@ export async function podStart(): Promise<string> {
     startRows.push(["  monitor spawned → exec'd (podd-init)", m(s.spawnToExec), vs(m(s.spawnToExec), runcMedian)]);
     startRows.push(["podd, seccompProfile Unconfined: decided → exec'd", m(s.unconfinedStart), vs(m(s.unconfinedStart), runcMedian)]);
     startRows.push(["  the default seccomp filter's share (difference of medians)", ms(m(s.ctrStart) - m(s.unconfinedStart)), "-"]);
+    if (baseline) {
+      startRows.push([`podd at BENCH_BASELINE (${baseline}): decided → exec'd`, m(s.baselineStart), vs(m(s.baselineStart), runcMedian)]);
+      startRows.push(["  this tree minus the baseline (difference of medians)", ms(m(s.ctrStart) - m(s.baselineStart)), "-"]);
+    }
     startRows.push(runc ? ["runc run, whole (create, start, wait, delete)", runcMedian!, "1.00×"] : ["runc run", "not installed", "-"]);
     const start = table(
       `Container start (${runs} runs; median ms): podd's worker decides to start (StartContainer) → the monitor's startedAt (exec of the command), from PODD_TRACE=1. Goal: ≤ 0.25× runc run`,
