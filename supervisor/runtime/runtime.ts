@@ -150,6 +150,9 @@ export class Runtime {
     await this.cgroups.createPod(ref.uid, this.podLimits(pod));
     // Not awaited: the containers' cgroup joins come soon after (see prepareJoin).
     void this.cgroups.prepareJoin();
+    // Runs while the sandbox's podd-init works, not before it: the first start of each
+    // capability set then finds its seccomp program compiled.
+    const warm = setImmediate(() => this.seccomp.prepare([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => processSecurity(pod, c))));
     try {
       this.volumes.prepare(ref, pod);
       const spec = this.sandboxSpec(pod);
@@ -161,6 +164,7 @@ export class Runtime {
       }
       return await this.sandboxes.create(spec);
     } catch (err) {
+      clearImmediate(warm);
       await this.cgroups.remove(ref.uid);
       throw err;
     }

@@ -21,6 +21,15 @@ export class SeccompFilters {
 
   constructor(private readonly dir: string) {}
 
+  /**
+   * Compiles, ahead of need, the RuntimeDefault programs of these containers, so that their
+   * starts find them made: called while the pod's sandbox is being made, when the event loop
+   * would otherwise wait. A Localhost profile is read at the start itself (it may change).
+   */
+  prepare(securities: Iterable<Pick<ProcessSecurity, "seccomp" | "capabilities">>): void {
+    for (const s of securities) if (s.seccomp.type === "RuntimeDefault") this.forContainer(s);
+  }
+
   /** The compiled program for a container, or undefined when it runs Unconfined. */
   forContainer(security: Pick<ProcessSecurity, "seccomp" | "capabilities">): Buffer | undefined {
     const p = security.seccomp;
