@@ -27,7 +27,14 @@ export class SeccompFilters {
    * would otherwise wait. A Localhost profile is read at the start itself (it may change).
    */
   prepare(securities: Iterable<Pick<ProcessSecurity, "seccomp" | "capabilities">>): void {
-    for (const s of securities) if (s.seccomp.type === "RuntimeDefault") this.forContainer(s);
+    for (const s of securities) {
+      if (s.seccomp.type !== "RuntimeDefault") continue;
+      try {
+        this.forContainer(s);
+      } catch {
+        // Nothing is lost: the container's start compiles it again and reports the error there.
+      }
+    }
   }
 
   /** The compiled program for a container, or undefined when it runs Unconfined. */
