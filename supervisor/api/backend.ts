@@ -31,6 +31,8 @@ export interface ApiBackend {
   readonly bus: Pick<EventEmitter<PoddEvents>, "on" | "off">;
   /** The pod's spec and its containers, init containers first; undefined when there is no such pod. */
   containers(namespace: string, name: string): { spec: Pod["spec"]; containers: ContainerView[] } | undefined;
+  /** The daemon's clock, ms since the epoch: log sinceSeconds and metrics timestamps read it. */
+  now(): number;
   /** Cumulative CPU (ns) and working set (bytes) of the running containers of the pods asked for. */
   usage(namespace?: string, name?: string): Promise<{ namespace: string; name: string; containers: Record<string, { cpuNs: number; memoryBytes: number }> }[]>;
 }

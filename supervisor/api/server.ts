@@ -390,7 +390,7 @@ export class ApiServer {
     }
     const path = join(dir, `${run}.log`);
     const timestamps = q.get("timestamps") === "true";
-    const since = q.get("sinceSeconds") ? Date.now() - Number(q.get("sinceSeconds")) * 1000 : undefined;
+    const since = q.get("sinceSeconds") ? this.daemon.now() - Number(q.get("sinceSeconds")) * 1000 : undefined;
     const tailText = q.get("tailLines");
     if (tailText !== null && !/^\d+$/.test(tailText)) throw new PoddError(`invalid tailLines "${tailText}": a number of lines, 0 or more`, { code: "Invalid" });
     const format = (r: CriRecord) => (timestamps ? `${r.time} ${r.message}\n` : `${r.message}\n`);
@@ -447,7 +447,7 @@ export class ApiServer {
     if (name !== undefined && a.length === 0) throw new PoddError(`podmetrics.metrics.k8s.io "${ns}/${name}" not found`, { code: "NotFound" });
     await new Promise((r) => setTimeout(r, windowMs));
     const b = await this.daemon.usage(ns, name);
-    const now = rfc3339(Date.now());
+    const now = rfc3339(this.daemon.now());
     // Pods of the first sample, usage of the containers sampled both times (a pod or container
     // that ended in between has no rate to report).
     const items = a.map((pa) => {

@@ -198,6 +198,10 @@ export class Daemon implements ApiBackend {
 
   // ---- what the API server needs beyond the objects (ApiBackend) -------------------------------
 
+  now(): number {
+    return this.sup.clock.now();
+  }
+
   get bus(): ApiBackend["bus"] {
     return this.sup.events;
   }
@@ -253,7 +257,7 @@ export class Daemon implements ApiBackend {
         throw new PoddError(`pods "${pod.metadata.name}" is being deleted; apply it again once it is gone`, { code: "Conflict" });
       }
       if (old && fingerprint(old) === fingerprint(pod)) return { result: "unchanged" as const, object: this.get(old.metadata.namespace, old.metadata.name)! };
-      const bound = bindPod({ ...pod, metadata: { ...pod.metadata, uid: undefined } } as Pod, Date.now());
+      const bound = bindPod({ ...pod, metadata: { ...pod.metadata, uid: undefined } } as Pod, this.sup.clock.now());
       // The new pod is desired before the old one stops: a crash during the graceful stop
       // then leaves the new pod desired and the old one an orphan that the next start removes.
       // Written after the stop, a crash left the old pod desired and its observed state

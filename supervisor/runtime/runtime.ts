@@ -1,7 +1,7 @@
 // The effects a pod needs, gathered behind one object the pod worker drives: sandbox, volumes,
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod/lifecycle.ts; this module only does what it is told and reports what happened.
-import { rfc3339Millis } from "../base/time.ts";
+import { rfc3339Millis, systemClock, type Clock } from "../base/time.ts";
 import { availableParallelism, hostname, release, totalmem } from "node:os";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   kubeReserved?: Requests;
   /** --allowed-unsafe-sysctls: namespaced sysctls beyond the safe set that pods may set */
   allowedUnsafeSysctls?: readonly string[];
+  /** what the runtime stamps on what it records itself (an exit nobody recorded); default the system's */
+  clock?: Clock;
 }
 
 export interface NodeInfo {
@@ -296,7 +298,7 @@ export class Runtime {
     // remove() kills whatever is left first if the cgroup is busy; it is empty as a rule, the
     // PID namespace having ended with its PID 1.
     await this.cgroups.remove(uid, name);
-    const rec = readExitRecord(run.stateDir) ?? unknownExit(run.monitor.stderr());
+    const rec = readExitRecord(run.stateDir) ?? unknownExit(run.monitor.stderr(), (this.opts.clock ?? systemClock).now());
     if (oomKills > 0 && rec.exitCode !== 0 && rec.reason !== "StartError") rec.reason = "OOMKilled";
     const container = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name);
     if (container && rec.reason !== "ContainerStatusUnknown") rec.message = this.terminationMessage(pod, container, rec, run.logPath);
@@ -398,8 +400,8 @@ function isFile(path: string): boolean {
 }
 
 /** The kubelet's verdict for a container whose end nobody recorded. */
-function unknownExit(monitorStderr: string): ExitRecord {
-  const now = rfc3339Millis(Date.now());
+function unknownExit(monitorStderr: string, nowMs: number): ExitRecord {
+  const now = rfc3339Millis(nowMs);
   return {
     exitCode: 137,
     signal: 0,

@@ -28,6 +28,7 @@ const daemon = {
   list: () => pods,
   get: (_ns: string, name: string) => pods.find((p) => p.metadata.name === name),
   bus: new EventEmitter(),
+  now: () => Date.now(),
 } as unknown as ApiBackend;
 
 let dir: string;
