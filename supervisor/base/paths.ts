@@ -98,3 +98,14 @@ export class Layout {
 export function podKeyOf(p: { metadata: { namespace?: string; name: string } }): string {
   return `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
 }
+
+/**
+ * The order the API server lists objects in: by namespace, then name, as plain strings (the
+ * etcd key order). Not localeCompare: names are ASCII, and its first call loads ICU's collator,
+ * ~10 ms of a `podd get`.
+ */
+export function byNamespaceAndName(a: { metadata: { namespace: string; name: string } }, b: { metadata: { namespace: string; name: string } }): number {
+  const x = a.metadata.namespace, y = b.metadata.namespace;
+  if (x !== y) return x < y ? -1 : 1;
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+}

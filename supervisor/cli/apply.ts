@@ -11,7 +11,7 @@ import { parseDuration } from "../base/time.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../api/client.ts";
 import { rootsFromEnv } from "../base/paths.ts";
-import { kubectlStatus, readyColumn } from "../status/pod-status.ts";
+import { kubectlStatus, readyColumn } from "./lib/pod-columns.ts";
 import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
 import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { Progress } from "./lib/spinner.ts";

@@ -3,7 +3,7 @@
 import { podFieldValue, resourceFieldValue, type Container, type Pod, type Volume } from "../../pod-specs/index.ts";
 import { PoddError } from "../base/errors.ts";
 import { ApiError, type ApiEvent, type ApiPod } from "../api/client.ts";
-import { byNamespaceAndName } from "../status/pod-status.ts";
+import { byNamespaceAndName } from "../base/paths.ts";
 import { humanDuration } from "../base/time.ts";
 import type { ContainerState, ContainerStatus } from "../status/types.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";

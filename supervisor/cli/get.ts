@@ -3,7 +3,8 @@
 // printing rows as the daemon's watch stream reports changes.
 import { PoddError } from "../base/errors.ts";
 import { ApiError, type ApiPod } from "../api/client.ts";
-import { byNamespaceAndName, podColumns } from "../status/pod-status.ts";
+import { podColumns } from "./lib/pod-columns.ts";
+import { byNamespaceAndName } from "../base/paths.ts";
 import {
   clientFor,
   isPodResource,

@@ -2,7 +2,7 @@
 // metrics.k8s.io endpoint, in kubectl top's units: millicores and MiB.
 import { parseQuantity, quantityMilliValue, quantityValue } from "../../pod-specs/index.ts";
 import { PoddError } from "../base/errors.ts";
-import { byNamespaceAndName } from "../status/pod-status.ts";
+import { byNamespaceAndName } from "../base/paths.ts";
 import type { PodMetrics } from "../api/client.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { GET_TABLE, tabwrite } from "./lib/table.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Logger } from "winston";
 import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
 import { PoddError } from "../base/errors.ts";
-import { byNamespaceAndName } from "../status/pod-status.ts";
+import { byNamespaceAndName } from "../base/paths.ts";
 import { EventLog, type CoreEvent } from "./event-log.ts";
 import type { PodObject, PodWorker } from "../pod/worker.ts";
 import type { BoundPod } from "../runtime/runtime.ts";

@@ -1,12 +1,11 @@
 // The Pod status the kubelet would report, derived from what podd observed: container statuses,
 // phase (kubelet getPhase), the kubelet-owned conditions (pkg/kubelet/status generate.go) and the
-// QoS class; and the columns `kubectl get pods` prints from a status (printers.go printPod, with
-// apimachinery's duration helpers from time.ts). Pure: `now` is a parameter, the previous status is an input.
+// QoS class (qos.ts). Pure: `now` is a parameter, the previous status is an input. The columns
+// `kubectl get pods` prints from a status are the CLI's (cli/lib/pod-columns.ts).
 //
 // No probes yet: a running container is started and, unless it is a regular init container,
 // ready. A regular init container is ready once it exited 0.
 
-import { PoddError } from "../base/errors.ts";
 import {
   hasEverRun,
   isAlive,
@@ -28,7 +27,8 @@ import {
   type PodStatus,
   type Timestamp,
 } from "./types.ts";
-import { humanDuration, parseTimestamp, rfc3339 } from "../base/time.ts";
+import { rfc3339 } from "../base/time.ts";
+import { qosClass } from "./qos.ts";
 
 // ---- the spec, structurally ------------------------------------------------------------------
 
@@ -320,77 +320,6 @@ export function podConditions(
   });
 }
 
-// ---- QoS class -------------------------------------------------------------------------------
-
-const DECIMAL_SUFFIX: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
-const BINARY_SUFFIX: Readonly<Record<string, number>> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
-const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
-
-/**
- * A resource quantity ("100m", "1.5Gi", "2e3", 4) as an exact integer in nano-units, rounded up as
- * Kubernetes rounds below its nano precision; for sums and comparisons, not display.
- */
-export function quantityNano(q: string | number): bigint {
-  const text = String(q).trim();
-  const m = QUANTITY.exec(text);
-  if (!m) throw new PoddError(`quantity "${text}": not a Kubernetes quantity`, { code: "Invalid" });
-  const [, sign = "", number = "", suffix = ""] = m;
-  const [intPart = "", fracPart = ""] = number.split(".");
-  let exp10 = 0;
-  let exp2 = 0;
-  if (suffix in BINARY_SUFFIX) exp2 = BINARY_SUFFIX[suffix] ?? 0;
-  else if (suffix in DECIMAL_SUFFIX) exp10 = DECIMAL_SUFFIX[suffix] ?? 0;
-  else exp10 = Number(suffix.slice(1));
-  let v = BigInt((intPart || "0") + fracPart) * 2n ** BigInt(exp2);
-  const scale = 9 + exp10 - fracPart.length;
-  if (scale >= 0) v *= 10n ** BigInt(scale);
-  else {
-    const d = 10n ** BigInt(-scale);
-    v = (v + d - 1n) / d;
-  }
-  return sign === "-" ? -v : v;
-}
-
-/**
- * The QoS class as Kubernetes computes it (qos.GetPodQOS) from cpu and memory of all containers,
- * init containers included; other resources do not count. Requests a manifest leaves out default
- * to its limits, as the API server's defaulting does. Guaranteed: every container limits both cpu
- * and memory and the summed requests equal the summed limits; BestEffort: no request or limit
- * above zero anywhere; otherwise Burstable.
- */
-export function qosClass(pod: PodStatusSource): PodQOSClass {
-  const requests = new Map<string, bigint>();
-  const limits = new Map<string, bigint>();
-  let guaranteed = true;
-  const add = (into: Map<string, bigint>, name: string, v: bigint): void => {
-    into.set(name, (into.get(name) ?? 0n) + v);
-  };
-  for (const c of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
-    const lim = c.resources?.limits ?? {};
-    const req = { ...lim, ...(c.resources?.requests ?? {}) };
-    for (const name of ["cpu", "memory"]) {
-      const r = req[name];
-      if (r !== undefined && quantityNano(r) > 0n) add(requests, name, quantityNano(r));
-    }
-    const found = new Set<string>();
-    for (const name of ["cpu", "memory"]) {
-      const l = lim[name];
-      if (l !== undefined && quantityNano(l) > 0n) {
-        found.add(name);
-        add(limits, name, quantityNano(l));
-      }
-    }
-    if (!found.has("cpu") || !found.has("memory")) guaranteed = false;
-  }
-  if (requests.size === 0 && limits.size === 0) return "BestEffort";
-  if (guaranteed) {
-    for (const [name, r] of requests) {
-      if (limits.get(name) !== r) guaranteed = false;
-    }
-  }
-  return guaranteed && requests.size === limits.size ? "Guaranteed" : "Burstable";
-}
-
 // ---- the whole status ------------------------------------------------------------------------
 
 export interface PodStatusOptions {
@@ -451,145 +380,4 @@ export function buildPodStatus(pod: PodStatusSource, observed: ObservedPod, now:
     containerStatuses: appStatuses,
     qosClass: qosClass(pod),
   };
-}
-
-// ---- kubectl get pods ------------------------------------------------------------------------
-
-/** What kubectl's pod printer reads. */
-export interface KubectlPod {
-  metadata: { name?: string; creationTimestamp?: Timestamp; deletionTimestamp?: Timestamp };
-  spec: { containers: { name: string }[]; initContainers?: { name: string; restartPolicy?: string }[] };
-  status: Pick<PodStatus, "phase" | "conditions" | "containerStatuses"> &
-    Partial<Pick<PodStatus, "reason" | "initContainerStatuses">>;
-}
-
-/** kubectl's node.NodeUnreachablePodReason. */
-const NODE_LOST = "NodeLost";
-
-export interface PodColumns {
-  ready: string;
-  status: string;
-  restarts: string;
-  age: string;
-}
-
-/** The READY, STATUS, RESTARTS and AGE cells of `kubectl get pods` (printers.go printPod). */
-export function podColumns(pod: KubectlPod, now: number): PodColumns {
-  const spec = pod.spec;
-  const st = pod.status;
-  const isSidecar = new Map((spec.initContainers ?? []).map((c) => [c.name, c.restartPolicy === "Always"]));
-  let restarts = 0;
-  let sidecarRestarts = 0;
-  let totalContainers = spec.containers.length + [...isSidecar.values()].filter(Boolean).length;
-  let readyContainers = 0;
-  let lastRestart = 0;
-  let lastSidecarRestart = 0;
-  let reason: string = st.reason || st.phase;
-
-  const initStatuses = st.initContainerStatuses ?? [];
-  const initCount = spec.initContainers?.length ?? 0;
-  let initializing = false;
-  for (let i = 0; i < initStatuses.length; i++) {
-    const c = initStatuses[i];
-    if (!c) continue;
-    restarts += c.restartCount;
-    const lastFinished = c.lastState.terminated ? parseTimestamp(c.lastState.terminated.finishedAt) : 0;
-    lastRestart = Math.max(lastRestart, lastFinished);
-    const sidecar = isSidecar.get(c.name) === true;
-    if (sidecar) {
-      sidecarRestarts += c.restartCount;
-      lastSidecarRestart = Math.max(lastSidecarRestart, lastFinished);
-    }
-    const t = c.state.terminated;
-    const w = c.state.waiting;
-    if (t && t.exitCode === 0) continue;
-    if (sidecar && c.started) {
-      if (c.ready) readyContainers++;
-      continue;
-    }
-    if (t) {
-      if (!t.reason) reason = t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode}`;
-      else reason = `Init:${t.reason}`;
-    } else if (w && w.reason && w.reason !== Reason.PodInitializing) {
-      reason = `Init:${w.reason}`;
-    } else {
-      reason = `Init:${i}/${initCount}`;
-    }
-    initializing = true;
-    break;
-  }
-
-  const initializedTrue = st.conditions.some((c) => c.type === "Initialized" && c.status === "True");
-  if (!initializing || initializedTrue) {
-    restarts = sidecarRestarts;
-    lastRestart = lastSidecarRestart;
-    let hasRunning = false;
-    for (let i = st.containerStatuses.length - 1; i >= 0; i--) {
-      const c = st.containerStatuses[i];
-      if (!c) continue;
-      restarts += c.restartCount;
-      if (c.lastState.terminated) lastRestart = Math.max(lastRestart, parseTimestamp(c.lastState.terminated.finishedAt));
-      const t = c.state.terminated;
-      const w = c.state.waiting;
-      if (w && w.reason) reason = w.reason;
-      else if (t && t.reason) reason = t.reason;
-      else if (t) reason = t.signal ? `Signal:${t.signal}` : `ExitCode:${t.exitCode}`;
-      else if (c.ready && c.state.running) {
-        hasRunning = true;
-        readyContainers++;
-      }
-    }
-    // A completed container next to one still running: the pod is Running (or NotReady).
-    if (reason === Reason.Completed && hasRunning) {
-      reason = st.conditions.some((c) => c.type === "Ready" && c.status === "True") ? "Running" : "NotReady";
-    }
-  }
-
-  const deleting = pod.metadata.deletionTimestamp !== undefined;
-  if (deleting && st.reason === NODE_LOST) reason = "Unknown";
-  else if (deleting && st.phase !== "Succeeded" && st.phase !== "Failed") reason = "Terminating";
-
-  const restartsCell = restarts !== 0 && lastRestart > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : `${restarts}`;
-  return {
-    ready: `${readyContainers}/${totalContainers}`,
-    status: reason,
-    restarts: restartsCell,
-    age: age(pod.metadata.creationTimestamp, now),
-  };
-}
-
-/** kubectl's STATUS column. */
-export function kubectlStatus(pod: KubectlPod): string {
-  // The status cell does not depend on the clock.
-  return podColumns(pod, 0).status;
-}
-
-/** kubectl's READY column: "1/2" (sidecars count as containers, regular init containers not). */
-export function readyColumn(pod: KubectlPod): string {
-  return podColumns(pod, 0).ready;
-}
-
-/** kubectl's RESTARTS column: "0", or "3 (2m ago)" from the latest previous termination. */
-export function restartsColumn(pod: KubectlPod, now: number): string {
-  return podColumns(pod, now).restarts;
-}
-
-/** kubectl's translateTimestampSince: "<unknown>" for no time, else HumanDuration(now - t). */
-export function age(from: Timestamp | number | undefined, now: number): string {
-  if (from === undefined || from === "" || from === 0) return "<unknown>";
-  const t = typeof from === "number" ? from : parseTimestamp(from);
-  if (Number.isNaN(t)) return "<unknown>";
-  return humanDuration(now - t);
-}
-
-
-/**
- * The order the API server lists objects in: by namespace, then name, as plain strings (the
- * etcd key order). Not localeCompare: names are ASCII, and its first call loads ICU's collator,
- * ~10 ms of a `podd get`.
- */
-export function byNamespaceAndName(a: { metadata: { namespace: string; name: string } }, b: { metadata: { namespace: string; name: string } }): number {
-  const x = a.metadata.namespace, y = b.metadata.namespace;
-  if (x !== y) return x < y ? -1 : 1;
-  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 }

@@ -18,7 +18,8 @@ import {
   type PodAction,
   type PodLike,
 } from "../../supervisor/pod/lifecycle.ts";
-import { buildPodStatus, kubectlStatus, readyColumn, type PodStatusSource } from "../../supervisor/status/pod-status.ts";
+import { buildPodStatus, type PodStatusSource } from "../../supervisor/status/pod-status.ts";
+import { kubectlStatus, readyColumn } from "../../supervisor/cli/lib/pod-columns.ts";
 import { backOffConfig, type BackOffConfig } from "../../supervisor/pod/restart-policy.ts";
 import { terminatedReason, type PodStatus } from "../../supervisor/status/types.ts";
 import { rfc3339 } from "../../supervisor/base/time.ts";

@@ -3,18 +3,10 @@ import { describe, it } from "node:test";
 
 import { PoddError } from "../../supervisor/base/errors.ts";
 import type { ContainerLifecycle, ContainerRecord, ObservedPod, Termination } from "../../supervisor/pod/lifecycle.ts";
-import {
-  byNamespaceAndName,
-  age,
-  buildPodStatus,
-  kubectlStatus,
-  qosClass,
-  quantityNano,
-  readyColumn,
-  restartsColumn,
-  type KubectlPod,
-  type PodStatusSource,
-} from "../../supervisor/status/pod-status.ts";
+import { buildPodStatus, type PodStatusSource } from "../../supervisor/status/pod-status.ts";
+import { qosClass } from "../../supervisor/status/qos.ts";
+import { age, kubectlStatus, readyColumn, restartsColumn, type KubectlPod } from "../../supervisor/cli/lib/pod-columns.ts";
+import { byNamespaceAndName } from "../../supervisor/base/paths.ts";
 import type { ContainerStatus, PodStatus } from "../../supervisor/status/types.ts";
 import { humanDuration, rfc3339, shortHumanDuration } from "../../supervisor/base/time.ts";
 
@@ -362,19 +354,16 @@ describe("QoS class", () => {
   ];
   for (const [name, spec, want] of table) it(name, () => assert.equal(qosClass({ spec }), want));
 
-  it("quantities are exact", () => {
-    assert.equal(quantityNano("100m"), 100_000_000n);
-    assert.equal(quantityNano("1"), 1_000_000_000n);
-    assert.equal(quantityNano(2), 2_000_000_000n);
-    assert.equal(quantityNano("1Ki"), 1024n * 1_000_000_000n);
-    assert.equal(quantityNano("1.5Gi"), 1610612736n * 1_000_000_000n);
-    assert.equal(quantityNano("1e3"), 1000n * 1_000_000_000n);
-    assert.equal(quantityNano(".5"), 500_000_000n);
-    assert.equal(quantityNano("1n"), 1n);
-    assert.equal(quantityNano("0.1n"), 1n, "below nano rounds up");
-    assert.equal(quantityNano("0.1") + quantityNano("0.2"), quantityNano("300m"));
-    assert.throws(() => quantityNano("1 cpu"), (e: unknown) => e instanceof PoddError && e.code === "Invalid");
-    assert.throws(() => quantityNano("Gi"), PoddError);
+  it("sums are exact: 0.1 + 0.2 CPU equals 300m, 1.5Gi equals 1610612736 bytes", () => {
+    const c = (name: string, cpu: string, limitCpu: string, memory: string) => ({
+      name,
+      image: "i",
+      resources: { requests: { cpu, memory }, limits: { cpu: limitCpu, memory } },
+    });
+    const spec = { containers: [c("a", "0.1", "0.1", "1.5Gi"), c("b", "0.2", "200m", "1610612736")] };
+    assert.equal(qosClass({ spec }), "Guaranteed");
+    const off = { containers: [c("a", "0.1", "0.1", "1.5Gi"), c("b", "0.2", "201m", "1610612736")] };
+    assert.equal(qosClass({ spec: off }), "Burstable", "a limit one milliCPU above its request");
   });
 });
 
