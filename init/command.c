@@ -145,6 +145,14 @@ void exec_command(const struct command *c)
 			setup_fail(c->chan, "setgid %u: %s", (unsigned)c->gid, strerror(errno));
 		if (setuid(c->uid) < 0)
 			setup_fail(c->chan, "setuid %u: %s", (unsigned)c->uid, strerror(errno));
+		/* A filter installed before these calls may answer them with a made-up
+		 * success (SCMP_ACT_ERRNO with errno 0): the command must never run as
+		 * someone other than it was told, root least of all. */
+		uid_t r, e, sv;
+		gid_t gr, ge, gs;
+		if (getresuid(&r, &e, &sv) < 0 || getresgid(&gr, &ge, &gs) < 0 || r != c->uid || e != c->uid || sv != c->uid ||
+		    gr != c->gid || ge != c->gid || gs != c->gid)
+			setup_fail(c->chan, "the user is not %u:%u after setuid (refused by the seccomp profile?)", (unsigned)c->uid, (unsigned)c->gid);
 	}
 
 	/* After the ids are set (a setuid to root would need the bit clear) and before execve,

@@ -96,8 +96,26 @@ struct arg_area arg_area;
  * wait for ever. We kill it ourselves: every process of our own cgroup but
  * us, read from the cgroup directory we opened before entering the new root,
  * until none is left. Orphans come to us as the subreaper and are reaped. */
+static bool in_cgroup(int cgroup_dir, long wanted)
+{
+	int fd = openat(cgroup_dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "re");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	long pid;
+	bool found = false;
+	while (!found && fscanf(f, "%ld", &pid) == 1)
+		found = pid == wanted;
+	fclose(f);
+	return found;
+}
+
 static void end_the_rest(int cgroup_dir)
 {
+	long wait_ns = 1000000;
 	for (;;) {
 		int fd = openat(cgroup_dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
 		FILE *f = fd < 0 ? NULL : fdopen(fd, "re");
@@ -112,7 +130,15 @@ static void end_the_rest(int cgroup_dir)
 			if (pid <= 0 || pid == getpid())
 				continue;   /* 0: a process of another PID namespace, not ours to see */
 			others++;
-			kill((pid_t)pid, SIGKILL);
+			/* With hostPID a pid is the host's: a pidfd names the process
+			 * itself, and it is signalled only if the cgroup still lists it
+			 * after the pidfd was taken, so a reused pid is never hit. */
+			int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+			if (pidfd < 0)
+				continue;   /* gone already */
+			if (in_cgroup(cgroup_dir, pid))
+				syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			close(pidfd);
 		}
 		fclose(f);
 		if (others == 0)
@@ -120,8 +146,10 @@ static void end_the_rest(int cgroup_dir)
 		while (NO_EINTR(waitpid(-1, NULL, WNOHANG)) > 0)
 			;
 		/* Killed but not yet gone (exiting, or a zombie of a parent that is
-		 * dying too): look again shortly. */
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		 * dying too): look again, less often the longer it takes. */
+		nanosleep(&(struct timespec){ .tv_nsec = wait_ns }, NULL);
+		if (wait_ns < 100000000)
+			wait_ns *= 2;
 	}
 }
 
@@ -192,6 +220,13 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 	pid_t pid = spawn_command(&o->cmd);
 	if (pid < 0)
 		setup_fail(chan, "fork: %s", strerror(errno));
+	/* Before the channel goes: a PID 1 that cannot shed its capabilities
+	 * must not supervise the command, which is ended and reported. */
+	char err[MSG_MAX];
+	if (pid1_keep_only_kill(err, sizeof err)) {
+		kill(pid, SIGKILL);
+		channel_fail(chan, "%s", err);
+	}
 	/* Keep no copy of the channel or the pipes: the monitor must see end of
 	 * file on them when the command (and its children) are done with them. */
 	close(chan);
@@ -201,7 +236,6 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 	}
 
 	hide_command_line();
-	pid1_keep_only_kill();
 	int status = supervise(sigfd, pid);
 	if (cgroup_dir >= 0)
 		end_the_rest(cgroup_dir);

@@ -160,8 +160,8 @@ void finish_ids(struct command *c, bool uid_set, bool gid_set);
 
 /* privileges.c */
 const char *limit_capabilities(unsigned long long caps, char *err, size_t len);
-void pid1_keep_only_kill(void);
-void drop_all_capabilities(void);
+const char *pid1_keep_only_kill(char *err, size_t len);
+const char *drop_all_capabilities(char *err, size_t len);
 void load_seccomp(struct command *c, const char *path);
 const char *install_seccomp(const struct command *c, char *err, size_t len);
 

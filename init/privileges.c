@@ -78,16 +78,18 @@ const char *limit_capabilities(unsigned long long caps, char *err, size_t len)
  * tells the monitor; only CAP_SYS_PTRACE, which the container lacks unless
  * the manifest adds it, passes that check, and then finds no more in PID 1
  * than it has itself. */
-void pid1_keep_only_kill(void)
+const char *pid1_keep_only_kill(char *err, size_t len)
 {
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return snprintf(err, len, "make PID 1 not dumpable: %s", strerror(errno)), err;
 	int last = last_cap();
 	for (int cap = 0; cap <= last && cap < 64; cap++)
-		if (cap != CAP_KILL)
-			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+		if (cap != CAP_KILL && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return snprintf(err, len, "drop capability %d from PID 1's bounding set: %s", cap, strerror(errno)), err;
 	unsigned long long kill_only = 1ULL << CAP_KILL;
 	if (set_caps(kill_only, kill_only, 0) < 0)
-		say("keep only CAP_KILL in PID 1: %s", strerror(errno));
+		return snprintf(err, len, "keep only CAP_KILL in PID 1: %s", strerror(errno)), err;
+	return NULL;
 }
 
 /* --seccomp FILE: a classic BPF program (struct sock_filter entries, as the
@@ -128,13 +130,17 @@ const char *install_seccomp(const struct command *c, char *err, size_t len)
 }
 
 /* Nothing at all, now and after any execve: for a process that only waits. */
-void drop_all_capabilities(void)
+const char *drop_all_capabilities(char *err, size_t len)
 {
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return snprintf(err, len, "make it not dumpable: %s", strerror(errno)), err;
 	int last = last_cap();
 	for (int cap = 0; cap <= last && cap < 64; cap++)
-		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return snprintf(err, len, "drop capability %d from the bounding set: %s", cap, strerror(errno)), err;
 	if (set_caps(0, 0, 0) < 0)
-		say("drop every capability: %s", strerror(errno));
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		return snprintf(err, len, "drop every capability: %s", strerror(errno)), err;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return snprintf(err, len, "set no_new_privs: %s", strerror(errno)), err;
+	return NULL;
 }

@@ -35,6 +35,16 @@ static void sandbox_undo(struct ns_pin *pins, size_t n)
  * namespace cannot reach it (the kernel drops those a PID 1 has no handler
  * for, and its only handler is SIGCHLD's); the supervisor ends it with
  * SIGKILL, which ends the namespace and everything left in it. */
+/* The pod init's setup failed: the reason goes to the sandbox on the ready pipe instead of "R". */
+#define pod_init_fail(ready, ...) do { \
+		char m_[MSG_MAX]; \
+		int n_ = snprintf(m_, sizeof m_, "E" __VA_ARGS__); \
+		if (NO_EINTR(write(ready, m_, n_ > 0 && (size_t)n_ < sizeof m_ ? (size_t)n_ : sizeof m_ - 1)) < 0) { \
+			/* the sandbox is gone: nobody is left to tell */ \
+		} \
+		_exit(EXIT_SETUP); \
+	} while (0)
+
 static void pod_init_main(const char *const *cgroups, size_t ncgroups, int ready)
 {
 	/* First, as a container's PID 1 does: the pod's cgroup kill then ends us too. */
@@ -43,12 +53,12 @@ static void pod_init_main(const char *const *cgroups, size_t ncgroups, int ready
 		snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[i]);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || NO_EINTR(write(fd, "0", 1)) != 1)
-			_exit(EXIT_SETUP);
+			pod_init_fail(ready, "join cgroup %s: %s", cgroups[i], strerror(errno));
 		close(fd);
 	}
 	setsid();
-	close_fd_range(3, (unsigned)ready - 1, 0);
-	close_fd_range((unsigned)ready + 1, ~0U, 0);
+	if ((ready > 3 && close_fd_range(3, (unsigned)ready - 1, 0) < 0) || close_fd_range((unsigned)ready + 1, ~0U, 0) < 0)
+		close_fds_by_loop(ready);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
@@ -59,9 +69,11 @@ static void pod_init_main(const char *const *cgroups, size_t ncgroups, int ready
 	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555") < 0 || chdir("/tmp") < 0 ||
 	    syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0 ||
 	    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
-		_exit(EXIT_SETUP);
+		pod_init_fail(ready, "make the pod init's empty root: %s", strerror(errno));
 	hide_command_line();
-	drop_all_capabilities();
+	char err[MSG_MAX];
+	if (drop_all_capabilities(err, sizeof err))
+		pod_init_fail(ready, "%s", err);
 	/* The sandbox waits for this byte: without it the namespace has no init. */
 	if (NO_EINTR(write(ready, "R", 1)) != 1)
 		_exit(EXIT_SETUP);
@@ -92,7 +104,10 @@ static int write_pod_init_record(const char *path, pid_t pid)
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
-	snprintf(text, sizeof text, "%d %llu\n", (int)pid, proc_start_time(pid));
+	unsigned long long start = proc_start_time(pid);
+	if (start == 0)
+		return errno = ESRCH, -1;   /* gone, or /proc unreadable: a record without it could never end it */
+	snprintf(text, sizeof text, "%d %llu\n", (int)pid, start);
 	int rc = write_atomic(dfd, slash + 1, text);
 	int saved = errno;
 	close(dfd);
@@ -131,17 +146,12 @@ static bool has_prefix(const char *s, const char *prefix)
  * not known to be namespaced (it would be the whole machine's). The kubelet's table. */
 static int sysctl_namespace(const char *dotted)
 {
-	static const char *const ipc[] = {
-		"kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
-		"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
-	};
+	/* The kubelet's rule (and admission's): kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* are
+	 * of the IPC namespace, net.* of the network namespace. */
 	if (has_prefix(dotted, "net."))
 		return CLONE_NEWNET;
-	if (has_prefix(dotted, "fs.mqueue."))
+	if (has_prefix(dotted, "fs.mqueue.") || has_prefix(dotted, "kernel.shm") || has_prefix(dotted, "kernel.msg") || strcmp(dotted, "kernel.sem") == 0)
 		return CLONE_NEWIPC;
-	for (size_t i = 0; i < ARRAY_LEN(ipc); i++)
-		if (strcmp(dotted, ipc[i]) == 0)
-			return CLONE_NEWIPC;
 	return 0;
 }
 
@@ -322,11 +332,12 @@ int sandbox_main(int argc, char **argv)
 			pod_init_main(cgroups, ncgroups, ready[1]);
 		}
 		close(ready[1]);
-		char byte;
-		ssize_t n = NO_EINTR(read(ready[0], &byte, 1));
+		char msg[MSG_MAX];
+		ssize_t n = NO_EINTR(read(ready[0], msg, sizeof msg - 1));
 		close(ready[0]);
-		if (n != 1)
-			sandbox_fail(pins, 0, "the pod's init did not start (joining its cgroup or making its root failed)");
+		msg[n > 0 ? n : 0] = '\0';
+		if (n != 1 || msg[0] != 'R')
+			sandbox_fail(pins, 0, "start the pod's init: %s", n > 1 && msg[0] == 'E' ? msg + 1 : "it ended before it was ready");
 	}
 
 	/* The namespaces die with this process unless something else holds them:

@@ -149,6 +149,12 @@ export function securityWidenings(pod: Pick<Pod, "spec">, container: Pick<Contai
   if (pod.spec.hostPID === true) {
     out.push({ reason: "HostPID", message: `container ${container.name} is in the host's PID namespace (hostPID): it sees every process of the host` });
   }
+  if (pod.spec.hostNetwork === true) {
+    out.push({ reason: "HostNetwork", message: `container ${container.name} is in the host's network namespace (hostNetwork)` });
+  }
+  if (pod.spec.hostIPC === true) {
+    out.push({ reason: "HostIPC", message: `container ${container.name} is in the host's IPC namespace (hostIPC)` });
+  }
   if (container.securityContext?.privileged === true) {
     out.push({
       reason: "Privileged",

@@ -346,6 +346,14 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
   }
   if (c.image === undefined || c.image === "") add(`${path}.image`, required());
   else if (c.image.trim() !== c.image) add(`${path}.image`, invalid(c.image, "must not have leading or trailing whitespace"));
+  // A process's arguments, environment and directory are C strings: a NUL could never reach it.
+  const nul = (v: string | undefined, at: string) => {
+    if (v?.includes("\0")) add(at, invalid(v, "must not contain a NUL character"));
+  };
+  (c.command ?? []).forEach((v, i) => nul(v, `${path}.command[${i}]`));
+  (c.args ?? []).forEach((v, i) => nul(v, `${path}.args[${i}]`));
+  (c.env ?? []).forEach((e, i) => nul(e.value, `${path}.env[${i}].value`));
+  nul(c.workingDir, `${path}.workingDir`);
   if (c.imagePullPolicy !== undefined && !PULL_POLICIES.includes(c.imagePullPolicy)) {
     add(`${path}.imagePullPolicy`, unsupported(c.imagePullPolicy, PULL_POLICIES));
   }

@@ -102,7 +102,8 @@ export class SandboxManager {
       mkdirSync(join(this.layout.podRunDir(spec.pod), "etc"), { mode: 0o755 });
       this.sys.mount(nsDir, nsDir, null, MS_BIND, null);
       this.sys.mount(null, nsDir, null, MS_SHARED, null);
-      const args = ["sandbox", "--hostname", spec.hostname];
+      // The hostname is the pod's only in a UTS namespace of its own (not with hostNetwork).
+      const args = ["sandbox", ...(sb.ns.uts ? ["--hostname", spec.hostname] : [])];
       for (const kind of ["net", "ipc", "uts", "pid"] as const) {
         const pin = sb.ns[kind];
         if (pin) args.push(`--${kind}`, pin);
@@ -178,8 +179,14 @@ export class SandboxManager {
       this.sys.close(pidfd);
       return;
     }
-    const exited = new Promise<void>((resolve) => this.sys.watchExit(pidfd, resolve));
-    this.sys.pidfdSendSignal(pidfd, constants.signals.SIGKILL);
+    let watch: { stop(): void } | undefined;
+    const exited = new Promise<void>((resolve) => (watch = this.sys.watchExit(pidfd, resolve)));
+    try {
+      this.sys.pidfdSendSignal(pidfd, constants.signals.SIGKILL);
+    } catch (err) {
+      watch?.stop();
+      throw err;
+    }
     await exited;
   }
 

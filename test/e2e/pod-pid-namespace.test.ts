@@ -79,6 +79,27 @@ describe("PID namespaces a pod may share", { skip, timeout: 600_000 }, () => {
       assertNothingLeft(env, r.namespaces);
     }));
 
+  test("hostNetwork with the pod's own IPC and PID namespaces (no UTS namespace: the host's hostname)", () =>
+    inEnv(async (env: Env) => {
+      await importBusybox(env);
+      const r = await runManifest(env, "hostnet.yaml", `
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  restartPolicy: Never
+  hostNetwork: true
+  shareProcessNamespace: true
+  containers:
+    - {name: c, image: busybox, command: ${shCommand(`echo "pid1=$(tr -d '\\0' < /proc/1/cmdline)"; echo "host=$(hostname)"`)}}
+`);
+      assert.equal(r.code, 0, said(r));
+      const v = valuesOf(r, "hostnet", "c");
+      assert.equal(v.get("pid1"), "podd-init", said(r));
+      assert.equal(v.get("host"), readFileSync("/proc/sys/kernel/hostname", "utf8").trim());
+      assertNothingLeft(env, r.namespaces);
+    }));
+
   test("hostPID: the host's processes, the host's PID 1", () =>
     inEnv(async (env: Env) => {
       await importBusybox(env);

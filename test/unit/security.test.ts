@@ -87,3 +87,20 @@ test("validation: unknown capabilities, SYS_ADMIN without privilege escalation, 
   ]);
   assert.deepEqual(errors("{procMount: Default, privileged: true}"), []);
 });
+
+test("a NUL in a command, an argument, a variable or the working directory is refused: it could never reach the process", () => {
+  const text = `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - {name: c, image: busybox, command: ["sh", "-c", "echo a\\u0000b"], env: [{name: X, value: "\\u0000"}]}
+`;
+  assert.deepEqual(
+    loadManifests(text, "p.yaml").errors.map((e) => `${e.path}: ${e.message}`),
+    [
+      'spec.containers[0].command[2]: Invalid value: "echo a\\u0000b": must not contain a NUL character',
+      'spec.containers[0].env[0].value: Invalid value: "\\u0000": must not contain a NUL character',
+    ],
+  );
+});

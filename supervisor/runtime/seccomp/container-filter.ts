@@ -10,10 +10,18 @@ import { ConfigError } from "../launch.ts";
 import { compileSeccomp, seccompFilterFlags } from "./compile.ts";
 import { defaultProfile } from "./default-profile.ts";
 import { parseProfile, PROFILE_MAX_BYTES } from "./profile.ts";
-import { hostArch } from "./syscalls.ts";
+import { hostArch, syscallNumber, syscallTable, type SeccompArch } from "./syscalls.ts";
+
+/** A name of another architecture's table (a profile written for both): nothing to deny here. */
+function syscallKnownElsewhere(name: string): boolean {
+  return (["x86_64", "aarch64"] as SeccompArch[]).some((a) => syscallTable(a).has(name));
+}
 
 /** Flags that only the seccomp(2) call can pass; TSYNC means nothing to a process of one thread. */
 const UNSUPPORTED_FLAGS = 2 | 4; // SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW
+
+/** Every capability podd's RuntimeDefault rules depend on (their includes.caps). */
+const PROFILE_CAPS = new Set((defaultProfile().syscalls ?? []).flatMap((r) => r.includes?.caps ?? []));
 
 export class SeccompFilters {
   private readonly defaults = new Map<string, Buffer>();
@@ -43,7 +51,9 @@ export class SeccompFilters {
     if (p.type === "Unconfined") return undefined;
     const caps = security.capabilities;
     if (p.type === "RuntimeDefault") {
-      const key = caps.join(",");
+      // Keyed by the capabilities the profile looks at, not by every set a manifest can name:
+      // the cache holds a handful of programs, however many pods come and go.
+      const key = caps.filter((c) => PROFILE_CAPS.has(`CAP_${c}`)).join(",");
       let bpf = this.defaults.get(key);
       if (!bpf) {
         bpf = compileSeccomp(defaultProfile(), { arch: this.arch, caps, kernel: release() });
@@ -74,10 +84,21 @@ export class SeccompFilters {
       if (hasErrno(err, "ENOENT")) throw new ConfigError(`seccomp profile ${path} does not exist; put the profile there or use seccompProfile type RuntimeDefault`);
       throw new ConfigError(`cannot read seccomp profile ${path}: ${(err as Error).message}`);
     }
+    let profile;
     try {
-      return parseProfile(text, path).profile;
+      profile = parseProfile(text, path).profile;
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
+    // A call podd's tables do not know is left out of the program. In a rule that allows, that
+    // only denies more; in one that denies, it would let the call through: refused.
+    const unknown = (profile.syscalls ?? [])
+      .filter((r) => r.action !== "SCMP_ACT_ALLOW")
+      .flatMap((r) => r.names)
+      .filter((n) => syscallNumber(this.arch, n) === undefined && !syscallKnownElsewhere(n));
+    if (unknown.length > 0) {
+      throw new ConfigError(`seccomp profile ${path}: podd does not know the system calls ${[...new Set(unknown)].join(", ")}, which a rule denies; remove them or use a newer podd`);
+    }
+    return profile;
   }
 }
