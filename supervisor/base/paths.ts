@@ -1,5 +1,6 @@
 // Where podd keeps things. Every root is a parameter; names are validated by pod-specs before
 // they get here, and checked again as path segments so nothing can leave its root.
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { PoddError } from "./errors.ts";
 
@@ -48,8 +49,25 @@ export function podKey(p: PodRef): string {
   return `${checkSegment("namespace", p.namespace)}_${checkSegment("pod name", p.name)}_${checkSegment("pod uid", p.uid)}`;
 }
 
+/** The pod a <namespace>_<name>_<uid> directory names, or undefined for another name. */
+export function parsePodKey(dir: string): PodRef | undefined {
+  const parts = dir.split("_");
+  if (parts.length !== 3 || parts.some((p) => p === "")) return undefined;
+  const [namespace, name, uid] = parts as [string, string, string];
+  return { namespace, name, uid };
+}
+
 export class Layout {
   constructor(readonly roots: Roots) {}
+
+  /** The pods that have a run dir, whatever the daemon knows of them. */
+  runPods(): PodRef[] {
+    return podDirs(join(this.roots.run, "pods"));
+  }
+  /** The pods that have a log dir. */
+  logPods(): PodRef[] {
+    return podDirs(join(this.roots.log, "pods"));
+  }
 
   podRunDir(p: PodRef): string {
     return join(this.roots.run, "pods", podKey(p));
@@ -108,4 +126,9 @@ export function byNamespaceAndName(a: { metadata: { namespace: string; name: str
   const x = a.metadata.namespace, y = b.metadata.namespace;
   if (x !== y) return x < y ? -1 : 1;
   return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+}
+
+function podDirs(dir: string): PodRef[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((d) => parsePodKey(d) ?? []);
 }

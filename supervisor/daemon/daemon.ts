@@ -5,7 +5,7 @@
 // Work on one pod is serialised by a per-pod lock; different pods proceed concurrently.
 import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
-import { existsSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "winston";
@@ -143,27 +143,16 @@ export class Daemon implements ApiBackend {
    */
   private async removeOrphans(keep: Set<string>): Promise<void> {
     const rt = this.sup.runtime;
-    const podsDir = join(this.opts.roots.run, "pods");
-    const dirs = existsSync(podsDir) ? readdirSync(podsDir) : [];
-    for (const dir of dirs) {
-      const [namespace, name, uid] = dir.split("_");
-      if (!namespace || !name || !uid || keep.has(uid)) continue;
-      this.log.warn(`removing pod ${namespace}/${name} (uid ${uid}): no longer desired`);
-      await rt.cgroups.kill(uid);
-      const hostIPC = !existsSync(join(podsDir, dir, "ns", "ipc"));
-      const hostNetwork = !existsSync(join(podsDir, dir, "ns", "net"));
-      const sharePid = existsSync(join(podsDir, dir, "ns", "pid"));
-      await rt.sandboxes.destroy({ pod: { namespace, name, uid }, hostNetwork, hostIPC, sharePid });
-      await rt.cgroups.remove(uid);
-      rmSync(rt.layout.podStateDir({ namespace, name, uid }), { recursive: true, force: true });
+    for (const pod of rt.layout.runPods()) {
+      if (keep.has(pod.uid)) continue;
+      this.log.warn(`removing pod ${pod.namespace}/${pod.name} (uid ${pod.uid}): no longer desired`);
+      await rt.removeOrphan(pod);
     }
     // Logs of pods that went while no daemon ran (or of an earlier podd run on these roots).
-    const logPods = join(this.opts.roots.log, "pods");
-    for (const dir of existsSync(logPods) ? readdirSync(logPods) : []) {
-      const [namespace, name, uid] = dir.split("_");
-      if (!namespace || !name || !uid || keep.has(uid)) continue;
-      this.log.info(`removing the logs of pod ${namespace}/${name} (uid ${uid}): the pod is gone`);
-      rt.removeLogs({ namespace, name, uid });
+    for (const pod of rt.layout.logPods()) {
+      if (keep.has(pod.uid)) continue;
+      this.log.info(`removing the logs of pod ${pod.namespace}/${pod.name} (uid ${pod.uid}): the pod is gone`);
+      rt.removeLogs(pod);
     }
     for (const uid of await rt.cgroups.listPods()) {
       if (keep.has(uid)) continue;

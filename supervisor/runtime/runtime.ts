@@ -192,6 +192,17 @@ export class Runtime {
     rmSync(this.layout.podStateDir(podRef(pod)), { recursive: true, force: true });
   }
 
+  /**
+   * Everything of a pod that no desired pod owns (the old half of a replace, or a delete, that
+   * a crash interrupted), from what the run root and the cgroup tree still hold: no spec needed.
+   */
+  async removeOrphan(pod: PodRef): Promise<void> {
+    await this.cgroups.kill(pod.uid);
+    await this.sandboxes.destroyFound(pod);
+    await this.cgroups.remove(pod.uid);
+    rmSync(this.layout.podStateDir(pod), { recursive: true, force: true });
+  }
+
   /** The pod's log directory, once nothing can ask for its logs any more (the pod is gone from the API). */
   removeLogs(pod: PodRef): void {
     rmSync(this.layout.podLogDir(pod), { recursive: true, force: true });

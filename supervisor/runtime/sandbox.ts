@@ -152,6 +152,20 @@ export class SandboxManager {
     rmSync(this.layout.podRunDir(spec.pod), { recursive: true, force: true });
   }
 
+  /**
+   * Tears down the sandbox of a pod nothing describes any more (an orphan found in the run
+   * root): which namespaces it owns is read from the pins it has.
+   */
+  async destroyFound(pod: PodRef): Promise<void> {
+    const nsDir = this.layout.podNsDir(pod);
+    await this.destroy({
+      pod,
+      hostNetwork: !existsSync(join(nsDir, "net")),
+      hostIPC: !existsSync(join(nsDir, "ipc")),
+      sharePid: existsSync(join(nsDir, "pid")),
+    });
+  }
+
   /** Where `podd-init sandbox` records the pod init: "PID STARTTIME". */
   private podInitRecord(pod: PodRef): string {
     return join(this.layout.podNsDir(pod), "pod-init");
