@@ -20,8 +20,12 @@ function syscallKnownElsewhere(name: string): boolean {
 /** Flags that only the seccomp(2) call can pass; TSYNC means nothing to a process of one thread. */
 const UNSUPPORTED_FLAGS = 2 | 4; // SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW
 
-/** Every capability podd's RuntimeDefault rules depend on (their includes.caps). */
-const PROFILE_CAPS = new Set((defaultProfile().syscalls ?? []).flatMap((r) => r.includes?.caps ?? []));
+/** Every capability podd's RuntimeDefault rules depend on (their includes.caps); made on first use, not at load. */
+let profileCaps: ReadonlySet<string> | undefined;
+function profileCapabilities(): ReadonlySet<string> {
+  profileCaps ??= new Set((defaultProfile().syscalls ?? []).flatMap((r) => r.includes?.caps ?? []));
+  return profileCaps;
+}
 
 export class SeccompFilters {
   private readonly defaults = new Map<string, Buffer>();
@@ -53,7 +57,7 @@ export class SeccompFilters {
     if (p.type === "RuntimeDefault") {
       // Keyed by the capabilities the profile looks at, not by every set a manifest can name:
       // the cache holds a handful of programs, however many pods come and go.
-      const key = caps.filter((c) => PROFILE_CAPS.has(`CAP_${c}`)).join(",");
+      const key = caps.filter((c) => profileCapabilities().has(`CAP_${c}`)).join(",");
       let bpf = this.defaults.get(key);
       if (!bpf) {
         bpf = compileSeccomp(defaultProfile(), { arch: this.arch, caps, kernel: release() });
