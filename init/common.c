@@ -183,3 +183,22 @@ unsigned long long proc_start_time(pid_t pid)
 		p = strchr(p + 1, ' ');
 	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
+
+/* Moves the caller into each cgroup directory; NULL on success, else the one it could not join. */
+const char *join_cgroups(const char *const *dirs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/cgroup.procs", dirs[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || NO_EINTR(write(fd, "0", 1)) != 1) {
+			int saved = errno;
+			if (fd >= 0)
+				close(fd);
+			errno = saved;
+			return dirs[i];
+		}
+		close(fd);
+	}
+	return NULL;
+}

@@ -173,14 +173,9 @@ void container_pid1(struct container_opts *o, int sigfd, int chan, int status_fd
 {
 	/* Step 1: join the cgroups before anything else, so that every process of
 	 * the container, from the first fork on, is accounted and limited there. */
-	for (size_t i = 0; i < o->ncgroups && !o->cgroup_joined; i++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/cgroup.procs", o->cgroups[i]);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || NO_EINTR(write(fd, "0", 1)) != 1)
-			setup_fail(chan, "join cgroup %s: %s", o->cgroups[i], strerror(errno));
-		close(fd);
-	}
+	const char *unjoined = o->cgroup_joined ? NULL : join_cgroups(o->cgroups, o->ncgroups);
+	if (unjoined)
+		setup_fail(chan, "join cgroup %s: %s", unjoined, strerror(errno));
 
 	int cgroup_dir = -1;
 	if (getpid() != 1 && o->ncgroups > 0 && (cgroup_dir = open(o->cgroups[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)

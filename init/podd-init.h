@@ -92,6 +92,7 @@ bool is_fault_signal(int sig);
 int exit_code_of(int status);
 int write_atomic(int dirfd, const char *name, const char *text);
 unsigned long long proc_start_time(pid_t pid);
+const char *join_cgroups(const char *const *dirs, size_t n);
 
 /* command.c */
 

@@ -39,6 +39,21 @@ static int set_caps(unsigned long long effective, unsigned long long permitted, 
 	return (int)syscall(SYS_capset, &h, d);
 }
 
+/* Drops every capability not in keep from the bounding set; NULL, or the reason in err. */
+static const char *limit_bounding_set(unsigned long long keep, char *err, size_t len)
+{
+	int last = last_cap();
+	for (int cap = 0; cap <= last && cap < 64; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+			snprintf(err, len, "drop capability %d from the bounding set: %s", cap, strerror(errno));
+			return err;
+		}
+	}
+	return NULL;
+}
+
 /* Limits what the command can ever hold to caps: the bounding set loses the
  * rest, the ambient and inheritable sets are emptied (nothing passes through
  * execve by inheritance, as the CRI runtimes have done since CVE-2022-24769).
@@ -48,15 +63,8 @@ static int set_caps(unsigned long long effective, unsigned long long permitted, 
  * by the same set) grants it. */
 const char *limit_capabilities(unsigned long long caps, char *err, size_t len)
 {
-	int last = last_cap();
-	for (int cap = 0; cap <= last && cap < 64; cap++) {
-		if (caps & (1ULL << cap))
-			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
-			snprintf(err, len, "drop capability %d from the bounding set: %s", cap, strerror(errno));
-			return err;
-		}
-	}
+	if (limit_bounding_set(caps, err, len))
+		return err;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
 		snprintf(err, len, "clear the ambient capabilities: %s", strerror(errno));
 		return err;
@@ -82,11 +90,9 @@ const char *pid1_keep_only_kill(char *err, size_t len)
 {
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return snprintf(err, len, "make PID 1 not dumpable: %s", strerror(errno)), err;
-	int last = last_cap();
-	for (int cap = 0; cap <= last && cap < 64; cap++)
-		if (cap != CAP_KILL && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return snprintf(err, len, "drop capability %d from PID 1's bounding set: %s", cap, strerror(errno)), err;
 	unsigned long long kill_only = 1ULL << CAP_KILL;
+	if (limit_bounding_set(kill_only, err, len))
+		return err;
 	if (set_caps(kill_only, kill_only, 0) < 0)
 		return snprintf(err, len, "keep only CAP_KILL in PID 1: %s", strerror(errno)), err;
 	return NULL;
@@ -134,10 +140,8 @@ const char *drop_all_capabilities(char *err, size_t len)
 {
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return snprintf(err, len, "make it not dumpable: %s", strerror(errno)), err;
-	int last = last_cap();
-	for (int cap = 0; cap <= last && cap < 64; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return snprintf(err, len, "drop capability %d from the bounding set: %s", cap, strerror(errno)), err;
+	if (limit_bounding_set(0, err, len))
+		return err;
 	if (set_caps(0, 0, 0) < 0)
 		return snprintf(err, len, "drop every capability: %s", strerror(errno)), err;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -48,14 +48,9 @@ static void sandbox_undo(struct ns_pin *pins, size_t n)
 static void pod_init_main(const char *const *cgroups, size_t ncgroups, int ready)
 {
 	/* First, as a container's PID 1 does: the pod's cgroup kill then ends us too. */
-	for (size_t i = 0; i < ncgroups; i++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[i]);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || NO_EINTR(write(fd, "0", 1)) != 1)
-			pod_init_fail(ready, "join cgroup %s: %s", cgroups[i], strerror(errno));
-		close(fd);
-	}
+	const char *unjoined = join_cgroups(cgroups, ncgroups);
+	if (unjoined)
+		pod_init_fail(ready, "join cgroup %s: %s", unjoined, strerror(errno));
 	setsid();
 	if ((ready > 3 && close_fd_range(3, (unsigned)ready - 1, 0) < 0) || close_fd_range((unsigned)ready + 1, ~0U, 0) < 0)
 		close_fds_by_loop(ready);
