@@ -61,6 +61,9 @@
  *           --host-rootfs            the host's / bound read-only, or
  *           --image-rootfs DIR --upper DIR --work DIR
  *                                    an overlay of the image and a layer
+ *           --image-layers DIR ...   the same, of an image of layers:
+ *                                    DIR/0, DIR/1, ... (top first, often
+ *                                    symlinks to the layer directories)
  *           [--readonly-rootfs]      (readOnlyRootFilesystem)
  *         --privileged             /proc unmasked, /sys writable, every
  *                                  device node of the host's /dev in ours

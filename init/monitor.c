@@ -148,7 +148,7 @@ static void parse_mount(struct rootfs_opts *r, bool tmpfs, char *arg)
 static void parse_container_args(int argc, char **argv, struct container_opts *o)
 {
 	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN,
-	       OPT_NOTIFY, OPT_ROOTFS, OPT_HOST_ROOTFS, OPT_IMAGE, OPT_UPPER, OPT_WORK, OPT_RO_ROOTFS, OPT_HIDE,
+	       OPT_NOTIFY, OPT_ROOTFS, OPT_HOST_ROOTFS, OPT_IMAGE, OPT_LAYERS, OPT_UPPER, OPT_WORK, OPT_RO_ROOTFS, OPT_HIDE,
 	       OPT_SHM, OPT_BIND, OPT_TMPFS, OPT_PRIVILEGED, OPT_PID, OPT_HOST_PID };
 	static const struct option options[] = {
 		{ "net", required_argument, NULL, OPT_NET },
@@ -166,6 +166,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "host-rootfs", no_argument, NULL, OPT_HOST_ROOTFS },
 		{ "image-rootfs", required_argument, NULL, OPT_IMAGE },
+		{ "image-layers", required_argument, NULL, OPT_LAYERS },
 		{ "upper", required_argument, NULL, OPT_UPPER },
 		{ "work", required_argument, NULL, OPT_WORK },
 		{ "readonly-rootfs", no_argument, NULL, OPT_RO_ROOTFS },
@@ -204,6 +205,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		case OPT_ROOTFS: r->dir = optarg; break;
 		case OPT_HOST_ROOTFS: r->host = true; break;
 		case OPT_IMAGE: r->lower = optarg; break;
+		case OPT_LAYERS: r->layers_dir = optarg; break;
 		case OPT_UPPER: r->upper = optarg; break;
 		case OPT_WORK: r->work = optarg; break;
 		case OPT_RO_ROOTFS: r->readonly = true; break;
@@ -225,9 +227,11 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		usage_error("--pid and --host-pid exclude each other");
 	if (o->log_max_files < 1)
 		usage_error("--log-max-files must be at least 1");
-	if (r->dir && !r->host && (!r->lower || !r->upper || !r->work))
-		usage_error("--rootfs needs --host-rootfs, or --image-rootfs, --upper and --work");
-	if (!r->dir && (r->host || r->lower || r->nmounts || r->nhide || r->shm || r->privileged))
+	if (r->lower && r->layers_dir)
+		usage_error("--image-rootfs and --image-layers exclude each other");
+	if (r->dir && !r->host && ((!r->lower && !r->layers_dir) || !r->upper || !r->work))
+		usage_error("--rootfs needs --host-rootfs, or --image-rootfs or --image-layers, --upper and --work");
+	if (!r->dir && (r->host || r->lower || r->layers_dir || r->nmounts || r->nhide || r->shm || r->privileged))
 		usage_error("filesystem options need --rootfs DIR");
 	o->cmd.argv = argv + optind;
 }

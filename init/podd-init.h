@@ -181,6 +181,7 @@ struct rootfs_opts {
 	const char *dir;            /* the empty directory the new root is mounted on */
 	bool host;                  /* the host's / (read-only) instead of an image */
 	const char *lower, *upper, *work;   /* image: overlay layers */
+	const char *layers_dir;             /* image: lowers as entries 0..N-1 of this dir, top first */
 	bool readonly;              /* readOnlyRootFilesystem */
 	bool privileged;            /* every host device, /sys writable, /proc unmasked */
 	const char *hide[MAX_HIDE]; /* host paths to hide from a host-root container */

@@ -200,11 +200,54 @@ static int detach_under(const char *root, const char *const *subs, size_t n, cha
 	}
 }
 
+/* overlayfs stacks at most this many lower layers (OVL_MAX_STACK). */
+#define MAX_LAYERS 500
+
+/* An image of many layers: the lowers are the entries 0, 1, ... of layers_dir
+ * (symlinks to the layer directories, top first), named relative to it. The
+ * kernel reads mount options from one page, which some fifty absolute layer
+ * paths would fill; short relative names, resolved from our working
+ * directory while mount() runs, fit hundreds. */
+static const char *mount_layers(const struct rootfs_opts *r, char *err, size_t errlen)
+{
+	char data[4096];
+	size_t len = (size_t)snprintf(data, sizeof data, "lowerdir=");
+	int n = 0;
+	for (; n < MAX_LAYERS; n++) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%d", r->layers_dir, n);
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			break;
+		len += (size_t)snprintf(data + len, sizeof data - len, "%s%d", n ? ":" : "", n);
+	}
+	if (n == 0)
+		return failf(err, errlen, "no layer 0 in %s", r->layers_dir);
+	if (n == MAX_LAYERS)
+		return failf(err, errlen, "more than %d layers in %s", MAX_LAYERS - 1, r->layers_dir);
+	if (len + (size_t)snprintf(data + len, sizeof data - len, ",upperdir=%s,workdir=%s", r->upper, r->work) >= sizeof data)
+		return failf(err, errlen, "overlay options too long (%d layers)", n);
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0)
+		return failf(err, errlen, "open the working directory: %s", strerror(errno));
+	const char *e = NULL;
+	if (chdir(r->layers_dir) < 0)
+		e = failf(err, errlen, "chdir %s: %s", r->layers_dir, strerror(errno));
+	else if (mount("overlay", r->dir, "overlay", 0, data) < 0)
+		e = failf(err, errlen, "mount overlay of %d layers (%s) on %s: %s", n, r->layers_dir, r->dir, strerror(errno));
+	if (fchdir(cwd) < 0 && !e)
+		e = failf(err, errlen, "return to the working directory: %s", strerror(errno));
+	close(cwd);
+	return e;
+}
+
 /* The new root: an overlay of the image with the container's own writable
  * layer, or the host's root, read-only, with podd's roots hidden. */
 static const char *mount_root(const struct rootfs_opts *r, char *err, size_t errlen)
 {
 	if (!r->host) {
+		if (r->layers_dir)
+			return mount_layers(r, err, errlen);
 		char data[3 * PATH_MAX + 64];
 		if (snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", r->lower, r->upper, r->work) >= (int)sizeof data)
 			return failf(err, errlen, "overlay options too long");

@@ -81,11 +81,20 @@ export interface ProcessSecurity {
  * `imageGroups` gives the groups the container's /etc/group lists for a uid's user (see
  * supervisor/runtime/passwd.ts); without it, none.
  */
-export function processSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">, imageGroups?: (uid: number) => readonly number[]): ProcessSecurity {
+export function processSecurity(
+  pod: Pick<Pod, "spec">,
+  container: Pick<Container, "securityContext">,
+  imageGroups?: (uid: number) => readonly number[],
+  /** the image's User, resolved in its /etc/passwd (gid: the user's group there, when known) */
+  imageUser?: { uid: number; gid?: number },
+): ProcessSecurity {
   const sc = container.securityContext ?? {};
   const psc = pod.spec.securityContext ?? {};
-  const uid = sc.runAsUser ?? psc.runAsUser ?? 0;
-  const gid = sc.runAsGroup ?? psc.runAsGroup ?? 0;
+  const explicit = sc.runAsUser ?? psc.runAsUser;
+  const uid = explicit ?? imageUser?.uid ?? 0;
+  // The image's group goes with the image's user only: a runAsUser of the manifest takes gid 0
+  // unless runAsGroup says otherwise.
+  const gid = sc.runAsGroup ?? psc.runAsGroup ?? (explicit === undefined ? imageUser?.gid : undefined) ?? 0;
   return {
     uid,
     gid,
@@ -117,8 +126,9 @@ export function supplementalGroupsOf(pod: Pick<Pod, "spec">, gid: number, imageG
  * known (status.containerStatuses[].user.linux): the image's share of them is known only to the
  * runtime that read the image.
  */
-export function execSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">, started?: { supplementalGroups?: number[] }): ProcessSecurity {
-  const s = processSecurity(pod, container);
+export function execSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, "securityContext">, started?: { uid?: number; gid?: number; supplementalGroups?: number[] }): ProcessSecurity {
+  // The uid and gid the container was started with: an image's User is known only to the runtime that read the image.
+  const s = processSecurity(pod, container, undefined, started?.uid === undefined ? undefined : { uid: started.uid, ...(started.gid !== undefined ? { gid: started.gid } : {}) });
   return started?.supplementalGroups ? { ...s, supplementalGroups: [...started.supplementalGroups] } : s;
 }
 

@@ -6,6 +6,7 @@ import type { EventEmitter } from "eventemitter3";
 import type { PoddEvents } from "../daemon/events.ts";
 import type { CoreEvent } from "../daemon/event-log.ts";
 import type { PodObject } from "../pod/worker.ts";
+import type { ImagesApi } from "./images.ts";
 
 /** A container of a pod as the log, exec and metrics endpoints see it. */
 export interface ContainerView {
@@ -22,6 +23,8 @@ export interface ContainerView {
 }
 
 export interface ApiBackend {
+  /** the image verbs; undefined: this server has no image store */
+  readonly images?: ImagesApi;
   list(namespace?: string): PodObject[];
   get(namespace: string, name: string): PodObject | undefined;
   apply(pod: Pod, mustNotExist?: boolean): Promise<{ result: string; object: PodObject }>;

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { dirname, join } from "node:path";
 import { connect } from "node:net";
 import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
+import { serveImages } from "./images.ts";
 import type { ApiBackend, ContainerView } from "./backend.ts";
 import type { PodEvent } from "../daemon/events.ts";
 import { PoddError } from "../base/errors.ts";
@@ -278,6 +279,9 @@ export class ApiServer {
       }
       if (kind === "pods" && name && sub === "log" && method === "GET") return this.logs(res, ns, name, q);
       if (kind === "pods" && name && sub === "exec-target" && method === "GET") return this.execTarget(res, ns, name, q.get("container") ?? undefined);
+    }
+    if (parts[0] === "apis" && parts[1] === "podd.dev" && parts[2] === "v1" && parts[3] === "images" && d.images) {
+      if (await serveImages(d.images, parts, method, q, req, res, send)) return;
     }
     // metrics.k8s.io
     if (parts[0] === "apis" && parts[1] === "metrics.k8s.io" && parts[2] === "v1beta1" && method === "GET") {

@@ -3,6 +3,8 @@
 // takes up every desired pod (adopting what still runs), finishes interrupted deletes and
 // removes what belongs to no desired pod (a replace or delete cut short by a crash).
 // Work on one pod is serialised by a per-pod lock; different pods proceed concurrently.
+import type { ImagesApi } from "../api/images.ts";
+import { ImagesFacade, imagesInUse } from "../runtime/images/facade.ts";
 import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
 import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
@@ -67,6 +69,7 @@ function canonical(v: unknown): string {
 
 export class Daemon implements ApiBackend {
   readonly events: EventLog;
+  readonly images: ImagesApi;
   private readonly store: DesiredStore;
   private readonly locks = new KeyedLock();
   /** desired pods by key, including those being deleted (deletionTimestamp set) */
@@ -81,6 +84,10 @@ export class Daemon implements ApiBackend {
   ) {
     this.store = new DesiredStore(join(opts.roots.state, "desired"));
     this.events = new EventLog(hostname());
+    // An image a pod names, even one not started yet, is in use: image rm must not take it away.
+    this.images = new ImagesFacade(sup.runtime.images, () =>
+      imagesInUse([...this.desired.values()].flatMap((p) => [...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.image))),
+    );
     sup.events.on("event", (e) => {
       this.events.add(e);
       const line = `pod/${e.namespace}/${e.pod}${e.container ? ` container/${e.container}` : ""} ${e.reason}: ${e.message}`;

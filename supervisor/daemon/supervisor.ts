@@ -68,6 +68,7 @@ export class Supervisor {
       opts.backOff,
       opts.clock ?? systemClock,
     );
+    sup.runtime.images.recover();
     return sup;
   }
 

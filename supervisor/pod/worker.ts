@@ -27,6 +27,7 @@ import {
 } from "./lifecycle.ts";
 import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
 import { podRef, type BoundPod, type ContainerRun, type Runtime } from "../runtime/runtime.ts";
+import type { Image } from "../runtime/images/store.ts";
 import { MountError } from "../runtime/volumes.ts";
 import { SandboxError } from "../runtime/sandbox.ts";
 import { writeFileAtomic } from "../base/atomic.ts";
@@ -280,10 +281,15 @@ export class PodWorker {
     const held = this.held.get(name);
     if (held && held.retryAtMs > now) return false;
     const c = this.container(name)!;
-    const image = this.runtime.resolveImage(c.image);
-    if (image === undefined) {
-      this.hold(name, "ErrImageNeverPull", `image "${c.image}" not found; import it with podd image import`, "Warning");
-      return false;
+    let image: Image | "host" = "host";
+    if (c.image !== "host") {
+      const got = await this.runtime.images.ensure(c.image, c.imagePullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name));
+      if ("retryAtMs" in got) {
+        // ensure() told it in events already, as the kubelet's image manager does.
+        this.held.set(name, { reason: got.reason, message: got.message, retryAtMs: got.retryAtMs });
+        return false;
+      }
+      image = got;
     }
     const rec = this.record(name);
     let run: ContainerRun;
@@ -421,7 +427,7 @@ export class PodWorker {
           this.emit("Warning", "FailedPreStopHook", `PreStopHook failed: ${(err as Error).message}`, name);
         }
       }
-      live.run.monitor.signal("SIGTERM");
+      live.run.monitor.signal(live.run.stopSignal ?? this.runtime.stopSignalOf(this.container(name)?.image ?? "host"));
     };
     void term().catch((err: unknown) => {
       this.emit("Warning", "FailedKillPod", `error stopping container ${name}: ${(err as Error).message}`, name);

@@ -3,7 +3,7 @@
 // start and exit atomically in the container's run dir (start.json, exit.json) and writes the
 // CRI log; this module launches it and reads those records back.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { constants as osConstants } from "node:os";
 import { PoddError } from "../base/errors.ts";
@@ -39,7 +39,8 @@ export interface LaunchPlan {
 
 export type RootfsPlan =
   | { kind: "host"; mountPoint: string }
-  | { kind: "image"; mountPoint: string; lower: string; upper: string; work: string; readOnly: boolean };
+  /** layersDir holds entries 0..N-1, links to the image's layers, top first (linkLayers makes them) */
+  | { kind: "image"; mountPoint: string; layers: string[]; layersDir: string; upper: string; work: string; readOnly: boolean };
 
 export interface BindPlan {
   source: string;
@@ -86,7 +87,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   if (plan.rootfs.kind === "host") {
     a.push("--host-rootfs");
   } else {
-    a.push("--image-rootfs", plan.rootfs.lower, "--upper", plan.rootfs.upper, "--work", plan.rootfs.work);
+    a.push("--image-layers", plan.rootfs.layersDir, "--upper", plan.rootfs.upper, "--work", plan.rootfs.work);
     if (plan.rootfs.readOnly) a.push("--readonly-rootfs");
   }
   if (plan.security.privileged) a.push("--privileged");
@@ -137,9 +138,19 @@ function readRecord<T>(path: string): T | undefined {
   }
 }
 
+/**
+ * The image's layers as layersDir/0 (the top one), 1, …: podd-init names them relative to
+ * layersDir in the overlay's mount options, which must fit in one page however deep the image.
+ */
+export function linkLayers(layersDir: string, layers: readonly string[]): void {
+  mkdirSync(layersDir, { recursive: true, mode: 0o700 });
+  [...layers].reverse().forEach((dir, i) => symlinkSync(dir, join(layersDir, String(i))));
+}
+
 /** Starts the monitor. It detaches into its own session; we only keep a pipe for its start notice. */
 export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
   mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
+  if (plan.rootfs.kind === "image") linkLayers(plan.rootfs.layersDir, plan.rootfs.layers);
   mkdirSync(join(plan.logPath, ".."), { recursive: true, mode: 0o755 });
   const notifyFd = 3;
   // The monitor's own complaints go to a file beside its records, not to a pipe: they outlive

@@ -7,7 +7,8 @@ import type { Container, Pod } from "../../pod-specs/types.ts";
 import { processSecurity } from "../../pod-specs/security.ts";
 import type { BindPlan, LaunchPlan, TmpfsPlan } from "./container.ts";
 import { PoddError } from "../base/errors.ts";
-import { defaultImageEnv, type Image } from "./images.ts";
+import { containerArgv, DEFAULT_IMAGE_ENV, resolveImageUser } from "./images/config.ts";
+import type { Image } from "./images/store.ts";
 import type { Roots } from "../base/paths.ts";
 import { homeOf, imageGroupsOf } from "./passwd.ts";
 import type { Sandbox } from "./sandbox.ts";
@@ -30,6 +31,8 @@ export interface LaunchContext {
   rootfsMountPoint: string;
   /** the container's writable layer (image containers) */
   upperDir: string;
+  /** where the links to the image's layers go (image containers) */
+  layersDir: string;
   workDir: string;
   /** the container's compiled seccomp filter; undefined: none */
   seccompFile?: string;
@@ -79,11 +82,18 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   const { pod, container, image } = ctx;
   const env = containerEnv(ctx);
   const { command, args } = expandCommandAndArgs(container, env.map((kv) => ({ name: kv.slice(0, kv.indexOf("=")), value: kv.slice(kv.indexOf("=") + 1) })));
-  const argv = [...command, ...args];
-  if (argv.length === 0) throw new ConfigError(`container ${container.name}: no command specified; set command or args (podd images have no entrypoint)`);
+  const argv = containerArgv(container.command === undefined ? undefined : command, container.args === undefined ? undefined : args, image?.config);
+  if (argv.length === 0) {
+    throw new ConfigError(`container ${container.name}: no command specified; set command or args${image ? ` (image ${image.name} has neither Entrypoint nor Cmd)` : ""}`);
+  }
 
   const sc = container.securityContext ?? {};
-  const security = processSecurity(pod, container, (id) => imageGroupsOf(ctx.passwd ?? "", ctx.group ?? "", id));
+  const imageUser = imageUserOf(ctx);
+  const security = processSecurity(pod, container, (id) => imageGroupsOf(ctx.passwd ?? "", ctx.group ?? "", id), imageUser);
+  const explicitUser = (sc.runAsUser ?? pod.spec.securityContext?.runAsUser) !== undefined;
+  if (security.runAsNonRoot && !explicitUser && imageUser?.byName) {
+    throw new ConfigError(`container has runAsNonRoot and image has non-numeric user (${image!.config.user.split(":")[0]}), cannot verify user is non-root`);
+  }
   if (security.runAsNonRoot && security.uid === 0) {
     throw new ConfigError("container has runAsNonRoot and image will run as root");
   }
@@ -109,7 +119,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   const binds = [...mounts].sort((a, b) => depth(a.target) - depth(b.target));
 
   const rootfs = image
-    ? { kind: "image" as const, mountPoint: ctx.rootfsMountPoint, lower: image.rootfs, upper: ctx.upperDir, work: ctx.workDir, readOnly: sc.readOnlyRootFilesystem ?? false }
+    ? { kind: "image" as const, mountPoint: ctx.rootfsMountPoint, layers: image.layerDirs, layersDir: ctx.layersDir, upper: ctx.upperDir, work: ctx.workDir, readOnly: sc.readOnlyRootFilesystem ?? false }
     : { kind: "host" as const, mountPoint: ctx.rootfsMountPoint };
   return {
     stateDir: ctx.stateDir,
@@ -128,23 +138,32 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     shm: ctx.sandbox.shm ?? (pod.spec.hostIPC ? "/dev/shm" : undefined),
     argv,
     env,
-    cwd: container.workingDir ?? image?.workingDir ?? "/",
+    cwd: container.workingDir || image?.config.workingDir || "/",
     security,
     seccompFile: ctx.seccompFile,
   };
 }
 
-/** The uid and gid the container runs as: its securityContext's, else the pod's, else root. */
+/** The image's User, looked up in its own /etc/passwd and /etc/group; a name it lacks holds the container. */
+function imageUserOf(ctx: Pick<LaunchContext, "image" | "passwd" | "group">): ReturnType<typeof resolveImageUser> {
+  if (!ctx.image) return undefined;
+  try {
+    return resolveImageUser(ctx.image.config.user, ctx.passwd, ctx.group);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 /**
  * The container's environment as "NAME=value" strings: the image's, then HOSTNAME, then the
  * container's own env resolved as the kubelet does (pod-specs/env.ts); a container's variable
  * replaces the image's of the same name. HOME, when none of them sets it, is the home of the
  * container's uid in its /etc/passwd, else "/", as runc sets it for the CRI runtimes.
  */
-export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd">): string[] {
+export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd" | "group">): string[] {
   const { pod, container, node } = ctx;
   const out = new Map<string, string>();
-  for (const kv of ctx.image?.env ?? defaultImageEnv) {
+  for (const kv of ctx.image?.config.env ?? DEFAULT_IMAGE_ENV) {
     const eq = kv.indexOf("=");
     if (eq > 0) out.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
@@ -163,6 +182,18 @@ export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "ima
     allocatable: { cpu: `${node.allocatable.milliCpu}m`, memory: String(node.allocatable.memoryBytes) },
   });
   for (const e of env) out.set(e.name, e.value);
-  if (!out.has("HOME")) out.set("HOME", (ctx.passwd === undefined ? undefined : homeOf(ctx.passwd, processSecurity(pod, container).uid)) ?? "/");
+  if (!out.has("HOME")) {
+    const uid = processSecurity(pod, container, undefined, ctx.image ? safeImageUser(ctx) : undefined).uid;
+    out.set("HOME", (ctx.passwd === undefined ? undefined : homeOf(ctx.passwd, uid)) ?? "/");
+  }
   return [...out].map(([k, v]) => `${k}=${v}`);
+}
+
+/** The image's user for HOME: a name the image lacks is planLaunch's error to report, not this one's. */
+function safeImageUser(ctx: Pick<LaunchContext, "image" | "passwd" | "group">): ReturnType<typeof resolveImageUser> {
+  try {
+    return imageUserOf(ctx);
+  } catch {
+    return undefined; // planLaunch refuses the container with this very error
+  }
 }

@@ -65,6 +65,36 @@ export function readGroup(root: string): string | undefined {
   return readEtcFile(root, "group");
 }
 
+/** Whether a layer's directory hides the layers below (overlayfs's trusted.overlay.opaque). */
+export type IsOpaque = (dir: string) => boolean;
+
+/**
+ * `/etc/<name>` of an image of layers (directories, bottom first) as its overlay will show
+ * it: the topmost layer that has the file, unless a layer above deleted it (a whiteout, a 0:0
+ * character device) or made /etc opaque.
+ */
+export function readLayeredEtcFile(layers: readonly string[], name: string, isOpaque: IsOpaque): string | undefined {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const etc = join(layers[i]!, "etc");
+    const st = lstatOrUndefined(etc);
+    if (!st) continue;
+    if (!st.isDirectory()) return undefined; // a whiteout of /etc, or a file in its place
+    const file = lstatOrUndefined(join(etc, name));
+    if (file) return file.isCharacterDevice() && file.rdev === 0 ? undefined : readEtcFile(layers[i]!, name);
+    if (isOpaque(etc)) return undefined;
+  }
+  return undefined;
+}
+
+function lstatOrUndefined(path: string) {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+    throw PoddError.wrap(`stat ${path}`, err);
+  }
+}
+
 /**
  * The text of `<root>/etc/<name>`, or undefined when there is none, when it is no regular file
  * or when `etc` or the file is a symlink: an image's symlink would point into the host's

@@ -13,7 +13,12 @@ import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "../base/exec-file.ts";
-import { ImageStore, type Image } from "./images.ts";
+import { Images } from "./images/service.ts";
+import type { Image } from "./images/store.ts";
+import type { Reference } from "./images/reference.ts";
+import type { ImageSource } from "./images/source.ts";
+import { readLayeredEtcFile } from "./passwd.ts";
+import { stopSignalName } from "./images/config.ts";
 import { hostRootTakesFile, planLaunch, SECCOMP_FILE } from "./launch.ts";
 import { SeccompFilters } from "./seccomp/container-filter.ts";
 import { readGroup, readPasswd } from "./passwd.ts";
@@ -45,6 +50,8 @@ export interface RuntimeOptions {
   allowedUnsafeSysctls?: readonly string[];
   /** what the runtime stamps on what it records itself (an exit nobody recorded); default the system's */
   clock?: Clock;
+  /** where images of a registry come from; undefined: nothing is pulled */
+  registry?: (ref: Reference) => ImageSource;
 }
 
 export interface NodeInfo {
@@ -88,6 +95,8 @@ export interface ContainerRun {
   logPath: string;
   /** the identity its command was started with (status user.linux); unknown for an adopted run */
   user?: ContainerUser;
+  /** what stops it: its image's StopSignal, else SIGTERM */
+  stopSignal?: NodeJS.Signals;
 }
 
 /** The identity a container's command was started with, as status.containerStatuses[].user.linux reports it. */
@@ -104,7 +113,7 @@ export class Runtime {
   readonly layout: Layout;
   readonly sandboxes: SandboxManager;
   readonly volumes: VolumeManager;
-  readonly images: ImageStore;
+  readonly images: Images;
   private readonly seccomp: SeccompFilters;
   readonly node: NodeInfo;
   /** the sysctls pods may set: the kubelet's safe set for this kernel and --allowed-unsafe-sysctls */
@@ -120,7 +129,7 @@ export class Runtime {
     this.layout = new Layout(opts.roots);
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
     this.volumes = new VolumeManager(sys, this.layout, (pod, volume, path) => onWidening(pod, "HostPathMounted", `hostPath volume ${volume} uses host path ${path}`));
-    this.images = new ImageStore(this.layout.imagesDir());
+    this.images = new Images({ dir: this.layout.imagesDir(), initPath: opts.initPath, clock: opts.clock ?? systemClock, ...(opts.registry ? { registry: opts.registry } : {}) });
     this.seccomp = new SeccompFilters(this.layout.seccompDir());
     this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
     this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
@@ -208,10 +217,16 @@ export class Runtime {
     rmSync(this.layout.podLogDir(pod), { recursive: true, force: true });
   }
 
-  /** The image, or undefined when it is not in the store; `host` is the host's own root. */
-  resolveImage(name: string): Image | "host" | undefined {
-    if (name === "host") return "host";
-    return this.images.get(name);
+  /** The signal that stops a container of this image (an adopted run's, whose start is not known): its StopSignal, else SIGTERM. */
+  stopSignalOf(image: string): NodeJS.Signals {
+    return (image === "host" ? undefined : stopSignalName(this.images.get(image)?.config.stopSignal)) ?? "SIGTERM";
+  }
+
+  /** /etc/passwd and /etc/group of an image as its overlay shows them; the host's for `image: host`. */
+  private etcFiles(image: Image | "host"): { passwd: string | undefined; group: string | undefined } {
+    if (image === "host") return { passwd: readPasswd("/"), group: readGroup("/") };
+    const opaque = (dir: string) => this.sys.lgetxattr(dir, "trusted.overlay.opaque")?.toString() === "y";
+    return { passwd: readLayeredEtcFile(image.layerDirs, "passwd", opaque), group: readLayeredEtcFile(image.layerDirs, "group", opaque) };
   }
 
   async startContainer(pod: BoundPod, container: Container, image: Image | "host", restartCount: number): Promise<ContainerRun> {
@@ -247,8 +262,8 @@ export class Runtime {
       ...(seccompFile ? { seccompFile } : {}),
       node: this.node,
       // The image's own files, as its overlay starts; the host's for `image: host`.
-      passwd: readPasswd(image === "host" ? "/" : image.rootfs),
-      group: readGroup(image === "host" ? "/" : image.rootfs),
+      ...this.etcFiles(image),
+      layersDir: join(runDir, "layers"),
     });
     this.reportWidenings(pod, container);
     // The device allow-list for every container; a privileged one gets every device, as the kubelet's.
@@ -275,7 +290,14 @@ export class Runtime {
       createTerminationLog(terminationLog);
     }
     const monitor = launch(this.opts.initPath, plan);
-    return { monitor, stateDir: runDir, logPath: plan.logPath, user: { uid: plan.security.uid, gid: plan.security.gid, supplementalGroups: plan.security.supplementalGroups } };
+    const stopSignal = image === "host" ? undefined : stopSignalName(image.config.stopSignal);
+    return {
+      monitor,
+      stateDir: runDir,
+      logPath: plan.logPath,
+      user: { uid: plan.security.uid, gid: plan.security.gid, supplementalGroups: plan.security.supplementalGroups },
+      ...(stopSignal ? { stopSignal } : {}),
+    };
   }
 
   /** containers whose widenings were reported, as "<pod uid>/<container>": once per pod, as hostPaths */
@@ -357,7 +379,7 @@ export class Runtime {
    * The podd-init options that make a process run in the container as its own processes do:
    * user, capabilities, no_new_privs and the seccomp filter its run installed.
    */
-  execIdentity(pod: BoundPod, container: Container, started?: { supplementalGroups?: number[] }): string[] {
+  execIdentity(pod: BoundPod, container: Container, started?: { uid?: number; gid?: number; supplementalGroups?: number[] }): string[] {
     return execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container));
   }
 

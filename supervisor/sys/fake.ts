@@ -163,6 +163,14 @@ export class FakeSys implements Sys {
     return { stop: () => {} };
   }
 
+  /** Attributes a test set: path → name → value. */
+  readonly xattrs = new Map<string, Map<string, Buffer>>();
+
+  lgetxattr(path: string, name: string): Buffer | null {
+    this.record({ call: "lgetxattr", target: path }, `${path} ${name}`);
+    return this.xattrs.get(path)?.get(name) ?? null;
+  }
+
   close(fd: number): void {
     this.record({ call: "close" }, `fd ${fd}`);
     if (!this.programFds.delete(fd)) throw PoddError.syscall("close", `fd ${fd}`, "EBADF");

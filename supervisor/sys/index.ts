@@ -96,4 +96,6 @@ export interface Sys {
    * /sys/fs/cgroup/podd/u/c: EPERM"); a refused BPF_PROG_LOAD adds the verifier's log.
    */
   bpf<R extends BpfRequest>(request: R): BpfResult<R>;
+  /** lgetxattr(2), at most 4 KiB of value; null when the file has no such attribute (ENODATA). */
+  lgetxattr(path: string, name: string): Buffer | null;
 }

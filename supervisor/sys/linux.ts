@@ -28,6 +28,8 @@ const BPF_ATTR_SIZE = 144;
 const BPF_MAX_PROGS = 64;
 /** Enough for the verifier's log of a program of a few hundred instructions. */
 const BPF_LOG_SIZE = 1 << 16;
+/** The most of an extended attribute's value podd reads: its own are a few bytes. */
+const XATTR_MAX = 4096;
 
 const errnoNames = new Map<number, string>();
 for (const [name, num] of Object.entries(constants.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
@@ -48,6 +50,7 @@ function bind() {
     close: libc.func("int close(int fd)"),
     flock: libc.func("int flock(int fd, int operation)"),
     strerror: libc.func("const char *strerror(int errnum)"),
+    lgetxattr: libc.func("long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)"),
   };
 }
 
@@ -115,6 +118,16 @@ export class LinuxSys implements Sys {
     if (errno === constants.errno.EWOULDBLOCK) return false;
     if (errno) fail("flock", path, errno);
     return true;
+  }
+
+  lgetxattr(path: string, name: string): Buffer | null {
+    const buf = Buffer.alloc(XATTR_MAX);
+    let errno = 0;
+    const n = Number(libc().lgetxattr(path, name, buf, buf.length));
+    if (n === -1) errno = koffi.errno();
+    if (errno === constants.errno.ENODATA) return null;
+    if (errno) fail("lgetxattr", `${path} ${name}`, errno);
+    return buf.subarray(0, n);
   }
 
   bpf<R extends BpfRequest>(request: R): BpfResult<R> {

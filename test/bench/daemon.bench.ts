@@ -247,7 +247,7 @@ export async function apply(): Promise<string> {
   try {
     const rootfs = importBusybox(env);
     const manifest = join(env.dir, "pod.yaml");
-    writeFileSync(manifest, sleepPod("bench-sleep", "busybox", ["c"]));
+    writeFileSync(manifest, sleepPod("bench-sleep", "busybox:local", ["c"]));
     d = await startDaemon(env, { PODD_TRACE: "1" });
     const socket = d.socket;
     const applyArgv = podd("apply", "-f", manifest, "--wait", "--socket", socket);
@@ -334,7 +334,7 @@ export async function apply(): Promise<string> {
 // ---- 2. 100 pods on one daemon -----------------------------------------------------------------
 
 function scaleManifest(pods: number): string {
-  return Array.from({ length: pods }, (_, i) => sleepPod(`scale-${String(i).padStart(3, "0")}`, "busybox", ["a", "b"])).join("---\n");
+  return Array.from({ length: pods }, (_, i) => sleepPod(`scale-${String(i).padStart(3, "0")}`, "busybox:local", ["a", "b"])).join("---\n");
 }
 
 /** A daemon on env with `pods` pods of 2 containers running; the ms from the apply to all running. */
@@ -418,7 +418,7 @@ export async function daemonScale(): Promise<string> {
     // One more pod while the others run: a start must not grow with what else runs (image:
     // host containers copy the host's mount table, which holds every pod's mounts).
     const beside = new Map<string, number[]>();
-    for (const img of ["busybox", "host"]) {
+    for (const img of ["busybox:local", "host"]) {
       const file = join(env.dir, `beside-${img}.yaml`);
       writeFileSync(file, sleepPod("beside", img, ["c"]));
       const runs: number[] = [];
@@ -442,7 +442,7 @@ export async function daemonScale(): Promise<string> {
       [
         [`apply spawn → all ${want} containers running (API watch)`, `${started.toRunning} ms`, "", "", ""],
         ["  of which podd apply ran", `${Math.round(started.applyMs)} ms`, "", "", ""],
-        [`one more pod beside them: apply --wait (busybox / image: host, median of 5)`, `${Math.round(median(beside.get("busybox")!))} / ${Math.round(median(beside.get("host")!))} ms`, "", "", ""],
+        [`one more pod beside them: apply --wait (busybox / image: host, median of 5)`, `${Math.round(median(beside.get("busybox:local")!))} / ${Math.round(median(beside.get("host")!))} ms`, "", "", ""],
         ["daemon (node) RSS, all running", `${daemonMem.rssKb} kB`, daemonMem.privateKb, daemonMem.anonKb, `${ratio(daemonMem.rssKb, 80 * 1024)} of 80 MB`],
         [`  the same after ${idleSeconds} s idle`, `${idleMem.rssKb} kB`, idleMem.privateKb, idleMem.anonKb, `${ratio(idleMem.rssKb, 80 * 1024)} of 80 MB`],
         [`daemon CPU over ${idleSeconds} s idle (utime+stime)`, `${r2(after.d - before.d)} ms`, "", "", `${pct(after.d - before.d)} of a core`],

@@ -45,7 +45,7 @@ export function describeLeftovers(l: Leftovers): string {
 /** The busybox image in podd's store of env (PATH=/bin like the podman import). */
 export function importBusybox(env: Env): string {
   const rootfs = busyboxRootfs(env.dir);
-  const r = spawnSync(process.execPath, [poddMain, "image", "import", "busybox", rootfs, "--root", env.state, "--env", "PATH=/bin"], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [poddMain, "image", "import", "busybox:local", rootfs, "--root", env.state, "--env", "PATH=/bin"], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`podd image import: ${r.stderr}`);
   return rootfs;
 }

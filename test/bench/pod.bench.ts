@@ -56,11 +56,11 @@ export async function podStart(): Promise<string> {
   try {
     const rootfs = importBusybox(env);
     const manifest = join(env.dir, "pod.yaml");
-    writeFileSync(manifest, trueManifest("busybox"));
+    writeFileSync(manifest, trueManifest("busybox:local"));
     const podd = [process.execPath, poddMain, "run", "-f", manifest, ...env.flags];
     // The same container without a seccomp filter: what the filter costs a start.
     const unconfinedManifest = join(env.dir, "unconfined.yaml");
-    writeFileSync(unconfinedManifest, trueManifest("busybox", "{seccompProfile: {type: Unconfined}}"));
+    writeFileSync(unconfinedManifest, trueManifest("busybox:local", "{seccompProfile: {type: Unconfined}}"));
     const poddUnconfined = [process.execPath, poddMain, "run", "-f", unconfinedManifest, ...env.flags];
     // BENCH_BASELINE=DIR: another checkout of podd (built), run interleaved with this one, so a
     // change's cost is measured in the same run as the code before it.
@@ -189,10 +189,10 @@ spec:
   terminationGracePeriodSeconds: 5
   containers:
     - name: a
-      image: busybox
+      image: busybox:local
       command: ["sleep", "3600"]
     - name: b
-      image: busybox
+      image: busybox:local
       command: ["sleep", "3600"]
 `);
   }

@@ -69,7 +69,7 @@ describe("podd apply", { skip, timeout: 120_000 }, () => {
       // and Ready for an instant first, and --wait may rightly return at that instant.
       const bad = await c.apply(
         "bad.yaml",
-        busybox("bad", { command: ["sleep", "1000"] }, { restartPolicy: "Never", initContainers: [{ name: "setup", image: "busybox", command: ["sh", "-c", "exit 1"] }] }),
+        busybox("bad", { command: ["sleep", "1000"] }, { restartPolicy: "Never", initContainers: [{ name: "setup", image: "busybox:local", command: ["sh", "-c", "exit 1"] }] }),
         ["--wait"],
       );
       assert.equal(bad.code, 1, bad.stdout + bad.stderr);
@@ -80,8 +80,8 @@ describe("podd apply", { skip, timeout: 120_000 }, () => {
   test("an invalid manifest prints file:line:col and sends nothing, not even its valid pods", () =>
     withCli(async (c) => {
       const yaml = [
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [sleep, '100']\n",
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources:\n      limits:\n        memory: 12XB\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\nspec:\n  containers:\n  - name: c\n    image: busybox:local\n    command: [sleep, '100']\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n    image: busybox:local\n    resources:\n      limits:\n        memory: 12XB\n",
       ].join("---\n");
       const file = writeManifest(c.env, "bad.yaml", yaml);
       const r = await c.run("apply", ["-f", file]);

@@ -27,7 +27,7 @@ function restartOnce(name: string): string {
       containers: [
         {
           name: "main",
-          image: "busybox",
+          image: "busybox:local",
           command: ["sh", "-c", RESTART_ONCE],
           env: [{ name: "GREETING", value: "hello" }],
           resources: { limits: { cpu: "500m", memory: "64Mi" }, requests: { cpu: "100m", memory: "32Mi" } },
@@ -102,7 +102,7 @@ describe("podd describe and logs", { skip, timeout: 120_000 }, () => {
         assert.equal((await c.run("logs", ["l", "--previous", "-c", "main"])).stdout, "run 1\n");
 
         const lines = Array.from({ length: 5 }, (_, i) => `line ${i}`);
-        assert.equal((await c.apply("p.yaml", JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox", command: ["podd-fixture", "echo-lines", ...lines] }] } }))).code, 0);
+        assert.equal((await c.apply("p.yaml", JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox:local", command: ["podd-fixture", "echo-lines", ...lines] }] } }))).code, 0);
         const all = await waitFor("the whole log", async () => {
           const r = await c.run("logs", ["p"]);
           return r.stdout.split("\n").length > lines.length ? r : undefined;
@@ -131,7 +131,7 @@ describe("podd describe and logs", { skip, timeout: 120_000 }, () => {
           apiVersion: "v1",
           kind: "Pod",
           metadata: { name: "f" },
-          spec: { restartPolicy: "Never", volumes: [{ name: "v", hostPath: { path: gate, type: "Directory" } }], containers: [{ name: "c", image: "busybox", command: ["sh", "-c", script], volumeMounts: [{ name: "v", mountPath: "/v" }] }] },
+          spec: { restartPolicy: "Never", volumes: [{ name: "v", hostPath: { path: gate, type: "Directory" } }], containers: [{ name: "c", image: "busybox:local", command: ["sh", "-c", script], volumeMounts: [{ name: "v", mountPath: "/v" }] }] },
         }),
       );
       assert.equal(r.code, 0, r.stderr);
@@ -153,10 +153,10 @@ describe("podd describe and logs", { skip, timeout: 120_000 }, () => {
         metadata: { name: "m" },
         spec: {
           restartPolicy: "Never",
-          initContainers: [{ name: "setup", image: "busybox", command: ["echo", "from setup"] }],
+          initContainers: [{ name: "setup", image: "busybox:local", command: ["echo", "from setup"] }],
           containers: [
-            { name: "a", image: "busybox", command: ["echo", "from a"] },
-            { name: "b", image: "busybox", command: ["echo", "from b"] },
+            { name: "a", image: "busybox:local", command: ["echo", "from a"] },
+            { name: "b", image: "busybox:local", command: ["echo", "from b"] },
           ],
         },
       };

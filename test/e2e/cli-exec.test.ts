@@ -25,7 +25,7 @@ const onePod = JSON.stringify({
   apiVersion: "v1",
   kind: "Pod",
   metadata: { name: "one" },
-  spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "main", image: "busybox", command: ["sleep", "1000"] }] },
+  spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "main", image: "busybox:local", command: ["sleep", "1000"] }] },
 });
 
 const pod = JSON.stringify({
@@ -35,8 +35,8 @@ const pod = JSON.stringify({
   spec: {
     terminationGracePeriodSeconds: 2,
     containers: [
-      { name: "main", image: "busybox", command: ["sleep", "1000"], env: [{ name: "GREETING", value: "hello from the manifest" }] },
-      { name: "side", image: "busybox", command: ["sleep", "1000"], env: [{ name: "GREETING", value: "side" }] },
+      { name: "main", image: "busybox:local", command: ["sleep", "1000"], env: [{ name: "GREETING", value: "hello from the manifest" }] },
+      { name: "side", image: "busybox:local", command: ["sleep", "1000"], env: [{ name: "GREETING", value: "side" }] },
     ],
   },
 });
@@ -142,7 +142,7 @@ describe("podd exec", { skip, timeout: 120_000 }, () => {
             terminationGracePeriodSeconds: 2,
             containers: [{
               name: "main",
-              image: "busybox",
+              image: "busybox:local",
               command: ["sh", "-c", "grep ^NoNewPrivs /proc/self/status > /tmp/main; exec sleep 1000"],
               lifecycle: { postStart: { exec: { command: ["sh", "-c", "grep ^NoNewPrivs /proc/self/status > /tmp/hook"] } } },
               ...extra,

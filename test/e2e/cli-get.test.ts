@@ -32,8 +32,8 @@ describe("podd get pods", { skip, timeout: 120_000 }, () => {
         await apply(
           "init",
           pod("init", {
-            initContainers: [{ name: "i", image: "busybox", command: ["sleep", "1000"] }],
-            containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }],
+            initContainers: [{ name: "i", image: "busybox:local", command: ["sleep", "1000"] }],
+            containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }],
           }),
         );
         // A hostPath of type Directory that does not exist holds the container in ContainerCreating.
@@ -84,7 +84,7 @@ describe("podd get pods", { skip, timeout: 120_000 }, () => {
       assert.equal(empty.stderr, "No resources found in default namespace.\n");
 
       assert.equal((await c.apply("a.yaml", busybox("a", { command: ["sleep", "1000"] }))).code, 0);
-      assert.equal((await c.apply("b.yaml", pod("b", { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] }, { namespace: "other" }))).code, 0);
+      assert.equal((await c.apply("b.yaml", pod("b", { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] }, { namespace: "other" }))).code, 0);
       await waitStatusCell(c, "a", "Running");
 
       const json = await c.run("get", ["pods", "a", "-o", "json"]);
@@ -135,7 +135,7 @@ describe("podd get pods", { skip, timeout: 120_000 }, () => {
 
       // ?labelSelector takes kube-apiserver's set-based syntax; one it cannot read is a 400, not
       // an empty list. (podd get -l filters in the CLI, so the API is asked directly.)
-      const sleeper = { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] };
+      const sleeper = { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] };
       assert.equal((await c.apply("web.yaml", pod("web", sleeper, { labels: { app: "web" } }))).code, 0);
       const itemNames = (r: { json: any }) => r.json.items.map((p: any) => p.metadata.name).sort();
       assert.deepEqual(itemNames(await c.d.request("GET", `/api/v1/pods?labelSelector=${encodeURIComponent("app in (web,db)")}`)), ["web"]);

@@ -118,5 +118,5 @@ export function rows(table: string): string[][] {
 }
 
 export function busybox(name: string, container: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "c", image: "busybox", ...container }], ...extra } });
+  return JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "c", image: "busybox:local", ...container }], ...extra } });
 }

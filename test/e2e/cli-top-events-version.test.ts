@@ -25,8 +25,8 @@ describe("podd top, events, version, completion", { skip, timeout: 120_000 }, ()
         spec: {
           terminationGracePeriodSeconds: 2,
           containers: [
-            { name: "spin", image: "busybox", command: ["podd-fixture", "spin"] },
-            { name: "mem", image: "busybox", command: ["podd-fixture", "eat-memory", "24"] },
+            { name: "spin", image: "busybox:local", command: ["podd-fixture", "spin"] },
+            { name: "mem", image: "busybox:local", command: ["podd-fixture", "eat-memory", "24"] },
           ],
         },
       };
@@ -70,7 +70,7 @@ describe("podd top, events, version, completion", { skip, timeout: 120_000 }, ()
       assert.equal(none.code, 0);
       assert.equal(none.stderr, "No events found in default namespace.\n");
 
-      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "e" }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "one", image: "busybox", command: ["sleep", "1000"] }, { name: "two", image: "busybox", command: ["sleep", "1000"] }] } };
+      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "e" }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: "one", image: "busybox:local", command: ["sleep", "1000"] }, { name: "two", image: "busybox:local", command: ["sleep", "1000"] }] } };
       assert.equal((await c.apply("e.yaml", JSON.stringify(pod))).code, 0);
       await waitRunning(c.d, "e", "one");
       await waitRunning(c.d, "e", "two");
@@ -123,7 +123,7 @@ describe("podd top, events, version, completion", { skip, timeout: 120_000 }, ()
       const n = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
       assert.equal(n.status, 0, n.stderr);
 
-      assert.equal((await c.apply("web.yaml", JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "web" }, spec: { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] } }))).code, 0);
+      assert.equal((await c.apply("web.yaml", JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "web" }, spec: { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] } }))).code, 0);
       // `podd` on PATH is this checkout, pointed at the test daemon by PODD_SOCKET.
       const bin = join(c.env.dir, "bin");
       mkdirSync(bin);

@@ -85,14 +85,14 @@ metadata: {name: sec}
 spec:
   restartPolicy: Never
   containers:
-    - {name: root, image: busybox, command: [sh, -c, "podd-fixture status; podd-fixture escape ${disk} /etc/hosts"]}
-    - {name: nonroot, image: busybox, command: [podd-fixture, status], securityContext: {runAsUser: 1000, runAsGroup: 1000}}
+    - {name: root, image: busybox:local, command: [sh, -c, "podd-fixture status; podd-fixture escape ${disk} /etc/hosts"]}
+    - {name: nonroot, image: busybox:local, command: [podd-fixture, status], securityContext: {runAsUser: 1000, runAsGroup: 1000}}
     - name: narrow
-      image: busybox
+      image: busybox:local
       command: [podd-fixture, status]
       securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}}
-    - {name: wide, image: busybox, command: [podd-fixture, status], securityContext: {capabilities: {add: [NET_ADMIN, SYS_TIME]}}}
-    - {name: privileged, image: busybox, command: [sh, -c, "podd-fixture status; podd-fixture escape --safe-only ${disk} /etc/hosts"], securityContext: {privileged: true}}
+    - {name: wide, image: busybox:local, command: [podd-fixture, status], securityContext: {capabilities: {add: [NET_ADMIN, SYS_TIME]}}}
+    - {name: privileged, image: busybox:local, command: [sh, -c, "podd-fixture status; podd-fixture escape --safe-only ${disk} /etc/hosts"], securityContext: {privileged: true}}
 `);
       assert.equal(r.code, 0, said(r));
 

@@ -64,7 +64,7 @@ spec:
   terminationGracePeriodSeconds: 0
   containers:
   - name: c
-    image: busybox
+    image: busybox:local
     command: [sleep, "1000"]
     resources: {requests: {cpu: ${cpuMilli}m}}
 `;

@@ -66,11 +66,11 @@ describe("daemon kill -9 and adoption", { skip, timeout: 120_000 }, () => {
     // seq prints 0, 1, 2, … every 50 ms; ender exits 3 on SIGTERM (Always: restarted).
     const seq = podManifest("seq", {
       terminationGracePeriodSeconds: 1,
-      containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "i=0; while true; do echo $$i; i=$$((i+1)); sleep 0.05; done"] }],
+      containers: [{ name: "c", image: "busybox:local", command: ["sh", "-c", "i=0; while true; do echo $$i; i=$$((i+1)); sleep 0.05; done"] }],
     });
     const ender = podManifest("ender", {
       terminationGracePeriodSeconds: 1,
-      containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.05; done"] }],
+      containers: [{ name: "c", image: "busybox:local", command: ["sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.05; done"] }],
     });
     assert.equal((await putPod(d, seq)).status, 201);
     assert.equal((await putPod(d, ender)).status, 201);
@@ -140,7 +140,7 @@ describe("daemon kill -9 and adoption", { skip, timeout: 120_000 }, () => {
     await importBusybox(env);
     let d = await startDaemon(env, backOff);
     daemons.push(d);
-    assert.equal((await putPod(d, podManifest("a", { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] }))).status, 201);
+    assert.equal((await putPod(d, podManifest("a", { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] }))).status, 201);
     await waitRunning(d, "a", "c");
     const uid = (await getPod(d, "a")).metadata.uid;
     await crashDaemon(d);
@@ -163,7 +163,7 @@ describe("daemon kill -9 and adoption", { skip, timeout: 120_000 }, () => {
     daemons.push(d);
     // Never: the verdict stays in the status instead of being replaced by a restart.
     for (const name of ["lost", "recorded"]) {
-      const pod = podManifest(name, { restartPolicy: "Never", terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.05; done"] }] });
+      const pod = podManifest(name, { restartPolicy: "Never", terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: "busybox:local", command: ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.05; done"] }] });
       assert.equal((await putPod(d, pod)).status, 201);
     }
     await waitRunning(d, "lost", "c");

@@ -18,8 +18,8 @@ function pod(name: string, version: number) {
   return podManifest(name, {
     terminationGracePeriodSeconds: 1,
     containers: [
-      { name: "a", image: "busybox", command: ["sleep", "1000"], env: [{ name: "V", value: String(version) }] },
-      { name: "b", image: "busybox", command: ["sleep", "1000"] },
+      { name: "a", image: "busybox:local", command: ["sleep", "1000"], env: [{ name: "V", value: String(version) }] },
+      { name: "b", image: "busybox:local", command: ["sleep", "1000"] },
     ],
   });
 }

@@ -15,7 +15,7 @@ const skip = e2eSkip();
 const nothing = { mounts: [], cgroups: [], processes: [], pins: [] };
 
 function sleeper(name: string, extra: Record<string, unknown> = {}) {
-  return podManifest(name, { terminationGracePeriodSeconds: 2, containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }], ...extra });
+  return podManifest(name, { terminationGracePeriodSeconds: 2, containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }], ...extra });
 }
 
 async function deleteAll(d: Daemon, env: Env, names: string[]): Promise<void> {
@@ -127,7 +127,7 @@ describe("daemon lifecycle", { skip, timeout: 120_000 }, () => {
       podManifest("web", {
         terminationGracePeriodSeconds: 5,
         volumes: [{ name: "marks", hostPath: { path: marks } }],
-        containers: [{ name: "c", image: "busybox", env: [{ name: "V", value: v }], volumeMounts: [{ name: "marks", mountPath: "/marks" }], command: ["sh", "-c", "trap 'echo $$V > /marks/got-term; exit 0' TERM; while true; do sleep 0.05; done"] }],
+        containers: [{ name: "c", image: "busybox:local", env: [{ name: "V", value: v }], volumeMounts: [{ name: "marks", mountPath: "/marks" }], command: ["sh", "-c", "trap 'echo $$V > /marks/got-term; exit 0' TERM; while true; do sleep 0.05; done"] }],
       });
     const r1 = await putPod(d, spec("one"));
     assert.equal(r1.status, 201);

@@ -78,7 +78,7 @@ describe("daemon security", { skip, timeout: 120_000 }, () => {
     await importBusybox(env);
     const d = await startDaemon(env);
     daemons.push(d);
-    const spec = { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] };
+    const spec = { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] };
     const attempts: [string, string, unknown][] = [
       ["PUT", podPath(encodeURIComponent("../x")), podManifest("../x", spec)],
       ["PUT", podPath(encodeURIComponent("a/b")), podManifest("a/b", spec)],
@@ -86,7 +86,7 @@ describe("daemon security", { skip, timeout: 120_000 }, () => {
       ["POST", "/api/v1/namespaces/default/pods", podManifest("../../../etc/x", spec)],
       ["POST", `/api/v1/namespaces/${encodeURIComponent("../x")}/pods`, podManifest("ok", spec, { namespace: "../x" })],
       ["PUT", podPath("ok", encodeURIComponent("a/b")), podManifest("ok", spec, { namespace: "a/b" })],
-      ["POST", "/api/v1/namespaces/default/pods", podManifest("ok", { containers: [{ name: "../c", image: "busybox", command: ["true"] }] })],
+      ["POST", "/api/v1/namespaces/default/pods", podManifest("ok", { containers: [{ name: "../c", image: "busybox:local", command: ["true"] }] })],
     ];
     for (const [method, path, body] of attempts) {
       const r = await d.request(method, path, body);

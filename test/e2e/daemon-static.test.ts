@@ -20,7 +20,7 @@ spec:
   terminationGracePeriodSeconds: 1
   containers:
     - name: c
-      image: busybox
+      image: busybox:local
       command: [sleep, "1000"]
       env:
         - {name: V, value: "${value}"}
@@ -76,7 +76,7 @@ describe("static pods", { skip, timeout: 120_000 }, () => {
 
     // Invalid: a new broken file, and a broken edit of a.yaml. Both reported with
     // file:line:col; nothing is created, replaced or deleted.
-    put(dir, "c.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: static-c\nspec:\n  containers:\n    - name: c\n      image: busybox\n      bogusField: 1\n");
+    put(dir, "c.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: static-c\nspec:\n  containers:\n    - name: c\n      image: busybox:local\n      bogusField: 1\n");
     await waitFor("c.yaml reported", () => new RegExp(`${join(dir, "c.yaml")}:9:\\d+`).test(d!.output()) || undefined);
     put(dir, "a.yaml", manifest("static-a", "3").replace("containers:", "containers: [oops"));
     await waitFor("a.yaml reported", () => new RegExp(`${join(dir, "a.yaml")}:\\d+:\\d+`).test(d!.output()) || undefined);

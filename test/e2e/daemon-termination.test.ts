@@ -25,7 +25,7 @@ metadata:
 spec:
   containers:
   - name: termination-demo-container
-    image: busybox
+    image: busybox:local
     command: ["/bin/sh"]
     args: ["-c", "sleep 1 && echo Sleep expired > /dev/termination-log"]
 `;
@@ -54,16 +54,16 @@ describe("termination messages", { skip, timeout: 120_000 }, () => {
       const pod = podManifest("why", {
         restartPolicy: "Never",
         containers: [
-          { name: "ro", image: "busybox", securityContext: ro, command: ["sh", "-c", "echo read-only > /dev/termination-log"] },
-          { name: "custom", image: "busybox", securityContext: ro, terminationMessagePath: "/tmp/why", command: ["sh", "-c", "echo custom > /tmp/why; exit 2"] },
+          { name: "ro", image: "busybox:local", securityContext: ro, command: ["sh", "-c", "echo read-only > /dev/termination-log"] },
+          { name: "custom", image: "busybox:local", securityContext: ro, terminationMessagePath: "/tmp/why", command: ["sh", "-c", "echo custom > /tmp/why; exit 2"] },
           { name: "host", image: "host", securityContext: { runAsUser: 65534, runAsGroup: 65534 }, command: ["/bin/sh", "-c", "echo host > /dev/termination-log"] },
           { name: "host-tmp", image: "host", terminationMessagePath: "/tmp/why", command: ["/bin/sh", "-c", "echo host tmp > /tmp/why"] },
           // No mount point can be made on the host's read-only root there: the container runs
           // without a termination log rather than not at all.
           { name: "host-nowhere", image: "host", terminationMessagePath: "/var/lib/podd-test-nowhere/why", command: ["/bin/true"] },
-          { name: "fallback", image: "busybox", terminationMessagePolicy: "FallbackToLogsOnError", command: ["sh", "-c", "echo one; echo two >&2; exit 3"] },
+          { name: "fallback", image: "busybox:local", terminationMessagePolicy: "FallbackToLogsOnError", command: ["sh", "-c", "echo one; echo two >&2; exit 3"] },
           // The control: the same failure with the File policy has no message.
-          { name: "file", image: "busybox", command: ["sh", "-c", "echo one; exit 3"] },
+          { name: "file", image: "busybox:local", command: ["sh", "-c", "echo one; exit 3"] },
         ],
       });
       assert.equal((await putPod(c.d, pod)).status, 201);
@@ -95,7 +95,7 @@ describe("termination messages", { skip, timeout: 120_000 }, () => {
     withDaemonEnv(async (env, daemons) => {
       await importBusybox(env);
       daemons.current = await startDaemon(env);
-      const pod = podManifest("done", { restartPolicy: "Never", containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "echo finished > /dev/termination-log; exit 3"] }] });
+      const pod = podManifest("done", { restartPolicy: "Never", containers: [{ name: "c", image: "busybox:local", command: ["sh", "-c", "echo finished > /dev/termination-log; exit 3"] }] });
       assert.equal((await putPod(daemons.current, pod)).status, 201);
       const ended = await waitFor("done Failed", async () => {
         const p = await getPod(daemons.current!, "done");
@@ -131,7 +131,7 @@ describe("termination messages", { skip, timeout: 120_000 }, () => {
         containers: [
           {
             name: "c",
-            image: "busybox",
+            image: "busybox:local",
             volumeMounts: [{ name: "gate", mountPath: "/gate" }],
             // The first run waits for the test to open the gate, which it does only once the
             // daemon is gone, and fails; the second runs on.

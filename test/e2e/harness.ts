@@ -155,7 +155,7 @@ function isStatic(path: string): boolean {
   return !spawnSync("ldd", [path], { encoding: "utf8" }).stdout.includes("=>");
 }
 
-export async function importBusybox(env: Env, name = "busybox"): Promise<void> {
+export async function importBusybox(env: Env, name = "busybox:local"): Promise<void> {
   const r = await podd(["image", "import", name, busyboxRootfs(env.dir), "--root", env.state, "--env", "PATH=/bin:/sbin:/usr/bin"]);
   if (r.code !== 0) throw new Error(`image import failed: ${r.stderr}`);
 }

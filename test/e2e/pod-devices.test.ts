@@ -100,7 +100,7 @@ spec:
   volumes: [{name: devs, hostPath: {path: "${devs}", type: Directory}}]
   containers:
   - name: c
-    image: busybox
+    image: busybox:local
     env: [{name: DEVS, value: /devs}, {name: SCRATCH, value: /tmp/scratch}]
     volumeMounts: [{name: devs, mountPath: /devs}]
     command: ${shCommand("mkdir /tmp/scratch && " + SCRIPT.trim().split("\n").join("\n"))}

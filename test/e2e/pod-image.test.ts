@@ -58,7 +58,7 @@ spec:
   volumes: [{name: data, emptyDir: {}}]
   containers:
     - name: c
-      image: busybox
+      image: busybox:local
       command: ${shCommand(script)}
       volumeMounts: [{name: data, mountPath: /data}]
 `);
@@ -102,12 +102,12 @@ spec:
   volumes: [{name: data, emptyDir: {}}]
   containers:
     - name: locked
-      image: busybox
+      image: busybox:local
       securityContext: {readOnlyRootFilesystem: true}
       command: ${shCommand(script)}
       volumeMounts: [{name: data, mountPath: /data}]
     - name: control
-      image: busybox
+      image: busybox:local
       command: ${shCommand(script)}
       volumeMounts: [{name: data, mountPath: /data}]
 `);

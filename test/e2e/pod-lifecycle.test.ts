@@ -45,7 +45,7 @@ spec:
   terminationGracePeriodSeconds: 2
   containers:
   - name: c
-    image: busybox
+    image: busybox:local
     command: ${JSON.stringify(command)}
 ${extra}`;
 }
@@ -167,7 +167,7 @@ const mounts = `    volumeMounts: [{name: work, mountPath: /work}, {name: out, m
 
 function container(name: string, script: string, extra = ""): string {
   return `  - name: ${name}
-    image: busybox
+    image: busybox:local
     command: ["sh", "-c", ${JSON.stringify(script)}]
 ${mounts}${extra}`;
 }
@@ -564,9 +564,9 @@ metadata: {name: reasons}
 spec:
   restartPolicy: Never
   containers:
-  - {name: ok, image: busybox, command: ["${F}", "exit", "0"]}
-  - {name: bad, image: busybox, command: ["${F}", "exit", "3"]}
-  - {name: nx, image: busybox, command: ["/nonexistent"]}
+  - {name: ok, image: busybox:local, command: ["${F}", "exit", "0"]}
+  - {name: bad, image: busybox:local, command: ["${F}", "exit", "3"]}
+  - {name: nx, image: busybox:local, command: ["/nonexistent"]}
 `,
       );
       assert.equal(r.code, 1, r.stderr);
@@ -618,7 +618,7 @@ spec:
       assert.deepEqual(Object.keys(s).sort(), ["containerID", "image", "imageID", "lastState", "name", "ready", "restartCount", "started", "state", "user"]);
       // As Kubernetes v1.31+ reports the identity the command was started with.
       assert.deepEqual(s.user, { linux: { uid: 0, gid: 0, supplementalGroups: [0] } });
-      assert.equal(s.image, "busybox");
+      assert.equal(s.image, "busybox:local");
       assert.equal(typeof s.imageID, "string");
       assert.match(s.containerID ?? "", /^[a-z]+:\/\/[0-9a-f]{64}$/);
       assert.equal(s.state.terminated?.containerID, s.containerID);

@@ -24,7 +24,7 @@ spec:
   restartPolicy: Never
   containers:
     - name: a
-      image: busybox
+      image: busybox:local
       command:
         - sh
         - -c
@@ -41,7 +41,7 @@ spec:
           touch /dev/shm/ack
           echo "got=$$got"
     - name: b
-      image: busybox
+      image: busybox:local
       command:
         - sh
         - -c

@@ -126,5 +126,5 @@ async function finishedPodIsFreed(env: Env, image: string): Promise<void> {
 
 describe("a finished pod's namespaces are freed while another pod runs", { skip }, () => {
   test("image: host", () => inEnv((env) => finishedPodIsFreed(env, "host")));
-  test("a busybox image", () => inEnv((env) => finishedPodIsFreed(env, "busybox")));
+  test("a busybox image", () => inEnv((env) => finishedPodIsFreed(env, "busybox:local")));
 });

@@ -46,8 +46,8 @@ spec:
 ${extra}
   volumes: [{name: shared, emptyDir: {}}]
   containers:
-    - {name: worker, image: busybox, command: ${work}, volumeMounts: [{name: shared, mountPath: /shared}]}
-    - {name: looker, image: busybox, command: ${look}, volumeMounts: [{name: shared, mountPath: /shared}]}
+    - {name: worker, image: busybox:local, command: ${work}, volumeMounts: [{name: shared, mountPath: /shared}]}
+    - {name: looker, image: busybox:local, command: ${look}, volumeMounts: [{name: shared, mountPath: /shared}]}
 `;
 }
 
@@ -91,7 +91,7 @@ spec:
   hostNetwork: true
   shareProcessNamespace: true
   containers:
-    - {name: c, image: busybox, command: ${shCommand(`echo "pid1=$(tr -d '\\0' < /proc/1/cmdline)"; echo "host=$(hostname)"`)}}
+    - {name: c, image: busybox:local, command: ${shCommand(`echo "pid1=$(tr -d '\\0' < /proc/1/cmdline)"; echo "host=$(hostname)"`)}}
 `);
       assert.equal(r.code, 0, said(r));
       const v = valuesOf(r, "hostnet", "c");
@@ -111,7 +111,7 @@ spec:
   restartPolicy: Never
   hostPID: true
   containers:
-    - {name: c, image: busybox, command: ${shCommand(`echo "pid1=$(tr '\\0' ' ' < /proc/1/cmdline)"; echo "self=$$"`)}}
+    - {name: c, image: busybox:local, command: ${shCommand(`echo "pid1=$(tr '\\0' ' ' < /proc/1/cmdline)"; echo "self=$$"`)}}
 `);
       assert.equal(r.code, 0, said(r));
       const v = valuesOf(r, "hostpid", "c");

@@ -169,7 +169,7 @@ describe("pod securityContext: groups and sysctls", { skip, timeout: 180_000 }, 
       const rmid = hostRmid === "1" ? "0" : "1";
       await c.apply("tuned", podOf("tuned", {
         securityContext: { sysctls: [{ name: "net/ipv4/ip_local_port_range", value: range }, { name: "kernel.shm_rmid_forced", value: rmid }] },
-        containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }],
+        containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }],
       }));
       await waitRunning(c.d, "tuned", "c");
       const inside = await exec(c, "tuned", ["cat", "/proc/sys/net/ipv4/ip_local_port_range", "/proc/sys/kernel/shm_rmid_forced"]);
@@ -183,7 +183,7 @@ describe("pod securityContext: groups and sysctls", { skip, timeout: 180_000 }, 
     withDaemon(async (c) => {
       await c.apply("unsafe", podOf("unsafe", {
         securityContext: { sysctls: [{ name: "kernel.shm_rmid_forced", value: "1" }, { name: "net.core.somaxconn", value: "1024" }] },
-        containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }],
+        containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }],
       }));
       const pod = await waitFor("unsafe Failed", async () => {
         const p = await getPod(c.d, "unsafe");
@@ -207,7 +207,7 @@ describe("pod securityContext: groups and sysctls", { skip, timeout: 180_000 }, 
         const msgmax = String(Number(hostMsgmax) + 1024);
         await c.apply("allowed", podOf("allowed", {
           securityContext: { sysctls: [{ name: "net.core.somaxconn", value: somaxconn }, { name: "kernel.msgmax", value: msgmax }] },
-          containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }],
+          containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }],
         }));
         await waitRunning(c.d, "allowed", "c");
         assert.deepEqual((await exec(c, "allowed", ["cat", "/proc/sys/net/core/somaxconn", "/proc/sys/kernel/msgmax"])).trim().split("\n"), [somaxconn, msgmax]);
@@ -216,7 +216,7 @@ describe("pod securityContext: groups and sysctls", { skip, timeout: 180_000 }, 
         // Outside the patterns: still forbidden.
         await c.apply("other", podOf("other", {
           securityContext: { sysctls: [{ name: "net.core.rmem_max", value: "1" }] },
-          containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }],
+          containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }],
         }));
         const other = await waitFor("other Failed", async () => {
           const p = await getPod(c.d, "other");
@@ -232,7 +232,7 @@ describe("pod securityContext: groups and sysctls", { skip, timeout: 180_000 }, 
       async (c) => {
         await c.apply("refused", podOf("refused", {
           securityContext: { sysctls: [{ name: "kernel.shm_rmid_forced", value: "1" }, { name: "net.core.somaxconn", value: "many" }] },
-          containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }],
+          containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }],
         }));
         const why = "sysctl net.core.somaxconn=many: write /proc/sys/net/core/somaxconn: Invalid argument";
         const events = await waitFor("FailedCreatePodSandBox", async () => {

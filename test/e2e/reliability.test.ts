@@ -20,7 +20,7 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
     withDaemonEnv(async (env, daemons) => {
       await importBusybox(env);
       const d = (daemons.current = await startDaemon(env));
-      const pod = podManifest("keep", { containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] });
+      const pod = podManifest("keep", { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] });
       assert.equal((await putPod(d, pod)).status, 201);
       const before = await waitRunning(d, "keep", "c");
       const processes = processesOf(env).length;
@@ -33,7 +33,7 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       const otherSocket = await podd(["daemon", ...env.flags, "--socket", join(env.dir, "other.sock")]);
       assert.notEqual(otherSocket.code, 0);
       assert.match(otherSocket.stderr, new RegExp(holder));
-      const run = await podd(["run", "-f", writeManifest(env, "p.yaml", JSON.stringify(podManifest("other", { containers: [{ name: "c", image: "busybox", command: ["true"] }] }))), ...env.flags]);
+      const run = await podd(["run", "-f", writeManifest(env, "p.yaml", JSON.stringify(podManifest("other", { containers: [{ name: "c", image: "busybox:local", command: ["true"] }] }))), ...env.flags]);
       assert.equal(run.code, 1);
       assert.match(run.stderr, new RegExp(holder));
 
@@ -65,7 +65,7 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       const d = (daemons.current = await startDaemon(env, ["--log-max-size", String(16 << 20), "--log-max-files", "4"]));
       // 40 MB in 100-byte lines, then a last line to find, then the container waits.
       const script = "yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456 | head -n 400000; echo the-last-line; exec sleep 1000";
-      assert.equal((await putPod(d, podManifest("flood", { containers: [{ name: "c", image: "busybox", command: ["sh", "-c", script] }] }))).status, 201);
+      assert.equal((await putPod(d, podManifest("flood", { containers: [{ name: "c", image: "busybox:local", command: ["sh", "-c", script] }] }))).status, 201);
       const tail = `${podPath("flood")}/log?container=c&tailLines=1`;
       await waitFor("the last line in the log", async () => (await d.request("GET", tail)).text === "the-last-line\n", 60_000);
       const peak = () => Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${d.child.pid}/status`, "utf8"))![1]) * 1024;
@@ -141,7 +141,7 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
     withDaemonEnv(async (env, daemons) => {
       await importBusybox(env);
       let d = (daemons.current = await startDaemon(env));
-      const pod = podManifest("kept", { terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: "busybox", command: ["sleep", "1000"] }] });
+      const pod = podManifest("kept", { terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] });
       assert.equal((await putPod(d, pod)).status, 201);
       const before = await waitRunning(d, "kept", "c");
       const oldPid1 = pid1Of(env, "kept", "c")!;

@@ -1,5 +1,6 @@
 // The container's HOME: homeOf on passwd texts, readPasswd on files an image may hold, and
 // containerEnv's choice (the environment's own HOME first, then passwd, then "/").
+import { fakeImage } from "./fake-image.ts";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -75,7 +76,7 @@ function env(container: Partial<Container>, o: { passwd?: string; imageEnv?: str
       spec: { containers: [], ...(o.runAsUser !== undefined ? { securityContext: { runAsUser: o.runAsUser } } : {}) },
     },
     container: { name: "c", image: "i", ...container },
-    image: { ref: "i:latest", env: o.imageEnv ?? ["PATH=/bin"], workingDir: "/", created: "", rootfs: "/nonexistent" },
+    image: fakeImage({ env: o.imageEnv ?? ["PATH=/bin"], workingDir: "/" }),
     node,
     ...(o.passwd !== undefined ? { passwd: o.passwd } : {}),
   };

@@ -2,6 +2,7 @@
 // the image's /etc/group memberships of the user (Merge, the default; not Strict), fsGroup and
 // supplementalGroups; the same for the command (podd-init's --groups), its hooks and podd exec;
 // reported in status user.linux.
+import { fakeImage } from "./fake-image.ts";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -105,7 +106,8 @@ function launchContext(sc: PodSecurityContext, files: { passwd?: string; group?:
   return {
     pod,
     container: pod.spec.containers[0]!,
-    image: { name: "img", rootfs: "/images/img", env: [] } as unknown as LaunchContext["image"],
+    image: fakeImage(),
+    layersDir: "/run/p/c/layers",
     sandbox: { ns: {}, hosts: "/run/p/hosts", hostname: "/run/p/hostname", resolvConf: "/run/p/resolv.conf", shm: "/run/p/shm" },
     volumes: new Map(),
     cgroupDirs: [],

@@ -1,0 +1,151 @@
+// One layer from its blob to a directory: the bytes as they arrive are counted and hashed
+// (the blob's digest), decompressed by their magic number (gzip, zstd, or none), hashed again
+// (the config's diff_id) and written into the layer's directory by `podd-init unpack`, which
+// refuses anything that would land outside it. Nothing is trusted before both digests match:
+// the caller renames the directory into the store only then. Memory stays flat whatever the
+// layer's size: streams all the way, with Node's back-pressure.
+import { spawn } from "node:child_process";
+import { createHash, type Hash } from "node:crypto";
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { Decompress as ZstdDecompress } from "fzstd";
+import { PoddError } from "../../base/errors.ts";
+
+export interface LayerExpectation {
+  /** the blob's digest and size, from the manifest; absent for a local tarball */
+  digest?: string;
+  size?: number;
+  /** the uncompressed digest, from the config; absent when podd makes the config */
+  diffId?: string;
+}
+
+export interface UnpackedLayer {
+  digest: string;
+  compressedSize: number;
+  diffId: string;
+  /** bytes of the uncompressed tar */
+  size: number;
+  entries: number;
+}
+
+/** Counts and hashes what passes; fails as soon as more than `limit` bytes came. */
+class Tap extends Transform {
+  readonly hash: Hash = createHash("sha256");
+  bytes = 0;
+  constructor(private readonly limit: number, private readonly what: string, private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return done(new PoddError(`${this.what}: more bytes than its descriptor's size ${this.limit}`, { code: "Invalid" }));
+    this.hash.update(chunk);
+    this.onBytes?.(chunk.length);
+    done(null, chunk);
+  }
+}
+
+/**
+ * Decompresses by magic number: gzip (1f 8b), zstd (28 b5 2f fd), else the bytes are the tar.
+ * zstd goes through fzstd, a small pure-JavaScript decoder: Node 20 has no zstd, and a native
+ * addon would tie podd to a compiler or prebuilt binaries on every device it runs on.
+ */
+export function decompressor(what: string): (src: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+  return async function* (src) {
+    const it = src[Symbol.asyncIterator]();
+    let head = Buffer.alloc(0);
+    for (let r; head.length < 4 && !(r = await it.next()).done; ) head = Buffer.concat([head, r.value as Buffer]);
+    const rest = (async function* () {
+      if (head.length > 0) yield head;
+      for (let r; !(r = await it.next()).done; ) yield r.value as Buffer;
+    })();
+    if (head[0] === 0x1f && head[1] === 0x8b) {
+      const gz = createGunzip();
+      const fed = pipeline(Readable.from(rest), gz).catch((err: Error) => {
+        throw new PoddError(`${what}: gzip: ${err.message}`, { code: "Invalid" });
+      });
+      try {
+        for await (const b of gz) yield b as Buffer;
+      } catch (err) {
+        await fed;
+        throw new PoddError(`${what}: gzip: ${(err as Error).message}`, { code: "Invalid" });
+      }
+      await fed;
+    } else if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
+      let out: Buffer[] = [];
+      const z = new ZstdDecompress((chunk) => out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+      const feed = (b: Uint8Array, final: boolean) => {
+        try {
+          z.push(b, final);
+        } catch (err) {
+          throw new PoddError(`${what}: zstd: ${(err as Error).message}`, { code: "Invalid" });
+        }
+        const o = out;
+        out = [];
+        return o;
+      };
+      for await (const b of rest) yield* feed(b, false);
+      yield* feed(new Uint8Array(0), true);
+    } else {
+      yield* rest;
+    }
+  };
+}
+
+/**
+ * Streams `input` into `podd-init unpack dir`. Resolves with the digests once the whole blob
+ * went through and both match what was expected; rejects otherwise (dir then holds a partial
+ * tree, the caller's to remove).
+ */
+export async function unpackLayer(initPath: string, input: Readable, dir: string, expect: LayerExpectation, what: string, onBytes?: (n: number) => void): Promise<UnpackedLayer> {
+  const compressed = new Tap(expect.size ?? Number.MAX_SAFE_INTEGER, what, onBytes);
+  const tar = new Tap(Number.MAX_SAFE_INTEGER, what);
+  const child = spawn(initPath, ["unpack", dir], { stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (s: string) => {
+    if (stdout.length < 4096) stdout += s;
+  });
+  child.stderr.setEncoding("utf8").on("data", (s: string) => {
+    if (stderr.length < 4096) stderr += s;
+  });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on("error", (err) => reject(PoddError.wrap(`${what}: run ${initPath} unpack`, err)));
+    child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? 9 : 0)));
+  });
+  let streamError: unknown;
+  try {
+    await pipeline(input, compressed, decompressor(what), tar, child.stdin);
+  } catch (err) {
+    streamError = err;
+    // The unpacker may still be reading what it had: stop it, its partial tree is dropped anyway.
+    child.kill("SIGKILL");
+  }
+  const code = await exited;
+  if (code !== 0 && (streamError === undefined || (streamError as NodeJS.ErrnoException).code === "EPIPE")) {
+    const line = stderr.trim().split("\n").pop() ?? "";
+    throw new PoddError(`${what}: ${line.replace(/^unpack: /, "") || `podd-init unpack exited with ${code}`}`, { code: code === 2 ? "Invalid" : "Internal" });
+  }
+  if (streamError !== undefined) throw streamError instanceof PoddError ? streamError : PoddError.wrap(what, streamError);
+  const digest = `sha256:${compressed.hash.digest("hex")}`;
+  const diffId = `sha256:${tar.hash.digest("hex")}`;
+  if (expect.size !== undefined && compressed.bytes !== expect.size) {
+    throw new PoddError(`${what}: ${compressed.bytes} bytes, but its descriptor says ${expect.size}`, { code: "Invalid" });
+  }
+  if (expect.digest !== undefined && digest !== expect.digest) throw new PoddError(`${what}: content has digest ${digest}, not ${expect.digest}`, { code: "Invalid" });
+  if (expect.diffId !== undefined && diffId !== expect.diffId) {
+    throw new PoddError(`${what}: uncompressed content has digest ${diffId}, but the image config says ${expect.diffId}`, { code: "Invalid" });
+  }
+  let entries = 0;
+  try {
+    entries = (JSON.parse(stdout) as { entries: number }).entries;
+  } catch {
+    throw new PoddError(`${what}: podd-init unpack gave no summary: ${JSON.stringify(stdout.slice(0, 200))}`, { code: "Internal" });
+  }
+  return { digest, compressedSize: compressed.bytes, diffId, size: tar.bytes, entries };
+}
+
+/** A Readable of one buffer, for tests and small local sources. */
+export function readableOf(buf: Buffer): Readable {
+  return Readable.from([buf]);
+}
