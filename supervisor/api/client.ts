@@ -123,6 +123,8 @@ export class UnreachableError extends PoddError {
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
+  /** a body to stream as it is (application/octet-stream), instead of JSON */
+  stream?: NodeJS.ReadableStream;
   /** abort the request (a watch or a followed log) */
   signal?: AbortSignal;
 }
@@ -180,6 +182,7 @@ export class PoddClient {
           headers: {
             Accept: "application/json",
             ...(body !== undefined ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } : {}),
+            ...(opts.stream ? { "Content-Type": "application/octet-stream" } : {}),
           },
           ...(opts.signal ? { signal: opts.signal } : {}),
         },
@@ -191,7 +194,8 @@ export class PoddClient {
         else if (err.name === "AbortError") reject(err);
         else reject(PoddError.wrap(`request ${method} ${path} to podd at ${this.socket}`, err));
       });
-      req.end(body);
+      if (opts.stream) opts.stream.pipe(req);
+      else req.end(body);
     });
   }
 

@@ -4,10 +4,12 @@
 //   GET    /apis/podd.dev/v1/images/inspect?name=N  one image, its config and layers
 //   POST   /apis/podd.dev/v1/images/pull?name=N     progress as JSON lines, then the result
 //   POST   /apis/podd.dev/v1/images/import?name=N&path=P[&env=K=V…][&workdir=D][&replace=true]
+//   POST   /apis/podd.dev/v1/images/load[?path=P]     an archive at P, else the request body
 //   DELETE /apis/podd.dev/v1/images?name=N
 //   POST   /apis/podd.dev/v1/images/prune
 // Names go in the query: an image name has slashes and colons of its own.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import { PoddError, type ErrorCode } from "../base/errors.ts";
 import { lines, type PoddClient } from "./client.ts";
 
@@ -50,6 +52,8 @@ export interface ImagesApi {
   inspect(name: string): Promise<ImageDetail>;
   pull(name: string, onProgress?: (layers: readonly LayerProgressView[]) => void): Promise<PullOutcome>;
   import(name: string, path: string, opts: { env?: string[]; workingDir?: string; replace?: boolean }): Promise<ImageSummary>;
+  /** an archive file or directory on this machine, or the bytes of one */
+  load(input: { path: string } | { stream: Readable }): Promise<ImageSummary[]>;
   remove(name: string): Promise<ImageSummary[]>;
   prune(): Promise<ImageSummary[]>;
 }
@@ -69,6 +73,11 @@ export async function serveImages(api: ImagesApi, parts: string[], method: strin
     if (!n) throw new PoddError("the request names no image (?name=)", { code: "Invalid" });
     return n;
   };
+  if (sub === "load" && method === "POST") {
+    const path = q.get("path");
+    if (path) req.resume();
+    return send(res, 201, { items: await api.load(path ? { path } : { stream: req }) }), true;
+  }
   req.resume();
   if (sub === undefined && method === "GET") return send(res, 200, { items: await api.list() }), true;
   if (sub === undefined && method === "DELETE") return send(res, 200, { items: await api.remove(name()) }), true;
@@ -142,6 +151,11 @@ export class RemoteImages implements ImagesApi {
     if (opts.workingDir) params.set("workdir", opts.workingDir);
     if (opts.replace) params.set("replace", "true");
     return JSON.parse((await this.client.request("POST", `${IMAGES_PATH}/import?${params}`)).body) as ImageSummary;
+  }
+
+  async load(input: { path: string } | { stream: Readable }): Promise<ImageSummary[]> {
+    if ("path" in input) return (await this.client.json<{ items: ImageSummary[] }>("POST", `${IMAGES_PATH}/load`, { query: { path: input.path } })).items;
+    return (await this.client.json<{ items: ImageSummary[] }>("POST", `${IMAGES_PATH}/load`, { stream: input.stream })).items;
   }
 
   async remove(name: string): Promise<ImageSummary[]> {

@@ -87,7 +87,7 @@ async function openImages(values: { socket?: string | undefined; root?: string |
   return { api: new ImagesFacade(images, () => new Set()), close: () => lock.release() };
 }
 
-const USAGE = `pull NAME | import NAME DIR|TARBALL [--env K=V …] [--workdir DIR] [--replace] | ls [-o json] | inspect NAME | rm NAME… | prune   [--root DIR] [--socket PATH]`;
+const USAGE = `pull NAME | load -i FILE|- | load DIR | import NAME DIR|TARBALL [--env K=V …] [--workdir DIR] [--replace] | ls [-o json] | inspect NAME | rm NAME… | prune   [--root DIR] [--socket PATH]`;
 
 export async function imageMain(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
@@ -98,9 +98,10 @@ export async function imageMain(argv: string[], io: Io): Promise<number> {
     replace: { type: "boolean" },
     output: { type: "string", short: "o" },
     quiet: { type: "boolean", short: "q" },
+    input: { type: "string", short: "i" },
   });
   const [sub, ...rest] = positionals;
-  const known = ["pull", "import", "ls", "list", "inspect", "rm", "remove", "prune"];
+  const known = ["pull", "load", "import", "ls", "list", "inspect", "rm", "remove", "prune"];
   if (!sub || !known.includes(sub)) throw new PoddError(`unknown image command "${sub ?? ""}": use ${USAGE}`, { code: "Invalid" });
   if (values.output !== undefined && values.output !== "json") throw new PoddError(`invalid -o "${values.output}": image ls prints a table or json`, { code: "Invalid" });
   return runClientVerb(io, async () => {
@@ -114,6 +115,15 @@ export async function imageMain(argv: string[], io: Io): Promise<number> {
           io.stdout.write(
             values.quiet ? `${out.image.id}\n` : `pulled ${familiarName(parseReference(out.image.name))} (${out.image.id.slice(7, 19)}, ${imageSize(out.image.size)}): fetched ${imageSize(out.fetched)} in ${(out.ms / 1000).toFixed(1)}s\n`,
           );
+          return 0;
+        }
+        case "load": {
+          const from = values.input ?? rest[0];
+          if (from === undefined || (values.input !== undefined && rest.length > 0) || rest.length > 1) {
+            throw new PoddError("usage: podd image load -i FILE|- , or podd image load DIR", { code: "Invalid" });
+          }
+          const loaded = await api.load(from === "-" ? { stream: process.stdin } : { path: resolve(from) });
+          for (const r of loaded) io.stdout.write(`Loaded image: ${familiarName(parseReference(r.name))}\n`);
           return 0;
         }
         case "import": {

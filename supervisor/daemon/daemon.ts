@@ -7,12 +7,13 @@ import type { ImagesApi } from "../api/images.ts";
 import { ImagesFacade, imagesInUse } from "../runtime/images/facade.ts";
 import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
-import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
+import { writeFileAtomic } from "../base/atomic.ts";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "winston";
 import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
-import { PoddError } from "../base/errors.ts";
+import { hasErrno, PoddError } from "../base/errors.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import { EventLog, type CoreEvent } from "./event-log.ts";
 import type { PodObject, PodWorker } from "../pod/worker.ts";
@@ -24,6 +25,8 @@ import { podKeyOf } from "../base/paths.ts";
 export interface DaemonOptions extends SupervisorOptions {
   /** the static-pod directory, watched like the kubelet's --pod-manifest-path */
   manifestsDir: string;
+  /** archives dropped here are loaded at start and when they appear, as k3s's agent/images */
+  imageImportDir?: string;
 }
 
 export type ApplyResult = "created" | "configured" | "unchanged";
@@ -100,6 +103,7 @@ export class Daemon implements ApiBackend {
     const d = new Daemon(await Supervisor.open(opts), opts, log);
     await d.restore();
     d.watchManifests();
+    d.watchImageImports();
     return d;
   }
 
@@ -329,6 +333,58 @@ export class Daemon implements ApiBackend {
     return this.desired.has(`${namespace}/${name}`);
   }
 
+  // ---- image imports ---------------------------------------------------------------------------
+
+  private importWatcher: FSWatcher | undefined;
+  private importTimer: NodeJS.Timeout | undefined;
+  private importing: Promise<void> = Promise.resolve();
+
+  private watchImageImports(): void {
+    const dir = this.opts.imageImportDir;
+    if (!dir || !existsSync(dir)) return;
+    this.importing = this.loadImageImports(dir);
+    this.importWatcher = watch(dir, () => {
+      if (this.importTimer) clearTimeout(this.importTimer);
+      // A file being copied in grows for a while; it is loaded once it has been still a moment.
+      this.importTimer = setTimeout(() => (this.importing = this.importing.then(() => this.loadImageImports(dir))), 500);
+    });
+  }
+
+  /**
+   * Loads each archive of the import directory that is new or changed since it was last loaded
+   * (its size and mtime are kept in <dir>/.loaded.json); a bad archive is logged and left there.
+   */
+  private async loadImageImports(dir: string): Promise<void> {
+    const seenPath = join(dir, ".loaded.json");
+    let seen: Record<string, string> = {};
+    try {
+      seen = JSON.parse(readFileSync(seenPath, "utf8")) as Record<string, string>;
+    } catch (err) {
+      if (!hasErrno(err, "ENOENT")) this.log.warn(`image import: ${seenPath}: ${(err as Error).message}; loading every archive again`);
+    }
+    const files = readdirSync(dir).filter((f) => !f.startsWith(".") && /\.(tar|tar\.gz|tgz|tar\.zst|tar\.zstd)$/.test(f));
+    for (const f of files.sort()) {
+      const path = join(dir, f);
+      let mark: string;
+      try {
+        const st = statSync(path);
+        mark = `${st.size}:${st.mtimeMs}`;
+      } catch (err) {
+        if (hasErrno(err, "ENOENT")) continue; // gone meanwhile: nothing to load
+        throw err;
+      }
+      if (seen[f] === mark) continue;
+      try {
+        const loaded = await this.images.load({ path });
+        this.log.info(`image import ${path}: loaded ${loaded.map((i) => i.name).join(", ")}`);
+        seen[f] = mark;
+        writeFileAtomic(seenPath, JSON.stringify(seen) + "\n", 0o600);
+      } catch (err) {
+        this.log.error(`image import ${path}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   // ---- static pods -----------------------------------------------------------------------------
 
   private watchManifests(): void {
@@ -387,6 +443,8 @@ export class Daemon implements ApiBackend {
   /** Stops watching; with stopPods, stops every pod gracefully first (else they keep running). */
   async close(stopPods: boolean): Promise<void> {
     this.watcher?.close();
+    this.importWatcher?.close();
+    if (this.importTimer) clearTimeout(this.importTimer);
     if (this.staticTimer) clearTimeout(this.staticTimer);
     if (stopPods) {
       await Promise.all(

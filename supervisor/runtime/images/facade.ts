@@ -1,5 +1,7 @@
 // The image verbs on an Images: what the daemon serves on its socket, and what `podd image`
 // runs in-process on a state root no daemon holds.
+import { createReadStream, statSync } from "node:fs";
+import type { Readable } from "node:stream";
 import type { ImageDetail, ImagesApi, ImageSummary, PullOutcome } from "../../api/images.ts";
 import { PoddError } from "../../base/errors.ts";
 import type { Images } from "./service.ts";
@@ -35,6 +37,21 @@ export class ImagesFacade implements ImagesApi {
 
   async import(name: string, path: string, opts: { env?: string[]; workingDir?: string; replace?: boolean }): Promise<ImageSummary> {
     return summaryOf(this.images.store, await this.images.import(name, path, opts));
+  }
+
+  async load(input: { path: string } | { stream: Readable }): Promise<ImageSummary[]> {
+    let records: ImageRecord[];
+    if ("stream" in input) records = await this.images.load(input.stream, "archive from the request");
+    else {
+      let st;
+      try {
+        st = statSync(input.path);
+      } catch (err) {
+        throw PoddError.wrap(`load ${input.path}`, err, "Invalid");
+      }
+      records = await this.images.load(st.isDirectory() ? input.path : createReadStream(input.path), `archive ${input.path}`);
+    }
+    return records.map((r) => summaryOf(this.images.store, r));
   }
 
   async remove(name: string): Promise<ImageSummary[]> {

@@ -5,6 +5,8 @@
 // cause one pull. Every step is an event, worded as the kubelet words it.
 import { PoddError } from "../../base/errors.ts";
 import { goDuration, rfc3339, type Clock } from "../../base/time.ts";
+import type { Readable } from "node:stream";
+import { openArchive, openArchiveDir } from "./archive.ts";
 import { importRootfs, type ImportOptions } from "./import.ts";
 import { hostPlatform } from "./platform.ts";
 import { storeImage, type LayerProgress, type StoreResult } from "./pull.ts";
@@ -153,6 +155,28 @@ export class Images {
 
   import(name: string, path: string, opts: Omit<ImportOptions, "platform" | "now">): Promise<ImageRecord> {
     return importRootfs(this.store, name, path, { ...opts, platform: this.platform, now: () => rfc3339(this.opts.clock.now()) });
+  }
+
+  /**
+   * Loads every image of an archive (a file's or a request's bytes) or of an archive directory,
+   * under each of its names.
+   */
+  async load(input: Readable | string, what: string): Promise<ImageRecord[]> {
+    const opened = typeof input === "string" ? openArchiveDir(input, what) : await openArchive(this.store, this.opts.initPath, input, what);
+    try {
+      if (opened.images.length === 0) throw new PoddError(`${what}: the archive holds no image`, { code: "Invalid" });
+      const out: ImageRecord[] = [];
+      for (const img of opened.images) {
+        if (img.names.length === 0) throw new PoddError(`${what}: image ${img.reference} has no name; save it with a name (docker save NAME:TAG, skopeo copy … oci-archive:FILE:NAME:TAG)`, { code: "Invalid" });
+        for (const n of img.names) {
+          const r = await storeImage(this.store, opened.source, { name: imageKey(n), reference: img.reference, platform: this.platform, now: () => rfc3339(this.opts.clock.now()) });
+          out.push(r.record);
+        }
+      }
+      return out;
+    } finally {
+      opened.close();
+    }
   }
 
   list(): ImageRecord[] {
