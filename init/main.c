@@ -124,6 +124,51 @@
  *                  at exit, and copies that terminal's window size to the
  *                  pty at the start and on SIGWINCH.
  *
+ *   podd-init unpack DIR
+ *       Reads one image layer, an uncompressed tar stream, on stdin and writes
+ *       its entries under DIR, which must exist. Run as root, so owners
+ *       (numeric uid/gid; uname/gname are ignored), modes with setuid, setgid
+ *       and sticky, device nodes and mtimes (atime := mtime) are as the archive
+ *       says. Formats: ustar, POSIX pax ('x': path, linkpath, size, uid, gid,
+ *       mtime with a fraction, SCHILY.xattr.NAME; 'g' is ignored), GNU ('L',
+ *       'K', base-256 numbers), v7. Types: regular ('0', '\0', '7'), hard link,
+ *       symlink, character and block device, directory, FIFO; anything else
+ *       (GNU sparse 'S' included) is refused. Links, devices, directories and
+ *       FIFOs carry no content whatever their size field says.
+ *       Names: "./" prefixes, "." and empty components and a trailing "/" are
+ *       dropped; "." is DIR itself (its owner, mode and mtime are applied to
+ *       DIR); absolute names and ".." components are refused, in hard link
+ *       targets too. Symlink targets are stored verbatim and never followed.
+ *       Nothing is written outside DIR: every parent is resolved beneath DIR
+ *       with openat2 and no symlink followed (an entry under a symlink is
+ *       refused), missing parents are made 0755 0:0, and a name that already
+ *       exists is replaced (a directory named again keeps its children and
+ *       takes the new metadata). A hard link's target must already be in DIR
+ *       and keeps its own metadata. Directory mtimes are set at the end.
+ *       xattrs: only user.* (files, directories) and security.capability
+ *       (files); the rest, trusted.overlay.* above all, is skipped.
+ *       Whiteouts become overlayfs's form: .wh.NAME a 0:0 character device
+ *       NAME (replacing a NAME this layer made), .wh..wh..opq the xattr
+ *       trusted.overlay.opaque=y on its directory; other .wh..wh.* names (aufs
+ *       metadata) are skipped; hard links to or from whiteout names are refused.
+ *       The end of the archive is two zero blocks (or one, or end of input
+ *       where a header would start); after it, stdin is read to its end, so
+ *       the caller can hash all it writes. Bounds: a pax or GNU long-name
+ *       header of more than 1 MiB, a name of PATH_MAX bytes or more, more than
+ *       1048576 directory entries (or 64 MiB of their names) are refused.
+ *       Exit 0: one line on stdout, {"entries":N,"bytes":N}: the entries
+ *       applied (whiteouts included, pax/GNU headers and skipped aufs names
+ *       not) and the bytes of regular-file content written. Exit 2: the input
+ *       is refused, one line on stderr,
+ *         podd-init unpack: refused "<entry name>": <reason>
+ *         podd-init unpack: refused: <reason>     (truncated archive, bad header checksum...)
+ *       with the name as the archive gives it, control bytes escaped (2 is
+ *       also a usage error, with its own two lines). Exit 1:
+ *       a system error, one line naming the operation, the path and the errno
+ *       text. On failure podd-init stops reading at once (the caller's writes
+ *       then fail with EPIPE) and DIR may hold part of the layer: the caller
+ *       removes DIR.
+ *
  * Exit status, in every role that runs a command: the command's exit code, or
  * 128+N when a signal N killed it; 127 when the command was not found, 126
  * when it could not be executed, 128 when the container could not be set up
@@ -148,12 +193,14 @@ int main(int argc, char **argv)
 		return container_main(argc - 1, argv + 1);
 	if (strcmp(role, "exec") == 0)
 		return exec_main(argc - 1, argv + 1);
+	if (strcmp(role, "unpack") == 0)
+		return unpack_main(argc - 1, argv + 1);
 	if (strcmp(role, "--") == 0) {
 		if (argc < 3)
 			usage_error("no command given after --");
 		return plain_main(argv + 2);
 	}
 	if (role[0] == '-')
-		usage_error("unknown option \"%s\" (roles: sandbox, container, exec; or [--] CMD)", role);
+		usage_error("unknown option \"%s\" (roles: sandbox, container, exec, unpack; or [--] CMD)", role);
 	return plain_main(argv + 1);
 }

@@ -8,6 +8,7 @@
  *   rootfs.c    the container's filesystem, built by its PID 1
  *   log.c       the monitor's CRI log writer
  *   exec.c      role 4, a command in a running container (and its --tty relay)
+ *   unpack.c    role 5, one image layer from a tar stream, written beneath a directory
  *   command.c   starting the command, and the error channel that reports it
  *   privileges.c  the command's capabilities and seccomp filter
  *   common.c    diagnostics, numbers, times, descriptors and signals
@@ -243,5 +244,6 @@ int plain_main(char **cmd);
 int sandbox_main(int argc, char **argv);
 int container_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
+int unpack_main(int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@ import { adopt, apply, daemonScale } from "./daemon.bench.ts";
 import { memory, startOverhead } from "./init.bench.ts";
 import { podStart, scale } from "./pod.bench.ts";
 import { inputs } from "./input.bench.ts";
+import { unpackLayer } from "./unpack.bench.ts";
 import { median, timeCommand } from "./lib.ts";
 
 const only = process.argv.slice(2);
@@ -16,6 +17,7 @@ const benches: [string, () => string | Promise<string>][] = [
   ["daemon-scale", daemonScale],
   ["adopt", adopt],
   ["input", inputs],
+  ["unpack", unpackLayer],
 ];
 if (process.getuid?.() !== 0) {
   console.error("benchmarks need root (namespaces, cgroups)");
