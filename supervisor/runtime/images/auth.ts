@@ -62,6 +62,11 @@ export function readCredentials(path: string, host: string): Credentials | undef
   return text === undefined ? undefined : parseAuthFile(text, path).get(canonicalHost(host));
 }
 
+/** Credentials as a Registry asks for them: the file is read at each ask, so a new login counts at once. */
+export function credentialsFromFile(path: string): (host: string) => Credentials | undefined {
+  return (host) => readCredentials(path, host);
+}
+
 /**
  * Stores user and password for host in the auth file, replacing what it had for that host and
  * keeping everything else in it. The file is replaced atomically and is readable by its owner only.
