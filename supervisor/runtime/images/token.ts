@@ -73,7 +73,10 @@ export function parseChallenges(header: string | undefined): Challenge[] {
         }
         i++;
       } else {
-        value = token();
+        // RFC 9110 wants a token here; an unquoted URL, which some servers send, reads to the comma.
+        const start = i;
+        while (i < s.length && !/[\s,]/.test(s[i]!)) i++;
+        value = s.slice(start, i);
       }
       params[name.toLowerCase()] = value;
     }
