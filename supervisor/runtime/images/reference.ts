@@ -25,6 +25,11 @@ function invalid(text: string, why: string): PoddError {
   return new PoddError(`invalid image name "${text}": ${why}`, { code: "Invalid" });
 }
 
+/** True when text is a registry as a reference names it: a host name or [IPv6], with an optional port. */
+export function isRegistryHost(text: string): boolean {
+  return DOMAIN.test(text);
+}
+
 /** True when the first path component names a registry rather than a Docker Hub user. */
 function isDomain(first: string): boolean {
   return first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first;
