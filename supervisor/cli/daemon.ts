@@ -12,7 +12,7 @@ import { createLogger } from "../daemon/log.ts";
 import { requireRoot, supervisorFlags, supervisorOptions } from "./lib/supervisor-flags.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
 import { poddVersion } from "./version.ts";
-import { defaultRegistry } from "./lib/registry-access.ts";
+import { defaultRegistry, registryFlags } from "./lib/registry-access.ts";
 
 function groupId(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
@@ -25,7 +25,7 @@ function groupId(name: string): number {
 
 export const daemon: Verb = {
   summary: "Run the podd daemon: keeps pods running and serves the API",
-  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--log-format text|json] [--stop-pods-on-exit]",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--registries FILE] [--authfile FILE] [--log-format text|json] [--stop-pods-on-exit]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       ...supervisorFlags,
@@ -33,6 +33,7 @@ export const daemon: Verb = {
       group: { type: "string" },
       manifests: { type: "string" },
       "image-import": { type: "string" },
+      ...registryFlags,
       "log-format": { type: "string" },
       "stop-pods-on-exit": { type: "boolean" },
     });
@@ -48,8 +49,8 @@ export const daemon: Verb = {
 
     const imageImportDir = resolve(values["image-import"] ?? join(opts.roots.state, "image-import"));
     mkdirSync(imageImportDir, { recursive: true, mode: 0o700 });
-    const registry = defaultRegistry(opts.roots.state, process.env);
-    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, ...(registry ? { registry } : {}) }, log);
+    const registry = defaultRegistry(opts.roots.state, process.env, values);
+    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry }, log);
     const api = new ApiServer(d, { socket, version: poddVersion(), ...(values.group ? { gid: groupId(values.group) } : {}) });
     try {
       await api.listen();

@@ -19,7 +19,7 @@ import { clientFor, processIo, runClientVerb, type Io } from "./lib/client-verb.
 import { table } from "./lib/table.ts";
 import { initPath } from "./lib/supervisor-flags.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
-import { defaultRegistry } from "./lib/registry-access.ts";
+import { defaultRegistry, registryFlags } from "./lib/registry-access.ts";
 
 /** Decimal units, as podman and docker print image sizes. */
 export function imageSize(bytes: number): string {
@@ -68,7 +68,7 @@ class PullProgress {
   }
 }
 
-async function openImages(values: { socket?: string | undefined; root?: string | undefined }, io: Io): Promise<{ api: ImagesApi; close(): void }> {
+async function openImages(values: { socket?: string | undefined; root?: string | undefined; registries?: string | undefined; authfile?: string | undefined }, io: Io): Promise<{ api: ImagesApi; close(): void }> {
   // Roots given and no socket: those roots' store, here (a daemon on other roots is not asked).
   if (values.socket !== undefined || values.root === undefined) {
     const client = clientFor(values, io);
@@ -82,7 +82,7 @@ async function openImages(values: { socket?: string | undefined; root?: string |
   const state = resolve(values.root ?? rootsFromEnv(io.env).state);
   const sys = new LinuxSys();
   const lock = lockRoots(sys, { state, run: state, log: state });
-  const images = new Images({ dir: join(state, "images"), initPath: initPath(), clock: systemClock, registry: defaultRegistry(state, io.env) });
+  const images = new Images({ dir: join(state, "images"), initPath: initPath(), clock: systemClock, registry: defaultRegistry(state, io.env, values) });
   images.recover();
   return { api: new ImagesFacade(images, () => new Set()), close: () => lock.release() };
 }
@@ -99,6 +99,7 @@ export async function imageMain(argv: string[], io: Io): Promise<number> {
     output: { type: "string", short: "o" },
     quiet: { type: "boolean", short: "q" },
     input: { type: "string", short: "i" },
+    ...registryFlags,
   });
   const [sub, ...rest] = positionals;
   const known = ["pull", "load", "import", "ls", "list", "inspect", "rm", "remove", "prune"];

@@ -1,7 +1,21 @@
-// How this process reaches registries: placeholder until the registry client lands.
-import type { ImageSource } from "../../runtime/images/source.ts";
+// How a daemon (or `podd image` on a free root) reaches registries: the per-registry settings
+// (--registries, else <state>/registries.yaml) and the credentials of a Docker-format auth file
+// (--authfile, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json), as podman and skopeo
+// find theirs.
+import { homedir } from "node:os";
+import { credentialsFromFile, findAuthFile } from "../../runtime/images/auth.ts";
+import { loadRegistrySettings, registrySettingsPath } from "../../runtime/images/registries.ts";
+import { Registry } from "../../runtime/images/registry.ts";
 import type { Reference } from "../../runtime/images/reference.ts";
+import type { ImageSource } from "../../runtime/images/source.ts";
 
-export function defaultRegistry(_state: string, _env: NodeJS.ProcessEnv): ((ref: Reference) => ImageSource) | undefined {
-  return undefined;
+export const registryFlags = {
+  registries: { type: "string" },
+  authfile: { type: "string" },
+} as const;
+
+export function defaultRegistry(state: string, env: NodeJS.ProcessEnv, flags: { registries?: string | undefined; authfile?: string | undefined } = {}): (ref: Reference) => ImageSource {
+  const settings = loadRegistrySettings(flags.registries ?? registrySettingsPath(state), { mustExist: flags.registries !== undefined });
+  const registry = new Registry({ settings, credentials: credentialsFromFile(findAuthFile(env, homedir(), flags.authfile)) });
+  return (ref) => registry.source(ref);
 }

@@ -96,7 +96,8 @@ export class ImageStore {
 
   /** At daemon start: what a killed pull or load left half-done goes. */
   recover(): void {
-    rmSync(this.tmpDir, { recursive: true, force: true });
+    if (!existsSync(this.tmpDir)) return;
+    for (const e of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, e), { recursive: true, force: true });
   }
 
   private ensureDirs(): void {

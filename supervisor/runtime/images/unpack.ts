@@ -124,7 +124,7 @@ export async function unpackLayer(initPath: string, input: Readable, dir: string
   const code = await exited;
   if (code !== 0 && (streamError === undefined || (streamError as NodeJS.ErrnoException).code === "EPIPE")) {
     const line = stderr.trim().split("\n").pop() ?? "";
-    throw new PoddError(`${what}: ${line.replace(/^unpack: /, "") || `podd-init unpack exited with ${code}`}`, { code: code === 2 ? "Invalid" : "Internal" });
+    throw new PoddError(`${what}: ${line.replace(/^podd-init unpack: /, "") || `podd-init unpack exited with ${code}`}`, { code: code === 2 ? "Invalid" : "Internal" });
   }
   if (streamError !== undefined) throw streamError instanceof PoddError ? streamError : PoddError.wrap(what, streamError);
   const digest = `sha256:${compressed.hash.digest("hex")}`;
