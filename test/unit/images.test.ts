@@ -2,7 +2,7 @@
 // container takes from it (the CRI's rules), the platform choice of an index, /etc/passwd
 // through layers.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -12,6 +12,7 @@ import { containerArgv, parseImageConfig, resolveImageUser, stopSignalName } fro
 import { chainIds, imageKey, sha256 } from "../../supervisor/runtime/images/store.ts";
 import { choosePlatform } from "../../supervisor/runtime/images/platform.ts";
 import { readLayeredEtcFile } from "../../supervisor/runtime/passwd.ts";
+import { parseRegistrySettings } from "../../supervisor/runtime/images/registries.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-images-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -110,4 +111,13 @@ test("/etc/passwd through layers: the top one that has it, unless deleted above 
   assert.equal(readLayeredEtcFile([base, empty, top], "passwd", none), "top\n");
   assert.equal(readLayeredEtcFile([base, empty], "passwd", (d) => d === join(empty, "etc")), undefined);
   if (process.getuid?.() === 0) assert.equal(readLayeredEtcFile([base, layer("gone", "whiteout")], "passwd", none), undefined);
+});
+
+test("the README's registries.yaml is one podd reads", () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = /```yaml\n(registries:\n[\s\S]*?)```/.exec(readme);
+  assert.ok(block, "the README shows a registries.yaml");
+  const s = parseRegistrySettings(block[1]!, "README.md");
+  assert.deepEqual([...s.hosts.keys()], ["docker.io", "registry.lan:5000"]);
+  assert.equal(s.hosts.get("registry.lan:5000")!.insecure, true);
 });
