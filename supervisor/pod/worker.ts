@@ -364,7 +364,7 @@ export class PodWorker {
       // A container whose postStart failed has just been killed: it never was Running, and
       // showing it so would have a stop planned (and SIGTERM sent) for a container already dead.
       if (!hookFailed && this.record(name).lifecycle.state === "Starting") {
-        this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs, { containerID: live.containerID }));
+        this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs, { containerID: live.containerID, ...(live.run.imageID ? { imageID: live.run.imageID } : {}) }));
         this.emit("Normal", "Started", `Started container ${name}`, name);
       }
       this.kick();

@@ -97,6 +97,8 @@ export interface ContainerRun {
   user?: ContainerUser;
   /** what stops it: its image's StopSignal, else SIGTERM */
   stopSignal?: NodeJS.Signals;
+  /** status imageID, as containerd reports it: the repository digest, else the config's */
+  imageID?: string;
 }
 
 /** The identity a container's command was started with, as status.containerStatuses[].user.linux reports it. */
@@ -297,6 +299,7 @@ export class Runtime {
       logPath: plan.logPath,
       user: { uid: plan.security.uid, gid: plan.security.gid, supplementalGroups: plan.security.supplementalGroups },
       ...(stopSignal ? { stopSignal } : {}),
+      ...(image === "host" ? {} : { imageID: image.record.digest ? `${image.name.replace(/[:@][^/]*$/, "")}@${image.record.digest}` : image.id }),
     };
   }
 

@@ -62,7 +62,7 @@ describe("podd describe and logs", { skip, timeout: 120_000 }, () => {
         line(/^Status: +Running$/m);
         line(/^Containers:\n {2}main:\n/m);
         line(/^ {4}Container ID: +podd:\/\/[0-9a-f]{64}$/m);
-        line(/^ {4}Image: +busybox$/m);
+        line(/^ {4}Image: +busybox:local$/m);
         line(/^ {4}State: +Running\n {6}Started: +\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$/m);
         line(/^ {4}Last State: +Terminated\n {6}Reason: +Error\n {6}Exit Code: +3\n {6}Started: .*\n {6}Finished: .*$/m);
         line(/^ {4}Ready: +True$/m);

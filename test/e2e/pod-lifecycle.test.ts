@@ -602,7 +602,7 @@ spec:
       assert.equal(p.spec["terminationGracePeriodSeconds"], 2);
       assert.equal(p.spec["dnsPolicy"], "ClusterFirst");
       const c0 = p.spec.containers[0]!;
-      assert.equal(c0["imagePullPolicy"], "Always", "an image without a tag defaults to Always");
+      assert.equal(c0["imagePullPolicy"], "IfNotPresent", "an image with a tag other than latest defaults to IfNotPresent");
       assert.equal(c0["terminationMessagePath"], "/dev/termination-log");
       assert.equal(c0["terminationMessagePolicy"], "File");
       // status
