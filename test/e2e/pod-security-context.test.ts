@@ -34,7 +34,7 @@ async function importGroupsImage(env: Env): Promise<void> {
   assert.equal(cp.status, 0, cp.stderr);
   writeFileSync(join(dir, "etc/passwd"), IMAGE_PASSWD);
   writeFileSync(join(dir, "etc/group"), IMAGE_GROUP);
-  const r = await podd(["image", "import", "groups", dir, "--root", env.state, "--env", "PATH=/bin:/sbin:/usr/bin"]);
+  const r = await podd(["image", "import", "groups:local", dir, "--root", env.state, "--env", "PATH=/bin:/sbin:/usr/bin"]);
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -103,7 +103,7 @@ function groupsPod(name: string, securityContext: Record<string, unknown>): Reco
     volumes: [{ name: "data", emptyDir: {} }, { name: "mem", emptyDir: { medium: "Memory" } }],
     containers: [{
       name: "c",
-      image: "groups",
+      image: "groups:local",
       command: ["sh", "-c", report],
       volumeMounts: [{ name: "data", mountPath: "/data" }, { name: "mem", mountPath: "/mem" }],
       lifecycle: { postStart: { exec: { command: ["sh", "-c", "grep Groups: /proc/self/status > /data/hook-groups"] } } },
