@@ -52,7 +52,7 @@ export interface TokenIssuer {
   stop(): Promise<void>;
 }
 
-interface Access {
+export interface Access {
   type: string;
   name: string;
   actions: string[];
