@@ -526,7 +526,7 @@ export type ArchiveFormat = "docker-archive" | "oci-archive";
 export async function saveArchive(image: OciImage, file: string, format: ArchiveFormat, opts: { name?: string; all?: boolean } = {}): Promise<string> {
   const name = opts.name ?? `podd-test/image:${image.tag}`;
   rmSync(file, { force: true });
-  const dest = format === "docker-archive" ? `docker-archive:${file}:${name}` : `oci-archive:${file}:${name.slice(name.lastIndexOf(":") + 1)}`;
+  const dest = format === "docker-archive" ? `docker-archive:${file}:${name}` : `oci-archive:${file}:${name}`;
   await skopeo(["copy", "--quiet", ...(opts.all ? ["--all"] : []), ociRef(image), dest]);
   return file;
 }

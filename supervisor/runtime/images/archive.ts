@@ -70,7 +70,9 @@ function ociLayout(root: string, what: string): OpenedArchive {
   const index = readJson(root, "index.json", what) as { manifests?: Descriptor[] };
   const images: ArchivedImage[] = [];
   for (const m of index.manifests ?? []) {
-    const names = [m.annotations?.[ANNOTATION_NAME], m.annotations?.[ANNOTATION_REF]].filter((n): n is string => typeof n === "string" && n !== "");
+    // A ref.name of one word is a tag alone (skopeo's oci:DIR:TAG): it names no repository.
+    const ref = m.annotations?.[ANNOTATION_REF];
+    const names = [m.annotations?.[ANNOTATION_NAME], ref && /[/:]/.test(ref) ? ref : undefined].filter((n): n is string => typeof n === "string" && n !== "");
     images.push({ names: names.slice(0, 1), reference: m.digest });
   }
   const source: ImageSource = {

@@ -1,0 +1,264 @@
+// Images as users have them, end to end through the daemon and `podd image`: pulled from a real
+// registry (plain HTTP on 127.0.0.1, Basic auth over TLS with a CA of the test's, token auth),
+// as OCI and Docker schema 2, from an index, with zstd layers; loaded from docker-archive and
+// oci-archive files, bare and compressed; run with the image's Entrypoint, Cmd, Env,
+// WorkingDir and User, its whiteouts and opaque directories honoured. Hostile input (a corrupt
+// blob, an index without this platform, a truncated archive) is refused with nothing stored;
+// two pods that need one image cause one download; a daemon killed during a pull completes it
+// after its restart.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { busyboxRootfs, destroyEnv, e2eSkip, makeEnv, podd, waitFor, type Env, type Ran } from "./harness.ts";
+import { crashDaemon, getPod, startDaemon, stopDaemon, type Daemon } from "./daemon-helpers.ts";
+import { registrySkip, startRegistry, type TestRegistry } from "../lib/registry.ts";
+import { buildIndex, compressFile, largeImage, pushImage, readManifest, saveArchive, whiteoutImage, whiteoutImageContent, zstdImage, buildImage, type OciImage } from "../lib/images.ts";
+
+const skip = e2eSkip() || registrySkip();
+
+function ok(r: Ran, what: string): Ran {
+  assert.equal(r.code, 0, `${what}:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** What the image's own command prints: uid, working dir, env, and what the layers left. */
+const probe = [
+  "echo uid=$(id -u) gid=$(id -g) cwd=$(pwd) from_image=$FROM_IMAGE override=$OVERRIDE",
+  ...whiteoutImageContent.absent.map((p) => `[ -e ${p} ] && echo present ${p} || echo absent ${p}`),
+  ...Object.keys(whiteoutImageContent.present).map((p) => `echo content ${p} $(cat ${p})`),
+].join("; ");
+
+function imageDirs(env: Env): { layers: string[]; records: string[]; tmp: string[] } {
+  const ls = (d: string) => (existsSync(d) ? readdirSync(d).filter((f) => !f.startsWith(".")) : []);
+  const base = join(env.state, "images");
+  return { layers: ls(join(base, "layers")), records: ls(join(base, "images")), tmp: ls(join(base, "tmp")) };
+}
+
+describe("images from registries and archives", { skip }, () => {
+  let env: Env;
+  let plain: TestRegistry;
+  let layout: string;
+  let app: OciImage;
+  let daemon: Daemon | undefined;
+  const cli = (args: string[]) => podd([...args, "--socket", daemon!.socket]);
+
+  before(async () => {
+    env = makeEnv();
+    layout = join(env.dir, "layout");
+    plain = await startRegistry({ auth: "none" });
+    app = await whiteoutImage(layout, "app", { copy: busyboxRootfs(env.dir) }, {
+      entrypoint: ["/bin/sh", "-c"],
+      cmd: [probe],
+      env: ["PATH=/bin", "FROM_IMAGE=yes", "OVERRIDE=image"],
+      workingDir: "/etc",
+      user: "nobody",
+    });
+    await pushImage(app, plain, "test/app:1");
+    await pushImage(app, plain, "test/app:v2s2", { format: "v2s2" });
+    daemon = await startDaemon(env);
+  });
+  after(async () => {
+    await stopDaemon(daemon, "SIGKILL");
+    await plain?.stop();
+    if (env) destroyEnv(env);
+  });
+
+  test("pull, ls, pull again (nothing fetched), inspect", async () => {
+    const name = `${plain.host}/test/app:1`;
+    const first = ok(await cli(["image", "pull", name]), "pull");
+    assert.match(first.stdout, new RegExp(`^pulled ${plain.host.replace(/\./g, "\\.")}/test/app:1 \\([0-9a-f]{12}, [\\d.]+ [kM]B\\): fetched [\\d.]+ [kM]B in [\\d.]+s\\n$`));
+    const again = ok(await cli(["image", "pull", name]), "pull again");
+    assert.match(again.stdout, /fetched \d+ B in/, "a second pull fetches the manifest only");
+    const list = JSON.parse(ok(await cli(["image", "ls", "-o", "json"]), "ls").stdout) as { name: string; id: string }[];
+    assert.ok(list.some((i) => i.name === name));
+    const table = ok(await cli(["image", "ls"]), "ls").stdout;
+    assert.match(table, new RegExp(`^REPOSITORY\\s+TAG\\s+IMAGE ID\\s+CREATED\\s+SIZE\\n(.*\\n)*${plain.host.replace(/\./g, "\\.")}/test/app\\s+1\\s+[0-9a-f]{12}\\s+\\S+ ago\\s+[\\d.]+ [kM]B\\n`, "m"));
+    const [detail] = JSON.parse(ok(await cli(["image", "inspect", name]), "inspect").stdout) as { config: { config: { Entrypoint: string[] } }; layers: unknown[] }[];
+    assert.deepEqual(detail!.config.config.Entrypoint, ["/bin/sh", "-c"]);
+    assert.equal(detail!.layers.length, 3);
+    assert.deepEqual(imageDirs(env).tmp, [], "nothing half-done is left");
+  });
+
+  test("a pod runs the image's command as its user, in its working dir, with its env under the pod's, through its whiteouts", async () => {
+    for (const tag of ["1", "v2s2"]) {
+      const pod = `run-${tag}`;
+      const manifest = join(env.dir, `${pod}.yaml`);
+      writeFileSync(manifest, `apiVersion: v1
+kind: Pod
+metadata: {name: ${pod}}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: probe
+      image: ${plain.host}/test/app:${tag}
+      env: [{name: OVERRIDE, value: pod}]
+`);
+      ok(await cli(["apply", "-f", manifest]), "apply");
+      const p = await waitFor(`${pod} to succeed`, async () => {
+        const got = await getPod(daemon!, pod);
+        return got?.status?.phase === "Succeeded" || got?.status?.phase === "Failed" ? got : undefined;
+      }, 60_000);
+      const logs = ok(await cli(["logs", pod]), "logs").stdout;
+      assert.equal(p.status.phase, "Succeeded", logs);
+      assert.match(logs, /^uid=65534 gid=65534 cwd=\/etc from_image=yes override=pod$/m);
+      for (const a of whiteoutImageContent.absent) assert.match(logs, new RegExp(`^absent ${a}$`, "m"));
+      for (const [path, content] of Object.entries(whiteoutImageContent.present)) assert.match(logs, new RegExp(`^content ${path} ${content.trim()}$`, "m"));
+      const cs = p.status.containerStatuses[0];
+      assert.match(cs.imageID, new RegExp(`^${plain.host.replace(/\./g, "\\.")}/test/app@sha256:[0-9a-f]{64}$`));
+      const events = ok(await cli(["describe", "pod", pod]), "describe").stdout;
+      assert.match(events, new RegExp(`(Successfully pulled image|already present on machine)`));
+    }
+  });
+
+  test("a missing image: ErrImagePull, then ImagePullBackOff, as the kubelet reports them", async () => {
+    const manifest = join(env.dir, "missing.yaml");
+    writeFileSync(manifest, `apiVersion: v1
+kind: Pod
+metadata: {name: missing}
+spec:
+  containers: [{name: c, image: "${plain.host}/test/nothing:1", command: ["true"]}]
+`);
+    ok(await cli(["apply", "-f", manifest]), "apply");
+    const reasons = new Set<string>();
+    await waitFor("ImagePullBackOff", async () => {
+      const w = (await getPod(daemon!, "missing"))?.status?.containerStatuses?.[0]?.state?.waiting;
+      if (w?.reason) reasons.add(w.reason);
+      return w?.reason === "ImagePullBackOff";
+    }, 30_000);
+    const events = ok(await cli(["describe", "pod", "missing"]), "describe").stdout;
+    assert.match(events, /Pulling image ".*test\/nothing:1"/);
+    assert.match(events, /Failed to pull image ".*test\/nothing:1": .*manifest unknown/);
+    assert.match(events, /Back-off pulling image/);
+    ok(await cli(["delete", "pod", "missing", "--grace-period", "0"]), "delete");
+  });
+
+  test("two pods that need one image at once cause one download", async () => {
+    const shared = await buildImage(layout, "shared", { layers: [{ copy: busyboxRootfs(env.dir) }, { files: { "/shared": "yes\n" } }] });
+    await pushImage(shared, plain, "test/shared:1");
+    const before = await plain.countRequests("GET", /^\/v2\/test\/shared\/blobs\//);
+    const files = ["a", "b"].map((n) => {
+      const f = join(env.dir, `shared-${n}.yaml`);
+      writeFileSync(f, `apiVersion: v1
+kind: Pod
+metadata: {name: shared-${n}}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: "${plain.host}/test/shared:1", command: ["cat", "/shared"]}]
+`);
+      return f;
+    });
+    ok(await cli(["apply", "-f", files[0]!, "-f", files[1]!]), "apply both");
+    for (const n of ["a", "b"]) await waitFor(`shared-${n}`, async () => (await getPod(daemon!, `shared-${n}`))?.status?.phase === "Succeeded", 60_000);
+    // a config and two layers, each fetched once
+    assert.equal((await plain.countRequests("GET", /^\/v2\/test\/shared\/blobs\//)) - before, 3);
+    // in use: refused; once the pods are gone: removed, and its layers with it
+    const refused = await cli(["image", "rm", `${plain.host}/test/shared:1`]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /in use by a container/);
+    for (const n of ["a", "b"]) ok(await cli(["delete", "pod", `shared-${n}`]), "delete");
+    const layersBefore = imageDirs(env).layers.length;
+    ok(await cli(["image", "rm", `${plain.host}/test/shared:1`]), "rm");
+    assert.equal(imageDirs(env).layers.length, layersBefore - 2, "the layers only this image had go");
+  });
+
+  test("an index gives this machine's manifest; one without it is refused by name; zstd layers unpack", async () => {
+    const { arm64 } = { arm64: await buildImage(layout, "arm-only", { layers: [{ files: { "/x": "x\n" } }], platform: { os: "linux", architecture: "arm64" } }) };
+    const index = buildIndex(layout, "multi", [
+      { image: app, platform: { os: "linux", architecture: "amd64" } },
+      { image: arm64, platform: { os: "linux", architecture: "arm64" } },
+    ]);
+    await pushImage(index, plain, "test/multi:1", { all: true });
+    const armIndex = buildIndex(layout, "armonly-index", [{ image: arm64, platform: { os: "linux", architecture: "arm64" } }]);
+    await pushImage(armIndex, plain, "test/armonly:1", { all: true });
+    if (process.arch === "x64") ok(await cli(["image", "pull", `${plain.host}/test/multi:1`]), "pull index");
+    const refused = await cli(["image", "pull", `${plain.host}/test/armonly:1`]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /no image for linux\/amd64 in the manifest list \(it has linux\/arm64\)/);
+    const z = await zstdImage(app, "zstd");
+    assert.match(JSON.stringify(readManifest(z).manifest.layers), /tar\+zstd/);
+    await pushImage(z, plain, "test/app:zstd");
+    ok(await cli(["image", "pull", `${plain.host}/test/app:zstd`]), "pull zstd");
+  });
+
+  test("archives load: docker-archive and oci-archive, bare, gzip and zstd; a truncated one is refused, nothing stored", async () => {
+    const docker = await saveArchive(app, join(env.dir, "app-docker.tar"), "docker-archive", { name: "loaded/docker:1" });
+    const oci = await saveArchive(app, join(env.dir, "app-oci.tar"), "oci-archive", { name: "loaded/oci:1" });
+    for (const file of [docker, await compressFile(docker, "gzip"), oci, await compressFile(oci, "zstd")]) {
+      const r = ok(await cli(["image", "load", "-i", file]), `load ${file}`);
+      assert.match(r.stdout, /^Loaded image: loaded\/(docker|oci):1\n$/);
+    }
+    const before = imageDirs(env);
+    const broken = join(env.dir, "broken.tar");
+    writeFileSync(broken, readFileSync(docker));
+    truncateSync(broken, Math.floor(statSync(broken).size / 2));
+    const r = await cli(["image", "load", "-i", broken]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /truncated|refused/);
+    assert.deepEqual(imageDirs(env), { ...before, tmp: [] });
+  });
+
+  test("a blob whose digest does not match is refused, nothing stored", async () => {
+    const badLayout = join(env.dir, "bad-layout");
+    const bad = await buildImage(badLayout, "bad:1", { layers: [{ files: { "/bad": "original\n" } }] });
+    // The layer blob's content is replaced under its old name: its digest no longer matches.
+    const layer = readManifest(bad).manifest.layers[0]!;
+    writeFileSync(join(badLayout, "blobs", "sha256", layer.digest.slice(7)), Buffer.alloc(layer.size, 1));
+    const before = imageDirs(env);
+    const r = await cli(["image", "load", badLayout]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /content has digest sha256:[0-9a-f]{64}, not sha256:|gzip|refused/);
+    assert.deepEqual(imageDirs(env), { ...before, tmp: [] });
+  });
+
+  test("a daemon killed during a pull leaves no half image; after its restart the pull completes", async () => {
+    const big = await largeImage(layout, "big", { sizeBytes: 40 * 1024 * 1024, base: { copy: busyboxRootfs(env.dir) } });
+    await pushImage(big, plain, "test/big:1");
+    const name = `${plain.host}/test/big:1`;
+    const pull = cli(["image", "pull", name]);
+    await waitFor("a layer being unpacked", () => imageDirs(env).tmp.length > 0, 60_000);
+    await crashDaemon(daemon!);
+    await pull;
+    assert.equal(imageDirs(env).records.some((r) => readFileSync(join(env.state, "images", "images", r), "utf8").includes("test/big")), false, "no record of a half image");
+    daemon = await startDaemon(env);
+    assert.deepEqual(imageDirs(env).tmp, [], "the restarted daemon drops what the killed one left");
+    ok(await cli(["image", "pull", name]), "pull after restart");
+    assert.deepEqual(imageDirs(env).tmp, []);
+  });
+});
+
+describe("registries with credentials", { skip }, () => {
+  for (const auth of ["basic", "token"] as const) {
+    test(`${auth} auth: the auth file's credentials and the registries file's CA; a wrong password is refused`, async () => {
+      const env = makeEnv();
+      const reg = await startRegistry({ auth });
+      let d: Daemon | undefined;
+      try {
+        const img = await buildImage(join(env.dir, "layout"), "a", { layers: [{ copy: busyboxRootfs(env.dir) }] });
+        await pushImage(img, reg, "team/a:1", { creds: "registry" });
+        const registries = join(env.dir, "registries.yaml");
+        writeFileSync(registries, `registries:\n  "${reg.host}":\n    ca: ${reg.caFile}\n`);
+        const authfile = (password: string) => {
+          const f = join(env.dir, `auth-${password.length}.json`);
+          writeFileSync(f, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${reg.user}:${password}`).toString("base64") } } }), { mode: 0o600 });
+          return f;
+        };
+        const name = `${reg.host}/team/a:1`;
+        const wrong = await podd(["image", "pull", name, "--root", env.state, "--registries", registries, "--authfile", authfile("wrong")]);
+        assert.notEqual(wrong.code, 0);
+        assert.match(wrong.stderr, /unauthorized|authentication/i);
+        d = await startDaemon(env, ["--registries", registries, "--authfile", authfile(reg.password)]);
+        ok(await podd(["image", "pull", name, "--socket", d.socket]), "pull");
+        if (auth === "token") {
+          const issued = reg.tokensIssued;
+          ok(await podd(["image", "pull", name, "--socket", d.socket]), "pull again");
+          assert.equal(reg.tokensIssued, issued, "the token of the first pull is used again");
+        }
+      } finally {
+        await stopDaemon(d, "SIGKILL");
+        await reg.stop();
+        destroyEnv(env);
+      }
+    });
+  }
+});
