@@ -15,6 +15,8 @@ const verbs: Record<string, () => Promise<Verb>> = {
   exec: async () => (await import("./exec.ts")).exec,
   get: async () => (await import("./get.ts")).get,
   image: async () => (await import("./image.ts")).image,
+  login: async () => (await import("./login.ts")).login,
+  logout: async () => (await import("./login.ts")).logout,
   logs: async () => (await import("./logs.ts")).logs,
   run: async () => (await import("./run.ts")).run,
   top: async () => (await import("./top.ts")).top,

@@ -247,6 +247,16 @@ describe("registries with credentials", { skip }, () => {
         const wrong = await podd(["image", "pull", name, "--root", env.state, "--registries", registries, "--authfile", authfile("wrong")]);
         assert.notEqual(wrong.code, 0);
         assert.match(wrong.stderr, /unauthorized|authentication/i);
+        // podd login checks the credentials before it keeps them
+        const loginFile = join(env.dir, "login.json");
+        const bad = await podd(["login", reg.host, "-u", reg.user, "-p", "wrong", "--registries", registries, "--authfile", loginFile]);
+        assert.notEqual(bad.code, 0);
+        assert.equal(existsSync(loginFile), false, "refused credentials are not kept");
+        const good = ok(await podd(["login", reg.host, "-u", reg.user, "--password-stdin", "--registries", registries, "--authfile", loginFile], { input: `${reg.password}\n` }), "login");
+        assert.match(good.stdout, /^Login Succeeded/);
+        assert.equal(statSync(loginFile).mode & 0o777, 0o600);
+        ok(await podd(["image", "pull", name, "--root", env.state, "--registries", registries, "--authfile", loginFile]), "pull with the login's credentials");
+        ok(await podd(["image", "rm", name, "--root", env.state]), "rm");
         d = await startDaemon(env, ["--registries", registries, "--authfile", authfile(reg.password)]);
         ok(await podd(["image", "pull", name, "--socket", d.socket]), "pull");
         if (auth === "token") {
