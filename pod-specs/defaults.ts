@@ -45,6 +45,7 @@ export function applyDefaults(input: Pod): Pod {
     if (v.hostPath) v.hostPath.type ??= "";
     if (v.configMap) v.configMap.defaultMode ??= DEFAULT_VOLUME_FILE_MODE;
     if (v.secret) v.secret.defaultMode ??= DEFAULT_VOLUME_FILE_MODE;
+    if (v.image && typeof v.image.reference === "string") v.image.pullPolicy ??= defaultPullPolicy(v.image.reference);
   }
   return pod;
 }

@@ -145,7 +145,7 @@ const volume = obj({
   // Recognised so that they are refused as not supported rather than as unknown.
   awsElasticBlockStore: ANY, azureDisk: ANY, azureFile: ANY, cephfs: ANY, cinder: ANY, csi: ANY,
   downwardAPI: ANY, ephemeral: ANY, fc: ANY, flexVolume: ANY, flocker: ANY, gcePersistentDisk: ANY,
-  gitRepo: ANY, glusterfs: ANY, image: ANY, iscsi: ANY, nfs: ANY, persistentVolumeClaim: ANY,
+  gitRepo: ANY, glusterfs: ANY, image: obj({ reference: STR, pullPolicy: STR }), iscsi: ANY, nfs: ANY, persistentVolumeClaim: ANY,
   photonPersistentDisk: ANY, portworxVolume: ANY, projected: ANY, quobyte: ANY, rbd: ANY, scaleIO: ANY,
   storageos: ANY, vsphereVolume: ANY,
 });

@@ -273,6 +273,8 @@ export interface Volume {
   hostPath?: { path: string; type?: HostPathType };
   configMap?: { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  /** an OCI image mounted read-only (Kubernetes' image volume) */
+  image?: { reference?: string; pullPolicy?: PullPolicy };
 }
 
 export interface KeyToPath {

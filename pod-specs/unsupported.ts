@@ -30,7 +30,7 @@ function forContainers(field: string, when?: NotSupportedYet["when"], hint?: str
 
 const UNSUPPORTED_VOLUME_SOURCES = [
   "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "downwardAPI", "ephemeral",
-  "fc", "flexVolume", "flocker", "gcePersistentDisk", "gitRepo", "glusterfs", "image", "iscsi", "nfs",
+  "fc", "flexVolume", "flocker", "gcePersistentDisk", "gitRepo", "glusterfs", "iscsi", "nfs",
   "persistentVolumeClaim", "photonPersistentDisk", "portworxVolume", "projected", "quobyte", "rbd",
   "scaleIO", "storageos", "vsphereVolume",
 ];

@@ -146,6 +146,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   // Volumes.
   const volumeNames = new Set<string>();
   (spec.volumes ?? []).forEach((v, i) => validateVolume(v, `spec.volumes[${i}]`, volumeNames, add));
+  const imageVolumes = new Set((spec.volumes ?? []).filter((v) => v.image).map((v) => v.name));
 
   // Containers.
   const containers = spec.containers ?? [];
@@ -157,7 +158,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
     ...containers.map((c, i): [Container, string, boolean] => [c, `spec.containers[${i}]`, false]),
   ];
   for (const [c, path, init] of all) {
-    validateContainer(c, path, init, { pod, volumeNames, containerNames, ports }, add);
+    validateContainer(c, path, init, { pod, volumeNames, imageVolumes, containerNames, ports }, add);
   }
   return ctx.problems;
 }
@@ -308,6 +309,13 @@ function validateVolume(v: Volume, path: string, names: Set<string>, add: Add): 
     const size = v.emptyDir.sizeLimit;
     if (size !== undefined && isNegative(mustParseQuantity(size))) add(`${path}.emptyDir.sizeLimit`, invalid(size, "must be greater than or equal to 0"));
   }
+  if (v.image) {
+    const ref = v.image.reference;
+    if (ref === undefined || ref === "") add(`${path}.image.reference`, required());
+    else if (ref.trim() !== ref) add(`${path}.image.reference`, invalid(ref, "must not have leading or trailing whitespace"));
+    else if (ref === "host") add(`${path}.image.reference`, invalid(ref, "image: host names the host's root for a container; a volume of the host is a hostPath"));
+    if (v.image.pullPolicy !== undefined && !PULL_POLICIES.includes(v.image.pullPolicy)) add(`${path}.image.pullPolicy`, unsupported(v.image.pullPolicy, PULL_POLICIES));
+  }
   for (const src of ["configMap", "secret"] as const) {
     const s = v[src];
     if (!s) continue;
@@ -331,6 +339,8 @@ function validateRelativePath(value: string, path: string, add: Add): void {
 interface PodScope {
   pod: Pod;
   volumeNames: Set<string>;
+  /** the names of the image volumes */
+  imageVolumes: Set<string>;
   containerNames: Set<string>;
   /** "port/protocol" → path of the first container port using it */
   ports: Map<string, string>;
@@ -434,7 +444,11 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
       if (mountPaths.has(normal)) add(`${mp}.mountPath`, invalid(m.mountPath, "must be unique"));
       mountPaths.add(normal);
     }
-    if (m.subPath !== undefined && m.subPath !== "") validateRelativePath(m.subPath, `${mp}.subPath`, add);
+    if (m.subPath !== undefined && m.subPath !== "") {
+      validateRelativePath(m.subPath, `${mp}.subPath`, add);
+      // A path inside an image is the image author's: a symlink there could lead out of it.
+      if (scope.imageVolumes.has(m.name)) add(`${mp}.subPath`, forbidden("podd does not mount a subPath of an image volume"));
+    }
   });
 
   // Hooks and probes.

@@ -89,7 +89,12 @@ export class Daemon implements ApiBackend {
     this.events = new EventLog(hostname());
     // An image a pod names, even one not started yet, is in use: image rm must not take it away.
     this.images = new ImagesFacade(sup.runtime.images, () =>
-      imagesInUse([...this.desired.values()].flatMap((p) => [...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.image))),
+      imagesInUse(
+        [...this.desired.values()].flatMap((p) => [
+          ...[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.image),
+          ...(p.spec.volumes ?? []).flatMap((v) => (v.image?.reference ? [v.image.reference] : [])),
+        ]),
+      ),
     );
     sup.events.on("event", (e) => {
       this.events.add(e);

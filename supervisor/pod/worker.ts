@@ -291,10 +291,21 @@ export class PodWorker {
       }
       image = got;
     }
+    // The pod's image volumes, pulled as their pullPolicy says, before any of its containers needs them.
+    const volumeImages = new Map<string, Image>();
+    for (const v of this.pod.spec.volumes ?? []) {
+      if (!v.image?.reference) continue;
+      const got = await this.runtime.images.ensure(v.image.reference, v.image.pullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name));
+      if ("retryAtMs" in got) {
+        this.held.set(name, { reason: got.reason, message: got.message, retryAtMs: got.retryAtMs });
+        return false;
+      }
+      volumeImages.set(v.name, got);
+    }
     const rec = this.record(name);
     let run: ContainerRun;
     try {
-      run = await this.runtime.startContainer(this.pod, c, image, rec.restartCount + (rec.lifecycle.state === "Terminated" || rec.lastTermination ? 1 : 0));
+      run = await this.runtime.startContainer(this.pod, c, image, rec.restartCount + (rec.lifecycle.state === "Terminated" || rec.lastTermination ? 1 : 0), volumeImages);
     } catch (err) {
       if (err instanceof ConfigError) return this.hold(name, "CreateContainerConfigError", err.message, "Warning");
       if (err instanceof MountError) return this.hold(name, "ContainerCreating", err.message, "Warning", "FailedMount");

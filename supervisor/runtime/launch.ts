@@ -112,7 +112,9 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   for (const vm of container.volumeMounts ?? []) {
     const source = ctx.volumes.get(vm.name);
     if (source === undefined) throw new ConfigError(`volume "${vm.name}" of container ${container.name} was not prepared`);
-    mounts.push({ source: vm.subPath ? join(source, vm.subPath) : source, target: vm.mountPath, readOnly: vm.readOnly ?? false });
+    // An image volume is read-only whatever the mount says, as the kubelet mounts it.
+    const imageVolume = pod.spec.volumes?.some((v) => v.name === vm.name && v.image) === true;
+    mounts.push({ source: vm.subPath ? join(source, vm.subPath) : source, target: vm.mountPath, readOnly: imageVolume || (vm.readOnly ?? false) });
   }
   // Parents before children, so that a volume inside another volume's mount stays visible.
   const depth = (p: string) => posix.normalize(p).split("/").filter(Boolean).length;

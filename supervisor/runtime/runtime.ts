@@ -231,7 +231,7 @@ export class Runtime {
     return { passwd: readLayeredEtcFile(image.layerDirs, "passwd", opaque), group: readLayeredEtcFile(image.layerDirs, "group", opaque) };
   }
 
-  async startContainer(pod: BoundPod, container: Container, image: Image | "host", restartCount: number): Promise<ContainerRun> {
+  async startContainer(pod: BoundPod, container: Container, image: Image | "host", restartCount: number, volumeImages: ReadonlyMap<string, Image> = new Map()): Promise<ContainerRun> {
     const ref = podRef(pod);
     const runDir = this.layout.containerRunDir(ref, container.name);
     const layer = this.layout.containerLayerDir(ref, container.name);
@@ -250,7 +250,7 @@ export class Runtime {
       container,
       image: image === "host" ? undefined : image,
       sandbox,
-      volumes: this.volumeSources(pod),
+      volumes: this.volumeSources(pod, volumeImages),
       cgroupDirs: this.cgroups.containerDirs(ref.uid, container.name),
       roots: this.opts.roots,
       stateDir: runDir,
@@ -313,9 +313,9 @@ export class Runtime {
     for (const w of securityWidenings(pod, container)) this.onWidening(podRef(pod), w.reason, w.message);
   }
 
-  private volumeSources(pod: BoundPod): Map<string, string> {
+  private volumeSources(pod: BoundPod, images: ReadonlyMap<string, Image>): Map<string, string> {
     // prepare() is idempotent: it returns the existing paths after the sandbox made them.
-    return this.volumes.prepare(podRef(pod), pod);
+    return this.volumes.prepare(podRef(pod), pod, images);
   }
 
   /**

@@ -2,14 +2,15 @@
 // medium Memory), hostPath with Kubernetes' type checks. Every hostPath use is reported, since
 // it is the one way a pod reaches the host's files. With the pod's fsGroup an emptyDir is made
 // the group's as it is created (the kubelet's SetVolumeOwnership); a hostPath is the host's and
-// is never changed.
-import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, type Stats } from "node:fs";
+// is never changed. An image volume is the image's layers as a read-only overlay in the pod's run
+// dir, mounted once its image is in the store (the worker pulls it first).
+import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { bytesOf } from "../../pod-specs/cgroup-conversions.ts";
 import type { FSGroupChangePolicy, Pod, Volume } from "../../pod-specs/types.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
-import { MNT_DETACH, MS_NODEV, MS_NOSUID, type Sys } from "../sys/index.ts";
+import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, type Sys } from "../sys/index.ts";
 
 /** A volume that cannot be set up: the kubelet's FailedMount. */
 export class MountError extends PoddError {
@@ -97,12 +98,52 @@ export class VolumeManager {
     return join(this.layout.podRunDir(pod), "volumes", name);
   }
 
-  /** Host paths of the pod's volumes, creating emptyDirs; idempotent, so a restart can redo it. */
-  prepare(ref: PodRef, pod: Pod): Map<string, string> {
+  /**
+   * Host paths of the pod's volumes, creating emptyDirs; idempotent, so a restart can redo it.
+   * Image volumes are mounted when their image is among `images` (by volume name), and left
+   * out otherwise.
+   */
+  prepare(ref: PodRef, pod: Pod, images: ReadonlyMap<string, { layerDirs: string[] }> = new Map()): Map<string, string> {
     const out = new Map<string, string>();
     const fsGroup = pod.spec.securityContext?.fsGroup;
-    for (const v of pod.spec.volumes ?? []) out.set(v.name, this.prepareOne(ref, v, fsGroup));
+    for (const v of pod.spec.volumes ?? []) {
+      if (v.image) {
+        const image = images.get(v.name);
+        if (image) out.set(v.name, this.mountImage(ref, v.name, image.layerDirs));
+        continue;
+      }
+      out.set(v.name, this.prepareOne(ref, v, fsGroup));
+    }
     return out;
+  }
+
+  /**
+   * The image's layers as a read-only overlay (a single layer: a read-only bind of it). The
+   * lower directories are named through short links, relative to their directory, so that the
+   * options fit in the page the kernel reads them from however deep the image.
+   */
+  private mountImage(ref: PodRef, name: string, layerDirs: readonly string[]): string {
+    const dir = this.memoryDir(ref, name);
+    const links = `${dir}.layers`;
+    if (existsSync(dir) && statSync(dir).dev !== statSync(dirname(dir)).dev) return dir; // mounted already
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (layerDirs.length === 1) {
+      this.sys.mount(layerDirs[0]!, dir, null, MS_BIND, null);
+      this.sys.mount(null, dir, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, null);
+      return dir;
+    }
+    rmSync(links, { recursive: true, force: true });
+    mkdirSync(links, { mode: 0o700 });
+    [...layerDirs].reverse().forEach((d, i) => symlinkSync(d, join(links, String(i))));
+    const lower = layerDirs.map((_, i) => String(i)).join(":");
+    const cwd = process.cwd();
+    process.chdir(links);
+    try {
+      this.sys.mount("overlay", dir, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, `lowerdir=${lower}`);
+    } finally {
+      process.chdir(cwd);
+    }
+    return dir;
   }
 
   // The kubelet's emptyDir sets its ownership once, when it is set up, and passes no
@@ -162,7 +203,7 @@ export class VolumeManager {
    */
   removeMemory(ref: PodRef, pod: Pod): void {
     for (const v of pod.spec.volumes ?? []) {
-      if (v.emptyDir?.medium === "Memory") {
+      if (v.emptyDir?.medium === "Memory" || v.image) {
         const dir = this.memoryDir(ref, v.name);
         try {
           this.sys.umount2(dir, MNT_DETACH);
@@ -171,6 +212,7 @@ export class VolumeManager {
           if (!hasErrno(err, "EINVAL") && !hasErrno(err, "ENOENT")) throw err;
         }
         rmSync(dir, { recursive: true, force: true });
+        if (v.image) rmSync(`${dir}.layers`, { recursive: true, force: true });
       }
     }
   }

@@ -111,6 +111,34 @@ spec:
     }
   });
 
+  test("an image volume: the image's files, read-only, in a container of another image; subPath of one refused", async () => {
+    const manifest = join(env.dir, "imagevol.yaml");
+    writeFileSync(manifest, `apiVersion: v1
+kind: Pod
+metadata: {name: imagevol}
+spec:
+  restartPolicy: Never
+  volumes: [{name: tools, image: {reference: "${plain.host}/test/app:1"}}]
+  containers:
+    - name: c
+      image: "${plain.host}/test/app:v2s2"
+      command: ["/bin/sh", "-c", "cat /tools/etc/kept /tools/etc/added; [ -e /tools/etc/removed ] && echo whiteout-ignored; touch /tools/x 2>/dev/null && echo writable || echo read-only"]
+      volumeMounts: [{name: tools, mountPath: /tools}]
+`);
+    ok(await cli(["apply", "-f", manifest]), "apply");
+    await waitFor("imagevol to end", async () => ["Succeeded", "Failed"].includes((await getPod(daemon!, "imagevol"))?.status?.phase), 60_000);
+    assert.equal(ok(await cli(["logs", "imagevol"]), "logs").stdout, "kept\nadded\nread-only\n");
+    const refused = await cli(["image", "rm", `${plain.host}/test/app:1`]);
+    assert.match(refused.stderr, /in use by a container/, "an image a volume names is in use");
+    ok(await cli(["delete", "pod", "imagevol"]), "delete");
+    assert.equal(readFileSync("/proc/self/mountinfo", "utf8").includes("imagevol"), false, "the volume's mount goes with the pod");
+    const sub = join(env.dir, "imagevol-sub.yaml");
+    writeFileSync(sub, readFileSync(manifest, "utf8").replace("mountPath: /tools}", "mountPath: /tools, subPath: etc}"));
+    const r = await cli(["apply", "-f", sub]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /volumeMounts\[0\]\.subPath: Forbidden: podd does not mount a subPath of an image volume/);
+  });
+
   test("a missing image: ErrImagePull, then ImagePullBackOff, as the kubelet reports them", async () => {
     const manifest = join(env.dir, "missing.yaml");
     writeFileSync(manifest, `apiVersion: v1
