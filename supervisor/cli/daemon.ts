@@ -25,7 +25,7 @@ function groupId(name: string): number {
 
 export const daemon: Verb = {
   summary: "Run the podd daemon: keeps pods running and serves the API",
-  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--registries FILE] [--authfile FILE] [--log-format text|json] [--stop-pods-on-exit]",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80] [--registries FILE] [--authfile FILE] [--log-format text|json] [--stop-pods-on-exit]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       ...supervisorFlags,
@@ -33,6 +33,8 @@ export const daemon: Verb = {
       group: { type: "string" },
       manifests: { type: "string" },
       "image-import": { type: "string" },
+      "image-gc-high-threshold": { type: "string" },
+      "image-gc-low-threshold": { type: "string" },
       ...registryFlags,
       "log-format": { type: "string" },
       "stop-pods-on-exit": { type: "boolean" },
@@ -50,7 +52,14 @@ export const daemon: Verb = {
     const imageImportDir = resolve(values["image-import"] ?? join(opts.roots.state, "image-import"));
     mkdirSync(imageImportDir, { recursive: true, mode: 0o700 });
     const registry = defaultRegistry(opts.roots.state, process.env, values);
-    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry }, log);
+    const percent = (flag: string, v: string | undefined, dflt: number) => {
+      if (v === undefined) return dflt;
+      if (!/^\d+$/.test(v) || Number(v) > 100) throw new PoddError(`invalid --${flag} "${v}": a percentage, 0 to 100`, { code: "Invalid" });
+      return Number(v);
+    };
+    const imageGc = { high: percent("image-gc-high-threshold", values["image-gc-high-threshold"], 85), low: percent("image-gc-low-threshold", values["image-gc-low-threshold"], 80) };
+    if (imageGc.low > imageGc.high) throw new PoddError(`--image-gc-low-threshold ${imageGc.low} is above --image-gc-high-threshold ${imageGc.high}`, { code: "Invalid" });
+    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry, imageGc }, log);
     const api = new ApiServer(d, { socket, version: poddVersion(), ...(values.group ? { gid: groupId(values.group) } : {}) });
     try {
       await api.listen();

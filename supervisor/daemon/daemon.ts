@@ -7,7 +7,7 @@ import type { ImagesApi } from "../api/images.ts";
 import { ImagesFacade, imagesInUse } from "../runtime/images/facade.ts";
 import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
-import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -27,6 +27,8 @@ export interface DaemonOptions extends SupervisorOptions {
   manifestsDir: string;
   /** archives dropped here are loaded at start and when they appear, as k3s's agent/images */
   imageImportDir?: string;
+  /** the kubelet's imageGCHighThresholdPercent and imageGCLowThresholdPercent (default 85 and 80) */
+  imageGc?: { high: number; low: number };
 }
 
 export type ApplyResult = "created" | "configured" | "unchanged";
@@ -88,14 +90,7 @@ export class Daemon implements ApiBackend {
     this.store = new DesiredStore(join(opts.roots.state, "desired"));
     this.events = new EventLog(hostname());
     // An image a pod names, even one not started yet, is in use: image rm must not take it away.
-    this.images = new ImagesFacade(sup.runtime.images, () =>
-      imagesInUse(
-        [...this.desired.values()].flatMap((p) => [
-          ...[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.image),
-          ...(p.spec.volumes ?? []).flatMap((v) => (v.image?.reference ? [v.image.reference] : [])),
-        ]),
-      ),
-    );
+    this.images = new ImagesFacade(sup.runtime.images, () => this.imageNamesInUse());
     sup.events.on("event", (e) => {
       this.events.add(e);
       const line = `pod/${e.namespace}/${e.pod}${e.container ? ` container/${e.container}` : ""} ${e.reason}: ${e.message}`;
@@ -104,11 +99,22 @@ export class Daemon implements ApiBackend {
     });
   }
 
+  /** The images the desired pods name, for containers and image volumes. */
+  private imageNamesInUse(): Set<string> {
+    return imagesInUse(
+      [...this.desired.values()].flatMap((p) => [
+        ...[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.image),
+        ...(p.spec.volumes ?? []).flatMap((v) => (v.image?.reference ? [v.image.reference] : [])),
+      ]),
+    );
+  }
+
   static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
     const d = new Daemon(await Supervisor.open(opts), opts, log);
     await d.restore();
     d.watchManifests();
     d.watchImageImports();
+    d.startImageGc();
     return d;
   }
 
@@ -338,6 +344,26 @@ export class Daemon implements ApiBackend {
     return this.desired.has(`${namespace}/${name}`);
   }
 
+  // ---- image garbage collection ----------------------------------------------------------------
+
+  private gcTimer: NodeJS.Timeout | undefined;
+
+  private startImageGc(): void {
+    const { high, low } = this.opts.imageGc ?? { high: 85, low: 80 };
+    const state = this.opts.roots.state;
+    const images = this.sup.runtime.images;
+    images.setGarbageCollection({
+      high,
+      low,
+      inUse: () => this.imageNamesInUse(),
+      diskUsedPercent: () => diskUsedPercent(state),
+      onCollected: (gone) => this.log.info(`image garbage collection: the disk of ${state} was over ${high}% used; removed ${gone.map((r) => r.name).join(", ")}`),
+    });
+    // The kubelet looks every five minutes; a pull looks too.
+    this.gcTimer = setInterval(() => images.runGc(), 5 * 60_000);
+    this.gcTimer.unref();
+  }
+
   // ---- image imports ---------------------------------------------------------------------------
 
   private importWatcher: FSWatcher | undefined;
@@ -449,6 +475,7 @@ export class Daemon implements ApiBackend {
   async close(stopPods: boolean): Promise<void> {
     this.watcher?.close();
     this.importWatcher?.close();
+    if (this.gcTimer) clearInterval(this.gcTimer);
     if (this.importTimer) clearTimeout(this.importTimer);
     if (this.staticTimer) clearTimeout(this.staticTimer);
     if (stopPods) {
@@ -461,4 +488,11 @@ export class Daemon implements ApiBackend {
       );
     }
   }
+}
+
+/** How full the filesystem of path is, as df counts it: used over what non-root users could have. */
+export function diskUsedPercent(path: string): number {
+  const s = statfsSync(path);
+  const used = s.blocks - s.bfree;
+  return (used / (used + s.bavail)) * 100;
 }

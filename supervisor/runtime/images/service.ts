@@ -91,7 +91,10 @@ export class Images {
           for (const l of this.listeners.get(key) ?? []) l(p);
         },
       })
-        .then((r) => ({ ...r, ms: this.opts.clock.now() - started }))
+        .then((r) => {
+          this.runGc();
+          return { ...r, ms: this.opts.clock.now() - started };
+        })
         .finally(() => {
           this.pulls.delete(key);
           this.listeners.delete(key);
@@ -118,6 +121,7 @@ export class Images {
     const present = this.store.get(key);
     if (policy === "Never" || (policy === "IfNotPresent" && present)) {
       if (present) {
+        this.lastUsed.set(key, now);
         emit("Normal", "Pulled", `Container image "${name}" already present on machine`);
         return present;
       }
@@ -142,6 +146,7 @@ export class Images {
       emit("Normal", "Pulled", `Successfully pulled image "${name}" in ${goDuration(waited ? total : r.ms)} (${goDuration(total)} including waiting). Image size: ${ImageStore.size(r.record)} bytes.`);
       const image = this.store.get(key);
       if (!image) throw new PoddError(`image ${key} was removed while it was pulled`, { code: "NotFound" });
+      this.lastUsed.set(key, this.opts.clock.now());
       return image;
     } catch (err) {
       const delayMs = b ? Math.min(b.delayMs * 2, BACKOFF_MAX_MS) : BACKOFF_INITIAL_MS;
@@ -202,6 +207,44 @@ export class Images {
     }
     for (const r of records) this.store.remove(r);
     return records;
+  }
+
+  private gcPolicy: { high: number; low: number; inUse: () => ReadonlySet<string>; diskUsedPercent: () => number; onCollected: (gone: ImageRecord[]) => void } | undefined;
+
+  /** Turns on garbage collection after each pull (and whenever runGc is called). */
+  setGarbageCollection(policy: NonNullable<Images["gcPolicy"]>): void {
+    this.gcPolicy = policy;
+  }
+
+  runGc(): void {
+    const p = this.gcPolicy;
+    if (!p) return;
+    const gone = this.collectGarbage(p.inUse(), p.diskUsedPercent, p.high, p.low);
+    if (gone.length) p.onCollected(gone);
+  }
+
+  /** when each image was last used by a container start, by key (since this daemon started) */
+  private readonly lastUsed = new Map<string, number>();
+
+  /**
+   * The kubelet's image garbage collection: when the state root's disk is at least `high`
+   * percent used, unused images go, least recently used (else oldest stored) first, until it
+   * is below `low`. Returns what went.
+   */
+  collectGarbage(inUse: ReadonlySet<string>, diskUsedPercent: () => number, high: number, low: number): ImageRecord[] {
+    if (diskUsedPercent() < high) return [];
+    const when = (r: ImageRecord) => this.lastUsed.get(r.name) ?? Date.parse(r.storedAt);
+    const candidates = this.store
+      .list()
+      .filter((r) => !inUse.has(r.name))
+      .sort((a, b) => when(a) - when(b));
+    const gone: ImageRecord[] = [];
+    for (const r of candidates) {
+      if (diskUsedPercent() < low) break;
+      this.store.remove(r);
+      gone.push(r);
+    }
+    return gone;
   }
 
   /** Removes every image no container uses, and what no image names. */
