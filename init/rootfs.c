@@ -241,6 +241,58 @@ static const char *mount_layers(const struct rootfs_opts *r, char *err, size_t e
 	return e;
 }
 
+/* The host's root for an `image: host` container, as bubblewrap builds one: a
+ * small tmpfs with each top-level entry of the host's / in it (directories and
+ * files bound, recursively, symlinks made again), so that a volume can be
+ * mounted on a path the host lacks (/data, /config) while the host's own
+ * files stay as they are. /proc, /sys and /dev are left empty: the
+ * container gets its own. */
+static const char *bind_host_entries(const char *dir, char *err, size_t errlen)
+{
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k") < 0)
+		return failf(err, errlen, "mount the root tmpfs on %s: %s", dir, strerror(errno));
+	DIR *d = opendir("/");
+	if (!d)
+		return failf(err, errlen, "read /: %s", strerror(errno));
+	const char *e = NULL;
+	for (struct dirent *de; !e && (de = readdir(d));) {
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		char from[PATH_MAX], to[PATH_MAX], target[PATH_MAX];
+		struct stat st;
+		if (snprintf(from, sizeof from, "/%s", n) >= (int)sizeof from || snprintf(to, sizeof to, "%s/%s", dir, n) >= (int)sizeof to)
+			continue;   /* a top-level name that long is nothing a program looks for */
+		if (lstat(from, &st) < 0)
+			continue;   /* gone meanwhile */
+		bool own = !strcmp(n, "proc") || !strcmp(n, "sys") || !strcmp(n, "dev");
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t len = readlink(from, target, sizeof target - 1);
+			if (len < 0)
+				continue;
+			target[len] = '\0';
+			if (symlink(target, to) < 0)
+				e = failf(err, errlen, "symlink %s in the root: %s", to, strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			if (mkdir(to, st.st_mode & 07777) < 0)
+				e = failf(err, errlen, "mkdir %s: %s", to, strerror(errno));
+			else if (!own && mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
+				e = failf(err, errlen, "bind %s on %s: %s", from, to, strerror(errno));
+		} else if (S_ISREG(st.st_mode)) {
+			int fd = open(to, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+			if (fd < 0)
+				e = failf(err, errlen, "create %s: %s", to, strerror(errno));
+			else {
+				close(fd);
+				if (mount(from, to, NULL, MS_BIND, NULL) < 0)
+					e = failf(err, errlen, "bind %s on %s: %s", from, to, strerror(errno));
+			}
+		}
+	}
+	closedir(d);
+	return e;
+}
+
 /* The new root: an overlay of the image with the container's own writable
  * layer, or the host's root, read-only, with podd's roots hidden. */
 static const char *mount_root(const struct rootfs_opts *r, char *err, size_t errlen)
@@ -255,8 +307,9 @@ static const char *mount_root(const struct rootfs_opts *r, char *err, size_t err
 			return failf(err, errlen, "mount overlay on %s (lower %s): %s", r->dir, r->lower, strerror(errno));
 		return NULL;
 	}
-	if (mount("/", r->dir, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return failf(err, errlen, "bind host root on %s: %s", r->dir, strerror(errno));
+	const char *e = bind_host_entries(r->dir, err, errlen);
+	if (e)
+		return e;
 	const char *subs[3 + MAX_HIDE] = { "/proc", "/sys", "/dev" };
 	size_t n = 3;
 	for (size_t i = 0; i < r->nhide; i++)
@@ -264,7 +317,9 @@ static const char *mount_root(const struct rootfs_opts *r, char *err, size_t err
 	char at[PATH_MAX];
 	if (detach_under(r->dir, subs, n, at, sizeof at) < 0)
 		return failf(err, errlen, "detach the host's mount %s (under /proc, /sys, /dev or podd's roots): %s", at, strerror(errno));
-	if (make_readonly_recursive(r->dir) < 0)
+	/* Everything read-only but the tmpfs itself, for now: the mount points of the
+	 * volumes may still be made in it; enter_root makes it read-only too. */
+	if (make_readonly_recursive(r->dir) < 0 || mount(NULL, r->dir, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) < 0)
 		return failf(err, errlen, "make host root read-only at %s: %s", r->dir, strerror(errno));
 	/* podd's roots: an empty read-only tmpfs on each, where the host has it. */
 	for (size_t i = 0; i < r->nhide; i++) {
@@ -433,7 +488,7 @@ static const char *enter_root(const struct rootfs_opts *r, char *err, size_t err
 		return failf(err, errlen, "detach old root: %s", strerror(errno));
 	if (chdir("/") < 0)
 		return failf(err, errlen, "chdir /: %s", strerror(errno));
-	if (!r->host && r->readonly && make_readonly("/") < 0)
+	if ((r->host || r->readonly) && make_readonly("/") < 0)
 		return failf(err, errlen, "make root read-only: %s", strerror(errno));
 	return NULL;
 }

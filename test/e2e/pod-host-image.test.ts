@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { e2eSkip } from "./harness.ts";
-import { assertNothingLeft, inEnvUnder, linesOf, runManifest, said, shCommand, valuesOf } from "./pod-helpers.ts";
+import { assertNothingLeft, inEnv, inEnvUnder, linesOf, runManifest, said, shCommand, valuesOf } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
 
@@ -92,6 +92,37 @@ spec:
       const resolv = linesOf(r, "on-host", "c").filter((l) => l.startsWith("resolv: ")).map((l) => l.slice(8));
       const hostResolv = readFileSync("/etc/resolv.conf", "utf8").trimEnd().split("\n");
       if (!/^\s*nameserver\s+127\.0\.0\.53\b/m.test(hostResolv.join("\n"))) assert.deepEqual(resolv, hostResolv);
+      assertNothingLeft(env, r.namespaces);
+    }));
+
+  test("a volume on a path the host's root lacks: mounted there, the host's root unchanged, the root itself read-only", () =>
+    inEnv(async (env) => {
+      const top = `/podd-test-data-${process.pid}`;
+      assert.equal(existsSync(top), false);
+      const src = join(env.dir, "src");
+      mkdirSync(src);
+      execFileSync("sh", ["-c", `echo from-host > ${src}/file`]);
+      const r = await runManifest(env, "newpath.yaml", `
+apiVersion: v1
+kind: Pod
+metadata: {name: newpath}
+spec:
+  restartPolicy: Never
+  volumes: [{name: data, hostPath: {path: ${src}, type: Directory}}, {name: scratch, emptyDir: {}}]
+  containers:
+    - name: c
+      image: host
+      command: ${shCommand(`echo "data=$(cat ${top}/file)"; echo "config=$(ls -d /config/deeper)"; touch /new-top 2>/dev/null && echo "root=writable" || echo "root=read-only"; echo "etc=$(ls /etc/hostname)"`)}
+      volumeMounts: [{name: data, mountPath: ${top}}, {name: scratch, mountPath: /config/deeper}]
+`);
+      assert.equal(r.code, 0, said(r));
+      const v = valuesOf(r, "newpath", "c");
+      assert.equal(v.get("data"), "from-host");
+      assert.equal(v.get("config"), "/config/deeper");
+      assert.equal(v.get("root"), "read-only");
+      assert.equal(v.get("etc"), "/etc/hostname", "the host's directories are there");
+      assert.equal(existsSync(top), false, "the host's root did not change");
+      assert.equal(existsSync("/config/deeper"), false);
       assertNothingLeft(env, r.namespaces);
     }));
 
