@@ -7,7 +7,7 @@ import { PoddError } from "../base/errors.ts";
 import { humanDuration, parseTimestamp } from "../base/time.ts";
 import { rootsFromEnv } from "../base/paths.ts";
 import { RemoteImages, type ImagesApi, type ImageSummary, type LayerProgressView } from "../api/images.ts";
-import { UnreachableError } from "../api/client.ts";
+import { ApiError, UnreachableError } from "../api/client.ts";
 import { lockRoots } from "../daemon/lock.ts";
 import { ImagesFacade } from "../runtime/images/facade.ts";
 import { Images } from "../runtime/images/service.ts";
@@ -162,11 +162,9 @@ export async function imageMain(argv: string[], io: Io): Promise<number> {
             try {
               for (const r of await api.remove(n)) io.stdout.write(`image/${familiarName(parseReference(r.name))} removed\n`);
             } catch (err) {
-              if (!(err instanceof PoddError) || (err.code !== "NotFound" && err.code !== "Conflict")) {
-                const status = (err as { status?: { message?: string } }).status;
-                if (!status) throw err;
-              }
-              io.stderr.write(`error: ${(err as Error).message.replace(/^.*?: /, (m) => (m.startsWith("Error from server") ? "" : m))}\n`);
+              // Each name on its own, as podman rmi: one that cannot go does not stop the rest.
+              if (!(err instanceof PoddError) || (err.code !== "NotFound" && err.code !== "Conflict")) throw err;
+              io.stderr.write(`error: ${err instanceof ApiError ? err.status.message : err.message}\n`);
               code = 1;
             }
           }
