@@ -129,7 +129,7 @@ describe("registry and image harness", { skip }, () => {
       const ociTar = await saveArchive(multi.index, join(dir, "multi.oci.tar"), "oci-archive", { all: true });
       const dockerInfo = JSON.parse(await skopeo(["inspect", `docker-archive:${dockerTar}`])) as { Layers: string[] };
       assert.equal(dockerInfo.Layers.length, 3);
-      const ociIndex = JSON.parse(await skopeo(["inspect", "--raw", `oci-archive:${ociTar}:multi`])) as { manifests: unknown[] };
+      const ociIndex = JSON.parse(await skopeo(["inspect", "--raw", `oci-archive:${ociTar}:podd-test/image:multi`])) as { manifests: unknown[] };
       assert.ok(ociIndex.manifests.length >= 3);
       const gz = await compressFile(dockerTar, "gzip");
       const zst = await compressFile(ociTar, "zstd");
