@@ -147,6 +147,8 @@ export class Podman {
         "[engine]",
         'runtime = "runc"',
         `tmp_dir = "${join(dir, "tmp")}"`,
+        // where pulls and loads stage blobs; /var/tmp otherwise
+        `image_copy_tmp_dir = "${join(dir, "tmp")}"`,
         'events_logger = "none"',
         'cgroup_manager = "cgroupfs"',
         "[network]",

@@ -5,6 +5,7 @@ import { memory, startOverhead } from "./init.bench.ts";
 import { podStart, scale } from "./pod.bench.ts";
 import { inputs } from "./input.bench.ts";
 import { unpackLayer } from "./unpack.bench.ts";
+import { images } from "./images.bench.ts";
 import { median, timeCommand } from "./lib.ts";
 
 const only = process.argv.slice(2);
@@ -18,6 +19,7 @@ const benches: [string, () => string | Promise<string>][] = [
   ["adopt", adopt],
   ["input", inputs],
   ["unpack", unpackLayer],
+  ["images", images],
 ];
 if (process.getuid?.() !== 0) {
   console.error("benchmarks need root (namespaces, cgroups)");
