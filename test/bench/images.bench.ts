@@ -307,14 +307,14 @@ async function stagesTable(work: string, ref: string, image: OciImage, blobsUrl:
     rows.push([`layer ${i + 1} (${mb(manifest.layers[i]!.size)} MB gzip, ${what})`, m((r) => r.layers[i]!.start), m((r) => r.layers[i]!.end), m((r) => r.layers[i]!.end - r.layers[i]!.start)]);
   }
   rows.push(["config, manifest and the image record written", m((r) => Math.max(...r.layers.map((l) => l.end))), total, m((r) => r.total - Math.max(...r.layers.map((l) => l.end)))]);
-  rows.push([`the same pull with all ${n} layers at once (parallel: ${n}, the default is 3)`, 0, r1(median(runsAll)), `${ratio(median(runsAll), total)} of the default`]);
+  rows.push([`the same pull with all ${n} layers at once (parallel: ${n}, the default is up to 8)`, 0, r1(median(runsAll)), `${ratio(median(runsAll), total)} of the default`]);
   const podRandom = m((r) => Math.max(...r.layers.slice(0, -1).map((l) => l.end)) - Math.min(...r.layers.slice(0, -1).map((l) => l.start)));
   rows.push([`podd: layers 1-${n - 1} (at once), first start to last end`, "-", "-", podRandom]);
   if (curl) rows.push([`layers 1-${n - 1} by ${n - 1} shell pipelines at once: curl | gzip -dc | podd-init unpack`, "-", "-", `${r1(median(shellRandom))} (podd ${ratio(podRandom, median(shellRandom))})`]);
   rows.push([`layer ${n}'s files alone from its blob on disk: gzip -dc | podd-init unpack`, "-", "-", r1(median(lastAlone))]);
   return table(
     `Where podd's cold pull goes: the pull of the table above in-process (supervisor/ from source, no CLI start), from its layer progress (median of ${RUNS}; ms since the pull began). ` +
-      `A layer streams download → sha256 → gunzip → sha256 → podd-init unpack; at most 3 at once, so layer ${n} waits for a free slot`,
+      `A layer streams download → sha256 → gunzip → sha256 → podd-init unpack; up to 8 at once`,
     ["stage", "starts at ms", "ends at ms", "takes ms"],
     rows,
   );

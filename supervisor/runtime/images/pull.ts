@@ -35,6 +35,12 @@ export interface StoreResult {
   fetched: number;
 }
 
+/**
+ * Layers fetched at once. Each streams with flat memory, and a layer of many small files is
+ * slow to write whatever the network: with few slots it waits behind the large ones.
+ */
+const MAX_PARALLEL_LAYERS = 8;
+
 const LAYER_TYPES = new Set([
   "application/vnd.oci.image.layer.v1.tar",
   "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -156,7 +162,7 @@ export async function storeImage(store: ImageStore, source: ImageSource, opts: S
         opts.onProgress?.(progress);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 3, Math.max(todo.length, 1)) }, worker));
+    await Promise.all(Array.from({ length: Math.min(opts.parallel ?? MAX_PARALLEL_LAYERS, Math.max(todo.length, 1)) }, worker));
     store.writeBlob(configBody, configDesc.digest);
     if (blob !== top) store.writeBlob(blob.body, blob.digest);
     store.writeBlob(top.body, top.digest);
