@@ -8,7 +8,7 @@
 // after its restart.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxRootfs, destroyEnv, e2eSkip, makeEnv, podd, waitFor, type Env, type Ran } from "./harness.ts";
 import { crashDaemon, getPod, startDaemon, stopDaemon, type Daemon } from "./daemon-helpers.ts";
@@ -216,6 +216,10 @@ spec:
       const r = ok(await cli(["image", "load", "-i", file]), `load ${file}`);
       assert.match(r.stdout, /^Loaded image: loaded\/(docker|oci):1\n$/);
     }
+    // dropped into the import directory, an archive is loaded by the daemon on its own
+    const dropped = await saveArchive(app, join(env.dir, "dropped.tar"), "docker-archive", { name: "dropped/app:1" });
+    copyFileSync(dropped, join(env.state, "image-import", "dropped.tar"));
+    await waitFor("the dropped archive to be loaded", async () => ok(await cli(["image", "ls"]), "ls").stdout.includes("docker.io/dropped/app"), 30_000);
     const before = imageDirs(env);
     const broken = join(env.dir, "broken.tar");
     writeFileSync(broken, readFileSync(docker));
