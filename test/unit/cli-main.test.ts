@@ -79,7 +79,7 @@ test("completion bash: a script bash accepts, completing verbs and flags", async
     sh.on("error", reject);
     sh.on("close", () => resolve(out));
   });
-  assert.equal(words, "logs\n--tail\n");
+  assert.equal(words, "login logout logs\n--tail\n");
 });
 
 test("the unreachable-socket messages", () => {
