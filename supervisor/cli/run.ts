@@ -10,6 +10,7 @@ import { podKeyOf } from "../base/paths.ts";
 import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
 import { requireRoot, supervisorFlags, supervisorOptions } from "./lib/supervisor-flags.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
+import { defaultRegistry, registryFlags } from "./lib/registry-access.ts";
 
 function clockTime(ms: number): string {
   return new Date(ms).toTimeString().slice(0, 8);
@@ -22,7 +23,7 @@ export function formatEvent(e: PodEvent): string {
 
 export const run: Verb = {
   summary: "Run pods in the foreground until they finish",
-  usage: "-f FILE|DIR|- [-f …] [-R] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N]",
+  usage: "-f FILE|DIR|- [-f …] [-R] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N] [--registries FILE] [--authfile FILE]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       filename: { type: "string", short: "f", multiple: true },
@@ -31,6 +32,7 @@ export const run: Verb = {
       timeout: { type: "string" },
       validate: { type: "string" },
       ...supervisorFlags,
+      ...registryFlags,
     });
     if (values.output !== undefined && values.output !== "json") {
       throw new PoddError(`unsupported output format "${values.output}": podd run prints -o json`, { code: "Invalid" });
@@ -44,7 +46,9 @@ export const run: Verb = {
       return 1;
     }
     requireRoot("run");
-    const sup = await Supervisor.open(supervisorOptions(values));
+    const opts = supervisorOptions(values);
+    const registry = defaultRegistry(opts.roots.state, process.env, values);
+    const sup = await Supervisor.open({ ...opts, registry });
     sup.events.on("event", (e) => process.stderr.write(formatEvent(e) + "\n"));
     const followers = new Map<string, LogFollower>();
     if (!json) {
@@ -88,6 +92,8 @@ export const run: Verb = {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
       for (const f of followers.values()) f.stop();
+      // A pull nobody waits for any more (its pods were stopped) must not keep us running.
+      registry.close();
     }
   },
 };

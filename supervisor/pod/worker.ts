@@ -131,6 +131,9 @@ export class PodWorker {
    * may shorten the grace period, never lengthen it (as the API server allows): a container
    * already stopping is killed by the new deadline if that comes first.
    */
+  /** aborted when the pod is deleted: what waits on a pull for it stops waiting */
+  private readonly pullsAbandoned = new AbortController();
+
   delete(gracePeriodSeconds?: number): void {
     if (this.observed.deletionRequestedAtMs !== undefined) {
       if (gracePeriodSeconds === undefined || gracePeriodSeconds * 1000 >= this.graceMs()) return;
@@ -147,6 +150,8 @@ export class PodWorker {
     }
     if (gracePeriodSeconds !== undefined) this.pod.spec.terminationGracePeriodSeconds = gracePeriodSeconds;
     (this.observed as { deletionRequestedAtMs?: number }).deletionRequestedAtMs = this.clock.now();
+    // A pull the pod waits on must not hold its deletion: the pull goes on for the store.
+    this.pullsAbandoned.abort();
     this.kick();
   }
 
@@ -283,7 +288,7 @@ export class PodWorker {
     const c = this.container(name)!;
     let image: Image | "host" = "host";
     if (c.image !== "host") {
-      const got = await this.runtime.images.ensure(c.image, c.imagePullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name));
+      const got = await this.runtime.images.ensure(c.image, c.imagePullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name), this.pullsAbandoned.signal);
       if ("retryAtMs" in got) {
         // ensure() told it in events already, as the kubelet's image manager does.
         this.held.set(name, { reason: got.reason, message: got.message, retryAtMs: got.retryAtMs });
@@ -295,7 +300,7 @@ export class PodWorker {
     const volumeImages = new Map<string, Image>();
     for (const v of this.pod.spec.volumes ?? []) {
       if (!v.image?.reference) continue;
-      const got = await this.runtime.images.ensure(v.image.reference, v.image.pullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name));
+      const got = await this.runtime.images.ensure(v.image.reference, v.image.pullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name), this.pullsAbandoned.signal);
       if ("retryAtMs" in got) {
         this.held.set(name, { reason: got.reason, message: got.message, retryAtMs: got.retryAtMs });
         return false;

@@ -10,6 +10,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
+import { once } from "node:events";
 import { busyboxRootfs, destroyEnv, e2eSkip, makeEnv, podd, waitFor, type Env, type Ran } from "./harness.ts";
 import { crashDaemon, getPod, startDaemon, stopDaemon, type Daemon } from "./daemon-helpers.ts";
 import { registrySkip, startRegistry, type TestRegistry } from "../lib/registry.ts";
@@ -256,6 +258,34 @@ spec:
     assert.deepEqual(imageDirs(env).tmp, [], "the restarted daemon drops what the killed one left");
     ok(await cli(["image", "pull", name]), "pull after restart");
     assert.deepEqual(imageDirs(env).tmp, []);
+  });
+});
+
+describe("a pull that hangs", { skip }, () => {
+  test("does not hold a pod's stop: podd run --timeout ends, and leaves nothing", async () => {
+    // A registry that accepts connections and never answers: the client's own idle timeout is 30 s.
+    const server = createServer(() => {}).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const env = makeEnv();
+    try {
+      const manifest = join(env.dir, "hang.yaml");
+      writeFileSync(manifest, `apiVersion: v1
+kind: Pod
+metadata: {name: hang}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: "127.0.0.1:${port}/x:1", command: ["true"]}]
+`);
+      const r = await podd(["run", "-f", manifest, ...env.flags, "--timeout", "2s"], { timeoutMs: 20_000 });
+      assert.equal(r.code, 124, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stderr, /container\/c Pulling/);
+      assert.equal(readFileSync("/proc/self/mountinfo", "utf8").includes(env.dir), false, "nothing of the pod stays mounted");
+      assert.deepEqual(imageDirs(env).tmp, []);
+    } finally {
+      server.close();
+      destroyEnv(env);
+    }
   });
 });
 

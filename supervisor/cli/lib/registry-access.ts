@@ -14,8 +14,13 @@ export const registryFlags = {
   authfile: { type: "string" },
 } as const;
 
-export function defaultRegistry(state: string, env: NodeJS.ProcessEnv, flags: { registries?: string | undefined; authfile?: string | undefined } = {}): (ref: Reference) => ImageSource {
+/** The source of each reference; close() ends the connections (and any pull still using them). */
+export function defaultRegistry(
+  state: string,
+  env: NodeJS.ProcessEnv,
+  flags: { registries?: string | undefined; authfile?: string | undefined } = {},
+): ((ref: Reference) => ImageSource) & { close(): void } {
   const settings = loadRegistrySettings(flags.registries ?? registrySettingsPath(state), { mustExist: flags.registries !== undefined });
   const registry = new Registry({ settings, credentials: credentialsFromFile(findAuthFile(env, homedir(), flags.authfile)) });
-  return (ref) => registry.source(ref);
+  return Object.assign((ref: Reference) => registry.source(ref), { close: () => registry.close() });
 }

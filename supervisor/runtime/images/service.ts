@@ -108,7 +108,7 @@ export class Images {
    * The image a container needs, pulled as its policy says; or why it must wait. `backOffKey`
    * is the pod's uid: the kubelet backs off per pod and image.
    */
-  async ensure(name: string, policy: PullPolicy, backOffKey: string, emit: ImageEvent): Promise<Image | ImageHold> {
+  async ensure(name: string, policy: PullPolicy, backOffKey: string, emit: ImageEvent, abandon?: AbortSignal): Promise<Image | ImageHold> {
     const now = this.opts.clock.now();
     let key: string;
     try {
@@ -140,7 +140,17 @@ export class Images {
     const waited = this.pulls.has(key);
     const started = this.opts.clock.now();
     try {
-      const r = await this.pull(name);
+      const abandoned = new Promise<"abandoned">((resolve) => {
+        if (abandon?.aborted) resolve("abandoned");
+        abandon?.addEventListener("abort", () => resolve("abandoned"), { once: true });
+      });
+      const pulling = this.pull(name);
+      const r = await Promise.race([pulling, abandoned]);
+      if (r === "abandoned") {
+        // Whoever waited is gone; the pull finishes (or fails) for the store on its own.
+        pulling.catch(() => {});
+        return { reason: "ErrImagePull", message: `pull of "${name}" no longer awaited: the pod is being deleted`, retryAtMs: now + BACKOFF_MAX_MS };
+      }
       this.backOff.delete(bkey);
       const total = this.opts.clock.now() - started;
       emit("Normal", "Pulled", `Successfully pulled image "${name}" in ${goDuration(waited ? total : r.ms)} (${goDuration(total)} including waiting). Image size: ${ImageStore.size(r.record)} bytes.`);

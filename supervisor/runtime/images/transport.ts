@@ -110,6 +110,8 @@ export class Transport {
   }
 
   private agentFor(url: URL, via: Via): http.Agent {
+    // Closed: a pull still running must end, not fall back to a new connection.
+    if (this.closed) throw new PoddError(`${url.host}: the registry client was closed`, { code: "Internal" });
     const own = settingsFor(this.opts.settings, url.host);
     const ca = own.ca ?? settingsFor(this.opts.settings, via.name).ca;
     const insecure = this.insecure(url, via);
@@ -251,7 +253,10 @@ export class Transport {
   }
 
   /** Closes every kept connection. */
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
   }
