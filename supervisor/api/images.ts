@@ -66,7 +66,7 @@ type Send = (res: ServerResponse, code: number, body: unknown) => void;
 const PROGRESS_EVERY_MS = 200;
 
 /** Handles a request under IMAGES_PATH; false when the path is none of ours. */
-export async function serveImages(api: ImagesApi, parts: string[], method: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, send: Send): Promise<boolean> {
+export async function serveImages(api: ImagesApi, parts: string[], method: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, send: Send, clock: () => number): Promise<boolean> {
   const sub = parts[4];
   const name = () => {
     const n = q.get("name");
@@ -99,7 +99,7 @@ export async function serveImages(api: ImagesApi, parts: string[], method: strin
     let pending: readonly LayerProgressView[] | undefined;
     try {
       const out = await api.pull(n, (layers) => {
-        const now = Date.now();
+        const now = clock();
         pending = layers;
         if (now - last < PROGRESS_EVERY_MS) return;
         last = now;

@@ -281,7 +281,7 @@ export class ApiServer {
       if (kind === "pods" && name && sub === "exec-target" && method === "GET") return this.execTarget(res, ns, name, q.get("container") ?? undefined);
     }
     if (parts[0] === "apis" && parts[1] === "podd.dev" && parts[2] === "v1" && parts[3] === "images" && d.images) {
-      if (await serveImages(d.images, parts, method, q, req, res, send)) return;
+      if (await serveImages(d.images, parts, method, q, req, res, send, () => d.now())) return;
     }
     // metrics.k8s.io
     if (parts[0] === "apis" && parts[1] === "metrics.k8s.io" && parts[2] === "v1beta1" && method === "GET") {
