@@ -2,9 +2,9 @@
 // through it, so the store has one writer and pulls show up in its events; with none, the
 // store of --root (or the default state root) is opened here, under the root's lock, as
 // `podd run` hosts a supervisor.
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { PoddError } from "../base/errors.ts";
-import { humanDuration, parseTimestamp } from "../base/time.ts";
+import { humanDuration, parseTimestamp, systemClock } from "../base/time.ts";
 import { rootsFromEnv } from "../base/paths.ts";
 import { RemoteImages, type ImagesApi, type ImageSummary, type LayerProgressView } from "../api/images.ts";
 import { ApiError, UnreachableError } from "../api/client.ts";
@@ -13,8 +13,6 @@ import { ImagesFacade } from "../runtime/images/facade.ts";
 import { Images } from "../runtime/images/service.ts";
 import { familiarName, parseReference } from "../runtime/images/reference.ts";
 import { LinuxSys } from "../sys/linux.ts";
-import { systemClock } from "../base/time.ts";
-import { join } from "node:path";
 import { clientFor, processIo, runClientVerb, type Io } from "./lib/client-verb.ts";
 import { table } from "./lib/table.ts";
 import { initPath } from "./lib/supervisor-flags.ts";

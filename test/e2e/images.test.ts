@@ -44,6 +44,12 @@ describe("images from registries and archives", { skip }, () => {
   let app: OciImage;
   let daemon: Daemon | undefined;
   const cli = (args: string[]) => podd([...args, "--socket", daemon!.socket]);
+  /** The pod once it has ended (Succeeded or Failed). */
+  const ended = (pod: string) =>
+    waitFor(`${pod} to end`, async () => {
+      const p = await getPod(daemon!, pod);
+      return ["Succeeded", "Failed"].includes(p?.status?.phase) ? p : undefined;
+    }, 60_000);
 
   before(async () => {
     env = makeEnv();
@@ -97,10 +103,7 @@ spec:
       env: [{name: OVERRIDE, value: pod}]
 `);
       ok(await cli(["apply", "-f", manifest]), "apply");
-      const p = await waitFor(`${pod} to succeed`, async () => {
-        const got = await getPod(daemon!, pod);
-        return got?.status?.phase === "Succeeded" || got?.status?.phase === "Failed" ? got : undefined;
-      }, 60_000);
+      const p = await ended(pod);
       const logs = ok(await cli(["logs", pod]), "logs").stdout;
       assert.equal(p.status.phase, "Succeeded", logs);
       assert.match(logs, /^uid=65534 gid=65534 cwd=\/etc from_image=yes override=pod$/m);
@@ -128,7 +131,7 @@ spec:
       volumeMounts: [{name: tools, mountPath: /tools}]
 `);
     ok(await cli(["apply", "-f", manifest]), "apply");
-    await waitFor("imagevol to end", async () => ["Succeeded", "Failed"].includes((await getPod(daemon!, "imagevol"))?.status?.phase), 60_000);
+    await ended("imagevol");
     assert.equal(ok(await cli(["logs", "imagevol"]), "logs").stdout, "kept\nadded\nread-only\n");
     const refused = await cli(["image", "rm", `${plain.host}/test/app:1`]);
     assert.match(refused.stderr, /in use by a container/, "an image a volume names is in use");
@@ -179,7 +182,7 @@ spec:
       return f;
     });
     ok(await cli(["apply", "-f", files[0]!, "-f", files[1]!]), "apply both");
-    for (const n of ["a", "b"]) await waitFor(`shared-${n}`, async () => (await getPod(daemon!, `shared-${n}`))?.status?.phase === "Succeeded", 60_000);
+    for (const n of ["a", "b"]) assert.equal((await ended(`shared-${n}`)).status.phase, "Succeeded");
     // a config and two layers, each fetched once
     assert.equal((await plain.countRequests("GET", /^\/v2\/test\/shared\/blobs\//)) - before, 3);
     // in use: refused; once the pods are gone: removed, and its layers with it

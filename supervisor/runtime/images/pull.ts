@@ -166,7 +166,9 @@ export async function storeImage(store: ImageStore, source: ImageSource, opts: S
     store.writeBlob(configBody, configDesc.digest);
     if (blob !== top) store.writeBlob(blob.body, blob.digest);
     store.writeBlob(top.body, top.digest);
-    const previous = store.record(opts.name);
+    // A layer that was there already: its size as a record that brought it says (read once).
+    const known = new Map<string, number>();
+    if (sizes.some((n) => n === 0)) for (const r of store.list()) for (const l of r.layers) if (l.size > 0) known.set(l.chainId, l.size);
     const record: ImageRecord = {
       name: opts.name,
       id: configDesc.digest,
@@ -175,8 +177,7 @@ export async function storeImage(store: ImageStore, source: ImageSource, opts: S
       layers: chains.map((chainId, i) => ({
         chainId,
         diffId: config.diffIds[i]!,
-        // A layer that was there already: its size as the record that brought it says.
-        size: sizes[i] || layerSizeKnown(store, chainId) || previous?.layers[i]?.size || 0,
+        size: sizes[i] || known.get(chainId) || 0,
       })),
       source: source.name,
       storedAt: opts.now(),
@@ -186,9 +187,4 @@ export async function storeImage(store: ImageStore, source: ImageSource, opts: S
   } finally {
     store.unpin(chains);
   }
-}
-
-function layerSizeKnown(store: ImageStore, chainId: string): number | undefined {
-  for (const r of store.list()) for (const l of r.layers) if (l.chainId === chainId && l.size > 0) return l.size;
-  return undefined;
 }

@@ -146,8 +146,3 @@ export async function unpackLayer(initPath: string, input: Readable, dir: string
   }
   return { digest, compressedSize: compressed.bytes, diffId, size: tar.bytes, entries };
 }
-
-/** A Readable of one buffer, for tests and small local sources. */
-export function readableOf(buf: Buffer): Readable {
-  return Readable.from([buf]);
-}
