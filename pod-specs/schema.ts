@@ -175,7 +175,7 @@ export const POD_SCHEMA: Schema = obj({
     terminationGracePeriodSeconds: INT,
     activeDeadlineSeconds: INT,
     dnsPolicy: STR,
-    dnsConfig: ANY,
+    dnsConfig: obj({ nameservers: arr(STR), searches: arr(STR), options: arr(obj({ name: STR, value: STR })) }),
     hostname: STR,
     subdomain: STR,
     hostNetwork: BOOL,

@@ -34,6 +34,7 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   activeDeadlineSeconds?: number;
   dnsPolicy?: DNSPolicy;
+  dnsConfig?: PodDNSConfig;
   hostname?: string;
   subdomain?: string;
   hostNetwork?: boolean;
@@ -52,6 +53,12 @@ export interface PodSpec {
   setHostnameAsFQDN?: boolean;
   hostUsers?: boolean;
   os?: { name: string };
+}
+
+export interface PodDNSConfig {
+  nameservers?: string[];
+  searches?: string[];
+  options?: { name?: string; value?: string }[];
 }
 
 export interface HostAlias {

@@ -86,16 +86,6 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   // namespaces
   { path: "spec.hostUsers", when: isFalse, hint: "podd runs pods in the host's user namespace for now; remove it" },
 
-  // ports: publishing a container port on the host needs port forwarding podd does not do.
-  // With hostNetwork the container already listens on the host, so hostPort == containerPort
-  // (what the API server itself fills in) is simply true.
-  ...forContainers(
-    "ports[*].hostPort",
-    (v, port, pod) => !(v === port.containerPort && (pod.spec as { hostNetwork?: unknown } | undefined)?.hostNetwork === true),
-    "podd publishes no ports yet; remove it, or use hostNetwork: true with hostPort equal to containerPort",
-  ),
-  ...forContainers("ports[*].hostIP", undefined, "podd publishes no ports yet; remove it"),
-
   // container security
   ...forContainers("securityContext.seLinuxOptions", undefined, SELINUX_HINT),
   ...forContainers("securityContext.windowsOptions", undefined, WINDOWS_HINT),
@@ -147,7 +137,6 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
 
   // pod features of a cluster
   { path: "spec.ephemeralContainers" },
-  { path: "spec.dnsConfig", hint: "podd gives every pod the host's /etc/resolv.conf; remove it" },
   { path: "spec.setHostnameAsFQDN", when: isTrue },
   { path: "spec.hostnameOverride" },
   { path: "spec.readinessGates" },

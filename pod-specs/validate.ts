@@ -111,9 +111,10 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   if (spec.dnsPolicy !== undefined && !DNS_POLICIES.includes(spec.dnsPolicy)) {
     add("spec.dnsPolicy", unsupported(spec.dnsPolicy, DNS_POLICIES));
   }
-  if (spec.dnsPolicy === "None" && (spec as { dnsConfig?: unknown }).dnsConfig == null) {
+  if (spec.dnsPolicy === "None" && spec.dnsConfig == null) {
     add("spec.dnsConfig", required("must provide `dnsConfig` when `dnsPolicy` is None"), { at: "spec.dnsPolicy" });
   }
+  if (spec.dnsConfig) validateDnsConfig(spec.dnsConfig, spec.dnsPolicy === "None", add);
   const grace = spec.terminationGracePeriodSeconds;
   if (grace !== undefined && grace < 0) {
     add("spec.terminationGracePeriodSeconds", invalid(grace, "must be greater than or equal to 0"));
@@ -153,17 +154,39 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   if (containers.length === 0) add("spec.containers", required());
   const containerNames = new Set<string>();
   const ports = new Map<string, string>();
+  const hostPorts = new Set<string>();
   const all: Array<[Container, string, boolean]> = [
     ...(spec.initContainers ?? []).map((c, i): [Container, string, boolean] => [c, `spec.initContainers[${i}]`, true]),
     ...containers.map((c, i): [Container, string, boolean] => [c, `spec.containers[${i}]`, false]),
   ];
   for (const [c, path, init] of all) {
-    validateContainer(c, path, init, { pod, volumeNames, imageVolumes, containerNames, ports }, add);
+    validateContainer(c, path, init, { pod, volumeNames, imageVolumes, containerNames, ports, hostPorts }, add);
   }
   return ctx.problems;
 }
 
 type Add = (path: string, message: string, extra?: Partial<ValidationProblem>) => void;
+
+/** The API server's checks of spec.dnsConfig: the resolver's limits, addresses, domain names. */
+function validateDnsConfig(c: NonNullable<Pod["spec"]["dnsConfig"]>, policyNone: boolean, add: Add): void {
+  const servers = c.nameservers ?? [];
+  if (policyNone && servers.length === 0) add("spec.dnsConfig.nameservers", required("must provide at least one DNS nameserver when `dnsPolicy` is None"));
+  if (servers.length > 3) add("spec.dnsConfig.nameservers", invalid(servers.length, "must not have more than 3 nameservers"));
+  servers.forEach((ns, i) => {
+    if (!isIP(ns)) add(`spec.dnsConfig.nameservers[${i}]`, invalid(ns, "must be valid IP address"));
+  });
+  const searches = c.searches ?? [];
+  if (searches.length > 32) add("spec.dnsConfig.searches", invalid(searches.length, "must not have more than 32 search paths"));
+  if (searches.join(" ").length > 2048) add("spec.dnsConfig.searches", invalid(searches.join(" ").length, "must not have more than 2048 characters (including spaces) in the search list"));
+  searches.forEach((s, i) => {
+    // "." (the root) and a trailing dot are accepted, as the API server accepts them.
+    if (s === ".") return;
+    for (const e of isDns1123Subdomain(s.replace(/\.$/, ""))) add(`spec.dnsConfig.searches[${i}]`, invalid(s, e));
+  });
+  (c.options ?? []).forEach((o, i) => {
+    if (!o.name) add(`spec.dnsConfig.options[${i}].name`, required());
+  });
+}
 
 function validateMetadata(pod: Pod, add: Add): void {
   const m = pod.metadata;
@@ -344,6 +367,8 @@ interface PodScope {
   containerNames: Set<string>;
   /** "port/protocol" → path of the first container port using it */
   ports: Map<string, string>;
+  /** "protocol/hostIP/hostPort" of the host ports asked for, as the API server keys them */
+  hostPorts: Set<string>;
 }
 
 function validateContainer(c: Container, path: string, init: boolean, scope: PodScope, add: Add): void {
@@ -418,6 +443,9 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
       if (spec.hostNetwork === true && port.hostPort !== port.containerPort) {
         add(`${pp}.hostPort`, invalid(port.hostPort, "must match `containerPort` when `hostNetwork` is true"));
       }
+      const key = `${port.protocol ?? "TCP"}/${port.hostIP ?? ""}/${port.hostPort}`;
+      if (scope.hostPorts.has(key)) add(`${pp}.hostPort`, duplicate(key));
+      scope.hostPorts.add(key);
     }
     if (port.protocol !== undefined && !PROTOCOLS.includes(port.protocol)) add(`${pp}.protocol`, unsupported(port.protocol, PROTOCOLS));
     if (port.hostIP !== undefined && !isIP(port.hostIP)) add(`${pp}.hostIP`, invalid(port.hostIP, "must be a valid IP address"));

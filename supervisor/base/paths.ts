@@ -107,6 +107,14 @@ export class Layout {
     return join(this.roots.state, "images");
   }
   /** Localhost seccomp profiles, as the kubelet's <root>/seccomp: localhostProfile is relative to it. */
+  /** the CNI attachments' intents, podd's own network list and its leases */
+  cniStateDir(): string {
+    return join(this.roots.state, "cni");
+  }
+  /** the CNI results, in libcni's cache layout */
+  cniRunDir(): string {
+    return join(this.roots.run, "cni");
+  }
   seccompDir(): string {
     return join(this.roots.state, "seccomp");
   }

@@ -21,6 +21,7 @@ import type { BoundPod } from "../runtime/runtime.ts";
 import { DesiredStore } from "./store.ts";
 import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import { podKeyOf } from "../base/paths.ts";
+import { argOf } from "../runtime/network/network.ts";
 
 export interface DaemonOptions extends SupervisorOptions {
   /** the static-pod directory, watched like the kubelet's --pod-manifest-path */
@@ -122,6 +123,7 @@ export class Daemon implements ApiBackend {
     const pods = this.store.list((path, err) => this.log.error(`${err.message}; the file is left as it is`, { path }));
     const uids = new Set(pods.map((p) => p.metadata.uid));
     await this.removeOrphans(uids);
+    await this.releaseStaleAttachments(uids);
     // Pods that ran before go first: they were admitted and hold their requests, and a pod new
     // to this node is admitted against them. The rest in creation order, as the kubelet does.
     const ran = (p: BoundPod) => existsSync(this.sup.runtime.layout.podRunDir({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid }));
@@ -181,6 +183,22 @@ export class Daemon implements ApiBackend {
       await rt.cgroups.kill(uid);
       await rt.cgroups.remove(uid);
     }
+  }
+
+  /**
+   * DEL of every network attachment no live sandbox of a desired pod has: one a crash left
+   * between ADD and its result, one of a pod that went while no daemon ran, all of them after a
+   * reboot (the run root is empty but host-local's leases are on disk). Before any pod starts,
+   * so that no attachment being made can look stale.
+   */
+  private async releaseStaleAttachments(desired: Set<string>): Promise<void> {
+    const net = this.sup.runtime.network;
+    for (const bad of net.unreadable) this.log.error(`network attachment ${bad.path}: ${bad.error}; it is left as it is, and what it holds (an address, port mappings) is not released`);
+    const released = await net.releaseStale(
+      (r) => desired.has(argOf(r, "K8S_POD_UID") ?? "") && r.result !== undefined && existsSync(r.netns),
+      (r, err) => this.log.error(`release the network attachment of pod ${argOf(r, "K8S_POD_NAMESPACE")}/${argOf(r, "K8S_POD_NAME")} (container ${r.containerId}): ${err.message}; tried again at the next start`),
+    );
+    if (released) this.log.info(`released ${released} network attachment(s) of pods that no longer run`);
   }
 
   get(namespace: string, name: string): PodObject | undefined {

@@ -3,7 +3,7 @@
 import { podKeyOf } from "../base/paths.ts";
 import { randomUUID } from "node:crypto";
 import type { Pod } from "../../pod-specs/types.ts";
-import { admitPod, admitSysctls, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
+import { admitHostPorts, admitPod, admitSysctls, hostPortsOf, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
 import { openCgroups } from "../cgroups/index.ts";
 import { PoddError } from "../base/errors.ts";
 import { EventBus } from "./events.ts";
@@ -54,10 +54,10 @@ export class Supervisor {
     lockRoots(sys, opts.roots);
     const cgroups = await openCgroups({ parent: opts.cgroupParent, sys, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
     const sup: Supervisor = new Supervisor(
-      new Runtime(sys, cgroups, opts, (pod, reason, message) => {
+      new Runtime(sys, cgroups, opts, (pod, type, reason, message) => {
         sup.events.emit("event", {
           time: sup.clock.now(),
-          type: "Normal",
+          type,
           reason,
           message,
           namespace: pod.namespace,
@@ -69,6 +69,7 @@ export class Supervisor {
       opts.clock ?? systemClock,
     );
     sup.runtime.images.recover();
+    sup.runtime.network.open();
     return sup;
   }
 
@@ -85,15 +86,21 @@ export class Supervisor {
   }
 
   /**
-   * The kubelet's admission, in its order: the pod's sysctls against the node's allowlist, then
-   * its resources against what the pods admitted and not ended request.
+   * The kubelet's admission, in its order: the pod's sysctls against the node's allowlist, its
+   * host ports against those of the pods admitted and not ended, then its resources against
+   * what those pods request.
    */
   admit(pod: BoundPod): Admission {
     const sysctls = admitSysctls(pod.spec, this.runtime.sysctls);
     if (!sysctls.admit) return sysctls;
+    const others = [...this.workers.values()].filter((w) => w.active && w.pod.metadata.uid !== pod.metadata.uid);
+    const ports = admitHostPorts(
+      hostPortsOf(pod.spec),
+      others.map((w) => ({ pod: `${w.pod.metadata.namespace}/${w.pod.metadata.name}`, ports: hostPortsOf(w.pod.spec) })),
+    );
+    if (!ports.admit) return ports;
     let used = NO_REQUESTS;
-    for (const w of this.workers.values()) {
-      if (!w.active || w.pod.metadata.uid === pod.metadata.uid) continue;
+    for (const w of others) {
       const r = podRequests(w.pod.spec);
       used = { milliCpu: used.milliCpu + r.milliCpu, memoryBytes: used.memoryBytes + r.memoryBytes };
     }

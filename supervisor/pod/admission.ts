@@ -209,3 +209,59 @@ export function admitSysctls(spec: Pick<PodSpec, "securityContext" | "hostNetwor
   }
   return { admit: true };
 }
+
+// ---- host ports ------------------------------------------------------------------------------
+
+export interface HostPort {
+  hostPort: number;
+  containerPort: number;
+  protocol: "TCP" | "UDP" | "SCTP";
+  /** unset: every address of the host */
+  hostIP?: string;
+}
+
+/**
+ * The ports the pod publishes on the host: those of its app containers and sidecars that ask
+ * for a hostPort (a containerPort alone publishes nothing, as in Kubernetes). With hostNetwork
+ * the containers listen on the host themselves and nothing is mapped.
+ */
+export function hostPortsOf(spec: Pick<PodSpec, "containers" | "initContainers" | "hostNetwork">): HostPort[] {
+  if (spec.hostNetwork === true) return [];
+  const out: HostPort[] = [];
+  const running = [...(spec.initContainers ?? []).filter((c) => c.restartPolicy === "Always"), ...spec.containers];
+  for (const c of running) {
+    for (const p of c.ports ?? []) {
+      if (!p.hostPort || p.containerPort === undefined) continue;
+      out.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: (p.protocol ?? "TCP") as HostPort["protocol"], ...(p.hostIP ? { hostIP: p.hostIP } : {}) });
+    }
+  }
+  return out;
+}
+
+const isWildcard = (ip: string | undefined) => ip === undefined || ip === "" || ip === "0.0.0.0" || ip === "::";
+
+/** Two asks collide as the scheduler's NodePorts filter sees it: same protocol and port, and the same address or either one every address. */
+function collide(a: HostPort, b: HostPort): boolean {
+  return a.protocol === b.protocol && a.hostPort === b.hostPort && (isWildcard(a.hostIP) || isWildcard(b.hostIP) || a.hostIP === b.hostIP);
+}
+
+/**
+ * The scheduler's NodePorts filter, which the kubelet's admission runs too: a pod whose host
+ * ports another admitted pod holds is rejected (reason NodePorts), and the message names the
+ * port and the holder, so that two pods never silently share one.
+ */
+export function admitHostPorts(wanted: readonly HostPort[], held: readonly { pod: string; ports: readonly HostPort[] }[]): Admission {
+  for (const w of wanted) {
+    for (const h of held) {
+      const clash = h.ports.find((p) => collide(w, p));
+      if (!clash) continue;
+      const addr = (p: HostPort) => `${isWildcard(p.hostIP) ? "" : `${p.hostIP}:`}${p.hostPort}/${p.protocol}`;
+      return {
+        admit: false,
+        reason: "NodePorts",
+        message: `Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports: hostPort ${addr(w)} is held by pod ${h.pod} (${addr(clash)})`,
+      };
+    }
+  }
+  return { admit: true };
+}

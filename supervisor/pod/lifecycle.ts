@@ -220,6 +220,8 @@ export type TerminalPhase = "Succeeded" | "Failed";
 export interface ObservedPod {
   /** The pod's namespaces exist (pin files in place). */
   sandboxReady: boolean;
+  /** status.podIPs: what the network gave the sandbox (the host's address with hostNetwork); kept once it is gone, as the kubelet keeps it */
+  podIPs?: readonly string[];
   /** status.startTime: when the daemon first took the pod on; activeDeadlineSeconds counts from it. */
   startTimeMs?: number;
   /** A delete was requested: nothing is (re)started any more, everything is stopped. */

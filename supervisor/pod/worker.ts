@@ -247,11 +247,12 @@ export class PodWorker {
   private async apply(a: PodAction): Promise<boolean> {
     const now = this.clock.now();
     switch (a.type) {
-      case "CreateSandbox":
-        await this.runtime.createSandbox(this.pod);
-        (this.observed as { sandboxReady: boolean }).sandboxReady = true;
+      case "CreateSandbox": {
+        const { podIPs } = await this.runtime.createSandbox(this.pod);
+        Object.assign(this.observed, { sandboxReady: true, podIPs });
         this.lastError = undefined;
         return true;
+      }
       case "StopSandbox":
         await this.runtime.stopSandbox(this.pod);
         (this.observed as { sandboxReady: boolean }).sandboxReady = false;
@@ -559,12 +560,25 @@ export class PodWorker {
       this.emit("Normal", monitor ? "Adopted" : "Lost", monitor ? `Adopted running container ${name}` : `Container ${name} ended while podd was away`, name);
       void this.followSafely(name, live);
     }
+    if (this.observed.sandboxReady) void this.adoptSandbox();
     this.kick();
+  }
+
+  /** The sandbox's addresses and hosts-file entry taken up, and its network attachment checked. */
+  private async adoptSandbox(): Promise<void> {
+    try {
+      const { podIPs, checkFailed } = await this.runtime.adoptSandbox(this.pod);
+      if (podIPs.length) Object.assign(this.observed, { podIPs });
+      if (checkFailed) this.emit("Warning", "NetworkNotReady", `the pod's network attachment is not as it was made: ${checkFailed}`);
+    } catch (err) {
+      this.emit("Warning", "FailedSync", `take up the pod's network: ${(err as Error).message}`);
+    }
+    this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
   }
 
   /** The Pod as the API shows it: spec as applied, status as the kubelet would report it. */
   toObject(now = this.clock.now()): PodObject {
-    const status = buildPodStatus(this.pod, this.observed, now, { previous: this.lastStatus, hostIP: this.runtime.node.hostIP });
+    const status = buildPodStatus(this.pod, this.observed, now, { previous: this.lastStatus, hostIP: this.runtime.node.hostIP, ...(this.observed.podIPs ? { podIPs: this.observed.podIPs } : {}) });
     // A container held before its first start shows why, as the kubelet's Waiting reasons do.
     for (const s of [...(status.initContainerStatuses ?? []), ...status.containerStatuses]) {
       const held = this.held.get(s.name);

@@ -39,6 +39,8 @@ export interface LaunchContext {
   /** the host file bound on the container's terminationMessagePath; undefined: none */
   terminationLog: string | undefined;
   node: { name: string; hostIP: string; allocatable: { milliCpu: bigint; memoryBytes: bigint } };
+  /** the pod's addresses (status.podIPs), the primary first */
+  podIPs: readonly string[];
   /** the text of the container's /etc/passwd (the image's, the host's for `image: host`),
    * undefined when it has none: where HOME comes from when nothing sets it */
   passwd?: string;
@@ -162,7 +164,7 @@ function imageUserOf(ctx: Pick<LaunchContext, "image" | "passwd" | "group">): Re
  * replaces the image's of the same name. HOME, when none of them sets it, is the home of the
  * container's uid in its /etc/passwd, else "/", as runc sets it for the CRI runtimes.
  */
-export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd" | "group">): string[] {
+export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd" | "group" | "podIPs">): string[] {
   const { pod, container, node } = ctx;
   const out = new Map<string, string>();
   for (const kv of ctx.image?.config.env ?? DEFAULT_IMAGE_ENV) {
@@ -174,9 +176,9 @@ export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "ima
     ["spec.nodeName", node.name],
     ["status.hostIP", node.hostIP],
     ["status.hostIPs", node.hostIP],
-    // No pod network yet: a pod has an address only when it uses the host's.
-    ["status.podIP", pod.spec.hostNetwork ? node.hostIP : ""],
-    ["status.podIPs", pod.spec.hostNetwork ? node.hostIP : ""],
+    ["status.podIP", ctx.podIPs[0] ?? ""],
+    // The kubelet's form of a list in one variable: comma-separated.
+    ["status.podIPs", ctx.podIPs.join(",")],
   ]);
   const env = resolveEnv(pod, container, {
     fields: (path) => fields.get(path),

@@ -24,10 +24,16 @@ import { SeccompFilters } from "./seccomp/container-filter.ts";
 import { readGroup, readPasswd } from "./passwd.ts";
 import { execIdentityArgs, execSecurity, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
-import { SandboxManager, type Sandbox } from "./sandbox.ts";
+import { SandboxError, SandboxManager, type Sandbox } from "./sandbox.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
 import type { Sys } from "../sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
+import { PodNetwork, resultIPs, type PortMapping } from "./network/network.ts";
+import { hostAddress } from "./network/host-address.ts";
+import { formatResolvConf, parseResolvConf, podDnsConfig } from "./network/dns.ts";
+import { hostsFile, type HostsEntry } from "./network/hosts.ts";
+import { hostPortsOf } from "../pod/admission.ts";
+import type { PodEvent } from "../daemon/events.ts";
 
 /** A Pod whose identity is settled: namespace defaulted, uid assigned. */
 export type BoundPod = Pod & { metadata: { namespace: string; uid: string; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
@@ -52,7 +58,17 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** where images of a registry come from; undefined: nothing is pulled */
   registry?: (ref: Reference) => ImageSource;
+  /** pod networking; unset fields: podd's own network, Debian's plugin directory then /opt/cni/bin, 60 s per plugin call */
+  network?: { confDir?: string; binDirs?: string[]; timeoutMs?: number };
 }
+
+/** Where the CNI plugins are looked for: Debian's package, then the upstream tarball's place. */
+export const DEFAULT_CNI_BIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
+/** podd's own network (conflist.ts says why this subnet) */
+const DEFAULT_BRIDGE = "podd0";
+const DEFAULT_SUBNET = "10.87.0.0/16";
+/** the limit of one plugin call, as containerd's CNI setup has none shorter than the kubelet's 2 min request */
+const DEFAULT_CNI_TIMEOUT_MS = 60_000;
 
 export interface NodeInfo {
   name: string;
@@ -69,7 +85,7 @@ export interface NodeInfo {
  */
 export function hostNode(procRoot = "/proc", reserved: readonly Requests[] = []): NodeInfo {
   const capacity: Requests = { milliCpu: BigInt(availableParallelism()) * 1000n, memoryBytes: memTotal(procRoot) };
-  return { name: hostname(), hostIP: "127.0.0.1", capacity, allocatable: allocatableOf(capacity, reserved) };
+  return { name: hostname(), hostIP: hostAddress(procRoot), capacity, allocatable: allocatableOf(capacity, reserved) };
 }
 
 function memTotal(procRoot: string): bigint {
@@ -120,15 +136,30 @@ export class Runtime {
   readonly node: NodeInfo;
   /** the sysctls pods may set: the kubelet's safe set for this kernel and --allowed-unsafe-sysctls */
   readonly sysctls: SysctlAllowlist;
+  readonly network: PodNetwork;
+  /** the pods with a sandbox, by uid: what the /etc/hosts of the pods of their namespace list */
+  private readonly addressed = new Map<string, { pod: BoundPod; ips: readonly string[] }>();
 
   constructor(
     readonly sys: Sys,
     readonly cgroups: CgroupManager,
     readonly opts: RuntimeOptions,
-    /** a pod uses more of the host than podd gives by default: a hostPath, privileged, … */
-    private readonly onWidening: (pod: PodRef, reason: string, message: string) => void = () => {},
+    /** what the runtime tells about a pod: a widening (a hostPath, privileged, …), a DNS warning */
+    private readonly report: (pod: PodRef, type: PodEvent["type"], reason: string, message: string) => void = () => {},
   ) {
+    const onWidening = (pod: PodRef, reason: string, message: string) => report(pod, "Normal", reason, message);
+    this.onWidening = onWidening;
     this.layout = new Layout(opts.roots);
+    const cni = this.layout.cniStateDir();
+    this.network = new PodNetwork({
+      confDir: opts.network?.confDir ?? join(cni, "net.d"),
+      ownConfDir: opts.network?.confDir === undefined,
+      binDirs: opts.network?.binDirs ?? DEFAULT_CNI_BIN_DIRS,
+      stateDir: cni,
+      runDir: this.layout.cniRunDir(),
+      timeoutMs: opts.network?.timeoutMs ?? DEFAULT_CNI_TIMEOUT_MS,
+      defaults: { bridge: DEFAULT_BRIDGE, subnet: DEFAULT_SUBNET, leaseDir: join(cni, "networks") },
+    });
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
     this.volumes = new VolumeManager(sys, this.layout, (pod, volume, path) => onWidening(pod, "HostPathMounted", `hostPath volume ${volume} uses host path ${path}`));
     this.images = new Images({ dir: this.layout.imagesDir(), initPath: opts.initPath, clock: opts.clock ?? systemClock, ...(opts.registry ? { registry: opts.registry } : {}) });
@@ -137,27 +168,32 @@ export class Runtime {
     this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
   }
 
+  private readonly onWidening: (pod: PodRef, reason: string, message: string) => void;
+
   sandboxSpec(pod: BoundPod) {
     return {
       pod: podRef(pod),
       hostname: pod.spec.hostname ?? pod.metadata.name,
-      ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}),
       hostNetwork: pod.spec.hostNetwork ?? false,
       hostIPC: pod.spec.hostIPC ?? false,
       sharePid: pod.spec.shareProcessNamespace === true,
-      hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
       shmSize: this.opts.shmSize,
       sysctls: pod.spec.securityContext?.sysctls ?? [],
     };
   }
 
-  /** Namespaces, pod cgroup and volumes; undone whole if any step fails. */
-  async createSandbox(pod: BoundPod): Promise<Sandbox> {
+  /**
+   * Namespaces, pod cgroup, volumes and the pod's network; undone whole if any step fails.
+   * Resolves with the pod's addresses.
+   */
+  async createSandbox(pod: BoundPod): Promise<{ podIPs: string[] }> {
     const ref = podRef(pod);
     // A daemon that crashed while creating this sandbox left part of it in the run dir (the
-    // etc dir, pins bound or not): start from nothing, or mkdir fails with EEXIST and pins
-    // would stack. Nothing runs in a pod whose sandbox is not ready, so nothing is lost.
+    // etc dir, pins bound or not) and perhaps a network attachment: start from nothing, or
+    // mkdir fails with EEXIST, pins would stack and an address would leak. Nothing runs in a
+    // pod whose sandbox is not ready, so nothing is lost.
     this.volumes.removeMemory(ref, pod);
+    await this.detachNetwork(pod);
     await this.sandboxes.destroy(this.sandboxSpec(pod));
     await this.cgroups.ensureParent();
     await this.cgroups.createPod(ref.uid, this.podLimits(pod));
@@ -166,16 +202,19 @@ export class Runtime {
     // Runs while the sandbox's podd-init works, not before it: the first start of each
     // capability set then finds its seccomp program compiled.
     const warm = setImmediate(() => this.seccomp.prepare([...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => processSecurity(pod, c))));
+    const spec = this.sandboxSpec(pod);
     try {
       this.volumes.prepare(ref, pod);
-      const spec = this.sandboxSpec(pod);
-      if (spec.sharePid) {
-        // The pod's init is in a cgroup of its own inside the pod's, as the sandbox of the CRI
-        // runtimes is: counted against the pod, ended by the pod's cgroup kill.
-        await this.cgroups.createContainer(ref.uid, POD_INIT_CGROUP);
-        return await this.sandboxes.create({ ...spec, podInitCgroups: this.cgroups.containerDirs(ref.uid, POD_INIT_CGROUP) });
+      // The pod's init is in a cgroup of its own inside the pod's, as the sandbox of the CRI
+      // runtimes is: counted against the pod, ended by the pod's cgroup kill.
+      if (spec.sharePid) await this.cgroups.createContainer(ref.uid, POD_INIT_CGROUP);
+      const sb = await this.sandboxes.create(spec.sharePid ? { ...spec, podInitCgroups: this.cgroups.containerDirs(ref.uid, POD_INIT_CGROUP) } : spec);
+      try {
+        return { podIPs: await this.connect(pod, sb) };
+      } catch (err) {
+        await this.sandboxes.destroy(spec);
+        throw err;
       }
-      return await this.sandboxes.create(spec);
     } catch (err) {
       clearImmediate(warm);
       await this.cgroups.remove(ref.uid);
@@ -184,13 +223,119 @@ export class Runtime {
   }
 
   /**
-   * Releases the namespaces and the pod cgroup. Disk emptyDirs stay until removePod; Memory
-   * emptyDirs are mounts in the pod's run dir, which goes with the sandbox, so they go now.
+   * ADD to the CNI network (not with hostNetwork), then the pod's /etc/resolv.conf and
+   * /etc/hosts, which name what the network gave it. A failed ADD has been undone by the network.
+   */
+  private async connect(pod: BoundPod, sb: Sandbox): Promise<string[]> {
+    const ref = podRef(pod);
+    const dns = podDnsConfig(pod, parseResolvConf(this.sandboxes.hostResolvConf()));
+    for (const w of dns.warnings) this.report(ref, "Warning", w.reason, w.message);
+    let ips = [this.node.hostIP];
+    if (sb.ns.net) {
+      try {
+        const attached = await this.network.attach({
+          pod: ref,
+          netns: sb.ns.net,
+          portMappings: portMappingsOf(pod),
+          dns: { servers: dns.config.servers, searches: dns.config.searches, options: dns.config.options },
+        });
+        ips = podAddresses(attached.result);
+      } catch (err) {
+        throw new SandboxError(`set up the network of pod ${ref.namespace}/${ref.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    this.sandboxes.writeFile(sb.resolvConf, formatResolvConf(dns.config));
+    this.addressed.set(ref.uid, { pod, ips });
+    this.writeHosts(pod, true);
+    // The other pods of the namespace learn of this one (its own file is rewritten too: harmless).
+    this.refreshHosts(ref.namespace);
+    return ips;
+  }
+
+  /**
+   * A sandbox a previous daemon made: its addresses from the network's records, its place in
+   * the hosts files of its namespace, and CHECK of its attachment; the failure of CHECK, or
+   * undefined when the attachment is as it was made.
+   */
+  async adoptSandbox(pod: BoundPod): Promise<{ podIPs: string[]; checkFailed?: string }> {
+    const ref = podRef(pod);
+    const hostNetwork = pod.spec.hostNetwork === true;
+    const ips = hostNetwork ? [this.node.hostIP] : podAddresses(this.network.ofPod(ref.uid).find((r) => r.result)?.result);
+    this.addressed.set(ref.uid, { pod, ips });
+    this.refreshHosts(ref.namespace);
+    if (hostNetwork) return { podIPs: ips };
+    const checkFailed = await this.network.check(ref.uid);
+    return { podIPs: ips, ...(checkFailed ? { checkFailed } : {}) };
+  }
+
+  /** The pod's addresses while it has a sandbox (for status.podIP in its containers' env). */
+  podIPs(pod: BoundPod): readonly string[] {
+    return this.addressed.get(pod.metadata.uid)?.ips ?? [];
+  }
+
+  /** DEL of the pod's attachments; throws while one fails (its records stay, for the next try). */
+  private async detachNetwork(pod: Pick<BoundPod, "metadata">): Promise<void> {
+    const { uid, namespace } = pod.metadata;
+    if (this.addressed.delete(uid)) this.refreshHosts(namespace);
+    try {
+      await this.network.detachPod(uid);
+    } catch (err) {
+      throw new SandboxError(`tear down the network of pod ${namespace}/${pod.metadata.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private writeHosts(pod: BoundPod, create: boolean): void {
+    const self = this.addressed.get(pod.metadata.uid);
+    if (!self) return;
+    const { namespace, uid } = pod.metadata;
+    const peers: HostsEntry[] = [];
+    for (const [other, a] of this.addressed) {
+      if (other === uid || a.pod.metadata.namespace !== namespace) continue;
+      peers.push(hostsEntry(a.pod, a.ips));
+    }
+    const text = hostsFile({
+      ...hostsEntry(pod, self.ips),
+      hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
+      ...(pod.spec.hostNetwork ? { hostFile: this.sandboxes.hostHosts() } : {}),
+      peers,
+    });
+    const path = this.sandboxes.paths(this.sandboxSpec(pod)).hosts;
+    this.sandboxes.writeFile(path, text, create);
+  }
+
+  /** namespaces whose hosts files are to be rewritten, once the current burst of changes is over */
+  private readonly staleHosts = new Set<string>();
+  private hostsTimer: NodeJS.Immediate | undefined;
+
+  /** Rewrites the hosts files of the namespace's pods soon, once for a burst of changes. */
+  private refreshHosts(namespace: string): void {
+    this.staleHosts.add(namespace);
+    this.hostsTimer ??= setImmediate(() => {
+      this.hostsTimer = undefined;
+      const namespaces = [...this.staleHosts];
+      this.staleHosts.clear();
+      for (const a of this.addressed.values()) {
+        if (!namespaces.includes(a.pod.metadata.namespace)) continue;
+        try {
+          this.writeHosts(a.pod, false);
+        } catch (err) {
+          this.report(podRef(a.pod), "Warning", "FailedSync", `update /etc/hosts: ${(err as Error).message}`);
+        }
+      }
+    });
+  }
+
+  /**
+   * Releases the namespaces, the network attachment and the pod cgroup. Disk emptyDirs stay
+   * until removePod; Memory emptyDirs are mounts in the pod's run dir, which goes with the
+   * sandbox, so they go now. A DEL that fails stops here, the namespaces still pinned (the
+   * plugins are given them again), and the caller retries.
    */
   async stopSandbox(pod: BoundPod): Promise<void> {
     const ref = podRef(pod);
     await this.cgroups.kill(ref.uid);
     this.volumes.removeMemory(ref, pod);
+    await this.detachNetwork(pod);
     await this.sandboxes.destroy(this.sandboxSpec(pod));
     await this.cgroups.remove(ref.uid);
   }
@@ -209,6 +354,7 @@ export class Runtime {
    */
   async removeOrphan(pod: PodRef): Promise<void> {
     await this.cgroups.kill(pod.uid);
+    await this.detachNetwork({ metadata: pod });
     await this.sandboxes.destroyFound(pod);
     await this.cgroups.remove(pod.uid);
     rmSync(this.layout.podStateDir(pod), { recursive: true, force: true });
@@ -263,6 +409,7 @@ export class Runtime {
       terminationLog,
       ...(seccompFile ? { seccompFile } : {}),
       node: this.node,
+      podIPs: this.podIPs(pod),
       // The image's own files, as its overlay starts; the host's for `image: host`.
       ...this.etcFiles(image),
       layersDir: join(runDir, "layers"),
@@ -446,4 +593,23 @@ function unknownExit(monitorStderr: string, nowMs: number): ExitRecord {
     reason: "ContainerStatusUnknown",
     message: monitorStderr.trim() || "The container could not be located when the pod was terminated",
   };
+}
+
+/** The CNI form of the pod's host ports. */
+function portMappingsOf(pod: BoundPod): PortMapping[] {
+  return hostPortsOf(pod.spec).map((p) => ({
+    hostPort: p.hostPort,
+    containerPort: p.containerPort,
+    protocol: p.protocol.toLowerCase() as PortMapping["protocol"],
+    ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+  }));
+}
+
+/** A pod's addresses from its CNI result: never a loopback one (a loopback-only list gives the pod none). */
+function podAddresses(result: Record<string, unknown> | undefined): string[] {
+  return result ? resultIPs(result).filter((ip) => !ip.startsWith("127.") && ip !== "::1") : [];
+}
+
+function hostsEntry(pod: BoundPod, ips: readonly string[]): HostsEntry {
+  return { hostname: pod.spec.hostname ?? pod.metadata.name, namespace: pod.metadata.namespace, ips, ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}) };
 }

@@ -1,6 +1,7 @@
 // The pod sandbox: the network, IPC and UTS namespaces a pod's containers share, created by a
 // short-lived `podd-init sandbox` and kept alive only by bind mounts of their ns files (no pause
-// process), plus the pod's generated /etc/hosts, /etc/hostname, /etc/resolv.conf and /dev/shm.
+// process), plus the pod's /etc/hostname and /dev/shm, and the files its /etc/hosts and
+// /etc/resolv.conf are bound from (their text is the network's: runtime/network/).
 // The pod's sysctls are set inside those namespaces by podd-init before it pins them, so a
 // sysctl that cannot be set leaves no sandbox behind.
 //
@@ -10,9 +11,9 @@
 // really freed. A container's PID 1 makes its copy private at once (so nothing it mounts leaks
 // out) and then drops the copies itself: with the old root after pivot_root, or by detaching
 // podd's roots on a host-root container.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { constants } from "node:os";
+import { constants as os } from "node:os";
 import { isSameProcess } from "../base/proc.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import { runChecked } from "../base/exec-file.ts";
@@ -24,15 +25,12 @@ export type SharedNs = "net" | "ipc" | "uts" | "pid";
 export interface SandboxSpec {
   pod: PodRef;
   hostname: string;
-  /** spec.subdomain: the hostname's FQDN in /etc/hosts is <hostname>.<subdomain>.<namespace>.svc.<cluster domain> */
-  subdomain?: string;
   hostNetwork: boolean;
   hostIPC: boolean;
   /** shareProcessNamespace: one PID namespace for the pod, its PID 1 a podd-init that reaps */
   sharePid: boolean;
   /** the cgroup dirs that podd-init joins (with sharePid), so that the pod's cgroup kill ends it */
   podInitCgroups?: string[];
-  hostAliases: { ip: string; hostnames: string[] }[];
   /** /dev/shm size in bytes for the pod (shared by its containers) */
   shmSize: number;
   /** spec.securityContext.sysctls, admitted: each of a namespace the pod has of its own */
@@ -130,8 +128,6 @@ export class SandboxManager {
         this.sys.mount("shm", sb.shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize}`);
       }
       writeFileSync(sb.hostname, spec.hostNetwork ? readFileSync("/proc/sys/kernel/hostname", "utf8") : `${spec.hostname}\n`);
-      writeFileSync(sb.hosts, spec.hostNetwork ? readFileSync(this.hostFiles.hosts, "utf8") : hostsFile(spec));
-      writeFileSync(sb.resolvConf, this.resolvConf());
       return sb;
     } catch (err) {
       await this.destroy(spec).catch((cleanupErr: unknown) => {
@@ -196,7 +192,7 @@ export class SandboxManager {
     let watch: { stop(): void } | undefined;
     const exited = new Promise<void>((resolve) => (watch = this.sys.watchExit(pidfd, resolve)));
     try {
-      this.sys.pidfdSendSignal(pidfd, constants.signals.SIGKILL);
+      this.sys.pidfdSendSignal(pidfd, os.signals.SIGKILL);
     } catch (err) {
       watch?.stop();
       throw err;
@@ -216,7 +212,8 @@ export class SandboxManager {
     }
   }
 
-  private resolvConf(): string {
+  /** The host's resolver configuration as a pod network can use it. */
+  hostResolvConf(): string {
     const text = readFileSync(this.hostFiles.resolvConf, "utf8");
     // A stub resolver on the host's loopback is unreachable from the pod's own network
     // namespace; the kubelet reads systemd-resolved's upstream list in that case.
@@ -225,29 +222,34 @@ export class SandboxManager {
     }
     return text;
   }
-}
 
-/** The cluster domain of the FQDN a subdomain gives, the kubelet's default (--cluster-domain). */
-export const CLUSTER_DOMAIN = "cluster.local";
-
-export function hostsFile(spec: Pick<SandboxSpec, "hostname" | "hostAliases" | "subdomain"> & { pod: Pick<PodRef, "namespace"> }): string {
-  // As the kubelet writes it: with a subdomain the FQDN first, then the short name.
-  const names = spec.subdomain ? `${spec.hostname}.${spec.subdomain}.${spec.pod.namespace}.svc.${CLUSTER_DOMAIN}\t${spec.hostname}` : spec.hostname;
-  const lines = [
-    "# Kubernetes-managed hosts file (podd).",
-    "127.0.0.1\tlocalhost",
-    "::1\tlocalhost ip6-localhost ip6-loopback",
-    "fe00::0\tip6-localnet",
-    "fe00::0\tip6-mcastprefix",
-    "fe00::1\tip6-allnodes",
-    "fe00::2\tip6-allrouters",
-    // The pod has no address of its own until podd manages pod networking; the hostname
-    // resolves to a loopback address so that `hostname -i` and self-connections work.
-    `127.0.1.1\t${names}`,
-  ];
-  if (spec.hostAliases.length) {
-    lines.push("", "# Entries added by HostAliases.");
-    for (const a of spec.hostAliases) lines.push(`${a.ip}\t${a.hostnames.join("\t")}`);
+  hostHosts(): string {
+    return readFileSync(this.hostFiles.hosts, "utf8");
   }
-  return lines.join("\n") + "\n";
+
+  /**
+   * The pod's /etc/hosts or /etc/resolv.conf. Rewritten in place once containers have it
+   * bound (a rename would leave their bind mounts on the old file): one write from offset 0,
+   * then the file is cut to length, so a reader sees the old text or the new one, or for the
+   * moment between the two, the new text followed by the old one's tail.
+   */
+  writeFile(path: string, text: string, create = true): void {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW | (create ? constants.O_CREAT : 0), 0o644);
+    } catch (err) {
+      // A rewrite of a file whose sandbox went meanwhile: nothing is left to update.
+      if (!create && hasErrno(err, "ENOENT")) return;
+      throw PoddError.wrap(`open ${path}`, err);
+    }
+    try {
+      const data = Buffer.from(text);
+      writeSync(fd, data, 0, data.length, 0);
+      ftruncateSync(fd, data.length);
+    } catch (err) {
+      throw PoddError.wrap(`write ${path}`, err);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }

@@ -15,7 +15,7 @@ test("containerEnv: a limit the container does not set is the node's allocatable
     ],
   };
   const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "default", uid: "u" }, spec: { containers: [container] } } as Pod & { metadata: { uid: string; namespace: string } };
-  const env = containerEnv({ pod, container, image: undefined, node: { name: "n", hostIP: "127.0.0.1", allocatable: { milliCpu: 1500n, memoryBytes: 1073741824n } } });
+  const env = containerEnv({ pod, container, image: undefined, node: { name: "n", hostIP: "127.0.0.1", allocatable: { milliCpu: 1500n, memoryBytes: 1073741824n } }, podIPs: ["10.87.0.2"] });
   assert.ok(env.includes("CPU=2"), env.join("\n"));
   assert.ok(env.includes("CPU_M=1500"), env.join("\n"));
   assert.ok(env.includes("MEM=1073741824"), env.join("\n"));

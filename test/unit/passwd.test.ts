@@ -68,7 +68,7 @@ test("readPasswd: a regular file is read; none, a symlink, a FIFO or etc as a sy
 
 const node = { name: "n", hostIP: "10.0.0.1", allocatable: { milliCpu: 2000n, memoryBytes: 1n << 30n } };
 function env(container: Partial<Container>, o: { passwd?: string; imageEnv?: string[]; runAsUser?: number } = {}): Map<string, string> {
-  const ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd"> = {
+  const ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd" | "podIPs"> = {
     pod: {
       apiVersion: "v1",
       kind: "Pod",
@@ -78,6 +78,7 @@ function env(container: Partial<Container>, o: { passwd?: string; imageEnv?: str
     container: { name: "c", image: "i", ...container },
     image: fakeImage({ env: o.imageEnv ?? ["PATH=/bin"], workingDir: "/" }),
     node,
+    podIPs: [],
     ...(o.passwd !== undefined ? { passwd: o.passwd } : {}),
   };
   return new Map(containerEnv(ctx).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));

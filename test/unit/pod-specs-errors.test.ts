@@ -3,10 +3,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { formatDiagnostic, loadManifests } from "../../pod-specs/index.ts";
+import { DNS1123_SUBDOMAIN_MESSAGE } from "../../pod-specs/names.ts";
 
 const LABEL_MSG =
   "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const QTY_MSG = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+const SUBDOMAIN = DNS1123_SUBDOMAIN_MESSAGE;
 
 // A valid pod; each case replaces one marked line (or appends lines) to break one thing.
 function pod(spec: string, metadata = "  name: p\n"): string {
@@ -123,8 +125,19 @@ const cases: Array<[string, string, string[]]> = [
     '16:22: spec.containers[1].restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"',
   ]],
   ["hostNetwork", pod(containers(c("      ports: [{containerPort: 80, hostPort: 8080}]\n")) + "  hostNetwork: true\n  hostname: web\n"), [
-    "9:35: spec.containers[0].ports[0].hostPort: not supported yet by podd; podd publishes no ports yet; remove it, or use hostNetwork: true with hostPort equal to containerPort",
     "9:45: spec.containers[0].ports[0].hostPort: Invalid value: 8080: must match `containerPort` when `hostNetwork` is true",
+  ]],
+  ["host ports: one protocol, address and port once per pod", pod(containers(c("      ports: [{containerPort: 80, hostPort: 8080}, {containerPort: 81, hostPort: 8080, protocol: UDP}]\n"), c("      ports: [{containerPort: 82, hostPort: 8080}, {containerPort: 83, hostPort: 8080, hostIP: 127.0.0.1}]\n", "other"))), [
+    '12:45: spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//8080"',
+  ]],
+  ["dnsConfig: the resolver's limits, addresses, domain names, option names", pod(containers(c()) + "  dnsPolicy: None\n  dnsConfig:\n    nameservers: [1.1.1.1, 2.2.2.2, 3.3.3.3, dns.example]\n    searches: [a.example., '.', -bad]\n    options: [{value: '2'}]\n"), [
+    "11:18: spec.dnsConfig.nameservers: Invalid value: 4: must not have more than 3 nameservers",
+    '11:46: spec.dnsConfig.nameservers[3]: Invalid value: "dns.example": must be valid IP address',
+    `12:33: spec.dnsConfig.searches[2]: Invalid value: "-bad": ${SUBDOMAIN}`,
+    "13:15: spec.dnsConfig.options[0].name: Required value",
+  ]],
+  ["dnsPolicy None needs a nameserver", pod(containers(c()) + "  dnsPolicy: None\n  dnsConfig: {searches: [example.com]}\n"), [
+    "10:14: spec.dnsConfig.nameservers: Required value: must provide at least one DNS nameserver when `dnsPolicy` is None",
   ]],
   ["security context", pod(containers(c("      securityContext: {runAsUser: -1, privileged: true, allowPrivilegeEscalation: false}\n")) + "  securityContext: {runAsNonRoot: true, runAsUser: 0}\n"), [
     "9:36: spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",

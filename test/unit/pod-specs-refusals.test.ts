@@ -8,9 +8,6 @@ const errors = (text: string) => loadManifests(text, "pod.yaml").errors.map((d) 
 
 test("no error is reported that only follows from a refused or unread field", () => {
   const cases: Array<[string, string, string[]]> = [
-    ["dnsConfig refused, dnsPolicy None needs it", pod(app() + "  dnsPolicy: None\n  dnsConfig:\n    nameservers: [1.1.1.1]\n"), [
-      "10:3: spec.dnsConfig: not supported yet by podd; podd gives every pod the host's /etc/resolv.conf; remove it",
-    ]],
     ["fileKeyRef refused, the only member of valueFrom", pod(app("      env:\n        - name: A\n          valueFrom:\n            fileKeyRef: {volumeName: v, path: a.env, key: A}\n")), [
       "12:13: spec.containers[0].env[0].valueFrom.fileKeyRef: not supported yet by podd; podd reads no variables from files yet; set env values instead",
     ]],

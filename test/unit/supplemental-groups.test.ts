@@ -121,6 +121,7 @@ function launchContext(sc: PodSecurityContext, files: { passwd?: string; group?:
     workDir: "/s/work",
     terminationLog: undefined,
     node: { name: "n", hostIP: "127.0.0.1", allocatable: { milliCpu: 1000n, memoryBytes: 1n << 30n } },
+    podIPs: [],
     ...files,
   };
 }

@@ -22,6 +22,9 @@ export const supervisorFlags = {
   "system-reserved": { type: "string" },
   "kube-reserved": { type: "string" },
   "allowed-unsafe-sysctls": { type: "string" },
+  "cni-conf-dir": { type: "string" },
+  "cni-bin-dir": { type: "string" },
+  "cni-timeout": { type: "string" },
 } as const;
 
 type Values = { [K in keyof typeof supervisorFlags]?: string | undefined };
@@ -70,5 +73,23 @@ export function supervisorOptions(v: Values, env: NodeJS.ProcessEnv = process.en
     ...(v["system-reserved"] !== undefined ? { systemReserved: parseReservation("system-reserved", v["system-reserved"]) } : {}),
     ...(v["kube-reserved"] !== undefined ? { kubeReserved: parseReservation("kube-reserved", v["kube-reserved"]) } : {}),
     ...(v["allowed-unsafe-sysctls"] !== undefined ? { allowedUnsafeSysctls: parseAllowedUnsafeSysctls(v["allowed-unsafe-sysctls"]) } : {}),
+    network: networkOptions(v),
   };
+}
+
+/** --cni-conf-dir, --cni-bin-dir (a list, ':' or ',' between, as CNI_PATH and the kubelet's flag), --cni-timeout. */
+function networkOptions(v: Values): NonNullable<SupervisorOptions["network"]> {
+  const out: NonNullable<SupervisorOptions["network"]> = {};
+  if (v["cni-conf-dir"] !== undefined) out.confDir = resolve(v["cni-conf-dir"]);
+  if (v["cni-bin-dir"] !== undefined) {
+    const dirs = v["cni-bin-dir"].split(/[:,]/).filter((d) => d !== "");
+    if (dirs.length === 0) throw new PoddError(`invalid --cni-bin-dir "${v["cni-bin-dir"]}": one or more directories, separated by ':'`, { code: "Invalid" });
+    out.binDirs = dirs.map((d) => resolve(d));
+  }
+  if (v["cni-timeout"] !== undefined) {
+    const ms = parseDuration(v["cni-timeout"]);
+    if (ms < 1) throw new PoddError(`invalid --cni-timeout "${v["cni-timeout"]}": must be positive`, { code: "Invalid" });
+    out.timeoutMs = ms;
+  }
+  return out;
 }
