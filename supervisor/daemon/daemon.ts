@@ -195,7 +195,7 @@ export class Daemon implements ApiBackend {
     const net = this.sup.runtime.network;
     for (const bad of net.unreadable) this.log.error(`network attachment ${bad.path}: ${bad.error}; it is left as it is, and what it holds (an address, port mappings) is not released`);
     const released = await net.releaseStale(
-      (r) => desired.has(argOf(r, "K8S_POD_UID") ?? "") && r.result !== undefined && existsSync(r.netns),
+      (r) => desired.has(argOf(r, "K8S_POD_UID") ?? "") && r.result !== undefined && !r.partial && existsSync(r.netns),
       (r, err) => this.log.error(`release the network attachment of pod ${argOf(r, "K8S_POD_NAMESPACE")}/${argOf(r, "K8S_POD_NAME")} (container ${r.containerId}): ${err.message}; tried again at the next start`),
     );
     if (released) this.log.info(`released ${released} network attachment(s) of pods that no longer run`);

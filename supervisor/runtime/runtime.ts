@@ -260,7 +260,7 @@ export class Runtime {
   async adoptSandbox(pod: BoundPod): Promise<{ podIPs: string[]; checkFailed?: string }> {
     const ref = podRef(pod);
     const hostNetwork = pod.spec.hostNetwork === true;
-    const ips = hostNetwork ? [this.node.hostIP] : podAddresses(this.network.ofPod(ref.uid).find((r) => r.result)?.result);
+    const ips = hostNetwork ? [this.node.hostIP] : podAddresses(this.network.completeOf(ref.uid)?.result);
     this.addressed.set(ref.uid, { pod, ips });
     this.refreshHosts(ref.namespace);
     if (hostNetwork) return { podIPs: ips };

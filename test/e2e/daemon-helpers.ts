@@ -57,9 +57,14 @@ export function socketOf(env: Env): string {
   return join(env.run, "podd.sock");
 }
 
-/** Starts `podd daemon` on env and waits until it answers /healthz. */
-export async function startDaemon(env: Env, extraArgs: string[] = [], socket = socketOf(env)): Promise<Daemon> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "daemon", ...env.flags, "--socket", socket, ...extraArgs], {
+/**
+ * Starts `podd daemon` on env and waits until it answers /healthz; with netns, in that network
+ * namespace (nsenter execs the daemon: its pid is the daemon's).
+ */
+export async function startDaemon(env: Env, extraArgs: string[] = [], socket = socketOf(env), netns?: string): Promise<Daemon> {
+  const argv = [process.execPath, "--import", "tsx", cli, "daemon", ...env.flags, "--socket", socket, ...extraArgs];
+  if (netns) argv.unshift("nsenter", `--net=${netns}`);
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: repo,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -3,9 +3,11 @@
 //
 // Two records per attachment, so that no address or port mapping is ever leaked:
 // - before ADD, an intent in the state root (attachments/<id>.json, fsynced): the list's bytes,
-//   the arguments. It outlives a crash between ADD and the write of the result, and a reboot,
-//   after which host-local's leases are still on disk but nothing else is; DEL then runs with
-//   the list the attachment was made with, whatever the configuration directory holds now.
+//   the arguments, and after each plugin but the last the result so far. It outlives a crash
+//   in the middle of ADD (DEL then gets what the plugins that ran made: the firewall plugin
+//   removes its rules only for addresses it is told of), and a reboot, after which
+//   host-local's leases are still on disk but nothing else is; DEL then runs with the list the
+//   attachment was made with, whatever the configuration directory holds now.
 // - after ADD, the result in the run root, in libcni's cache format (results/<net>-<id>-<if>):
 //   what DEL and CHECK are given as prevResult, and the pod's IPs for a daemon that adopts it.
 // Both go only once DEL has succeeded; a DEL that fails leaves them, and is retried.
@@ -60,6 +62,8 @@ export interface AttachmentRecord {
   cniArgs: [string, string][];
   capabilityArgs: { portMappings?: PortMapping[]; dns?: DnsCapability };
   result?: Record<string, unknown>;
+  /** in memory only: result is what an ADD cut short had made, not the list's final result */
+  partial?: true;
 }
 
 export interface AttachRequest {
@@ -110,7 +114,7 @@ export class PodNetwork {
         const intent = JSON.parse(readFileSync(path, "utf8")) as AttachmentRecord;
         if (intent.kind !== "cniCacheV1" || typeof intent.containerId !== "string") throw new Error("not an attachment record");
         const result = readResult(this.resultPath(intent));
-        this.records.set(intent.containerId, result ? { ...intent, result } : intent);
+        this.records.set(intent.containerId, result ? { ...intent, result } : intent.result ? { ...intent, partial: true } : intent);
       } catch (err) {
         this.unreadable.push({ path, error: (err as Error).message });
       }
@@ -131,10 +135,9 @@ export class PodNetwork {
     return [...this.records.values()];
   }
 
-  /** The pod's addresses from its attachment's result, the IPv4 one first. */
-  ipsOf(uid: string): string[] {
-    const r = this.ofPod(uid).find((a) => a.result);
-    return r?.result ? resultIPs(r.result) : [];
+  /** The pod's attachment that ADD completed, if it has one. */
+  completeOf(uid: string): AttachmentRecord | undefined {
+    return this.ofPod(uid).find((a) => a.result && !a.partial);
   }
 
   /**
@@ -162,14 +165,21 @@ export class PodNetwork {
       capabilityArgs: { ...(req.portMappings.length > 0 ? { portMappings: req.portMappings } : {}), ...(req.dns ? { dns: req.dns } : {}) },
     };
     mkdirSync(this.intentDir(), { recursive: true, mode: 0o700 });
-    writeFileAtomic(join(this.intentDir(), `${containerId}.json`), JSON.stringify(record) + "\n", 0o600);
+    this.writeIntent(record);
     this.records.set(containerId, record);
     let prev: Record<string, unknown> | undefined;
     try {
-      for (const plugin of list.plugins) prev = await this.call("ADD", list, plugin, record, prev);
+      for (const [i, plugin] of list.plugins.entries()) {
+        prev = await this.call("ADD", list, plugin, record, prev);
+        if (prev && i < list.plugins.length - 1) {
+          const sofar: AttachmentRecord = { ...record, result: prev, partial: true };
+          this.writeIntent(sofar);
+          this.records.set(containerId, sofar);
+        }
+      }
     } catch (err) {
       try {
-        await this.detachOne(record);
+        await this.detachOne(prev ? { ...record, result: prev, partial: true } : record);
       } catch (delErr) {
         throw new PoddError(`${(err as Error).message}; tearing the attachment down again also failed: ${(delErr as Error).message}`, { cause: err });
       }
@@ -180,6 +190,11 @@ export class PodNetwork {
     writeFileAtomic(this.resultPath(done), JSON.stringify(done) + "\n", 0o600);
     this.records.set(containerId, done);
     return done;
+  }
+
+  private writeIntent(r: AttachmentRecord): void {
+    const { partial: _, ...persisted } = r;
+    writeFileAtomic(join(this.intentDir(), `${r.containerId}.json`), JSON.stringify(persisted) + "\n", 0o600);
   }
 
   /** DEL of every attachment of the pod. Throws on the first that fails; its records stay for a retry. */
@@ -202,7 +217,7 @@ export class PodNetwork {
    * the first failure's message, or undefined when the attachment is as it was made.
    */
   async check(uid: string): Promise<string | undefined> {
-    const record = this.ofPod(uid).find((r) => r.result);
+    const record = this.completeOf(uid);
     if (!record) return "the pod has no network attachment on record";
     const list = parseConfList(Buffer.from(record.config, "base64"), `the attachment of container ${record.containerId}`);
     if (!hasCheck(list)) return undefined;
