@@ -12,13 +12,8 @@
  *
  *   podd-init sandbox --hostname NAME [--net PATH] [--ipc PATH] [--uts PATH]
  *                     [--pid PATH --pid-record FILE [--pid-cgroup DIR]...]
- *                     [--sysctl NAME=VALUE ...]
  *       Creates the pod's namespaces (only the kinds given a PATH), sets the
- *       hostname, brings `lo` up, sets each sysctl in them (writes VALUE to
- *       /proc/sys/NAME, NAME dotted as net.ipv4.ip_local_port_range or slashed
- *       as net/ipv4/ip_local_port_range; only net.* with --net and the IPC
- *       namespace's kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* with
- *       --ipc), bind-mounts /proc/self/ns/<kind> onto PATH (creating it 0444
+ *       hostname, brings `lo` up, bind-mounts /proc/self/ns/<kind> onto PATH (creating it 0444
  *       if missing) and exits 0. The namespaces then live as long as those
  *       bind mounts. --pid also makes a PID namespace for the whole pod, whose
  *       PID 1 is a podd-init that only reaps (in the pod's other namespaces,
@@ -26,8 +21,7 @@
  *       the --pid-cgroup DIRs, its pid and start time in FILE ("PID
  *       STARTTIME"), and lives until it is sent SIGKILL (or its cgroup is
  *       killed), which ends the namespace. On failure it undoes what it did
- *       and prints one line naming the step (the sysctl), the path and the
- *       errno.
+ *       and prints one line naming the step, the path and the errno.
  *       Expectation on the caller: the pin files live in a directory that is a
  *       *shared* bind mount of itself (supervisor/sandbox.ts makes it so, on
  *       purpose). A mount namespace created later (a host service's) then
@@ -38,6 +32,16 @@
  *       the old root after pivot_root, and under --hide for the host's root
  *       (without --rootfs it keeps them while it runs). podd-init does not
  *       arrange the shared directory.
+ *
+ *   podd-init sysctl [--net PATH] [--ipc PATH] NAME=VALUE ...
+ *       Joins the network and IPC namespaces pinned at the PATHs and sets each
+ *       sysctl in them (writes VALUE to /proc/sys/NAME, NAME dotted as
+ *       net.ipv4.ip_local_port_range or slashed as net/ipv4/ip_local_port_range;
+ *       only net.* with --net and the IPC namespace's kernel.shm*, kernel.msg*,
+ *       kernel.sem, fs.mqueue.* with --ipc). Run after the pod's network is set
+ *       up, so that the pod's sysctls win over what the CNI plugins set. Stops
+ *       at the first that fails, printing one line naming the sysctl, the step,
+ *       the path and the errno.
  *
  *   podd-init container [OPTIONS] -- CMD [ARG...]
  *       The monitor (this process, in its own session, outside the container's
@@ -193,6 +197,8 @@ int main(int argc, char **argv)
 		return container_main(argc - 1, argv + 1);
 	if (strcmp(role, "exec") == 0)
 		return exec_main(argc - 1, argv + 1);
+	if (strcmp(role, "sysctl") == 0)
+		return sysctl_main(argc - 1, argv + 1);
 	if (strcmp(role, "unpack") == 0)
 		return unpack_main(argc - 1, argv + 1);
 	if (strcmp(role, "--") == 0) {
@@ -201,6 +207,6 @@ int main(int argc, char **argv)
 		return plain_main(argv + 2);
 	}
 	if (role[0] == '-')
-		usage_error("unknown option \"%s\" (roles: sandbox, container, exec, unpack; or [--] CMD)", role);
+		usage_error("unknown option \"%s\" (roles: sandbox, sysctl, container, exec, unpack; or [--] CMD)", role);
 	return plain_main(argv + 1);
 }

@@ -245,5 +245,6 @@ int sandbox_main(int argc, char **argv);
 int container_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
 int unpack_main(int argc, char **argv);
+int sysctl_main(int argc, char **argv);
 
 #endif

@@ -210,8 +210,13 @@ export class Runtime {
       if (spec.sharePid) await this.cgroups.createContainer(ref.uid, POD_INIT_CGROUP);
       const sb = await this.sandboxes.create(spec.sharePid ? { ...spec, podInitCgroups: this.cgroups.containerDirs(ref.uid, POD_INIT_CGROUP) } : spec);
       try {
-        return { podIPs: await this.connect(pod, sb) };
+        const podIPs = await this.connect(pod, sb);
+        await this.sandboxes.setSysctls(spec, sb);
+        return { podIPs };
       } catch (err) {
+        await this.detachNetwork(pod).catch((delErr: unknown) => {
+          throw new PoddError(`${(err as Error).message}; tearing the network down also failed: ${(delErr as Error).message}`, { cause: err });
+        });
         await this.sandboxes.destroy(spec);
         throw err;
       }

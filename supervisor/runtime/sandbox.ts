@@ -2,8 +2,8 @@
 // short-lived `podd-init sandbox` and kept alive only by bind mounts of their ns files (no pause
 // process), plus the pod's /etc/hostname and /dev/shm, and the files its /etc/hosts and
 // /etc/resolv.conf are bound from (their text is the network's: runtime/network/).
-// The pod's sysctls are set inside those namespaces by podd-init before it pins them, so a
-// sysctl that cannot be set leaves no sandbox behind.
+// The pod's sysctls are set inside those namespaces by `podd-init sysctl` once the pod's
+// network is set up (setSysctls), so that they win over what the CNI plugins set.
 //
 // Mount propagation: the pod's ns directory is a bind mount of itself made *shared*. A mount
 // namespace created later by a host service, which keeps its propagation, holds copies of the
@@ -110,18 +110,12 @@ export class SandboxManager {
         args.push("--pid-record", this.podInitRecord(spec.pod));
         for (const dir of spec.podInitCgroups ?? []) args.push("--pid-cgroup", dir);
       }
-      const sysctls = spec.sysctls ?? [];
-      for (const s of sysctls) args.push("--sysctl", `${s.name}=${s.value}`);
       if (sb.ns.net || sb.ns.ipc || sb.ns.uts || sb.ns.pid) {
         try {
           await runChecked(`create sandbox for pod ${spec.pod.name}`, this.initPath, args);
         } catch (err) {
           throw new SandboxError((err as Error).message, { cause: err });
         }
-      } else if (sysctls.length > 0) {
-        // Admission refuses this (every sysctl podd allows is of the net or IPC namespace); a
-        // sysctl set here would be the host's.
-        throw new SandboxError(`create sandbox for pod ${spec.pod.name}: sysctls need a network or IPC namespace of the pod's own`);
       }
       if (sb.shm) {
         mkdirSync(sb.shm, { mode: 0o1777 });
@@ -134,6 +128,22 @@ export class SandboxManager {
         throw new PoddError(`${(err as Error).message}; cleaning up also failed: ${(cleanupErr as Error).message}`, { cause: err });
       });
       throw err;
+    }
+  }
+
+  /**
+   * The pod's sysctls, set by `podd-init sysctl` in its network and IPC namespaces. Admission
+   * let through only those of a namespace the pod has of its own; podd-init refuses any other,
+   * which would be the host's.
+   */
+  async setSysctls(spec: SandboxSpec, sb: Sandbox): Promise<void> {
+    const sysctls = spec.sysctls ?? [];
+    if (sysctls.length === 0) return;
+    const args = ["sysctl", ...(sb.ns.net ? ["--net", sb.ns.net] : []), ...(sb.ns.ipc ? ["--ipc", sb.ns.ipc] : []), ...sysctls.map((s) => `${s.name}=${s.value}`)];
+    try {
+      await runChecked(`set the sysctls of pod ${spec.pod.name}`, this.initPath, args);
+    } catch (err) {
+      throw new SandboxError((err as Error).message, { cause: err });
     }
   }
 

@@ -32,7 +32,7 @@ interface Line {
   text: string;
 }
 
-interface RunningDaemon {
+export interface RunningDaemon {
   pid: number;
   socket: string;
   child: ChildProcess;
@@ -44,11 +44,16 @@ interface RunningDaemon {
   servingAt: number;
 }
 
-/** Starts `podd daemon` from dist/ on env's roots, and waits until it answers /healthz. */
-async function startDaemon(env: Env, extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
+/**
+ * Starts `podd daemon` from dist/ on env's roots, and waits until it answers /healthz; with
+ * netns, in that network namespace (nsenter execs it: the pid is the daemon's).
+ */
+export async function startDaemon(env: Env, extraEnv: NodeJS.ProcessEnv = {}, netns?: string): Promise<RunningDaemon> {
   const socket = join(env.run, "podd.sock");
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, [poddMain, "daemon", ...env.flags, "--socket", socket], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...extraEnv } });
+  const argv = [process.execPath, poddMain, "daemon", ...env.flags, "--socket", socket];
+  if (netns) argv.unshift("nsenter", `--net=${netns}`);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...extraEnv } });
   const lines: Line[] = [];
   for (const s of [child.stdout!, child.stderr!]) {
     let partial = "";
@@ -78,7 +83,7 @@ async function startDaemon(env: Env, extraEnv: NodeJS.ProcessEnv = {}): Promise<
   return { pid: child.pid!, socket, child, lines, exited, spawnedAt, servingAt: Date.now() };
 }
 
-async function killDaemon(d: RunningDaemon | undefined): Promise<void> {
+export async function killDaemon(d: RunningDaemon | undefined): Promise<void> {
   if (!d || d.child.exitCode !== null || d.child.signalCode !== null) return;
   process.kill(d.pid, "SIGKILL");
   await d.exited;
@@ -98,7 +103,7 @@ function exec(argv: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number |
   });
 }
 
-async function mustExec(what: string, argv: string[], env?: NodeJS.ProcessEnv) {
+export async function mustExec(what: string, argv: string[], env?: NodeJS.ProcessEnv) {
   const r = await exec(argv, env);
   if (r.code !== 0) throw new Error(`${what}: ${argv.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
   return r;
@@ -106,7 +111,7 @@ async function mustExec(what: string, argv: string[], env?: NodeJS.ProcessEnv) {
 
 // ---- pods --------------------------------------------------------------------------------------
 
-const sleepPod = (name: string, image: string, containers: string[]) => `apiVersion: v1
+export const sleepPod = (name: string, image: string, containers: string[]) => `apiVersion: v1
 kind: Pod
 metadata:
   name: ${name}
@@ -134,7 +139,7 @@ async function listPods(socket: string): Promise<ApiPod[]> {
  * Follows the daemon's pod watch stream; `until(n)` resolves with the epoch ms when n pods have
  * had every container running at the same time.
  */
-function watchRunning(socket: string): { until(n: number, ms: number): Promise<number>; close(): void } {
+export function watchRunning(socket: string): { until(n: number, ms: number): Promise<number>; close(): void } {
   const running = new Set<string>();
   let waiter: { n: number; resolve: (at: number) => void } | undefined;
   let failure: Error | undefined;
@@ -176,7 +181,7 @@ function watchRunning(socket: string): { until(n: number, ms: number): Promise<n
 }
 
 /** Deletes every pod through the API and waits until none is listed; the ms it took. */
-async function deleteAll(socket: string, grace?: number): Promise<number> {
+export async function deleteAll(socket: string, grace?: number): Promise<number> {
   const t0 = Date.now();
   const pods = await listPods(socket);
   await Promise.all(

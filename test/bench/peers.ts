@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxRootfs, destroyEnv, ensureBuilt, leftovers, poddMain, type Env, type Leftovers } from "../e2e/harness.ts";
+import { busyboxRootfs, destroyEnv, ensureBuilt, leftovers, LOOPBACK_ONLY, poddMain, type Env, type Leftovers } from "../e2e/harness.ts";
 
 export { ensureBuilt, poddMain };
 
@@ -22,6 +22,11 @@ export function benchEnv(tag: string): Env {
     cgroupParent: `podd-bench-${process.pid}-${tag}`,
   };
   for (const d of [env.state, env.run, env.log]) mkdirSync(d);
+  // Pods with nothing but loopback, as the tests' (harness.ts): podd's own network would make a
+  // bridge and firewall rules in this machine's network namespace. The network benchmark makes
+  // a namespace of its own for that.
+  mkdirSync(join(env.state, "cni", "net.d"), { recursive: true });
+  writeFileSync(join(env.state, "cni", "net.d", "00-loopback.conflist"), LOOPBACK_ONLY);
   return { ...env, flags: ["--root", env.state, "--run-root", env.run, "--log-root", env.log, "--cgroup-parent", env.cgroupParent] };
 }
 

@@ -6,6 +6,7 @@ import { podStart, scale } from "./pod.bench.ts";
 import { inputs } from "./input.bench.ts";
 import { unpackLayer } from "./unpack.bench.ts";
 import { images } from "./images.bench.ts";
+import { network } from "./network.bench.ts";
 import { median, timeCommand } from "./lib.ts";
 
 const only = process.argv.slice(2);
@@ -20,6 +21,7 @@ const benches: [string, () => string | Promise<string>][] = [
   ["input", inputs],
   ["unpack", unpackLayer],
   ["images", images],
+  ["network", network],
 ];
 if (process.getuid?.() !== 0) {
   console.error("benchmarks need root (namespaces, cgroups)");

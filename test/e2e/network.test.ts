@@ -312,6 +312,31 @@ describe("pod networking under faults", { skip, timeout: 300_000 }, () => {
     });
   });
 
+  test("a daemon that takes a pod up checks its attachment: as it was made, nothing is said; broken, a NetworkNotReady warning", async () => {
+    await withFaultDaemon(async (env, start) => {
+      let d = await start();
+      await putPod(d, sleeper("p"));
+      await waitRunning(d, "p", "c");
+      const ip = (await getPod(d, "p")).status.podIP;
+      await crashDaemon(d);
+      d = await start();
+      await waitFor("the pod adopted", async () => (await events(d, "p")).some((e) => e.reason === "Adopted"));
+      await waitFor("CHECK run", () => calls(env.bin).some((c) => c.cmd === "CHECK"));
+      assert.equal((await getPod(d, "p")).status.podIP, ip, "the address is taken up from the attachment's result");
+      // The plugins' CHECKs have all answered once the last one (the test plugin) was called.
+      assert.ok(!(await events(d, "p")).some((e) => e.reason === "NetworkNotReady"));
+      // Someone takes the pod's address away behind podd's back.
+      const [pod] = readdirSync(join(env.run, "pods"));
+      inNetns(join(env.run, "pods", pod!, "ns", "net"), "ip", ["addr", "flush", "dev", "eth0"], true);
+      await crashDaemon(d);
+      d = await start();
+      const warned = await waitFor("NetworkNotReady", async () => (await events(d, "p")).find((e) => e.reason === "NetworkNotReady"));
+      assert.match(warned.message, /CNI plugin bridge \(CHECK\) failed/);
+      await deleteAll(d, ["p"]);
+      assert.deepEqual(networkLeftovers(env, "podd-fault"), nothingLeft);
+    });
+  });
+
   test("after a reboot (run root empty, links and rules gone, leases on disk) the old attachments are released with the list they were made with", async () => {
     await withFaultDaemon(async (env, start) => {
       let d = await start();

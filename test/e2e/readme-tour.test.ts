@@ -7,13 +7,14 @@
 // each must print. A command of the README without a check here, or a check without its
 // command, fails the test, so the two cannot drift apart.
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { destroyEnv, e2eSkip, ensureBuilt, leftovers, makeEnv, repo, waitFor, type Env } from "./harness.ts";
+import { makeNetns, removeNetns } from "../lib/netns.ts";
 
-const skip = e2eSkip();
+const skip = e2eSkip() || (existsSync("/usr/lib/cni/bridge") ? false : "needs Debian's containernetworking-plugins (the tour's pods are on podd's own network)");
 
 interface Step {
   command: string;
@@ -62,9 +63,12 @@ interface Ran {
   stderr: string;
 }
 
+/** The network namespace the tour runs in, so that podd's own network is made there, not on the host. */
+let tourNetns = "";
+
 function bash(script: string, cwd: string, env: NodeJS.ProcessEnv, input = "", timeoutMs = 120_000): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-c", script], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("nsenter", [`--net=${tourNetns}`, "bash", "-c", script], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -113,7 +117,7 @@ const checks: Record<string, (r: Ran) => void> = {
     assert.ok(cmdline.some((a) => a.endsWith("/dist/podd.js")), `the daemon runs from dist/: ${cmdline.join(" ")}`);
     assert.ok(cmdline.includes("daemon"));
   },
-  "podd get pods -o wide": (r) => assert.match(r.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE.*\nweb\s+2\/2\s+Running\s+0\s+/),
+  "podd get pods -o wide": (r) => assert.match(r.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE.*\nweb\s+2\/2\s+Running\s+0\s+\S+\s+10\.87\.\d+\.\d+\s/),
   "podd get pods -A -l app=web --field-selector status.phase=Running": (r) => assert.match(r.stdout, /^NAMESPACE\s+NAME\s+READY\s+STATUS.*\ndefault\s+web\s+2\/2\s+Running\s/),
   "podd describe pod web": (r) => {
     assert.match(r.stdout, /^Name:\s+web$/m);
@@ -154,6 +158,10 @@ describe("the README's tour", { skip }, () => {
 
     const env: Env = makeEnv();
     try {
+      // As a user's machine: podd's own network (not the tests' loopback-only list), made in a
+      // network namespace of the test's own, which the daemon that apply starts inherits.
+      rmSync(join(env.state, "cni", "net.d"), { recursive: true, force: true });
+      tourNetns = makeNetns(join(env.dir, "tour.net"));
       const cwd = join(env.dir, "tour");
       mkdirSync(cwd);
       for (const d of ["examples", "node_modules"]) symlinkSync(join(repo, d), join(cwd, d));
@@ -193,6 +201,7 @@ describe("the README's tour", { skip }, () => {
           return true; // gone
         }
       }, 30_000);
+      removeNetns(tourNetns);
       assert.deepEqual(leftovers(env), { mounts: [], cgroups: [], processes: [], pins: [] }, "nothing of the tour's pods is left");
     } finally {
       destroyEnv(env);

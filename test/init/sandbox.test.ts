@@ -93,7 +93,7 @@ describe("podd-init sandbox", { skip: needsRoot }, () => {
       assert.ok(!fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8").includes(dir));
     }));
 
-  test("--sysctl sets each sysctl in the sandbox's own namespaces, dotted or slashed; the host's stay as they were", () =>
+  test("podd-init sysctl sets each sysctl in the pinned namespaces, dotted or slashed; the host's stay as they were", () =>
     withCleanup(async (c) => {
       const holder = await startHolder(c);
       const dir = c.tmpdir();
@@ -103,8 +103,9 @@ describe("podd-init sandbox", { skip: needsRoot }, () => {
       // Values the host does not have (nor a fresh namespace), so that reading them proves they were set.
       const range = hostRange === "20000 20999" ? "21000 21999" : "20000 20999";
       const msgmax = String(Number(hostMsgmax) + 1024);
-      const r = holder.run([INIT, "sandbox", "--hostname", "s", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "--uts", `${dir}/uts`,
-        "--sysctl", `net/ipv4/ip_local_port_range=${range}`, "--sysctl", `kernel.msgmax=${msgmax}`]);
+      const made = holder.run([INIT, "sandbox", "--hostname", "s", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "--uts", `${dir}/uts`]);
+      assert.equal(made.status, 0, made.stderr);
+      const r = holder.run([INIT, "sysctl", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, `net/ipv4/ip_local_port_range=${range}`, `kernel.msgmax=${msgmax}`]);
       assert.equal(r.status, 0, r.stderr);
       const inside = run("nsenter", [`--net=${holder.view(`${dir}/net`)}`, `--ipc=${holder.view(`${dir}/ipc`)}`, "cat", "/proc/sys/net/ipv4/ip_local_port_range", "/proc/sys/kernel/msgmax"]);
       assert.equal(inside.status, 0, inside.stderr);
@@ -113,34 +114,37 @@ describe("podd-init sandbox", { skip: needsRoot }, () => {
       assert.equal(read("/proc/sys/kernel/msgmax"), hostMsgmax);
     }));
 
-  test("a sysctl the kernel refuses fails the sandbox before anything is pinned", () =>
+  test("a sysctl the kernel refuses: podd-init sysctl names it, the step, the path and the errno", () =>
     withCleanup(async (c) => {
       const holder = await startHolder(c);
       const dir = c.tmpdir();
+      const made = holder.run([INIT, "sandbox", "--hostname", "s", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "--uts", `${dir}/uts`]);
+      assert.equal(made.status, 0, made.stderr);
       const refused: [string, string][] = [
         ["net.core.somaxconn=many", "write /proc/sys/net/core/somaxconn: Invalid argument"],
         ["net.ipv4.no_such_sysctl=1", "open /proc/sys/net/ipv4/no_such_sysctl: No such file or directory"],
       ];
       for (const [sysctl, why] of refused) {
-        const r = holder.run([INIT, "sandbox", "--hostname", "s", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "--uts", `${dir}/uts`, "--sysctl", "kernel.shm_rmid_forced=1", "--sysctl", sysctl]);
+        const r = holder.run([INIT, "sysctl", "--net", `${dir}/net`, "--ipc", `${dir}/ipc`, "kernel.shm_rmid_forced=1", sysctl]);
         assert.equal(r.status, 1);
-        assert.equal(r.stderr, `podd-init sandbox: sysctl ${sysctl}: ${why}\n`);
-        assert.deepEqual(fs.readdirSync(dir), [], "no pin file");
-        assert.ok(!fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8").includes(dir), "nothing mounted");
+        assert.equal(r.stderr, `podd-init sysctl: sysctl ${sysctl}: ${why}\n`);
       }
+      const r = holder.run([INIT, "sysctl", "--net", `${dir}/none`, "net.core.somaxconn=1"]);
+      assert.equal(r.stderr, `podd-init sysctl: open ${dir}/none: No such file or directory\n`);
     }));
 
-  test("--sysctl of no namespace, or of one it does not create, is refused: it would be the host's", () => {
+  test("a sysctl of no namespace, or of one not given, is refused: it would be the host's", () => {
     const hostSwappiness = fs.readFileSync("/proc/sys/vm/swappiness", "utf8");
     const cases: [string[], RegExp][] = [
-      [["--net", "/nonexistent/net", "--sysctl", "vm.swappiness=7"], /--sysctl vm\.swappiness: not a namespaced sysctl/],
-      [["--net", "/nonexistent/net", "--sysctl", "kernel.shm_rmid_forced=1"], /--sysctl kernel\.shm_rmid_forced needs --ipc/],
-      [["--ipc", "/nonexistent/ipc", "--sysctl", "net.core.somaxconn=1"], /--sysctl net\.core\.somaxconn needs --net/],
-      [["--ipc", "/nonexistent/ipc", "--sysctl", "kernel/../../sys=1"], /expected NAME=VALUE/],
-      [["--ipc", "/nonexistent/ipc", "--sysctl", "kernel.msgmax"], /expected NAME=VALUE/],
+      [["--net", "/nonexistent/net", "vm.swappiness=7"], /vm\.swappiness: not a namespaced sysctl/],
+      [["--net", "/nonexistent/net", "kernel.shm_rmid_forced=1"], /kernel\.shm_rmid_forced needs --ipc/],
+      [["--ipc", "/nonexistent/ipc", "net.core.somaxconn=1"], /net\.core\.somaxconn needs --net/],
+      [["--ipc", "/nonexistent/ipc", "kernel/../../sys=1"], /expected NAME=VALUE/],
+      [["--ipc", "/nonexistent/ipc", "kernel.msgmax"], /expected NAME=VALUE/],
+      [["--ipc", "/nonexistent/ipc"], /nothing to do/],
     ];
     for (const [args, why] of cases) {
-      const r = run(INIT, ["sandbox", ...args]);
+      const r = run(INIT, ["sysctl", ...args]);
       assert.equal(r.status, 2, args.join(" "));
       assert.match(r.stderr, why);
     }

@@ -60,7 +60,8 @@ export function podDnsConfig(pod: PodDns, host: DnsConfig): { config: DnsConfig;
       const m = pod.metadata as { name: string; namespace?: string; uid?: string };
       warnings.push({
         reason: "MissingClusterDNS",
-        message: `pod: "${m.name}_${m.namespace ?? "default"}(${m.uid ?? ""})". kubelet does not have ClusterDNS IP configured and cannot create Pod using "ClusterFirst" policy. Falling back to "Default" policy.`,
+        // The kubelet's wording, with podd for the kubelet: there is no cluster DNS to configure.
+        message: `pod: "${m.name}_${m.namespace ?? "default"}(${m.uid ?? ""})". podd does not have ClusterDNS IP configured and cannot create Pod using "${policy}" policy. Falling back to "Default" policy.`,
       });
     }
     base = { servers: [...host.servers], searches: [...host.searches], options: [...host.options] };
