@@ -43,6 +43,7 @@ export interface DaemonPlace {
   "run-root"?: string | undefined;
   "log-root"?: string | undefined;
   "cgroup-parent"?: string | undefined;
+  "pod-network"?: string | undefined;
   "cni-conf-dir"?: string | undefined;
   "cni-bin-dir"?: string | undefined;
 }
@@ -52,6 +53,7 @@ const daemonPlaceFlags = {
   "run-root": { type: "string" },
   "log-root": { type: "string" },
   "cgroup-parent": { type: "string" },
+  "pod-network": { type: "string" },
   "cni-conf-dir": { type: "string" },
   "cni-bin-dir": { type: "string" },
 } as const;
@@ -84,6 +86,7 @@ export const spawnDaemon: ApplyDeps["startDaemon"] = async (socket, place) => {
   // Paths resolved here: the daemon's working directory need not stay this one's.
   const passOn = (["root", "run-root", "log-root", "cni-conf-dir"] as const).flatMap((f) => (place[f] === undefined ? [] : [`--${f}`, resolve(place[f])]));
   if (place["cgroup-parent"] !== undefined) passOn.push("--cgroup-parent", place["cgroup-parent"]);
+  if (place["pod-network"] !== undefined) passOn.push("--pod-network", place["pod-network"]);
   if (place["cni-bin-dir"] !== undefined) passOn.push("--cni-bin-dir", place["cni-bin-dir"].split(/[:,]/).filter((d) => d !== "").map((d) => resolve(d)).join(":"));
   // --socket always: with another --run-root the daemon's default socket is not the one we wait on.
   const args = [...cliCommand(), "daemon", ...passOn, "--socket", resolve(socket)];
@@ -323,6 +326,6 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
 
 export const apply: Verb = {
   summary: "Create or update pods from manifests, starting the daemon if needed (kubectl apply)",
-  usage: "-f FILE|DIR|- [-f …] [-R] [--wait] [--timeout DURATION] [--dry-run=client] [--validate=strict|warn|ignore] [--socket PATH] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] (the last six for a daemon apply starts)",
+  usage: "-f FILE|DIR|- [-f …] [-R] [--wait] [--timeout DURATION] [--dry-run=client] [--validate=strict|warn|ignore] [--socket PATH] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR] (the last seven for a daemon apply starts)",
   run: (argv) => applyMain(argv, processIo()),
 };

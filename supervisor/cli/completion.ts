@@ -5,9 +5,9 @@ import type { Verb } from "./lib/verb.ts";
 
 /** Flags per verb; kept next to the script so a new flag is one line here. */
 export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  apply: ["-f", "--filename", "--wait", "--timeout", "--dry-run=client", "--validate", "--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--cni-conf-dir", "--cni-bin-dir"],
+  apply: ["-f", "--filename", "--wait", "--timeout", "--dry-run=client", "--validate", "--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--pod-network", "--cni-conf-dir", "--cni-bin-dir"],
   completion: [],
-  daemon: ["--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--group", "--manifests", "--image-import", "--image-gc-high-threshold", "--image-gc-low-threshold", "--registries", "--authfile", "--cni-conf-dir", "--cni-bin-dir", "--cni-timeout"],
+  daemon: ["--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--group", "--manifests", "--image-import", "--image-gc-high-threshold", "--image-gc-low-threshold", "--registries", "--authfile", "--pod-network", "--cni-conf-dir", "--cni-bin-dir", "--cni-timeout"],
   delete: ["-f", "--filename", "--grace-period", "--now", "--wait=false", "--timeout", "--all", "-l", "--selector", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   describe: ["-n", "--namespace", "--socket"],
   events: ["-w", "--watch", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
@@ -17,7 +17,7 @@ export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {
   login: ["-u", "--username", "-p", "--password", "--password-stdin", "--authfile", "--registries", "--root"],
   logout: ["--authfile"],
   logs: ["-c", "--container", "-f", "--follow", "-p", "--previous", "--tail", "--timestamps", "--since", "--all-containers", "--prefix", "-n", "--namespace", "--socket"],
-  run: ["-f", "--filename", "-o", "--timeout", "--validate", "--root", "--run-root", "--log-root", "--cgroup-parent", "--cni-conf-dir", "--cni-bin-dir", "--cni-timeout"],
+  run: ["-f", "--filename", "-o", "--timeout", "--validate", "--root", "--run-root", "--log-root", "--cgroup-parent", "--pod-network", "--cni-conf-dir", "--cni-bin-dir", "--cni-timeout"],
   top: ["--containers", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   validate: ["-f", "--filename", "--validate"],
   version: ["--client", "--socket"],

@@ -23,7 +23,7 @@ export function formatEvent(e: PodEvent): string {
 
 export const run: Verb = {
   summary: "Run pods in the foreground until they finish",
-  usage: "-f FILE|DIR|- [-f …] [-R] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N] [--registries FILE] [--authfile FILE] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION]",
+  usage: "-f FILE|DIR|- [-f …] [-R] [-o json] [--timeout DURATION] [--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--backoff-initial D] [--backoff-max D] [--pod-pids-limit N] [--registries FILE] [--authfile FILE] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       filename: { type: "string", short: "f", multiple: true },

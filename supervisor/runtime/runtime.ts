@@ -58,8 +58,11 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** where images of a registry come from; undefined: nothing is pulled */
   registry?: (ref: Reference) => ImageSource;
-  /** pod networking; unset fields: podd's own network, Debian's plugin directory then /opt/cni/bin, 60 s per plugin call */
-  network?: { confDir?: string; binDirs?: string[]; timeoutMs?: number };
+  /**
+   * pod networking; unset fields: podd's own network, Debian's plugin directory then
+   * /opt/cni/bin, 60 s per plugin call. none: no CNI at all, pods have only their loopback.
+   */
+  network?: { none?: boolean; confDir?: string; binDirs?: string[]; timeoutMs?: number };
 }
 
 /** Where the CNI plugins are looked for: Debian's package, then the upstream tarball's place. */
@@ -236,7 +239,13 @@ export class Runtime {
     const dns = podDnsConfig(pod, parseResolvConf(this.sandboxes.hostResolvConf()));
     for (const w of dns.warnings) this.report(ref, "Warning", w.reason, w.message);
     let ips = [this.node.hostIP];
-    if (sb.ns.net) {
+    if (sb.ns.net && this.opts.network?.none) {
+      ips = [];
+      const ports = portMappingsOf(pod);
+      if (ports.length > 0) {
+        throw new SandboxError(`pod ${ref.namespace}/${ref.name} publishes hostPort ${ports[0]!.hostPort}/${ports[0]!.protocol.toUpperCase()}, which needs a pod network; this podd runs with --pod-network none`);
+      }
+    } else if (sb.ns.net) {
       try {
         const attached = await this.network.attach({
           pod: ref,

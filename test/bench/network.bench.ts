@@ -4,7 +4,7 @@
 // on the network until all run. Everything runs in a network namespace the benchmark makes:
 // bridges, addresses and firewall rules never touch this machine's own. BENCH_NET_RUNS,
 // BENCH_NET_PODS size it.
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inNetns, makeNetns, removeNetns } from "../lib/netns.ts";
 import { deleteAll, killDaemon, mustExec, sleepPod, startDaemon, watchRunning, type RunningDaemon } from "./daemon.bench.ts";
@@ -19,9 +19,9 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 export async function network(): Promise<string> {
   const built = ensureBuilt();
   const bare = benchEnv("net-lo");
-  const net = benchEnv("net");
-  // podd's own network for this one: no loopback-only list in its configuration directory.
-  rmSync(join(net.state, "cni", "net.d"), { recursive: true, force: true });
+  const bench = benchEnv("net");
+  // podd's own network for this one: without --pod-network none.
+  const net = { ...bench, flags: bench.flags.filter((f) => f !== "--pod-network" && f !== "none") };
   const ns = makeNetns(join(net.dir, "host.net"));
   const podman = Podman.open();
   const daemons: RunningDaemon[] = [];
@@ -78,7 +78,7 @@ export async function network(): Promise<string> {
     const vs = (x: number) => (pm === undefined ? "-" : ratio(x, pm));
     const rows: (string | number)[][] = [
       ["podd apply --wait, podd's CNI network", m(s.net), vs(m(s.net))],
-      ["podd apply --wait, loopback only", m(s.bare), vs(m(s.bare))],
+      ["podd apply --wait, --pod-network none", m(s.bare), vs(m(s.bare))],
       ["  what the network adds to a podd pod start", r2(m(s.net) - m(s.bare)), "-"],
     ];
     if (podman) {
@@ -115,7 +115,7 @@ export async function network(): Promise<string> {
       ["what", "ms", "per pod"],
       [
         ["podd, podd's CNI network", scaleNet, r2(scaleNet / scalePods)],
-        ["podd, loopback only", scaleBare, r2(scaleBare / scalePods)],
+        ["podd, --pod-network none", scaleBare, r2(scaleBare / scalePods)],
         ["  what the network adds", scaleNet - scaleBare, r2((scaleNet - scaleBare) / scalePods)],
       ],
     );

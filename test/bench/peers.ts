@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxRootfs, destroyEnv, ensureBuilt, leftovers, LOOPBACK_ONLY, poddMain, type Env, type Leftovers } from "../e2e/harness.ts";
+import { busyboxRootfs, destroyEnv, ensureBuilt, leftovers, NO_POD_NETWORK, poddMain, type Env, type Leftovers } from "../e2e/harness.ts";
 
 export { ensureBuilt, poddMain };
 
@@ -25,9 +25,7 @@ export function benchEnv(tag: string): Env {
   // Pods with nothing but loopback, as the tests' (harness.ts): podd's own network would make a
   // bridge and firewall rules in this machine's network namespace. The network benchmark makes
   // a namespace of its own for that.
-  mkdirSync(join(env.state, "cni", "net.d"), { recursive: true });
-  writeFileSync(join(env.state, "cni", "net.d", "00-loopback.conflist"), LOOPBACK_ONLY);
-  return { ...env, flags: ["--root", env.state, "--run-root", env.run, "--log-root", env.log, "--cgroup-parent", env.cgroupParent] };
+  return { ...env, flags: ["--root", env.state, "--run-root", env.run, "--log-root", env.log, "--cgroup-parent", env.cgroupParent, ...NO_POD_NETWORK] };
 }
 
 /** Removes everything the environment holds (processes by pid, mounts, cgroups, files); what it found. */

@@ -40,8 +40,7 @@ export interface Env {
   flags: string[];
 }
 
-/** A CNI list that gives a pod nothing but its loopback (which podd-init has brought up already). */
-export const LOOPBACK_ONLY = JSON.stringify({ cniVersion: "1.0.0", name: "podd-test-lo", plugins: [{ type: "loopback" }] }) + "\n";
+export const NO_POD_NETWORK = ["--pod-network", "none"];
 
 export function makeEnv(): Env {
   const dir = mkdtempSync(join(tmpdir(), "podd-e2e-"));
@@ -53,14 +52,12 @@ export function makeEnv(): Env {
     cgroupParent: `podd-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
   };
   for (const d of [env.state, env.run, env.log]) mkdirSync(d);
-  // Pods of these tests get no network beyond their loopback: podd's own network would make a
-  // bridge, addresses and firewall rules in the host's network namespace. The network tests
-  // run their daemons in network namespaces of their own instead (test/lib/netns.ts).
-  mkdirSync(join(env.state, "cni", "net.d"), { recursive: true });
-  writeFileSync(join(env.state, "cni", "net.d", "00-loopback.conflist"), LOOPBACK_ONLY);
   return {
     ...env,
-    flags: ["--root", env.state, "--run-root", env.run, "--log-root", env.log, "--cgroup-parent", env.cgroupParent],
+    // Pods of these tests get no network beyond their loopback: podd's own network would make a
+    // bridge, addresses and firewall rules in the host's network namespace. The network tests
+    // run their daemons in network namespaces of their own instead (test/lib/netns.ts).
+    flags: ["--root", env.state, "--run-root", env.run, "--log-root", env.log, "--cgroup-parent", env.cgroupParent, ...NO_POD_NETWORK],
   };
 }
 

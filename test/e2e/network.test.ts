@@ -10,17 +10,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { destroyEnv, e2eSkip, fixture, leftovers, makeEnv, podd, waitFor, type Env } from "./harness.ts";
+import { destroyEnv, e2eSkip, fixture, leftovers, makeEnv, NO_POD_NETWORK, podd, waitFor, type Env } from "./harness.ts";
 import { crashDaemon, getPod, killPid, podManifest, putPod, startDaemon, stopDaemon, waitGone, waitRunning, type Daemon } from "./daemon-helpers.ts";
 import { connect, inNetns, makeNetns, removeNetns } from "../lib/netns.ts";
 
 const skip = e2eSkip() || (!existsSync("/usr/lib/cni/bridge") ? "needs Debian's containernetworking-plugins" : false);
 
-/** An env whose pods get podd's own network: no loopback-only list in its configuration directory. */
+/** An env whose pods get podd's own network: without the tests' --pod-network none. */
 function networkEnv(): Env & { hostNs: string } {
   const env = makeEnv();
-  rmSync(join(env.state, "cni", "net.d"), { recursive: true, force: true });
-  return { ...env, hostNs: makeNetns(join(env.dir, "host.net")) };
+  return { ...env, flags: env.flags.slice(0, -NO_POD_NETWORK.length), hostNs: makeNetns(join(env.dir, "host.net")) };
 }
 
 const leaseDir = (env: Env, net = "podd") => join(env.state, "cni", "networks", net);
@@ -325,9 +324,10 @@ describe("pod networking under faults", { skip, timeout: 300_000 }, () => {
       assert.equal((await getPod(d, "p")).status.podIP, ip, "the address is taken up from the attachment's result");
       // The plugins' CHECKs have all answered once the last one (the test plugin) was called.
       assert.ok(!(await events(d, "p")).some((e) => e.reason === "NetworkNotReady"));
-      // Someone takes the pod's address away behind podd's back.
+      // Someone takes the pod's default route away behind podd's back. (Not its address: the
+      // bridge plugin's DEL reads that off eth0 to remove its masquerade rules.)
       const [pod] = readdirSync(join(env.run, "pods"));
-      inNetns(join(env.run, "pods", pod!, "ns", "net"), "ip", ["addr", "flush", "dev", "eth0"], true);
+      inNetns(join(env.run, "pods", pod!, "ns", "net"), "ip", ["route", "del", "default"], true);
       await crashDaemon(d);
       d = await start();
       const warned = await waitFor("NetworkNotReady", async () => (await events(d, "p")).find((e) => e.reason === "NetworkNotReady"));

@@ -22,6 +22,7 @@ export const supervisorFlags = {
   "system-reserved": { type: "string" },
   "kube-reserved": { type: "string" },
   "allowed-unsafe-sysctls": { type: "string" },
+  "pod-network": { type: "string" },
   "cni-conf-dir": { type: "string" },
   "cni-bin-dir": { type: "string" },
   "cni-timeout": { type: "string" },
@@ -77,9 +78,16 @@ export function supervisorOptions(v: Values, env: NodeJS.ProcessEnv = process.en
   };
 }
 
-/** --cni-conf-dir, --cni-bin-dir (a list, ':' or ',' between, as CNI_PATH and the kubelet's flag), --cni-timeout. */
+/**
+ * --pod-network cni (the default) or none (no CNI at all: pods have only their loopback);
+ * --cni-conf-dir, --cni-bin-dir (a list, ':' or ',' between, as CNI_PATH and the kubelet's
+ * flag), --cni-timeout.
+ */
 function networkOptions(v: Values): NonNullable<SupervisorOptions["network"]> {
   const out: NonNullable<SupervisorOptions["network"]> = {};
+  const mode = v["pod-network"] ?? "cni";
+  if (mode !== "cni" && mode !== "none") throw new PoddError(`invalid --pod-network "${mode}": cni or none`, { code: "Invalid" });
+  if (mode === "none") out.none = true;
   if (v["cni-conf-dir"] !== undefined) out.confDir = resolve(v["cni-conf-dir"]);
   if (v["cni-bin-dir"] !== undefined) {
     const dirs = v["cni-bin-dir"].split(/[:,]/).filter((d) => d !== "");
