@@ -11,6 +11,8 @@ export interface RunOptions {
   input?: string;
   /** a time limit: the helper is killed (SIGKILL) and the run fails when it passes */
   timeoutMs?: number;
+  /** a limit on what the helper may print (stdout and stderr each): past it, it is killed and the run fails */
+  maxOutputBytes?: number;
 }
 
 export interface Ran {
@@ -28,8 +30,22 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    let tooMuch = false;
+    const limit = opts.maxOutputBytes ?? Infinity;
+    const over = () => {
+      if (tooMuch) return;
+      tooMuch = true;
+      child.kill("SIGKILL");
+      reject(new PoddError(`${file}: printed more than ${limit} bytes; it was killed`));
+    };
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      if (stdout.length > limit) over();
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+      if (stderr.length > limit) over();
+    });
     child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));
     const started = Date.now();
     const timedOut = (signal: NodeJS.Signals | null) => opts.timeoutMs !== undefined && signal === "SIGKILL" && Date.now() - started >= opts.timeoutMs;

@@ -277,7 +277,8 @@ export class Runtime {
     const ips = hostNetwork ? [this.node.hostIP] : podAddresses(this.network.completeOf(ref.uid)?.result);
     this.addressed.set(ref.uid, { pod, ips });
     this.refreshHosts(ref.namespace);
-    if (hostNetwork) return { podIPs: ips };
+    // Nothing to check: no network namespace of its own, or one made with --pod-network none.
+    if (hostNetwork || (this.opts.network?.none && !this.network.completeOf(ref.uid))) return { podIPs: ips };
     const checkFailed = await this.network.check(ref.uid);
     return { podIPs: ips, ...(checkFailed ? { checkFailed } : {}) };
   }

@@ -126,9 +126,14 @@ describe("pod networking", { skip, timeout: 240_000 }, () => {
     assert.equal(refused.status.reason, "NodePorts");
     assert.match(refused.status.message, /hostPort 8081\/TCP is held by pod default\/srv/);
     assert.ok((await events(d, "srv2")).some((e) => e.reason === "NodePorts" && e.type === "Warning"));
-    // Another protocol on the same port is free.
-    await putPod(d, hostPod("srv3", [{ name: "c", command: [fixture, "serve", "udp", "80"], ports: [{ containerPort: 80, hostPort: 8082, protocol: "UDP" }] }]));
-    await waitRunning(d, "srv3", "c");
+    // Another protocol on the same port is free; hostIP narrows a port to that address.
+    await putPod(d, hostPod("srv3", [
+      { name: "c", command: [fixture, "serve", "udp", "80"], ports: [{ containerPort: 80, hostPort: 8082, protocol: "UDP" }] },
+      { name: "t", command: [fixture, "serve", "tcp", "81"], ports: [{ containerPort: 81, hostPort: 8083, hostIP: "192.0.2.1" }] },
+    ]));
+    await waitRunning(d, "srv3", "t");
+    assert.equal(inNetns(worldNs, fixture, ["ask", "tcp", "192.0.2.1", "8083"]).status, 0);
+    assert.notEqual(inNetns(env.hostNs, fixture, ["ask", "tcp", "127.0.0.1", "8083"]).status, 0, "hostIP 192.0.2.1: not published on 127.0.0.1");
 
     await deleteAll(d, ["srv", "cli", "srv2", "srv3"]);
     assert.deepEqual(networkLeftovers(env), nothingLeft);

@@ -31,6 +31,9 @@ export class CniError extends PoddError {
   }
 }
 
+/** A result is a few kB; a plugin that prints more than this is broken, and its output is not kept. */
+const MAX_PLUGIN_OUTPUT = 1 << 20;
+
 /** The executable of a plugin type: the first of the directories that has it, as CNI_PATH is searched. */
 export function findPlugin(binDirs: readonly string[], type: string): string {
   for (const dir of binDirs) {
@@ -79,7 +82,7 @@ export async function callPlugin(binDirs: readonly string[], plugin: PluginConf,
   };
   let ran;
   try {
-    ran = await run(exe, [], { env, input: JSON.stringify(call.config), timeoutMs });
+    ran = await run(exe, [], { env, input: JSON.stringify(call.config), timeoutMs, maxOutputBytes: MAX_PLUGIN_OUTPUT });
   } catch (err) {
     const timedOut = /timed out/.test((err as Error).message);
     throw new CniError(timedOut ? `${what}: no answer within ${timeoutMs / 1000} s; it was killed` : `${what}: ${(err as Error).message}`, undefined);
