@@ -55,10 +55,11 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "metadata.ownerReferences", hint: "podd deletes a pod only when asked to; remove it" },
   { path: "metadata.finalizers", hint: "podd deletes a pod only when asked to; remove it" },
 
-  // probes
-  ...forContainers("livenessProbe"),
-  ...forContainers("readinessProbe"),
-  ...forContainers("startupProbe"),
+  // probes: gRPC over TLS (merged for v1.38) and HTTP/2 GETs need clients podd does not have
+  ...["livenessProbe", "readinessProbe", "startupProbe"].flatMap((probe) => [
+    ...forContainers(`${probe}.grpc.mode`, (v) => v !== "Plaintext", "podd's gRPC probes speak plaintext HTTP/2 only"),
+    ...forContainers(`${probe}.httpGet.protocol`, (v) => v !== "HTTP1"),
+  ]),
 
   // configuration sources podd has no store for yet
   ...forContainers("envFrom"),
@@ -104,10 +105,6 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   // HTTP/2 hooks (merged for v1.38) need a client podd does not have; HTTP1 is what every hook gets.
   ...["postStart", "preStop"].flatMap((hook) => forContainers(`lifecycle.${hook}.httpGet.protocol`, (v) => v !== "HTTP1")),
   ...forContainers("lifecycle.stopSignal"),
-  // exec and sleep hooks run; an httpGet hook would be accepted and then not run.
-  ...["postStart", "preStop"].flatMap((hook) =>
-    forContainers(`lifecycle.${hook}.httpGet`, undefined, "use an exec hook for now, e.g. exec: {command: [wget, -q, -O-, http://localhost:8080/stop]}"),
-  ),
 
   // mounts
   ...forContainers("volumeMounts[*].subPathExpr"),
@@ -174,7 +171,6 @@ const IGNORED_ANNOTATION_MESSAGE =
 
 // Every refusal says what to do; entries without a hint of their own get the one of their area.
 function defaultHint(path: string): string {
-  if (/Probe$/.test(path)) return "podd runs no probes yet; remove it";
   if (/configMap|secret|envFrom|KeyRef/i.test(path)) return "podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume";
   if (/^(items\[\d+\]\.)?spec\.volumes\[\d+\]\.[A-Za-z]+$/.test(path)) return "podd mounts emptyDir and hostPath volumes only";
   return "remove it to run the pod with podd";

@@ -38,6 +38,9 @@ import type { Sys } from "../sys/index.ts";
 import { buildPodStatus } from "../status/pod-status.ts";
 import type { PodStatus } from "../status/types.ts";
 import { trace } from "../base/trace.ts";
+import { ContainerProber } from "./prober.ts";
+import { probesOf, probeTitle, type ProbeKind } from "./probes.ts";
+import type { ProbedState } from "../status/pod-status.ts";
 
 /** A Pod with its status, as `kubectl get pod -o json` prints it. */
 export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
@@ -70,6 +73,8 @@ export interface LiveContainer {
   killTimer?: unknown;
   /** when killTimer fires (clock ms) */
   killAtMs?: number;
+  /** the instance's probes, while it runs */
+  prober?: ContainerProber;
 }
 
 export class PodWorker {
@@ -349,7 +354,8 @@ export class PodWorker {
   }
 
   /**
-   * A lifecycle hook, bounded by timeoutMs: exec runs the command inside the container; sleep
+   * A lifecycle hook, bounded by timeoutMs: exec runs the command inside the container; httpGet
+   * is the HTTP probe's GET, from the daemon to the pod; sleep
    * (the kubelet's sleep action, often a preStop that lets a load balancer drain) waits on the
    * injected clock. The validator refuses the kinds podd cannot run yet.
    */
@@ -357,6 +363,7 @@ export class PodWorker {
     // As the command was started: the groups of the image's /etc/group come from its start.
     const container = this.container(name);
     if (hook.exec?.command && container) return this.runtime.execIn(pid1, this.runtime.execIdentity(this.pod, container, this.record(name).user), hook.exec.command, timeoutMs);
+    if (hook.httpGet && container) return this.runtime.httpHook(this.pod, container, hook.httpGet, timeoutMs);
     if (hook.sleep) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(hook.sleep!.seconds * 1000, timeoutMs)));
   }
 
@@ -384,9 +391,11 @@ export class PodWorker {
         this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs, { containerID: live.containerID, ...(live.run.imageID ? { imageID: live.run.imageID } : {}) }));
         this.emit("Normal", "Started", `Started container ${name}`, name);
       }
+      if (!hookFailed && this.record(name).lifecycle.state === "Running") this.startProbes(name, live);
       this.kick();
     }
     await live.run.monitor.ended;
+    live.prober?.stop();
     if (live.killTimer !== undefined) this.clock.clearTimeout(live.killTimer);
     const exit = await this.runtime.finishContainer(this.pod, name, live.run);
     trace("finished", `${this.pod.metadata.namespace}/${this.pod.metadata.name}/${name}`, exit.finishedAt);
@@ -432,6 +441,17 @@ export class PodWorker {
     if (!live || rec.lifecycle.state !== "Running") return false;
     this.setRecord(name, recordStopping(name, rec, this.clock.now()));
     this.emit("Normal", "Killing", `Stopping container ${name}`, name);
+    this.terminate(name, live, gracePeriodMs);
+    return true;
+  }
+
+  /**
+   * preStop, then the stop signal, then a cgroup kill when the grace period ends; the record is
+   * left as it is (a stop sets Stopping first, a failed liveness probe does not: its exit is a
+   * failure the restart policy answers).
+   */
+  private terminate(name: string, live: LiveContainer, gracePeriodMs: number): void {
+    live.prober?.stop();
     const deadline = this.clock.now() + gracePeriodMs;
     this.armKill(name, live, gracePeriodMs);
     const preStop = this.container(name)?.lifecycle?.preStop;
@@ -449,7 +469,55 @@ export class PodWorker {
     void term().catch((err: unknown) => {
       this.emit("Warning", "FailedKillPod", `error stopping container ${name}: ${(err as Error).message}`, name);
     });
-    return true;
+  }
+
+  /**
+   * The container's probes, from its start on (for an adopted one, from now, with the counts
+   * afresh and the first runs spread over a period, as after a kubelet restart).
+   */
+  private startProbes(name: string, live: LiveContainer): void {
+    const c = this.container(name);
+    if (!c || live.prober) return;
+    const probes = probesOf(c);
+    if (Object.keys(probes).length === 0) return;
+    live.prober = new ContainerProber(
+      probes,
+      this.clock,
+      (kind, probe, timeoutMs) => this.runtime.probe(this.pod, c, live.pid1 ?? 0, this.record(name).user, probe, timeoutMs),
+      {
+        failed: (kind, output) => this.emit("Warning", "Unhealthy", `${probeTitle(kind)} probe failed: ${output}`, name),
+        warned: (kind, warning) => this.emit("Warning", "ProbeWarning", `${probeTitle(kind)} probe warning: ${warning}`, name),
+        changed: (kind, ok) => {
+          if (!ok && kind !== "readiness") this.killForProbe(name, live, kind);
+          this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
+        },
+      },
+    );
+    live.prober.start(this.clock.now() - (live.startedAtMs ?? this.clock.now()), live.adopted === true);
+  }
+
+  /** A failed liveness or startup probe: the container is stopped, and its exit answered by the restart policy. */
+  private killForProbe(name: string, live: LiveContainer, kind: ProbeKind): void {
+    if (this.record(name).lifecycle.state !== "Running") return;
+    const probe = kind === "startup" ? this.container(name)?.startupProbe : this.container(name)?.livenessProbe;
+    const grace = probe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30;
+    this.emit("Normal", "Killing", `Container ${name} failed ${kind} probe, will be restarted`, name);
+    this.terminate(name, live, Math.max(MINIMUM_GRACE_MS, grace * 1000));
+  }
+
+  /**
+   * The probe verdicts of the running containers that have probes; one whose probes have not
+   * begun yet (an adopted container before its start record is read) is neither started nor
+   * ready: it is not reported ready until a probe says so.
+   */
+  private probedOrUnready(): Record<string, ProbedState> {
+    const out: Record<string, ProbedState> = {};
+    for (const [name, live] of this.live) {
+      const c = this.container(name);
+      if (live.prober) out[name] = { started: live.prober.started, ready: live.prober.ready };
+      else if (c && (c.readinessProbe || c.startupProbe)) out[name] = { started: !c.startupProbe, ready: false };
+    }
+    return out;
   }
 
   ref() {
@@ -578,7 +646,12 @@ export class PodWorker {
 
   /** The Pod as the API shows it: spec as applied, status as the kubelet would report it. */
   toObject(now = this.clock.now()): PodObject {
-    const status = buildPodStatus(this.pod, this.observed, now, { previous: this.lastStatus, hostIP: this.runtime.node.hostIP, ...(this.observed.podIPs ? { podIPs: this.observed.podIPs } : {}) });
+    const status = buildPodStatus(this.pod, this.observed, now, {
+      previous: this.lastStatus,
+      hostIP: this.runtime.node.hostIP,
+      ...(this.observed.podIPs ? { podIPs: this.observed.podIPs } : {}),
+      probes: this.probedOrUnready(),
+    });
     // A container held before its first start shows why, as the kubelet's Waiting reasons do.
     for (const s of [...(status.initContainerStatuses ?? []), ...status.containerStatuses]) {
       const held = this.held.get(s.name);

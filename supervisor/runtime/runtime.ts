@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts";
 import { allocatableOf, parseMemTotal, sysctlAllowlist, type Requests, type SysctlAllowlist } from "../pod/admission.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
-import type { Container, Pod } from "../../pod-specs/types.ts";
+import type { Container, HTTPGetAction, Pod, Probe } from "../../pod-specs/types.ts";
+import { execInContainer, runProbe, type ProbeOutcome } from "./probe.ts";
 import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
@@ -552,6 +553,25 @@ export class Runtime {
   private seccompFile(pod: BoundPod, container: Container): string | undefined {
     if (processSecurity(pod, container).seccomp.type === "Unconfined") return undefined;
     return join(this.layout.containerRunDir(podRef(pod), container.name), SECCOMP_FILE);
+  }
+
+  /** One run of a container's probe, from outside it: at the pod's address, or in it through podd-init exec. */
+  probe(pod: BoundPod, container: Container, pid1: number, started: ContainerUser | undefined, probe: Probe, timeoutMs: number): Promise<ProbeOutcome> {
+    // A pod without an address (--pod-network none) cannot be reached from the daemon: its
+    // network probes fail and say why (runProbe), unless they name a host.
+    const host = pod.spec.hostNetwork ? this.node.hostIP : (this.podIPs(pod)[0] ?? "");
+    return runProbe(probe, {
+      host,
+      container,
+      exec: (argv, ms) => execInContainer(this.opts.initPath, pid1, this.execIdentity(pod, container, started), argv, ms),
+    }, timeoutMs);
+  }
+
+  /** An httpGet lifecycle hook: the HTTP probe's GET; a failure throws, with what the probe would say. */
+  async httpHook(pod: BoundPod, container: Container, action: HTTPGetAction, timeoutMs: number): Promise<void> {
+    const host = pod.spec.hostNetwork ? this.node.hostIP : (this.podIPs(pod)[0] ?? "");
+    const r = await runProbe({ httpGet: action }, { host, container, exec: () => Promise.reject(new Error("no exec in an HTTP hook")) }, Math.max(1, timeoutMs));
+    if (!r.ok) throw new PoddError(`HTTP lifecycle hook (${action.path ?? "/"}) failed: ${r.output}`);
   }
 
   /** Runs a command inside a running container (hooks) as its processes run, killed when the time limit passes. */

@@ -82,6 +82,8 @@ export function containerStatus(
   rec: ContainerRecord | undefined,
   image: string,
   defaultWaitingReason: string,
+  /** what the container's probes say of its running instance; none: started and ready once running */
+  probed?: ProbedState,
 ): ContainerStatus {
   const r = rec ?? { lifecycle: { state: "Waiting" as const }, restartCount: 0 };
   const l = r.lifecycle;
@@ -100,8 +102,9 @@ export function containerStatus(
     case "Running":
     case "Stopping":
       state = { running: { startedAt: rfc3339(l.startedAtMs) } };
-      started = true;
-      ready = role !== "init";
+      // The startup probe holds `started`, the readiness probe `ready`, as the kubelet's do.
+      started = probed?.started ?? true;
+      ready = role !== "init" && started && (probed?.ready ?? true);
       break;
     case "Terminated":
       state = { terminated: terminatedState(l.termination, l.termination.finishedAtMs) };
@@ -322,9 +325,17 @@ export function podConditions(
 
 // ---- the whole status ------------------------------------------------------------------------
 
+/** A running container's probe verdicts. */
+export interface ProbedState {
+  started: boolean;
+  ready: boolean;
+}
+
 export interface PodStatusOptions {
   /** The status reported last time: conditions keep their lastTransitionTime from it. */
   previous?: PodStatus;
+  /** per container with probes: their verdicts on its running instance */
+  probes?: Readonly<Record<string, ProbedState>>;
   hostIP?: string;
   podIPs?: readonly string[];
 }
@@ -335,7 +346,7 @@ export function buildPodStatus(pod: PodStatusSource, observed: ObservedPod, now:
   const inits = spec.initContainers ?? [];
   const defaultWaiting = inits.length > 0 ? Reason.PodInitializing : Reason.ContainerCreating;
   const statusFor = (c: ContainerLike, role: ContainerRole): ContainerStatus =>
-    containerStatus(c.name, role, observed.containers[c.name], c.image ?? "", defaultWaiting);
+    containerStatus(c.name, role, observed.containers[c.name], c.image ?? "", defaultWaiting, opts.probes?.[c.name]);
   const initStatuses = inits.map((c) => statusFor(c, containerRole("initContainers", c.restartPolicy)));
   const appStatuses = spec.containers.map((c) => statusFor(c, "app"));
   const all = [...initStatuses, ...appStatuses];

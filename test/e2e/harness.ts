@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeNetns } from "../lib/netns.ts";
 
 export const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const cli = join(repo, "supervisor/cli/main.ts");
@@ -41,6 +42,15 @@ export interface Env {
 }
 
 export const NO_POD_NETWORK = ["--pod-network", "none"];
+
+/**
+ * An env whose pods get podd's own network (without the tests' --pod-network none), with a
+ * network namespace of its own at hostNs for the daemon to run in (startDaemon's netns).
+ */
+export function networkEnv(): Env & { hostNs: string } {
+  const env = makeEnv();
+  return { ...env, flags: env.flags.slice(0, -NO_POD_NETWORK.length), hostNs: makeNetns(join(env.dir, "host.net")) };
+}
 
 export function makeEnv(): Env {
   const dir = mkdtempSync(join(tmpdir(), "podd-e2e-"));

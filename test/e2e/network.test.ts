@@ -10,17 +10,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { destroyEnv, e2eSkip, fixture, leftovers, makeEnv, NO_POD_NETWORK, podd, waitFor, type Env } from "./harness.ts";
+import { destroyEnv, e2eSkip, fixture, leftovers, networkEnv, podd, waitFor, type Env } from "./harness.ts";
 import { crashDaemon, getPod, killPid, podManifest, putPod, startDaemon, stopDaemon, waitGone, waitRunning, type Daemon } from "./daemon-helpers.ts";
 import { connect, inNetns, makeNetns, removeNetns } from "../lib/netns.ts";
 
 const skip = e2eSkip() || (!existsSync("/usr/lib/cni/bridge") ? "needs Debian's containernetworking-plugins" : false);
 
-/** An env whose pods get podd's own network: without the tests' --pod-network none. */
-function networkEnv(): Env & { hostNs: string } {
-  const env = makeEnv();
-  return { ...env, flags: env.flags.slice(0, -NO_POD_NETWORK.length), hostNs: makeNetns(join(env.dir, "host.net")) };
-}
 
 const leaseDir = (env: Env, net = "podd") => join(env.state, "cni", "networks", net);
 

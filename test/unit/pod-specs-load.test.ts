@@ -237,6 +237,6 @@ spec:
   assert.deepEqual([ignore.errors, ignore.warnings, ignore.pods.length], [[], [], 1]);
 
   // not-supported-yet fields are errors in every mode
-  const probe = text.replace("colour: blue", "livenessProbe: {exec: {command: [/bin/true]}}");
-  assert.equal(loadManifests(probe, "u.yaml", { validate: "ignore" }).errors.length, 1);
+  const refused = text.replace("colour: blue", "envFrom: [{configMapRef: {name: c}}]");
+  assert.equal(loadManifests(refused, "u.yaml", { validate: "ignore" }).errors.length, 1);
 });

@@ -50,8 +50,8 @@ test("every Pod field of the current Kubernetes API is known: refused by name, n
   const cases: Array<[string, string]> = [
     [pod(app() + "  volumes: [{name: d, emptyDir: {mode: 0750}}]\n"), "spec.volumes[0].emptyDir.mode"],
     [pod(app("      volumeMounts: [{name: d, mountPath: /d, bindMountOptions: [noexec]}]\n") + "  volumes: [{name: d, emptyDir: {}}]\n"), "spec.containers[0].volumeMounts[0].bindMountOptions"],
-    [pod(app("      lifecycle: {postStart: {httpGet: {port: 80, protocol: HTTP2}}}\n")), "spec.containers[0].lifecycle.postStart.httpGet"],
-    [pod(app("      livenessProbe: {grpc: {port: 9000, mode: TLS}}\n")), "spec.containers[0].livenessProbe"],
+    [pod(app("      lifecycle: {postStart: {httpGet: {port: 80, protocol: HTTP2}}}\n")), "spec.containers[0].lifecycle.postStart.httpGet.protocol"],
+    [pod(app("      livenessProbe: {grpc: {port: 9000, mode: TLS}}\n")), "spec.containers[0].livenessProbe.grpc.mode"],
     [pod(app() + "  schedulingGroup: {podGroupName: g}\n"), "spec.schedulingGroup"],
     [pod(app() + "  evictionResponders: [{name: r}]\n"), "spec.evictionResponders"],
     [pod(app() + "  hostnameOverride: box\n"), "spec.hostnameOverride"],

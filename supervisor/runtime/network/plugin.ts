@@ -45,7 +45,7 @@ export function findPlugin(binDirs: readonly string[], type: string): string {
       // not in this directory (or not executable there): the next one may have it
     }
   }
-  throw new CniError(`CNI plugin "${type}" not found in ${binDirs.join(", ")}; install containernetworking-plugins, or name its directory with --cni-bin-dir`, undefined);
+  throw new CniError(`CNI plugin "${type}" not found in ${binDirs.join(", ")}; install containernetworking-plugins, name its directory with --cni-bin-dir, or run pods without a network with --pod-network none`, undefined);
 }
 
 /** The configuration one plugin of a list gets, as libcni builds it. */
