@@ -21,6 +21,7 @@ export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {
   top: ["--containers", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   validate: ["-f", "--filename", "--validate"],
   version: ["--client", "--socket"],
+  wait: ["--for=condition=Ready", "--for=delete", "--timeout", "-n", "--namespace", "--socket"],
 };
 
 /** Verbs whose next word is a resource type, then pod names. */

@@ -22,6 +22,7 @@ const verbs: Record<string, () => Promise<Verb>> = {
   top: async () => (await import("./top.ts")).top,
   validate: async () => (await import("./validate.ts")).validate,
   version: async () => (await import("./version.ts")).version,
+  wait: async () => (await import("./wait.ts")).wait,
 };
 
 async function usage(): Promise<string> {

@@ -23,6 +23,7 @@ async function events(d: Daemon, pod: string): Promise<ApiEvent[]> {
   return (r.json?.items ?? []).filter((e: ApiEvent) => e.involvedObject?.name === pod);
 }
 
+const pick = (r: { code: number | null; stdout: string; stderr: string }) => [r.code, r.stdout, r.stderr];
 const condition = (pod: any, type: string) => pod?.status?.conditions?.find((c: any) => c.type === type)?.status;
 
 describe("probes", { skip, timeout: 300_000 }, () => {
@@ -76,6 +77,13 @@ describe("probes", { skip, timeout: 300_000 }, () => {
     await readyIs("ready-http", true);
     const wide = await podd(["get", "pods", "ready-http", "--socket", d.socket]);
     assert.match(wide.stdout, /\nready-http\s+1\/1\s+Running/);
+    // podd wait, as kubectl wait: the condition met, or an error at its timeout.
+    const waitFor_ = (args: string[]) => podd(["wait", ...args, "--socket", d.socket]);
+    assert.deepEqual(pick(await waitFor_(["--for=condition=Ready", "pod/ready-http", "--timeout", "20s"])), [0, "pod/ready-http condition met\n", ""]);
+    assert.deepEqual(pick(await waitFor_(["--for=condition=Ready=false", "pod/ready-http", "--timeout", "1s"])), [1, "", "error: timed out waiting for the condition on pods/ready-http\n"]);
+    setMode("ready-http", "fail");
+    assert.deepEqual(pick(await waitFor_(["--for=condition=Ready=false", "pod/ready-http", "--timeout", "20s"])), [0, "pod/ready-http condition met\n", ""]);
+    setMode("ready-http", "ok");
     for (const [mode, why] of [
       ["fail", /^Readiness probe failed: HTTP probe failed with statuscode: 500$/],
       ["close", /^Readiness probe failed: Get "http:\/\/10\.87\.\d+\.\d+:8080\/healthz": /],
@@ -170,7 +178,10 @@ describe("probes", { skip, timeout: 300_000 }, () => {
     setMode("adopt", "ok");
     await readyIs("adopt", true);
     assert.equal(containerStatus(await getPod(d, "adopt"), "c").restartCount, 0);
-    for (const p of ["ready-http", "live-http", "tcp-grpc", "exec-probe", "startup", "adopt"]) await d.request("DELETE", `/api/v1/namespaces/default/pods/${p}?gracePeriodSeconds=0`);
-    for (const p of ["ready-http", "live-http", "tcp-grpc", "exec-probe", "startup", "adopt"]) await waitGone(d, p, "default", 30_000);
+    const all = ["ready-http", "live-http", "tcp-grpc", "exec-probe", "startup", "adopt"];
+    for (const p of all) await d.request("DELETE", `/api/v1/namespaces/default/pods/${p}?gracePeriodSeconds=0`);
+    const gone = await podd(["wait", "--for=delete", ...all.map((p) => `pod/${p}`), "--timeout", "60s", "--socket", d.socket]);
+    assert.deepEqual(pick(gone), [0, all.map((p) => `pod/${p} condition met\n`).join(""), ""]);
+    for (const p of all) await waitGone(d, p, "default", 1000);
   });
 });

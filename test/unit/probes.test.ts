@@ -1,0 +1,187 @@
+// Probe semantics without root: the API server's defaults, thresholds, the prober's schedule
+// on a fake clock (startup first, no run overlapping the last, the first runs of an adopted
+// container spread over a period), and the HTTP, TCP and gRPC probes against servers on
+// 127.0.0.1 (the kubelet's words for each failure).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createServer, type Server } from "node:http";
+import { createServer as createNet } from "node:net";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Clock } from "../../supervisor/base/time.ts";
+import { firstDelayMs, initialStanding, probeTiming, record } from "../../supervisor/pod/probes.ts";
+import { ContainerProber } from "../../supervisor/pod/prober.ts";
+import { grpcProbe, httpProbe, parseHealthStatus, resolvePort, tcpProbe } from "../../supervisor/runtime/probe.ts";
+
+class FakeClock implements Clock {
+  t = 0;
+  private timers: { at: number; fn: () => void; id: number }[] = [];
+  private next = 1;
+  now() {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = this.next++;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  }
+  clearTimeout(h: unknown) {
+    this.timers = this.timers.filter((x) => x.id !== h);
+  }
+  /** Runs every timer due by now + ms, in order, letting the promises they start settle. */
+  async advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const due = this.timers[0];
+      if (!due || due.at > end) break;
+      this.timers.shift();
+      this.t = due.at;
+      due.fn();
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+    }
+    this.t = end;
+  }
+  pending() {
+    return this.timers.length;
+  }
+}
+
+test("the API server's defaults, and thresholds of consecutive results", () => {
+  assert.deepEqual(probeTiming({}), { initialDelayMs: 0, periodMs: 10_000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 3 });
+  const t = { successThreshold: 2, failureThreshold: 3 };
+  let s = initialStanding("readiness");
+  assert.equal(s.ok, false, "readiness starts as not ready");
+  assert.equal(initialStanding("liveness").ok, true, "liveness starts as alive");
+  const steps: [boolean, boolean, boolean][] = [
+    // result, verdict after, changed
+    [true, false, false],
+    [true, true, true],
+    [false, true, false],
+    [false, true, false],
+    [true, true, false],
+    [false, true, false],
+    [false, true, false],
+    [false, false, true],
+  ];
+  for (const [ok, verdict, changed] of steps) {
+    const r = record(s, ok, t);
+    assert.deepEqual([r.standing.ok, r.changed], [verdict, changed], JSON.stringify({ s, ok }));
+    s = r.standing;
+  }
+  const timing = probeTiming({ initialDelaySeconds: 5, periodSeconds: 2 });
+  assert.equal(firstDelayMs(timing, 1000, false, () => 0.5), 4000, "the initial delay counts from the container's start");
+  assert.equal(firstDelayMs(timing, 9000, true, () => 0.5), 1000, "an adopted container's first run is spread over a period");
+});
+
+test("the startup probe holds the others back; a run never overlaps the last; verdict changes are reported", async () => {
+  const clock = new FakeClock();
+  const runs: string[] = [];
+  let startupOk = false;
+  let release: (() => void) | undefined;
+  const changed: string[] = [];
+  const failed: string[] = [];
+  const prober = new ContainerProber(
+    { startup: { periodSeconds: 1, failureThreshold: 100 }, liveness: { periodSeconds: 1 }, readiness: { periodSeconds: 1 } },
+    clock,
+    async (kind) => {
+      runs.push(`${clock.now()} ${kind}`);
+      if (kind === "startup") return { ok: startupOk, output: "not yet" };
+      if (kind === "liveness") await new Promise<void>((r) => (release = r));
+      return { ok: true, output: "" };
+    },
+    { failed: (k, o) => failed.push(`${k}: ${o}`), warned: () => {}, changed: (k, ok) => changed.push(`${k}=${ok}`) },
+  );
+  prober.start(0, false);
+  await clock.advance(2500);
+  assert.deepEqual(runs, ["0 startup", "1000 startup", "2000 startup"]);
+  assert.deepEqual(failed, ["startup: not yet", "startup: not yet", "startup: not yet"]);
+  assert.equal(prober.started, false);
+  assert.equal(prober.ready, false);
+  startupOk = true;
+  await clock.advance(1000);
+  assert.deepEqual(changed, ["startup=true", "readiness=true"]);
+  assert.ok(prober.ready && prober.started);
+  // The liveness run at 3000 has not answered: no second one is started in the meantime.
+  await clock.advance(5000);
+  assert.equal(runs.filter((r) => r.endsWith("liveness")).length, 1);
+  release!();
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  await clock.advance(1000);
+  assert.equal(runs.filter((r) => r.endsWith("liveness")).length, 2);
+  prober.stop();
+  assert.equal(clock.pending(), 0, "stop clears every timer");
+});
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+}
+
+test("HTTP probes: 200–399 succeed, others fail with the status, same-host redirects are followed, another host's is a warned success, a hang is a timeout", async () => {
+  const server = createServer((req, res) => {
+    if (req.url === "/fail") return res.writeHead(500).end();
+    if (req.url === "/hang") return;
+    if (req.url === "/here") return res.writeHead(302, { Location: "/ok" }).end();
+    if (req.url === "/away") return res.writeHead(302, { Location: `http://localhost:${(server.address() as { port: number }).port}/ok` }).end("moved");
+    assert.equal(req.headers["user-agent"], "kube-probe/1.37");
+    assert.equal(req.headers["x-probe"], "yes");
+    res.writeHead(req.url === "/ok" ? 200 : 404).end();
+  });
+  const port = await listen(server);
+  try {
+    const target = { host: "127.0.0.1", container: { ports: [{ name: "web", containerPort: port }] } };
+    const get = (path: string, timeoutMs = 1000) => httpProbe({ port: "web", path, httpHeaders: [{ name: "X-Probe", value: "yes" }] }, target, timeoutMs);
+    assert.deepEqual(await get("/ok"), { ok: true, output: "" });
+    assert.deepEqual(await get("/fail"), { ok: false, output: "HTTP probe failed with statuscode: 500" });
+    assert.deepEqual(await get("/here"), { ok: true, output: "" });
+    assert.deepEqual(await get("/away"), { ok: true, output: "", warning: "Probe terminated redirects, Response body: moved" });
+    const hung = await get("/hang", 200);
+    assert.equal(hung.ok, false);
+    assert.match(hung.output, /^Get "http:\/\/127\.0\.0\.1:\d+\/hang": context deadline exceeded/);
+    assert.deepEqual(await httpProbe({ port: "nope" }, target, 100), { ok: false, output: 'unknown port "nope": no containerPort of that name' });
+  } finally {
+    server.close();
+  }
+});
+
+test("TCP probes: a connection that opens succeeds; a refused one fails as Go says it", async () => {
+  const server = createNet((s) => s.destroy());
+  const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+  server.close();
+  const refused = await tcpProbe("127.0.0.1", port, 500);
+  assert.deepEqual(refused, { ok: false, output: `dial tcp 127.0.0.1:${port}: connect: connection refused` });
+  const open = createNet((s) => s.destroy());
+  const openPort = await new Promise<number>((resolve) => open.listen(0, "127.0.0.1", () => resolve((open.address() as { port: number }).port)));
+  try {
+    assert.deepEqual(await tcpProbe("127.0.0.1", openPort, 500), { ok: true, output: "" });
+  } finally {
+    open.close();
+  }
+  assert.equal(resolvePort("8080", {}), 8080);
+  assert.equal(resolvePort("http", { ports: [{ name: "http", containerPort: 81 }] }), 81);
+});
+
+test("gRPC probes: SERVING succeeds, NOT_SERVING and a hang fail in the kubelet's words; the response is read by hand", async () => {
+  assert.equal(parseHealthStatus(Buffer.from([0, 0, 0, 0, 2, 0x08, 1])), 1);
+  assert.equal(parseHealthStatus(Buffer.from([0, 0, 0, 0, 0])), 0);
+  assert.equal(parseHealthStatus(Buffer.from([1, 0, 0, 0, 0])), undefined, "a compressed frame is not read");
+  const dir = mkdtempSync(join(tmpdir(), "podd-probe-"));
+  const mode = join(dir, "mode");
+  writeFileSync(mode, "ok");
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../fixtures/probe-server.mjs", import.meta.url)), String(base), mode], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+    assert.deepEqual(await grpcProbe("127.0.0.1", base + 1, "", 1000), { ok: true, output: "" });
+    writeFileSync(mode, "fail");
+    assert.deepEqual(await grpcProbe("127.0.0.1", base + 1, "svc", 1000), { ok: false, output: 'service unhealthy (responded with "NOT_SERVING")' });
+    writeFileSync(mode, "hang");
+    assert.deepEqual(await grpcProbe("127.0.0.1", base + 1, "", 300), { ok: false, output: "timeout: health rpc did not complete within 0.3s" });
+  } finally {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
