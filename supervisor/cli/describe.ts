@@ -1,6 +1,6 @@
 // podd describe pod: kubectl's describe page for a Pod (describe.go describePod), written with
 // tabs and aligned by the same tabwriter rules, and the pod's events from the events API.
-import { podFieldValue, resourceFieldValue, type Container, type Pod, type Volume } from "../../pod-specs/index.ts";
+import { podFieldValue, resourceFieldValue, type Container, type Pod, type Probe, type Volume } from "../../pod-specs/index.ts";
 import { PoddError } from "../base/errors.ts";
 import { ApiError, type ApiEvent, type ApiPod } from "../api/client.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
@@ -122,6 +122,9 @@ function describeContainers(label: string, pod: ApiPod, containers: readonly Con
       s += `${L2}${title}:\n`;
       for (const k of keys) s += `${L3}${k}:\t${list![k]}\n`;
     }
+    for (const [title, probe] of [["Liveness", c.livenessProbe], ["Readiness", c.readinessProbe], ["Startup", c.startupProbe]] as const) {
+      if (probe) s += `${L2}${title}:\t${probeLine(probe)}\n`;
+    }
     s += envLines(pod, c);
     const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => (a.mountPath < b.mountPath ? -1 : a.mountPath > b.mountPath ? 1 : 0));
     s += `${L2}Mounts:${mounts.length === 0 ? "\t<none>" : ""}\n`;
@@ -131,6 +134,16 @@ function describeContainers(label: string, pod: ApiPod, containers: readonly Con
     }
   }
   return s;
+}
+
+/** A probe as kubectl describe prints it: the handler, then its timing. */
+export function probeLine(p: Probe): string {
+  let what = "unknown";
+  if (p.httpGet) what = `http-get ${(p.httpGet.scheme ?? "HTTP").toLowerCase()}://${p.httpGet.host ?? ""}:${p.httpGet.port}${p.httpGet.path ?? ""}`;
+  else if (p.tcpSocket) what = `tcp-socket ${p.tcpSocket.host ?? ""}:${p.tcpSocket.port}`;
+  else if (p.grpc) what = `grpc <pod>:${p.grpc.port} ${p.grpc.service ?? ""}`;
+  else if (p.exec) what = `exec [${(p.exec.command ?? []).join(" ")}]`;
+  return `${what} delay=${p.initialDelaySeconds ?? 0}s timeout=${p.timeoutSeconds ?? 1}s period=${p.periodSeconds ?? 10}s #success=${p.successThreshold ?? 1} #failure=${p.failureThreshold ?? 3}`;
 }
 
 function describeVolume(v: Volume): string {

@@ -118,12 +118,14 @@ const checks: Record<string, (r: Ran) => void> = {
     assert.ok(cmdline.includes("daemon"));
   },
   "podd get pods -o wide": (r) => assert.match(r.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE.*\nweb\s+2\/2\s+Running\s+0\s+\S+\s+10\.87\.\d+\.\d+\s/),
+  "podd wait --for=condition=Ready pod/web --timeout 30s": (r) => assert.equal(r.stdout, "pod/web condition met\n"),
   "podd get pods -A -l app=web --field-selector status.phase=Running": (r) => assert.match(r.stdout, /^NAMESPACE\s+NAME\s+READY\s+STATUS.*\ndefault\s+web\s+2\/2\s+Running\s/),
   "podd describe pod web": (r) => {
     assert.match(r.stdout, /^Name:\s+web$/m);
     assert.match(r.stdout, /^Labels:\s+app=web$/m);
     assert.match(r.stdout, /^\s+shipper:$/m);
     assert.match(r.stdout, /^\s+app:$/m);
+    assert.match(r.stdout, /^\s+Readiness:\s+exec \[test -s \/run\/shared\/app\.log\] delay=0s timeout=1s period=2s #success=1 #failure=3$/m);
   },
   "podd logs web": (r) => {
     assert.equal(r.stdout, "app: started on web\n");
