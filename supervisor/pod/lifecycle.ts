@@ -264,6 +264,8 @@ export interface PodPlan {
 
 export interface PlanOptions {
   backOff?: BackOffConfig;
+  /** running containers whose startup probe has not succeeded yet: a sidecar among them holds the init containers after it */
+  notStarted?: ReadonlySet<string>;
 }
 
 interface PodStop {
@@ -352,9 +354,13 @@ export function planPod(pod: PodLike, observed: ObservedPod, now: number, opts: 
       initialized = false;
       break;
     }
-    // Sidecar: the next init container starts once this one runs (no startup probes: running is
-    // started). After its first start it is restarted whatever the pod's policy, and a restart
-    // does not hold back the init containers behind it.
+    // Sidecar: the next init container starts once this one has started (runs, and its startup
+    // probe, if it has one, succeeded). After its first start it is restarted whatever the
+    // pod's policy, and a restart does not hold back the init containers behind it.
+    if (r.lifecycle.state === "Running" && opts.notStarted?.has(c.name) && r.restartCount === 0) {
+      initialized = false;
+      break;
+    }
     if (r.lifecycle.state === "Running" || r.lifecycle.state === "Stopping") continue;
     const firstStart = !hasEverRun(r);
     if (r.lifecycle.state !== "Starting") {

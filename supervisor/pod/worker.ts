@@ -201,7 +201,8 @@ export class PodWorker {
       do {
         this.again = false;
         const now = this.clock.now();
-        const plan = planPod(this.pod, this.observed, now, { backOff: this.backOff });
+        const notStarted = new Set([...this.live].filter(([, l]) => l.prober && !l.prober.started).map(([n]) => n));
+        const plan = planPod(this.pod, this.observed, now, { backOff: this.backOff, notStarted });
         // An applied action changes the observed state, which the next plan must see (the
         // sandbox is up: start the first container). One that changed nothing (a held
         // start) must not, or this would spin.
@@ -490,6 +491,8 @@ export class PodWorker {
         changed: (kind, ok) => {
           if (!ok && kind !== "readiness") this.killForProbe(name, live, kind);
           this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
+          // A sidecar that has started lets the next init container go.
+          if (kind === "startup" && ok) this.kick();
         },
       },
     );

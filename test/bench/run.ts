@@ -7,6 +7,7 @@ import { inputs } from "./input.bench.ts";
 import { unpackLayer } from "./unpack.bench.ts";
 import { images } from "./images.bench.ts";
 import { network } from "./network.bench.ts";
+import { probes } from "./probes.bench.ts";
 import { median, timeCommand } from "./lib.ts";
 
 const only = process.argv.slice(2);
@@ -22,6 +23,7 @@ const benches: [string, () => string | Promise<string>][] = [
   ["unpack", unpackLayer],
   ["images", images],
   ["network", network],
+  ["probes", probes],
 ];
 if (process.getuid?.() !== 0) {
   console.error("benchmarks need root (namespaces, cgroups)");

@@ -336,6 +336,9 @@ describe("sidecars (init containers with restartPolicy Always)", () => {
     plan = planPod(pod(spec), { ...observed, containers: { s1 } }, T0);
     assert.deepEqual(plan.actions, [], "waits while s1 is starting");
     s1 = recordRunning("s1", s1, T0 + 10);
+    // Running but its startup probe has not succeeded: not started yet, i1 still waits.
+    plan = planPod(pod(spec), { ...observed, containers: { s1 } }, T0 + 10, { notStarted: new Set(["s1"]) });
+    assert.deepEqual(plan.actions, [], "waits for s1's startup probe");
     plan = planPod(pod(spec), { ...observed, containers: { s1 } }, T0 + 10);
     assert.deepEqual(plan.actions, [{ type: "StartContainer", container: "i1", role: "init", restart: false }]);
   });

@@ -1,0 +1,144 @@
+// Probes on a small device: 100 pods × 2 busybox containers on podd's network, the first with a
+// liveness HTTP probe and a readiness TCP probe on its httpd, the second with an exec liveness
+// probe, all every second; the daemon's CPU and RSS over a quiet minute against the same pods
+// without probes; and one exec probe's cost (podd-init exec of `true` in a running container)
+// against `podman healthcheck run` of the same check, measured in the same run. Everything
+// runs in a network namespace of the benchmark's own. BENCH_PROBE_PODS, BENCH_PROBE_IDLE_S size it.
+import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { makeNetns, removeNetns } from "../lib/netns.ts";
+import { cpuMs, deleteAll, killDaemon, mustExec, startDaemon, watchRunning, type RunningDaemon } from "./daemon.bench.ts";
+import { childrenOf, comm, median, memoryOf, ratio, table } from "./lib.ts";
+import { benchEnv, cleanEnv, describeLeftovers, ensureBuilt, importBusybox, Podman, poddMain, repo } from "./peers.ts";
+
+const pods = Number(process.env.BENCH_PROBE_PODS ?? 100);
+const idleSeconds = Number(process.env.BENCH_PROBE_IDLE_S ?? 60);
+const execRuns = 30;
+const podd = (...args: string[]) => [process.execPath, poddMain, ...args];
+
+function manifest(withProbes: boolean): string {
+  const probes = (kinds: string) => (withProbes ? kinds : "");
+  return Array.from({ length: pods }, (_, i) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: probed-${String(i).padStart(3, "0")}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: web
+      image: busybox:local
+      command: ["httpd", "-f", "-p", "8080", "-h", "/"]
+${probes(`      livenessProbe: {httpGet: {port: 8080, path: /}, periodSeconds: 1}
+      readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+`)}    - name: worker
+      image: busybox:local
+      command: ["sleep", "3600"]
+${probes(`      livenessProbe: {exec: {command: ["true"]}, periodSeconds: 1}
+`)}`).join("---\n");
+}
+
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** cutime + cstime: the CPU of the children a process has reaped, in ms. */
+function childCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[13]) + Number(f[14])) * 1000) / clockTicks;
+}
+
+export async function probes(): Promise<string> {
+  const built = ensureBuilt();
+  const bench = benchEnv("probes");
+  const env = { ...bench, flags: bench.flags.filter((f) => f !== "--pod-network" && f !== "none") };
+  const ns = makeNetns(join(env.dir, "host.net"));
+  const podman = Podman.open();
+  let d: RunningDaemon | undefined;
+  try {
+    const rootfs = importBusybox(env);
+    d = await startDaemon(env, {}, ns);
+    const measure = async (withProbes: boolean) => {
+      const file = join(env.dir, `pods-${withProbes}.yaml`);
+      writeFileSync(file, manifest(withProbes));
+      const w = watchRunning(d!.socket);
+      try {
+        await mustExec("podd apply", podd("apply", "-f", file, "--socket", d!.socket));
+        await w.until(pods, 600_000);
+      } finally {
+        w.close();
+      }
+      // The start's garbage collected, then a quiet stretch with only the probes working.
+      await sleep(5000);
+      const c0 = cpuMs(d!.pid);
+      const k0 = childCpuMs(d!.pid);
+      const t0 = Date.now();
+      await sleep(idleSeconds * 1000);
+      const cpu = cpuMs(d!.pid) - c0;
+      const children = childCpuMs(d!.pid) - k0;
+      const wall = Date.now() - t0;
+      const mem = memoryOf(d!.pid);
+      // One exec probe's path without node's spawn: podd-init exec of `true` in a worker.
+      let execMs: number[] = [];
+      if (withProbes) {
+        const monitor = childrenOf(d!.pid).find((p) => comm(p) === "podd-init");
+        const pid1 = monitor === undefined ? undefined : childrenOf(monitor)[0];
+        if (pid1 === undefined) throw new Error("no container PID 1 found under the daemon");
+        execMs = Array.from({ length: execRuns }, () => {
+          const t = process.hrtime.bigint();
+          const r = spawnSync(join(repo, "init/build/podd-init"), ["exec", "--pid", String(pid1), "--", "true"]);
+          if (r.status !== 0) throw new Error(`podd-init exec: ${r.stderr}`);
+          return Number(process.hrtime.bigint() - t) / 1e6;
+        });
+      }
+      await deleteAll(d!.socket, 0);
+      return { cpuPct: (cpu / wall) * 100, childPct: (children / wall) * 100, rssKb: mem.rssKb, execMs };
+    };
+    const without = await measure(false);
+    const withP = await measure(true);
+
+    let pmMs: number[] | undefined;
+    if (podman) {
+      const image = podman.importImage(rootfs);
+      podman.run("run", "-d", "--network", "none", "--name", "podd-bench-health", "--health-cmd", "true", "--health-interval", "0", image, "sleep", "3600");
+      pmMs = Array.from({ length: execRuns }, () => {
+        const t = process.hrtime.bigint();
+        podman.run("healthcheck", "run", "podd-bench-health");
+        return Number(process.hrtime.bigint() - t) / 1e6;
+      });
+    }
+    await killDaemon(d);
+    d = undefined;
+    removeNetns(ns);
+    const left = describeLeftovers(cleanEnv(env));
+    const probesPerSecond = pods * 3;
+    const pm = pmMs ? median(pmMs) : undefined;
+    const r1 = (x: number) => Math.round(x * 10) / 10;
+    return (
+      table(
+        `Probes: ${pods} pods × 2 busybox containers on podd's network, ${probesPerSecond} probes a second (per pod: liveness HTTP and readiness TCP on httpd, exec liveness on the other), against the same pods without probes; daemon CPU over ${idleSeconds} s, RSS after it. Goals: CPU ≤ 5 % of a core, RSS ≤ 20 MB above no probes`,
+        ["what", "without probes", "with probes", "difference / goal"],
+        [
+          ["daemon CPU, % of one core", r1(without.cpuPct), r1(withP.cpuPct), `${r1(withP.cpuPct)} % / 5 %`],
+          ["  its exec probes' podd-init exec processes (reaped children)", r1(without.childPct), r1(withP.childPct), "-"],
+          ["daemon RSS, MB", r1(without.rssKb / 1024), r1(withP.rssKb / 1024), `${r1((withP.rssKb - without.rssKb) / 1024)} MB / 20 MB`],
+        ],
+      ) +
+      "\n" +
+      table(
+        `One exec check of \`true\` in a running container, ${execRuns} runs each, median ms. Goal: podd's no more than one podd-init exec`,
+        ["what", "median ms", "vs podman"],
+        [
+          ["podd-init exec --pid PID1 -- true (an exec probe's work)", r1(median(withP.execMs)), pm === undefined ? "-" : ratio(median(withP.execMs), pm)],
+          ["podman healthcheck run (health-cmd true)", pm === undefined ? "not installed" : r1(pm), pm === undefined ? "-" : "1.00×"],
+        ],
+      ) +
+      `\n(${built}; ${left})`
+    );
+  } finally {
+    await killDaemon(d);
+    podman?.destroy();
+    removeNetns(ns);
+    cleanEnv(env);
+  }
+}
