@@ -29,7 +29,7 @@ spec:
   containers:
     - name: web
       image: busybox:local
-      command: ["httpd", "-f", "-p", "8080", "-h", "/"]
+      command: ["sh", "-c", "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]
 ${probes(`      livenessProbe: {httpGet: {port: 8080, path: /}, periodSeconds: 1}
       readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
 `)}    - name: worker
@@ -91,6 +91,10 @@ export async function probes(): Promise<string> {
           return Number(process.hrtime.bigint() - t) / 1e6;
         });
       }
+      // A probe that failed would have restarted containers: the figures would be of restarts.
+      const listed = JSON.parse((await mustExec("podd get", podd("get", "pods", "-o", "json", "--socket", d!.socket))).stdout) as { items: { status: { containerStatuses: { restartCount: number }[] } }[] };
+      const restarts = listed.items.reduce((a, p) => a + p.status.containerStatuses.reduce((b, c) => b + c.restartCount, 0), 0);
+      if (restarts > 0) throw new Error(`${restarts} restarts while measuring: a probe fails`);
       await deleteAll(d!.socket, 0);
       return { cpuPct: (cpu / wall) * 100, childPct: (children / wall) * 100, rssKb: mem.rssKb, execMs };
     };
