@@ -13,6 +13,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** a limit on what the helper may print (stdout and stderr each): past it, it is killed and the run fails */
   maxOutputBytes?: number;
+  /** what is kept of each of stdout and stderr; the rest is read and dropped (the helper goes on) */
+  keepOutputBytes?: number;
 }
 
 export interface Ran {
@@ -38,12 +40,15 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       child.kill("SIGKILL");
       reject(new PoddError(`${file}: printed more than ${limit} bytes; it was killed`));
     };
+    const keep = opts.keepOutputBytes ?? Infinity;
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
+      if (stdout.length < keep) stdout += d.slice(0, keep - stdout.length);
+      else if (keep === Infinity) stdout += d;
       if (stdout.length > limit) over();
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
+      if (stderr.length < keep) stderr += d.slice(0, keep - stderr.length);
+      else if (keep === Infinity) stderr += d;
       if (stderr.length > limit) over();
     });
     child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));

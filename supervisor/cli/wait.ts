@@ -3,13 +3,15 @@
 // Ready means what the kubelet's Ready condition means (readiness probes included).
 import { parseDuration } from "../base/time.ts";
 import { PoddError } from "../base/errors.ts";
-import type { ApiPod, PoddClient } from "../api/client.ts";
+import { UnreachableError, type ApiPod, type PoddClient } from "../api/client.ts";
 import { waitGone } from "./delete.ts";
-import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
+import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
 
 /** kubectl wait's default --timeout. */
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** How long a wait pauses before watching again a daemon that did not answer. */
+const RETRY_MS = 200;
 
 type Want = { kind: "condition"; type: string; status: string } | { kind: "delete" };
 
@@ -34,9 +36,11 @@ async function waitOne(client: PoddClient, namespace: string, name: string, want
   let outcome: "met" | "timeout" | "gone" = "timeout";
   const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
   try {
-    // A daemon that restarts ends the stream: watch again until the deadline.
+    // A daemon that restarts ends the stream, and refuses connections for a moment: watch
+    // again until the deadline.
     while (!abort.signal.aborted) {
-      await client.watch<ApiPod>(
+      await client
+        .watch<ApiPod>(
         "pods",
         namespace,
         (e) => {
@@ -49,7 +53,11 @@ async function waitOne(client: PoddClient, namespace: string, name: string, want
         },
         abort.signal,
         { fieldSelector: `metadata.name=${name}` },
-      );
+      )
+        .catch(async (err: unknown) => {
+          if (!(err instanceof UnreachableError)) throw err;
+          await pause(RETRY_MS, abort.signal);
+        });
     }
   } finally {
     clearTimeout(timer);
@@ -67,9 +75,10 @@ export async function waitMain(argv: string[], io: Io): Promise<number> {
   const namespace = namespaceOf(values);
   const client = clientFor(values, io);
   return runClientVerb(io, async () => {
-    const deadline = Date.now() + timeoutMs;
     let code = 0;
     for (const name of names) {
+      // Each pod gets the whole --timeout, as with kubectl.
+      const deadline = Date.now() + timeoutMs;
       // A pod that does not exist: kubectl's NotFound, except when waiting for it to go.
       if (want.kind === "condition") await client.getPod(namespace, name);
       const r = await waitOne(client, namespace, name, want, deadline);

@@ -154,7 +154,10 @@ export class Daemon implements ApiBackend {
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
       if ((await rt.cgroups.pids(pod.metadata.uid, c.name)).length > 0) lost.push(c.name);
     }
-    if (lost.length || existsSync(rt.layout.podRunDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }))) await rt.stopSandbox(pod);
+    if (lost.length || existsSync(rt.layout.podRunDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }))) {
+      // A DEL that fails here is tried again when the pod's sandbox is made again.
+      await rt.stopSandbox(pod).catch((err: unknown) => this.log.error(`pod ${pod.metadata.namespace}/${pod.metadata.name}: tear down what is left of it: ${(err as Error).message}`));
+    }
     if (lost.length) {
       this.log.error(`pod ${pod.metadata.namespace}/${pod.metadata.name}: its records under the run root ${this.opts.roots.run} are gone while containers ran (${lost.join(", ")}): they are recreated`);
     }
@@ -170,7 +173,9 @@ export class Daemon implements ApiBackend {
     for (const pod of rt.layout.runPods()) {
       if (keep.has(pod.uid)) continue;
       this.log.warn(`removing pod ${pod.namespace}/${pod.name} (uid ${pod.uid}): no longer desired`);
-      await rt.removeOrphan(pod);
+      // One pod that cannot be torn down whole (a CNI plugin that fails) must not keep the
+      // daemon from starting: it is logged, and its records stay for the next start.
+      await rt.removeOrphan(pod).catch((err: unknown) => this.log.error(`remove pod ${pod.namespace}/${pod.name}: ${(err as Error).message}`));
     }
     // Logs of pods that went while no daemon ran (or of an earlier podd run on these roots).
     for (const pod of rt.layout.logPods()) {

@@ -221,16 +221,20 @@ export interface HostPort {
 }
 
 /**
- * The ports the pod publishes on the host: those of its app containers and sidecars that ask
- * for a hostPort (a containerPort alone publishes nothing, as in Kubernetes). With hostNetwork
- * the containers listen on the host themselves and nothing is mapped.
+ * The ports the pod holds on the host: those of its app containers and sidecars that ask for
+ * a hostPort (a containerPort alone publishes nothing, as in Kubernetes). With hostNetwork the
+ * containers listen on the host themselves, and the API server has made each containerPort a
+ * hostPort: they count as held (the scheduler counts them), though nothing is mapped for them.
  */
 export function hostPortsOf(spec: Pick<PodSpec, "containers" | "initContainers" | "hostNetwork">): HostPort[] {
-  if (spec.hostNetwork === true) return [];
   const out: HostPort[] = [];
   const running = [...(spec.initContainers ?? []).filter((c) => c.restartPolicy === "Always"), ...spec.containers];
   for (const c of running) {
     for (const p of c.ports ?? []) {
+      if (spec.hostNetwork === true && p.containerPort !== undefined) {
+        out.push({ hostPort: p.hostPort ?? p.containerPort, containerPort: p.containerPort, protocol: (p.protocol ?? "TCP") as HostPort["protocol"], ...(p.hostIP ? { hostIP: p.hostIP } : {}) });
+        continue;
+      }
       if (!p.hostPort || p.containerPort === undefined) continue;
       out.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: (p.protocol ?? "TCP") as HostPort["protocol"], ...(p.hostIP ? { hostIP: p.hostIP } : {}) });
     }

@@ -17,14 +17,18 @@ export interface ProberEvents {
   failed(kind: ProbeKind, output: string): void;
   /** a success the kubelet warns about (ProbeWarning) */
   warned(kind: ProbeKind, warning: string): void;
-  /** the verdict changed: ready, started, or alive (false: failureThreshold reached) */
+  /** the verdict changed: ready, or started */
   changed(kind: ProbeKind, ok: boolean): void;
+  /** a liveness or startup probe reached failureThreshold: the container is to be killed (its probes have stopped) */
+  exhausted(kind: ProbeKind): void;
 }
 
 export class ContainerProber {
   private readonly standing = new Map<ProbeKind, ProbeStanding>();
   private readonly timers = new Map<ProbeKind, unknown>();
   private stopped = false;
+  /** clock ms of the container's start: every probe's initial delay counts from it */
+  private startedAt = 0;
 
   constructor(
     private readonly probes: Partial<Record<ProbeKind, Probe>>,
@@ -38,6 +42,7 @@ export class ContainerProber {
 
   /** Starts probing a container that started sinceStartMs ago (a daemon that took it up: adopted). */
   start(sinceStartMs: number, adopted: boolean): void {
+    this.startedAt = this.clock.now() - sinceStartMs;
     if (this.probes.startup) this.schedule("startup", sinceStartMs, adopted);
     else this.startMain(sinceStartMs, adopted);
   }
@@ -62,13 +67,28 @@ export class ContainerProber {
     this.timers.clear();
   }
 
+  /**
+   * A container being stopped: liveness and startup stop, readiness goes on until it has
+   * ended (the kubelet's), so that a container draining its listener is seen to be unready.
+   */
+  stopForTermination(): void {
+    for (const kind of ["liveness", "startup"] as const) {
+      this.halted.add(kind);
+      const t = this.timers.get(kind);
+      if (t !== undefined) this.clock.clearTimeout(t);
+      this.timers.delete(kind);
+    }
+  }
+
+  private readonly halted = new Set<ProbeKind>();
+
   private schedule(kind: ProbeKind, sinceStartMs: number, adopted: boolean): void {
     const probe = this.probes[kind]!;
     this.arm(kind, firstDelayMs(probeTiming(probe), sinceStartMs, adopted, this.random));
   }
 
   private arm(kind: ProbeKind, delayMs: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.halted.has(kind)) return;
     this.timers.set(kind, this.clock.setTimeout(() => void this.tick(kind), delayMs));
   }
 
@@ -81,17 +101,24 @@ export class ContainerProber {
     } catch (err) {
       r = { ok: false, output: (err as Error).message };
     }
-    if (this.stopped) return;
+    if (this.stopped || this.halted.has(kind)) return;
     if (!r.ok) this.on.failed(kind, r.output);
     else if (r.warning) this.on.warned(kind, r.warning);
     const { standing, changed } = record(this.standing.get(kind)!, r.ok, t);
     this.standing.set(kind, standing);
-    if (changed) this.on.changed(kind, standing.ok);
+    if (changed && kind !== "liveness") this.on.changed(kind, standing.ok);
+    // failureThreshold failures in a row of a probe that kills: counted by failures, not by a
+    // change of verdict (a startup probe starts failed, so its verdict never changes).
+    if (kind !== "readiness" && !r.ok && standing.failures >= t.failureThreshold) {
+      this.stop();
+      this.on.exhausted(kind);
+      return;
+    }
     if (this.stopped) return;
-    // A startup probe that succeeded is done; liveness and readiness begin (their initial
-    // delays count from the container's start, which is behind us).
+    // A startup probe that succeeded is done; liveness and readiness begin, each after what is
+    // left of its initial delay, counted from the container's start.
     if (kind === "startup" && standing.ok) {
-      this.startMain(Number.MAX_SAFE_INTEGER, false);
+      this.startMain(this.clock.now() - this.startedAt, false);
       return;
     }
     this.arm(kind, t.periodMs);

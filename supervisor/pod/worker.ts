@@ -428,6 +428,7 @@ export class PodWorker {
 
   /** The end of the grace period: a cgroup kill of everything the container runs. */
   private armKill(name: string, live: LiveContainer, ms: number): void {
+    if (live.killTimer !== undefined) this.clock.clearTimeout(live.killTimer);
     live.killAtMs = this.clock.now() + ms;
     live.killTimer = this.clock.setTimeout(() => {
       void this.runtime.killContainer(this.pod, name).catch((err: unknown) => {
@@ -452,7 +453,13 @@ export class PodWorker {
    * failure the restart policy answers).
    */
   private terminate(name: string, live: LiveContainer, gracePeriodMs: number): void {
-    live.prober?.stop();
+    live.prober?.stopForTermination();
+    // Already being stopped (a probe's kill, then a delete): only a nearer deadline counts;
+    // preStop and the signal are not sent again.
+    if (live.killAtMs !== undefined) {
+      if (this.clock.now() + gracePeriodMs < live.killAtMs) this.armKill(name, live, gracePeriodMs);
+      return;
+    }
     const deadline = this.clock.now() + gracePeriodMs;
     this.armKill(name, live, gracePeriodMs);
     const preStop = this.container(name)?.lifecycle?.preStop;
@@ -489,11 +496,11 @@ export class PodWorker {
         failed: (kind, output) => this.emit("Warning", "Unhealthy", `${probeTitle(kind)} probe failed: ${output}`, name),
         warned: (kind, warning) => this.emit("Warning", "ProbeWarning", `${probeTitle(kind)} probe warning: ${warning}`, name),
         changed: (kind, ok) => {
-          if (!ok && kind !== "readiness") this.killForProbe(name, live, kind);
           this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);
           // A sidecar that has started lets the next init container go.
           if (kind === "startup" && ok) this.kick();
         },
+        exhausted: (kind) => this.killForProbe(name, live, kind),
       },
     );
     live.prober.start(this.clock.now() - (live.startedAtMs ?? this.clock.now()), live.adopted === true);
@@ -504,7 +511,10 @@ export class PodWorker {
     if (this.record(name).lifecycle.state !== "Running") return;
     const probe = kind === "startup" ? this.container(name)?.startupProbe : this.container(name)?.livenessProbe;
     const grace = probe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30;
-    this.emit("Normal", "Killing", `Container ${name} failed ${kind} probe, will be restarted`, name);
+    // The kubelet says "will be restarted" only when the restart policy will restart it.
+    const sidecar = (this.pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === "Always");
+    const restarts = sidecar || (this.pod.spec.restartPolicy ?? "Always") !== "Never";
+    this.emit("Normal", "Killing", `Container ${name} failed ${kind} probe${restarts ? ", will be restarted" : ""}`, name);
     this.terminate(name, live, Math.max(MINIMUM_GRACE_MS, grace * 1000));
   }
 

@@ -30,6 +30,7 @@ export const MAX_PROBE_OUTPUT = 10 * 1024;
 const MAX_REDIRECTS = 10;
 /** The User-Agent the kubelet's HTTP probes send, with the Kubernetes version podd's schema follows. */
 const USER_AGENT = "kube-probe/1.37";
+const HOOK_USER_AGENT = "kube-lifecycle/1.37";
 
 /** A port given by number, or by the name of one of the container's ports. */
 export function resolvePort(port: number | string, c: Pick<Container, "ports">): number | undefined {
@@ -38,7 +39,7 @@ export function resolvePort(port: number | string, c: Pick<Container, "ports">):
   return c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
-const NO_ADDRESS = "the pod has no address the daemon can reach (podd runs with --pod-network none): use an exec probe, or give the probe a host";
+const NO_ADDRESS = "the pod has no address the daemon can reach (no network attachment, or --pod-network none): use an exec probe, or give the probe a host";
 
 export async function runProbe(p: Probe, target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   if (p.exec?.command) return execProbe(p.exec.command, target, timeoutMs);
@@ -59,15 +60,19 @@ async function execProbe(argv: string[], target: ProbeTarget, timeoutMs: number)
   return { ok: r.code === 0, output: r.output.slice(0, MAX_PROBE_OUTPUT) };
 }
 
-/** An HTTP GET, 200–399 a success; redirects followed to the same host only, as the kubelet does. */
-export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "host" | "container">, timeoutMs: number): Promise<ProbeOutcome> {
+/**
+ * An HTTP GET, 200–399 a success; redirects followed to the same host only, as the kubelet
+ * does. As a lifecycle hook (hook: true) any answer is a success, as the kubelet's hook
+ * handler only fails when there is none, and it says so in its User-Agent.
+ */
+export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "host" | "container">, timeoutMs: number, hook = false): Promise<ProbeOutcome> {
   const port = resolvePort(a.port, target.container);
   if (port === undefined) return { ok: false, output: `unknown port "${a.port}": no containerPort of that name` };
   const scheme = (a.scheme ?? "HTTP").toLowerCase();
   const host = a.host || target.host;
   const path = a.path ? (a.path.startsWith("/") ? a.path : `/${a.path}`) : "/";
   let url = new URL(`${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}${path}`);
-  const headers: Record<string, string> = { "User-Agent": USER_AGENT, Accept: "*/*" };
+  const headers: Record<string, string> = { "User-Agent": hook ? HOOK_USER_AGENT : USER_AGENT, Accept: "*/*" };
   for (const h of a.httpHeaders ?? []) headers[h.name] = h.value;
   const deadline = Date.now() + timeoutMs;
   for (let hop = 0; ; hop++) {
@@ -85,7 +90,7 @@ export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "hos
       url = next;
       continue;
     }
-    if (res.status >= 200 && res.status < 400) return { ok: true, output: "" };
+    if (hook || (res.status >= 200 && res.status < 400)) return { ok: true, output: "" };
     return { ok: false, output: `HTTP probe failed with statuscode: ${res.status}` };
   }
 }
@@ -251,7 +256,8 @@ function grpcCodeName(code: number): string {
 /** A command run in the container for an exec probe: podd-init exec, killed at the time limit. */
 export async function execInContainer(initPath: string, pid1: number, identity: string[], argv: string[], timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }> {
   try {
-    const r = await run(initPath, ["exec", "--pid", String(pid1), ...identity, "--", ...argv], { timeoutMs, maxOutputBytes: 4 * MAX_PROBE_OUTPUT });
+    // The kubelet judges by the exit code and keeps the first 10 KiB of what the check printed.
+    const r = await run(initPath, ["exec", "--pid", String(pid1), ...identity, "--", ...argv], { timeoutMs, keepOutputBytes: MAX_PROBE_OUTPUT });
     return { code: r.code, output: (r.stdout + r.stderr).slice(0, MAX_PROBE_OUTPUT), timedOut: false };
   } catch (err) {
     if (/timed out/.test((err as Error).message)) return { code: -1, output: "", timedOut: true };

@@ -9,7 +9,7 @@ import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts"
 import { allocatableOf, parseMemTotal, sysctlAllowlist, type Requests, type SysctlAllowlist } from "../pod/admission.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Container, HTTPGetAction, Pod, Probe } from "../../pod-specs/types.ts";
-import { execInContainer, runProbe, type ProbeOutcome } from "./probe.ts";
+import { execInContainer, httpProbe, runProbe, type ProbeOutcome } from "./probe.ts";
 import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
@@ -370,10 +370,14 @@ export class Runtime {
    */
   async removeOrphan(pod: PodRef): Promise<void> {
     await this.cgroups.kill(pod.uid);
-    await this.detachNetwork({ metadata: pod });
+    // A DEL that fails keeps the attachment's records; the rest goes all the same (DEL works
+    // without the namespace), and the next daemon start tries the DEL again.
+    let netErr: unknown;
+    await this.detachNetwork({ metadata: pod }).catch((err: unknown) => (netErr = err));
     await this.sandboxes.destroyFound(pod);
     await this.cgroups.remove(pod.uid);
     rmSync(this.layout.podStateDir(pod), { recursive: true, force: true });
+    if (netErr) throw netErr;
   }
 
   /** The pod's log directory, once nothing can ask for its logs any more (the pod is gone from the API). */
@@ -570,7 +574,8 @@ export class Runtime {
   /** An httpGet lifecycle hook: the HTTP probe's GET; a failure throws, with what the probe would say. */
   async httpHook(pod: BoundPod, container: Container, action: HTTPGetAction, timeoutMs: number): Promise<void> {
     const host = pod.spec.hostNetwork ? this.node.hostIP : (this.podIPs(pod)[0] ?? "");
-    const r = await runProbe({ httpGet: action }, { host, container, exec: () => Promise.reject(new Error("no exec in an HTTP hook")) }, Math.max(1, timeoutMs));
+    if (!host && !action.host) throw new PoddError(`HTTP lifecycle hook (${action.path ?? "/"}): the pod has no address the daemon can reach; give the hook a host`);
+    const r = await httpProbe(action, { host: host || action.host!, container }, Math.max(1, timeoutMs), true);
     if (!r.ok) throw new PoddError(`HTTP lifecycle hook (${action.path ?? "/"}) failed: ${r.output}`);
   }
 
@@ -630,8 +635,9 @@ function unknownExit(monitorStderr: string, nowMs: number): ExitRecord {
   };
 }
 
-/** The CNI form of the pod's host ports. */
+/** The CNI form of the pod's host ports; none with hostNetwork, whose containers listen on the host. */
 function portMappingsOf(pod: BoundPod): PortMapping[] {
+  if (pod.spec.hostNetwork === true) return [];
   return hostPortsOf(pod.spec).map((p) => ({
     hostPort: p.hostPort,
     containerPort: p.containerPort,

@@ -11,7 +11,7 @@
 // really freed. A container's PID 1 makes its copy private at once (so nothing it mounts leaks
 // out) and then drops the copies itself: with the old root after pivot_root, or by detaching
 // podd's roots on a host-root container.
-import { closeSync, constants, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { constants as os } from "node:os";
 import { isSameProcess } from "../base/proc.ts";
@@ -240,8 +240,8 @@ export class SandboxManager {
   /**
    * The pod's /etc/hosts or /etc/resolv.conf. Rewritten in place once containers have it
    * bound (a rename would leave their bind mounts on the old file): one write from offset 0,
-   * then the file is cut to length, so a reader sees the old text or the new one, or for the
-   * moment between the two, the new text followed by the old one's tail.
+   * then the file is cut to length; a shorter text is padded to the old length first, so a
+   * reader sees the old text or the new one, never a fragment of an old line.
    */
   writeFile(path: string, text: string, create = true): void {
     let fd: number;
@@ -253,7 +253,11 @@ export class SandboxManager {
       throw PoddError.wrap(`open ${path}`, err);
     }
     try {
-      const data = Buffer.from(text);
+      let data = Buffer.from(text);
+      // Shorter than before: padded to the old length with a comment, so that a reader between
+      // the write and the cut never sees a fragment of an old line as an entry.
+      const old = fstatSync(fd).size;
+      if (data.length < old) data = Buffer.concat([data, Buffer.from(old - data.length >= 2 ? `#${" ".repeat(old - data.length - 2)}\n` : "\n")]);
       writeSync(fd, data, 0, data.length, 0);
       ftruncateSync(fd, data.length);
     } catch (err) {

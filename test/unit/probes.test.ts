@@ -93,7 +93,7 @@ test("the startup probe holds the others back; a run never overlaps the last; ve
       if (kind === "liveness") await new Promise<void>((r) => (release = r));
       return { ok: true, output: "" };
     },
-    { failed: (k, o) => failed.push(`${k}: ${o}`), warned: () => {}, changed: (k, ok) => changed.push(`${k}=${ok}`) },
+    { failed: (k, o) => failed.push(`${k}: ${o}`), warned: () => {}, changed: (k, ok) => changed.push(`${k}=${ok}`), exhausted: (k) => changed.push(`${k} exhausted`) },
   );
   prober.start(0, false);
   await clock.advance(2500);
@@ -114,6 +114,44 @@ test("the startup probe holds the others back; a run never overlaps the last; ve
   assert.equal(runs.filter((r) => r.endsWith("liveness")).length, 2);
   prober.stop();
   assert.equal(clock.pending(), 0, "stop clears every timer");
+});
+
+test("a startup or liveness probe that fails failureThreshold times in a row is exhausted once, and its probes stop; initial delays count from the start", async () => {
+  const clock = new FakeClock();
+  const seen: string[] = [];
+  const runs: string[] = [];
+  const startup = new ContainerProber(
+    { startup: { periodSeconds: 1, failureThreshold: 2 }, liveness: { periodSeconds: 1 } },
+    clock,
+    async (kind) => (runs.push(`${clock.now()} ${kind}`), { ok: false, output: "no" }),
+    { failed: () => {}, warned: () => {}, changed: (k, ok) => seen.push(`${k}=${ok}`), exhausted: (k) => seen.push(`${k} exhausted`) },
+  );
+  startup.start(0, false);
+  await clock.advance(5000);
+  assert.deepEqual(seen, ["startup exhausted"], "a startup probe's verdict starts failed: exhaustion is counted, not a change");
+  assert.deepEqual(runs, ["0 startup", "1000 startup"]);
+  assert.equal(clock.pending(), 0);
+
+  // Liveness with a 10 s initial delay behind a startup probe that succeeds at 2 s: first run at 10 s.
+  const later: string[] = [];
+  let ok = false;
+  const gated = new ContainerProber(
+    { startup: { periodSeconds: 1, failureThreshold: 10 }, liveness: { initialDelaySeconds: 10, periodSeconds: 1, failureThreshold: 1 } },
+    clock,
+    async (kind) => (later.push(`${clock.now()} ${kind}`), { ok: kind === "startup" ? ok : true, output: "" }),
+    { failed: () => {}, warned: () => {}, changed: () => {}, exhausted: () => {} },
+  );
+  const t0 = clock.now();
+  gated.start(0, false);
+  await clock.advance(1500);
+  ok = true;
+  await clock.advance(9000);
+  assert.deepEqual(later.map((l) => `${Number(l.split(" ")[0]) - t0} ${l.split(" ")[1]}`), ["0 startup", "1000 startup", "2000 startup", "10000 liveness"]);
+  // Terminating: liveness stops, readiness would go on.
+  gated.stopForTermination();
+  await clock.advance(5000);
+  assert.equal(later.filter((l) => l.endsWith("liveness")).length, 1);
+  gated.stop();
 });
 
 function listen(server: Server): Promise<number> {

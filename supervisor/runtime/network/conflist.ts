@@ -20,6 +20,8 @@ export interface NetworkConfList {
   cniVersion: string;
   name: string;
   plugins: PluginConf[];
+  /** the spec's disableCheck: the runtime must not call CHECK for this network */
+  disableCheck: boolean;
   /** the bytes it was read from, kept in the result cache as libcni keeps them */
   bytes: Buffer;
   /** where it was read from */
@@ -62,7 +64,8 @@ export function parseConfList(bytes: Buffer, source: string): NetworkConfList {
     const caps = (p as Record<string, unknown>).capabilities;
     if (caps !== undefined && (typeof caps !== "object" || caps === null || Array.isArray(caps))) throw bad(`${at}"capabilities" must be an object`);
   });
-  return { cniVersion: o.cniVersion, name: o.name, plugins: plugins as PluginConf[], bytes, source };
+  if (o.disableCheck !== undefined && typeof o.disableCheck !== "boolean") throw bad(`"disableCheck" must be true or false`);
+  return { cniVersion: o.cniVersion, name: o.name, plugins: plugins as PluginConf[], disableCheck: o.disableCheck === true, bytes, source };
 }
 
 /** 0.3.0 and later: results with interfaces and ips, the format podd reads. */

@@ -220,7 +220,7 @@ export class PodNetwork {
     const record = this.completeOf(uid);
     if (!record) return "the pod has no network attachment on record";
     const list = parseConfList(Buffer.from(record.config, "base64"), `the attachment of container ${record.containerId}`);
-    if (!hasCheck(list)) return undefined;
+    if (!hasCheck(list) || list.disableCheck) return undefined;
     const v6 = resultIPs(record.result ?? {}).some((ip) => ip.includes(":"));
     for (const plugin of list.plugins) {
       try {
