@@ -503,6 +503,7 @@ export class PodWorker {
         exhausted: (kind) => this.killForProbe(name, live, kind),
       },
     );
+    // startedAtMs is the monitor's wall-clock record; the daemon's clock is the wall clock too.
     live.prober.start(this.clock.now() - (live.startedAtMs ?? this.clock.now()), live.adopted === true);
   }
 

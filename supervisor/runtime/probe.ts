@@ -74,6 +74,8 @@ export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "hos
   let url = new URL(`${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}${path}`);
   const headers: Record<string, string> = { "User-Agent": hook ? HOOK_USER_AGENT : USER_AGENT, Accept: "*/*" };
   for (const h of a.httpHeaders ?? []) headers[h.name] = h.value;
+  // A budget for real network I/O, as the sockets' own timers are: the wall clock, not the
+  // daemon's injected one, which schedules the probes.
   const deadline = Date.now() + timeoutMs;
   for (let hop = 0; ; hop++) {
     let res: { status: number; body: string; location?: string };

@@ -164,6 +164,15 @@ describe("probes", { skip, timeout: 300_000 }, () => {
     assert.equal(containerStatus(up, "c").restartCount, 0);
   });
 
+  test("a startup probe that reaches failureThreshold kills the container, which restarts", async () => {
+    await putPod(d, serverPod("startup-dies", { startupProbe: { httpGet: { port: 8080 }, periodSeconds: 1, failureThreshold: 2 } }));
+    setMode("startup-dies", "fail");
+    await eventLike("startup-dies", "Killing", /^Container c failed startup probe, will be restarted$/);
+    await waitFor("restarted", async () => (containerStatus(await getPod(d, "startup-dies"), "c")?.restartCount ?? 0) >= 1, 30_000);
+    await d.request("DELETE", "/api/v1/namespaces/default/pods/startup-dies?gracePeriodSeconds=0");
+    await waitGone(d, "startup-dies", "default", 30_000);
+  });
+
   test("after a daemon kill -9 the probes resume: not ready until a probe says so, nothing restarted for a failure never seen", async () => {
     await putPod(d, serverPod("adopt", {
       readinessProbe: { httpGet: { port: 8080 }, ...fast },
