@@ -52,8 +52,9 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       if (stderr.length > limit) over();
     });
     child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));
-    const started = Date.now();
-    const timedOut = (signal: NodeJS.Signals | null) => opts.timeoutMs !== undefined && signal === "SIGKILL" && Date.now() - started >= opts.timeoutMs;
+    // A monotonic clock: a wall clock stepped back during the run must not hide the time limit.
+    const started = performance.now();
+    const timedOut = (signal: NodeJS.Signals | null) => opts.timeoutMs !== undefined && signal === "SIGKILL" && performance.now() - started >= opts.timeoutMs;
     // A helper killed at its time limit is done with at its exit, not at "close": "close" waits
     // for the end of its stdout and stderr, which whatever it started (an exec'd command's
     // children) may hold open for ever, and the time limit would then limit nothing.

@@ -126,3 +126,11 @@ test("limits: a search line of exactly 2048 characters passes; at 2049 the last 
   assert.deepEqual(cut.config.searches, long.slice(0, 15));
   assert.deepEqual(cut.warnings, [{ reason: "DNSConfigForming", message: `Search Line limits were exceeded, some search paths have been omitted, the applied search line is: ${long.slice(0, 15).join(" ")}` }]);
 });
+
+test("the host's file read as the kubelet reads it: no '.' search path, no trailing dots, the last option of a name, no path longer than a domain name", () => {
+  const c = parseResolvConf("nameserver 192.0.2.1\nsearch . a.example. b.example\noptions ndots:1 rotate\noptions ndots:2\n");
+  assert.deepEqual(c, { servers: ["192.0.2.1"], searches: ["a.example", "b.example"], options: ["ndots:2", "rotate"] });
+  const long = podDnsConfig(podOf({ dnsPolicy: "Default" }), { servers: ["192.0.2.1"], searches: ["ok.example", "x".repeat(254)], options: [] });
+  assert.deepEqual(long.config.searches, ["ok.example"]);
+  assert.deepEqual(long.warnings.map((w) => w.reason), ["DNSConfigForming"]);
+});

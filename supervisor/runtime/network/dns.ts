@@ -28,8 +28,11 @@ export function parseResolvConf(text: string): DnsConfig {
     if (!line) continue;
     const [key, ...fields] = line.split(/\s+/);
     if (key === "nameserver" && fields[0]) out.servers.push(fields[0]);
-    else if (key === "search" || key === "domain") out.searches = fields;
-    else if (key === "options") out.options.push(...fields);
+    // As the kubelet reads it: "." (systemd-resolved's "no search domain") is no path, and a
+    // trailing dot is dropped, so that a.example. and a.example count once.
+    else if (key === "search" || key === "domain") out.searches = fields.filter((f) => f !== ".").map((f) => f.replace(/\.$/, ""));
+    // A later option of the same name replaces an earlier one, as the resolver reads them.
+    else if (key === "options") out.options = mergeOptions(out.options, fields.map((f) => ({ name: f.split(":")[0], ...(f.includes(":") ? { value: f.slice(f.indexOf(":") + 1) } : {}) })));
   }
   return out;
 }
@@ -60,7 +63,8 @@ export function podDnsConfig(pod: PodDns, host: DnsConfig): { config: DnsConfig;
       const m = pod.metadata as { name: string; namespace?: string; uid?: string };
       warnings.push({
         reason: "MissingClusterDNS",
-        // The kubelet's wording, with podd for the kubelet: there is no cluster DNS to configure.
+        // The kubelet's wording, with podd for the kubelet (there is no cluster DNS to configure)
+        // and the policy the pod asked for.
         message: `pod: "${m.name}_${m.namespace ?? "default"}(${m.uid ?? ""})". podd does not have ClusterDNS IP configured and cannot create Pod using "${policy}" policy. Falling back to "Default" policy.`,
       });
     }
@@ -96,7 +100,8 @@ function fitLimits(c: DnsConfig, warnings: DnsWarning[]): DnsConfig {
     c.servers = c.servers.slice(0, MAX_NAMESERVERS);
     warnings.push({ reason: "DNSConfigForming", message: `Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: ${c.servers.join(" ")}` });
   }
-  let searches = c.searches.slice(0, MAX_SEARCH_PATHS);
+  // A path longer than a domain name can be is dropped, as the kubelet drops it (glibc aborts on one).
+  let searches = c.searches.filter((p) => p.length <= 253).slice(0, MAX_SEARCH_PATHS);
   while (searches.join(" ").length > MAX_SEARCH_CHARS) searches = searches.slice(0, -1);
   if (searches.length < c.searches.length) {
     c.searches = searches;

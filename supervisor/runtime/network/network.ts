@@ -286,8 +286,13 @@ function readResult(path: string): Record<string, unknown> | undefined {
     if (hasErrno(err, "ENOENT")) return undefined;
     throw PoddError.wrap(`read ${path}`, err);
   }
-  const r = JSON.parse(text) as AttachmentRecord;
-  return r.result;
+  try {
+    return (JSON.parse(text) as AttachmentRecord).result;
+  } catch {
+    // Unreadable (atomic writes make this a damaged disk): as if absent, so that the
+    // attachment is still torn down, with what the intent holds.
+    return undefined;
+  }
 }
 
 /**
