@@ -7,6 +7,7 @@
 import type { Container, Pod, ResourceFieldSelector } from "./types.ts";
 import { expand, type Mapping } from "./expand.ts";
 import { mustParseQuantity, quantityMilliValue, quantityValue } from "./quantity.ts";
+import { isEnvVarName } from "./names.ts";
 
 export interface EnvInputs {
   /** variables visible to $(VAR) that the pod does not define, e.g. from the image */
@@ -18,7 +19,14 @@ export interface EnvInputs {
   fields?: Mapping;
   /** The machine's allocatable cpu and memory, used for limits.* when a container sets no limit. */
   allocatable?: { cpu?: string; memory?: string };
+  /** The data of a ConfigMap or a Secret (decoded) of the pod's namespace; undefined: there is none. */
+  lookup?: (kind: "ConfigMap" | "Secret", name: string) => Readonly<Record<string, string>> | undefined;
+  /** Told of envFrom keys that are not variable names and were left out, as the kubelet's event says. */
+  skipped?: (message: string) => void;
 }
+
+/** A reference the kubelet cannot resolve: the container waits in CreateContainerConfigError. */
+export class EnvReferenceError extends Error {}
 
 export interface EnvVarValue {
   name: string;
@@ -72,10 +80,47 @@ export function resourceFieldValue(pod: Pod, container: Container, ref: Resource
 export function containerEnv(pod: Pod, container: Container, inputs: EnvInputs = {}): EnvVarValue[] {
   const values = new Map<string, string>();
   const mapping: Mapping = (name) => values.get(name) ?? inputs.base?.(name);
+  const ns = pod.metadata.namespace ?? "default";
+  // The kubelet's messages (kubelet_pods.go): a missing object is the API's NotFound.
+  const objectOf = (kind: "ConfigMap" | "Secret", name: string, optional: boolean): Readonly<Record<string, string>> | undefined => {
+    const data = inputs.lookup?.(kind, name);
+    if (data === undefined && !optional) throw new EnvReferenceError(`${kind.toLowerCase()} "${name}" not found`);
+    return data;
+  };
+  // envFrom first, in order; env entries then override them.
+  for (const src of container.envFrom ?? []) {
+    const ref = src.configMapRef ?? src.secretRef;
+    const kind = src.configMapRef ? "ConfigMap" : "Secret";
+    if (!ref) continue;
+    const data = objectOf(kind, ref.name ?? "", ref.optional === true);
+    if (data === undefined) continue;
+    const invalid: string[] = [];
+    for (const key of Object.keys(data).sort()) {
+      const name = (src.prefix ?? "") + key;
+      if (isEnvVarName(name).length > 0) {
+        invalid.push(name);
+        continue;
+      }
+      values.delete(name);
+      values.set(name, data[key]!);
+    }
+    if (invalid.length) inputs.skipped?.(`Keys [${invalid.join(", ")}] from the EnvFrom ${kind === "ConfigMap" ? "configMap" : "secret"} ${ns}/${ref.name} were skipped since they are invalid environment variable names.`);
+  }
   for (const e of container.env ?? []) {
     let value: string;
     const from = e.valueFrom;
-    if (from?.fieldRef) value = podFieldValue(pod, from.fieldRef.fieldPath, inputs.fields) ?? "";
+    const keyRef = from?.configMapKeyRef ?? from?.secretKeyRef;
+    if (keyRef) {
+      const kind = from?.configMapKeyRef ? "ConfigMap" : "Secret";
+      const data = objectOf(kind, keyRef.name ?? "", keyRef.optional === true);
+      if (data === undefined) continue;
+      const v = Object.hasOwn(data, keyRef.key) ? data[keyRef.key] : undefined;
+      if (v === undefined) {
+        if (keyRef.optional === true) continue;
+        throw new EnvReferenceError(`couldn't find key ${keyRef.key} in ${kind} ${ns}/${keyRef.name}`);
+      }
+      value = v;
+    } else if (from?.fieldRef) value = podFieldValue(pod, from.fieldRef.fieldPath, inputs.fields) ?? "";
     else if (from?.resourceFieldRef) value = resourceFieldValue(pod, container, from.resourceFieldRef, inputs.allocatable) ?? "";
     else value = expand(e.value ?? "", mapping);
     // Deleting first moves a redefined name to its latest position, so a later duplicate wins

@@ -1,12 +1,13 @@
 // pod-specs: Pod manifests from YAML text to validated, defaulted Pod objects, or to errors that
 // say file:line:col, the field path and what is wrong. Pure: no I/O beyond the text handed in.
 //
-//   loadManifests(text, file, { validate })  → { pods, errors, warnings }
-//       Reads `kind: Pod`, `kind: List` of Pods and multi-document files, in block or flow style.
-//       Any error in any document rejects the whole file: pods is then empty. Unknown fields are
+//   loadManifests(text, file, { validate })  → { pods, objects, errors, warnings }
+//       Reads Pods, the Namespaces, ConfigMaps, Secrets and PersistentVolumeClaims that go with
+//       them (objects.ts), `kind: List` of these and multi-document files, in block or flow style.
+//       Any error in any document rejects the whole file: pods and objects are then empty. Unknown fields are
 //       errors ("strict", like kubectl --validate=strict), warnings ("warn") or dropped ("ignore");
 //       fields podd cannot honour yet (NOT_SUPPORTED_YET) are always errors, each with a hint;
-//       other kinds (a ConfigMap or Service next to a Pod) are refused by name the same way.
+//       other kinds (a Service or a Deployment next to a Pod) are refused by name the same way.
 //       Annotations Kubernetes itself ignores (seccomp's) give warnings.
 //   formatDiagnostic(d)                      → "pod.yaml:14:17: spec.containers[1].image: Required value"
 //
@@ -21,6 +22,7 @@ import { childPath, decode, POD_SCHEMA, type FieldPositions, type UnknownFields 
 import { applyDefaults } from "./defaults.ts";
 import { validatePod, duplicate } from "./validate.ts";
 import { findNotSupportedYet } from "./unsupported.ts";
+import { isConfigKind, objectDefaults, OBJECT_KINDS, OBJECT_SCHEMAS, validateObject, type ConfigKind, type ConfigObject } from "./objects.ts";
 
 export type * from "./types.ts";
 export * from "./quantity.ts";
@@ -30,6 +32,7 @@ export * from "./cgroup-conversions.ts";
 export { applyDefaults, defaultPullPolicy, HOST_IMAGE, DEFAULT_NAMESPACE } from "./defaults.ts";
 export { NOT_SUPPORTED_YET, type NotSupportedYet } from "./unsupported.ts";
 export { validatePod } from "./validate.ts";
+export * from "./objects.ts";
 export { execIdentityArgs, processSecurity, type ProcessSecurity } from "./security.ts";
 export { execSecurity, groupsArgs, supplementalGroupsOf } from "./security.ts";
 export { isValidSysctlName, normalizeSysctlName, safeSysctls, sysctlNamespace, sysctlPath, type SysctlNamespace } from "./sysctls.ts";
@@ -41,6 +44,8 @@ export interface LoadOptions {
 
 export interface LoadResult {
   pods: Pod[];
+  /** the other objects of the file (namespaces, configuration, claims), defaulted, in file order */
+  objects: ConfigObject[];
   errors: Diagnostic[];
   warnings: Diagnostic[];
 }
@@ -50,6 +55,22 @@ export function formatDiagnostic(d: Diagnostic): string {
 }
 
 const POD_LIST_KINDS = ["List", "PodList"];
+const KINDS = `Pod, ${Object.keys(OBJECT_KINDS).join(", ")} or List`;
+
+function locator(positions: Map<string, FieldPositions>, base: string, fallback: Pos): (path: string, atKey?: boolean) => Pos {
+  // A missing field points at the nearest thing that is there: its parent object.
+  return (path, atKey = false) => {
+    for (let p = path; ; p = parentPath(p)) {
+      const found = positions.get(p);
+      if (found) return (atKey ? found.key : undefined) ?? found.value;
+      if (p === base || p === "") return fallback;
+    }
+  };
+}
+
+function relative(base: string): (path: string) => string {
+  return (path) => (base === "" ? path : path.startsWith("[") ? base + path : `${base}.${path}`);
+}
 
 export function loadManifests(text: string, file: string, opts: LoadOptions = {}): LoadResult {
   const unknownFields = opts.validate ?? "strict";
@@ -57,8 +78,9 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
   const errors: Diagnostic[] = [...loaded.errors];
   const warnings: Diagnostic[] = [...loaded.warnings];
   const pods: Pod[] = [];
-  const podPaths: string[] = [];
-  const positions: Array<Map<string, FieldPositions>> = [];
+  const objects: ConfigObject[] = [];
+  // every object read, for the duplicate check: its kind, namespace/name and where its name is
+  const read: { kind: string; key: string; name: string; path: string; positions: Map<string, FieldPositions> }[] = [];
 
   const diag = (pos: Pos, path: string, message: string): Diagnostic => ({ file, line: pos.line, col: pos.col, path, message });
 
@@ -68,15 +90,8 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
     for (const w of d.warnings) warnings.push(diag(w.pos, w.path, w.message));
     const raw = d.value as Record<string, unknown> | undefined;
     if (raw === undefined) return;
-    const locate = (path: string, atKey = false): Pos => {
-      // A missing field points at the nearest thing that is there: its parent object.
-      for (let p = path; ; p = parentPath(p)) {
-        const found = d.positions.get(p);
-        if (found) return (atKey ? found.key : undefined) ?? found.value;
-        if (p === base || p === "") return node.pos;
-      }
-    };
-    const rel = (path: string): string => (base === "" ? path : path.startsWith("[") ? base + path : `${base}.${path}`);
+    const locate = locator(d.positions, base, node.pos);
+    const rel = relative(base);
     const apiVersion = raw.apiVersion;
     if (apiVersion === undefined) errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), 'Required value: podd reads apiVersion: v1'));
     else if (apiVersion !== "v1") errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), `Unsupported value: ${JSON.stringify(apiVersion)}: supported values: "v1"`));
@@ -99,8 +114,39 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
       errors.push(diag(locate(prob.at ?? prob.path, prob.atKey === true), prob.path, prob.message));
     }
     pods.push(pod);
-    podPaths.push(rel("metadata.name"));
-    positions.push(d.positions);
+    read.push({ kind: "Pod", key: `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`, name: pod.metadata.name, path: rel("metadata.name"), positions: d.positions });
+  };
+
+  const readObject = (node: TreeNode, base: string, kind: ConfigKind): void => {
+    const d = decode(node, OBJECT_SCHEMAS[kind], base, unknownFields);
+    for (const e of d.errors) errors.push(diag(e.pos, e.path, e.message));
+    for (const w of d.warnings) warnings.push(diag(w.pos, w.path, w.message));
+    const raw = d.value as (ConfigObject & { metadata?: ConfigObject["metadata"] }) | undefined;
+    if (raw === undefined) return;
+    const locate = locator(d.positions, base, node.pos);
+    const rel = relative(base);
+    if (raw.apiVersion === undefined) errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), "Required value: podd reads apiVersion: v1"));
+    else if (raw.apiVersion !== "v1") errors.push(diag(locate(rel("apiVersion")), rel("apiVersion"), `Unsupported value: ${JSON.stringify(raw.apiVersion)}: supported values: "v1"`));
+    const refused = new RefusedFields();
+    for (const e of d.errors) refused.missing(e.path);
+    for (const e of d.errors) if (e.meant !== undefined) refused.missing(e.meant);
+    // Only the metadata rules of the table apply: its spec paths are a Pod's.
+    for (const f of findNotSupportedYet({ metadata: raw.metadata ?? {} })) {
+      const path = rel(f.path);
+      if (f.warning === true) warnings.push(diag(locate(path, true), path, f.message));
+      else {
+        refused.present(path);
+        errors.push(diag(locate(path, true), path, f.message));
+      }
+    }
+    validateObject(raw, (path, message, extra = {}) => {
+      const prob = { path: rel(path), message, ...(extra.at !== undefined ? { at: rel(extra.at) } : {}), ...(extra.atKey ? { atKey: true } : {}), ...(extra.unlessRefused ? { unlessRefused: extra.unlessRefused.map(rel) } : {}) };
+      if (!refused.explains(prob)) errors.push(diag(locate(prob.at ?? prob.path, prob.atKey === true), prob.path, prob.message));
+    });
+    const o = objectDefaults(raw);
+    objects.push(o);
+    const ns = OBJECT_KINDS[kind].namespaced ? `${o.metadata?.namespace ?? "default"}/` : "";
+    read.push({ kind, key: `${ns}${o.metadata?.name}`, name: o.metadata?.name ?? "", path: rel("metadata.name"), positions: d.positions });
   };
 
   loaded.documents.forEach((doc: LoadedDocument) => {
@@ -115,11 +161,15 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
     const kindNode = kindEntry?.value;
     const kind = kindNode?.kind === "scalar" && typeof kindNode.value === "string" ? kindNode.value : undefined;
     if (kindEntry === undefined) {
-      errors.push(diag(root.pos, "kind", "Required value: podd reads kind: Pod or kind: List"));
+      errors.push(diag(root.pos, "kind", `Required value: podd reads kind: ${KINDS}`));
       return;
     }
     if (kind === "Pod") {
       readPod(root, "");
+      return;
+    }
+    if (kind !== undefined && isConfigKind(kind)) {
+      readObject(root, "", kind);
       return;
     }
     if (kind !== undefined && POD_LIST_KINDS.includes(kind)) {
@@ -148,10 +198,11 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
           const base = `items[${i}]`;
           const k = item.kind === "map" ? item.entries.find((x) => x.key === "kind")?.value : undefined;
           const kind = k?.kind === "scalar" ? k.value : undefined;
-          if (item.kind !== "map") errors.push(diag(item.pos, base, "expected a Pod"));
-          else if (k === undefined) errors.push(diag(item.pos, `${base}.kind`, "Required value: podd reads kind: Pod"));
-          else if (kind !== "Pod") errors.push(diag(k.pos, `${base}.kind`, kindRefusal(k.kind === "scalar" ? k.source : "?")));
-          else readPod(item, base);
+          if (item.kind !== "map") errors.push(diag(item.pos, base, "expected a Kubernetes object"));
+          else if (k === undefined) errors.push(diag(item.pos, `${base}.kind`, `Required value: podd reads kind: ${KINDS}`));
+          else if (kind === "Pod") readPod(item, base);
+          else if (typeof kind === "string" && isConfigKind(kind)) readObject(item, base, kind);
+          else errors.push(diag(k.pos, `${base}.kind`, kindRefusal(k.kind === "scalar" ? k.source : "?")));
         });
       } else if (e.key === "kind" || e.key === "metadata") {
         continue;
@@ -162,22 +213,23 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
     if (!root.entries.some((e) => e.key === "apiVersion")) errors.push(diag(root.pos, "apiVersion", "Required value: podd reads apiVersion: v1"));
   }
 
-  // Two pods with the same namespace and name in one file cannot both be applied.
-  const seen = new Map<string, number>();
-  pods.forEach((pod, i) => {
-    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
-    if (!pod.metadata.name) return;
-    if (seen.has(key)) {
-      const path = podPaths[i]!;
-      const pos = positions[i]!.get(path)?.value ?? { line: 1, col: 1 };
-      errors.push(diag(pos, path, `${duplicate(pod.metadata.name)}: another pod in this file has namespace/name ${key}`));
-    } else seen.set(key, i);
-  });
+  // Two objects of one kind with the same namespace and name in one file cannot both be applied.
+  const seen = new Set<string>();
+  for (const r of read) {
+    if (!r.name) continue;
+    const id = `${r.kind} ${r.key}`;
+    if (seen.has(id)) {
+      const pos = r.positions.get(r.path)?.value ?? { line: 1, col: 1 };
+      const what = r.kind === "Pod" ? "pod" : r.kind;
+      errors.push(diag(pos, r.path, `${duplicate(r.name)}: another ${what} in this file has ${r.key.includes("/") ? "namespace/name" : "name"} ${r.key}`));
+    } else seen.add(id);
+  }
 
   const byPosition = (a: Diagnostic, b: Diagnostic): number => a.line - b.line || a.col - b.col;
   errors.sort(byPosition);
   warnings.sort(byPosition);
-  return { pods: errors.length > 0 ? [] : pods, errors, warnings };
+  const ok = errors.length === 0;
+  return { pods: ok ? pods : [], objects: ok ? objects : [], errors, warnings };
 }
 
 /**
@@ -231,9 +283,7 @@ const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", 
 function kindRefusal(kind: string): string {
   const hint = WORKLOAD_KINDS.includes(kind)
     ? "podd runs Pods; apply its pod template as a Pod"
-    : kind === "ConfigMap" || kind === "Secret"
-      ? "podd has no ConfigMaps or Secrets yet; remove it and set its values in the Pod's env"
-      : "podd runs Pods; remove it from the file";
+    : "podd runs Pods with their Namespaces, ConfigMaps, Secrets and PersistentVolumeClaims; remove it from the file";
   return `kind ${kind} is not supported yet by podd; ${hint}`;
 }
 

@@ -21,15 +21,15 @@ export type Schema =
   | { t: "map"; of: Schema }
   | { t: "object"; fields: Readonly<Record<string, Schema>> };
 
-const STR: Schema = { t: "string" };
-const INT: Schema = { t: "int" };
-const BOOL: Schema = { t: "bool" };
-const QTY: Schema = { t: "quantity" };
-const INT_OR_STR: Schema = { t: "intOrString" };
-const ANY: Schema = { t: "any" };
-const arr = (of: Schema): Schema => ({ t: "array", of });
-const map = (of: Schema): Schema => ({ t: "map", of });
-const obj = (fields: Record<string, Schema>): Schema => ({ t: "object", fields });
+export const STR: Schema = { t: "string" };
+export const INT: Schema = { t: "int" };
+export const BOOL: Schema = { t: "bool" };
+export const QTY: Schema = { t: "quantity" };
+export const INT_OR_STR: Schema = { t: "intOrString" };
+export const ANY: Schema = { t: "any" };
+export const arr = (of: Schema): Schema => ({ t: "array", of });
+export const map = (of: Schema): Schema => ({ t: "map", of });
+export const obj = (fields: Record<string, Schema>): Schema => ({ t: "object", fields });
 
 const execAction = obj({ command: arr(STR) });
 const httpGetAction = obj({
@@ -136,6 +136,15 @@ const container = obj({
 });
 
 const keyToPath = arr(obj({ key: STR, path: STR, mode: INT, user: ANY }));
+const downwardApiFiles = arr(
+  obj({
+    path: STR,
+    fieldRef: obj({ apiVersion: STR, fieldPath: STR }),
+    resourceFieldRef: obj({ containerName: STR, resource: STR, divisor: QTY }),
+    mode: INT,
+    user: ANY,
+  }),
+);
 const volume = obj({
   name: STR,
   emptyDir: obj({ medium: STR, sizeLimit: QTY, mode: ANY }),
@@ -144,28 +153,45 @@ const volume = obj({
   secret: obj({ secretName: STR, items: keyToPath, defaultMode: INT, optional: BOOL, defaultUser: ANY }),
   // Recognised so that they are refused as not supported rather than as unknown.
   awsElasticBlockStore: ANY, azureDisk: ANY, azureFile: ANY, cephfs: ANY, cinder: ANY, csi: ANY,
-  downwardAPI: ANY, ephemeral: ANY, fc: ANY, flexVolume: ANY, flocker: ANY, gcePersistentDisk: ANY,
-  gitRepo: ANY, glusterfs: ANY, image: obj({ reference: STR, pullPolicy: STR }), iscsi: ANY, nfs: ANY, persistentVolumeClaim: ANY,
-  photonPersistentDisk: ANY, portworxVolume: ANY, projected: ANY, quobyte: ANY, rbd: ANY, scaleIO: ANY,
+  downwardAPI: obj({ items: downwardApiFiles, defaultMode: INT, defaultUser: ANY }),
+  projected: obj({
+    sources: arr(
+      obj({
+        configMap: obj({ name: STR, items: keyToPath, optional: BOOL }),
+        secret: obj({ name: STR, items: keyToPath, optional: BOOL }),
+        downwardAPI: obj({ items: downwardApiFiles }),
+        serviceAccountToken: ANY, clusterTrustBundle: ANY, podCertificate: ANY,
+      }),
+    ),
+    defaultMode: INT,
+    defaultUser: ANY,
+  }),
+  persistentVolumeClaim: obj({ claimName: STR, readOnly: BOOL }),
+  ephemeral: ANY, fc: ANY, flexVolume: ANY, flocker: ANY, gcePersistentDisk: ANY,
+  gitRepo: ANY, glusterfs: ANY, image: obj({ reference: STR, pullPolicy: STR }), iscsi: ANY, nfs: ANY,
+  photonPersistentDisk: ANY, portworxVolume: ANY, quobyte: ANY, rbd: ANY, scaleIO: ANY,
   storageos: ANY, vsphereVolume: ANY,
+});
+
+/** The metadata of every object podd reads. */
+export const OBJECT_META: Schema = obj({
+  name: STR,
+  generateName: STR,
+  namespace: STR,
+  uid: STR,
+  labels: map(STR),
+  annotations: map(STR),
+  // kubectl create --dry-run writes `creationTimestamp: null`; the runtime sets the real one.
+  creationTimestamp: ANY,
+  // Known so that `kubectl get -o yaml` output is refused by name (see unsupported.ts).
+  selfLink: ANY, resourceVersion: ANY, generation: ANY, deletionTimestamp: ANY, deletionGracePeriodSeconds: ANY,
+  ownerReferences: ANY, finalizers: ANY, managedFields: ANY,
 });
 
 export const POD_SCHEMA: Schema = obj({
   apiVersion: STR,
   kind: STR,
-  metadata: obj({
-    name: STR,
-    generateName: STR,
-    namespace: STR,
-    uid: STR,
-    labels: map(STR),
-    annotations: map(STR),
-    // kubectl create --dry-run writes `creationTimestamp: null`; the runtime sets the real one.
-    creationTimestamp: ANY,
-    // Known so that `kubectl get -o yaml` output is refused by name (see unsupported.ts).
-    selfLink: ANY, resourceVersion: ANY, generation: ANY, deletionTimestamp: ANY, deletionGracePeriodSeconds: ANY,
-    ownerReferences: ANY, finalizers: ANY, managedFields: ANY,
-  }),
+  metadata: OBJECT_META,
   spec: obj({
     containers: arr(container),
     initContainers: arr(container),

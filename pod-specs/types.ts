@@ -278,10 +278,33 @@ export interface Volume {
   name: string;
   emptyDir?: { medium?: "" | "Memory"; sizeLimit?: string };
   hostPath?: { path: string; type?: HostPathType };
-  configMap?: { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  configMap?: ConfigMapProjection & { defaultMode?: number };
   secret?: { secretName?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  downwardAPI?: { items?: DownwardAPIVolumeFile[]; defaultMode?: number };
+  projected?: { sources?: VolumeProjection[]; defaultMode?: number };
+  persistentVolumeClaim?: { claimName?: string; readOnly?: boolean };
   /** an OCI image mounted read-only (Kubernetes' image volume) */
   image?: { reference?: string; pullPolicy?: PullPolicy };
+}
+
+export interface ConfigMapProjection {
+  name?: string;
+  items?: KeyToPath[];
+  optional?: boolean;
+}
+
+export interface DownwardAPIVolumeFile {
+  path: string;
+  fieldRef?: ObjectFieldSelector;
+  resourceFieldRef?: ResourceFieldSelector;
+  mode?: number;
+}
+
+/** One source of a projected volume; serviceAccountToken and the others are refused by name. */
+export interface VolumeProjection {
+  configMap?: ConfigMapProjection;
+  secret?: ConfigMapProjection;
+  downwardAPI?: { items?: DownwardAPIVolumeFile[] };
 }
 
 export interface KeyToPath {

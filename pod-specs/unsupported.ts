@@ -29,10 +29,9 @@ function forContainers(field: string, when?: NotSupportedYet["when"], hint?: str
 }
 
 const UNSUPPORTED_VOLUME_SOURCES = [
-  "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "downwardAPI", "ephemeral",
+  "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "ephemeral",
   "fc", "flexVolume", "flocker", "gcePersistentDisk", "gitRepo", "glusterfs", "iscsi", "nfs",
-  "persistentVolumeClaim", "photonPersistentDisk", "portworxVolume", "projected", "quobyte", "rbd",
-  "scaleIO", "storageos", "vsphereVolume",
+  "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume",
 ];
 
 // Scheduling and cluster features have nothing to act on a single machine without a scheduler,
@@ -61,15 +60,19 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
     ...forContainers(`${probe}.httpGet.protocol`, (v) => v !== "HTTP1"),
   ]),
 
-  // configuration sources podd has no store for yet
-  ...forContainers("envFrom"),
-  ...forContainers("env[*].valueFrom.configMapKeyRef"),
-  ...forContainers("env[*].valueFrom.secretKeyRef"),
   ...forContainers("env[*].valueFrom.fileKeyRef", undefined, "podd reads no variables from files yet; set env values instead"),
   ...forContainers("env[*].valueFrom.resourceFieldRef.resource", (v) => typeof v === "string" && /^(limits|requests)\.(ephemeral-storage$|hugepages-)/.test(v), "podd limits cpu and memory only"),
-  { path: "spec.volumes[*].configMap" },
-  { path: "spec.volumes[*].secret" },
   ...UNSUPPORTED_VOLUME_SOURCES.map((s) => ({ path: `spec.volumes[*].${s}` })),
+  { path: "spec.volumes[*].projected.sources[*].serviceAccountToken", hint: "podd has no service accounts to make tokens for" },
+  { path: "spec.volumes[*].projected.sources[*].clusterTrustBundle", hint: "podd has no ClusterTrustBundles; put the certificates in a ConfigMap and project that" },
+  { path: "spec.volumes[*].projected.sources[*].podCertificate", hint: "podd issues no pod certificates; put them in a Secret and project that" },
+  // user/group of projected files (merged for v1.38) need the volume user fields podd does not carry out
+  ...["configMap", "secret", "downwardAPI", "projected"].map((s) => ({ path: `spec.volumes[*].${s}.defaultUser`, hint: "podd sets the files' owner from fsGroup only; remove it" })),
+  ...["configMap", "secret"].map((s) => ({ path: `spec.volumes[*].${s}.items[*].user`, hint: "podd sets the files' owner from fsGroup only; remove it" })),
+  ...["spec.volumes[*].downwardAPI.items[*].user", ...["configMap", "secret", "downwardAPI"].map((s) => `spec.volumes[*].projected.sources[*].${s}.items[*].user`)].map((path) => ({
+    path,
+    hint: "podd sets the files' owner from fsGroup only; remove it",
+  })),
   { path: "spec.volumes[*].emptyDir.medium", when: (v) => typeof v === "string" && v.startsWith("HugePages"), hint: "podd backs emptyDirs with disk or memory only" },
   { path: "spec.volumes[*].emptyDir.mode", hint: "podd creates emptyDirs with mode 0777; remove it" },
   // A memory-backed emptyDir is a tmpfs of that size; on disk podd has nothing to enforce it with.
@@ -171,8 +174,9 @@ const IGNORED_ANNOTATION_MESSAGE =
 
 // Every refusal says what to do; entries without a hint of their own get the one of their area.
 function defaultHint(path: string): string {
-  if (/configMap|secret|envFrom|KeyRef/i.test(path)) return "podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume";
-  if (/^(items\[\d+\]\.)?spec\.volumes\[\d+\]\.[A-Za-z]+$/.test(path)) return "podd mounts emptyDir and hostPath volumes only";
+  if (/^(items\[\d+\]\.)?spec\.volumes\[\d+\]\.[A-Za-z]+$/.test(path)) {
+    return "podd mounts emptyDir, hostPath, image, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes only";
+  }
   return "remove it to run the pod with podd";
 }
 

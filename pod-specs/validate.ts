@@ -5,6 +5,7 @@
 
 import type { Container, LifecycleHandler, Pod, Probe, ResourceList, ResourceRequirements, Volume } from "./types.ts";
 import {
+  isConfigMapKey,
   isDns1123Label,
   isDns1123Subdomain,
   isEnvVarName,
@@ -165,7 +166,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   return ctx.problems;
 }
 
-type Add = (path: string, message: string, extra?: Partial<ValidationProblem>) => void;
+export type Add = (path: string, message: string, extra?: Partial<ValidationProblem>) => void;
 
 /** The API server's checks of spec.dnsConfig: the resolver's limits, addresses, domain names. */
 function validateDnsConfig(c: NonNullable<Pod["spec"]["dnsConfig"]>, policyNone: boolean, add: Add): void {
@@ -206,6 +207,11 @@ function validateMetadata(pod: Pod, add: Add): void {
     }
   }
   if (m.namespace !== undefined) for (const e of isDns1123Label(m.namespace)) add("metadata.namespace", invalid(m.namespace, e));
+  validateLabelsAndAnnotations(m, add);
+}
+
+/** The checks every object's labels and annotations get, whatever its kind. */
+export function validateLabelsAndAnnotations(m: Pick<Pod["metadata"], "labels" | "annotations">, add: Add): void {
   for (const [k, v] of Object.entries(m.labels ?? {})) {
     const at = childPath("metadata.labels", k);
     for (const e of isQualifiedName(k)) add("metadata.labels", invalid(k, e), { at, atKey: true });
@@ -345,13 +351,97 @@ function validateVolume(v: Volume, path: string, names: Set<string>, add: Add): 
     const nameField = src === "configMap" ? "name" : "secretName";
     const ref = src === "configMap" ? v.configMap?.name : v.secret?.secretName;
     if (ref === undefined || ref === "") add(`${path}.${src}.${nameField}`, required());
-    (s.items ?? []).forEach((item, i) => {
-      const ip = `${path}.${src}.items[${i}]`;
-      if (!item.key) add(`${ip}.key`, required());
-      if (!item.path) add(`${ip}.path`, required());
-      else validateRelativePath(item.path, `${ip}.path`, add);
+    validateFileMode(s.defaultMode, `${path}.${src}.defaultMode`, add);
+    validateKeyToPaths(s.items, `${path}.${src}.items`, new Set(), add);
+  }
+  if (v.downwardAPI) {
+    validateFileMode(v.downwardAPI.defaultMode, `${path}.downwardAPI.defaultMode`, add);
+    validateDownwardApiFiles(v.downwardAPI.items, `${path}.downwardAPI.items`, new Set(), add);
+  }
+  if (v.projected) {
+    const pp = `${path}.projected`;
+    validateFileMode(v.projected.defaultMode, `${pp}.defaultMode`, add);
+    const paths = new Set<string>();
+    (v.projected.sources ?? []).forEach((s, i) => {
+      const sp = `${pp}.sources[${i}]`;
+      const kinds = Object.keys(s).filter((k) => (s as Record<string, unknown>)[k] != null);
+      if (kinds.length === 0) add(sp, required("must specify exactly 1 of configMap, secret, downwardAPI, serviceAccountToken, clusterTrustBundle or podCertificate"));
+      else if (kinds.length > 1) add(sp, forbidden("may not specify more than 1 volume type per source"), { at: `${sp}.${kinds[1]}`, atKey: true });
+      for (const k of ["configMap", "secret"] as const) {
+        const src = s[k];
+        if (!src) continue;
+        if (src.name === undefined || src.name === "") add(`${sp}.${k}.name`, required());
+        validateKeyToPaths(src.items, `${sp}.${k}.items`, paths, add);
+      }
+      if (s.downwardAPI) validateDownwardApiFiles(s.downwardAPI.items, `${sp}.downwardAPI.items`, paths, add);
     });
   }
+  if (v.persistentVolumeClaim) {
+    const c = v.persistentVolumeClaim.claimName;
+    if (c === undefined || c === "") add(`${path}.persistentVolumeClaim.claimName`, required());
+    else for (const e of isDns1123Subdomain(c)) add(`${path}.persistentVolumeClaim.claimName`, invalid(c, e));
+  }
+}
+
+const MAX_FILE_MODE = 0o777;
+
+function validateFileMode(mode: number | undefined, path: string, add: Add): void {
+  if (mode !== undefined && (mode < 0 || mode > MAX_FILE_MODE)) add(path, invalid(mode, "must be a number between 0 and 0777 (octal), both inclusive"));
+}
+
+/** A file's path in a configuration volume: relative, and clear of the writer's "..data" names. */
+function validateVolumeFilePath(value: string | undefined, path: string, seen: Set<string>, add: Add): void {
+  if (!value) return add(path, required());
+  validateRelativePath(value, path, add);
+  if (value.startsWith("..")) add(path, invalid(value, "must not start with '..'"));
+  // Two files with one path in a projected volume: the API server lets it through, and the
+  // kubelet then fails the mount; podd says so at once.
+  if (seen.has(value)) add(path, invalid(value, "conflicting duplicate paths"));
+  seen.add(value);
+}
+
+function validateKeyToPaths(items: readonly { key: string; path: string; mode?: number }[] | undefined, path: string, seen: Set<string>, add: Add): void {
+  (items ?? []).forEach((item, i) => {
+    const ip = `${path}[${i}]`;
+    if (!item.key) add(`${ip}.key`, required());
+    else for (const e of isConfigMapKey(item.key)) add(`${ip}.key`, invalid(item.key, e));
+    validateVolumeFilePath(item.path, `${ip}.path`, seen, add);
+    validateFileMode(item.mode, `${ip}.mode`, add);
+  });
+}
+
+// What a downward API volume may show: the pod's own metadata (the node's and the status'
+// fields change while the files would not, so the API server leaves them to env).
+const VOLUME_FIELD_REFS = ["metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"];
+
+function validateDownwardApiFiles(items: readonly import("./types.ts").DownwardAPIVolumeFile[] | undefined, path: string, seen: Set<string>, add: Add): void {
+  (items ?? []).forEach((item, i) => {
+    const ip = `${path}[${i}]`;
+    validateVolumeFilePath(item.path, `${ip}.path`, seen, add);
+    validateFileMode(item.mode, `${ip}.mode`, add);
+    if (item.fieldRef && item.resourceFieldRef) add(ip, invalid("", "fieldRef and resourceFieldRef can not be specified simultaneously"));
+    else if (!item.fieldRef && !item.resourceFieldRef) add(ip, required("one of fieldRef and resourceFieldRef is required"));
+    const f = item.fieldRef;
+    if (f) {
+      if (f.apiVersion !== undefined && f.apiVersion !== "v1") add(`${ip}.fieldRef.apiVersion`, unsupported(f.apiVersion, ["v1"]));
+      const m = f.fieldPath === undefined ? null : /^(metadata\.(?:labels|annotations))\['([^']*)'\]$/.exec(f.fieldPath);
+      if (f.fieldPath === undefined || f.fieldPath === "") add(`${ip}.fieldRef.fieldPath`, required());
+      else if (m) for (const e of isQualifiedName(m[2]!)) add(`${ip}.fieldRef.fieldPath`, invalid(f.fieldPath, e));
+      else if (!VOLUME_FIELD_REFS.includes(f.fieldPath)) add(`${ip}.fieldRef.fieldPath`, unsupported(f.fieldPath, VOLUME_FIELD_REFS));
+    }
+    const r = item.resourceFieldRef;
+    if (r) {
+      const rp = `${ip}.resourceFieldRef`;
+      if (!r.containerName) add(`${rp}.containerName`, required());
+      if (r.resource === undefined || r.resource === "") add(`${rp}.resource`, required());
+      else if (OTHER_RESOURCE_FIELD_REF.test(r.resource)) add(`${rp}.resource`, "not supported yet by podd; podd limits cpu and memory only");
+      else if (!RESOURCE_FIELD_REFS.includes(r.resource)) add(`${rp}.resource`, unsupported(r.resource, RESOURCE_FIELD_REFS));
+      else if (r.divisor !== undefined) {
+        const allowed = r.resource.endsWith(".cpu") ? CPU_DIVISORS : MEMORY_DIVISORS;
+        if (!allowed.includes(r.divisor)) add(`${rp}.divisor`, unsupported(r.divisor, allowed));
+      }
+    }
+  });
 }
 
 function validateRelativePath(value: string, path: string, add: Add): void {
@@ -424,6 +514,18 @@ function validateContainer(c: Container, path: string, init: boolean, scope: Pod
         add(`${ep}.valueFrom`, invalid("", "may not be specified when `value` is not empty"));
       }
       validateEnvSource(e.valueFrom, `${ep}.valueFrom`, c, scope, add);
+    }
+  });
+  (c.envFrom ?? []).forEach((e, i) => {
+    const ep = `${path}.envFrom[${i}]`;
+    if (e.prefix !== undefined && e.prefix !== "") for (const m of isEnvVarName(e.prefix)) add(`${ep}.prefix`, invalid(e.prefix, m));
+    const set = (["configMapRef", "secretRef"] as const).filter((k) => e[k] != null);
+    if (set.length === 0) add(ep, invalid("", "must specify one of: `configMapRef` or `secretRef`"));
+    if (set.length > 1) add(ep, invalid("", "may not have more than one field specified at a time"));
+    for (const k of set) {
+      const name = e[k]!.name;
+      if (name === undefined || name === "") add(`${ep}.${k}.name`, required());
+      else for (const m of isDns1123Subdomain(name)) add(`${ep}.${k}.name`, invalid(name, m));
     }
   });
 
@@ -581,7 +683,10 @@ function validateEnvSource(src: NonNullable<Container["env"]>[number]["valueFrom
   }
   for (const k of ["configMapKeyRef", "secretKeyRef"] as const) {
     const ref = src[k];
-    if (ref && (ref.key === undefined || ref.key === "")) add(`${path}.${k}.key`, required());
+    if (!ref) continue;
+    if (ref.name === undefined || ref.name === "") add(`${path}.${k}.name`, required());
+    if (ref.key === undefined || ref.key === "") add(`${path}.${k}.key`, required());
+    else for (const m of isConfigMapKey(ref.key)) add(`${path}.${k}.key`, invalid(ref.key, m));
   }
 }
 

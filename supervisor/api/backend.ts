@@ -7,6 +7,8 @@ import type { PoddEvents } from "../daemon/events.ts";
 import type { CoreEvent } from "../daemon/event-log.ts";
 import type { PodObject } from "../pod/worker.ts";
 import type { ImagesApi } from "./images.ts";
+import type { ConfigKind, ConfigObject } from "../../pod-specs/index.ts";
+import type { StoredObject } from "../daemon/objects.ts";
 
 /** A container of a pod as the log, exec and metrics endpoints see it. */
 export interface ContainerView {
@@ -30,6 +32,11 @@ export interface ApiBackend {
   apply(pod: Pod, mustNotExist?: boolean): Promise<{ result: string; object: PodObject }>;
   delete(namespace: string, name: string, gracePeriodSeconds?: number): Promise<PodObject>;
   eventList(namespace?: string): CoreEvent[];
+  /** Namespaces, config maps, secrets and claims; namespace undefined: all of them. */
+  listObjects(kind: ConfigKind, namespace?: string): StoredObject[];
+  getObject(kind: ConfigKind, namespace: string | undefined, name: string): StoredObject | undefined;
+  applyObject(o: ConfigObject, mustNotExist?: boolean): Promise<{ result: string; object: StoredObject }>;
+  deleteObject(kind: ConfigKind, namespace: string | undefined, name: string): Promise<StoredObject>;
   /** podChanged moves pod watches, event the event watches, runEnded ends a log follow */
   readonly bus: Pick<EventEmitter<PoddEvents>, "on" | "off">;
   /** The pod's spec and its containers, init containers first; undefined when there is no such pod. */

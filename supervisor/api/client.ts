@@ -83,6 +83,7 @@ const codeOfReason: Record<string, ErrorCode> = {
   NotFound: "NotFound",
   AlreadyExists: "AlreadyExists",
   Conflict: "Conflict",
+  Forbidden: "Forbidden",
   Invalid: "Invalid",
   BadRequest: "Invalid",
 };
@@ -144,6 +145,24 @@ function queryString(q: RequestOptions["query"]): string {
 
 function podsPath(namespace: string | undefined): string {
   return namespace === undefined ? "/api/v1/pods" : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+}
+
+/** The collection of a namespace, config map, secret or claim resource; namespace undefined: across all. */
+export function objectsPath(resource: string, namespace: string | undefined): string {
+  if (resource === "namespaces" || namespace === undefined) return `/api/v1/${resource}`;
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`;
+}
+
+function objectPath(resource: string, namespace: string | undefined, name: string): string {
+  return `${objectsPath(resource, resource === "namespaces" ? undefined : (namespace ?? "default"))}/${encodeURIComponent(name)}`;
+}
+
+/** A namespace, config map, secret or claim as the API returns it. */
+export interface ApiObject {
+  apiVersion: "v1";
+  kind: string;
+  metadata: { name: string; namespace?: string; uid: string; creationTimestamp: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string>; finalizers?: string[] };
+  [field: string]: unknown;
 }
 
 function podPath(namespace: string, name: string): string {
@@ -234,6 +253,26 @@ export class PoddClient {
     const header = res.headers["x-podd-result"];
     const result = (Array.isArray(header) ? header[0] : header) ?? (res.status === 201 ? "created" : "configured");
     return { pod: JSON.parse(res.body) as ApiPod, result };
+  }
+
+  listObjects(resource: string, namespace: string | undefined, labelSelector?: string): Promise<{ items: ApiObject[] }> {
+    return this.json("GET", objectsPath(resource, namespace), { query: { labelSelector } });
+  }
+
+  getObject(resource: string, namespace: string | undefined, name: string): Promise<ApiObject> {
+    return this.json("GET", objectPath(resource, namespace, name));
+  }
+
+  /** Creates or replaces the object: kubectl apply's result for it. */
+  async putObject(resource: string, o: { metadata: { name: string; namespace?: string } }): Promise<{ object: ApiObject; result: string }> {
+    const res = await this.request("PUT", objectPath(resource, o.metadata.namespace, o.metadata.name), { body: o });
+    const header = res.headers["x-podd-result"];
+    const result = (Array.isArray(header) ? header[0] : header) ?? (res.status === 201 ? "created" : "configured");
+    return { object: JSON.parse(res.body) as ApiObject, result };
+  }
+
+  deleteObject(resource: string, namespace: string | undefined, name: string): Promise<ApiObject> {
+    return this.json("DELETE", objectPath(resource, namespace, name));
   }
 
   deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<ApiPod> {

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { connect } from "node:net";
 import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
 import { serveImages } from "./images.ts";
+import { serveObjects } from "./objects.ts";
 import type { ApiBackend, ContainerView } from "./backend.ts";
 import type { PodEvent } from "../daemon/events.ts";
 import { PoddError } from "../base/errors.ts";
@@ -27,6 +28,7 @@ const reasons: Record<string, [number, string]> = {
   NotFound: [404, "NotFound"],
   AlreadyExists: [409, "AlreadyExists"],
   Conflict: [409, "Conflict"],
+  Forbidden: [403, "Forbidden"],
   Invalid: [422, "Invalid"],
   Syscall: [500, "InternalError"],
   Internal: [500, "InternalError"],
@@ -280,6 +282,7 @@ export class ApiServer {
       if (kind === "pods" && name && sub === "log" && method === "GET") return this.logs(res, ns, name, q);
       if (kind === "pods" && name && sub === "exec-target" && method === "GET") return this.execTarget(res, ns, name, q.get("container") ?? undefined);
     }
+    if (await serveObjects(d, parts, method, q, req, res, { send, readBody: (r) => readBody(r), stream: (r) => this.stream(r) })) return;
     if (parts[0] === "apis" && parts[1] === "podd.dev" && parts[2] === "v1" && parts[3] === "images" && d.images) {
       if (await serveImages(d.images, parts, method, q, req, res, send, () => d.now())) return;
     }

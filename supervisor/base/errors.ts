@@ -7,6 +7,7 @@ export type ErrorCode =
   | "NotFound"
   | "AlreadyExists"
   | "Conflict"
+  | "Forbidden" // allowed to no one: deleting the default namespace, writing into one being deleted
   | "Syscall" // the kernel refused; errno and syscall are set
   | "Internal";
 

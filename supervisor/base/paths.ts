@@ -106,7 +106,20 @@ export class Layout {
   imagesDir(): string {
     return join(this.roots.state, "images");
   }
-  /** Localhost seccomp profiles, as the kubelet's <root>/seccomp: localhostProfile is relative to it. */
+  /** the objects that are not pods: namespaces, config maps, secrets, claims */
+  objectsDir(): string {
+    return join(this.roots.state, "objects");
+  }
+  /**
+   * A claim's volume, made by the local-path storage class: pvc-<namespace>_<name>_<claim uid>,
+   * so that an operator can tell which claim it was, and a claim made again gets a new one.
+   */
+  claimDir(claim: PodRef): string {
+    return join(this.roots.state, "claims", `pvc-${podKey(claim)}`);
+  }
+  claimsDir(): string {
+    return join(this.roots.state, "claims");
+  }
   /** the CNI attachments' intents, podd's own network list and its leases */
   cniStateDir(): string {
     return join(this.roots.state, "cni");
@@ -115,6 +128,7 @@ export class Layout {
   cniRunDir(): string {
     return join(this.roots.run, "cni");
   }
+  /** Localhost seccomp profiles, as the kubelet's <root>/seccomp: localhostProfile is relative to it. */
   seccompDir(): string {
     return join(this.roots.state, "seccomp");
   }

@@ -13,6 +13,7 @@ import { ApiError, UnreachableError, type ApiPod, type PoddClient } from "../api
 import { rootsFromEnv } from "../base/paths.ts";
 import { kubectlStatus, readyColumn } from "./lib/pod-columns.ts";
 import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
+import { OBJECT_KINDS } from "../../pod-specs/index.ts";
 import { clientFor, pause, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { Progress } from "./lib/spinner.ts";
 import { packageRoot } from "./version.ts";
@@ -296,6 +297,7 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
     return 1;
   }
   if (dryRun === "client") {
+    for (const o of set.objects) io.stdout.write(`${o.kind.toLowerCase()}/${o.metadata.name} created (dry run)\n`);
     for (const pod of set.pods) io.stdout.write(`pod/${pod.metadata.name} created (dry run)\n`);
     return 0;
   }
@@ -305,6 +307,18 @@ export async function applyMain(argv: string[], io: Io, deps: ApplyDeps = { star
     await ensureDaemon(client, io, deps, values);
     const applied: { namespace: string; name: string }[] = [];
     let failed = false;
+    // Namespaces, then what pods refer to, then the pods: a pod never waits on an object of
+    // the same file that is still to come.
+    for (const o of set.objects) {
+      try {
+        const { result } = await client.putObject(OBJECT_KINDS[o.kind].resource, o);
+        io.stdout.write(`${o.kind.toLowerCase()}/${o.metadata.name} ${result}\n`);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        io.stderr.write(err.kubectlMessage() + "\n");
+        failed = true;
+      }
+    }
     for (const pod of set.pods) {
       try {
         const { result } = await client.putPod(pod);

@@ -8,6 +8,8 @@ import { clientFor, isPodResource, namespaceFlags, namespaceOf, pause, podNames,
 import { Progress } from "./lib/spinner.ts";
 import { parseLabelSelector } from "../api/selector.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
+import { objectResource } from "./lib/objects.ts";
+import { OBJECT_KINDS } from "../../pod-specs/index.ts";
 
 /** How often a waiting verb asks the daemon again. */
 export const POLL_MS = 200;
@@ -17,6 +19,19 @@ export async function waitGone(client: PoddClient, namespace: string, name: stri
   for (;;) {
     try {
       await client.getPod(namespace, name);
+    } catch (err) {
+      if (err instanceof ApiError && err.reason === "NotFound") return true;
+      throw err;
+    }
+    if (Date.now() >= deadline) return false;
+    await pause(POLL_MS);
+  }
+}
+
+async function waitObjectGone(client: PoddClient, resource: string, namespace: string | undefined, name: string, deadline: number): Promise<boolean> {
+  for (;;) {
+    try {
+      await client.getObject(resource, namespace, name);
     } catch (err) {
       if (err instanceof ApiError && err.reason === "NotFound") return true;
       throw err;
@@ -61,6 +76,8 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
   const timeoutMs = values.timeout === undefined || values.timeout === "0" ? undefined : parseDuration(values.timeout);
 
   const targets: { namespace: string; name: string }[] = [];
+  /** namespaces, config maps, secrets and claims to delete, after the pods */
+  const objectTargets: { resource: string; kind: string; namespace: string | undefined; name: string }[] = [];
   // --all and -l pick pods from the daemon's list, once connected.
   const bySelector = values.all === true || values.selector !== undefined;
   const selector = values.selector === undefined ? () => true : parseLabelSelector(values.selector);
@@ -79,6 +96,16 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
       return 1;
     }
     for (const p of set.pods) targets.push({ namespace: values.namespace ?? p.metadata.namespace ?? "default", name: p.metadata.name });
+    // The reverse of apply's order: what pods use goes after them, namespaces last.
+    for (const o of [...set.objects].reverse()) {
+      const k = OBJECT_KINDS[o.kind];
+      objectTargets.push({ resource: k.resource, kind: o.kind, namespace: k.namespaced ? (values.namespace ?? o.metadata.namespace ?? "default") : undefined, name: o.metadata.name });
+    }
+  } else if (positionals[0] !== undefined && objectResource(positionals[0])) {
+    const r = objectResource(positionals[0])!;
+    const names = positionals.slice(1);
+    if (names.length === 0) throw new PoddError(`resource(s) were provided, but no name was specified: podd delete ${positionals[0]} NAME…`, { code: "Invalid" });
+    for (const name of names) objectTargets.push({ resource: r.resource, kind: r.kind, namespace: r.kind === "Namespace" ? undefined : namespaceOf(values), name });
   } else {
     const [first, ...rest] = positionals;
     const names = first !== undefined && isPodResource(first) ? podNames(rest, "delete") : podNames(positionals, "delete");
@@ -112,8 +139,20 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
         failed = true;
       }
     }
+    const objectsPending: typeof objectTargets = [];
+    for (const t of objectTargets) {
+      try {
+        await client.deleteObject(t.resource, t.namespace, t.name);
+        objectsPending.push(t);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        io.stderr.write(err.kubectlMessage() + "\n");
+        failed = true;
+      }
+    }
     if (!wait) {
       for (const t of pending) io.stdout.write(`pod "${t.name}" deleted\n`);
+      for (const t of objectsPending) io.stdout.write(`${t.kind.toLowerCase()} "${t.name}" deleted\n`);
       return failed ? 1 : 0;
     }
     // Waiting for every pod together: their grace periods run side by side in the daemon.
@@ -138,12 +177,20 @@ export async function deleteMain(argv: string[], io: Io): Promise<number> {
         failed = true;
       }
     }
+    // A claim in use or a namespace with content stays until what holds it is gone.
+    for (const t of objectsPending) {
+      if (await waitObjectGone(client, t.resource, t.namespace, t.name, deadline)) io.stdout.write(`${t.kind.toLowerCase()} "${t.name}" deleted\n`);
+      else {
+        io.stderr.write(`error: timed out waiting for ${t.kind.toLowerCase()} "${t.name}" to be deleted\n`);
+        failed = true;
+      }
+    }
     return failed ? 1 : 0;
   });
 }
 
 export const del: Verb = {
-  summary: "Stop and remove pods (kubectl delete pod)",
-  usage: "pod NAME… | pods --all | pods -l SELECTOR | -f FILE|DIR|- [--grace-period N] [--now] [--wait=false] [--timeout D] [-n NS | -A] [--socket PATH]",
+  summary: "Stop and remove pods; delete namespaces, configmaps, secrets and claims (kubectl delete)",
+  usage: "pod NAME… | configmap|secret|pvc|namespace NAME… | pods --all | pods -l SELECTOR | -f FILE|DIR|- [--grace-period N] [--now] [--wait=false] [--timeout D] [-n NS | -A] [--socket PATH]",
   run: (argv) => deleteMain(argv, processIo()),
 };

@@ -2,10 +2,11 @@
 // tabs and aligned by the same tabwriter rules, and the pod's events from the events API.
 import { podFieldValue, resourceFieldValue, type Container, type Pod, type Probe, type Volume } from "../../pod-specs/index.ts";
 import { PoddError } from "../base/errors.ts";
-import { ApiError, type ApiEvent, type ApiPod } from "../api/client.ts";
+import { ApiError, type ApiEvent, type ApiObject, type ApiPod } from "../api/client.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import { humanDuration } from "../base/time.ts";
 import type { ContainerState, ContainerStatus } from "../status/types.ts";
+import { describeObject, objectResource, type ObjectResource } from "./lib/objects.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { DESCRIBE, tabwrite } from "./lib/table.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
@@ -156,6 +157,17 @@ function describeVolume(v: Volume): string {
     s += `${L2}Type:\tConfigMap (a volume populated by a ConfigMap)\n${L2}Name:\t${v.configMap.name ?? ""}\n${L2}Optional:\t${v.configMap.optional === true}\n`;
   } else if (v.secret) {
     s += `${L2}Type:\tSecret (a volume populated by a Secret)\n${L2}SecretName:\t${v.secret.secretName ?? ""}\n${L2}Optional:\t${v.secret.optional === true}\n`;
+  } else if (v.persistentVolumeClaim) {
+    s += `${L2}Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)\n${L2}ClaimName:\t${v.persistentVolumeClaim.claimName ?? ""}\n${L2}ReadOnly:\t${v.persistentVolumeClaim.readOnly === true}\n`;
+  } else if (v.downwardAPI) {
+    s += `${L2}Type:\tDownwardAPI (a volume populated by information about the pod)\n${L2}Items:\n${(v.downwardAPI.items ?? []).map((i) => `${L2}  ${i.fieldRef?.fieldPath ?? i.resourceFieldRef?.resource ?? ""} -> ${i.path}\n`).join("")}`;
+  } else if (v.projected) {
+    s += `${L2}Type:\tProjected (a volume that contains injected data from multiple sources)\n`;
+    for (const src of v.projected.sources ?? []) {
+      if (src.configMap) s += `${L2}ConfigMapName:\t${src.configMap.name ?? ""}\n${L2}Optional:\t${src.configMap.optional === true}\n`;
+      if (src.secret) s += `${L2}SecretName:\t${src.secret.name ?? ""}\n${L2}Optional:\t${src.secret.optional === true}\n`;
+      if (src.downwardAPI) s += `${L2}DownwardAPI:\ttrue\n`;
+    }
   }
   return s;
 }
@@ -214,6 +226,8 @@ export function describePod(pod: ApiPod, events: readonly ApiEvent[], now: numbe
 export async function describeMain(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, { ...socketFlag, ...namespaceFlags });
   const [resource, ...rest] = positionals;
+  const objects = resource === undefined ? undefined : objectResource(resource);
+  if (objects) return describeObjects(objects, rest, values, io);
   let names: string[];
   if (resource !== undefined && isPodResource(resource)) names = podNames(rest, "describe");
   else if (resource?.includes("/")) names = podNames(positionals, "describe");
@@ -251,8 +265,28 @@ export async function describeMain(argv: string[], io: Io): Promise<number> {
   });
 }
 
+async function describeObjects(r: ObjectResource, names: string[], values: { namespace?: string | undefined; socket?: string | undefined }, io: Io): Promise<number> {
+  const namespace = r.kind === "Namespace" ? undefined : namespaceOf(values);
+  const client = clientFor(values, io);
+  return runClientVerb(io, async () => {
+    const items: ApiObject[] = names.length === 0 ? (await client.listObjects(r.resource, namespace)).items : [];
+    let failed = false;
+    for (const name of names) {
+      try {
+        items.push(await client.getObject(r.resource, namespace, name));
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        io.stderr.write(err.kubectlMessage() + "\n");
+        failed = true;
+      }
+    }
+    io.stdout.write(items.map((o) => describeObject(o, io.now())).join("\n\n"));
+    return failed ? 1 : 0;
+  });
+}
+
 export const describe: Verb = {
-  summary: "Show a pod in detail, with its events (kubectl describe pod)",
-  usage: "pod NAME… [-n NS] [--socket PATH]",
+  summary: "Show a pod, namespace, configmap, secret or claim in detail (kubectl describe)",
+  usage: "pod|namespace|configmap|secret|pvc NAME… [-n NS] [--socket PATH]",
   run: (argv) => describeMain(argv, processIo()),
 };

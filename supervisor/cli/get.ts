@@ -2,7 +2,8 @@
 // NODE NOMINATED NODE READINESS GATES with -o wide), -o json|yaml|name, -l, and -w, which keeps
 // printing rows as the daemon's watch stream reports changes.
 import { PoddError } from "../base/errors.ts";
-import { ApiError, type ApiPod } from "../api/client.ts";
+import { ApiError, type ApiObject, type ApiPod } from "../api/client.ts";
+import { objectHeader, objectResource, objectRow, type ObjectResource } from "./lib/objects.ts";
 import { podColumns } from "./lib/pod-columns.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import {
@@ -86,10 +87,12 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
   if (resource === undefined) {
     throw new PoddError('you must specify the type of resource to get: podd get pods [NAME…]', { code: "Invalid" });
   }
+  const objects = objectResource(resource);
+  if (objects) return getObjects(objects, rest, values, io);
   let names: string[];
   if (isPodResource(resource)) names = podNames(rest, "get");
   else if (resource.includes("/")) names = podNames(positionals, "get");
-  else throw new PoddError(`the server doesn't have a resource type "${resource}": podd serves pods`, { code: "Invalid" });
+  else throw new PoddError(`the server doesn't have a resource type "${resource}": podd serves pods, namespaces, configmaps, secrets and persistentvolumeclaims`, { code: "Invalid" });
 
   const format = parseOutput(values.output);
   if (format === "yaml") await loadYaml();
@@ -181,8 +184,51 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
   });
 }
 
+/** podd get configmaps|secrets|pvc|namespaces [NAME…]: the list or the objects named, as kubectl prints them. */
+async function getObjects(
+  r: ObjectResource,
+  names: string[],
+  values: { output?: string | undefined; watch?: boolean | undefined; selector?: string | undefined; namespace?: string | undefined; "all-namespaces"?: boolean | undefined; socket?: string | undefined },
+  io: Io,
+): Promise<number> {
+  if (values.watch) throw new PoddError(`podd get -w watches pods; list ${r.resource} without -w`, { code: "Invalid" });
+  const format = parseOutput(values.output);
+  if (format === "yaml") await loadYaml();
+  const cluster = r.kind === "Namespace";
+  const all = (values["all-namespaces"] === true || cluster) && names.length === 0;
+  const namespace = cluster ? undefined : all ? undefined : namespaceOf(values);
+  const client = clientFor(values, io);
+  return runClientVerb(io, async () => {
+    let items: ApiObject[] = [];
+    let failed = false;
+    if (names.length > 0) {
+      for (const name of names) {
+        try {
+          items.push(await client.getObject(r.resource, namespace, name));
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          io.stderr.write(err.kubectlMessage() + "\n");
+          failed = true;
+        }
+      }
+    } else items = (await client.listObjects(r.resource, namespace, values.selector)).items;
+    const showNamespace = all && !cluster;
+    if (items.length === 0 && !failed) {
+      if (format === "json" || format === "yaml") io.stdout.write(formatObject(listObject([]), format));
+      else io.stderr.write(noResources(cluster ? undefined : namespace));
+    } else if (format === "json" || format === "yaml") {
+      io.stdout.write(formatObject(names.length === 1 && items.length === 1 ? items[0] : listObject(items), format));
+    } else if (format === "name") {
+      io.stdout.write(items.map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}\n`).join(""));
+    } else if (items.length > 0) {
+      io.stdout.write(table([objectHeader(r.kind, showNamespace), ...items.map((o) => objectRow(o, showNamespace, io.now()))]));
+    }
+    return failed ? 1 : 0;
+  });
+}
+
 export const get: Verb = {
-  summary: "List pods (kubectl get pods)",
-  usage: "pods [NAME…] [-n NS | -A] [-o wide|json|yaml|name] [-l SELECTOR] [--field-selector status.phase=Running,…] [-w] [--socket PATH]",
+  summary: "List pods, namespaces, configmaps, secrets and claims (kubectl get)",
+  usage: "pods|namespaces|configmaps|secrets|pvc [NAME…] [-n NS | -A] [-o wide|json|yaml|name] [-l SELECTOR] [--field-selector status.phase=Running,…] [-w] [--socket PATH]",
   run: (argv) => getMain(argv, processIo()),
 };

@@ -1,6 +1,8 @@
 // podd run: the pods of the given manifests in the foreground, until each reaches a terminal
 // phase (or a signal or --timeout stops them gracefully). Events go to stderr as they happen,
 // container output to stdout prefixed [pod/container], and -o json prints the final Pods.
+import { NO_OBJECTS } from "../runtime/config-volumes.ts";
+import type { ConfigMap, Secret } from "../../pod-specs/index.ts";
 import { parseDuration } from "../base/time.ts";
 import { PoddError } from "../base/errors.ts";
 import type { PodEvent } from "../daemon/events.ts";
@@ -45,10 +47,18 @@ export const run: Verb = {
       for (const e of set.errors) process.stderr.write(`${e}\n`);
       return 1;
     }
+    const claim = set.objects.find((o) => o.kind === "PersistentVolumeClaim");
+    if (claim) {
+      throw new PoddError(`persistentvolumeclaim/${claim.metadata.name}: podd run keeps nothing after it ends, and a claim is kept storage; apply the file to a daemon with podd apply -f`, { code: "Invalid" });
+    }
     requireRoot("run");
     const opts = supervisorOptions(values);
     const registry = defaultRegistry(opts.roots.state, process.env, values);
     const sup = await Supervisor.open({ ...opts, registry });
+    // The file's config maps and secrets, for its pods' volumes and env, for as long as they run.
+    const ofFile = (kind: "ConfigMap" | "Secret", namespace: string, name: string) =>
+      set.objects.find((o) => o.kind === kind && (o.metadata.namespace ?? "default") === namespace && o.metadata.name === name) as (ConfigMap & Secret) | undefined;
+    sup.runtime.setObjects({ ...NO_OBJECTS, configMap: (ns, name) => ofFile("ConfigMap", ns, name), secret: (ns, name) => ofFile("Secret", ns, name) });
     sup.events.on("event", (e) => process.stderr.write(formatEvent(e) + "\n"));
     const followers = new Map<string, LogFollower>();
     if (!json) {

@@ -13,6 +13,7 @@ export const validate: Verb = {
     const set = readManifests(values.filename ?? [], parseValidateMode(values.validate), { verb: "validate", recursive: values.recursive === true });
     for (const w of set.warnings) process.stderr.write(`warning: ${w}\n`);
     // The valid files are named too, so that one mistake in a directory does not hide the rest.
+    for (const o of set.objects) process.stdout.write(`${o.kind.toLowerCase()}/${o.metadata.name} valid\n`);
     for (const pod of set.pods) process.stdout.write(`pod/${pod.metadata.name} valid\n`);
     for (const e of set.errors) process.stderr.write(`${e}\n`);
     return set.errors.length ? 1 : 0;

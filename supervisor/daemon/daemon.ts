@@ -22,6 +22,10 @@ import { DesiredStore } from "./store.ts";
 import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { argOf } from "../runtime/network/network.ts";
+import { OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
+import { ObjectStore, PLAIN_STORAGE, type StorageTransformer } from "./object-store.ts";
+import { ObjectRegistry, type StoredObject } from "./objects.ts";
+import { ObjectLifecycle } from "./object-lifecycle.ts";
 
 export interface DaemonOptions extends SupervisorOptions {
   /** the static-pod directory, watched like the kubelet's --pod-manifest-path */
@@ -30,6 +34,8 @@ export interface DaemonOptions extends SupervisorOptions {
   imageImportDir?: string;
   /** the kubelet's imageGCHighThresholdPercent and imageGCLowThresholdPercent (default 85 and 80) */
   imageGc?: { high: number; low: number };
+  /** how secrets are written to the state root: encrypted with --encryption-provider-config, else plain */
+  secretStorage?: StorageTransformer;
 }
 
 export type ApplyResult = "created" | "configured" | "unchanged";
@@ -37,6 +43,11 @@ export type ApplyResult = "created" | "configured" | "unchanged";
 /** Annotations the kubelet puts on static pods; podd adds the file a pod came from. */
 const SOURCE = "kubernetes.io/config.source";
 const MANIFEST = "podd.io/manifest";
+
+/** Objects are locked in the same table as pods, under keys no pod key can be ("Kind:ns/name"). */
+function objectLockKey(kind: ConfigKind, namespace: string | undefined, name: string): string {
+  return `${kind}:${OBJECT_KINDS[kind].namespaced ? (namespace ?? "default") : ""}/${name}`;
+}
 
 /** One promise chain per key: work on one pod runs in order, never concurrently. */
 class KeyedLock {
@@ -76,6 +87,9 @@ function canonical(v: unknown): string {
 export class Daemon implements ApiBackend {
   readonly events: EventLog;
   readonly images: ImagesApi;
+  /** namespaces, config maps, secrets, claims */
+  readonly objects: ObjectRegistry;
+  private readonly lifecycle: ObjectLifecycle;
   private readonly store: DesiredStore;
   private readonly locks = new KeyedLock();
   /** desired pods by key, including those being deleted (deletionTimestamp set) */
@@ -89,6 +103,24 @@ export class Daemon implements ApiBackend {
     private readonly log: Logger,
   ) {
     this.store = new DesiredStore(join(opts.roots.state, "desired"));
+    const layout = sup.runtime.layout;
+    this.objects = new ObjectRegistry(new ObjectStore(layout.objectsDir(), opts.secretStorage ?? PLAIN_STORAGE), sup.clock, (o, change) => {
+      sup.events.emit("objectChanged", o.kind, o.metadata.namespace, o.metadata.name, change);
+      this.lifecycle.changed(o);
+    });
+    this.lifecycle = new ObjectLifecycle(
+      this.objects,
+      layout,
+      sup.clock,
+      {
+        pods: () => [...this.desired.values()],
+        active: (p) => this.sup.get(podKeyOf(p))?.active === true,
+        deletePod: (namespace, name) => this.delete(namespace, name),
+        objectsChanged: (namespace) => this.objectsChanged(namespace),
+      },
+      (level, message) => log[level](message),
+    );
+    sup.runtime.setObjects(this.lifecycle.podObjects);
     this.events = new EventLog(hostname());
     // An image a pod names, even one not started yet, is in use: image rm must not take it away.
     this.images = new ImagesFacade(sup.runtime.images, () => this.imageNamesInUse());
@@ -120,6 +152,8 @@ export class Daemon implements ApiBackend {
   }
 
   private async restore(): Promise<void> {
+    // Before any pod: their volumes and env read these.
+    this.objects.load((path, err) => this.log.error(`${err.message}; the file is left as it is`, { path }));
     const pods = this.store.list((path, err) => this.log.error(`${err.message}; the file is left as it is`, { path }));
     const uids = new Set(pods.map((p) => p.metadata.uid));
     await this.removeOrphans(uids);
@@ -137,6 +171,43 @@ export class Daemon implements ApiBackend {
       this.log.info(`pod/${key} taken up`, { uid: pod.metadata.uid });
       if (pod.metadata.deletionTimestamp) void this.finishDelete(key, worker);
     }
+    // A namespace deletion a crash interrupted goes on; a claim no pod holds any more goes.
+    for (const ns of this.objects.list("Namespace")) {
+      if (ns.metadata.deletionTimestamp) void this.lifecycle.resumeNamespace(ns.metadata.name);
+    }
+    this.lifecycle.settle();
+  }
+
+  /** What of the namespace's pods waits on an object is tried again; their object volumes are written again. */
+  private objectsChanged(namespace: string): void {
+    for (const w of this.sup.list()) {
+      if (w.pod.metadata.namespace !== namespace || !w.active) continue;
+      try {
+        const changed = this.sup.runtime.refreshVolumes(w.pod);
+        if (changed.length) this.log.info(`pod/${podKeyOf(w.pod)}: volumes ${changed.join(", ")} updated`);
+      } catch (err) {
+        this.log.error(`pod/${podKeyOf(w.pod)}: update its volumes: ${(err as Error).message}`);
+      }
+      w.retryHeld();
+    }
+  }
+
+  // ---- namespaces, config maps, secrets, claims (ApiBackend) ----------------------------------
+
+  listObjects(kind: ConfigKind, namespace?: string): StoredObject[] {
+    return this.objects.list(kind, namespace);
+  }
+
+  getObject(kind: ConfigKind, namespace: string | undefined, name: string): StoredObject | undefined {
+    return this.objects.get(kind, namespace, name);
+  }
+
+  applyObject(o: ConfigObject, mustNotExist = false): Promise<{ result: string; object: StoredObject }> {
+    return this.locks.run(objectLockKey(o.kind, o.metadata.namespace, o.metadata.name), async () => this.objects.apply(o, mustNotExist));
+  }
+
+  deleteObject(kind: ConfigKind, namespace: string | undefined, name: string): Promise<StoredObject> {
+    return this.locks.run(objectLockKey(kind, namespace, name), () => this.lifecycle.delete(kind, namespace, name));
   }
 
   /**
@@ -287,6 +358,7 @@ export class Daemon implements ApiBackend {
     return this.locks.run(key, async () => {
       const old = this.desired.get(key);
       if (old && mustNotExist) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
+      this.lifecycle.admitPod(pod.metadata.namespace ?? "default");
       if (old?.metadata.deletionTimestamp) {
         throw new PoddError(`pods "${pod.metadata.name}" is being deleted; apply it again once it is gone`, { code: "Conflict" });
       }
@@ -360,6 +432,8 @@ export class Daemon implements ApiBackend {
     if (removeDesired) this.store.remove(pod.metadata.namespace, pod.metadata.name);
     if (this.desired.get(key)?.metadata.uid === pod.metadata.uid) this.desired.delete(key);
     this.sup.events.emit("podChanged", pod.metadata.namespace, pod.metadata.name);
+    // A claim or a namespace being deleted may have waited for this pod.
+    this.lifecycle.settle();
   }
 
   /** True once the pod is gone (used by waiting clients). */

@@ -23,6 +23,8 @@ export interface PoddEvents {
   podChanged: (namespace: string, name: string) => void;
   /** a container run ended: its log is complete */
   runEnded: (podUid: string, pod: string, container: string, logPath: string) => void;
+  /** a namespace, config map, secret or claim was written or removed: it moves their watches */
+  objectChanged: (kind: string, namespace: string | undefined, name: string, change: "ADDED" | "MODIFIED" | "DELETED") => void;
 }
 
 export class EventBus extends EventEmitter<PoddEvents> {}

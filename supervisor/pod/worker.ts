@@ -186,6 +186,17 @@ export class PodWorker {
     });
   }
 
+  /**
+   * An object the pod refers to changed (a ConfigMap, a Secret, a claim): what waits on it (a
+   * container in CreateContainerConfigError, a sandbox whose volume could not be set up) is
+   * tried again now rather than at its next retry.
+   */
+  retryHeld(): void {
+    if (this.held.size === 0 && this.lastError === undefined) return;
+    for (const h of this.held.values()) h.retryAtMs = 0;
+    this.kick();
+  }
+
   /** Plans and applies until nothing changes; concurrent kicks fold into one more round. */
   kick(): void {
     if (this.busy) {

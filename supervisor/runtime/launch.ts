@@ -1,8 +1,9 @@
 // From a pod spec to a LaunchPlan: which root filesystem, which mounts, which environment and
 // command — the decisions the kubelet and its runtime make before a container starts. Pure:
 // everything it needs (image, sandbox, volume sources, cgroup dirs) is handed in.
+import { isObjectVolume } from "./config-volumes.ts";
 import { join, posix } from "node:path";
-import { containerEnv as resolveEnv, expandCommandAndArgs } from "../../pod-specs/env.ts";
+import { containerEnv as resolveEnv, EnvReferenceError, expandCommandAndArgs, type EnvInputs } from "../../pod-specs/env.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
 import { processSecurity } from "../../pod-specs/security.ts";
 import type { BindPlan, LaunchPlan, TmpfsPlan } from "./container.ts";
@@ -46,6 +47,10 @@ export interface LaunchContext {
   passwd?: string;
   /** the text of the container's /etc/group, likewise: the groups its user is a member of */
   group?: string;
+  /** the data of a ConfigMap or Secret (decoded) of the pod's namespace, for env and envFrom */
+  lookup?: EnvInputs["lookup"];
+  /** told of envFrom keys left out because they are not variable names */
+  skipped?: EnvInputs["skipped"];
 }
 
 /** The container's compiled seccomp filter, in its run dir: podd exec and hooks install it too. */
@@ -114,9 +119,11 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   for (const vm of container.volumeMounts ?? []) {
     const source = ctx.volumes.get(vm.name);
     if (source === undefined) throw new ConfigError(`volume "${vm.name}" of container ${container.name} was not prepared`);
-    // An image volume is read-only whatever the mount says, as the kubelet mounts it.
-    const imageVolume = pod.spec.volumes?.some((v) => v.name === vm.name && v.image) === true;
-    mounts.push({ source: vm.subPath ? join(source, vm.subPath) : source, target: vm.mountPath, readOnly: imageVolume || (vm.readOnly ?? false) });
+    // Image, configMap, secret, downwardAPI and projected volumes are read-only whatever the
+    // mount says, as the kubelet mounts them; a claim is when its volume source says so.
+    const v = pod.spec.volumes?.find((x) => x.name === vm.name);
+    const readOnlyVolume = v !== undefined && (v.image !== undefined || isObjectVolume(v) || v.persistentVolumeClaim?.readOnly === true);
+    mounts.push({ source: vm.subPath ? join(source, vm.subPath) : source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false) });
   }
   // Parents before children, so that a volume inside another volume's mount stays visible.
   const depth = (p: string) => posix.normalize(p).split("/").filter(Boolean).length;
@@ -164,7 +171,7 @@ function imageUserOf(ctx: Pick<LaunchContext, "image" | "passwd" | "group">): Re
  * replaces the image's of the same name. HOME, when none of them sets it, is the home of the
  * container's uid in its /etc/passwd, else "/", as runc sets it for the CRI runtimes.
  */
-export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd" | "group" | "podIPs">): string[] {
+export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "image" | "node" | "passwd" | "group" | "podIPs" | "lookup" | "skipped">): string[] {
   const { pod, container, node } = ctx;
   const out = new Map<string, string>();
   for (const kv of ctx.image?.config.env ?? DEFAULT_IMAGE_ENV) {
@@ -180,11 +187,19 @@ export function containerEnv(ctx: Pick<LaunchContext, "pod" | "container" | "ima
     // The kubelet's form of a list in one variable: comma-separated.
     ["status.podIPs", ctx.podIPs.join(",")],
   ]);
-  const env = resolveEnv(pod, container, {
-    fields: (path) => fields.get(path),
-    // The kubelet's default for a limit the container does not set: the node's allocatable.
-    allocatable: { cpu: `${node.allocatable.milliCpu}m`, memory: String(node.allocatable.memoryBytes) },
-  });
+  let env;
+  try {
+    env = resolveEnv(pod, container, {
+      fields: (path) => fields.get(path),
+      // The kubelet's default for a limit the container does not set: the node's allocatable.
+      allocatable: { cpu: `${node.allocatable.milliCpu}m`, memory: String(node.allocatable.memoryBytes) },
+      ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
+      ...(ctx.skipped ? { skipped: ctx.skipped } : {}),
+    });
+  } catch (err) {
+    if (err instanceof EnvReferenceError) throw new ConfigError(err.message);
+    throw err;
+  }
   for (const e of env) out.set(e.name, e.value);
   if (!out.has("HOME")) {
     const uid = processSecurity(pod, container, undefined, ctx.image ? safeImageUser(ctx) : undefined).uid;

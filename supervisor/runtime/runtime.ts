@@ -29,6 +29,7 @@ import { SandboxError, SandboxManager, type Sandbox } from "./sandbox.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
 import type { Sys } from "../sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
+import { NO_OBJECTS, type PodObjects } from "./config-volumes.ts";
 import { PodNetwork, resultIPs, type PortMapping } from "./network/network.ts";
 import { hostAddress } from "./network/host-address.ts";
 import { formatResolvConf, parseResolvConf, podDnsConfig } from "./network/dns.ts";
@@ -165,14 +166,44 @@ export class Runtime {
       defaults: { bridge: DEFAULT_BRIDGE, subnet: DEFAULT_SUBNET, leaseDir: join(cni, "networks") },
     });
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
-    this.volumes = new VolumeManager(sys, this.layout, (pod, volume, path) => onWidening(pod, "HostPathMounted", `hostPath volume ${volume} uses host path ${path}`));
+    this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
+    const clock = opts.clock ?? systemClock;
+    this.volumes = new VolumeManager(
+      sys,
+      this.layout,
+      (pod, volume, path) => onWidening(pod, "HostPathMounted", `hostPath volume ${volume} uses host path ${path}`),
+      { cpu: `${this.node.allocatable.milliCpu}m`, memory: String(this.node.allocatable.memoryBytes) },
+      () => clock.now(),
+    );
     this.images = new Images({ dir: this.layout.imagesDir(), initPath: opts.initPath, clock: opts.clock ?? systemClock, ...(opts.registry ? { registry: opts.registry } : {}) });
     this.seccomp = new SeccompFilters(this.layout.seccompDir());
-    this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
     this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
   }
 
   private readonly onWidening: (pod: PodRef, reason: string, message: string) => void;
+
+  private objects: PodObjects = NO_OBJECTS;
+
+  /** Where configMaps, secrets and claims come from: the daemon's store (podd run has none). */
+  setObjects(objects: PodObjects): void {
+    this.objects = objects;
+    this.volumes.objects = objects;
+  }
+
+  /** A ConfigMap's or a Secret's data as a container's env reads it: text, decoded. */
+  private envData(namespace: string, kind: "ConfigMap" | "Secret", name: string): Record<string, string> | undefined {
+    if (kind === "ConfigMap") return this.objects.configMap(namespace, name)?.data ?? (this.objects.configMap(namespace, name) ? {} : undefined);
+    const s = this.objects.secret(namespace, name);
+    if (!s) return undefined;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
+    return out;
+  }
+
+  /** Writes the object volumes of a pod with a sandbox again; the volumes that changed. */
+  refreshVolumes(pod: BoundPod): string[] {
+    return this.volumes.refresh(podRef(pod), pod);
+  }
 
   sandboxSpec(pod: BoundPod) {
     return {
@@ -433,6 +464,8 @@ export class Runtime {
       // The image's own files, as its overlay starts; the host's for `image: host`.
       ...this.etcFiles(image),
       layersDir: join(runDir, "layers"),
+      lookup: (kind, name) => this.envData(ref.namespace, kind, name),
+      skipped: (message) => this.report(ref, "Warning", "InvalidEnvironmentVariableNames", message),
     });
     this.reportWidenings(pod, container);
     // The device allow-list for every container; a privileged one gets every device, as the kubelet's.

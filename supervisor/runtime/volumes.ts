@@ -10,7 +10,8 @@ import { bytesOf } from "../../pod-specs/cgroup-conversions.ts";
 import type { FSGroupChangePolicy, Pod, Volume } from "../../pod-specs/types.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
-import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, type Sys } from "../sys/index.ts";
+import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT, type Sys } from "../sys/index.ts";
+import { isMemoryBacked, isObjectVolume, NO_OBJECTS, ObjectVolumeError, volumePayload, writePayload, type PodObjects } from "./config-volumes.ts";
 
 /** A volume that cannot be set up: the kubelet's FailedMount. */
 export class MountError extends PoddError {
@@ -84,11 +85,21 @@ export function setVolumeOwnership(dir: string, fsGroup: number, policy?: FSGrou
   walk(dir);
 }
 
+/** The kubelet's event text for a volume that cannot be set up. */
+function setUpFailed(volume: string, why: string): MountError {
+  return new MountError(`MountVolume.SetUp failed for volume "${volume}" : ${why}`);
+}
+
 export class VolumeManager {
+  /** where configMap, secret and claim volumes come from; the daemon sets its store here */
+  objects: PodObjects = NO_OBJECTS;
+
   constructor(
     private readonly sys: Sys,
     private readonly layout: Layout,
     private readonly onHostPath: (pod: PodRef, volume: string, path: string) => void = () => {},
+    private readonly allocatable: { cpu?: string; memory?: string } = {},
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** hostPath uses already reported, as "<pod uid>/<volume>" */
@@ -112,7 +123,7 @@ export class VolumeManager {
         if (image) out.set(v.name, this.mountImage(ref, v.name, image.layerDirs));
         continue;
       }
-      out.set(v.name, this.prepareOne(ref, v, fsGroup));
+      out.set(v.name, this.prepareOne(ref, v, fsGroup, pod));
     }
     return out;
   }
@@ -149,7 +160,20 @@ export class VolumeManager {
   // The kubelet's emptyDir sets its ownership once, when it is set up, and passes no
   // fsGroupChangePolicy (the field is for volumes that outlive a pod): so does podd. What a
   // container later changes in its volume stays changed across its restarts.
-  private prepareOne(ref: PodRef, v: Volume, fsGroup: number | undefined): string {
+  private prepareOne(ref: PodRef, v: Volume, fsGroup: number | undefined, pod: Pod): string {
+    if (isObjectVolume(v)) {
+      const dir = this.objectVolumeDir(ref, v);
+      this.writeObjectVolume(ref, v, dir, fsGroup, pod);
+      return dir;
+    }
+    if (v.persistentVolumeClaim) {
+      try {
+        return this.objects.claim(ref, v.persistentVolumeClaim.claimName ?? "");
+      } catch (err) {
+        if (err instanceof ObjectVolumeError) throw setUpFailed(v.name, err.message);
+        throw err;
+      }
+    }
     if (v.emptyDir) {
       if (v.emptyDir.medium === "Memory") {
         const dir = this.memoryDir(ref, v.name);
@@ -188,6 +212,57 @@ export class VolumeManager {
     throw new MountError(`volume ${v.name}: this volume type is not supported yet by podd`);
   }
 
+  /**
+   * A secret or projected volume is a tmpfs of its own in the pod's run dir, so that a secret
+   * never reaches a disk; a configMap or downwardAPI volume is a directory beside the pod's
+   * emptyDirs, as the kubelet keeps them.
+   */
+  private objectVolumeDir(ref: PodRef, v: Volume): string {
+    if (!isMemoryBacked(v)) return this.layout.volumeDir(ref, v.name);
+    const dir = this.memoryDir(ref, v.name);
+    if (existsSync(dir) && statSync(dir).dev !== statSync(dirname(dir)).dev) return dir; // mounted already
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    this.sys.mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+    return dir;
+  }
+
+  private writeObjectVolume(ref: PodRef, v: Volume, dir: string, fsGroup: number | undefined, pod: Pod): boolean {
+    let payload;
+    try {
+      payload = volumePayload(v, pod, this.objects, this.allocatable);
+    } catch (err) {
+      if (err instanceof ObjectVolumeError) throw setUpFailed(v.name, err.message);
+      throw err;
+    }
+    try {
+      return writePayload(dir, payload, fsGroup, new Date(this.now()));
+    } catch (err) {
+      throw setUpFailed(v.name, `write the files of ${dir}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Writes again the object volumes of a running pod whose objects changed (the kubelet's
+   * periodic sync, done when the change happens); the names of the volumes that changed. A
+   * volume whose object has gone keeps its last files, as in Kubernetes.
+   */
+  refresh(ref: PodRef, pod: Pod): string[] {
+    const changed: string[] = [];
+    const fsGroup = pod.spec.securityContext?.fsGroup;
+    for (const v of pod.spec.volumes ?? []) {
+      if (!isObjectVolume(v)) continue;
+      const dir = isMemoryBacked(v) ? this.memoryDir(ref, v.name) : this.layout.volumeDir(ref, v.name);
+      if (!existsSync(dir)) continue; // not set up yet: its first mount writes it
+      try {
+        if (this.writeObjectVolume(ref, v, dir, fsGroup, pod)) changed.push(v.name);
+      } catch (err) {
+        if (!(err instanceof MountError)) throw err;
+        // The object or one of its keys is gone: the files stay as they were.
+      }
+    }
+    return changed;
+  }
+
   private own(volume: string, dir: string, fsGroup: number): void {
     try {
       setVolumeOwnership(dir, fsGroup);
@@ -203,7 +278,7 @@ export class VolumeManager {
    */
   removeMemory(ref: PodRef, pod: Pod): void {
     for (const v of pod.spec.volumes ?? []) {
-      if (v.emptyDir?.medium === "Memory" || v.image) {
+      if (v.emptyDir?.medium === "Memory" || v.image || isMemoryBacked(v)) {
         const dir = this.memoryDir(ref, v.name);
         try {
           this.sys.umount2(dir, MNT_DETACH);

@@ -2,7 +2,7 @@
 // and validates all of them before anything acts on one: a single mistake rejects the lot.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { formatDiagnostic, loadManifests, type Pod } from "../../../pod-specs/index.ts";
+import { applyOrder, formatDiagnostic, loadManifests, OBJECT_KINDS, type ConfigObject, type Pod } from "../../../pod-specs/index.ts";
 import { hasErrno, PoddError } from "../../base/errors.ts";
 
 export type ValidateMode = "strict" | "warn" | "ignore";
@@ -10,6 +10,8 @@ export type ValidateMode = "strict" | "warn" | "ignore";
 export interface ManifestSet {
   /** the pods of the files that are valid (apply and run act on none of them unless errors is empty) */
   pods: Pod[];
+  /** the namespaces, config maps, secrets and claims, in the order they are applied: namespaces first */
+  objects: ConfigObject[];
   /** formatted "file:line:col: path: message" lines */
   errors: string[];
   warnings: string[];
@@ -76,7 +78,7 @@ export function parseValidateMode(value: string | undefined): ValidateMode {
  */
 export function readManifests(args: string[], mode: ValidateMode, opts: ReadOptions): ManifestSet {
   if (args.length === 0) throw new PoddError("must specify -f FILE|DIR|-: give the manifests to read", { code: "Invalid" });
-  const set: ManifestSet = { pods: [], errors: [], warnings: [] };
+  const set: ManifestSet = { pods: [], objects: [], errors: [], warnings: [] };
   for (const file of args.flatMap((a) => expand(a, opts.recursive === true))) {
     let text: string;
     try {
@@ -86,6 +88,7 @@ export function readManifests(args: string[], mode: ValidateMode, opts: ReadOpti
     }
     const r = loadManifests(text, file === "-" ? "<stdin>" : file, { validate: mode });
     set.pods.push(...r.pods);
+    set.objects.push(...r.objects);
     set.errors.push(...r.errors.map(formatDiagnostic));
     set.warnings.push(...r.warnings.map(formatDiagnostic));
   }
@@ -95,7 +98,14 @@ export function readManifests(args: string[], mode: ValidateMode, opts: ReadOpti
     if (seen.has(key)) set.errors.push(`pod "${key}" is defined more than once`);
     seen.add(key);
   }
-  if (set.pods.length === 0 && set.errors.length === 0) throw new PoddError(`no objects passed to ${opts.verb}`, { code: "Invalid" });
+  for (const o of set.objects) {
+    const key = `${o.kind} ${OBJECT_KINDS[o.kind].namespaced ? `${o.metadata.namespace ?? "default"}/` : ""}${o.metadata.name}`;
+    if (seen.has(key)) set.errors.push(`${o.kind.toLowerCase()} "${key.slice(o.kind.length + 1)}" is defined more than once`);
+    seen.add(key);
+  }
+  // A stable sort: within a rank, the order of the files.
+  set.objects.sort((a, b) => applyOrder(a.kind) - applyOrder(b.kind));
+  if (set.pods.length === 0 && set.objects.length === 0 && set.errors.length === 0) throw new PoddError(`no objects passed to ${opts.verb}`, { code: "Invalid" });
   return set;
 }
 

@@ -1,0 +1,115 @@
+// The CLI's side of namespaces, config maps, secrets and claims: the names kubectl knows them
+// by (cm, pvc, ns…), their `get` columns and their `describe` text. A secret's values are never
+// printed by describe: only their sizes, as kubectl shows them.
+import { OBJECT_KINDS, type ConfigKind } from "../../../pod-specs/index.ts";
+import type { ApiObject } from "../../api/client.ts";
+import { age } from "./pod-columns.ts";
+
+export interface ObjectResource {
+  kind: ConfigKind;
+  resource: string;
+}
+
+/** The object kind a word of `get`/`describe`/`delete` names: configmaps, configmap, cm, … */
+export function objectResource(word: string): ObjectResource | undefined {
+  for (const [kind, k] of Object.entries(OBJECT_KINDS) as [ConfigKind, (typeof OBJECT_KINDS)[ConfigKind]][]) {
+    if (word === k.resource || k.short.includes(word)) return { kind, resource: k.resource };
+  }
+  return undefined;
+}
+
+const ACCESS_MODE_SHORT: Record<string, string> = { ReadWriteOnce: "RWO", ReadOnlyMany: "ROX", ReadWriteMany: "RWX", ReadWriteOncePod: "RWOP" };
+
+function dataCount(o: ApiObject): number {
+  return Object.keys((o.data as object | undefined) ?? {}).length + Object.keys((o.binaryData as object | undefined) ?? {}).length;
+}
+
+type Claim = ApiObject & { spec: { accessModes?: string[]; storageClassName?: string; volumeName?: string; resources?: { requests?: { storage?: string } } }; status?: { phase?: string; capacity?: { storage?: string }; accessModes?: string[] } };
+
+export function objectHeader(kind: ConfigKind, allNamespaces: boolean): string[] {
+  const h =
+    kind === "Namespace"
+      ? ["NAME", "STATUS", "AGE"]
+      : kind === "ConfigMap"
+        ? ["NAME", "DATA", "AGE"]
+        : kind === "Secret"
+          ? ["NAME", "TYPE", "DATA", "AGE"]
+          : ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"];
+  return allNamespaces && kind !== "Namespace" ? ["NAMESPACE", ...h] : h;
+}
+
+export function objectRow(o: ApiObject, allNamespaces: boolean, now: number): string[] {
+  const a = age(o.metadata.creationTimestamp, now);
+  let row: string[];
+  switch (o.kind) {
+    case "Namespace":
+      row = [o.metadata.name, (o.status as { phase?: string } | undefined)?.phase ?? "Active", a];
+      break;
+    case "ConfigMap":
+      row = [o.metadata.name, String(dataCount(o)), a];
+      break;
+    case "Secret":
+      row = [o.metadata.name, String(o.type ?? "Opaque"), String(dataCount(o)), a];
+      break;
+    default: {
+      const c = o as Claim;
+      const bound = c.status?.phase === "Bound";
+      const phase = o.metadata.deletionTimestamp ? "Terminating" : (c.status?.phase ?? "Pending");
+      const modes = bound ? (c.status?.accessModes ?? []).map((m) => ACCESS_MODE_SHORT[m] ?? m).join(",") : "";
+      row = [o.metadata.name, phase, bound ? (c.spec.volumeName ?? "") : "", bound ? (c.status?.capacity?.storage ?? "") : "", modes, c.spec.storageClassName ?? "", "<unset>", a];
+    }
+  }
+  return allNamespaces && o.kind !== "Namespace" ? [o.metadata.namespace ?? "", ...row] : row;
+}
+
+function mapLines(title: string, m: Record<string, string> | undefined): string[] {
+  const keys = Object.keys(m ?? {}).sort();
+  if (keys.length === 0) return [`${title}:  <none>`];
+  return keys.map((k, i) => `${i === 0 ? `${title}:` : " ".repeat(title.length + 1)}  ${k}=${m![k]}`);
+}
+
+/** kubectl describe's text for the object. */
+export function describeObject(o: ApiObject, now: number): string {
+  const m = o.metadata;
+  const lines = [`Name:         ${m.name}`];
+  if (o.kind !== "Namespace") lines.push(`Namespace:    ${m.namespace ?? ""}`);
+  lines.push(...mapLines("Labels      ", m.labels), ...mapLines("Annotations ", m.annotations));
+  if (m.deletionTimestamp) lines.push(`Terminating:  since ${m.deletionTimestamp}`);
+  switch (o.kind) {
+    case "Namespace":
+      lines.push(`Status:       ${(o.status as { phase?: string } | undefined)?.phase ?? "Active"}`, "", "No resource quota.", "", "No LimitRange resource.");
+      break;
+    case "ConfigMap": {
+      lines.push("", "Data", "====");
+      const data = (o.data as Record<string, string> | undefined) ?? {};
+      for (const k of Object.keys(data).sort()) lines.push(`${k}:`, "----", data[k]!, "");
+      lines.push("", "BinaryData", "====");
+      const bin = (o.binaryData as Record<string, string> | undefined) ?? {};
+      for (const k of Object.keys(bin).sort()) lines.push(`${k}: ${Buffer.from(bin[k]!, "base64").length} bytes`);
+      lines.push("", "Events:  <none>");
+      break;
+    }
+    case "Secret": {
+      lines.push("", `Type:  ${String(o.type ?? "Opaque")}`, "", "Data", "====");
+      const data = (o.data as Record<string, string> | undefined) ?? {};
+      // Sizes only: describe is read over shoulders and pasted into tickets.
+      for (const k of Object.keys(data).sort()) lines.push(`${k}:  ${Buffer.from(data[k]!, "base64").length} bytes`);
+      break;
+    }
+    default: {
+      const c = o as Claim;
+      lines.push(
+        `StorageClass:  ${c.spec.storageClassName ?? ""}`,
+        `Status:        ${m.deletionTimestamp ? "Terminating" : (c.status?.phase ?? "Pending")}`,
+        `Volume:        ${c.spec.volumeName ?? ""}`,
+        `Finalizers:    [${(m.finalizers ?? []).join(" ")}]`,
+        `Capacity:      ${c.status?.capacity?.storage ?? ""}`,
+        `Access Modes:  ${(c.status?.accessModes ?? c.spec.accessModes ?? []).map((x) => ACCESS_MODE_SHORT[x] ?? x).join(",")}`,
+        `VolumeMode:    Filesystem`,
+        `Requested:     ${c.spec.resources?.requests?.storage ?? ""}`,
+        `Age:           ${age(m.creationTimestamp, now)}`,
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}
