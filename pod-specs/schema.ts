@@ -231,7 +231,7 @@ export const POD_SCHEMA: Schema = obj({
     setHostnameAsFQDN: BOOL,
     os: obj({ name: STR }),
     hostnameOverride: ANY, readinessGates: ANY, runtimeClassName: ANY, overhead: ANY, resourceClaims: ANY,
-    imagePullSecrets: ANY, nodeSelector: ANY, nodeName: ANY, affinity: ANY, tolerations: ANY,
+    imagePullSecrets: arr(obj({ name: STR })), nodeSelector: ANY, nodeName: ANY, affinity: ANY, tolerations: ANY,
     priorityClassName: ANY, priority: ANY, preemptionPolicy: ANY, topologySpreadConstraints: ANY,
     schedulingGates: ANY, schedulingGroup: ANY, evictionResponders: ANY,
   }),

@@ -53,6 +53,8 @@ export interface PodSpec {
   setHostnameAsFQDN?: boolean;
   hostUsers?: boolean;
   os?: { name: string };
+  /** Secrets of type kubernetes.io/dockerconfigjson or dockercfg with the credentials of the pod's pulls */
+  imagePullSecrets?: { name?: string }[];
 }
 
 export interface PodDNSConfig {

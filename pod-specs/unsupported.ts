@@ -143,7 +143,6 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "spec.runtimeClassName" },
   { path: "spec.overhead" },
   { path: "spec.resourceClaims" },
-  { path: "spec.imagePullSecrets", hint: "podd pulls from no registry yet: import the image with podd image import NAME DIR|TARBALL and remove imagePullSecrets" },
   { path: "spec.automountServiceAccountToken", when: isTrue, hint: "podd has no service accounts" },
   { path: "spec.serviceAccountName", when: (v) => v !== "default", hint: "podd has no service accounts" },
   { path: "spec.serviceAccount", when: (v) => v !== "default", hint: "podd has no service accounts" },

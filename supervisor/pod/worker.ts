@@ -2,6 +2,7 @@
 // plan again whenever something happens (a container started or exited, a back-off or the
 // deadline came due, a delete was asked for). Work on one pod is serialised: a change that
 // arrives while actions are being applied makes the loop run once more, never concurrently.
+import type { CredentialsOf } from "../runtime/images/registry.ts";
 import { type Clock } from "../base/time.ts";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -305,8 +306,14 @@ export class PodWorker {
     if (held && held.retryAtMs > now) return false;
     const c = this.container(name)!;
     let image: Image | "host" = "host";
+    // Read when a registry first asks, so that a pull secret missing is warned of only when a
+    // pull needs it (not at every start of a container whose image is present).
+    let resolved: CredentialsOf | undefined | null = null;
+    const credentials: CredentialsOf | undefined = this.pod.spec.imagePullSecrets?.length
+      ? (host) => (resolved === null ? (resolved = this.runtime.pullCredentials(this.pod)) : resolved)?.(host)
+      : undefined;
     if (c.image !== "host") {
-      const got = await this.runtime.images.ensure(c.image, c.imagePullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name), this.pullsAbandoned.signal);
+      const got = await this.runtime.images.ensure(c.image, c.imagePullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name), this.pullsAbandoned.signal, credentials);
       if ("retryAtMs" in got) {
         // ensure() told it in events already, as the kubelet's image manager does.
         this.held.set(name, { reason: got.reason, message: got.message, retryAtMs: got.retryAtMs });
@@ -318,7 +325,7 @@ export class PodWorker {
     const volumeImages = new Map<string, Image>();
     for (const v of this.pod.spec.volumes ?? []) {
       if (!v.image?.reference) continue;
-      const got = await this.runtime.images.ensure(v.image.reference, v.image.pullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name), this.pullsAbandoned.signal);
+      const got = await this.runtime.images.ensure(v.image.reference, v.image.pullPolicy ?? "IfNotPresent", this.pod.metadata.uid, (type, reason, message) => this.emit(type, reason, message, name), this.pullsAbandoned.signal, credentials);
       if ("retryAtMs" in got) {
         this.held.set(name, { reason: got.reason, message: got.message, retryAtMs: got.retryAtMs });
         return false;

@@ -1,6 +1,8 @@
 // The effects a pod needs, gathered behind one object the pod worker drives: sandbox, volumes,
 // cgroups, images, and starting, signalling and killing containers. Decisions stay in
 // pod/lifecycle.ts; this module only does what it is told and reports what happened.
+import { pullSecretCredentials } from "./images/auth.ts";
+import type { CredentialsOf } from "./images/registry.ts";
 import { rfc3339Millis, systemClock, type Clock } from "../base/time.ts";
 import { availableParallelism, hostname, release, totalmem } from "node:os";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -59,7 +61,7 @@ export interface RuntimeOptions {
   /** what the runtime stamps on what it records itself (an exit nobody recorded); default the system's */
   clock?: Clock;
   /** where images of a registry come from; undefined: nothing is pulled */
-  registry?: (ref: Reference) => ImageSource;
+  registry?: (ref: Reference, credentials?: CredentialsOf) => ImageSource;
   /**
    * pod networking; unset fields: podd's own network, Debian's plugin directory then
    * /opt/cni/bin, 60 s per plugin call. none: no CNI at all, pods have only their loopback.
@@ -198,6 +200,24 @@ export class Runtime {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
     return out;
+  }
+
+  /**
+   * The credentials of the pod's image pull secrets, before the daemon's own; undefined when it
+   * names none. A secret that is missing or unusable is warned of, and the pull goes on without
+   * it, as the kubelet's does.
+   */
+  pullCredentials(pod: BoundPod): CredentialsOf | undefined {
+    const names = (pod.spec.imagePullSecrets ?? []).map((s) => s.name ?? "").filter((n) => n !== "");
+    if (names.length === 0) return undefined;
+    const ref = podRef(pod);
+    const found = names.flatMap((name) => {
+      const s = this.objects.secret(ref.namespace, name) as { type?: string; data?: Record<string, string> } | undefined;
+      return s ? [{ name, ...(s.type !== undefined ? { type: s.type } : {}), ...(s.data ? { data: s.data } : {}) }] : [];
+    });
+    const missing = names.filter((n) => !found.some((f) => f.name === n));
+    if (missing.length) this.report(ref, "Warning", "FailedToRetrieveImagePullSecret", `Unable to retrieve some image pull secrets (${missing.join(", ")}); attempting to pull the image may not succeed.`);
+    return pullSecretCredentials(found, (name, why) => this.report(ref, "Warning", "FailedToRetrieveImagePullSecret", `image pull secret ${name} is not used: ${why}`));
   }
 
   /** Writes the object volumes of a pod with a sandbox again; the volumes that changed. */

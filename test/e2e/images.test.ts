@@ -336,4 +336,64 @@ describe("registries with credentials", { skip }, () => {
       }
     });
   }
+
+  test("imagePullSecrets: a pod's dockerconfigjson secret gives its pulls' credentials, and lends them to no other pod", async () => {
+    const env = makeEnv();
+    const reg = await startRegistry({ auth: "token" });
+    let d: Daemon | undefined;
+    try {
+      const img = await buildImage(join(env.dir, "layout"), "a", { layers: [{ copy: busyboxRootfs(env.dir) }] });
+      await pushImage(img, reg, "team/a:1", { creds: "registry" });
+      const registries = join(env.dir, "registries.yaml");
+      writeFileSync(registries, `registries:\n  "${reg.host}":\n    ca: ${reg.caFile}\n`);
+      // The daemon itself has no credentials at all.
+      d = await startDaemon(env, ["--registries", registries, "--authfile", join(env.dir, "none.json")]);
+      const daemonOf = d;
+      const name = `${reg.host}/team/a:1`;
+      const pod = (pod: string, secret?: string) =>
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: pod },
+          spec: {
+            restartPolicy: "Never",
+            containers: [{ name: "c", image: name, imagePullPolicy: "Always", command: ["true"] }],
+            ...(secret ? { imagePullSecrets: [{ name: secret }] } : {}),
+          },
+        });
+      const waiting = (p: string) =>
+        waitFor(`${p} refused its pull`, async () => {
+          const w = (await getPod(daemonOf, p))?.status?.containerStatuses?.[0]?.state?.waiting;
+          return w?.reason === "ErrImagePull" || w?.reason === "ImagePullBackOff" ? w : undefined;
+        }, 60_000);
+      const applyText = async (file: string, yaml: string) => {
+        writeFileSync(join(env.dir, file), yaml);
+        return ok(await podd(["apply", "-f", join(env.dir, file), "--socket", daemonOf.socket]), `apply ${file}`);
+      };
+      await applyText("anonymous.yaml", pod("anonymous"));
+      assert.match((await waiting("anonymous")).message, /unauthorized|authentication/i);
+      // A secret of the kind `podd create secret docker-registry` makes, and a pod that names it.
+      const dockerconfig = JSON.stringify({ auths: { [reg.host]: { username: reg.user, password: reg.password, auth: Buffer.from(`${reg.user}:${reg.password}`).toString("base64") } } });
+      const secret = JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "regcred" }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": Buffer.from(dockerconfig).toString("base64") } });
+      await applyText("with-secret.yaml", `${secret}\n---\n${pod("with-secret", "regcred")}`);
+      const done = await waitFor("with-secret to end", async () => {
+        const p = await getPod(daemonOf, "with-secret");
+        return ["Succeeded", "Failed"].includes(p?.status?.phase) ? p : undefined;
+      }, 60_000);
+      assert.equal(done.status.phase, "Succeeded", JSON.stringify(done.status));
+      // The token the secret's pull got is not handed to a pod without the secret.
+      await applyText("anonymous-again.yaml", pod("anonymous-again"));
+      assert.match((await waiting("anonymous-again")).message, /unauthorized|authentication/i);
+      // A pod naming a secret that is not there is warned of, and pulls without it.
+      await applyText("missing.yaml", pod("missing", "nosuch"));
+      await waiting("missing");
+      const events = await podd(["events", "--socket", daemonOf.socket]);
+      assert.match(events.stdout, /FailedToRetrieveImagePullSecret\s.*Unable to retrieve some image pull secrets \(nosuch\)/);
+      assert.ok(!events.stdout.includes(reg.password));
+    } finally {
+      await stopDaemon(d, "SIGKILL");
+      await reg.stop();
+      destroyEnv(env);
+    }
+  });
 });

@@ -5,7 +5,7 @@
 import { homedir } from "node:os";
 import { credentialsFromFile, findAuthFile } from "../../runtime/images/auth.ts";
 import { loadRegistrySettings, registrySettingsPath } from "../../runtime/images/registries.ts";
-import { Registry } from "../../runtime/images/registry.ts";
+import { Registry, type CredentialsOf } from "../../runtime/images/registry.ts";
 import type { Reference } from "../../runtime/images/reference.ts";
 import type { ImageSource } from "../../runtime/images/source.ts";
 
@@ -19,8 +19,8 @@ export function defaultRegistry(
   state: string,
   env: NodeJS.ProcessEnv,
   flags: { registries?: string | undefined; authfile?: string | undefined } = {},
-): ((ref: Reference) => ImageSource) & { close(): void } {
+): ((ref: Reference, credentials?: CredentialsOf) => ImageSource) & { close(): void } {
   const settings = loadRegistrySettings(flags.registries ?? registrySettingsPath(state), { mustExist: flags.registries !== undefined });
   const registry = new Registry({ settings, credentials: credentialsFromFile(findAuthFile(env, homedir(), flags.authfile)) });
-  return Object.assign((ref: Reference) => registry.source(ref), { close: () => registry.close() });
+  return Object.assign((ref: Reference, credentials?: CredentialsOf) => registry.source(ref, credentials), { close: () => registry.close() });
 }

@@ -56,6 +56,47 @@ export function parseAuthFile(text: string, fileName: string): AuthEntries {
   return out;
 }
 
+/**
+ * The credentials of a pod's image pull secrets, by host, as the kubelet reads them: a
+ * kubernetes.io/dockerconfigjson secret holds an auth file in ".dockerconfigjson"; an older
+ * kubernetes.io/dockercfg one holds only what would be its "auths" in ".dockercfg". The first
+ * secret (in the pod's order) with an entry for a host gives that host's credentials. A secret
+ * that cannot be read is skipped and told to `skipped`, as the kubelet warns and pulls on.
+ */
+export function pullSecretCredentials(
+  secrets: readonly { name: string; type?: string; data?: Readonly<Record<string, string>> }[],
+  skipped: (name: string, why: string) => void,
+): (host: string) => Credentials | undefined {
+  const byHost = new Map<string, Credentials>();
+  for (const s of secrets) {
+    // As the kubelet: the key counts only in a secret of its type.
+    const json = s.type === "kubernetes.io/dockerconfigjson" ? s.data?.[".dockerconfigjson"] : undefined;
+    const legacy = s.type === "kubernetes.io/dockercfg" ? s.data?.[".dockercfg"] : undefined;
+    const text = json ?? legacy;
+    if (text === undefined) {
+      skipped(s.name, `it is of type ${s.type ?? "Opaque"}; a pull secret is of type kubernetes.io/dockerconfigjson (key .dockerconfigjson) or kubernetes.io/dockercfg (key .dockercfg)`);
+      continue;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(Buffer.from(text, "base64").toString("utf8"));
+    } catch {
+      // Not the parser's message: it quotes the text, and the text is a secret.
+      skipped(s.name, `its ${json !== undefined ? ".dockerconfigjson" : ".dockercfg"} is not valid JSON`);
+      continue;
+    }
+    let entries: AuthEntries;
+    try {
+      entries = parseAuthFile(JSON.stringify(json !== undefined ? doc : { auths: doc }), `secret ${s.name}`);
+    } catch (err) {
+      skipped(s.name, (err as Error).message);
+      continue;
+    }
+    for (const [host, creds] of entries) if (!byHost.has(host)) byHost.set(host, creds);
+  }
+  return (host) => byHost.get(canonicalHost(host));
+}
+
 /** The credentials the file at path has for host; undefined when it has none or does not exist. */
 export function readCredentials(path: string, host: string): Credentials | undefined {
   const text = readAuthText(path);

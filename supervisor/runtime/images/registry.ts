@@ -83,6 +83,15 @@ interface SendOptions {
 
 type Send = (ep: Endpoint, path: string, opts: SendOptions) => Promise<IncomingMessage>;
 
+/** The credentials for a registry host, if there are any. */
+export type CredentialsOf = (host: string) => Credentials | undefined;
+
+/** Who credentials are, for a cache key: the user and a digest of the secret, never the secret. */
+function credentialsId(creds: Credentials | undefined): string {
+  if (!creds) return "";
+  return `${creds.username}:${createHash("sha256").update(creds.identityToken ?? creds.password).digest("hex").slice(0, 32)}`;
+}
+
 export class Registry {
   private readonly transport: Transport;
   private readonly pings = new Map<string, Promise<Pinged>>();
@@ -105,11 +114,15 @@ export class Registry {
     });
   }
 
-  /** The ImageSource for ref's repository: its mirrors in order, then the registry itself. */
-  source(ref: Reference): ImageSource {
+  /**
+   * The ImageSource for ref's repository: its mirrors in order, then the registry itself.
+   * `credentials` (a pod's image pull secrets) go before the daemon's own for the hosts they name.
+   */
+  source(ref: Reference, credentials?: CredentialsOf): ImageSource {
     const domain = canonicalHost(ref.domain);
     const mirrors = settingsFor(this.settings, domain).mirrors.map((m) => this.endpoint(m.host, m, domain));
-    return new RegistrySource(ref, [...mirrors, this.endpoint(domain)], (ep, path, o) => this.send(ep, path, o));
+    const creds: CredentialsOf = (host) => credentials?.(host) ?? this.opts.credentials?.(host);
+    return new RegistrySource(ref, [...mirrors, this.endpoint(domain)], (ep, path, o) => this.send(ep, path, o, creds));
   }
 
   /**
@@ -191,13 +204,13 @@ export class Registry {
     throw failed;
   }
 
-  private async send(ep: Endpoint, path: string, opts: SendOptions): Promise<IncomingMessage> {
+  private async send(ep: Endpoint, path: string, opts: SendOptions, credentials: CredentialsOf): Promise<IncomingMessage> {
     const pinged = await this.ping(ep, opts.what);
     const url = new URL(path + (opts.query ?? ""), pinged.base);
     const headers: Record<string, string> = opts.accept ? { accept: opts.accept } : {};
     for (let retried = false; ; retried = true) {
       const challenge = pinged.challenge;
-      const auth = await this.authorize(ep, pinged, challenge, opts.scope, opts.what);
+      const auth = await this.authorize(ep, pinged, challenge, opts.scope, opts.what, credentials(ep.name));
       const { res, url: at } = await this.fetchOrWrap(url, { via: via(ep), headers, ...(auth.header ? { authorization: auth.header } : {}) }, opts.what);
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) return res;
@@ -223,14 +236,13 @@ export class Registry {
     }
   }
 
-  private async authorize(ep: Endpoint, pinged: Pinged, challenge: Challenge | undefined, scope: string, what: string): Promise<{ header?: string; token?: Token; key?: string }> {
+  private async authorize(ep: Endpoint, pinged: Pinged, challenge: Challenge | undefined, scope: string, what: string, creds: Credentials | undefined): Promise<{ header?: string; token?: Token; key?: string }> {
     if (!challenge) return {};
-    if (challenge.scheme === "basic") {
-      const creds = this.opts.credentials?.(ep.name);
-      return creds && !creds.identityToken ? { header: basic(creds) } : {};
-    }
-    const key = [ep.name, challenge.realm, challenge.service, scope].join("\n");
-    const token = await this.tokens.get(key, () => this.fetchToken(ep, pinged, challenge, scope, this.opts.credentials?.(ep.name), what, false));
+    if (challenge.scheme === "basic") return creds && !creds.identityToken ? { header: basic(creds) } : {};
+    // A token is the credentials' that got it: one pod's pull secret must not lend its token
+    // to another pod's pull, so the cache key names whose credentials they were.
+    const key = [ep.name, challenge.realm, challenge.service, scope, credentialsId(creds)].join("\n");
+    const token = await this.tokens.get(key, () => this.fetchToken(ep, pinged, challenge, scope, creds, what, false));
     return { header: `Bearer ${token.token}`, token, key };
   }
 

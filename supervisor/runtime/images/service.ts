@@ -3,6 +3,7 @@
 // a failed pull holds the container with ErrImagePull and then ImagePullBackOff under a back-off
 // per pod and image (10 s doubling to 5 min), and two containers that need one image at once
 // cause one pull. Every step is an event, worded as the kubelet words it.
+import type { CredentialsOf } from "./registry.ts";
 import { PoddError } from "../../base/errors.ts";
 import { goDuration, rfc3339, type Clock } from "../../base/time.ts";
 import type { Readable } from "node:stream";
@@ -38,7 +39,7 @@ export interface ImagesOptions {
   dir: string;
   initPath: string;
   /** the source of a registry reference; undefined: this daemon pulls nothing */
-  registry?: (ref: Reference) => ImageSource;
+  registry?: (ref: Reference, credentials?: CredentialsOf) => ImageSource;
   clock: Clock;
   platform?: Platform;
 }
@@ -69,7 +70,7 @@ export class Images {
    * Pulls an image, or joins the pull of it that runs. Resolves when the image is in the store;
    * onProgress hears the layers' progress.
    */
-  pull(name: string, onProgress?: (p: readonly LayerProgress[]) => void): Promise<PullResult> {
+  pull(name: string, onProgress?: (p: readonly LayerProgress[]) => void, credentials?: CredentialsOf): Promise<PullResult> {
     const ref = withDefaultTag(parseReference(name));
     const key = imageKey(name);
     if (onProgress) {
@@ -82,7 +83,9 @@ export class Images {
       const registry = this.opts.registry;
       if (!registry) return Promise.reject(new PoddError(`pull ${key}: this daemon has no registry access`, { code: "Invalid" }));
       const started = this.opts.clock.now();
-      running = storeImage(this.store, registry(ref), {
+      // A pull already running for another pod is joined, whatever credentials it has: the image
+      // is the node's once pulled, as with the kubelet (which pulls once per node too).
+      running = storeImage(this.store, registry(ref, credentials), {
         name: key,
         reference: pullTarget(ref),
         platform: this.platform,
@@ -108,7 +111,7 @@ export class Images {
    * The image a container needs, pulled as its policy says; or why it must wait. `backOffKey`
    * is the pod's uid: the kubelet backs off per pod and image.
    */
-  async ensure(name: string, policy: PullPolicy, backOffKey: string, emit: ImageEvent, abandon?: AbortSignal): Promise<Image | ImageHold> {
+  async ensure(name: string, policy: PullPolicy, backOffKey: string, emit: ImageEvent, abandon?: AbortSignal, credentials?: CredentialsOf): Promise<Image | ImageHold> {
     const now = this.opts.clock.now();
     let key: string;
     try {
@@ -144,7 +147,7 @@ export class Images {
         if (abandon?.aborted) resolve("abandoned");
         abandon?.addEventListener("abort", () => resolve("abandoned"), { once: true });
       });
-      const pulling = this.pull(name);
+      const pulling = this.pull(name, undefined, credentials);
       const r = await Promise.race([pulling, abandoned]);
       if (r === "abandoned") {
         // Whoever waited is gone; the pull finishes (or fails) for the store on its own.
