@@ -22,7 +22,7 @@ import { DesiredStore } from "./store.ts";
 import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { argOf } from "../runtime/network/network.ts";
-import { OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
+import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
 import { ObjectStore, PLAIN_STORAGE, type StorageTransformer } from "./object-store.ts";
 import { ObjectRegistry, type StoredObject } from "./objects.ts";
 import { ObjectLifecycle } from "./object-lifecycle.ts";
@@ -531,6 +531,7 @@ export class Daemon implements ApiBackend {
     const dir = this.opts.manifestsDir;
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.startsWith(".")) : [];
     const wanted = new Map<string, Pod>();
+    const wantedObjects = new Map<string, ConfigObject>();
     const broken = new Set<string>();
     for (const f of files.sort()) {
       const path = join(dir, f);
@@ -550,6 +551,28 @@ export class Daemon implements ApiBackend {
       for (const pod of r.pods) {
         pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), [SOURCE]: "file", [MANIFEST]: path };
         wanted.set(podKeyOf(pod), pod);
+      }
+      for (const o of r.objects) {
+        o.metadata.annotations = { ...(o.metadata.annotations ?? {}), [MANIFEST]: path };
+        wantedObjects.set(objectLockKey(o.kind, o.metadata.namespace, o.metadata.name), o);
+      }
+    }
+    // Objects before pods, namespaces first: a pod then finds what it refers to at its first start.
+    for (const [key, o] of [...wantedObjects].sort(([, a], [, b]) => applyOrder(a.kind) - applyOrder(b.kind))) {
+      void this.applyObject(o).then(
+        (r) => r.result !== "unchanged" && this.log.info(`static ${key} ${r.result}`),
+        (err: unknown) => this.log.error(`static ${key}: ${(err as Error).message}`),
+      );
+    }
+    for (const kind of Object.keys(OBJECT_KINDS) as ConfigKind[]) {
+      for (const o of this.objects.list(kind)) {
+        const from = o.metadata.annotations?.[MANIFEST];
+        const key = objectLockKey(kind, o.metadata.namespace, o.metadata.name);
+        if (!from || wantedObjects.has(key) || broken.has(from) || o.metadata.deletionTimestamp) continue;
+        void this.deleteObject(kind, o.metadata.namespace, o.metadata.name).then(
+          () => this.log.info(`static ${key} deleted: its manifest is gone`),
+          (err: unknown) => this.log.error(`static ${key}: ${(err as Error).message}`),
+        );
       }
     }
     for (const [key, pod] of wanted) {

@@ -105,4 +105,52 @@ describe("static pods", { skip, timeout: 120_000 }, () => {
     assert.deepEqual(desiredFiles(env), []);
     await stopDaemon(d);
   });
+
+  test("a static file's ConfigMap and Secret go with its pod: made before it, changed in place, removed with the file", async () => {
+    const e = makeEnv();
+    let daemon: Daemon | undefined;
+    try {
+      await importBusybox(e);
+      const dir = join(e.dir, "manifests");
+      mkdirSync(dir);
+      const file = (color: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: uses-config}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: busybox:local, command: [sleep, "1000"], env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: s, key: password}}}], volumeMounts: [{name: v, mountPath: /cfg}]}
+  volumes: [{name: v, configMap: {name: cfg}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {color: ${color}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData: {password: pw}
+`;
+      put(dir, "app.yaml", file("red"));
+      daemon = await startDaemon(e, ["--manifests", dir]);
+      const dd = daemon;
+      await waitRunning(dd, "uses-config", "c");
+      const cm = () => dd.request("GET", "/api/v1/namespaces/default/configmaps/cfg");
+      assert.equal((await cm()).json.data.color, "red");
+      assert.equal((await cm()).json.metadata.annotations["podd.io/manifest"], join(dir, "app.yaml"));
+      const uid = (await getPod(dd, "uses-config")).metadata.uid;
+      put(dir, "app.yaml", file("blue"));
+      await waitFor("the ConfigMap changed", async () => (await cm()).json.data?.color === "blue" || undefined);
+      // The pod's spec did not change: it is the same pod, its volume updated in place.
+      assert.equal((await getPod(dd, "uses-config")).metadata.uid, uid);
+      rmSync(join(dir, "app.yaml"));
+      await waitGone(dd, "uses-config");
+      await waitFor("the ConfigMap gone", async () => (await cm()).status === 404 || undefined);
+      assert.equal((await dd.request("GET", "/api/v1/namespaces/default/secrets/s")).status, 404);
+    } finally {
+      await stopDaemon(daemon, "SIGKILL");
+      destroyEnv(e);
+    }
+  });
 });
