@@ -9,6 +9,8 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 // In current Kubernetes (RelaxedEnvironmentVariableValidation, on by default since v1.32) any
 // printable ASCII character but "=" may be in a variable name; execve takes them all.
 const ENV_VAR_NAME = /^[\x20-\x3c\x3e-\x7e]+$/;
+const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
+const STRICT_ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const IANA_SVC_NAME_CHARS = /^[-a-z0-9]+$/;
 const HAS_LETTER = /[a-z]/;
 
@@ -68,6 +70,41 @@ export function isLabelValue(value: string): string[] {
   const errs: string[] = [];
   if (value.length > DNS1123_LABEL_MAX) errs.push(maxLenError(DNS1123_LABEL_MAX));
   if (!LABEL_VALUE.test(value)) errs.push(LABEL_VALUE_MESSAGE);
+  return errs;
+}
+
+/** A "." or ".." key would name the volume's own directory or its parent when the object is
+ * mounted: apimachinery refuses those on every key kind that becomes a file name. */
+function chDirPrefixErrors(value: string): string[] {
+  if (value === ".") return ["must not be '.'"];
+  if (value === "..") return ["must not be '..'"];
+  if (value.startsWith("..")) return ["must not start with '..'"];
+  return [];
+}
+
+export const CONFIG_MAP_KEY_MESSAGE =
+  "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+/** ConfigMap and Secret data keys (IsConfigMapKey): ≤ 253 characters of [-._a-zA-Z0-9]. */
+export function isConfigMapKey(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX));
+  if (!CONFIG_MAP_KEY.test(value)) errs.push(CONFIG_MAP_KEY_MESSAGE);
+  errs.push(...chDirPrefixErrors(value));
+  return errs;
+}
+
+export const STRICT_ENV_VAR_NAME_MESSAGE =
+  "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')";
+
+/**
+ * The strict environment variable name rule (apimachinery IsEnvVarName). Pods accept the
+ * relaxed rule now (isEnvVarName below), but kubectl still checks --from-env-file keys with
+ * this one, so `podd create … --from-env-file` refuses what kubectl refuses.
+ */
+export function isStrictEnvVarName(value: string): string[] {
+  const errs = STRICT_ENV_VAR_NAME.test(value) ? [] : [STRICT_ENV_VAR_NAME_MESSAGE];
+  errs.push(...chDirPrefixErrors(value));
   return errs;
 }
 

@@ -298,6 +298,14 @@ export class PoddClient {
     return this.json("GET", `${podPath(namespace, name)}/exec-target`, { query: { container } });
   }
 
+  // ---- configmaps, secrets ----
+
+  /** Creates an object (kubectl create): the daemon answers 201 with it as stored, or a Status
+   * (409 AlreadyExists, 422 Invalid), which throws as an ApiError. */
+  createObject<T>(resource: "configmaps" | "secrets", namespace: string, object: object): Promise<T> {
+    return this.json("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`, { body: object });
+  }
+
   // ---- events, metrics, server ----
 
   listEvents(namespace: string | undefined): Promise<EventList> {

@@ -7,6 +7,7 @@ import type { Verb } from "./lib/verb.ts";
 export const COMPLETION_FLAGS: Readonly<Record<string, readonly string[]>> = {
   apply: ["-f", "--filename", "--wait", "--timeout", "--dry-run=client", "--validate", "--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--pod-network", "--cni-conf-dir", "--cni-bin-dir"],
   completion: [],
+  create: ["--from-file", "--from-literal", "--from-env-file", "--append-hash", "--type", "--docker-server", "--docker-username", "--docker-password", "--docker-email", "--cert", "--key", "--dry-run=client", "-o", "--output", "-n", "--namespace", "--socket"],
   daemon: ["--socket", "--root", "--run-root", "--log-root", "--cgroup-parent", "--group", "--manifests", "--image-import", "--image-gc-high-threshold", "--image-gc-low-threshold", "--registries", "--authfile", "--pod-network", "--cni-conf-dir", "--cni-bin-dir", "--cni-timeout"],
   delete: ["-f", "--filename", "--grace-period", "--now", "--wait=false", "--timeout", "--all", "-l", "--selector", "-n", "--namespace", "-A", "--all-namespaces", "--socket"],
   describe: ["-n", "--namespace", "--socket"],
@@ -58,13 +59,13 @@ ${cases}
         *) flags="" ;;
     esac
     case "\${prev}" in
-        -f|--filename)
+        -f|--filename|--from-file|--from-env-file|--cert|--key)
             COMPREPLY=($(compgen -f -- "\${cur}"))
             return ;;
         -o|--output)
             COMPREPLY=($(compgen -W "wide json yaml name" -- "\${cur}"))
             return ;;
-        -n|--namespace|-c|--container|--tail|--since|--timeout|--grace-period|-l|--selector|--field-selector|--socket|--validate)
+        -n|--namespace|-c|--container|--tail|--since|--timeout|--grace-period|-l|--selector|--field-selector|--socket|--validate|--from-literal|--type|--docker-server|--docker-username|--docker-password|--docker-email)
             return ;;
     esac
     if [[ "\${cur}" == -* ]]; then
@@ -82,6 +83,12 @@ ${cases}
             COMPREPLY=($(compgen -W "$(_podd_pods)" -- "\${cur}")) ;;
         completion)
             COMPREPLY=($(compgen -W "bash" -- "\${cur}")) ;;
+        create)
+            if [[ \${COMP_CWORD} -eq 2 ]]; then
+                COMPREPLY=($(compgen -W "configmap secret" -- "\${cur}"))
+            elif [[ \${COMP_CWORD} -eq 3 && "\${prev}" == secret ]]; then
+                COMPREPLY=($(compgen -W "generic docker-registry tls" -- "\${cur}"))
+            fi ;;
     esac
 }
 complete -F _podd podd

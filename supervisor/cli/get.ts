@@ -15,10 +15,10 @@ import {
   processIo,
   runClientVerb,
   socketFlag,
-  sortKeys,
   type Io,
 } from "./lib/client-verb.ts";
 import { parseLabelSelector } from "../api/selector.ts";
+import { formatObject, loadYaml } from "./lib/object-output.ts";
 import { StreamingTable, table } from "./lib/table.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
 
@@ -48,24 +48,6 @@ export function podRow(pod: ApiPod, format: OutputFormat, allNamespaces: boolean
 /** kubectl -o json of several objects: a List, keys sorted, four-space indent. */
 export function listObject(items: readonly unknown[]): unknown {
   return { apiVersion: "v1", items, kind: "List", metadata: { resourceVersion: "" } };
-}
-
-// yaml is loaded only for -o yaml: importing it costs a CLI call ~15-20 ms (a fifth of
-// `podd get pods`), and the table and JSON printers do not need it.
-let stringifyYaml: typeof import("yaml").stringify | undefined;
-
-export async function loadYaml(): Promise<void> {
-  const m = await import("yaml");
-  // In the esbuild bundle a CommonJS module's dynamic import has only its default export.
-  stringifyYaml ??= m.stringify ?? (m as unknown as { default: typeof m }).default.stringify;
-}
-
-/** For "yaml", loadYaml() must have been awaited first. */
-export function formatObject(obj: unknown, format: "json" | "yaml"): string {
-  const sorted = sortKeys(obj);
-  if (format === "json") return JSON.stringify(sorted, null, 4) + "\n";
-  if (!stringifyYaml) throw new Error("formatObject: yaml printer used before loadYaml()");
-  return stringifyYaml(sorted, { indentSeq: false, lineWidth: 0 });
 }
 
 function noResources(namespace: string | undefined): string {

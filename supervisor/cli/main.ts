@@ -8,6 +8,7 @@ import type { Verb } from "./lib/verb.ts";
 const verbs: Record<string, () => Promise<Verb>> = {
   apply: async () => (await import("./apply.ts")).apply,
   completion: async () => (await import("./completion.ts")).completion,
+  create: async () => (await import("./create.ts")).create,
   daemon: async () => (await import("./daemon.ts")).daemon,
   delete: async () => (await import("./delete.ts")).del,
   describe: async () => (await import("./describe.ts")).describe,
