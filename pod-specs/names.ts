@@ -145,18 +145,3 @@ export function isIP(value: string): boolean {
   const count = groups.length + extra;
   return value.includes("::") ? count < 8 : count === 8;
 }
-
-const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
-const CONFIG_KEY_MESSAGE =
-  "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key_name', regex used for validation is '[-._a-zA-Z0-9]+')";
-
-/** IsConfigMapKey: also the rule for Secret keys and for the keys of `podd create`. */
-export function isConfigMapKey(key: string): string[] {
-  const errs: string[] = [];
-  if (key.length > 253) errs.push("must be no more than 253 characters");
-  if (!CONFIG_KEY.test(key)) errs.push(CONFIG_KEY_MESSAGE);
-  if (key === ".") errs.push("must not be '.'");
-  else if (key === "..") errs.push("must not be '..'");
-  else if (key.startsWith("..")) errs.push("must not start with '..'");
-  return errs;
-}
