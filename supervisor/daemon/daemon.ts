@@ -121,6 +121,8 @@ export class Daemon implements ApiBackend {
       (level, message) => log[level](message),
     );
     sup.runtime.setObjects(this.lifecycle.podObjects);
+    // A pod that ends (or goes) may be what a claim or a namespace being deleted waits for.
+    sup.events.on("podChanged", () => this.lifecycle.settle());
     this.events = new EventLog(hostname());
     // An image a pod names, even one not started yet, is in use: image rm must not take it away.
     this.images = new ImagesFacade(sup.runtime.images, () => this.imageNamesInUse());
@@ -166,6 +168,8 @@ export class Daemon implements ApiBackend {
     for (const pod of pods) {
       const key = podKeyOf(pod);
       this.desired.set(key, pod);
+      // Pods applied before namespaces were objects have theirs made now; one being deleted stays so.
+      if (!this.objects.get("Namespace", undefined, pod.metadata.namespace)) this.objects.ensureNamespace(pod.metadata.namespace);
       const recorded = existsSync(this.sup.runtime.layout.podObservedPath({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }));
       const worker = this.sup.restore(pod, recorded ? [] : await this.lostContainers(pod));
       this.log.info(`pod/${key} taken up`, { uid: pod.metadata.uid });
@@ -431,9 +435,8 @@ export class Daemon implements ApiBackend {
     this.sup.runtime.removeLogs({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid });
     if (removeDesired) this.store.remove(pod.metadata.namespace, pod.metadata.name);
     if (this.desired.get(key)?.metadata.uid === pod.metadata.uid) this.desired.delete(key);
+    // (Which also settles a claim or a namespace being deleted that waited for this pod.)
     this.sup.events.emit("podChanged", pod.metadata.namespace, pod.metadata.name);
-    // A claim or a namespace being deleted may have waited for this pod.
-    this.lifecycle.settle();
   }
 
   /** True once the pod is gone (used by waiting clients). */

@@ -91,6 +91,7 @@ export class ObjectLifecycle {
     if (marked.kind === "PersistentVolumeClaim") marked.metadata.finalizers = [CLAIM_PROTECTION];
     if (marked.kind === "Namespace") marked.status = { phase: "Terminating" };
     this.registry.update(marked);
+    this.deletionsWaiting = true;
     if (marked.kind === "Namespace") await this.emptyNamespace(name);
     this.settle();
     return marked;
@@ -119,11 +120,19 @@ export class ObjectLifecycle {
    * removal and object deletion.
    */
   settle(): void {
+    // Called at every pod change: nothing to look at unless a deletion waits (true at start,
+    // when the store may hold some from before).
+    if (!this.deletionsWaiting) return;
+    let waiting = false;
     const pods = this.view.pods();
     for (const claim of this.registry.list("PersistentVolumeClaim")) {
       if (!claim.metadata.deletionTimestamp) continue;
       const ns = claim.metadata.namespace ?? "default";
-      if (pods.some((p) => p.metadata.namespace === ns && claimsOf(p).includes(claim.metadata.name))) continue;
+      // As the pvc-protection controller: a pod that has ended (Succeeded, Failed) holds no claim.
+      if (pods.some((p) => p.metadata.namespace === ns && this.view.active(p) && claimsOf(p).includes(claim.metadata.name))) {
+        waiting = true;
+        continue;
+      }
       this.reclaim(claim);
       this.registry.remove(claim);
     }
@@ -132,8 +141,13 @@ export class ObjectLifecycle {
       const name = ns.metadata.name;
       const left = pods.some((p) => p.metadata.namespace === name) || (["ConfigMap", "Secret", "PersistentVolumeClaim"] as const).some((k) => this.registry.list(k, name).length > 0);
       if (!left) this.registry.remove(ns);
+      else waiting = true;
     }
+    this.deletionsWaiting = waiting;
   }
+
+  /** whether a claim or a namespace is marked deleted and waits for what holds it */
+  private deletionsWaiting = true;
 
   private reclaim(claim: ObjectOf<"PersistentVolumeClaim">): void {
     const dir = this.layout.claimDir({ namespace: claim.metadata.namespace ?? "default", name: claim.metadata.name, uid: claim.metadata.uid });
