@@ -69,8 +69,17 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
   if (resource === undefined) {
     throw new PoddError('you must specify the type of resource to get: podd get pods [NAME…]', { code: "Invalid" });
   }
+  // kubectl's TYPE[,TYPE…]: several kinds at once, each in a table of its own.
+  const kinds = resource.split(",");
+  if (kinds.length > 1) {
+    const all = kinds.map((k) => objectResource(k));
+    const bad = kinds.find((_k, i) => all[i] === undefined);
+    if (bad !== undefined) throw new PoddError(`podd get lists several kinds at once among namespaces, configmaps, secrets and persistentvolumeclaims; get ${bad} on its own`, { code: "Invalid" });
+    if (rest.length > 0) throw new PoddError("a name cannot be given with several resource types; use TYPE/NAME of one type", { code: "Invalid" });
+    return getObjects(all as ObjectResource[], [], values, io);
+  }
   const objects = objectResource(resource);
-  if (objects) return getObjects(objects, rest, values, io);
+  if (objects) return getObjects([objects], rest, values, io);
   let names: string[];
   if (isPodResource(resource)) names = podNames(rest, "get");
   else if (resource.includes("/")) names = podNames(positionals, "get");
@@ -168,42 +177,59 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
 
 /** podd get configmaps|secrets|pvc|namespaces [NAME…]: the list or the objects named, as kubectl prints them. */
 async function getObjects(
-  r: ObjectResource,
+  kinds: readonly ObjectResource[],
   names: string[],
   values: { output?: string | undefined; watch?: boolean | undefined; selector?: string | undefined; namespace?: string | undefined; "all-namespaces"?: boolean | undefined; socket?: string | undefined },
   io: Io,
 ): Promise<number> {
-  if (values.watch) throw new PoddError(`podd get -w watches pods; list ${r.resource} without -w`, { code: "Invalid" });
+  if (values.watch) throw new PoddError(`podd get -w watches pods; list ${kinds.map((k) => k.resource).join(",")} without -w`, { code: "Invalid" });
   const format = parseOutput(values.output);
   if (format === "yaml") await loadYaml();
-  const cluster = r.kind === "Namespace";
-  const all = (values["all-namespaces"] === true || cluster) && names.length === 0;
-  const namespace = cluster ? undefined : all ? undefined : namespaceOf(values);
   const client = clientFor(values, io);
+  // With several kinds, kubectl names each object KIND/NAME, so the tables can be told apart.
+  const several = kinds.length > 1;
   return runClientVerb(io, async () => {
-    let items: ApiObject[] = [];
     let failed = false;
-    if (names.length > 0) {
-      for (const name of names) {
-        try {
-          items.push(await client.getObject(r.resource, namespace, name));
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          io.stderr.write(err.kubectlMessage() + "\n");
-          failed = true;
+    const everything: ApiObject[] = [];
+    const tables: string[] = [];
+    for (const r of kinds) {
+      const cluster = r.kind === "Namespace";
+      const all = (values["all-namespaces"] === true || cluster) && names.length === 0;
+      const namespace = cluster || all ? undefined : namespaceOf(values);
+      let items: ApiObject[] = [];
+      if (names.length > 0) {
+        for (const name of names) {
+          try {
+            items.push(await client.getObject(r.resource, namespace, name));
+          } catch (err) {
+            if (!(err instanceof ApiError)) throw err;
+            io.stderr.write(err.kubectlMessage() + "\n");
+            failed = true;
+          }
         }
+      } else items = (await client.listObjects(r.resource, namespace, values.selector)).items;
+      everything.push(...items);
+      if (format === "table" || format === "wide") {
+        const showNamespace = all && !cluster;
+        const rows = items.map((o) => {
+          const row = objectRow(o, showNamespace, io.now());
+          const at = showNamespace ? 1 : 0;
+          if (several) row[at] = `${o.kind.toLowerCase()}/${row[at]}`;
+          return row;
+        });
+        if (rows.length > 0) tables.push(table([objectHeader(r.kind, showNamespace), ...rows]));
       }
-    } else items = (await client.listObjects(r.resource, namespace, values.selector)).items;
-    const showNamespace = all && !cluster;
-    if (items.length === 0 && !failed) {
+    }
+    const namespace = values["all-namespaces"] === true || kinds.every((k) => k.kind === "Namespace") ? undefined : namespaceOf(values);
+    if (everything.length === 0 && !failed) {
       if (format === "json" || format === "yaml") io.stdout.write(formatObject(listObject([]), format));
-      else io.stderr.write(noResources(cluster ? undefined : namespace));
+      else io.stderr.write(noResources(namespace));
     } else if (format === "json" || format === "yaml") {
-      io.stdout.write(formatObject(names.length === 1 && items.length === 1 ? items[0] : listObject(items), format));
+      io.stdout.write(formatObject(names.length === 1 && everything.length === 1 ? everything[0] : listObject(everything), format));
     } else if (format === "name") {
-      io.stdout.write(items.map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}\n`).join(""));
-    } else if (items.length > 0) {
-      io.stdout.write(table([objectHeader(r.kind, showNamespace), ...items.map((o) => objectRow(o, showNamespace, io.now()))]));
+      io.stdout.write(everything.map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}\n`).join(""));
+    } else {
+      io.stdout.write(tables.join("\n"));
     }
     return failed ? 1 : 0;
   });

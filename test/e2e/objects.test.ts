@@ -128,6 +128,8 @@ describe("namespaces, config maps, secrets and claims", { skip, timeout: 180_000
       assert.match(secrets.stdout, /^NAME\s+TYPE\s+DATA\s+AGE\ncreds\s+Opaque\s+1\s+\S+\n$/);
       const claims = await c.run("get", ["pvc", "-n", "shop"]);
       assert.match(claims.stdout, /data\s+Bound\s+pvc-\S+\s+1Gi\s+RWO\s+local-path\s+<unset>\s+\S+\n$/);
+      const both = await c.run("get", ["cm,secret", "-n", "shop"]);
+      assert.match(both.stdout, /^NAME\s+DATA\s+AGE\nconfigmap\/cfg\s+2\s+\S+\n\nNAME\s+TYPE\s+DATA\s+AGE\nsecret\/creds\s+Opaque\s+1\s+\S+\n$/);
       const nss = await c.run("get", ["namespaces"]);
       assert.match(nss.stdout, /^NAME\s+STATUS\s+AGE\ndefault\s+Active\s+\S+\nshop\s+Active\s+\S+\n$/);
       const described = await c.run("describe", ["secret", "creds", "-n", "shop"]);
