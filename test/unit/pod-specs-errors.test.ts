@@ -186,20 +186,20 @@ const cases: Array<[string, string, string[]]> = [
   ["duplicate keys", pod(containers(c("      image: other:2\n"))), [
     '9:7: spec.containers[0].image: key "image" already set in map',
   ]],
-  ["unsupported-yet fields", pod(containers(c("      livenessProbe: {exec: {command: [x]}}\n      envFrom: [{configMapRef: {name: c}}]\n      tty: true\n      stdin: false\n")) + "  hostPID: true\n  hostIPC: true\n  nodeSelector: {disk: ssd}\n"), [
-    "10:7: spec.containers[0].envFrom: not supported yet by podd; podd has no ConfigMaps or Secrets yet; set env values or mount a hostPath volume",
+  ["unsupported-yet fields", pod(containers(c("      livenessProbe: {exec: {command: [x]}}\n      volumeDevices: [{name: d, devicePath: /dev/xvda}]\n      tty: true\n      stdin: false\n")) + "  hostPID: true\n  hostIPC: true\n  nodeSelector: {disk: ssd}\n"), [
+    "10:7: spec.containers[0].volumeDevices: not supported yet by podd; remove it to run the pod with podd",
     "11:7: spec.containers[0].tty: not supported yet by podd; podd attaches no terminal or stdin to a container yet; remove it",
     "15:3: spec.nodeSelector: not supported yet by podd; podd runs every pod on this machine; remove it",
   ]],
   ["kind not supported", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", ["2:7: kind: kind Deployment is not supported yet by podd; podd runs Pods; apply its pod template as a Pod"]],
-  ["kind missing", "apiVersion: v1\nmetadata: {name: d}\n", ["1:1: kind: Required value: podd reads kind: Pod or kind: List"]],
+  ["kind missing", "apiVersion: v1\nmetadata: {name: d}\n", ["1:1: kind: Required value: podd reads kind: Pod, Namespace, ConfigMap, Secret, PersistentVolumeClaim or List"]],
   ["apiVersion", "apiVersion: v2\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n", [
     '1:13: apiVersion: Unsupported value: "v2": supported values: "v1"',
   ]],
   ["not an object", "- just\n- a list\n", ["1:1: <root>: expected a Kubernetes object (a map with apiVersion and kind)"]],
   ["list item errors", "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: a}\n    spec: {containers: [{name: c}]}\n  - {apiVersion: v1, kind: Service, metadata: {name: s}}\n", [
     "7:25: items[0].spec.containers[0].image: Required value",
-    "8:28: items[1].kind: kind Service is not supported yet by podd; podd runs Pods; remove it from the file",
+    "8:28: items[1].kind: kind Service is not supported yet by podd; podd runs Pods with their Namespaces, ConfigMaps, Secrets and PersistentVolumeClaims; remove it from the file",
   ]],
   ["same pod twice", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: i}]}\n", [
     '8:18: metadata.name: Duplicate value: "a": another pod in this file has namespace/name default/a',
@@ -261,7 +261,7 @@ test("invalid fixtures", () => {
       "16:26 spec.containers[1].ports[0].containerPort",
     ],
     "deployment.yaml": ["2:7 kind"],
-    "unsupported.yaml": ["12:7 spec.containers[0].tty", "15:7 spec.volumes[0].configMap"],
+    "unsupported.yaml": ["12:7 spec.containers[0].tty", "15:7 spec.volumes[0].nfs"],
     "syntax.yaml": ["9:1 spec.containers[0].image[0]"],
   };
   for (const [file, paths] of Object.entries(want)) {

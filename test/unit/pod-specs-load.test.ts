@@ -203,7 +203,7 @@ items:
 
 test("empty documents and comment-only files give no pods and no errors", () => {
   for (const text of ["", "\n", "# nothing\n", "---\n---\n", "--- # c\n...\n"]) {
-    assert.deepEqual(loadManifests(text, "e.yaml"), { pods: [], errors: [], warnings: [] }, JSON.stringify(text));
+    assert.deepEqual(loadManifests(text, "e.yaml"), { pods: [], objects: [], errors: [], warnings: [] }, JSON.stringify(text));
   }
 });
 
@@ -237,6 +237,6 @@ spec:
   assert.deepEqual([ignore.errors, ignore.warnings, ignore.pods.length], [[], [], 1]);
 
   // not-supported-yet fields are errors in every mode
-  const refused = text.replace("colour: blue", "envFrom: [{configMapRef: {name: c}}]");
+  const refused = text.replace("colour: blue", "volumeDevices: [{name: d, devicePath: /dev/xvda}]");
   assert.equal(loadManifests(refused, "u.yaml", { validate: "ignore" }).errors.length, 1);
 });

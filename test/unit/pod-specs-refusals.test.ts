@@ -21,7 +21,7 @@ test("no error is reported that only follows from a refused or unread field", ()
       "4:3: metadata.generateName: not supported yet by podd; set metadata.name instead",
     ]],
     ["a one-of whose member is refused", pod(app() + "  volumes:\n    - name: data\n      nfs: {server: nas, path: /x}\n"), [
-      "11:7: spec.volumes[0].nfs: not supported yet by podd; podd mounts emptyDir and hostPath volumes only",
+      "11:7: spec.volumes[0].nfs: not supported yet by podd; podd mounts emptyDir, hostPath, image, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes only",
     ]],
     ["an unknown field inside a list item", pod("  containers:\n    - nmae: app\n      image: app:1\n"), [
       '7:7: spec.containers[0].nmae: unknown field "nmae"; did you mean "name"?',
@@ -136,10 +136,11 @@ test("rules the API server does not have are not podd's either", () => {
   assert.deepEqual([probe.timeoutSeconds, probe.periodSeconds, probe.successThreshold, probe.failureThreshold], [1, 10, 1, 3]);
 });
 
-test("a ConfigMap or Service next to a Pod is refused by name, saying what to do", () => {
-  const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n---\n${pod(app())}---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n`;
-  assert.deepEqual(errors(text), [
-    "2:7: kind: kind ConfigMap is not supported yet by podd; podd has no ConfigMaps or Secrets yet; remove it and set its values in the Pod's env",
-    "16:7: kind: kind Service is not supported yet by podd; podd runs Pods; remove it from the file",
+test("a ConfigMap next to a Pod is read with it; a Service is refused by name, saying what to do", () => {
+  const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n---\n${pod(app())}`;
+  const r = loadManifests(text, "m.yaml");
+  assert.deepEqual([r.errors, r.objects.map((o) => `${o.kind}/${o.metadata.name}`), r.pods.length], [[], ["ConfigMap/cfg"], 1]);
+  assert.deepEqual(errors(`${text}---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n`), [
+    "16:7: kind: kind Service is not supported yet by podd; podd runs Pods with their Namespaces, ConfigMaps, Secrets and PersistentVolumeClaims; remove it from the file",
   ]);
 });
