@@ -2,11 +2,11 @@
 // tabs and aligned by the same tabwriter rules, and the pod's events from the events API.
 import { podFieldValue, resourceFieldValue, type Container, type Pod, type Probe, type Volume } from "../../pod-specs/index.ts";
 import { PoddError } from "../base/errors.ts";
-import { ApiError, type ApiEvent, type ApiObject, type ApiPod } from "../api/client.ts";
+import { ApiError, type ApiEvent, type ApiPod } from "../api/client.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import { humanDuration } from "../base/time.ts";
 import type { ContainerState, ContainerStatus } from "../status/types.ts";
-import { describeObject, objectResource, type ObjectResource } from "./lib/objects.ts";
+import { describeObject, fetchObjects, objectResource, type ObjectResource } from "./lib/objects.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { DESCRIBE, tabwrite } from "./lib/table.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
@@ -269,17 +269,7 @@ async function describeObjects(r: ObjectResource, names: string[], values: { nam
   const namespace = r.kind === "Namespace" ? undefined : namespaceOf(values);
   const client = clientFor(values, io);
   return runClientVerb(io, async () => {
-    const items: ApiObject[] = names.length === 0 ? (await client.listObjects(r.resource, namespace)).items : [];
-    let failed = false;
-    for (const name of names) {
-      try {
-        items.push(await client.getObject(r.resource, namespace, name));
-      } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
-        io.stderr.write(err.kubectlMessage() + "\n");
-        failed = true;
-      }
-    }
+    const { items, failed } = await fetchObjects(client, io, r.resource, namespace, names);
     io.stdout.write(items.map((o) => describeObject(o, io.now())).join("\n\n"));
     return failed ? 1 : 0;
   });

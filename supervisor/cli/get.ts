@@ -3,7 +3,7 @@
 // printing rows as the daemon's watch stream reports changes.
 import { PoddError } from "../base/errors.ts";
 import { ApiError, type ApiObject, type ApiPod } from "../api/client.ts";
-import { objectHeader, objectResource, objectRow, type ObjectResource } from "./lib/objects.ts";
+import { fetchObjects, objectHeader, objectResource, objectRow, type ObjectResource } from "./lib/objects.ts";
 import { podColumns } from "./lib/pod-columns.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import {
@@ -196,18 +196,9 @@ async function getObjects(
       const cluster = r.kind === "Namespace";
       const all = (values["all-namespaces"] === true || cluster) && names.length === 0;
       const namespace = cluster || all ? undefined : namespaceOf(values);
-      let items: ApiObject[] = [];
-      if (names.length > 0) {
-        for (const name of names) {
-          try {
-            items.push(await client.getObject(r.resource, namespace, name));
-          } catch (err) {
-            if (!(err instanceof ApiError)) throw err;
-            io.stderr.write(err.kubectlMessage() + "\n");
-            failed = true;
-          }
-        }
-      } else items = (await client.listObjects(r.resource, namespace, values.selector)).items;
+      const got = await fetchObjects(client, io, r.resource, namespace, names, values.selector);
+      const items = got.items;
+      if (got.failed) failed = true;
       everything.push(...items);
       if (format === "table" || format === "wide") {
         const showNamespace = all && !cluster;

@@ -7,6 +7,7 @@ import type { ImagesApi } from "../api/images.ts";
 import { ImagesFacade, imagesInUse } from "../runtime/images/facade.ts";
 import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
+import { canonical } from "../base/canonical.ts";
 import { existsSync, readdirSync, readFileSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { hostname } from "node:os";
@@ -72,17 +73,6 @@ function fingerprint(p: Pod): string {
   return canonical({ spec: p.spec, labels: m.labels ?? {}, annotations });
 }
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
 
 export class Daemon implements ApiBackend {
   readonly events: EventLog;

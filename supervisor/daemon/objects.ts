@@ -16,6 +16,7 @@ import {
   type PersistentVolumeClaim,
   type Secret,
 } from "../../pod-specs/index.ts";
+import { canonical } from "../base/canonical.ts";
 import { PoddError } from "../base/errors.ts";
 import { rfc3339, type Clock } from "../base/time.ts";
 import type { ObjectStore } from "./object-store.ts";
@@ -65,18 +66,6 @@ function userFields(o: ConfigObject): string {
   const { metadata, ...rest } = o as ConfigObject & { status?: unknown };
   delete (rest as { status?: unknown }).status;
   return canonical({ ...rest, labels: metadata.labels ?? {}, annotations: metadata.annotations ?? {} });
-}
-
-export function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v);
 }
 
 const immutableData = "Forbidden: field is immutable when `immutable` is set";

@@ -2,7 +2,8 @@
 // by (cm, pvc, ns…), their `get` columns and their `describe` text. A secret's values are never
 // printed by describe: only their sizes, as kubectl shows them.
 import { OBJECT_KINDS, type ConfigKind } from "../../../pod-specs/index.ts";
-import type { ApiObject } from "../../api/client.ts";
+import { ApiError, type ApiObject, type PoddClient } from "../../api/client.ts";
+import type { Io } from "./client-verb.ts";
 import { age } from "./pod-columns.ts";
 
 export interface ObjectResource {
@@ -16,6 +17,33 @@ export function objectResource(word: string): ObjectResource | undefined {
     if (word === k.resource || k.short.includes(word)) return { kind, resource: k.resource };
   }
   return undefined;
+}
+
+/**
+ * The objects named (each that is missing told on stderr, as kubectl does, and the rest still
+ * shown), or the whole list when no name is given; failed says whether one was missing.
+ */
+export async function fetchObjects(
+  client: PoddClient,
+  io: Io,
+  resource: string,
+  namespace: string | undefined,
+  names: readonly string[],
+  labelSelector?: string,
+): Promise<{ items: ApiObject[]; failed: boolean }> {
+  if (names.length === 0) return { items: (await client.listObjects(resource, namespace, labelSelector)).items, failed: false };
+  const items: ApiObject[] = [];
+  let failed = false;
+  for (const name of names) {
+    try {
+      items.push(await client.getObject(resource, namespace, name));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      io.stderr.write(err.kubectlMessage() + "\n");
+      failed = true;
+    }
+  }
+  return { items, failed };
 }
 
 const ACCESS_MODE_SHORT: Record<string, string> = { ReadWriteOnce: "RWO", ReadOnlyMany: "ROX", ReadWriteMany: "RWX", ReadWriteOncePod: "RWOP" };
