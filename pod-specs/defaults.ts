@@ -2,6 +2,7 @@
 // stores and prints is the pod Kubernetes would have stored, and the runtime never has to guess.
 // Runs before validation, as in the API server; tolerates anything the decoder let through.
 
+import { SYSTEM_PRIORITY_CLASSES } from "./scheduling.ts";
 import type { Container, HTTPGetAction, LifecycleHandler, Pod, Probe, ResourceRequirements } from "./types.ts";
 
 /** The image name that means "run from the host's root filesystem": there is nothing to pull. */
@@ -34,6 +35,12 @@ export function applyDefaults(input: Pod): Pod {
   spec.restartPolicy ??= "Always";
   spec.terminationGracePeriodSeconds ??= DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS;
   spec.dnsPolicy ??= "ClusterFirst";
+  // The Priority admission plugin's: the class's value, and its preemption policy.
+  const priority = spec.priorityClassName ? SYSTEM_PRIORITY_CLASSES[spec.priorityClassName] : undefined;
+  if (priority !== undefined) {
+    spec.priority ??= priority;
+    spec.preemptionPolicy ??= "PreemptLowerPriority";
+  }
   defaultResources(spec.resources);
   for (const c of spec.containers ?? []) defaultContainer(c, spec.hostNetwork === true);
   for (const c of spec.initContainers ?? []) defaultContainer(c, spec.hostNetwork === true);

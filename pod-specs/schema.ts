@@ -173,6 +173,22 @@ const volume = obj({
   storageos: ANY, vsphereVolume: ANY,
 });
 
+const selectorRequirements = arr(obj({ key: STR, operator: STR, values: arr(STR) }));
+const labelSelector = obj({ matchLabels: map(STR), matchExpressions: selectorRequirements });
+const nodeSelectorTerm = obj({ matchExpressions: selectorRequirements, matchFields: selectorRequirements });
+const podAffinityTerm = obj({
+  labelSelector,
+  namespaces: arr(STR),
+  namespaceSelector: labelSelector,
+  topologyKey: STR,
+  matchLabelKeys: arr(STR),
+  mismatchLabelKeys: arr(STR),
+});
+const podAffinity = obj({
+  requiredDuringSchedulingIgnoredDuringExecution: arr(podAffinityTerm),
+  preferredDuringSchedulingIgnoredDuringExecution: arr(obj({ weight: INT, podAffinityTerm })),
+});
+
 /** The metadata of every object podd reads. */
 export const OBJECT_META: Schema = obj({
   name: STR,
@@ -231,8 +247,33 @@ export const POD_SCHEMA: Schema = obj({
     setHostnameAsFQDN: BOOL,
     os: obj({ name: STR }),
     hostnameOverride: ANY, readinessGates: ANY, runtimeClassName: ANY, overhead: ANY, resourceClaims: ANY,
-    imagePullSecrets: arr(obj({ name: STR })), nodeSelector: ANY, nodeName: ANY, affinity: ANY, tolerations: ANY,
-    priorityClassName: ANY, priority: ANY, preemptionPolicy: ANY, topologySpreadConstraints: ANY,
+    imagePullSecrets: arr(obj({ name: STR })),
+    nodeSelector: map(STR),
+    nodeName: STR,
+    affinity: obj({
+      nodeAffinity: obj({
+        requiredDuringSchedulingIgnoredDuringExecution: obj({ nodeSelectorTerms: arr(nodeSelectorTerm) }),
+        preferredDuringSchedulingIgnoredDuringExecution: arr(obj({ weight: INT, preference: nodeSelectorTerm })),
+      }),
+      podAffinity: podAffinity,
+      podAntiAffinity: podAffinity,
+    }),
+    tolerations: arr(obj({ key: STR, operator: STR, value: STR, effect: STR, tolerationSeconds: INT })),
+    priorityClassName: STR,
+    priority: INT,
+    preemptionPolicy: STR,
+    topologySpreadConstraints: arr(
+      obj({
+        maxSkew: INT,
+        topologyKey: STR,
+        whenUnsatisfiable: STR,
+        labelSelector,
+        minDomains: INT,
+        nodeAffinityPolicy: STR,
+        nodeTaintsPolicy: STR,
+        matchLabelKeys: arr(STR),
+      }),
+    ),
     schedulingGates: ANY, schedulingGroup: ANY, evictionResponders: ANY,
   }),
   // The API server ignores status on create; kubectl writes `status: {}`.

@@ -3,6 +3,8 @@
 // to refuse them by name, see unsupported.ts: those never reach a Pod) are typed; quantities stay strings in their
 // canonical form, as the API server stores them.
 
+import type { Affinity, Toleration, TopologySpreadConstraint } from "./scheduling.ts";
+
 export interface Pod {
   apiVersion: "v1";
   kind: "Pod";
@@ -55,6 +57,15 @@ export interface PodSpec {
   os?: { name: string };
   /** Secrets of type kubernetes.io/dockerconfigjson or dockercfg with the credentials of the pod's pulls */
   imagePullSecrets?: { name?: string }[];
+  // Scheduling, evaluated against podd's one node at admission (pod-specs/scheduling.ts).
+  nodeName?: string;
+  nodeSelector?: Record<string, string>;
+  affinity?: Affinity;
+  tolerations?: Toleration[];
+  topologySpreadConstraints?: TopologySpreadConstraint[];
+  priorityClassName?: string;
+  priority?: number;
+  preemptionPolicy?: "Never" | "PreemptLowerPriority";
 }
 
 export interface PodDNSConfig {

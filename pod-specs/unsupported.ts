@@ -34,9 +34,6 @@ const UNSUPPORTED_VOLUME_SOURCES = [
   "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume",
 ];
 
-// Scheduling and cluster features have nothing to act on a single machine without a scheduler,
-// service accounts or a cluster DNS; they are refused rather than ignored so nobody relies on them.
-const SCHEDULING_HINT = "podd runs every pod on this machine; remove it";
 // The API server fills these in; they appear in `kubectl get -o yaml` output, not in manifests.
 const SERVER_SET_HINT = "the API server sets it; remove it from the manifest";
 const APPARMOR_HINT = "podd applies no AppArmor profile yet; remove it";
@@ -147,11 +144,9 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "spec.serviceAccountName", when: (v) => v !== "default", hint: "podd has no service accounts" },
   { path: "spec.serviceAccount", when: (v) => v !== "default", hint: "podd has no service accounts" },
   { path: "spec.os", when: (v) => (v as { name?: unknown }).name !== "linux" },
-  { path: "spec.schedulerName", when: (v) => v !== "default-scheduler", hint: SCHEDULING_HINT },
-  ...[
-    "nodeSelector", "nodeName", "affinity", "tolerations", "priorityClassName", "priority", "preemptionPolicy",
-    "topologySpreadConstraints", "schedulingGates", "schedulingGroup",
-  ].map((f) => ({ path: `spec.${f}`, hint: SCHEDULING_HINT })),
+  { path: "spec.schedulerName", when: (v) => v !== "default-scheduler", hint: "podd admits every pod itself, as the default scheduler would on its one node; remove it" },
+  { path: "spec.schedulingGates", hint: "podd admits a pod when it is applied; apply it once it may run" },
+  { path: "spec.schedulingGroup", hint: "podd admits pods one by one; remove it" },
   { path: "spec.evictionResponders", hint: "podd evicts no pods; remove it" },
 ];
 

@@ -18,6 +18,7 @@ import {
 import { compareQuantities, isNegative, mustParseQuantity, type Quantity } from "./quantity.ts";
 import { childPath } from "./schema.ts";
 import { capabilityName } from "./security.ts";
+import { validateScheduling } from "./scheduling.ts";
 import { isValidSysctlName, SYSCTL_MAX_LENGTH, SYSCTL_NAME_REGEX, sysctlNamespace } from "./sysctls.ts";
 
 export interface ValidationProblem {
@@ -104,6 +105,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
     add("spec", required());
     return ctx.problems;
   }
+  validateScheduling(spec, pod.metadata?.namespace ?? "default", add);
 
   // Pod-level settings.
   if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) {

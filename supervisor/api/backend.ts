@@ -32,6 +32,8 @@ export interface ApiBackend {
   apply(pod: Pod, mustNotExist?: boolean): Promise<{ result: string; object: PodObject }>;
   delete(namespace: string, name: string, gracePeriodSeconds?: number): Promise<PodObject>;
   eventList(namespace?: string): CoreEvent[];
+  /** The node this daemon is: a core/v1 Node. */
+  node(): { metadata: { name: string; [k: string]: unknown }; [k: string]: unknown };
   /** Namespaces, config maps, secrets and claims; namespace undefined: all of them. */
   listObjects(kind: ConfigKind, namespace?: string): StoredObject[];
   getObject(kind: ConfigKind, namespace: string | undefined, name: string): StoredObject | undefined;

@@ -246,6 +246,13 @@ export class ApiServer {
     if (url.pathname === "/version") {
       return send(res, 200, { major: "0", minor: "1", gitVersion: `v${this.opts.version}`, platform: `${process.platform}/${process.arch === "x64" ? "amd64" : process.arch}`, goVersion: "", compiler: "podd", nodeVersion: process.version });
     }
+    // /api/v1/nodes[/{name}]: the one node
+    if (parts[0] === "api" && parts[1] === "v1" && parts[2] === "nodes" && parts.length <= 4 && method === "GET") {
+      const node = d.node();
+      if (parts[3] === undefined) return send(res, 200, { apiVersion: "v1", kind: "NodeList", metadata: { resourceVersion: "" }, items: [node] });
+      if (parts[3] !== node.metadata.name) return status(res, 404, "NotFound", `nodes "${parts[3]}" not found`);
+      return send(res, 200, node);
+    }
     // /api/v1/pods, /api/v1/events
     if (parts[0] === "api" && parts[1] === "v1" && parts.length === 3 && method === "GET") {
       if (parts[2] === "pods") return q.get("watch") === "true" ? this.watchPods(res, undefined, q) : this.podList(res, undefined, q);

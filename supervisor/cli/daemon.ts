@@ -59,7 +59,7 @@ export const daemon: Verb = {
     };
     const imageGc = { high: percent("image-gc-high-threshold", values["image-gc-high-threshold"], 85), low: percent("image-gc-low-threshold", values["image-gc-low-threshold"], 80) };
     if (imageGc.low > imageGc.high) throw new PoddError(`--image-gc-low-threshold ${imageGc.low} is above --image-gc-high-threshold ${imageGc.high}`, { code: "Invalid" });
-    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry, imageGc }, log);
+    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry, imageGc, version: poddVersion() }, log);
     const api = new ApiServer(d, { socket, version: poddVersion(), ...(values.group ? { gid: groupId(values.group) } : {}) });
     try {
       await api.listen();

@@ -1,15 +1,16 @@
 // podd describe pod: kubectl's describe page for a Pod (describe.go describePod), written with
 // tabs and aligned by the same tabwriter rules, and the pod's events from the events API.
-import { podFieldValue, resourceFieldValue, type Container, type Pod, type Probe, type Volume } from "../../pod-specs/index.ts";
+import { formatQuantity, mustParseQuantity, podFieldValue, quantityMilliValue, quantityValue, resourceFieldValue, type Container, type Pod, type Probe, type Volume } from "../../pod-specs/index.ts";
 import { PoddError } from "../base/errors.ts";
 import { ApiError, type ApiEvent, type ApiPod } from "../api/client.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import { humanDuration } from "../base/time.ts";
 import type { ContainerState, ContainerStatus } from "../status/types.ts";
-import { describeObject, fetchObjects, objectResource, type ObjectResource } from "./lib/objects.ts";
+import { describeNode, describeObject, fetchObjects, isNodeResource, objectResource, type ObjectResource } from "./lib/objects.ts";
 import { clientFor, isPodResource, namespaceFlags, namespaceOf, podNames, processIo, runClientVerb, socketFlag, type Io } from "./lib/client-verb.ts";
 import { DESCRIBE, tabwrite } from "./lib/table.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
+import { age } from "./lib/pod-columns.ts";
 
 const L1 = "  ";
 const L2 = "    ";
@@ -226,6 +227,7 @@ export function describePod(pod: ApiPod, events: readonly ApiEvent[], now: numbe
 export async function describeMain(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, { ...socketFlag, ...namespaceFlags });
   const [resource, ...rest] = positionals;
+  if (resource !== undefined && isNodeResource(resource)) return describeNodes(rest, values, io);
   const objects = resource === undefined ? undefined : objectResource(resource);
   if (objects) return describeObjects(objects, rest, values, io);
   let names: string[];
@@ -261,6 +263,41 @@ export async function describeMain(argv: string[], io: Io): Promise<number> {
     );
     // kubectl separates the pages of several objects with an empty line.
     io.stdout.write(pages.join("\n\n"));
+    return failed ? 1 : 0;
+  });
+}
+
+/** The requests of a pod's app containers, as describe node sums them (cpu in millicores, memory in bytes). */
+function podRequestsText(p: ApiPod): { cpu: string; memory: string } {
+  let cpu = 0n;
+  let memory = 0n;
+  for (const c of p.spec.containers) {
+    const r = c.resources?.requests;
+    if (r?.cpu) cpu += quantityMilliValue(mustParseQuantity(r.cpu));
+    if (r?.memory) memory += quantityValue(mustParseQuantity(r.memory));
+  }
+  return { cpu: `${cpu}m`, memory: memory === 0n ? "0" : formatQuantity(mustParseQuantity(String(memory))) };
+}
+
+async function describeNodes(names: string[], values: { socket?: string | undefined }, io: Io): Promise<number> {
+  const client = clientFor(values, io);
+  return runClientVerb(io, async () => {
+    const nodes: unknown[] = names.length === 0 ? (await client.json<{ items: unknown[] }>("GET", "/api/v1/nodes")).items : [];
+    let failed = false;
+    for (const name of names) {
+      try {
+        nodes.push(await client.json("GET", `/api/v1/nodes/${encodeURIComponent(name)}`));
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        io.stderr.write(err.kubectlMessage() + "\n");
+        failed = true;
+      }
+    }
+    if (nodes.length === 0) return failed ? 1 : 0;
+    const pods = (await client.listPods(undefined)).items
+      .filter((p) => p.status.phase !== "Succeeded" && p.status.phase !== "Failed")
+      .map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, ...podRequestsText(p), age: age(p.metadata.creationTimestamp, io.now()) }));
+    io.stdout.write(nodes.map((n) => describeNode(n, pods)).join("\n\n"));
     return failed ? 1 : 0;
   });
 }

@@ -3,7 +3,7 @@
 // printing rows as the daemon's watch stream reports changes.
 import { PoddError } from "../base/errors.ts";
 import { ApiError, type ApiObject, type ApiPod } from "../api/client.ts";
-import { fetchObjects, objectHeader, objectResource, objectRow, type ObjectResource } from "./lib/objects.ts";
+import { fetchObjects, isNodeResource, nodeHeader, nodeRow, objectHeader, objectResource, objectRow, type ObjectResource } from "./lib/objects.ts";
 import { podColumns } from "./lib/pod-columns.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import {
@@ -69,6 +69,7 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
   if (resource === undefined) {
     throw new PoddError('you must specify the type of resource to get: podd get pods [NAME…]', { code: "Invalid" });
   }
+  if (isNodeResource(resource)) return getNodes(rest, values, io);
   // kubectl's TYPE[,TYPE…]: several kinds at once, each in a table of its own.
   const kinds = resource.split(",");
   if (kinds.length > 1) {
@@ -171,6 +172,31 @@ export async function getMain(argv: string[], io: Io, signal?: AbortSignal): Pro
         values["field-selector"] === undefined ? {} : { fieldSelector: values["field-selector"] },
       );
     }
+    return failed ? 1 : 0;
+  });
+}
+
+/** podd get nodes [NAME]: the one node podd is. */
+async function getNodes(names: string[], values: { output?: string | undefined; socket?: string | undefined }, io: Io): Promise<number> {
+  const format = parseOutput(values.output);
+  if (format === "yaml") await loadYaml();
+  const client = clientFor(values, io);
+  return runClientVerb(io, async () => {
+    const items: unknown[] = [];
+    let failed = false;
+    if (names.length === 0) items.push(...(await client.json<{ items: unknown[] }>("GET", "/api/v1/nodes")).items);
+    for (const name of names) {
+      try {
+        items.push(await client.json("GET", `/api/v1/nodes/${encodeURIComponent(name)}`));
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        io.stderr.write(err.kubectlMessage() + "\n");
+        failed = true;
+      }
+    }
+    if (format === "json" || format === "yaml") io.stdout.write(formatObject(names.length === 1 && items.length === 1 ? items[0] : listObject(items), format));
+    else if (format === "name") io.stdout.write(items.map((n) => `node/${(n as { metadata: { name: string } }).metadata.name}\n`).join(""));
+    else if (items.length) io.stdout.write(table([nodeHeader(format === "wide"), ...items.map((n) => nodeRow(n, format === "wide", io.now()))]));
     return failed ? 1 : 0;
   });
 }

@@ -27,6 +27,8 @@ import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "..
 import { ObjectStore, PLAIN_STORAGE, type StorageTransformer } from "./object-store.ts";
 import { ObjectRegistry, type StoredObject } from "./objects.ts";
 import { ObjectLifecycle } from "./object-lifecycle.ts";
+import { nodeObject } from "./node.ts";
+import { randomUUID } from "node:crypto";
 
 export interface DaemonOptions extends SupervisorOptions {
   /** the static-pod directory, watched like the kubelet's --pod-manifest-path */
@@ -37,6 +39,8 @@ export interface DaemonOptions extends SupervisorOptions {
   imageGc?: { high: number; low: number };
   /** how secrets are written to the state root: encrypted with --encryption-provider-config, else plain */
   secretStorage?: StorageTransformer;
+  /** podd's version, as the Node's kubelet and runtime versions */
+  version?: string;
 }
 
 export type ApplyResult = "created" | "configured" | "unchanged";
@@ -44,6 +48,19 @@ export type ApplyResult = "created" | "configured" | "unchanged";
 /** Annotations the kubelet puts on static pods; podd adds the file a pod came from. */
 const SOURCE = "kubernetes.io/config.source";
 const MANIFEST = "podd.io/manifest";
+
+/** The node's uid and creation time: read from path, or made and written there the first time. */
+function nodeIdentity(path: string, nowMs: number): { uid: string; createdMs: number } {
+  try {
+    const j = JSON.parse(readFileSync(path, "utf8")) as { uid?: unknown; creationTimestamp?: unknown };
+    if (typeof j.uid === "string" && typeof j.creationTimestamp === "string") return { uid: j.uid, createdMs: Date.parse(j.creationTimestamp) };
+  } catch (err) {
+    if (!hasErrno(err, "ENOENT")) throw PoddError.wrap(`read ${path}`, err);
+  }
+  const made = { uid: randomUUID(), createdMs: nowMs };
+  writeFileAtomic(path, JSON.stringify({ uid: made.uid, creationTimestamp: rfc3339(nowMs) }) + "\n", 0o644);
+  return made;
+}
 
 /** Objects are locked in the same table as pods, under keys no pod key can be ("Kind:ns/name"). */
 function objectLockKey(kind: ConfigKind, namespace: string | undefined, name: string): string {
@@ -111,6 +128,7 @@ export class Daemon implements ApiBackend {
       (level, message) => log[level](message),
     );
     sup.runtime.setObjects(this.lifecycle.podObjects);
+    sup.namespaceLabels = (ns) => this.objects.get("Namespace", undefined, ns)?.metadata.labels ?? { "kubernetes.io/metadata.name": ns };
     // A pod that ends (or goes) may be what a claim or a namespace being deleted waits for.
     sup.events.on("podChanged", () => this.lifecycle.settle());
     this.events = new EventLog(hostname());
@@ -136,6 +154,7 @@ export class Daemon implements ApiBackend {
 
   static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
     const d = new Daemon(await Supervisor.open(opts), opts, log);
+    d.nodeIdentity = nodeIdentity(join(opts.roots.state, "node.json"), d.sup.clock.now());
     await d.restore();
     d.watchManifests();
     d.watchImageImports();
@@ -271,6 +290,24 @@ export class Daemon implements ApiBackend {
     if (released) this.log.info(`released ${released} network attachment(s) of pods that no longer run`);
   }
 
+  /** the Node's uid and creation time, kept in the state root so that they outlive restarts */
+  private nodeIdentity = { uid: "", createdMs: 0 };
+
+  node(): ReturnType<typeof nodeObject> {
+    return nodeObject(
+      {
+        info: this.sup.runtime.node,
+        ...this.nodeIdentity,
+        labels: this.sup.node.labels,
+        taints: this.sup.node.taints,
+        version: this.opts.version ?? "0.0.0",
+        stateRoot: this.opts.roots.state,
+        ...(this.opts.procRoot !== undefined ? { procRoot: this.opts.procRoot } : {}),
+      },
+      this.sup.clock.now(),
+    );
+  }
+
   get(namespace: string, name: string): PodObject | undefined {
     const w = this.sup.get(`${namespace}/${name}`);
     return w ? this.objectOf(w) : undefined;
@@ -286,6 +323,9 @@ export class Daemon implements ApiBackend {
 
   private objectOf(w: PodWorker): PodObject {
     const o = w.toObject();
+    // Bound to this node, as the scheduler binds every pod it admits (the stored pod is left as
+    // applied, so that applying it again is "unchanged").
+    (o.spec as { nodeName?: string }).nodeName ??= this.sup.node.name;
     const d = this.desired.get(podKeyOf(w.pod))?.metadata.deletionTimestamp;
     if (d) (o.metadata as { deletionTimestamp?: string }).deletionTimestamp = d;
     return o;

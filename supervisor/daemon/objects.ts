@@ -65,8 +65,14 @@ function keyOf(kind: ConfigKind, namespace: string | undefined, name: string): s
 function userFields(o: ConfigObject): string {
   const { metadata, ...rest } = o as ConfigObject & { status?: unknown };
   delete (rest as { status?: unknown }).status;
-  return canonical({ ...rest, labels: metadata.labels ?? {}, annotations: metadata.annotations ?? {} });
+  const labels = { ...(metadata.labels ?? {}) };
+  if (o.kind === "Namespace") delete labels[NAMESPACE_NAME_LABEL];
+  if (o.kind === "Namespace") delete (rest as { spec?: unknown }).spec;
+  return canonical({ ...rest, labels, annotations: metadata.annotations ?? {} });
 }
+
+/** The label the API server puts on every namespace, for namespaceSelectors to pick it by name. */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 
 const immutableData = "Forbidden: field is immutable when `immutable` is set";
 
@@ -177,6 +183,7 @@ export class ObjectRegistry {
     if (copy.kind === "Namespace") {
       copy.spec = { finalizers: [NAMESPACE_FINALIZER] };
       copy.status = { phase: "Active" };
+      m.labels = { ...(m.labels ?? {}), [NAMESPACE_NAME_LABEL]: m.name };
     }
     if (copy.kind === "PersistentVolumeClaim") {
       const prev = old as ObjectOf<"PersistentVolumeClaim"> | undefined;

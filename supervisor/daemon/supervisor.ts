@@ -15,12 +15,19 @@ import type { Sys } from "../sys/index.ts";
 import { rfc3339 } from "../base/time.ts";
 import { LinuxSys } from "../sys/linux.ts";
 import { lockRoots } from "./lock.ts";
+import { nodeLabels } from "./node.ts";
+import { admitScheduling, type SchedulingNode } from "../pod/scheduling.ts";
+import type { Taint } from "../../pod-specs/scheduling.ts";
 
 export interface SupervisorOptions extends RuntimeOptions {
   cgroupParent: string;
   backOff: BackOffConfig;
   clock?: Clock;
   sys?: Sys;
+  /** --node-labels: the node's labels beyond those the kubelet sets */
+  nodeLabels?: Record<string, string>;
+  /** --register-with-taints */
+  nodeTaints?: Taint[];
 }
 
 
@@ -39,12 +46,20 @@ export class Supervisor {
   private readonly workers = new Map<string, PodWorker>();
   readonly clock: Clock;
 
+  /** the node as scheduling fields see it */
+  readonly node: SchedulingNode;
+  /** a namespace's labels, for namespaceSelector; the daemon's store has them (podd run: the name label only) */
+  namespaceLabels: (ns: string) => Readonly<Record<string, string>> | undefined = (ns) => ({ "kubernetes.io/metadata.name": ns });
+
   private constructor(
     readonly runtime: Runtime,
     private readonly backOff: BackOffConfig,
     clock: Clock,
+    labels: Record<string, string> = {},
+    taints: Taint[] = [],
   ) {
     this.clock = clock;
+    this.node = { name: runtime.node.name, labels: nodeLabels(runtime.node.name, labels), taints };
   }
 
   static async open(opts: SupervisorOptions): Promise<Supervisor> {
@@ -67,6 +82,8 @@ export class Supervisor {
       }),
       opts.backOff,
       opts.clock ?? systemClock,
+      opts.nodeLabels,
+      opts.nodeTaints,
     );
     sup.runtime.images.recover();
     sup.runtime.network.open();
@@ -86,14 +103,22 @@ export class Supervisor {
   }
 
   /**
-   * The kubelet's admission, in its order: the pod's sysctls against the node's allowlist, its
-   * host ports against those of the pods admitted and not ended, then its resources against
-   * what those pods request.
+   * The scheduler's filters for this node (nodeName, node affinity, taints, inter-pod affinity,
+   * topology spread), then the kubelet's admission, in its order: the pod's sysctls against the
+   * node's allowlist, its host ports against those of the pods admitted and not ended, then its
+   * resources against what those pods request.
    */
   admit(pod: BoundPod): Admission {
+    const others = [...this.workers.values()].filter((w) => w.active && w.pod.metadata.uid !== pod.metadata.uid);
+    const scheduling = admitScheduling(
+      { namespace: pod.metadata.namespace, labels: pod.metadata.labels ?? {}, spec: pod.spec },
+      this.node,
+      others.map((w) => ({ namespace: w.pod.metadata.namespace, name: w.pod.metadata.name, labels: w.pod.metadata.labels ?? {}, spec: w.pod.spec })),
+      this.namespaceLabels,
+    );
+    if (!scheduling.admit) return scheduling;
     const sysctls = admitSysctls(pod.spec, this.runtime.sysctls);
     if (!sysctls.admit) return sysctls;
-    const others = [...this.workers.values()].filter((w) => w.active && w.pod.metadata.uid !== pod.metadata.uid);
     const ports = admitHostPorts(
       hostPortsOf(pod.spec),
       others.map((w) => ({ pod: `${w.pod.metadata.namespace}/${w.pod.metadata.name}`, ports: hostPortsOf(w.pod.spec) })),

@@ -186,10 +186,10 @@ const cases: Array<[string, string, string[]]> = [
   ["duplicate keys", pod(containers(c("      image: other:2\n"))), [
     '9:7: spec.containers[0].image: key "image" already set in map',
   ]],
-  ["unsupported-yet fields", pod(containers(c("      livenessProbe: {exec: {command: [x]}}\n      volumeDevices: [{name: d, devicePath: /dev/xvda}]\n      tty: true\n      stdin: false\n")) + "  hostPID: true\n  hostIPC: true\n  nodeSelector: {disk: ssd}\n"), [
+  ["unsupported-yet fields", pod(containers(c("      livenessProbe: {exec: {command: [x]}}\n      volumeDevices: [{name: d, devicePath: /dev/xvda}]\n      tty: true\n      stdin: false\n")) + "  hostPID: true\n  hostIPC: true\n  schedulingGates: [{name: wait}]\n"), [
     "10:7: spec.containers[0].volumeDevices: not supported yet by podd; remove it to run the pod with podd",
     "11:7: spec.containers[0].tty: not supported yet by podd; podd attaches no terminal or stdin to a container yet; remove it",
-    "15:3: spec.nodeSelector: not supported yet by podd; podd runs every pod on this machine; remove it",
+    "15:3: spec.schedulingGates: not supported yet by podd; podd admits a pod when it is applied; apply it once it may run",
   ]],
   ["kind not supported", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n", ["2:7: kind: kind Deployment is not supported yet by podd; podd runs Pods; apply its pod template as a Pod"]],
   ["kind missing", "apiVersion: v1\nmetadata: {name: d}\n", ["1:1: kind: Required value: podd reads kind: Pod, Namespace, ConfigMap, Secret, PersistentVolumeClaim or List"]],

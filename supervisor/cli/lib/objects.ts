@@ -5,6 +5,7 @@ import { OBJECT_KINDS, type ConfigKind } from "../../../pod-specs/index.ts";
 import { ApiError, type ApiObject, type PoddClient } from "../../api/client.ts";
 import type { Io } from "./client-verb.ts";
 import { age } from "./pod-columns.ts";
+import { DESCRIBE, table } from "./table.ts";
 
 export interface ObjectResource {
   kind: ConfigKind;
@@ -139,5 +140,72 @@ export function describeObject(o: ApiObject, now: number): string {
       );
     }
   }
+  return lines.join("\n") + "\n";
+}
+
+// ---- the node ----------------------------------------------------------------------------------
+
+export function isNodeResource(word: string): boolean {
+  return word === "nodes" || word === "node" || word === "no";
+}
+
+interface ApiNode {
+  metadata: { name: string; creationTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { taints?: { key: string; value?: string; effect: string }[] };
+  status: {
+    capacity: Record<string, string>;
+    allocatable: Record<string, string>;
+    conditions: { type: string; status: string; reason?: string; message?: string; lastHeartbeatTime?: string; lastTransitionTime?: string }[];
+    addresses: { type: string; address: string }[];
+    nodeInfo: Record<string, string>;
+  };
+}
+
+function roles(n: ApiNode): string {
+  const r = Object.keys(n.metadata.labels ?? {})
+    .filter((k) => k.startsWith("node-role.kubernetes.io/"))
+    .map((k) => k.slice("node-role.kubernetes.io/".length))
+    .sort();
+  return r.length ? r.join(",") : "<none>";
+}
+
+export function nodeHeader(wide: boolean): string[] {
+  const h = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"];
+  return wide ? [...h, "INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"] : h;
+}
+
+export function nodeRow(o: unknown, wide: boolean, now: number): string[] {
+  const n = o as ApiNode;
+  const ready = n.status.conditions.find((c) => c.type === "Ready")?.status === "True" ? "Ready" : "NotReady";
+  const row = [n.metadata.name, ready, roles(n), age(n.metadata.creationTimestamp, now), n.status.nodeInfo.kubeletVersion ?? ""];
+  if (!wide) return row;
+  const addr = (t: string) => n.status.addresses.find((a) => a.type === t)?.address ?? "<none>";
+  return [...row, addr("InternalIP"), addr("ExternalIP"), n.status.nodeInfo.osImage ?? "", n.status.nodeInfo.kernelVersion ?? "", n.status.nodeInfo.containerRuntimeVersion ?? ""];
+}
+
+/** kubectl describe node's text, with the pods the node runs and what they request. */
+export function describeNode(o: unknown, pods: readonly { namespace: string; name: string; cpu: string; memory: string; age: string }[]): string {
+  const n = o as ApiNode;
+  const lines = [`Name:               ${n.metadata.name}`, `Roles:              ${roles(n)}`, ...mapLines("Labels            ", n.metadata.labels), ...mapLines("Annotations       ", n.metadata.annotations)];
+  lines.push(`CreationTimestamp:  ${n.metadata.creationTimestamp ?? ""}`);
+  const taints = (n.spec.taints ?? []).map((t) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`);
+  lines.push(`Taints:             ${taints.length ? taints[0] : "<none>"}`, ...taints.slice(1).map((t) => `                    ${t}`));
+  lines.push("Conditions:", table([["  Type", "Status", "LastHeartbeatTime", "LastTransitionTime", "Reason", "Message"], ...n.status.conditions.map((c) => [`  ${c.type}`, c.status, c.lastHeartbeatTime ?? "", c.lastTransitionTime ?? "", c.reason ?? "", c.message ?? ""])], DESCRIBE).trimEnd());
+  lines.push("Addresses:", ...n.status.addresses.map((a) => `  ${a.type}:  ${a.address}`));
+  const resources = (title: string, r: Record<string, string>) => [`${title}:`, ...Object.keys(r).sort().map((k) => `  ${k}:${" ".repeat(Math.max(1, 19 - k.length))}${r[k]}`)];
+  lines.push(...resources("Capacity", n.status.capacity), ...resources("Allocatable", n.status.allocatable));
+  const info = n.status.nodeInfo;
+  lines.push(
+    "System Info:",
+    `  Machine ID:                 ${info.machineID ?? ""}`,
+    `  Kernel Version:             ${info.kernelVersion ?? ""}`,
+    `  OS Image:                   ${info.osImage ?? ""}`,
+    `  Operating System:           ${info.operatingSystem ?? ""}`,
+    `  Architecture:               ${info.architecture ?? ""}`,
+    `  Container Runtime Version:  ${info.containerRuntimeVersion ?? ""}`,
+    `  Kubelet Version:            ${info.kubeletVersion ?? ""}`,
+  );
+  lines.push(`Non-terminated Pods:          (${pods.length} in total)`);
+  if (pods.length) lines.push(table([["  Namespace", "Name", "CPU Requests", "Memory Requests", "Age"], ...pods.map((p) => [`  ${p.namespace}`, p.name, p.cpu, p.memory, p.age])], DESCRIBE).trimEnd());
   return lines.join("\n") + "\n";
 }

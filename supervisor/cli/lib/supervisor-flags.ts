@@ -8,6 +8,7 @@ import { rootsFromEnv } from "../../base/paths.ts";
 import { backOffConfig } from "../../pod/restart-policy.ts";
 import type { SupervisorOptions } from "../../daemon/supervisor.ts";
 import { packageRoot } from "../version.ts";
+import { parseNodeLabels, parseTaints } from "../../daemon/node.ts";
 
 export const supervisorFlags = {
   root: { type: "string" },
@@ -26,6 +27,8 @@ export const supervisorFlags = {
   "cni-conf-dir": { type: "string" },
   "cni-bin-dir": { type: "string" },
   "cni-timeout": { type: "string" },
+  "node-labels": { type: "string" },
+  "register-with-taints": { type: "string" },
 } as const;
 
 type Values = { [K in keyof typeof supervisorFlags]?: string | undefined };
@@ -75,6 +78,8 @@ export function supervisorOptions(v: Values, env: NodeJS.ProcessEnv = process.en
     ...(v["kube-reserved"] !== undefined ? { kubeReserved: parseReservation("kube-reserved", v["kube-reserved"]) } : {}),
     ...(v["allowed-unsafe-sysctls"] !== undefined ? { allowedUnsafeSysctls: parseAllowedUnsafeSysctls(v["allowed-unsafe-sysctls"]) } : {}),
     network: networkOptions(v),
+    ...(v["node-labels"] !== undefined ? { nodeLabels: parseNodeLabels(v["node-labels"]) } : {}),
+    ...(v["register-with-taints"] !== undefined ? { nodeTaints: parseTaints(v["register-with-taints"]) } : {}),
   };
 }
 
