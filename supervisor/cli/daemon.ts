@@ -1,6 +1,7 @@
 // podd daemon: the supervisor with durable desired state, serving the API on a unix socket.
 // SIGTERM stops the daemon and leaves the pods running, as the kubelet does (their monitors
 // live in their own sessions); --stop-pods-on-exit stops them first.
+import { loadEncryptionConfig } from "../daemon/encryption.ts";
 import { socketFromEnv } from "../base/paths.ts";
 import { mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -25,7 +26,7 @@ function groupId(name: string): number {
 
 export const daemon: Verb = {
   summary: "Run the podd daemon: keeps pods running and serves the API",
-  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80] [--registries FILE] [--authfile FILE] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION] [--log-format text|json] [--stop-pods-on-exit]",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80] [--registries FILE] [--authfile FILE] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION] [--node-labels K=V,…] [--register-with-taints K=V:EFFECT,…] [--encryption-provider-config FILE] [--log-format text|json] [--stop-pods-on-exit]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       ...supervisorFlags,
@@ -38,6 +39,7 @@ export const daemon: Verb = {
       ...registryFlags,
       "log-format": { type: "string" },
       "stop-pods-on-exit": { type: "boolean" },
+      "encryption-provider-config": { type: "string" },
     });
     const format = values["log-format"] ?? "text";
     if (format !== "text" && format !== "json") throw new PoddError(`invalid --log-format "${format}": text or json`, { code: "Invalid" });
@@ -59,7 +61,12 @@ export const daemon: Verb = {
     };
     const imageGc = { high: percent("image-gc-high-threshold", values["image-gc-high-threshold"], 85), low: percent("image-gc-low-threshold", values["image-gc-low-threshold"], 80) };
     if (imageGc.low > imageGc.high) throw new PoddError(`--image-gc-low-threshold ${imageGc.low} is above --image-gc-high-threshold ${imageGc.high}`, { code: "Invalid" });
-    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry, imageGc, version: poddVersion() }, log);
+    // Read before anything starts: a key file that cannot be used must stop the daemon, not
+    // leave secrets written in plain.
+    const keyFile = values["encryption-provider-config"];
+    const secretStorage = keyFile === undefined ? undefined : loadEncryptionConfig(resolve(keyFile));
+    const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry, imageGc, version: poddVersion(), ...(secretStorage ? { secretStorage } : {}) }, log);
+    if (secretStorage) log.info(`secrets are stored encrypted (${secretStorage.writes}), as ${keyFile} says`);
     const api = new ApiServer(d, { socket, version: poddVersion(), ...(values.group ? { gid: groupId(values.group) } : {}) });
     try {
       await api.listen();

@@ -24,7 +24,8 @@ import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { argOf } from "../runtime/network/network.ts";
 import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
-import { ObjectStore, PLAIN_STORAGE, type StorageTransformer } from "./object-store.ts";
+import { ObjectStore } from "./object-store.ts";
+import type { StorageTransformer } from "./encryption.ts";
 import { ObjectRegistry, type StoredObject } from "./objects.ts";
 import { ObjectLifecycle } from "./object-lifecycle.ts";
 import { nodeObject } from "./node.ts";
@@ -111,7 +112,7 @@ export class Daemon implements ApiBackend {
   ) {
     this.store = new DesiredStore(join(opts.roots.state, "desired"));
     const layout = sup.runtime.layout;
-    this.objects = new ObjectRegistry(new ObjectStore(layout.objectsDir(), opts.secretStorage ?? PLAIN_STORAGE), sup.clock, (o, change) => {
+    this.objects = new ObjectRegistry(new ObjectStore(layout.objectsDir(), opts.secretStorage), sup.clock, (o, change) => {
       sup.events.emit("objectChanged", o.kind, o.metadata.namespace, o.metadata.name, change);
       this.lifecycle.changed(o);
     });

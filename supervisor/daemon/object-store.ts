@@ -9,14 +9,11 @@ import { fsyncDir, writeFileAtomic } from "../base/atomic.ts";
 import { PoddError } from "../base/errors.ts";
 import { checkSegment } from "../base/paths.ts";
 import type { StoredObject } from "./objects.ts";
+import { IDENTITY, type StorageTransformer } from "./encryption.ts";
 
-/** How a secret's bytes are kept on disk; see encryption.ts. */
-export interface StorageTransformer {
-  toStorage(plain: Buffer, context: string): Buffer;
-  fromStorage(stored: Buffer, context: string): { plain: Buffer; stale: boolean };
-}
-
-export const PLAIN_STORAGE: StorageTransformer = {
+/** Other objects than secrets: as they are. */
+const PLAIN_STORAGE: StorageTransformer = {
+  writes: "identity",
   toStorage: (plain) => plain,
   fromStorage: (stored) => ({ plain: stored, stale: false }),
 };
@@ -24,7 +21,8 @@ export const PLAIN_STORAGE: StorageTransformer = {
 export class ObjectStore {
   constructor(
     private readonly dir: string,
-    private readonly secrets: StorageTransformer = PLAIN_STORAGE,
+    /** how secrets are kept: encryption.ts (IDENTITY: plain JSON, refusing to guess at an encrypted file) */
+    private readonly secrets: StorageTransformer = IDENTITY,
   ) {}
 
   private kindDir(kind: ConfigKind): string {

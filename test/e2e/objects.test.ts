@@ -5,7 +5,8 @@
 // in use, and a secret that never reaches a disk outside the tmpfs of its volume.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "./harness.ts";
 import { containerStatus, getPod, startDaemon, stopDaemon, waitRunning, type Daemon } from "./daemon-helpers.ts";
@@ -215,6 +216,33 @@ spec:
         await stopDaemon(d2, "SIGKILL");
       }
     }));
+
+  test("with --encryption-provider-config, a stored secret is encrypted: neither its value nor its base64 is on disk", async () => {
+    const keys = mkdtempSync(join(tmpdir(), "podd-e2e-keys-"));
+    try {
+      const keyFile = join(keys, "encryption.yaml");
+      const key = Buffer.alloc(32, 9).toString("base64");
+      writeFileSync(
+        keyFile,
+        `apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n  - resources: [secrets]\n    providers:\n      - aesgcm: {keys: [{name: key1, secret: ${key}}]}\n      - identity: {}\n`,
+        { mode: 0o600 },
+      );
+      await withCli(async (c) => {
+        const r = await c.apply("secret.yaml", `apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: ${SECRET}}\n`);
+        assert.equal(r.code, 0, r.stderr);
+        const file = join(c.env.state, "objects", "secrets", "default", "creds.json");
+        const stored = readFileSync(file);
+        assert.ok(stored.subarray(0, 23).equals(Buffer.from("k8s:enc:aesgcm:v1:key1:")), stored.subarray(0, 40).toString());
+        assert.equal(statSync(file).mode & 0o777, 0o600);
+        const b64 = Buffer.from(SECRET).toString("base64");
+        assert.deepEqual([c.env.state, c.env.log].flatMap((d) => [...filesHolding(d, SECRET), ...filesHolding(d, b64)]), []);
+        const api = await c.d.request("GET", "/api/v1/namespaces/default/secrets/creds");
+        assert.equal(Buffer.from(api.json.data.password, "base64").toString(), SECRET);
+      }, ["--encryption-provider-config", keyFile]);
+    } finally {
+      rmSync(keys, { recursive: true, force: true });
+    }
+  });
 
   test("deleting a namespace takes what is in it; the default namespace cannot be deleted", () =>
     withCli(async (c) => {
