@@ -292,6 +292,15 @@ spec:
   });
 });
 
+/** Pushes a busybox image as team/a:1 with the registry's own credentials; the registries file that trusts its CA. */
+async function pushTeamImage(env: Env, reg: TestRegistry): Promise<string> {
+  const img = await buildImage(join(env.dir, "layout"), "a", { layers: [{ copy: busyboxRootfs(env.dir) }] });
+  await pushImage(img, reg, "team/a:1", { creds: "registry" });
+  const registries = join(env.dir, "registries.yaml");
+  writeFileSync(registries, `registries:\n  "${reg.host}":\n    ca: ${reg.caFile}\n`);
+  return registries;
+}
+
 describe("registries with credentials", { skip }, () => {
   for (const auth of ["basic", "token"] as const) {
     test(`${auth} auth: the auth file's credentials and the registries file's CA; a wrong password is refused`, async () => {
@@ -299,10 +308,7 @@ describe("registries with credentials", { skip }, () => {
       const reg = await startRegistry({ auth });
       let d: Daemon | undefined;
       try {
-        const img = await buildImage(join(env.dir, "layout"), "a", { layers: [{ copy: busyboxRootfs(env.dir) }] });
-        await pushImage(img, reg, "team/a:1", { creds: "registry" });
-        const registries = join(env.dir, "registries.yaml");
-        writeFileSync(registries, `registries:\n  "${reg.host}":\n    ca: ${reg.caFile}\n`);
+        const registries = await pushTeamImage(env, reg);
         const authfile = (password: string) => {
           const f = join(env.dir, `auth-${password.length}.json`);
           writeFileSync(f, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${reg.user}:${password}`).toString("base64") } } }), { mode: 0o600 });
@@ -342,10 +348,7 @@ describe("registries with credentials", { skip }, () => {
     const reg = await startRegistry({ auth: "token" });
     let d: Daemon | undefined;
     try {
-      const img = await buildImage(join(env.dir, "layout"), "a", { layers: [{ copy: busyboxRootfs(env.dir) }] });
-      await pushImage(img, reg, "team/a:1", { creds: "registry" });
-      const registries = join(env.dir, "registries.yaml");
-      writeFileSync(registries, `registries:\n  "${reg.host}":\n    ca: ${reg.caFile}\n`);
+      const registries = await pushTeamImage(env, reg);
       // The daemon itself has no credentials at all.
       d = await startDaemon(env, ["--registries", registries, "--authfile", join(env.dir, "none.json")]);
       const daemonOf = d;
