@@ -8,7 +8,7 @@ import type { ObjectMeta } from "./types.ts";
 import { isConfigMapKey, isDns1123Label, isDns1123Subdomain, isQualifiedName } from "./names.ts";
 export { isConfigMapKey } from "./names.ts";
 import { mustParseQuantity, quantityMilliValue } from "./quantity.ts";
-import { map, obj, OBJECT_META, STR, BOOL, ANY, arr, QTY, type Schema } from "./schema.ts";
+import { childPath, map, obj, OBJECT_META, STR, BOOL, ANY, arr, QTY, type Schema } from "./schema.ts";
 import { forbidden, invalid, required, unsupported, validateLabelsAndAnnotations, type Add } from "./validate.ts";
 
 export interface ConfigMap {
@@ -190,21 +190,26 @@ export function validateObject(o: ConfigObject & { stringData?: Record<string, s
   }
 }
 
+/** A data key as the API server names it (data[tls.crt]); `at` is where the decoder kept its place. */
 function dataKey(path: string, key: string): string {
   return `${path}[${key}]`;
+}
+
+function atKey(path: string, key: string, onKey = false): { at: string; atKey?: boolean } {
+  return { at: childPath(path, key), ...(onKey ? { atKey: true } : {}) };
 }
 
 function validateConfigMap(o: ConfigMap, add: Add): void {
   let total = 0;
   for (const [k, v] of Object.entries(o.data ?? {})) {
-    for (const e of isConfigMapKey(k)) add(dataKey("data", k), invalid(k, e), { atKey: true });
+    for (const e of isConfigMapKey(k)) add(dataKey("data", k), invalid(k, e), atKey("data", k, true));
     total += Buffer.byteLength(v, "utf8");
   }
   for (const [k, v] of Object.entries(o.binaryData ?? {})) {
-    for (const e of isConfigMapKey(k)) add(dataKey("binaryData", k), invalid(k, e), { atKey: true });
-    if (Object.hasOwn(o.data ?? {}, k)) add(dataKey("binaryData", k), invalid(k, "duplicate of key present in data"), { atKey: true });
+    for (const e of isConfigMapKey(k)) add(dataKey("binaryData", k), invalid(k, e), atKey("binaryData", k, true));
+    if (Object.hasOwn(o.data ?? {}, k)) add(dataKey("binaryData", k), invalid(k, "duplicate of key present in data"), atKey("binaryData", k, true));
     const bytes = decodeBase64(v);
-    if (bytes === undefined) add(dataKey("binaryData", k), invalid("<binary data>", "must be base64-encoded"));
+    if (bytes === undefined) add(dataKey("binaryData", k), invalid("<binary data>", "must be base64-encoded"), atKey("binaryData", k));
     else total += bytes.length;
   }
   if (total > MAX_DATA_BYTES) add("data", `Too long: must have at most ${MAX_DATA_BYTES} bytes`);
@@ -213,14 +218,14 @@ function validateConfigMap(o: ConfigMap, add: Add): void {
 function validateSecret(o: Secret & { stringData?: Record<string, string> }, add: Add): void {
   const data = new Map<string, Buffer>();
   for (const [k, v] of Object.entries(o.data ?? {})) {
-    for (const e of isConfigMapKey(k)) add(dataKey("data", k), invalid(k, e), { atKey: true });
+    for (const e of isConfigMapKey(k)) add(dataKey("data", k), invalid(k, e), atKey("data", k, true));
     const bytes = decodeBase64(v);
     // The value of a secret is never repeated in a message.
-    if (bytes === undefined) add(dataKey("data", k), invalid("<secret contents redacted>", "must be base64-encoded"));
+    if (bytes === undefined) add(dataKey("data", k), invalid("<secret contents redacted>", "must be base64-encoded"), atKey("data", k));
     data.set(k, bytes ?? Buffer.alloc(0));
   }
   for (const [k, v] of Object.entries(o.stringData ?? {})) {
-    for (const e of isConfigMapKey(k)) add(dataKey("stringData", k), invalid(k, e), { atKey: true });
+    for (const e of isConfigMapKey(k)) add(dataKey("stringData", k), invalid(k, e), atKey("stringData", k, true));
     data.set(k, Buffer.from(v, "utf8"));
   }
   let total = 0;
