@@ -30,10 +30,10 @@ test("each kind's mistakes, with their place and path", () => {
   // basic-auth: either may be empty, but one of the two must be there
   assert.deepEqual(errors("apiVersion: v1\nkind: Secret\nmetadata: {name: t}\ntype: kubernetes.io/basic-auth\n"), ["o.yaml:1:1: data[username]: Required value", "o.yaml:1:1: data[password]: Required value"]);
   assert.deepEqual(errors("apiVersion: v1\nkind: Secret\nmetadata: {name: t}\ntype: kubernetes.io/basic-auth\nstringData: {username: ''}\n"), []);
-  assert.deepEqual(errors("apiVersion: v1\nkind: Namespace\nmetadata: {name: n, namespace: x}\n"), ["o.yaml:3:32: metadata.namespace: Forbidden: not allowed on this type"]);
+  assert.deepEqual(errors("apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1, namespace: x}\n"), ["o.yaml:3:34: metadata.namespace: Forbidden: not allowed on this type"]);
   assert.deepEqual(errors("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: p}\nspec: {accessModes: [ReadWriteOncePod, ReadWriteOnce], resources: {requests: {storage: 1Gi}}, storageClassName: standard}\n"), [
     "o.yaml:4:21: spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes",
-    'o.yaml:4:105: spec.storageClassName: not supported yet by podd; podd provisions claims with its storage classes "local-path" (reclaim policy Delete) and "local-path-retain" (Retain) only; remove storageClassName to get local-path',
+    'o.yaml:4:113: spec.storageClassName: not supported yet by podd; podd provisions claims with its storage classes "local-path" (reclaim policy Delete) and "local-path-retain" (Retain) only; remove storageClassName to get local-path',
   ]);
   assert.deepEqual(errors("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"), [
     'o.yaml:7:18: metadata.name: Duplicate value: "c": another ConfigMap in this file has namespace/name default/c',
