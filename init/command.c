@@ -91,6 +91,18 @@ static int describe_exec_error(int err, const char *file, char *out, size_t cap)
 
 /* Runs in the forked child; never returns. Every failure goes through the
  * channel and ends the child with the code its kind of failure calls for. */
+/* The kernel's bias for choosing this process when memory runs out, -1000 (never) to 1000 (first). */
+static void write_oom_score_adj(int chan, int value)
+{
+	static const char path[] = "/proc/self/oom_score_adj";
+	char text[16];
+	int len = snprintf(text, sizeof text, "%d", value);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || NO_EINTR(write(fd, text, (size_t)len)) != len)
+		setup_fail(chan, "write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 void exec_command(const struct command *c)
 {
 	if (c->grouping == OWN_SESSION) {
@@ -126,6 +138,9 @@ void exec_command(const struct command *c)
 
 	if (c->cwd && chdir(c->cwd) < 0)
 		setup_fail(c->chan, "chdir %s: %s", c->cwd, strerror(errno));
+	/* While CAP_SYS_RESOURCE is still held: lowering the score below zero takes it. */
+	if (c->set_oom_score_adj)
+		write_oom_score_adj(c->chan, c->oom_score_adj);
 	char err[MSG_MAX];
 	if (c->limit_caps && limit_capabilities(c->caps, err, sizeof err))
 		setup_fail(c->chan, "%s", err);
@@ -216,6 +231,10 @@ bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_s
 	case OPT_NO_NEW_PRIVS: c->no_new_privs = true; return true;
 	case OPT_CAPS: c->caps = strtoull_hex("--caps", optarg); c->limit_caps = true; return true;
 	case OPT_SECCOMP: load_seccomp(c, optarg); return true;
+	case OPT_OOM_SCORE_ADJ:
+		c->oom_score_adj = (int)parse_signed("--oom-score-adj", optarg, -1000, 1000);
+		c->set_oom_score_adj = true;
+		return true;
 	default: return false;
 	}
 }

@@ -56,6 +56,16 @@ unsigned long parse_number(const char *what, const char *s, unsigned long max)
 	return v;
 }
 
+long parse_signed(const char *what, const char *s, long min, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		usage_error("%s: not a number from %ld to %ld: \"%s\"", what, min, max, s);
+	return v;
+}
+
 /* RFC 3339 with nanoseconds in UTC, e.g. 2026-11-22T04:45:19.123456789Z (35 bytes). */
 static void format_time(const struct timespec *ts, char out[40])
 {

@@ -81,7 +81,9 @@
  *       survives in its mount namespace (the other pods' pins included).
  *         --cwd DIR --uid N --gid N --groups G1,G2 [--no-new-privs]
  *       The command's environment is podd-init's own environment.
- *         [--caps HEX] [--seccomp FILE]
+ *         [--caps HEX] [--seccomp FILE] [--oom-score-adj N]
+ *       --oom-score-adj sets the command's /proc/self/oom_score_adj (-1000
+ *       to 1000), which what it forks inherits, before anything is dropped.
  *       --no-new-privs sets no_new_privs just before execve
  *       (allowPrivilegeEscalation: false). --caps limits the command to the
  *       capabilities in the mask (bit N: capability N, as CapBnd in
@@ -112,7 +114,7 @@
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..] [--no-new-privs]
- *                  [--caps HEX] [--seccomp FILE] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
+ *                  [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
  *       its namespaces (all but the user namespace), its cgroups and its
  *       environment (--keep-env: the caller's). HOME, when that environment

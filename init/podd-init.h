@@ -84,6 +84,7 @@ void close_fds_by_loop(int keep);
 void close_inherited_fds(void);
 const char *signal_abbrev(int sig);
 unsigned long parse_number(const char *what, const char *s, unsigned long max);
+long parse_signed(const char *what, const char *s, long min, long max);
 void now_rfc3339(char out[40]);
 extern sigset_t original_mask;
 extern struct sigaction original_sigpipe;
@@ -126,6 +127,8 @@ struct command {
 	unsigned long long caps;
 	struct bpf_insn_classic *seccomp;   /* --seccomp: the filter, installed last; NULL: none */
 	unsigned short seccomp_len;
+	bool set_oom_score_adj;   /* --oom-score-adj given: the command's, inherited by what it forks */
+	int oom_score_adj;
 };
 
 void channel_send(int chan, const char *msg);
@@ -148,7 +151,7 @@ void exec_command(const struct command *c) __attribute__((noreturn));
 pid_t spawn_command(const struct command *c);
 
 /* Options that say how the command runs, shared by container and exec. */
-enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP };
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP, OPT_OOM_SCORE_ADJ };
 #define COMMAND_OPTIONS \
 	{ "cwd", required_argument, NULL, OPT_CWD }, \
 	{ "uid", required_argument, NULL, OPT_UID }, \
@@ -156,7 +159,8 @@ enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS,
 	{ "groups", required_argument, NULL, OPT_GROUPS }, \
 	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS }, \
 	{ "caps", required_argument, NULL, OPT_CAPS }, \
-	{ "seccomp", required_argument, NULL, OPT_SECCOMP }
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP }, \
+	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ }
 bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set);
 void finish_ids(struct command *c, bool uid_set, bool gid_set);
 

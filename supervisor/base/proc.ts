@@ -1,5 +1,5 @@
 // /proc, parsed as text: pure parsers, and one-line readers with the /proc root as a parameter.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface ProcStat {
@@ -41,4 +41,33 @@ export function readProcStat(pid: number, procRoot = "/proc"): ProcStat | undefi
 export function isSameProcess(pid: number, startTime: number, procRoot = "/proc"): boolean {
   const st = readProcStat(pid, procRoot);
   return st !== undefined && st.startTime === startTime && st.state !== "Z";
+}
+
+/** CapEff of /proc/PID/status: the capabilities the process holds, bit N for capability N. */
+export function parseEffectiveCapabilities(statusText: string): bigint {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(statusText);
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
+
+const CAP_SYS_RESOURCE = 24n;
+
+/**
+ * The lowest oom_score_adj this process can give a child: anything (-1000) with
+ * CAP_SYS_RESOURCE, else no lower than its own, since the kernel refuses a process without it a
+ * value below the one it inherited (some containers and sandboxes run root without it).
+ */
+export function lowestOOMScoreAdj(procRoot = "/proc"): number {
+  const caps = parseEffectiveCapabilities(readFileSync(join(procRoot, "self", "status"), "utf8"));
+  if ((caps >> CAP_SYS_RESOURCE) & 1n) return -1000;
+  return Number(readFileSync(join(procRoot, "self", "oom_score_adj"), "utf8").trim());
+}
+
+/** Sets this process's oom_score_adj; the error names the file and the errno. */
+export function setOwnOOMScoreAdj(value: number, procRoot = "/proc"): void {
+  const path = join(procRoot, "self", "oom_score_adj");
+  try {
+    writeFileSync(path, String(value));
+  } catch (err) {
+    throw new Error(`write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }

@@ -3,6 +3,8 @@
 // live in their own sessions); --stop-pods-on-exit stops them first.
 import { loadEncryptionConfig } from "../daemon/encryption.ts";
 import { socketFromEnv } from "../base/paths.ts";
+import { setOwnOOMScoreAdj } from "../base/proc.ts";
+import { DAEMON_OOM_SCORE_ADJ } from "../status/qos.ts";
 import { mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
@@ -24,9 +26,15 @@ function groupId(name: string): number {
   }
 }
 
+function oomScoreFlag(v: string | undefined): number {
+  if (v === undefined) return DAEMON_OOM_SCORE_ADJ;
+  if (!/^-?\d+$/.test(v) || Math.abs(Number(v)) > 1000) throw new PoddError(`invalid --oom-score-adj "${v}": an integer from -1000 to 1000`, { code: "Invalid" });
+  return Number(v);
+}
+
 export const daemon: Verb = {
   summary: "Run the podd daemon: keeps pods running and serves the API",
-  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80] [--registries FILE] [--authfile FILE] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION] [--node-labels K=V,…] [--register-with-taints K=V:EFFECT,…] [--encryption-provider-config FILE] [--log-format text|json] [--stop-pods-on-exit]",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80] [--registries FILE] [--authfile FILE] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION] [--node-labels K=V,…] [--register-with-taints K=V:EFFECT,…] [--encryption-provider-config FILE] [--oom-score-adj=-999] [--log-format text|json] [--stop-pods-on-exit]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       ...supervisorFlags,
@@ -40,11 +48,13 @@ export const daemon: Verb = {
       "log-format": { type: "string" },
       "stop-pods-on-exit": { type: "boolean" },
       "encryption-provider-config": { type: "string" },
+      "oom-score-adj": { type: "string" },
     });
     const format = values["log-format"] ?? "text";
     if (format !== "text" && format !== "json") throw new PoddError(`invalid --log-format "${format}": text or json`, { code: "Invalid" });
     requireRoot("daemon");
     const log = createLogger(format);
+    const ownScore = oomScoreFlag(values["oom-score-adj"]);
     const opts = supervisorOptions(values);
     const socket = resolve(values.socket ?? socketFromEnv(process.env, opts.roots.run));
     for (const dir of [opts.roots.state, opts.roots.run, opts.roots.log, dirname(socket)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -65,7 +75,16 @@ export const daemon: Verb = {
     // leave secrets written in plain.
     const keyFile = values["encryption-provider-config"];
     const secretStorage = keyFile === undefined ? undefined : loadEncryptionConfig(resolve(keyFile));
+    // Before the first spawn: what the daemon starts inherits it, and its own score is the
+    // floor of what it can give a container (lowestOOMScoreAdj).
+    try {
+      setOwnOOMScoreAdj(ownScore);
+    } catch (err) {
+      log.warn(`cannot set the daemon's oom_score_adj to ${ownScore} (${(err as Error).message}): when memory runs out the kernel may kill it before the pods`);
+    }
     const d = await Daemon.start({ ...opts, manifestsDir, imageImportDir, registry, imageGc, version: poddVersion(), ...(secretStorage ? { secretStorage } : {}) }, log);
+    const floor = d.sup.runtime.oomScoreFloor;
+    if (floor > -997) log.warn(`without CAP_SYS_RESOURCE podd cannot give a container an oom_score_adj below ${floor}: Guaranteed and node-critical pods get ${floor} instead of -997`);
     if (secretStorage) log.info(`secrets are stored encrypted (${secretStorage.writes}), as ${keyFile} says`);
     const api = new ApiServer(d, { socket, version: poddVersion(), ...(values.group ? { gid: groupId(values.group) } : {}) });
     try {

@@ -35,6 +35,8 @@ export interface LaunchPlan {
   security: ProcessSecurity;
   /** the compiled seccomp filter in the run dir; undefined: none (Unconfined) */
   seccompFile: string | undefined;
+  /** the oom_score_adj of the command, which its children inherit */
+  oomScoreAdj: number;
 }
 
 export type RootfsPlan =
@@ -97,7 +99,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   // the host root's /tmp, /run and /var/tmp go first, so that volumes can be mounted in them.
   for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
   for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
-  a.push("--cwd", plan.cwd, ...execIdentityArgs(plan.security, plan.seccompFile));
+  a.push("--cwd", plan.cwd, ...execIdentityArgs(plan.security, plan.seccompFile), "--oom-score-adj", String(plan.oomScoreAdj));
   a.push("--", ...plan.argv);
   return a;
 }

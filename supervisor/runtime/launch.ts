@@ -37,6 +37,8 @@ export interface LaunchContext {
   workDir: string;
   /** the container's compiled seccomp filter; undefined: none */
   seccompFile?: string;
+  /** the oom_score_adj of the container's processes */
+  oomScoreAdj: number;
   /** the host file bound on the container's terminationMessagePath; undefined: none */
   terminationLog: string | undefined;
   node: { name: string; hostIP: string; allocatable: { milliCpu: bigint; memoryBytes: bigint } };
@@ -152,6 +154,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     cwd: container.workingDir || image?.config.workingDir || "/",
     security,
     seccompFile: ctx.seccompFile,
+    oomScoreAdj: ctx.oomScoreAdj,
   };
 }
 

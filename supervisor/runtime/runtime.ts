@@ -16,6 +16,8 @@ import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "../base/exec-file.ts";
+import { lowestOOMScoreAdj } from "../base/proc.ts";
+import { containerOOMScoreAdj } from "../status/qos.ts";
 import { Images } from "./images/service.ts";
 import type { Image } from "./images/store.ts";
 import type { Reference } from "./images/reference.ts";
@@ -141,6 +143,8 @@ export class Runtime {
   readonly images: Images;
   private readonly seccomp: SeccompFilters;
   readonly node: NodeInfo;
+  /** the lowest oom_score_adj podd can give a container (lowestOOMScoreAdj) */
+  readonly oomScoreFloor: number;
   /** the sysctls pods may set: the kubelet's safe set for this kernel and --allowed-unsafe-sysctls */
   readonly sysctls: SysctlAllowlist;
   readonly network: PodNetwork;
@@ -169,6 +173,7 @@ export class Runtime {
     });
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
     this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
+    this.oomScoreFloor = lowestOOMScoreAdj(opts.procRoot);
     const clock = opts.clock ?? systemClock;
     this.volumes = new VolumeManager(
       sys,
@@ -479,6 +484,7 @@ export class Runtime {
       workDir,
       terminationLog,
       ...(seccompFile ? { seccompFile } : {}),
+      oomScoreAdj: this.oomScoreAdj(pod, container),
       node: this.node,
       podIPs: this.podIPs(pod),
       // The image's own files, as its overlay starts; the host's for `image: host`.
@@ -603,7 +609,12 @@ export class Runtime {
    * user, capabilities, no_new_privs and the seccomp filter its run installed.
    */
   execIdentity(pod: BoundPod, container: Container, started?: { uid?: number; gid?: number; supplementalGroups?: number[] }): string[] {
-    return execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container));
+    return [...execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container)), "--oom-score-adj", String(this.oomScoreAdj(pod, container))];
+  }
+
+  /** The kubelet's score for the container's processes, raised to what podd can set (oomScoreFloor). */
+  oomScoreAdj(pod: BoundPod, container: Container): number {
+    return Math.max(containerOOMScoreAdj(pod, container, this.node.capacity.memoryBytes), this.oomScoreFloor);
   }
 
   /** Where the container's run keeps its compiled filter; undefined when it has none (Unconfined). */

@@ -4,6 +4,7 @@
 // anti-affinity, topology spread and the built-in priority classes, each fitting and not.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { e2eSkip, waitFor } from "./harness.ts";
 import { getPod, type Daemon } from "./daemon-helpers.ts";
@@ -121,4 +122,44 @@ describe("the node and scheduling", { skip, timeout: 180_000 }, () => {
       const unknown = await c.apply("unknown.yaml", pod("unknown", { priorityClassName: "high-priority" }));
       assert.match(unknown.stderr, /no PriorityClass with name high-priority was found/);
     }));
+
+  test("the OOM score each pod's QoS class and priority imply, for its command, what it forks and what podd exec runs", () =>
+    withCli(async (c) => {
+      // Without CAP_SYS_RESOURCE (root in some sandboxes) no process may go below what it
+      // inherited: the daemon then keeps the test's score and raises every container's to it.
+      const capable = ((BigInt(`0x${/^CapEff:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"))![1]}`) >> 24n) & 1n) === 1n;
+      const inherited = Number(readFileSync("/proc/self/oom_score_adj", "utf8"));
+      const daemonScore = Number(readFileSync(`/proc/${c.d.child.pid}/oom_score_adj`, "utf8"));
+      assert.equal(daemonScore, capable ? -999 : inherited, "the daemon's own score, as the kubelet's --oom-score-adj");
+      const floor = capable ? -1000 : daemonScore;
+      if (!capable) assert.match(c.d.output(), /without CAP_SYS_RESOURCE podd cannot give a container an oom_score_adj below/);
+
+      const memoryKi = BigInt(/^(\d+)Ki$/.exec((await c.d.request("GET", "/api/v1/nodes")).json.items[0].status.capacity.memory)![1]!);
+      const scored = (name: string, resources: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}, namespace = "default") =>
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name, namespace },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: "c", image: "busybox:local", command: ["sh", "-c", "cat /proc/self/oom_score_adj; exec sleep 1000"], ...(resources ? { resources } : {}) }],
+            ...extra,
+          },
+        });
+      const cases: [string, string, number][] = [
+        ["besteffort", scored("besteffort", undefined), 1000],
+        ["burstable", scored("burstable", { requests: { memory: "256Mi" } }), 1000 - Number((1000n * 268435456n) / (memoryKi * 1024n))],
+        ["guaranteed", scored("guaranteed", { limits: { cpu: "100m", memory: "64Mi" } }), Math.max(-997, floor)],
+        ["critical", scored("critical", undefined, { priorityClassName: "system-node-critical" }, "kube-system"), Math.max(-997, floor)],
+      ];
+      for (const [name, yaml] of cases) assert.equal((await c.apply(`${name}.yaml`, yaml)).code, 0);
+      for (const [name, , want] of cases) {
+        const ns = name === "critical" ? "kube-system" : "default";
+        const logged = await waitFor(`${name} logged its score`, async () => (await c.run("logs", [name, "-n", ns])).stdout.trim() || undefined);
+        assert.equal(Number(logged), want, `${name}: what its command forked`);
+      }
+      const exec = await c.run("exec", ["burstable", "--", "cat", "/proc/self/oom_score_adj"]);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.equal(Number(exec.stdout), cases[1]![2], "podd exec runs with the container's score");
+    }, ["--oom-score-adj=-999"]));
 });

@@ -116,6 +116,7 @@ function launchContext(sc: PodSecurityContext, files: { passwd?: string; group?:
     logPath: "/l/c/0.log",
     logMaxSize: 1,
     logMaxFiles: 1,
+    oomScoreAdj: 1000,
     rootfsMountPoint: "/r/c/rootfs",
     upperDir: "/s/upper",
     workDir: "/s/work",
