@@ -175,6 +175,22 @@
  *       then fail with EPIPE) and DIR may hold part of the layer: the caller
  *       removes DIR.
  *
+ *   podd-init prober
+ *       The daemon's probes, many at once in one process, so that a check
+ *       costs the daemon a message instead of a spawn or a socket of its own.
+ *       Requests on stdin and answers on stdout are a line and then its bytes:
+ *         "ID KIND TIMEOUT_MS LEN\n" PAYLOAD      ->      "ID RESULT LEN\n" BYTES
+ *       KIND exec: PAYLOAD is the arguments of `podd-init exec`, each ended
+ *       by NUL, run as a forked exec role; BYTES, the first 10 KiB of its
+ *       stdout and stderr; RESULT exit:N. tcp: "ADDRESS\0PORT\0", a numeric
+ *       address; RESULT ok once connected. http: "ADDRESS\0PORT\0" and the
+ *       request to send; BYTES, the response's headers and up to 10 KiB of
+ *       its body; RESULT ok. Any kind may answer timeout (at TIMEOUT_MS an
+ *       exec is killed, its command with it, and a socket closed) or
+ *       error:ENAME (BYTES: the errno's text). Answers come in the order the
+ *       checks end. The prober exits at the end of stdin, and with its
+ *       parent (the parent-death signal), its execs with it.
+ *
  * Exit status, in every role that runs a command: the command's exit code, or
  * 128+N when a signal N killed it; 127 when the command was not found, 126
  * when it could not be executed, 128 when the container could not be set up
@@ -203,12 +219,14 @@ int main(int argc, char **argv)
 		return sysctl_main(argc - 1, argv + 1);
 	if (strcmp(role, "unpack") == 0)
 		return unpack_main(argc - 1, argv + 1);
+	if (strcmp(role, "prober") == 0)
+		return prober_main(argc - 1, argv + 1);
 	if (strcmp(role, "--") == 0) {
 		if (argc < 3)
 			usage_error("no command given after --");
 		return plain_main(argv + 2);
 	}
 	if (role[0] == '-')
-		usage_error("unknown option \"%s\" (roles: sandbox, sysctl, container, exec, unpack; or [--] CMD)", role);
+		usage_error("unknown option \"%s\" (roles: sandbox, sysctl, container, exec, unpack, prober; or [--] CMD)", role);
 	return plain_main(argv + 1);
 }

@@ -9,6 +9,7 @@
  *   log.c       the monitor's CRI log writer
  *   exec.c      role 4, a command in a running container (and its --tty relay)
  *   unpack.c    role 5, one image layer from a tar stream, written beneath a directory
+ *   prober.c    the daemon's probes (exec, TCP, HTTP), many at once in one process
  *   command.c   starting the command, and the error channel that reports it
  *   privileges.c  the command's capabilities and seccomp filter
  *   common.c    diagnostics, numbers, times, descriptors and signals
@@ -250,5 +251,6 @@ int container_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
 int unpack_main(int argc, char **argv);
 int sysctl_main(int argc, char **argv);
+int prober_main(int argc, char **argv);
 
 #endif

@@ -641,6 +641,7 @@ export class Daemon implements ApiBackend {
         }),
       );
     }
+    this.sup.runtime.checks.close();
   }
 }
 

@@ -2,12 +2,12 @@
 // from the daemon to the pod's address (the host's with hostNetwork), exec through
 // `podd-init exec` in the container. Nothing is needed inside the image. The outcome's output
 // is what the kubelet's events say, in its words.
-import { connect as tcpConnect } from "node:net";
+import { connect as tcpConnect, isIP } from "node:net";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect as http2Connect, constants as h2 } from "node:http2";
 import type { Container, HTTPGetAction, Probe } from "../../pod-specs/types.ts";
-import { run } from "../base/exec-file.ts";
+import type { CheckAnswer, ProbeTransport } from "./probe-runner.ts";
 
 export interface ProbeOutcome {
   ok: boolean;
@@ -23,6 +23,8 @@ export interface ProbeTarget {
   container: Pick<Container, "ports">;
   /** runs argv in the container, killed at the limit: its exit code and its output */
   exec(argv: string[], timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }>;
+  /** podd-init prober, for TCP and plain HTTP to an address; undefined: Node's sockets */
+  transport?: Pick<ProbeTransport, "tcp" | "http">;
 }
 
 /** The kubelet reads at most this much of a probe's output or a response body (maxReadLength). */
@@ -48,7 +50,7 @@ export async function runProbe(p: Probe, target: ProbeTarget, timeoutMs: number)
   if (p.tcpSocket) {
     const port = resolvePort(p.tcpSocket.port, target.container);
     if (port === undefined) return { ok: false, output: `unknown port "${p.tcpSocket.port}": no containerPort of that name` };
-    return tcpProbe(p.tcpSocket.host || target.host, port, timeoutMs);
+    return tcpProbe(p.tcpSocket.host || target.host, port, timeoutMs, target.transport);
   }
   if (p.grpc) return grpcProbe(target.host, p.grpc.port, p.grpc.service ?? "", timeoutMs);
   return { ok: false, output: "the probe has no handler" };
@@ -65,22 +67,23 @@ async function execProbe(argv: string[], target: ProbeTarget, timeoutMs: number)
  * does. As a lifecycle hook (hook: true) any answer is a success, as the kubelet's hook
  * handler only fails when there is none, and it says so in its User-Agent.
  */
-export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "host" | "container">, timeoutMs: number, hook = false): Promise<ProbeOutcome> {
+export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "host" | "container" | "transport">, timeoutMs: number, hook = false): Promise<ProbeOutcome> {
   const port = resolvePort(a.port, target.container);
   if (port === undefined) return { ok: false, output: `unknown port "${a.port}": no containerPort of that name` };
   const scheme = (a.scheme ?? "HTTP").toLowerCase();
   const host = a.host || target.host;
   const path = a.path ? (a.path.startsWith("/") ? a.path : `/${a.path}`) : "/";
   let url = new URL(`${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}${path}`);
-  const headers: Record<string, string> = { "User-Agent": hook ? HOOK_USER_AGENT : USER_AGENT, Accept: "*/*" };
-  for (const h of a.httpHeaders ?? []) headers[h.name] = h.value;
+  const headers = requestHeaders(hook ? HOOK_USER_AGENT : USER_AGENT, a.httpHeaders ?? []);
   // A budget for real network I/O, as the sockets' own timers are: the wall clock, not the
   // daemon's injected one, which schedules the probes.
   const deadline = Date.now() + timeoutMs;
   for (let hop = 0; ; hop++) {
     let res: { status: number; body: string; location?: string };
     try {
-      res = await get(url, headers, Math.max(1, deadline - Date.now()));
+      const left = Math.max(1, deadline - Date.now());
+      // Plain HTTP to an address goes through the prober; HTTPS and names through Node's client.
+      res = target.transport && url.protocol === "http:" && isIP(url.hostname.replace(/^\[|\]$/g, "")) ? await proberGet(target.transport, url, headers, left) : await get(url, headers, left);
     } catch (err) {
       return { ok: false, output: `Get "${url.href}": ${(err as Error).message}` };
     }
@@ -95,6 +98,76 @@ export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "hos
     if (hook || (res.status >= 200 && res.status < 400)) return { ok: true, output: "" };
     return { ok: false, output: `HTTP probe failed with statuscode: ${res.status}` };
   }
+}
+
+/** The kubelet's headers, then the probe's own, which replace them by name whatever their case. */
+function requestHeaders(userAgent: string, own: readonly { name: string; value: string }[]): Record<string, string> {
+  const headers: Record<string, string> = { "User-Agent": userAgent, Accept: "*/*" };
+  for (const h of own) {
+    for (const k of Object.keys(headers)) if (k.toLowerCase() === h.name.toLowerCase()) delete headers[k];
+    headers[h.name] = h.value;
+  }
+  return headers;
+}
+
+const CLIENT_TIMEOUT = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
+
+/** The GET as the kubelet's client sends it (no keep-alive, no compression), through the prober. */
+async function proberGet(transport: Pick<ProbeTransport, "http">, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string; location?: string }> {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`];
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === "host")) lines.push(`Host: ${url.host}`);
+  for (const [k, v] of Object.entries(headers)) {
+    if (/[\r\n\0]/.test(k) || /[\r\n\0]/.test(v)) throw new Error(`net/http: invalid header field value for ${JSON.stringify(k)}`);
+    lines.push(`${k}: ${v}`);
+  }
+  lines.push("Connection: close", "", "");
+  const a = await transport.http(host, Number(url.port), Buffer.from(lines.join("\r\n"), "utf8"), timeoutMs);
+  if (a.result === "timeout") throw new Error(CLIENT_TIMEOUT);
+  if (a.result !== "ok") throw new Error(answerError(a, host, Number(url.port)));
+  return parseHttpResponse(a.bytes);
+}
+
+/**
+ * A response as the prober read it: the status, Location and at most MAX_PROBE_OUTPUT of the
+ * body (unchunked); Go's words for one that is not a response.
+ */
+export function parseHttpResponse(bytes: Buffer): { status: number; body: string; location?: string } {
+  const end = bytes.indexOf("\r\n\r\n");
+  if (bytes.length === 0) throw new Error("EOF");
+  const head = bytes.subarray(0, end < 0 ? bytes.length : end).toString("latin1").split("\r\n");
+  const m = /^HTTP\/\d\.\d (\d{3})(?: |$)/.exec(head[0] ?? "");
+  if (!m) throw new Error(`malformed HTTP response ${JSON.stringify((head[0] ?? "").slice(0, 64))}`);
+  if (end < 0) throw new Error("unexpected EOF");
+  const fields = new Map<string, string>();
+  for (const line of head.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) fields.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  let body = bytes.subarray(end + 4);
+  if (/\bchunked\b/i.test(fields.get("transfer-encoding") ?? "")) body = unchunk(body);
+  const location = fields.get("location");
+  return { status: Number(m[1]), body: body.subarray(0, MAX_PROBE_OUTPUT).toString("utf8"), ...(location ? { location } : {}) };
+}
+
+function unchunk(b: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at < b.length) {
+    const nl = b.indexOf("\r\n", at);
+    if (nl < 0) break;
+    const size = parseInt(b.subarray(at, nl).toString("latin1"), 16);
+    if (!Number.isFinite(size) || size <= 0) break;
+    parts.push(b.subarray(nl + 2, Math.min(b.length, nl + 2 + size)));
+    at = nl + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
+
+/** A prober's failed answer in Go's words, as a failed dial of the kubelet's says it. */
+function answerError(a: CheckAnswer, host: string, port: number): string {
+  const code = a.result.startsWith("error:") ? a.result.slice("error:".length) : a.result;
+  return dialMessage(code, a.bytes.toString("utf8") || code, host, port);
 }
 
 function get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string; location?: string }> {
@@ -118,27 +191,33 @@ function get(url: URL, headers: Record<string, string>, timeoutMs: number): Prom
       res.on("end", done);
       res.on("close", done);
     });
-    const timer = setTimeout(() => req.destroy(new Error("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")), timeoutMs);
+    const timer = setTimeout(() => req.destroy(new Error(CLIENT_TIMEOUT)), timeoutMs);
     req.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(dialError(err, url.hostname, Number(url.port))));
+      reject(new Error(dialMessage(err.code, err.message, url.hostname, Number(url.port))));
     });
     req.end();
   });
 }
 
 /** Go's words for a failed dial, which the kubelet's messages carry. */
-function dialError(err: NodeJS.ErrnoException, host: string, port: number): string {
+function dialMessage(code: string | undefined, message: string, host: string, port: number): string {
   const where = `dial tcp ${host.includes(":") ? `[${host}]` : host}:${port}`;
-  if (err.code === "ECONNREFUSED") return `${where}: connect: connection refused`;
-  if (err.code === "EHOSTUNREACH") return `${where}: connect: no route to host`;
-  if (err.code === "ENETUNREACH") return `${where}: connect: network is unreachable`;
-  if (err.code === "ECONNRESET") return "read: connection reset by peer";
-  return err.message;
+  if (code === "ECONNREFUSED") return `${where}: connect: connection refused`;
+  if (code === "EHOSTUNREACH") return `${where}: connect: no route to host`;
+  if (code === "ENETUNREACH") return `${where}: connect: network is unreachable`;
+  if (code === "ECONNRESET") return "read: connection reset by peer";
+  return message;
 }
 
 /** A TCP connection that opens is a success; it is closed at once. */
-export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeOutcome> {
+export async function tcpProbe(host: string, port: number, timeoutMs: number, transport?: Pick<ProbeTransport, "tcp">): Promise<ProbeOutcome> {
+  if (transport && isIP(host)) {
+    const a = await transport.tcp(host, port, timeoutMs);
+    if (a.result === "ok") return { ok: true, output: "" };
+    if (a.result === "timeout") return { ok: false, output: `dial tcp ${host.includes(":") ? `[${host}]` : host}:${port}: i/o timeout` };
+    return { ok: false, output: answerError(a, host, port) };
+  }
   return new Promise((resolve) => {
     const sock = tcpConnect({ host, port });
     const timer = setTimeout(() => {
@@ -152,7 +231,7 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
     });
     sock.once("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      resolve({ ok: false, output: dialError(err, host, port) });
+      resolve({ ok: false, output: dialMessage(err.code, err.message, host, port) });
     });
   });
 }
@@ -178,7 +257,7 @@ export function grpcProbe(host: string, port: number, service: string, timeoutMs
     const session = http2Connect(`http://${host.includes(":") ? `[${host}]` : host}:${port}`);
     const timer = setTimeout(() => finish({ ok: false, output: connected ? `timeout: health rpc did not complete within ${seconds}` : `timeout: failed to connect service "${host}:${port}" within ${seconds}` }), timeoutMs);
     session.once("connect", () => (connected = true));
-    const notConnected = (err: Error) => `timeout: failed to connect service "${host}:${port}" within ${seconds}: ${dialError(err as NodeJS.ErrnoException, host, port)}`;
+    const notConnected = (err: Error) => `timeout: failed to connect service "${host}:${port}" within ${seconds}: ${dialMessage((err as NodeJS.ErrnoException).code, err.message, host, port)}`;
     session.once("error", (err) => finish({ ok: false, output: notConnected(err) }));
     const name = Buffer.from(service, "utf8");
     // HealthCheckRequest { string service = 1; }: field 1, wire type 2 (length-delimited).
@@ -256,13 +335,17 @@ function grpcCodeName(code: number): string {
 }
 
 /** A command run in the container for an exec probe: podd-init exec, killed at the time limit. */
-export async function execInContainer(initPath: string, pid1: number, identity: string[], argv: string[], timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }> {
+/** An exec probe's command in the container, through the prober's `podd-init exec`, killed at its time limit. */
+export async function execInContainer(transport: Pick<ProbeTransport, "exec">, pid1: number, identity: string[], argv: string[], timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }> {
+  let a: CheckAnswer;
   try {
-    // The kubelet judges by the exit code and keeps the first 10 KiB of what the check printed.
-    const r = await run(initPath, ["exec", "--pid", String(pid1), ...identity, "--", ...argv], { timeoutMs, keepOutputBytes: MAX_PROBE_OUTPUT });
-    return { code: r.code, output: (r.stdout + r.stderr).slice(0, MAX_PROBE_OUTPUT), timedOut: false };
+    a = await transport.exec(["--pid", String(pid1), ...identity, "--", ...argv], timeoutMs);
   } catch (err) {
-    if (/timed out/.test((err as Error).message)) return { code: -1, output: "", timedOut: true };
     return { code: -1, output: (err as Error).message, timedOut: false };
   }
+  if (a.result === "timeout") return { code: -1, output: "", timedOut: true };
+  // The kubelet judges by the exit code and keeps the first 10 KiB of what the check printed.
+  const output = a.bytes.subarray(0, MAX_PROBE_OUTPUT).toString("utf8");
+  if (!a.result.startsWith("exit:")) return { code: -1, output: output || a.result, timedOut: false };
+  return { code: Number(a.result.slice("exit:".length)), output, timedOut: false };
 }

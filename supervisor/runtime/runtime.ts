@@ -12,6 +12,7 @@ import { allocatableOf, parseMemTotal, sysctlAllowlist, type Requests, type Sysc
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Container, HTTPGetAction, Pod, Probe } from "../../pod-specs/types.ts";
 import { execInContainer, httpProbe, runProbe, type ProbeOutcome } from "./probe.ts";
+import { ProbeRunner } from "./probe-runner.ts";
 import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
@@ -143,6 +144,8 @@ export class Runtime {
   readonly images: Images;
   private readonly seccomp: SeccompFilters;
   readonly node: NodeInfo;
+  /** every probe's exec, TCP and plain HTTP check, in one podd-init prober */
+  readonly checks: ProbeRunner;
   /** the lowest oom_score_adj podd can give a container (lowestOOMScoreAdj) */
   readonly oomScoreFloor: number;
   /** the sysctls pods may set: the kubelet's safe set for this kernel and --allowed-unsafe-sysctls */
@@ -174,6 +177,7 @@ export class Runtime {
     this.sandboxes = new SandboxManager(sys, this.layout, opts.initPath);
     this.node = hostNode(opts.procRoot, [opts.systemReserved, opts.kubeReserved].filter((r) => r !== undefined));
     this.oomScoreFloor = lowestOOMScoreAdj(opts.procRoot);
+    this.checks = new ProbeRunner(opts.initPath);
     const clock = opts.clock ?? systemClock;
     this.volumes = new VolumeManager(
       sys,
@@ -631,7 +635,8 @@ export class Runtime {
     return runProbe(probe, {
       host,
       container,
-      exec: (argv, ms) => execInContainer(this.opts.initPath, pid1, this.execIdentity(pod, container, started), argv, ms),
+      exec: (argv, ms) => execInContainer(this.checks, pid1, this.execIdentity(pod, container, started), argv, ms),
+      transport: this.checks,
     }, timeoutMs);
   }
 
@@ -639,7 +644,7 @@ export class Runtime {
   async httpHook(pod: BoundPod, container: Container, action: HTTPGetAction, timeoutMs: number): Promise<void> {
     const host = pod.spec.hostNetwork ? this.node.hostIP : (this.podIPs(pod)[0] ?? "");
     if (!host && !action.host) throw new PoddError(`HTTP lifecycle hook (${action.path ?? "/"}): the pod has no address the daemon can reach; give the hook a host`);
-    const r = await httpProbe(action, { host: host || action.host!, container }, Math.max(1, timeoutMs), true);
+    const r = await httpProbe(action, { host: host || action.host!, container, transport: this.checks }, Math.max(1, timeoutMs), true);
     if (!r.ok) throw new PoddError(`HTTP lifecycle hook (${action.path ?? "/"}) failed: ${r.output}`);
   }
 

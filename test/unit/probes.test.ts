@@ -3,11 +3,11 @@
 // container spread over a period), and the HTTP, TCP and gRPC probes against servers on
 // 127.0.0.1 (the kubelet's words for each failure).
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { createServer, type Server } from "node:http";
 import { createServer as createNet } from "node:net";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,13 @@ import type { Clock } from "../../supervisor/base/time.ts";
 import { firstDelayMs, initialStanding, probeTiming, record } from "../../supervisor/pod/probes.ts";
 import { ContainerProber } from "../../supervisor/pod/prober.ts";
 import { grpcProbe, httpProbe, parseHealthStatus, resolvePort, tcpProbe } from "../../supervisor/runtime/probe.ts";
+import { ProbeRunner } from "../../supervisor/runtime/probe-runner.ts";
+
+const initPath = fileURLToPath(new URL("../../init/build/podd-init", import.meta.url));
+/** Node's own sockets, and podd-init prober's (when it is built), give the same outcomes. */
+const prober = existsSync(initPath) ? new ProbeRunner(initPath) : undefined;
+const transports: [string, ProbeRunner | undefined][] = [["through Node", undefined], ...(prober ? [["through podd-init prober", prober] as [string, ProbeRunner]] : [])];
+after(() => prober?.close());
 
 class FakeClock implements Clock {
   t = 0;
@@ -158,24 +165,32 @@ function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
 }
 
-test("HTTP probes: 200–399 succeed, others fail with the status, same-host redirects are followed, another host's is a warned success, a hang is a timeout", async () => {
+for (const [via, transport] of transports) test(`HTTP probes ${via}: 200–399 succeed, others fail with the status, same-host redirects are followed, another host's is a warned success, a hang is a timeout`, async () => {
   const server = createServer((req, res) => {
     if (req.url === "/fail") return res.writeHead(500).end();
     if (req.url === "/hang") return;
     if (req.url === "/here") return res.writeHead(302, { Location: "/ok" }).end();
     if (req.url === "/away") return res.writeHead(302, { Location: `http://localhost:${(server.address() as { port: number }).port}/ok` }).end("moved");
+    if (req.url === "/chunked") {
+      res.writeHead(302, { Location: "http://elsewhere/" });
+      res.write("mo");
+      return res.end("ved");
+    }
+    if (req.url === "/big") return res.writeHead(503).end("x".repeat(50_000));
     assert.equal(req.headers["user-agent"], "kube-probe/1.37");
     assert.equal(req.headers["x-probe"], "yes");
     res.writeHead(req.url === "/ok" ? 200 : 404).end();
   });
   const port = await listen(server);
   try {
-    const target = { host: "127.0.0.1", container: { ports: [{ name: "web", containerPort: port }] } };
+    const target = { host: "127.0.0.1", container: { ports: [{ name: "web", containerPort: port }] }, ...(transport ? { transport } : {}) };
     const get = (path: string, timeoutMs = 1000) => httpProbe({ port: "web", path, httpHeaders: [{ name: "X-Probe", value: "yes" }] }, target, timeoutMs);
     assert.deepEqual(await get("/ok"), { ok: true, output: "" });
     assert.deepEqual(await get("/fail"), { ok: false, output: "HTTP probe failed with statuscode: 500" });
     assert.deepEqual(await get("/here"), { ok: true, output: "" });
     assert.deepEqual(await get("/away"), { ok: true, output: "", warning: "Probe terminated redirects, Response body: moved" });
+    assert.deepEqual(await get("/chunked"), { ok: true, output: "", warning: "Probe terminated redirects, Response body: moved" });
+    assert.deepEqual(await get("/big"), { ok: false, output: "HTTP probe failed with statuscode: 503" });
     const hung = await get("/hang", 200);
     assert.equal(hung.ok, false);
     assert.match(hung.output, /^Get "http:\/\/127\.0\.0\.1:\d+\/hang": context deadline exceeded/);
@@ -185,16 +200,16 @@ test("HTTP probes: 200–399 succeed, others fail with the status, same-host red
   }
 });
 
-test("TCP probes: a connection that opens succeeds; a refused one fails as Go says it", async () => {
+for (const [via, transport] of transports) test(`TCP probes ${via}: a connection that opens succeeds; a refused one fails as Go says it`, async () => {
   const server = createNet((s) => s.destroy());
   const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
   server.close();
-  const refused = await tcpProbe("127.0.0.1", port, 500);
+  const refused = await tcpProbe("127.0.0.1", port, 500, transport);
   assert.deepEqual(refused, { ok: false, output: `dial tcp 127.0.0.1:${port}: connect: connection refused` });
   const open = createNet((s) => s.destroy());
   const openPort = await new Promise<number>((resolve) => open.listen(0, "127.0.0.1", () => resolve((open.address() as { port: number }).port)));
   try {
-    assert.deepEqual(await tcpProbe("127.0.0.1", openPort, 500), { ok: true, output: "" });
+    assert.deepEqual(await tcpProbe("127.0.0.1", openPort, 500, transport), { ok: true, output: "" });
   } finally {
     open.close();
   }
