@@ -25,6 +25,7 @@ export interface ProberEvents {
 
 export class ContainerProber {
   private readonly standing = new Map<ProbeKind, ProbeStanding>();
+  private readonly timing = new Map<ProbeKind, ReturnType<typeof probeTiming>>();
   private readonly timers = new Map<ProbeKind, unknown>();
   private stopped = false;
   /** clock ms of the container's start: every probe's initial delay counts from it */
@@ -37,7 +38,10 @@ export class ContainerProber {
     private readonly on: ProberEvents,
     private readonly random: () => number = Math.random,
   ) {
-    for (const kind of Object.keys(probes) as ProbeKind[]) this.standing.set(kind, initialStanding(kind));
+    for (const kind of Object.keys(probes) as ProbeKind[]) {
+      this.standing.set(kind, initialStanding(kind));
+      this.timing.set(kind, probeTiming(probes[kind]!));
+    }
   }
 
   /** Starts probing a container that started sinceStartMs ago (a daemon that took it up: adopted). */
@@ -83,8 +87,7 @@ export class ContainerProber {
   private readonly halted = new Set<ProbeKind>();
 
   private schedule(kind: ProbeKind, sinceStartMs: number, adopted: boolean): void {
-    const probe = this.probes[kind]!;
-    this.arm(kind, firstDelayMs(probeTiming(probe), sinceStartMs, adopted, this.random));
+    this.arm(kind, firstDelayMs(this.timing.get(kind)!, sinceStartMs, adopted, this.random));
   }
 
   private arm(kind: ProbeKind, delayMs: number): void {
@@ -94,7 +97,7 @@ export class ContainerProber {
 
   private async tick(kind: ProbeKind): Promise<void> {
     const probe = this.probes[kind]!;
-    const t = probeTiming(probe);
+    const t = this.timing.get(kind)!;
     let r: ProbeRun;
     try {
       r = await this.runOne(kind, probe, t.timeoutMs);

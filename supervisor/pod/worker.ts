@@ -506,10 +506,12 @@ export class PodWorker {
     if (!c || live.prober) return;
     const probes = probesOf(c);
     if (Object.keys(probes).length === 0) return;
+    // Made at the first run, when the container's PID 1 and user are known.
+    let check: ReturnType<Runtime["prober"]> | undefined;
     live.prober = new ContainerProber(
       probes,
       this.clock,
-      (kind, probe, timeoutMs) => this.runtime.probe(this.pod, c, live.pid1 ?? 0, this.record(name).user, probe, timeoutMs),
+      (kind, probe, timeoutMs) => (check ??= this.runtime.prober(this.pod, c, live.pid1 ?? 0, this.record(name).user))(probe, timeoutMs),
       {
         failed: (kind, output) => this.emit("Warning", "Unhealthy", `${probeTitle(kind)} probe failed: ${output}`, name),
         warned: (kind, warning) => this.emit("Warning", "ProbeWarning", `${probeTitle(kind)} probe warning: ${warning}`, name),

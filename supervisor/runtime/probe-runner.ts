@@ -11,16 +11,35 @@ export interface CheckAnswer {
   bytes: Buffer;
 }
 
+/** A check's request, encoded once: a probe that runs every second sends the same bytes each time. */
+export interface EncodedCheck {
+  kind: "exec" | "tcp" | "http";
+  payload: Buffer;
+}
+
+/** `podd-init exec`'s arguments, behind --pid PID. */
+export function encodeExec(args: readonly string[]): EncodedCheck {
+  return { kind: "exec", payload: Buffer.from(args.map((a) => `${a}\0`).join(""), "utf8") };
+}
+
+export function encodeTcp(address: string, port: number): EncodedCheck {
+  return { kind: "tcp", payload: Buffer.from(`${address}\0${port}\0`) };
+}
+
+export function encodeHttp(address: string, port: number, request: Buffer): EncodedCheck {
+  return { kind: "http", payload: Buffer.concat([Buffer.from(`${address}\0${port}\0`), request]) };
+}
+
 export interface ProbeTransport {
-  exec(args: readonly string[], timeoutMs: number): Promise<CheckAnswer>;
-  tcp(address: string, port: number, timeoutMs: number): Promise<CheckAnswer>;
-  http(address: string, port: number, request: Buffer, timeoutMs: number): Promise<CheckAnswer>;
+  send(check: EncodedCheck, timeoutMs: number): Promise<CheckAnswer>;
 }
 
 interface Pending {
   resolve(a: CheckAnswer): void;
   reject(err: Error): void;
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** Bytes of the prober's complaints kept for the error of the checks it took with it. */
 const STDERR_KEPT = 4096;
@@ -35,15 +54,7 @@ export class ProbeRunner implements ProbeTransport {
   constructor(private readonly initPath: string) {}
 
   exec(args: readonly string[], timeoutMs: number): Promise<CheckAnswer> {
-    return this.send("exec", timeoutMs, Buffer.from(args.map((a) => `${a}\0`).join(""), "utf8"));
-  }
-
-  tcp(address: string, port: number, timeoutMs: number): Promise<CheckAnswer> {
-    return this.send("tcp", timeoutMs, Buffer.from(`${address}\0${port}\0`));
-  }
-
-  http(address: string, port: number, request: Buffer, timeoutMs: number): Promise<CheckAnswer> {
-    return this.send("http", timeoutMs, Buffer.concat([Buffer.from(`${address}\0${port}\0`), request]));
+    return this.send(encodeExec(args), timeoutMs);
   }
 
   /** the running prober's pid; undefined before the first check and after it ended */
@@ -59,13 +70,18 @@ export class ProbeRunner implements ProbeTransport {
     this.failAll(new Error("the prober was stopped"));
   }
 
-  private send(kind: string, timeoutMs: number, payload: Buffer): Promise<CheckAnswer> {
+  send(check: EncodedCheck, timeoutMs: number): Promise<CheckAnswer> {
     const child = this.child ?? this.start();
     const id = this.nextId++;
     return new Promise<CheckAnswer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) this.hold(child, true);
-      child.stdin!.write(Buffer.concat([Buffer.from(`${id} ${kind} ${Math.max(1, Math.ceil(timeoutMs))} ${payload.length}\n`), payload]));
+      // One buffer, one write: a probe a second each for hundreds of containers adds up.
+      const head = `${id} ${check.kind} ${Math.max(1, Math.ceil(timeoutMs))} ${check.payload.length}\n`;
+      const message = Buffer.allocUnsafe(head.length + check.payload.length);
+      message.write(head, 0, "latin1");
+      check.payload.copy(message, head.length);
+      child.stdin!.write(message);
     });
   }
 
@@ -100,20 +116,22 @@ export class ProbeRunner implements ProbeTransport {
 
   private read(chunk: Buffer): void {
     this.input = this.input.length ? Buffer.concat([this.input, chunk]) : chunk;
+    let at = 0;
     for (;;) {
-      const nl = this.input.indexOf(10);
-      if (nl < 0) return;
-      const [id, result, len] = this.input.subarray(0, nl).toString("latin1").split(" ");
+      const nl = this.input.indexOf(10, at);
+      if (nl < 0) break;
+      const [id, result, len] = this.input.toString("latin1", at, nl).split(" ");
       const size = Number(len);
-      if (this.input.length < nl + 1 + size) return;
-      const bytes = Buffer.from(this.input.subarray(nl + 1, nl + 1 + size));
-      this.input = this.input.subarray(nl + 1 + size);
+      if (this.input.length < nl + 1 + size) break;
+      const bytes = size === 0 ? NO_BYTES : Buffer.from(this.input.subarray(nl + 1, nl + 1 + size));
+      at = nl + 1 + size;
       const p = this.pending.get(Number(id));
       if (!p) continue; // an answer to a request the prober could not read ("-"): never sent by us
       this.pending.delete(Number(id));
       if (this.pending.size === 0 && this.child) this.hold(this.child, false);
       p.resolve({ result: result ?? "", bytes });
     }
+    this.input = at === this.input.length ? NO_BYTES : this.input.subarray(at);
   }
 
   private failAll(err: Error): void {

@@ -7,7 +7,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect as http2Connect, constants as h2 } from "node:http2";
 import type { Container, HTTPGetAction, Probe } from "../../pod-specs/types.ts";
-import type { CheckAnswer, ProbeTransport } from "./probe-runner.ts";
+import { encodeHttp, encodeTcp, type CheckAnswer, type EncodedCheck, type ProbeTransport } from "./probe-runner.ts";
 
 export interface ProbeOutcome {
   ok: boolean;
@@ -24,8 +24,11 @@ export interface ProbeTarget {
   /** runs argv in the container, killed at the limit: its exit code and its output */
   exec(argv: string[], timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }>;
   /** podd-init prober, for TCP and plain HTTP to an address; undefined: Node's sockets */
-  transport?: Pick<ProbeTransport, "tcp" | "http">;
+  transport?: ProbeTransport;
 }
+
+/** The outcome of every probe that succeeded without a word (shared: probes run often). */
+const PASSED: ProbeOutcome = Object.freeze({ ok: true, output: "" });
 
 /** The kubelet reads at most this much of a probe's output or a response body (maxReadLength). */
 export const MAX_PROBE_OUTPUT = 10 * 1024;
@@ -56,9 +59,32 @@ export async function runProbe(p: Probe, target: ProbeTarget, timeoutMs: number)
   return { ok: false, output: "the probe has no handler" };
 }
 
+/**
+ * The probe made ready to run again and again: what does not change between runs (the port,
+ * the request's bytes) is worked out once, so that a run costs the daemon little more than
+ * its message to the prober.
+ */
+export function compileProbe(p: Probe, target: ProbeTarget, timeoutMs: number): () => Promise<ProbeOutcome> {
+  const t = target.transport;
+  if (t && p.tcpSocket) {
+    const host = p.tcpSocket.host || target.host;
+    const port = resolvePort(p.tcpSocket.port, target.container);
+    if (port !== undefined && isIP(host)) {
+      const check = encodeTcp(host, port);
+      return () => t.send(check, timeoutMs).then((a) => tcpOutcome(a, host, port));
+    }
+  }
+  if (t && p.httpGet && !p.exec) {
+    const plan = httpPlan(p.httpGet, target, false);
+    if (!("error" in plan) && plan.check) return () => httpRun(plan, target, timeoutMs, false);
+  }
+  return () => runProbe(p, target, timeoutMs);
+}
+
 async function execProbe(argv: string[], target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   const r = await target.exec(argv, timeoutMs);
   if (r.timedOut) return { ok: false, output: `command ${JSON.stringify(argv.join(" "))} timed out` };
+  if (r.code === 0 && r.output === "") return PASSED;
   return { ok: r.code === 0, output: r.output.slice(0, MAX_PROBE_OUTPUT) };
 }
 
@@ -68,13 +94,32 @@ async function execProbe(argv: string[], target: ProbeTarget, timeoutMs: number)
  * handler only fails when there is none, and it says so in its User-Agent.
  */
 export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "host" | "container" | "transport">, timeoutMs: number, hook = false): Promise<ProbeOutcome> {
+  const plan = httpPlan(a, target, hook);
+  if ("error" in plan) return { ok: false, output: plan.error };
+  return httpRun(plan, target, timeoutMs, hook);
+}
+
+interface HttpPlan {
+  url: URL;
+  headers: Record<string, string>;
+  /** the first request, encoded for the prober; undefined when it goes through Node (HTTPS, a name) */
+  check?: EncodedCheck;
+}
+
+function httpPlan(a: HTTPGetAction, target: Pick<ProbeTarget, "host" | "container" | "transport">, hook: boolean): HttpPlan | { error: string } {
   const port = resolvePort(a.port, target.container);
-  if (port === undefined) return { ok: false, output: `unknown port "${a.port}": no containerPort of that name` };
+  if (port === undefined) return { error: `unknown port "${a.port}": no containerPort of that name` };
   const scheme = (a.scheme ?? "HTTP").toLowerCase();
   const host = a.host || target.host;
   const path = a.path ? (a.path.startsWith("/") ? a.path : `/${a.path}`) : "/";
-  let url = new URL(`${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}${path}`);
+  const url = new URL(`${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}${path}`);
   const headers = requestHeaders(hook ? HOOK_USER_AGENT : USER_AGENT, a.httpHeaders ?? []);
+  const check = target.transport ? proberRequest(url, headers) : undefined;
+  return { url, headers, ...(check ? { check } : {}) };
+}
+
+async function httpRun(plan: HttpPlan, target: Pick<ProbeTarget, "transport">, timeoutMs: number, hook: boolean): Promise<ProbeOutcome> {
+  let url = plan.url;
   // A budget for real network I/O, as the sockets' own timers are: the wall clock, not the
   // daemon's injected one, which schedules the probes.
   const deadline = Date.now() + timeoutMs;
@@ -83,7 +128,8 @@ export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "hos
     try {
       const left = Math.max(1, deadline - Date.now());
       // Plain HTTP to an address goes through the prober; HTTPS and names through Node's client.
-      res = target.transport && url.protocol === "http:" && isIP(url.hostname.replace(/^\[|\]$/g, "")) ? await proberGet(target.transport, url, headers, left) : await get(url, headers, left);
+      const check = hop === 0 ? plan.check : target.transport && proberRequest(url, plan.headers);
+      res = check && target.transport ? await proberGet(target.transport, check, url, left) : await get(url, plan.headers, left);
     } catch (err) {
       return { ok: false, output: `Get "${url.href}": ${(err as Error).message}` };
     }
@@ -95,7 +141,7 @@ export async function httpProbe(a: HTTPGetAction, target: Pick<ProbeTarget, "hos
       url = next;
       continue;
     }
-    if (hook || (res.status >= 200 && res.status < 400)) return { ok: true, output: "" };
+    if (hook || (res.status >= 200 && res.status < 400)) return PASSED;
     return { ok: false, output: `HTTP probe failed with statuscode: ${res.status}` };
   }
 }
@@ -112,19 +158,28 @@ function requestHeaders(userAgent: string, own: readonly { name: string; value: 
 
 const CLIENT_TIMEOUT = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
 
-/** The GET as the kubelet's client sends it (no keep-alive, no compression), through the prober. */
-async function proberGet(transport: Pick<ProbeTransport, "http">, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string; location?: string }> {
+/**
+ * The GET as the kubelet's client sends it (no keep-alive, no compression), encoded for the
+ * prober; undefined when the prober cannot send it (HTTPS, a host name). A header that could
+ * not be sent throws, as Go's client refuses it.
+ */
+function proberRequest(url: URL, headers: Record<string, string>): EncodedCheck | undefined {
   const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (url.protocol !== "http:" || !isIP(host)) return undefined;
   const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`];
   if (!Object.keys(headers).some((k) => k.toLowerCase() === "host")) lines.push(`Host: ${url.host}`);
   for (const [k, v] of Object.entries(headers)) {
-    if (/[\r\n\0]/.test(k) || /[\r\n\0]/.test(v)) throw new Error(`net/http: invalid header field value for ${JSON.stringify(k)}`);
+    if (/[\r\n\0]/.test(k) || /[\r\n\0]/.test(v)) return undefined; // Node's client says why
     lines.push(`${k}: ${v}`);
   }
   lines.push("Connection: close", "", "");
-  const a = await transport.http(host, Number(url.port), Buffer.from(lines.join("\r\n"), "utf8"), timeoutMs);
+  return encodeHttp(host, Number(url.port), Buffer.from(lines.join("\r\n"), "utf8"));
+}
+
+async function proberGet(transport: ProbeTransport, check: EncodedCheck, url: URL, timeoutMs: number): Promise<{ status: number; body: string; location?: string }> {
+  const a = await transport.send(check, timeoutMs);
   if (a.result === "timeout") throw new Error(CLIENT_TIMEOUT);
-  if (a.result !== "ok") throw new Error(answerError(a, host, Number(url.port)));
+  if (a.result !== "ok") throw new Error(answerError(a, url.hostname.replace(/^\[|\]$/g, ""), Number(url.port)));
   return parseHttpResponse(a.bytes);
 }
 
@@ -135,19 +190,22 @@ async function proberGet(transport: Pick<ProbeTransport, "http">, url: URL, head
 export function parseHttpResponse(bytes: Buffer): { status: number; body: string; location?: string } {
   const end = bytes.indexOf("\r\n\r\n");
   if (bytes.length === 0) throw new Error("EOF");
-  const head = bytes.subarray(0, end < 0 ? bytes.length : end).toString("latin1").split("\r\n");
-  const m = /^HTTP\/\d\.\d (\d{3})(?: |$)/.exec(head[0] ?? "");
-  if (!m) throw new Error(`malformed HTTP response ${JSON.stringify((head[0] ?? "").slice(0, 64))}`);
+  const first = bytes.toString("latin1", 0, Math.min(bytes.length, 64)).split("\r\n", 1)[0]!;
+  const m = /^HTTP\/\d\.\d (\d{3})(?: |$)/.exec(first);
+  if (!m) throw new Error(`malformed HTTP response ${JSON.stringify(first)}`);
   if (end < 0) throw new Error("unexpected EOF");
+  const status = Number(m[1]);
+  // Only a redirect's Location and body are ever used.
+  if (status < 300 || status >= 400) return { status, body: "" };
   const fields = new Map<string, string>();
-  for (const line of head.slice(1)) {
+  for (const line of bytes.toString("latin1", 0, end).split("\r\n").slice(1)) {
     const colon = line.indexOf(":");
     if (colon > 0) fields.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
   let body = bytes.subarray(end + 4);
   if (/\bchunked\b/i.test(fields.get("transfer-encoding") ?? "")) body = unchunk(body);
   const location = fields.get("location");
-  return { status: Number(m[1]), body: body.subarray(0, MAX_PROBE_OUTPUT).toString("utf8"), ...(location ? { location } : {}) };
+  return { status, body: body.subarray(0, MAX_PROBE_OUTPUT).toString("utf8"), ...(location ? { location } : {}) };
 }
 
 function unchunk(b: Buffer): Buffer {
@@ -210,14 +268,15 @@ function dialMessage(code: string | undefined, message: string, host: string, po
   return message;
 }
 
+function tcpOutcome(a: CheckAnswer, host: string, port: number): ProbeOutcome {
+  if (a.result === "ok") return PASSED;
+  if (a.result === "timeout") return { ok: false, output: `dial tcp ${host}:${port}: i/o timeout` };
+  return { ok: false, output: answerError(a, host, port) };
+}
+
 /** A TCP connection that opens is a success; it is closed at once. */
-export async function tcpProbe(host: string, port: number, timeoutMs: number, transport?: Pick<ProbeTransport, "tcp">): Promise<ProbeOutcome> {
-  if (transport && isIP(host)) {
-    const a = await transport.tcp(host, port, timeoutMs);
-    if (a.result === "ok") return { ok: true, output: "" };
-    if (a.result === "timeout") return { ok: false, output: `dial tcp ${host.includes(":") ? `[${host}]` : host}:${port}: i/o timeout` };
-    return { ok: false, output: answerError(a, host, port) };
-  }
+export async function tcpProbe(host: string, port: number, timeoutMs: number, transport?: ProbeTransport): Promise<ProbeOutcome> {
+  if (transport && isIP(host)) return tcpOutcome(await transport.send(encodeTcp(host, port), timeoutMs), host, port);
   return new Promise((resolve) => {
     const sock = tcpConnect({ host, port });
     const timer = setTimeout(() => {
@@ -336,16 +395,16 @@ function grpcCodeName(code: number): string {
 
 /** A command run in the container for an exec probe: podd-init exec, killed at the time limit. */
 /** An exec probe's command in the container, through the prober's `podd-init exec`, killed at its time limit. */
-export async function execInContainer(transport: Pick<ProbeTransport, "exec">, pid1: number, identity: string[], argv: string[], timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }> {
+export async function execInContainer(transport: ProbeTransport, check: EncodedCheck, timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }> {
   let a: CheckAnswer;
   try {
-    a = await transport.exec(["--pid", String(pid1), ...identity, "--", ...argv], timeoutMs);
+    a = await transport.send(check, timeoutMs);
   } catch (err) {
     return { code: -1, output: (err as Error).message, timedOut: false };
   }
   if (a.result === "timeout") return { code: -1, output: "", timedOut: true };
   // The kubelet judges by the exit code and keeps the first 10 KiB of what the check printed.
-  const output = a.bytes.subarray(0, MAX_PROBE_OUTPUT).toString("utf8");
+  const output = a.bytes.length === 0 ? "" : a.bytes.toString("utf8", 0, MAX_PROBE_OUTPUT);
   if (!a.result.startsWith("exit:")) return { code: -1, output: output || a.result, timedOut: false };
-  return { code: Number(a.result.slice("exit:".length)), output, timedOut: false };
+  return { code: a.result === "exit:0" ? 0 : Number(a.result.slice("exit:".length)), output, timedOut: false };
 }

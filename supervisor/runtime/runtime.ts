@@ -11,8 +11,8 @@ import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts"
 import { allocatableOf, parseMemTotal, sysctlAllowlist, type Requests, type SysctlAllowlist } from "../pod/admission.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Container, HTTPGetAction, Pod, Probe } from "../../pod-specs/types.ts";
-import { execInContainer, httpProbe, runProbe, type ProbeOutcome } from "./probe.ts";
-import { ProbeRunner } from "./probe-runner.ts";
+import { compileProbe, execInContainer, httpProbe, type ProbeOutcome, type ProbeTarget } from "./probe.ts";
+import { encodeExec, ProbeRunner, type EncodedCheck } from "./probe-runner.ts";
 import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
@@ -95,7 +95,12 @@ export interface NodeInfo {
  */
 export function hostNode(procRoot = "/proc", reserved: readonly Requests[] = []): NodeInfo {
   const capacity: Requests = { milliCpu: BigInt(availableParallelism()) * 1000n, memoryBytes: memTotal(procRoot) };
-  return { name: hostname(), hostIP: hostAddress(procRoot), capacity, allocatable: allocatableOf(capacity, reserved) };
+  return { name: nodeName(), hostIP: hostAddress(procRoot), capacity, allocatable: allocatableOf(capacity, reserved) };
+}
+
+/** The node's name as the kubelet takes it from the hostname: trimmed and lower-case (a DNS subdomain). */
+export function nodeName(): string {
+  return hostname().trim().toLowerCase();
 }
 
 function memTotal(procRoot: string): bigint {
@@ -627,17 +632,32 @@ export class Runtime {
     return join(this.layout.containerRunDir(podRef(pod), container.name), SECCOMP_FILE);
   }
 
-  /** One run of a container's probe, from outside it: at the pod's address, or in it through podd-init exec. */
-  probe(pod: BoundPod, container: Container, pid1: number, started: ContainerUser | undefined, probe: Probe, timeoutMs: number): Promise<ProbeOutcome> {
+  /**
+   * The probes of one running container, from outside it: at the pod's address, or in it
+   * through podd-init exec. What each probe sends is worked out at its first run and kept.
+   */
+  prober(pod: BoundPod, container: Container, pid1: number, started: ContainerUser | undefined): (probe: Probe, timeoutMs: number) => Promise<ProbeOutcome> {
     // A pod without an address (--pod-network none) cannot be reached from the daemon: its
     // network probes fail and say why (runProbe), unless they name a host.
     const host = pod.spec.hostNetwork ? this.node.hostIP : (this.podIPs(pod)[0] ?? "");
-    return runProbe(probe, {
+    const identity = ["--pid", String(pid1), ...this.execIdentity(pod, container, started), "--"];
+    const execs = new Map<readonly string[], EncodedCheck>();
+    const target: ProbeTarget = {
       host,
       container,
-      exec: (argv, ms) => execInContainer(this.checks, pid1, this.execIdentity(pod, container, started), argv, ms),
+      exec: (argv, ms) => {
+        let check = execs.get(argv);
+        if (!check) execs.set(argv, (check = encodeExec([...identity, ...argv])));
+        return execInContainer(this.checks, check, ms);
+      },
       transport: this.checks,
-    }, timeoutMs);
+    };
+    const compiled = new Map<Probe, () => Promise<ProbeOutcome>>();
+    return (probe, timeoutMs) => {
+      let run = compiled.get(probe);
+      if (!run) compiled.set(probe, (run = compileProbe(probe, target, timeoutMs)));
+      return run();
+    };
   }
 
   /** An httpGet lifecycle hook: the HTTP probe's GET; a failure throws, with what the probe would say. */
