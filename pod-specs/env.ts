@@ -36,7 +36,11 @@ export interface EnvVarValue {
 /** The pod field a fieldRef names, or undefined when the pod does not have it. */
 export function podFieldValue(pod: Pod, fieldPath: string, fields?: Mapping): string | undefined {
   const m = /^metadata\.(labels|annotations)\['([^']*)'\]$/.exec(fieldPath);
-  if (m) return (m[1] === "labels" ? pod.metadata.labels : pod.metadata.annotations)?.[m[2]!];
+  if (m) {
+    const map = (m[1] === "labels" ? pod.metadata.labels : pod.metadata.annotations) ?? {};
+    // Own keys only: "constructor" is a valid label key, not a property of every object.
+    return Object.hasOwn(map, m[2]!) ? map[m[2]!] : undefined;
+  }
   switch (fieldPath) {
     case "metadata.name":
       return pod.metadata.name;

@@ -120,7 +120,7 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
   const readObject = (node: TreeNode, base: string, kind: ConfigKind): void => {
     const d = decode(node, OBJECT_SCHEMAS[kind], base, unknownFields);
     // A message about a secret's value never repeats the value ("got number 1234; quote it").
-    const secretValue = (path: string) => kind === "Secret" && /(^|\.)(data|stringData)(\.|\[)/.test(path);
+    const secretValue = (path: string) => kind === "Secret" && /(^|\.)(data|stringData)(\.|\[|$)/.test(path);
     for (const e of d.errors) errors.push(diag(e.pos, e.path, secretValue(e.path) ? e.message.replace(/, got .*$/s, " (value not shown: it is a secret's)") : e.message));
     for (const w of d.warnings) warnings.push(diag(w.pos, w.path, w.message));
     const raw = d.value as (ConfigObject & { metadata?: ConfigObject["metadata"] }) | undefined;

@@ -144,7 +144,8 @@ export function objectDefaults(o: ConfigObject): ConfigObject {
     if (values) for (const k of Object.keys(values)) values[k] = values[k]!.replace(/[\r\n]/g, "");
   }
   if (copy.kind === "Secret") {
-    copy.type ??= SECRET_TYPES.opaque;
+    // An empty type is Opaque too, as the API server defaults it.
+    if (!copy.type) copy.type = SECRET_TYPES.opaque;
     const s = copy as Secret & { stringData?: Record<string, string> };
     if (s.stringData) {
       s.data = { ...(s.data ?? {}) };
@@ -231,8 +232,7 @@ function validateSecret(o: Secret & { stringData?: Record<string, string> }, add
   let total = 0;
   for (const v of data.values()) total += v.length;
   if (total > MAX_DATA_BYTES) add("data", `Too long: must have at most ${MAX_DATA_BYTES} bytes`);
-  const type = o.type ?? SECRET_TYPES.opaque;
-  if (type === "") add("type", required());
+  const type = o.type || SECRET_TYPES.opaque;
   const needJson = (key: string) => {
     const v = data.get(key);
     if (v === undefined) return add(dataKey("data", key), required(), { at: "data" });

@@ -160,7 +160,7 @@ export function validateToleration(t: Toleration, path: string, add: Add): void 
   if (t.key) for (const e of isQualifiedName(t.key)) add(`${path}.key`, invalid(t.key, e));
   if (!t.key && t.operator !== "Exists") add(`${path}.operator`, invalid(t.operator ?? "", "operator must be Exists when `key` is empty, which means \"match all values and all keys\""));
   if (t.tolerationSeconds !== undefined && t.effect !== "NoExecute") add(`${path}.effect`, invalid(t.effect ?? "", "effect must be 'NoExecute' when `tolerationSeconds` is set"));
-  switch (t.operator ?? "Equal") {
+  switch (t.operator || "Equal") {
     case "Equal":
       if (t.value) for (const e of isLabelValue(t.value)) add(`${path}.operator`, invalid(t.value, e));
       break;

@@ -5,6 +5,7 @@
 // A body is read as a file would be (YAML or JSON, every check of `podd validate`).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { formatDiagnostic, loadManifests, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
+import { isDns1123Label } from "../../pod-specs/names.ts";
 import { PoddError } from "../base/errors.ts";
 import type { StoredObject } from "../daemon/objects.ts";
 import type { ApiBackend } from "./backend.ts";
@@ -37,6 +38,9 @@ function objectFromBody(text: string, kind: ConfigKind, namespace: string | unde
     if ((o.metadata.namespace ?? namespace) !== namespace) {
       throw new PoddError(`the namespace of the provided object (${o.metadata.namespace}) does not match the namespace sent on the request (${namespace})`, { code: "Invalid" });
     }
+    // The URL's namespace becomes the object's: checked as a manifest's would be.
+    const bad = isDns1123Label(namespace);
+    if (bad.length) throw new PoddError(`${kind} is invalid: metadata.namespace: Invalid value: ${JSON.stringify(namespace)}: ${bad.join("; ")}`, { code: "Invalid" });
     o.metadata.namespace = namespace;
   }
   if (name !== undefined && o.metadata.name !== name) {

@@ -1,6 +1,7 @@
 // /proc, parsed as text: pure parsers, and one-line readers with the /proc root as a parameter.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { PoddError } from "./errors.ts";
 
 export interface ProcStat {
   pid: number;
@@ -68,6 +69,6 @@ export function setOwnOOMScoreAdj(value: number, procRoot = "/proc"): void {
   try {
     writeFileSync(path, String(value));
   } catch (err) {
-    throw new Error(`write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw PoddError.syscall("write", path, (err as NodeJS.ErrnoException).code ?? "EIO");
   }
 }

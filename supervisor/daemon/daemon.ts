@@ -10,7 +10,6 @@ import { rfc3339 } from "../base/time.ts";
 import { canonical } from "../base/canonical.ts";
 import { existsSync, readdirSync, readFileSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
 import { writeFileAtomic } from "../base/atomic.ts";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "winston";
 import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
@@ -124,7 +123,7 @@ export class Daemon implements ApiBackend {
         pods: () => [...this.desired.values()],
         active: (p) => this.sup.get(podKeyOf(p))?.active === true,
         deletePod: (namespace, name) => this.delete(namespace, name),
-        objectsChanged: (namespace) => this.objectsChanged(namespace),
+        objectsChanged: (namespace, uses) => this.objectsChanged(namespace, uses),
       },
       (level, message) => log[level](message),
     );
@@ -132,7 +131,7 @@ export class Daemon implements ApiBackend {
     sup.namespaceLabels = (ns) => this.objects.get("Namespace", undefined, ns)?.metadata.labels ?? { "kubernetes.io/metadata.name": ns };
     // A pod that ends (or goes) may be what a claim or a namespace being deleted waits for.
     sup.events.on("podChanged", () => this.lifecycle.settle());
-    this.events = new EventLog(hostname());
+    this.events = new EventLog(sup.runtime.node.name);
     // An image a pod names, even one not started yet, is in use: image rm must not take it away.
     this.images = new ImagesFacade(sup.runtime.images, () => this.imageNamesInUse());
     sup.events.on("event", (e) => {
@@ -187,15 +186,18 @@ export class Daemon implements ApiBackend {
     }
     // A namespace deletion a crash interrupted goes on; a claim no pod holds any more goes.
     for (const ns of this.objects.list("Namespace")) {
-      if (ns.metadata.deletionTimestamp) void this.lifecycle.resumeNamespace(ns.metadata.name);
+      if (ns.metadata.deletionTimestamp) {
+        void this.lifecycle.resumeNamespace(ns.metadata.name).catch((err: unknown) => this.log.error(`namespace/${ns.metadata.name}: going on with its deletion: ${(err as Error).message}`));
+      }
     }
     this.lifecycle.settle();
+    void this.lifecycle.sweep().catch((err: unknown) => this.log.error(`remove what a claim's deletion left: ${(err as Error).message}`));
   }
 
-  /** What of the namespace's pods waits on an object is tried again; their object volumes are written again. */
-  private objectsChanged(namespace: string): void {
+  /** What of the pods that name a changed object waits on it is tried again; their object volumes are written again. */
+  private objectsChanged(namespace: string, uses: (pod: BoundPod) => boolean): void {
     for (const w of this.sup.list()) {
-      if (w.pod.metadata.namespace !== namespace || !w.active) continue;
+      if (w.pod.metadata.namespace !== namespace || !w.active || !uses(w.pod)) continue;
       try {
         const changed = this.sup.runtime.refreshVolumes(w.pod);
         if (changed.length) this.log.info(`pod/${podKeyOf(w.pod)}: volumes ${changed.join(", ")} updated`);

@@ -7,7 +7,7 @@ import { mustParseQuantity, OBJECT_KINDS, quantityValue, STORAGE_CLASSES, type C
 import { PoddError } from "../base/errors.ts";
 import { rfc3339, type Clock } from "../base/time.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
-import { deleteLocalPath, provisionLocalPath } from "../runtime/claims.ts";
+import { deleteLocalPath, provisionLocalPath, removeDeletedLocalPaths } from "../runtime/claims.ts";
 import { ObjectVolumeError, type PodObjects } from "../runtime/config-volumes.ts";
 import type { BoundPod } from "../runtime/runtime.ts";
 import { CLAIM_PROTECTION, PERMANENT_NAMESPACES, type ObjectOf, type ObjectRegistry, type StoredObject } from "./objects.ts";
@@ -19,12 +19,30 @@ export interface PodsView {
   /** whether the pod holds its volumes now: admitted, not ended, not gone */
   active(pod: BoundPod): boolean;
   deletePod(namespace: string, name: string): Promise<unknown>;
-  /** an object of the namespace changed: what of its pods waits on objects is tried again */
-  objectsChanged(namespace: string): void;
+  /** an object changed: the pods of its namespace that name it look again (what waits, their volumes) */
+  objectsChanged(namespace: string, uses: (pod: BoundPod) => boolean): void;
 }
 
 export function claimsOf(pod: BoundPod): string[] {
   return (pod.spec.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
+}
+
+/** Whether the pod names the object: in a volume, a projection, env or envFrom, or its pull secrets. */
+export function podNames(pod: BoundPod, kind: ConfigKind, name: string): boolean {
+  const spec = pod.spec;
+  if (kind === "PersistentVolumeClaim") return claimsOf(pod).includes(name);
+  const isMap = kind === "ConfigMap";
+  if (kind !== "ConfigMap" && kind !== "Secret") return false;
+  if (!isMap && (spec.imagePullSecrets ?? []).some((s) => s.name === name)) return true;
+  for (const v of spec.volumes ?? []) {
+    if (isMap ? v.configMap?.name === name : v.secret?.secretName === name) return true;
+    for (const src of v.projected?.sources ?? []) if ((isMap ? src.configMap?.name : src.secret?.name) === name) return true;
+  }
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    for (const e of c.env ?? []) if ((isMap ? e.valueFrom?.configMapKeyRef?.name : e.valueFrom?.secretKeyRef?.name) === name) return true;
+    for (const e of c.envFrom ?? []) if ((isMap ? e.configMapRef?.name : e.secretRef?.name) === name) return true;
+  }
+  return false;
 }
 
 export class ObjectLifecycle {
@@ -47,7 +65,11 @@ export class ObjectLifecycle {
   private useClaim(pod: PodRef, name: string): string {
     const claim = this.registry.get("PersistentVolumeClaim", pod.namespace, name);
     if (!claim) throw new ObjectVolumeError(`persistentvolumeclaim "${name}" not found`);
-    if (claim.metadata.deletionTimestamp) throw new ObjectVolumeError(`persistentvolumeclaim "${name}" is being deleted`);
+    // A pod that had the claim before its deletion keeps it (the protection finalizer holds the
+    // deletion for it), also across its containers' restarts; a pod made since may not use it.
+    if (claim.metadata.deletionTimestamp && !this.heldBefore(pod, claim.metadata.deletionTimestamp)) {
+      throw new ObjectVolumeError(`persistentvolumeclaim "${name}" is being deleted`);
+    }
     if (claim.spec.accessModes.includes("ReadWriteOncePod")) {
       const other = this.view.pods().find((p) => p.metadata.uid !== pod.uid && p.metadata.namespace === pod.namespace && this.view.active(p) && claimsOf(p).includes(name));
       if (other) throw new ObjectVolumeError(`persistentvolumeclaim "${name}" has access mode ReadWriteOncePod and is used by pod ${other.metadata.name}`);
@@ -65,10 +87,15 @@ export class ObjectLifecycle {
     return dir;
   }
 
+  private heldBefore(ref: PodRef, deletion: string): boolean {
+    const pod = this.view.pods().find((p) => p.metadata.uid === ref.uid);
+    return pod !== undefined && this.view.active(pod) && Date.parse(pod.metadata.creationTimestamp ?? "") <= Date.parse(deletion);
+  }
+
   /** An object was written or removed: the pods of its namespace look again at what they wait on. */
   changed(o: StoredObject): void {
     if (o.kind === "Namespace") return;
-    this.view.objectsChanged(o.metadata.namespace ?? "default");
+    this.view.objectsChanged(o.metadata.namespace ?? "default", (pod) => podNames(pod, o.kind, o.metadata.name));
   }
 
   /**
@@ -133,8 +160,15 @@ export class ObjectLifecycle {
         waiting = true;
         continue;
       }
-      this.reclaim(claim);
-      this.registry.remove(claim);
+      // A claim whose directory cannot be reclaimed (a file the kernel will not let go) stays
+      // deleted-but-present, and is tried again at the next pod change; no pod's work fails for it.
+      try {
+        this.reclaim(claim);
+        this.registry.remove(claim);
+      } catch (err) {
+        waiting = true;
+        this.log("error", `persistentvolumeclaim/${ns}/${claim.metadata.name}: remove its volume: ${(err as Error).message}`);
+      }
     }
     for (const ns of this.registry.list("Namespace")) {
       if (!ns.metadata.deletionTimestamp) continue;
@@ -152,8 +186,15 @@ export class ObjectLifecycle {
   private reclaim(claim: ObjectOf<"PersistentVolumeClaim">): void {
     const dir = this.layout.claimDir({ namespace: claim.metadata.namespace ?? "default", name: claim.metadata.name, uid: claim.metadata.uid });
     const policy = STORAGE_CLASSES[claim.spec.storageClassName ?? "local-path"]?.reclaimPolicy ?? "Delete";
-    if (policy === "Delete") deleteLocalPath(dir);
+    if (policy === "Delete") {
+      void deleteLocalPath(dir).catch((err: unknown) => this.log("error", `persistentvolumeclaim/${claim.metadata.namespace}/${claim.metadata.name}: remove the content of its volume: ${(err as Error).message}`));
+    }
     else if (claim.status.phase === "Bound") this.log("info", `persistentvolumeclaim/${claim.metadata.namespace}/${claim.metadata.name} deleted; its volume ${dir} is kept (reclaim policy Retain)`);
+  }
+
+  /** What an interrupted reclaim left of claims' volumes goes (at daemon start). */
+  sweep(): Promise<void> {
+    return removeDeletedLocalPaths(this.layout.claimsDir());
   }
 
   /** A pod is applied into its namespace: made on first use, refused while it is being deleted. */

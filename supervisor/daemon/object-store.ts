@@ -79,8 +79,12 @@ export class ObjectStore {
         files.push({ path: join(dir, f), ...(namespace === undefined ? {} : { namespace }), name: f.slice(0, -".json".length) });
       }
     };
-    if (OBJECT_KINDS[kind].namespaced) for (const ns of readdirSync(top).sort()) add(join(top, ns), ns);
-    else add(top);
+    if (OBJECT_KINDS[kind].namespaced) {
+      for (const ns of readdirSync(top, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (ns.isDirectory()) add(join(top, ns.name), ns.name);
+        else onError(join(top, ns.name), new PoddError("not a namespace's directory: left as it is", { code: "Internal" }));
+      }
+    } else add(top);
     const out: StoredObject[] = [];
     const t = this.transformerOf(kind);
     for (const f of files) {
@@ -93,12 +97,31 @@ export class ObjectStore {
           // Node quotes the text it could not parse: never a secret's.
           throw kind === "Secret" ? new PoddError("not valid JSON", { code: "Internal" }) : err;
         }
-        if (stale) this.put(o);
+        const wrong = shapeProblem(o, kind, f.namespace, f.name);
+        if (wrong) throw new PoddError(wrong, { code: "Internal" });
         out.push(o);
+        if (stale) {
+          try {
+            this.put(o);
+          } catch (err) {
+            // Read fine: it stays in use, and is written again at the next start.
+            onError(f.path, PoddError.wrap(`write stored ${kind} ${f.path} again with the current key`, err));
+          }
+        }
       } catch (err) {
         onError(f.path, PoddError.wrap(`read stored ${kind} ${f.path}`, err));
       }
     }
     return out;
   }
+}
+
+/** Why a parsed file is not the object its path names; undefined when it is. */
+function shapeProblem(o: unknown, kind: ConfigKind, namespace: string | undefined, name: string): string | undefined {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return "not an object";
+  const x = o as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  if (x.kind !== kind) return `holds kind ${JSON.stringify(x.kind)}, not ${kind}`;
+  if (typeof x.metadata !== "object" || x.metadata === null || x.metadata.name !== name) return `its metadata.name is not ${JSON.stringify(name)}, as its file name says`;
+  if (namespace !== undefined && x.metadata.namespace !== namespace) return `its metadata.namespace is not ${JSON.stringify(namespace)}, as its directory says`;
+  return undefined;
 }

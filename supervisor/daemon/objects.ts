@@ -68,6 +68,12 @@ function userFields(o: ConfigObject): string {
   const labels = { ...(metadata.labels ?? {}) };
   if (o.kind === "Namespace") delete labels[NAMESPACE_NAME_LABEL];
   if (o.kind === "Namespace") delete (rest as { spec?: unknown }).spec;
+  // A claim's volumeName is podd's, set when its first pod bound it.
+  if (o.kind === "PersistentVolumeClaim" && (rest as { spec?: { volumeName?: string } }).spec?.volumeName !== undefined) {
+    const spec = { ...(rest as { spec: Record<string, unknown> }).spec };
+    delete spec.volumeName;
+    (rest as { spec: unknown }).spec = spec;
+  }
   return canonical({ ...rest, labels, annotations: metadata.annotations ?? {} });
 }
 

@@ -125,13 +125,16 @@ export function admitScheduling(
 
   // Inter-pod affinity: the topology of each term is this node, if it has the key's label.
   const self = { namespace: pod.namespace, labels: pod.labels };
-  for (const term of spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
-    const inDomain = Object.hasOwn(node.labels, term.topologyKey);
-    const anyMatch = others.some((o) => termMatches(term, self, o, namespaceLabels));
-    // The scheduler's rule for the first pod of a group: with no matching pod anywhere, a pod
-    // that matches its own term may start (otherwise no such group could ever begin).
-    const firstOfGroup = !anyMatch && termMatches(term, self, self, namespaceLabels);
-    if (!inDomain || !(anyMatch || firstOfGroup)) return fail("InterPodAffinity", "node(s) didn't match pod affinity rules");
+  const affinity = spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  if (affinity.length > 0) {
+    const noAffinity = fail("InterPodAffinity", "node(s) didn't match pod affinity rules");
+    if (!affinity.every((term) => Object.hasOwn(node.labels, term.topologyKey))) return noAffinity;
+    const matched = affinity.map((term) => others.some((o) => termMatches(term, self, o, namespaceLabels)));
+    // The scheduler's rule for the first pod of a group: when no pod anywhere matches any of
+    // the terms, a pod that matches all of its own terms may start (else no such group could
+    // ever begin).
+    const firstOfGroup = !matched.some(Boolean) && affinity.every((term) => termMatches(term, self, self, namespaceLabels));
+    if (!matched.every(Boolean) && !firstOfGroup) return noAffinity;
   }
   for (const term of spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
     if (Object.hasOwn(node.labels, term.topologyKey) && others.some((o) => termMatches(term, self, o, namespaceLabels))) {

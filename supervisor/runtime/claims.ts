@@ -3,8 +3,9 @@
 // provisioner binds), kept when the pod goes, removed with the claim (reclaim policy Delete) or
 // left for the operator (Retain). A directory has no size of its own: the request is checked
 // against the filesystem it lives on, and not enforced beyond that, as with local-path.
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statfsSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { ObjectVolumeError } from "./config-volumes.ts";
 
 /** Makes the claim's directory if it is not there; the request must fit the filesystem. */
@@ -26,7 +27,24 @@ export function provisionLocalPath(dir: string, requestBytes: bigint, className:
   renameSync(fresh, dir);
 }
 
-/** Removes the claim's directory and everything in it (reclaim policy Delete). */
-export function deleteLocalPath(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+const DELETED = ".deleted";
+
+/**
+ * Removes the claim's directory and everything in it (reclaim policy Delete): at once from its
+ * place, by a rename, then its content in the background, so that a claim of a million files
+ * never holds up the daemon. What a crash left half removed goes with removeDeletedLocalPaths.
+ */
+export function deleteLocalPath(dir: string): Promise<void> {
+  if (!existsSync(dir)) return Promise.resolve();
+  const doomed = `${dir}${DELETED}`;
+  rmSync(doomed, { recursive: true, force: true });
+  renameSync(dir, doomed);
+  return rm(doomed, { recursive: true, force: true });
+}
+
+/** The claims' directories that a deletion left (the daemon stopped during one). */
+export function removeDeletedLocalPaths(claimsDir: string): Promise<void> {
+  if (!existsSync(claimsDir)) return Promise.resolve();
+  const left = readdirSync(claimsDir).filter((n) => n.endsWith(DELETED));
+  return Promise.all(left.map((n) => rm(join(claimsDir, n), { recursive: true, force: true }))).then(() => {});
 }

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import type { ConfigMapProjection, DownwardAPIVolumeFile, KeyToPath, Pod, Volume } from "../../pod-specs/types.ts";
 import { podFieldValue, resourceFieldValue } from "../../pod-specs/env.ts";
 import type { PodRef } from "../base/paths.ts";
+import { PoddError } from "../base/errors.ts";
 
 /** The objects a pod's volumes and env are made from, as the daemon's store has them now. */
 export interface PodObjects {
@@ -29,7 +30,11 @@ export const NO_OBJECTS: PodObjects = {
 };
 
 /** A volume whose object or key is missing: the kubelet's FailedMount, retried. */
-export class ObjectVolumeError extends Error {}
+export class ObjectVolumeError extends PoddError {
+  constructor(message: string) {
+    super(message, { code: "NotFound" });
+  }
+}
 
 export const DEFAULT_FILE_MODE = 0o644;
 
@@ -130,6 +135,11 @@ export function volumePayload(v: Volume, pod: Pod, objects: PodObjects, allocata
 
 const DATA = "..data";
 const DATA_TMP = "..data_tmp";
+
+/** Whether dir shows a payload: a volume written once (an empty payload included). */
+export function hasPayload(dir: string): boolean {
+  return isSymlink(join(dir, DATA));
+}
 
 /** The payload the volume shows now, read back through "..data"; undefined when it has none. */
 function currentPayload(dir: string): Payload | undefined {

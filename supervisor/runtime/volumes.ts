@@ -10,8 +10,8 @@ import { bytesOf } from "../../pod-specs/cgroup-conversions.ts";
 import type { FSGroupChangePolicy, Pod, Volume } from "../../pod-specs/types.ts";
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
-import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT, type Sys } from "../sys/index.ts";
-import { isMemoryBacked, isObjectVolume, NO_OBJECTS, ObjectVolumeError, volumePayload, writePayload, type PodObjects } from "./config-volumes.ts";
+import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, type Sys } from "../sys/index.ts";
+import { hasPayload, isMemoryBacked, isObjectVolume, NO_OBJECTS, ObjectVolumeError, volumePayload, writePayload, type PodObjects } from "./config-volumes.ts";
 
 /** A volume that cannot be set up: the kubelet's FailedMount. */
 export class MountError extends PoddError {
@@ -163,7 +163,9 @@ export class VolumeManager {
   private prepareOne(ref: PodRef, v: Volume, fsGroup: number | undefined, pod: Pod): string {
     if (isObjectVolume(v)) {
       const dir = this.objectVolumeDir(ref, v);
-      this.writeObjectVolume(ref, v, dir, fsGroup, pod);
+      // Set up once, as the kubelet mounts it once: a container that restarts finds the files
+      // as refresh() last wrote them, even when the object has gone since.
+      if (!hasPayload(dir)) this.writeObjectVolume(ref, v, dir, fsGroup, pod);
       return dir;
     }
     if (v.persistentVolumeClaim) {
@@ -222,7 +224,8 @@ export class VolumeManager {
     const dir = this.memoryDir(ref, v.name);
     if (existsSync(dir) && statSync(dir).dev !== statSync(dirname(dir)).dev) return dir; // mounted already
     mkdirSync(dir, { recursive: true, mode: 0o755 });
-    this.sys.mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+    // Not noexec: a projected script with defaultMode 0755 runs, as from the kubelet's tmpfs.
+    this.sys.mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
     return dir;
   }
 

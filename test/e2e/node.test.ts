@@ -34,7 +34,7 @@ const tolerateEdge = { tolerations: [{ key: "dedicated", operator: "Equal", valu
 describe("the node and scheduling", { skip, timeout: 180_000 }, () => {
   test("the node's labels and taints; each scheduling field fitting and not", () =>
     withCli(async (c) => {
-      const node = hostname();
+      const node = hostname().trim().toLowerCase();
       const list = await c.d.request("GET", "/api/v1/nodes");
       assert.equal(list.status, 200);
       const n = list.json.items[0];

@@ -76,6 +76,7 @@ spec:
       - {path: name, fieldRef: {fieldPath: metadata.name}}
   - name: all
     projected:
+      defaultMode: 0755
       sources:
       - configMap: {name: cfg, items: [{key: greeting, path: g}]}
       - secret: {name: creds}
@@ -119,6 +120,10 @@ describe("namespaces, config maps, secrets and claims", { skip, timeout: 180_000
       assert.equal(await exec(c, "shop", "app", "cat /etc/app/app.conf; echo; cat /etc/all/g; echo; cat /etc/all/password"), `mode=prod\nhello\n${SECRET}`);
       assert.equal(await exec(c, "shop", "app", "cat /etc/podinfo/labels; echo; cat /etc/podinfo/name"), 'tier="web"\napp');
       assert.equal(await exec(c, "shop", "app", "stat -L -c %a /etc/secret/password"), "400\n");
+      // A projected (tmpfs) volume is not noexec: its 0755 file runs (as a script without #!).
+      const ran = await c.run("exec", ["-n", "shop", "app", "--", "sh", "-c", "/etc/all/g"]);
+      assert.equal(ran.code, 127, ran.stderr);
+      assert.match(ran.stderr, /hello: not found/);
       // read-only, whatever the mount says
       const w = await c.run("exec", ["-n", "shop", "app", "--", "sh", "-c", "echo x > /etc/app/new"]);
       assert.notEqual(w.code, 0);
@@ -209,6 +214,13 @@ spec:
         assert.ok(terminating.json.metadata.deletionTimestamp);
         assert.deepEqual(terminating.json.metadata.finalizers, ["kubernetes.io/pvc-protection"]);
         assert.ok(existsSync(claimDir));
+        // The pod that held it before keeps it: its container restarts with the claim.
+        await exec(c, "default", "two", "kill $(pidof sleep)");
+        await waitFor("two restarted", async () => {
+          const st = containerStatus(await getPod(d2, "two"), "c");
+          return st?.restartCount === 1 && st.state.running !== undefined ? st : undefined;
+        });
+        assert.equal(await exec(c, "default", "two", "cat /data/log"), "one\ntwo\ntwo\n");
         assert.equal((await c.run("delete", ["pod", "two"])).code, 0);
         await waitFor("the claim gone", async () => (await c.d.request("GET", "/api/v1/namespaces/default/persistentvolumeclaims/keep")).status === 404 || undefined);
         assert.ok(!existsSync(claimDir), "reclaim policy Delete removes the directory");
@@ -256,6 +268,11 @@ spec:
       for (const r of ["configmaps", "secrets", "persistentvolumeclaims"]) {
         assert.deepEqual((await c.d.request("GET", `/api/v1/namespaces/shop/${r}`)).json.items, []);
       }
+      // The namespace of a URL is checked as a manifest's: no object, no namespace made of it.
+      const dotted = await c.d.request("POST", "/api/v1/namespaces/a.b/configmaps", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" }, data: {} });
+      assert.equal(dotted.status, 422, JSON.stringify(dotted.json));
+      assert.match(dotted.json.message, /metadata\.namespace: Invalid value: "a\.b"/);
+      assert.equal((await c.d.request("GET", "/api/v1/namespaces/a.b")).status, 404);
       assert.deepEqual(readdirSync(join(c.env.state, "objects", "secrets")).flatMap((ns) => readdirSync(join(c.env.state, "objects", "secrets", ns))), []);
     }));
 });

@@ -146,7 +146,7 @@ const checks: Record<string, (r: Ran) => void> = {
   },
   "podd events": (r) => assert.match(r.stdout, /Started\s+Pod\/web\s+Started container app/),
   "podd delete pod web": (r) => assert.equal(r.stdout, 'pod "web" deleted\n'),
-  "podd get nodes": (r) => assert.match(r.stdout, new RegExp(`^NAME\\s+STATUS\\s+ROLES\\s+AGE\\s+VERSION\\n${hostname()}\\s+Ready\\s+<none>\\s+\\S+\\s+v\\d`)),
+  "podd get nodes": (r) => assert.match(r.stdout, new RegExp(`^NAME\\s+STATUS\\s+ROLES\\s+AGE\\s+VERSION\\n${hostname().trim().toLowerCase()}\\s+Ready\\s+<none>\\s+\\S+\\s+v\\d`)),
   "podd create secret generic db-credentials --from-literal=user=app --from-literal=password='s3cr3t!'": (r) => assert.equal(r.stdout, "secret/db-credentials created\n"),
   "podd apply -f examples/notes.yaml --wait": (r) => assert.equal(r.stdout, "configmap/app-config created\npersistentvolumeclaim/notes created\npod/notes created\npod/notes ready\n"),
   "podd get pvc": (r) => assert.match(r.stdout, /^NAME\s+STATUS\s+VOLUME\s+CAPACITY\s+ACCESS MODES\s+STORAGECLASS\s+VOLUMEATTRIBUTESCLASS\s+AGE\nnotes\s+Bound\s+pvc-[0-9a-f-]+\s+100Mi\s+RWO\s+local-path\s+<unset>\s+\S+\n$/),

@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { ObjectStore } from "../../supervisor/daemon/object-store.ts";
 import { ObjectRegistry, type ObjectChange, type StoredObject } from "../../supervisor/daemon/objects.ts";
 import { parseEncryptionConfig } from "../../supervisor/daemon/encryption.ts";
-import type { ConfigObject } from "../../pod-specs/objects.ts";
+import type { ConfigKind, ConfigObject } from "../../pod-specs/objects.ts";
+import { podNames } from "../../supervisor/daemon/object-lifecycle.ts";
+import type { BoundPod } from "../../supervisor/runtime/runtime.ts";
 import { systemClock } from "../../supervisor/base/time.ts";
 
 function withDir(body: (dir: string) => void): void {
@@ -70,6 +72,24 @@ test("store: a broken file is reported with its path and left as it is; a broken
     assert.doesNotMatch(s.message, /hunter2/);
     assert.equal(readFileSync(secretFile, "utf8"), '{"data":{"password":"hunter2"', "left for the user to look at");
     assert.equal(again.get("ConfigMap", "default", "conf"), undefined);
+  }));
+
+test("store: a stray file, a file of null or of another object is reported; the daemon starts with the rest", () =>
+  withDir((dir) => {
+    const { reg } = registry(dir);
+    reg.load(() => {});
+    reg.apply(configMap({ a: "1" }));
+    writeFileSync(join(dir, "configmaps", "notes.txt"), "mine");
+    writeFileSync(join(dir, "configmaps", "default", "nothing.json"), "null\n");
+    writeFileSync(join(dir, "configmaps", "default", "other.json"), JSON.stringify({ kind: "ConfigMap", metadata: { name: "conf", namespace: "default" } }));
+    const errors: string[] = [];
+    const again = registry(dir).reg;
+    again.load((path, err) => errors.push(`${path.slice(dir.length)}: ${err.message}`));
+    assert.equal(errors.length, 3, errors.join("\n"));
+    assert.match(errors.join("\n"), /notes\.txt: not a namespace's directory/);
+    assert.match(errors.join("\n"), /nothing\.json: read stored ConfigMap .*: not an object/);
+    assert.match(errors.join("\n"), /other\.json: .*metadata\.name is not "other"/);
+    assert.equal(again.get("ConfigMap", "default", "conf")?.data?.a, "1");
   }));
 
 test("store: with a key, secrets are written encrypted; a plain one from before is encrypted at load", () =>
@@ -142,3 +162,31 @@ test("registry: namespaces carry their name label; nothing new goes into one bei
     reg.update({ ...ns, metadata: { ...ns.metadata, deletionTimestamp: "2026-12-01T10:00:00Z" } });
     assert.throws(() => reg.apply(configMap({ a: "1" }, { metadata: { name: "conf", namespace: "shop" } })), /unable to create new content in namespace shop because it is being terminated/);
   }));
+
+test("registry: a bound claim applied again as it was written is unchanged (its volumeName is podd's)", () =>
+  withDir((dir) => {
+    const { reg } = registry(dir);
+    reg.load(() => {});
+    const claim = { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } } as ConfigObject;
+    const made = reg.apply(claim).object as StoredObject & { kind: "PersistentVolumeClaim" };
+    reg.update({ ...made, spec: { ...made.spec, volumeName: `pvc-${made.metadata.uid}` }, status: { phase: "Bound" } });
+    assert.equal(reg.apply(claim).result, "unchanged");
+    assert.equal(reg.get("PersistentVolumeClaim", "default", "data")?.spec.volumeName, `pvc-${made.metadata.uid}`);
+  }));
+
+test("podNames: the pods a change of an object concerns, by every way a pod can name it", () => {
+  const pod = (spec: Record<string, unknown>) => ({ apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "default", uid: "u" }, spec: { containers: [{ name: "c", image: "i" }], ...spec } }) as unknown as BoundPod;
+  const c = (more: Record<string, unknown>) => ({ containers: [{ name: "c", image: "i", ...more }] });
+  const cases: [string, BoundPod, ConfigKind, boolean][] = [
+    ["configMap volume", pod({ volumes: [{ name: "v", configMap: { name: "cfg" } }] }), "ConfigMap", true],
+    ["secret volume", pod({ volumes: [{ name: "v", secret: { secretName: "cfg" } }] }), "Secret", true],
+    ["a secret volume is no config map", pod({ volumes: [{ name: "v", secret: { secretName: "cfg" } }] }), "ConfigMap", false],
+    ["projection", pod({ volumes: [{ name: "v", projected: { sources: [{ secret: { name: "cfg" } }] } }] }), "Secret", true],
+    ["env", pod(c({ env: [{ name: "X", valueFrom: { configMapKeyRef: { name: "cfg", key: "k" } } }] })), "ConfigMap", true],
+    ["envFrom", pod(c({ envFrom: [{ secretRef: { name: "cfg" } }] })), "Secret", true],
+    ["pull secret", pod({ imagePullSecrets: [{ name: "cfg" }] }), "Secret", true],
+    ["claim", pod({ volumes: [{ name: "v", persistentVolumeClaim: { claimName: "cfg" } }] }), "PersistentVolumeClaim", true],
+    ["another name", pod({ volumes: [{ name: "v", configMap: { name: "other" } }] }), "ConfigMap", false],
+  ];
+  for (const [what, p, kind, want] of cases) assert.equal(podNames(p, kind, "cfg"), want, what);
+});

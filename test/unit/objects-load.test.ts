@@ -45,4 +45,10 @@ test("a secret's value is never repeated in a message", () => {
   assert.match(shown, /stringData\.pin: expected a string \(value not shown: it is a secret's\)/);
   assert.match(shown, /data\[k\]: Invalid value: "<secret contents redacted>": must be base64-encoded/);
   assert.ok(!shown.includes("48151623"), shown);
+  // A value where the map should be is not quoted either.
+  const scalar = errors("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: hunter2\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: t}\ndata: hunter3\n").join("\n");
+  assert.match(scalar, /stringData: expected an object \(value not shown: it is a secret's\)/);
+  assert.ok(!/hunter[23]/.test(scalar), scalar);
+  // An empty type is Opaque, as the API server defaults it.
+  assert.deepEqual(errors("apiVersion: v1\nkind: Secret\nmetadata: {name: e}\ntype: ''\ndata: {k: eA==}\n"), []);
 });

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { containerEnv, expand, expandCommandAndArgs, loadManifests, mappingOf } from "../../pod-specs/index.ts";
+import { podFieldValue } from "../../pod-specs/env.ts";
+import type { Pod } from "../../pod-specs/types.ts";
 
 const vars = new Map([
   ["VAR_A", "A"],
@@ -130,4 +132,11 @@ test("containerEnv resolves in order; command and args see the whole env", () =>
   const { command, args } = expandCommandAndArgs(main, env, mappingOf(new Map([["IMAGE_VAR", "from-image"]])));
   assert.deepEqual(command, ["/bin/echo", "hello env in from-image", "later", "$(GREETING)"]);
   assert.deepEqual(args, ["from-image", "$(MISSING)"]);
+});
+
+test("podFieldValue: a label or annotation key is looked up among the pod's own, never the object's properties", () => {
+  const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", labels: { app: "web" } }, spec: { containers: [] } } as unknown as Pod;
+  assert.equal(podFieldValue(pod, "metadata.labels['app']"), "web");
+  assert.equal(podFieldValue(pod, "metadata.labels['constructor']"), undefined);
+  assert.equal(podFieldValue(pod, "metadata.annotations['toString']"), undefined);
 });

@@ -60,6 +60,13 @@ test("pod affinity and anti-affinity over the node's pods, both ways", () => {
   assert.equal(verdict(affinity(term({ app: "web" })), [web]), "admit");
   assert.match(verdict(affinity(term({ app: "cache" })), [web]), /^InterPodAffinity: .*didn't match pod affinity rules$/);
   assert.equal(verdict(affinity(term({ app: "cache" })), [], { app: "cache" }), "admit", "the first pod of its group matches its own term");
+  // The exception holds over all terms at once: one term matched by a running pod and another
+  // matched only by the pod itself is not the first of a group.
+  const both = { ...tolerate, affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term({ app: "web" }), term({ app: "cache" })] } } } as Partial<PodSpec>;
+  assert.match(verdict(both, [web], { app: "cache" }), /^InterPodAffinity/);
+  assert.match(verdict(both, [], { app: "cache" }), /^InterPodAffinity/, "no pod matches, and it matches only one of its own terms");
+  const selfBoth = { ...tolerate, affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term({ app: "cache" }), term({ tier: "a" })] } } } as Partial<PodSpec>;
+  assert.equal(verdict(selfBoth, [], { app: "cache", tier: "a" }), "admit", "no pod matches, and it matches all of its own terms");
   assert.match(verdict(affinity(term({ app: "web" }, { topologyKey: "topology.kubernetes.io/zone" })), [web]), /^InterPodAffinity/, "a key the node lacks: no domain");
   // Namespaces: the pod's own by default; listed; or by selector (over namespace labels).
   assert.match(verdict(affinity(term({ app: "db" })), [prodDb]), /^InterPodAffinity/);
@@ -112,6 +119,8 @@ test("the API server's checks of the scheduling fields, with their paths", () =>
   const pod = (spec: string, ns = "default") => `apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ${ns}}\nspec:\n  containers: [{name: c, image: i:1}]\n${spec}`;
   const errors = (spec: string, ns?: string) => loadManifests(pod(spec, ns), "p.yaml").errors.map((e) => formatDiagnostic(e).replace(/^p\.yaml:\d+:\d+: /, ""));
   assert.deepEqual(errors("  nodeSelector: {disk: ssd}\n  tolerations: [{key: a, operator: Exists, effect: NoSchedule}]\n"), []);
+  // An empty operator is Equal, as the API server reads it.
+  assert.deepEqual(errors("  tolerations: [{key: a, operator: '', value: b, effect: NoSchedule}]\n"), []);
   assert.deepEqual(errors("  tolerations: [{operator: Equal, value: x}]\n"), [
     'spec.tolerations[0].operator: Invalid value: "Equal": operator must be Exists when `key` is empty, which means "match all values and all keys"',
   ]);
