@@ -79,9 +79,10 @@ export async function waitMain(argv: string[], io: Io): Promise<number> {
     for (const name of names) {
       // Each pod gets the whole --timeout, as with kubectl.
       const deadline = Date.now() + timeoutMs;
-      // A pod that does not exist: kubectl's NotFound, except when waiting for it to go.
-      if (want.kind === "condition") await client.getPod(namespace, name);
-      const r = await waitOne(client, namespace, name, want, deadline);
+      // A pod that does not exist: kubectl's NotFound, except when waiting for it to go. One
+      // that meets the condition already is not watched: --timeout=0 checks once, as kubectl's.
+      const now = want.kind === "condition" ? conditionMet(await client.getPod(namespace, name), want) : false;
+      const r = now ? "met" : await waitOne(client, namespace, name, want, deadline);
       if (r === "met") io.stdout.write(`pod/${name} condition met\n`);
       else {
         io.stderr.write(r === "gone" ? `error: pod/${name} was deleted while waiting for its condition\n` : `error: timed out waiting for the condition on pods/${name}\n`);

@@ -2,8 +2,8 @@
 //   2026-11-22T04:45:19.123456789Z stdout F hello
 // One record per line; a line longer than the monitor's buffer is split into P (partial)
 // records ending with an F record. The monitor writes; this module reads and follows.
-import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
+import { closeSync, fstatSync, openSync, readdirSync, readSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 
 export interface CriRecord {
@@ -11,6 +11,30 @@ export interface CriRecord {
   stream: "stdout" | "stderr";
   partial: boolean;
   message: string;
+}
+
+/**
+ * The log files of a container's runs before the previous one: "N.log" and its rotations
+ * "N.log.K" for every N below run - 1. The kubelet keeps the logs of the running instance and
+ * of the last one that ended (`logs --previous`); older ones go with their dead containers. A
+ * container that crash-loops would otherwise fill the log root one run at a time.
+ */
+export function staleRunLogs(names: readonly string[], run: number): string[] {
+  return names.filter((n) => {
+    const m = /^(\d+)\.log(?:\.\d+)?$/.exec(n);
+    return m !== null && Number(m[1]) < run - 1;
+  });
+}
+
+/** Removes the stale run logs of a container's log directory (see staleRunLogs). */
+export function removeStaleRunLogs(dir: string, run: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // no directory yet: the first run
+  }
+  for (const n of staleRunLogs(names, run)) rmSync(join(dir, n), { force: true });
 }
 
 export function parseCriLine(line: string): CriRecord | undefined {

@@ -333,7 +333,9 @@ export function grpcProbe(host: string, port: number, service: string, timeoutMs
     });
     const chunks: Buffer[] = [];
     let headerStatus: string | undefined;
+    let answered = false;
     req.on("response", (headers) => {
+      answered = true;
       const s = headers["grpc-status"];
       if (s !== undefined) headerStatus = String(s);
     });
@@ -347,8 +349,15 @@ export function grpcProbe(host: string, port: number, service: string, timeoutMs
         finish({ ok: false, output: `rpc error: code = ${grpcCodeName(Number(headerStatus))} desc = ${msg}` });
       }
     });
+    // What grpc-go says of a stream that ends without an answer, or without its status.
+    const unanswered = () =>
+      finish({ ok: false, output: answered ? "rpc error: code = Internal desc = server closed the stream without sending trailers" : "rpc error: code = Unavailable desc = error reading from server: EOF" });
+    req.on("close", () => {
+      if (!answered || headerStatus === undefined) unanswered();
+    });
     req.on("end", () => {
-      if (headerStatus !== undefined && headerStatus !== "0") {
+      if (!answered || headerStatus === undefined) return unanswered();
+      if (headerStatus !== "0") {
         finish({ ok: false, output: `rpc error: code = ${grpcCodeName(Number(headerStatus))} desc = ` });
         return;
       }

@@ -31,6 +31,7 @@ import { readGroup, readPasswd } from "./passwd.ts";
 import { execIdentityArgs, execSecurity, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { SandboxError, SandboxManager, type Sandbox } from "./sandbox.ts";
+import { removeStaleRunLogs } from "./logs.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
 import type { Sys } from "../sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
@@ -513,7 +514,9 @@ export class Runtime {
     // put a second copy of the container beside it. Its monitor exits with its PID 1. A cgroup
     // made just now holds nothing.
     if (!fresh) await this.cgroups.kill(ref.uid, container.name);
-    // A fresh run: the previous run's records and writable layer go (its log stays).
+    // A fresh run: the previous run's records and writable layer go (its log stays, for
+    // logs --previous; the logs of older runs go).
+    removeStaleRunLogs(this.layout.containerLogDir(ref, container.name), restartCount);
     rmSync(runDir, { recursive: true, force: true });
     rmSync(layer, { recursive: true, force: true });
     mkdirSync(rootfsMountPoint, { recursive: true, mode: 0o700 });

@@ -81,6 +81,9 @@ describe("probes", { skip, timeout: 300_000 }, () => {
     const waitFor_ = (args: string[]) => podd(["wait", ...args, "--socket", d.socket]);
     assert.deepEqual(pick(await waitFor_(["--for=condition=Ready", "pod/ready-http", "--timeout", "20s"])), [0, "pod/ready-http condition met\n", ""]);
     assert.deepEqual(pick(await waitFor_(["--for=condition=Ready=false", "pod/ready-http", "--timeout", "1s"])), [1, "", "error: timed out waiting for the condition on pods/ready-http\n"]);
+    // --timeout=0 checks once, as kubectl's.
+    assert.deepEqual(pick(await waitFor_(["--for=condition=Ready", "pod/ready-http", "--timeout=0"])), [0, "pod/ready-http condition met\n", ""]);
+    assert.deepEqual(pick(await waitFor_(["--for=condition=Ready=false", "pod/ready-http", "--timeout=0"])), [1, "", "error: timed out waiting for the condition on pods/ready-http\n"]);
     setMode("ready-http", "fail");
     assert.deepEqual(pick(await waitFor_(["--for=condition=Ready=false", "pod/ready-http", "--timeout", "20s"])), [0, "pod/ready-http condition met\n", ""]);
     setMode("ready-http", "ok");

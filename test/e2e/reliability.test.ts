@@ -94,6 +94,23 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       }
     }));
 
+  test("a crash-looping container keeps the logs of its current and previous runs only", () =>
+    withDaemonEnv(async (env, daemons) => {
+      const d = (daemons.current = await startDaemon(env, ["--backoff-initial", "50ms", "--backoff-max", "100ms"]));
+      const crash = { containers: [{ name: "c", image: "host", command: ["sh", "-c", "echo run; exit 1"] }], restartPolicy: "Always" };
+      assert.equal((await putPod(d, podManifest("looping", crash))).status, 201);
+      const n = await waitFor("five restarts", async () => {
+        const st = containerStatus(await getPod(d, "looping"), "c");
+        return st?.restartCount >= 5 ? (st.restartCount as number) : undefined;
+      });
+      const dir = join(env.log, "pods", readdirSync(join(env.log, "pods"))[0]!, "c");
+      const runs = readdirSync(dir).map((f) => Number(f.split(".")[0]));
+      assert.ok(runs.length > 0 && runs.every((r) => r >= n - 1), `only the last runs' logs are kept at restart ${n}: ${readdirSync(dir).join(" ")}`);
+      assert.ok(runs.length <= 3, readdirSync(dir).join(" "));
+      const previous = await podd(["logs", "looping", "-p", "--socket", d.socket]);
+      assert.equal(previous.stdout, "run\n", previous.stderr);
+    }));
+
   test("alias and nesting bombs through the API are refused by what is wrong with them, and /healthz answers meanwhile", () =>
     withDaemonEnv(async (env, daemons) => {
       const d = (daemons.current = await startDaemon(env));

@@ -4,11 +4,11 @@
 // interrupted write left cleaned up.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectVolumeError, volumePayload, writePayload, type PodObjects } from "../../supervisor/runtime/config-volumes.ts";
 import type { Pod, Volume } from "../../pod-specs/types.ts";
+import { withTempDir } from "../lib/temp-dir.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const objects: PodObjects = {
@@ -52,14 +52,7 @@ test("payload: a projected volume combines its sources under one defaultMode; do
   );
 });
 
-function withDir(body: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "podd-cfgvol-"));
-  try {
-    body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (body: (dir: string) => void): void => withTempDir("cfgvol", body);
 
 const payload = (entries: Record<string, string>, mode = 0o644) => new Map(Object.entries(entries).map(([p, t]) => [p, { data: Buffer.from(t), mode }]));
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { findTail, readLines, type CriRecord } from "../../supervisor/runtime/logs.ts";
+import { findTail, readLines, staleRunLogs, type CriRecord } from "../../supervisor/runtime/logs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-log-read-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,4 +71,11 @@ test("lines longer than a read chunk, and a many-chunk file, are read whole both
   const tail = await read(paths, 3);
   assert.deepEqual(tail.lines, ["stdout:line 19999", "stdout:line 20000", `stdout:${"é".repeat(40_000)}`]);
   assert.deepEqual((await read(paths, 20_002)).lines[0], `stdout:${big}`);
+});
+
+test("staleRunLogs: the runs before the previous one, with their rotations; nothing else in the directory", () => {
+  const names = ["0.log", "0.log.1", "1.log", "2.log", "2.log.1", "3.log", "notes.txt", "3.logx", ".3.log.tmp"];
+  assert.deepEqual(staleRunLogs(names, 3), ["0.log", "0.log.1", "1.log"]);
+  assert.deepEqual(staleRunLogs(names, 1), [], "run 1 keeps run 0, the previous");
+  assert.deepEqual(staleRunLogs(names, 0), []);
 });

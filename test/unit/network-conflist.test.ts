@@ -4,8 +4,7 @@
 // own empty directory, never into a user's.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PoddError } from "../../supervisor/base/errors.ts";
 import {
@@ -18,17 +17,10 @@ import {
   loadConfList,
   parseConfList,
 } from "../../supervisor/runtime/network/conflist.ts";
+import { withTempDir } from "../lib/temp-dir.ts";
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
-function withTempDir(body: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "podd-conflist-"));
-  try {
-    body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** The error parseConfList throws for bytes, which must be a PoddError naming the source. */
 function refusal(bytes: Buffer, source = "/etc/cni/net.d/10-x.conflist"): PoddError {
@@ -123,7 +115,7 @@ test("a file over 1 MiB is refused before it is parsed; one just under is read",
 });
 
 test("confFiles: .conf, .conflist and .json by name; hidden files and other extensions left out; a missing directory has none", () => {
-  withTempDir((dir) => {
+  withTempDir("conflist", (dir) => {
     for (const n of ["20-b.conf", "10-a.conflist", "30-c.json", ".05-hidden.conflist", "README", "15-x.conflist.bak", "16-y.yaml", "05-z.CONF", "99-last.conflist"]) writeFileSync(join(dir, n), "{}");
     assert.deepEqual(confFiles(dir), ["10-a.conflist", "20-b.conf", "30-c.json", "99-last.conflist"].map((n) => join(dir, n)));
     assert.deepEqual(confFiles(join(dir, "absent")), []);
@@ -133,7 +125,7 @@ test("confFiles: .conf, .conflist and .json by name; hidden files and other exte
 });
 
 test("firstConfList: the first file by name, even when a later one would parse; none in an empty directory", () => {
-  withTempDir((dir) => {
+  withTempDir("conflist", (dir) => {
     assert.equal(firstConfList(dir), undefined);
     writeFileSync(join(dir, "20-good.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "good", plugins: [{ type: "bridge" }] }));
     assert.equal(firstConfList(dir)?.name, "good");
@@ -150,7 +142,7 @@ test("firstConfList: the first file by name, even when a later one would parse; 
 const defaults = (leaseDir: string) => ({ bridge: "podd9", subnet: "10.123.0.0/16", leaseDir });
 
 test("podd's own empty directory gets the default network written, and the written file is the list returned", () => {
-  withTempDir((dir) => {
+  withTempDir("conflist", (dir) => {
     const own = join(dir, "etc", "cni", "net.d");
     const leases = join(dir, "state", "cni", "networks");
     const list = loadConfList(own, true, defaults(leases));
@@ -182,7 +174,7 @@ test("podd's own empty directory gets the default network written, and the writt
 });
 
 test("a user's empty directory is an error that says what to do, and nothing is written there", () => {
-  withTempDir((dir) => {
+  withTempDir("conflist", (dir) => {
     const user = join(dir, "net.d");
     mkdirSync(user);
     writeFileSync(join(user, "notes.txt"), "not a list");
@@ -202,7 +194,7 @@ test("a user's empty directory is an error that says what to do, and nothing is 
 });
 
 test("in podd's own directory an existing list wins over the default, which is then not written", () => {
-  withTempDir((dir) => {
+  withTempDir("conflist", (dir) => {
     writeFileSync(join(dir, "50-mine.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "mine", type: "ptp" }));
     const list = loadConfList(dir, true, defaults(join(dir, "leases")));
     assert.equal(list.name, "mine");

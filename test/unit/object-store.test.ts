@@ -4,8 +4,7 @@
 // (create/unchanged/configured, immutability, a Secret's type, namespaces made on first use).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectStore } from "../../supervisor/daemon/object-store.ts";
 import { ObjectRegistry, type ObjectChange, type StoredObject } from "../../supervisor/daemon/objects.ts";
@@ -14,15 +13,9 @@ import type { ConfigKind, ConfigObject } from "../../pod-specs/objects.ts";
 import { podNames } from "../../supervisor/daemon/object-lifecycle.ts";
 import type { BoundPod } from "../../supervisor/runtime/runtime.ts";
 import { systemClock } from "../../supervisor/base/time.ts";
+import { withTempDir } from "../lib/temp-dir.ts";
 
-function withDir(body: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "podd-objects-"));
-  try {
-    body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (body: (dir: string) => void): void => withTempDir("objects", body);
 
 const clock = { ...systemClock, now: () => Date.parse("2026-12-01T10:00:00Z") };
 const b64 = (s: string) => Buffer.from(s).toString("base64");

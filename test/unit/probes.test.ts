@@ -233,6 +233,10 @@ test("gRPC probes: SERVING succeeds, NOT_SERVING and a hang fail in the kubelet'
     assert.deepEqual(await grpcProbe("127.0.0.1", base + 1, "svc", 1000), { ok: false, output: 'service unhealthy (responded with "NOT_SERVING")' });
     writeFileSync(mode, "hang");
     assert.deepEqual(await grpcProbe("127.0.0.1", base + 1, "", 300), { ok: false, output: "timeout: health rpc did not complete within 0.3s" });
+    writeFileSync(mode, "close");
+    const closed = await grpcProbe("127.0.0.1", base + 1, "", 1000);
+    assert.equal(closed.ok, false);
+    assert.match(closed.output, /^rpc error: code = Unavailable desc = /);
   } finally {
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
