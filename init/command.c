@@ -89,8 +89,6 @@ static int describe_exec_error(int err, const char *file, char *out, size_t cap)
 	return EXIT_CANNOT_EXEC;
 }
 
-/* Runs in the forked child; never returns. Every failure goes through the
- * channel and ends the child with the code its kind of failure calls for. */
 /* The kernel's bias for choosing this process when memory runs out, -1000 (never) to 1000 (first). */
 static void write_oom_score_adj(int chan, int value)
 {
@@ -103,6 +101,8 @@ static void write_oom_score_adj(int chan, int value)
 	close(fd);
 }
 
+/* Runs in the forked child; never returns. Every failure goes through the
+ * channel and ends the child with the code its kind of failure calls for. */
 void exec_command(const struct command *c)
 {
 	if (c->grouping == OWN_SESSION) {

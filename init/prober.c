@@ -32,6 +32,7 @@
 #define HEAD_MAX (16 * 1024)
 #define BODY_MAX (10 * 1024)
 #define REQUEST_MAX (256 * 1024)
+#define HEADER_MAX 128
 
 enum kind { EXEC, TCP, HTTP };
 
@@ -53,6 +54,8 @@ struct op {
 
 static struct op ops[MAX_OPS];
 static int epfd;
+/* The requests as they come in on stdin. */
+static char input[REQUEST_MAX + HEADER_MAX];
 
 static long long now_ms(void)
 {
@@ -189,9 +192,29 @@ static void read_output(struct op *o)
 	}
 }
 
+/* In a forked exec child: nothing of the other checks (their requests, their
+ * answers so far) is carried into a container; argv (in the payload) stays. */
+static void forget_other_checks(const char *payload, size_t len)
+{
+	for (size_t i = 0; i < MAX_OPS; i++) {
+		if (ops[i].buf)
+			memset(ops[i].buf, 0, ops[i].cap);
+		if (ops[i].request)
+			memset(ops[i].request, 0, ops[i].request_len);
+	}
+	memset(input, 0, (size_t)(payload - input));
+	memset((char *)payload + len, 0, sizeof input - (size_t)(payload + len - input));
+}
+
 static void start_exec(struct op *o, char *payload, size_t len)
 {
-	/* The arguments of `podd-init exec`, behind its role name. */
+	/* The arguments of `podd-init exec`, behind its role name, each ended by NUL. */
+	if (len == 0 || payload[len - 1] != '\0') {
+		static const char why[] = "exec arguments must each end with NUL";
+		answer(o->id, "error:EINVAL", why, sizeof why - 1);
+		release(o);
+		return;
+	}
 	size_t argc = 1;
 	for (size_t i = 0; i < len; i++)
 		argc += payload[i] == '\0';
@@ -213,6 +236,11 @@ static void start_exec(struct op *o, char *payload, size_t len)
 		/* As if the daemon had spawned `podd-init exec`: default signals,
 		 * stdin from /dev/null, stdout and stderr into the pipe. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		/* Its own process group, which the command stays in: the kill at the
+		 * time limit reaches a command that changed its uid too (setuid
+		 * clears the parent-death signal). */
+		setpgid(0, 0);
+		forget_other_checks(payload, len);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -220,7 +248,8 @@ static void start_exec(struct op *o, char *payload, size_t len)
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0 || dup2(out[1], STDERR_FILENO) < 0)
 			_exit(EXIT_EXEC_FAILED);
-		close_fd_range(3, ~0U, 0);
+		if (close_fd_range(3, ~0U, 0) < 0)
+			close_fds_by_loop(-1);
 		optind = 0;   /* getopt starts afresh in exec_main */
 		exit(exec_main((int)argc, argv));
 	}
@@ -310,27 +339,62 @@ static void start_socket(struct op *o, char *payload, size_t len)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, o->fd, &ev);
 }
 
-/* Whether the response in buf is complete enough to judge: the headers, and
- * the body up to its Content-Length, the end of its chunks or BODY_MAX. A
- * response without either is read to the end of the connection (the request
- * said Connection: close). */
+/* The end of the header block that starts at from (just past its empty
+ * line, which may be CRLF or a bare LF, as Go's reader takes both); 0 when
+ * it has not all come yet. */
+static size_t head_end(const char *buf, size_t len, size_t from)
+{
+	for (size_t i = from; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (i + 1 < len && buf[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* The status code of the response whose status line starts at from; 0 if it is none. */
+static int status_at(const char *buf, size_t len, size_t from)
+{
+	if (len - from < 12 || memcmp(buf + from, "HTTP/", 5) != 0)
+		return 0;
+	const char *sp = memchr(buf + from, ' ', len - from < 16 ? len - from : 16);
+	if (!sp || !isdigit((unsigned char)sp[1]) || !isdigit((unsigned char)sp[2]) || !isdigit((unsigned char)sp[3]))
+		return 0;
+	return (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+}
+
+/* Whether the response in buf is complete enough to judge: past any interim
+ * 1xx responses (101 excepted), as Go's client skips them, the final one's
+ * headers, and its body up to its Content-Length, the end of its chunks or
+ * BODY_MAX. A response without either is read to the end of the connection
+ * (the request said Connection: close). */
 static bool response_complete(const struct op *o)
 {
-	const char *end = memmem(o->buf, o->len, "\r\n\r\n", 4);
-	if (!end)
-		return o->len >= HEAD_MAX;
-	size_t head = (size_t)(end - o->buf) + 4;
-	size_t body = o->len - head;
+	size_t from = 0, end;
+	for (;;) {
+		end = head_end(o->buf, o->len, from);
+		if (!end)
+			return o->len - from >= HEAD_MAX;
+		int status = status_at(o->buf, o->len, from);
+		if (status < 100 || status >= 200 || status == 101)
+			break;
+		from = end;
+	}
+	size_t body = o->len - end;
 	if (body >= BODY_MAX)
 		return true;
-	for (const char *line = o->buf; line < end;) {
-		const char *eol = memmem(line, (size_t)(end - line) + 2, "\r\n", 2);
-		size_t n = (size_t)(eol - line);
-		if (n > 15 && strncasecmp(line, "content-length:", 15) == 0)
-			return body >= strtoull(line + 15, NULL, 10);
-		if (n > 18 && strncasecmp(line, "transfer-encoding:", 18) == 0 && memmem(line, n, "chunked", 7))
-			return body >= 5 && memcmp(o->buf + o->len - 5, "0\r\n\r\n", 5) == 0;
-		line = eol + 2;
+	for (size_t line = from; line < end;) {
+		const char *nl = memchr(o->buf + line, '\n', end - line);
+		size_t n = (size_t)(nl - (o->buf + line));
+		const char *l = o->buf + line;
+		if (n > 15 && strncasecmp(l, "content-length:", 15) == 0)
+			return body >= strtoull(l + 15, NULL, 10);
+		if (n > 18 && strncasecmp(l, "transfer-encoding:", 18) == 0 && memmem(l, n, "chunked", 7))
+			return body >= 5 && (memcmp(o->buf + o->len - 5, "0\r\n\r\n", 5) == 0 || memcmp(o->buf + o->len - 3, "0\n\n", 3) == 0);
+		line += n + 1;
 	}
 	return false;
 }
@@ -408,17 +472,9 @@ static struct op *free_op(void)
 	return NULL;
 }
 
-/* One request from the header line and its payload. */
-static void start(char *line, char *payload, size_t len)
+/* One request, its header line parsed. */
+static void start(const char *id, const char *kind, unsigned long long timeout, char *payload, size_t len)
 {
-	char id[32], kind[8];
-	unsigned long long timeout;
-	size_t n;
-	if (sscanf(line, "%31s %7s %llu %zu", id, kind, &timeout, &n) != 4) {
-		static const char why[] = "want ID KIND TIMEOUT_MS LEN";
-		answer("-", "error:EINVAL", why, sizeof why - 1);
-		return;
-	}
 	struct op *o = free_op();
 	if (!o) {
 		static const char why[] = "too many probes at once";
@@ -431,7 +487,7 @@ static void start(char *line, char *payload, size_t len)
 	o->used = true;
 	o->fd = -1;
 	snprintf(o->id, sizeof o->id, "%s", id);
-	o->deadline = now_ms() + (long long)timeout;
+	o->deadline = now_ms() + (long long)(timeout > 86400000ULL ? 86400000ULL : timeout);
 	if (strcmp(kind, "exec") == 0) {
 		o->kind = EXEC;
 		start_exec(o, payload, len);
@@ -443,6 +499,73 @@ static void start(char *line, char *payload, size_t len)
 		answer(id, "error:EINVAL", why, sizeof why - 1);
 		release(o);
 	}
+}
+
+/* "ID KIND TIMEOUT_MS LEN": four fields, numbers in decimal. */
+static bool parse_header(char *line, char id[32], char kind[8], unsigned long long *timeout, size_t *len)
+{
+	char *save, *f[5];
+	int n = 0;
+	for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
+		f[n++] = t;
+	if (n != 4 || strlen(f[0]) >= 32 || strlen(f[1]) >= 8)
+		return false;
+	char *end;
+	errno = 0;
+	*timeout = strtoull(f[2], &end, 10);
+	if (errno || *end || f[2][0] == '-')
+		return false;
+	unsigned long long l = strtoull(f[3], &end, 10);
+	if (errno || *end || f[3][0] == '-')
+		return false;
+	snprintf(id, 32, "%s", f[0]);
+	snprintf(kind, 8, "%s", f[1]);
+	*len = (size_t)l;
+	return true;
+}
+
+/* Starts every whole request in buf (have bytes), drops what a refused one's
+ * payload still owes (*skip); returns the bytes left, moved to the front. */
+static size_t take_requests(char *buf, size_t have, size_t *skip)
+{
+	size_t at = 0;
+	for (;;) {
+		if (*skip) {
+			size_t drop = *skip < have - at ? *skip : have - at;
+			at += drop;
+			*skip -= drop;
+			if (*skip)
+				break;
+		}
+		char *nl = memchr(buf + at, '\n', have - at);
+		if (!nl) {
+			if (have - at >= HEADER_MAX)
+				die(EXIT_EXEC_FAILED, "a request line of more than %d bytes", HEADER_MAX);
+			break;
+		}
+		*nl = '\0';
+		size_t head = (size_t)(nl - (buf + at)) + 1;
+		char id[32], kind[8];
+		unsigned long long timeout;
+		size_t len;
+		if (!parse_header(buf + at, id, kind, &timeout, &len))
+			die(EXIT_EXEC_FAILED, "a request line that is not \"ID KIND TIMEOUT_MS LEN\"");
+		if (len > REQUEST_MAX) {
+			static const char why[] = "the request is larger than the prober takes";
+			answer(id, "error:EINVAL", why, sizeof why - 1);
+			at += head;
+			*skip = len;
+			continue;
+		}
+		if (have - at < head + len) {
+			*nl = '\n';
+			break;
+		}
+		start(id, kind, timeout, buf + at + head, len);
+		at += head + len;
+	}
+	memmove(buf, buf + at, have - at);
+	return have - at;
 }
 
 /* Reaps every ended exec; one whose output is still open is answered at
@@ -476,7 +599,7 @@ static void expire(long long now)
 		if (!o->used || o->deadline > now)
 			continue;
 		if (o->kind == EXEC && o->pid > 0)
-			kill(o->pid, SIGKILL);   /* reaped later; its command dies with it */
+			kill(-o->pid, SIGKILL);   /* its group: it and its command; reaped later */
 		answer(o->id, "timeout", "", 0);
 		release(o);
 	}
@@ -500,8 +623,11 @@ int prober_main(int argc, char **argv)
 	if (argc != 1)
 		usage_error("prober takes no arguments");
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() == 1)
-		return 0;   /* the daemon is gone already */
+	/* It holds every pod's requests and answers; an exec child, which takes a
+	 * container's identity before its execve, must not be readable through
+	 * /proc/PID/mem by that container's root. execve makes the command
+	 * dumpable again as usual. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (size_t i = 0; i < MAX_OPS; i++)
 		ops[i].fd = -1;
 	sigset_t chld;
@@ -519,8 +645,8 @@ int prober_main(int argc, char **argv)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, STDIN_FILENO, &in);
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &sig);
 
-	static char req[REQUEST_MAX + 128];
 	size_t have = 0;
+	size_t skip = 0;   /* bytes of a refused payload still to drop */
 	bool input_open = true;
 	while (input_open) {
 		struct epoll_event evs[64];
@@ -535,37 +661,14 @@ int prober_main(int argc, char **argv)
 				}
 				reap();
 			} else if (c == INPUT) {
-				ssize_t r = NO_EINTR(read(STDIN_FILENO, req + have, sizeof req - have));
+				ssize_t r = NO_EINTR(read(STDIN_FILENO, input + have, sizeof input - have));
 				if (r == 0 || (r < 0 && errno != EAGAIN)) {
 					input_open = false;
 					break;
 				}
 				if (r > 0)
 					have += (size_t)r;
-				/* Every whole request in the buffer. */
-				for (;;) {
-					char *nl = memchr(req, '\n', have);
-					if (!nl) {
-						if (have == sizeof req)
-							die(EXIT_EXEC_FAILED, "a request line without its end");
-						break;
-					}
-					*nl = '\0';
-					size_t len = 0;
-					const char *last = strrchr(req, ' ');
-					if (last)
-						len = strtoull(last + 1, NULL, 10);
-					if (len > REQUEST_MAX)
-						die(EXIT_EXEC_FAILED, "a request of %zu bytes (at most %d)", len, REQUEST_MAX);
-					size_t head = (size_t)(nl - req) + 1;
-					if (have < head + len) {
-						*nl = '\n';
-						break;
-					}
-					start(req, req + head, len);
-					memmove(req, req + head + len, have - head - len);
-					have -= head + len;
-				}
+				have = take_requests(input, have, &skip);
 			} else {
 				struct op *o = &ops[c & 0xffffffffu];
 				if (!o->used || o->gen != (unsigned)(c >> 32))
@@ -580,6 +683,6 @@ int prober_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < MAX_OPS; i++)
 		if (ops[i].used && ops[i].kind == EXEC && ops[i].pid > 0)
-			kill(ops[i].pid, SIGKILL);
+			kill(-ops[i].pid, SIGKILL);
 	return 0;
 }

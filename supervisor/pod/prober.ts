@@ -10,6 +10,8 @@ export interface ProbeRun {
   ok: boolean;
   output: string;
   warning?: string;
+  /** podd could not run the probe: the run counts for nothing, as the kubelet throws it away */
+  error?: true;
 }
 
 export interface ProberEvents {
@@ -102,9 +104,13 @@ export class ContainerProber {
     try {
       r = await this.runOne(kind, probe, t.timeoutMs);
     } catch (err) {
-      r = { ok: false, output: (err as Error).message };
+      r = { ok: false, output: (err as Error).message, error: true };
     }
     if (this.stopped || this.halted.has(kind)) return;
+    if (r.error) {
+      this.arm(kind, t.periodMs);
+      return;
+    }
     if (!r.ok) this.on.failed(kind, r.output);
     else if (r.warning) this.on.warned(kind, r.warning);
     const { standing, changed } = record(this.standing.get(kind)!, r.ok, t);

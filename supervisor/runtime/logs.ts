@@ -31,8 +31,9 @@ export function removeStaleRunLogs(dir: string, run: number): void {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return; // no directory yet: the first run
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return; // no directory yet: the first run
+    throw err;
   }
   for (const n of staleRunLogs(names, run)) rmSync(join(dir, n), { force: true });
 }

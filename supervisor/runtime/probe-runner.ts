@@ -37,7 +37,16 @@ export interface ProbeTransport {
 interface Pending {
   resolve(a: CheckAnswer): void;
   reject(err: Error): void;
+  /** the prober it was sent to: only that one's end fails it */
+  child: ChildProcess;
+  /** wall-clock ms past which the prober owes the answer (its own time limit, and a margin) */
+  overdue: number;
 }
+
+/** What the prober takes at most of one request (REQUEST_MAX in init/prober.c). */
+export const MAX_CHECK_BYTES = 256 * 1024;
+/** Past a check's own time limit, how long the prober may take to say so before the check is given up. */
+const ANSWER_MARGIN_MS = 5000;
 
 const NO_BYTES = Buffer.alloc(0);
 
@@ -48,8 +57,7 @@ export class ProbeRunner implements ProbeTransport {
   private child: ChildProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private input: Buffer = Buffer.alloc(0);
-  private stderr = "";
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly initPath: string) {}
 
@@ -67,15 +75,21 @@ export class ProbeRunner implements ProbeTransport {
     const child = this.child;
     this.child = undefined;
     if (child?.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    this.failAll(new Error("the prober was stopped"));
+    if (child) this.failAll(child, new Error("the prober was stopped"));
   }
 
   send(check: EncodedCheck, timeoutMs: number): Promise<CheckAnswer> {
+    if (check.payload.length > MAX_CHECK_BYTES) {
+      return Promise.resolve({ result: "error:E2BIG", bytes: Buffer.from(`the check is ${check.payload.length} bytes, more than the ${MAX_CHECK_BYTES} the prober takes`) });
+    }
     const child = this.child ?? this.start();
     const id = this.nextId++;
     return new Promise<CheckAnswer>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) this.hold(child, true);
+      this.pending.set(id, { resolve, reject, child, overdue: Date.now() + timeoutMs + ANSWER_MARGIN_MS });
+      if (this.pending.size === 1) {
+        this.hold(child, true);
+        this.sweeper ??= setInterval(() => this.sweep(), 1000);
+      }
       // One buffer, one write: a probe a second each for hundreds of containers adds up.
       const head = `${id} ${check.kind} ${Math.max(1, Math.ceil(timeoutMs))} ${check.payload.length}\n`;
       const message = Buffer.allocUnsafe(head.length + check.payload.length);
@@ -88,20 +102,27 @@ export class ProbeRunner implements ProbeTransport {
   private start(): ChildProcess {
     const child = spawn(this.initPath, ["prober"], { stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
-    this.input = Buffer.alloc(0);
-    this.stderr = "";
-    child.stdout!.on("data", (d: Buffer) => this.read(d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-STDERR_KEPT)));
-    // A write after the prober died is reported by its exit, below.
+    // What this prober said: its answers (only its own: a prober that ended may still be
+    // heard from after its exit) and its complaints.
+    let input: Buffer = NO_BYTES;
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      input = this.read(child, input.length ? Buffer.concat([input, d]) : d);
+    });
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-STDERR_KEPT)));
+    // A write after the prober died is reported by its end, below.
     child.stdin!.on("error", () => {});
-    const ended = (why: string) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      const said = this.stderr.trim();
-      this.failAll(new Error(`the prober ${why}${said ? `: ${said}` : ""}`));
+    let ended = false;
+    const end = (why: string) => {
+      if (ended) return;
+      ended = true;
+      if (this.child === child) this.child = undefined;
+      const said = stderr.trim();
+      this.failAll(child, new Error(`the prober ${why}${said ? `: ${said}` : ""}`));
     };
-    child.on("error", (err) => ended(`could not run (${this.initPath}: ${err.message})`));
-    child.on("exit", (code, signal) => ended(signal ? `was killed by ${signal}` : `exited with ${code}`));
+    child.on("error", (err) => end(`could not run (${this.initPath}: ${err.message})`));
+    // close: the process has ended and its output is read to the end.
+    child.on("close", (code, signal) => end(signal ? `was killed by ${signal}` : `exited with ${code}`));
     this.hold(child, false);
     return child;
   }
@@ -114,29 +135,55 @@ export class ProbeRunner implements ProbeTransport {
     }
   }
 
-  private read(chunk: Buffer): void {
-    this.input = this.input.length ? Buffer.concat([this.input, chunk]) : chunk;
+  /** Answers every whole answer in input; returns what is left of it. */
+  private read(child: ChildProcess, input: Buffer): Buffer {
     let at = 0;
     for (;;) {
-      const nl = this.input.indexOf(10, at);
+      const nl = input.indexOf(10, at);
       if (nl < 0) break;
-      const [id, result, len] = this.input.toString("latin1", at, nl).split(" ");
-      const size = Number(len);
-      if (this.input.length < nl + 1 + size) break;
-      const bytes = size === 0 ? NO_BYTES : Buffer.from(this.input.subarray(nl + 1, nl + 1 + size));
+      const m = /^(\d+|-) (\S+) (\d+)$/.exec(input.toString("latin1", at, nl));
+      if (!m) {
+        // Not the prober's protocol: nothing after it can be trusted to line up.
+        child.kill("SIGKILL");
+        return NO_BYTES;
+      }
+      const size = Number(m[3]);
+      if (input.length < nl + 1 + size) break;
+      const bytes = size === 0 ? NO_BYTES : Buffer.from(input.subarray(nl + 1, nl + 1 + size));
       at = nl + 1 + size;
-      const p = this.pending.get(Number(id));
-      if (!p) continue; // an answer to a request the prober could not read ("-"): never sent by us
-      this.pending.delete(Number(id));
-      if (this.pending.size === 0 && this.child) this.hold(this.child, false);
-      p.resolve({ result: result ?? "", bytes });
+      const id = Number(m[1]);
+      const p = this.pending.get(id);
+      if (!p || p.child !== child) continue; // given up already, or an answer to "-" (never sent by us)
+      this.settle(id);
+      p.resolve({ result: m[2]!, bytes });
     }
-    this.input = at === this.input.length ? NO_BYTES : this.input.subarray(at);
+    return at === input.length ? NO_BYTES : input.subarray(at);
   }
 
-  private failAll(err: Error): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of all) p.reject(err);
+  private settle(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) {
+      if (this.child) this.hold(this.child, false);
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Checks the prober owes an answer to for longer than it should are given up. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, p] of this.pending) {
+      if (p.overdue > now) continue;
+      this.settle(id);
+      p.reject(new Error("the prober did not answer in time"));
+    }
+  }
+
+  private failAll(child: ChildProcess, err: Error): void {
+    for (const [id, p] of this.pending) {
+      if (p.child !== child) continue;
+      this.settle(id);
+      p.reject(err);
+    }
   }
 }

@@ -15,14 +15,30 @@ export interface ProbeOutcome {
   output: string;
   /** a success the kubelet warns about (a redirect to another host) */
   warning?: string;
+  /** the probe could not be run (podd's trouble, not the container's): the kubelet throws such a result away */
+  error?: true;
+}
+
+/** A check that could not be run: the prober gone, or refusing it. */
+class CheckError extends Error {}
+
+/** errnos of the prober that say nothing of the container: podd could not run the check. */
+const NOT_THE_CONTAINERS = new Set(["EAGAIN", "E2BIG", "EINVAL", "ENOMEM", "EMFILE", "ENFILE"]);
+
+function isInternal(a: CheckAnswer): boolean {
+  return a.result.startsWith("error:") && NOT_THE_CONTAINERS.has(a.result.slice("error:".length));
+}
+
+function internalOutcome(why: string): ProbeOutcome {
+  return { ok: false, output: why, error: true };
 }
 
 export interface ProbeTarget {
   /** the pod's address (the host's with hostNetwork) */
   host: string;
   container: Pick<Container, "ports">;
-  /** runs argv in the container, killed at the limit: its exit code and its output */
-  exec(argv: string[], timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }>;
+  /** runs argv in the container, killed at the limit: its exit code and its output (error: it could not be run) */
+  exec(argv: string[], timeoutMs: number): Promise<ExecResult>;
   /** podd-init prober, for TCP and plain HTTP to an address; undefined: Node's sockets */
   transport?: ProbeTransport;
 }
@@ -71,7 +87,7 @@ export function compileProbe(p: Probe, target: ProbeTarget, timeoutMs: number): 
     const port = resolvePort(p.tcpSocket.port, target.container);
     if (port !== undefined && isIP(host)) {
       const check = encodeTcp(host, port);
-      return () => t.send(check, timeoutMs).then((a) => tcpOutcome(a, host, port));
+      return () => t.send(check, timeoutMs).then((a) => tcpOutcome(a, host, port), (err: Error) => internalOutcome(err.message));
     }
   }
   if (t && p.httpGet && !p.exec) {
@@ -83,6 +99,7 @@ export function compileProbe(p: Probe, target: ProbeTarget, timeoutMs: number): 
 
 async function execProbe(argv: string[], target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   const r = await target.exec(argv, timeoutMs);
+  if (r.error) return internalOutcome(r.output);
   if (r.timedOut) return { ok: false, output: `command ${JSON.stringify(argv.join(" "))} timed out` };
   if (r.code === 0 && r.output === "") return PASSED;
   return { ok: r.code === 0, output: r.output.slice(0, MAX_PROBE_OUTPUT) };
@@ -131,17 +148,22 @@ async function httpRun(plan: HttpPlan, target: Pick<ProbeTarget, "transport">, t
       const check = hop === 0 ? plan.check : target.transport && proberRequest(url, plan.headers);
       res = check && target.transport ? await proberGet(target.transport, check, url, left) : await get(url, plan.headers, left);
     } catch (err) {
+      if (err instanceof CheckError) return internalOutcome(err.message);
       return { ok: false, output: `Get "${url.href}": ${(err as Error).message}` };
     }
-    if (res.status >= 300 && res.status < 400 && res.location && hop < MAX_REDIRECTS) {
+    if (res.status >= 300 && res.status < 400 && res.location) {
       const next = new URL(res.location, url);
-      if (next.hostname !== url.hostname) {
-        return { ok: true, output: "", warning: `Probe terminated redirects, Response body: ${res.body}` };
+      // Go's client follows a redirect to the same host, up to ten; the kubelet's stops at one
+      // to another host and takes that response (a warned success).
+      if (next.hostname === url.hostname) {
+        if (hop + 1 >= MAX_REDIRECTS) return { ok: false, output: `Get "${next.href}": stopped after ${MAX_REDIRECTS} redirects` };
+        url = next;
+        continue;
       }
-      url = next;
-      continue;
     }
-    if (hook || (res.status >= 200 && res.status < 400)) return PASSED;
+    if (hook) return PASSED;
+    if (res.status >= 300 && res.status < 400) return { ok: true, output: "", warning: `Probe terminated redirects, Response body: ${res.body}` };
+    if (res.status >= 200 && res.status < 400) return PASSED;
     return { ok: false, output: `HTTP probe failed with statuscode: ${res.status}` };
   }
 }
@@ -177,7 +199,13 @@ function proberRequest(url: URL, headers: Record<string, string>): EncodedCheck 
 }
 
 async function proberGet(transport: ProbeTransport, check: EncodedCheck, url: URL, timeoutMs: number): Promise<{ status: number; body: string; location?: string }> {
-  const a = await transport.send(check, timeoutMs);
+  let a: CheckAnswer;
+  try {
+    a = await transport.send(check, timeoutMs);
+  } catch (err) {
+    throw new CheckError((err as Error).message);
+  }
+  if (isInternal(a)) throw new CheckError(a.bytes.toString("utf8") || a.result);
   if (a.result === "timeout") throw new Error(CLIENT_TIMEOUT);
   if (a.result !== "ok") throw new Error(answerError(a, url.hostname.replace(/^\[|\]$/g, ""), Number(url.port)));
   return parseHttpResponse(a.bytes);
@@ -188,24 +216,43 @@ async function proberGet(transport: ProbeTransport, check: EncodedCheck, url: UR
  * body (unchunked); Go's words for one that is not a response.
  */
 export function parseHttpResponse(bytes: Buffer): { status: number; body: string; location?: string } {
-  const end = bytes.indexOf("\r\n\r\n");
   if (bytes.length === 0) throw new Error("EOF");
-  const first = bytes.toString("latin1", 0, Math.min(bytes.length, 64)).split("\r\n", 1)[0]!;
-  const m = /^HTTP\/\d\.\d (\d{3})(?: |$)/.exec(first);
-  if (!m) throw new Error(`malformed HTTP response ${JSON.stringify(first)}`);
-  if (end < 0) throw new Error("unexpected EOF");
-  const status = Number(m[1]);
-  // Only a redirect's Location and body are ever used.
-  if (status < 300 || status >= 400) return { status, body: "" };
-  const fields = new Map<string, string>();
-  for (const line of bytes.toString("latin1", 0, end).split("\r\n").slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon > 0) fields.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  // Interim 1xx responses (101 excepted) come before the one that counts, as Go's client
+  // reads them; header lines may end in CRLF or a bare LF.
+  let from = 0;
+  for (;;) {
+    const first = bytes.toString("latin1", from, Math.min(bytes.length, from + 64)).split(/\r?\n/, 1)[0]!;
+    const m = /^HTTP\/\d\.\d (\d{3})(?: |$)/.exec(first);
+    if (!m) throw new Error(`malformed HTTP response ${JSON.stringify(first)}`);
+    const status = Number(m[1]);
+    const end = headEnd(bytes, from);
+    if (end < 0) throw new Error("unexpected EOF");
+    if (status >= 100 && status < 200 && status !== 101) {
+      from = end;
+      if (from >= bytes.length) throw new Error("unexpected EOF");
+      continue;
+    }
+    // Only a redirect's Location and body are ever used.
+    if (status < 300 || status >= 400) return { status, body: "" };
+    const fields = new Map<string, string>();
+    for (const line of bytes.toString("latin1", from, end).split(/\r?\n/).slice(1)) {
+      const colon = line.indexOf(":");
+      if (colon > 0) fields.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+    let body = bytes.subarray(end);
+    if (/\bchunked\b/i.test(fields.get("transfer-encoding") ?? "")) body = unchunk(body);
+    const location = fields.get("location");
+    return { status, body: body.subarray(0, MAX_PROBE_OUTPUT).toString("utf8"), ...(location ? { location } : {}) };
   }
-  let body = bytes.subarray(end + 4);
-  if (/\bchunked\b/i.test(fields.get("transfer-encoding") ?? "")) body = unchunk(body);
-  const location = fields.get("location");
-  return { status, body: body.subarray(0, MAX_PROBE_OUTPUT).toString("utf8"), ...(location ? { location } : {}) };
+}
+
+/** Just past the empty line that ends the header block starting at from; -1 when it has not come. */
+function headEnd(b: Buffer, from: number): number {
+  for (let i = b.indexOf(10, from); i >= 0; i = b.indexOf(10, i + 1)) {
+    if (b[i + 1] === 10) return i + 2;
+    if (b[i + 1] === 13 && b[i + 2] === 10) return i + 3;
+  }
+  return -1;
 }
 
 function unchunk(b: Buffer): Buffer {
@@ -270,13 +317,14 @@ function dialMessage(code: string | undefined, message: string, host: string, po
 
 function tcpOutcome(a: CheckAnswer, host: string, port: number): ProbeOutcome {
   if (a.result === "ok") return PASSED;
+  if (isInternal(a)) return internalOutcome(a.bytes.toString("utf8") || a.result);
   if (a.result === "timeout") return { ok: false, output: `dial tcp ${host}:${port}: i/o timeout` };
   return { ok: false, output: answerError(a, host, port) };
 }
 
 /** A TCP connection that opens is a success; it is closed at once. */
 export async function tcpProbe(host: string, port: number, timeoutMs: number, transport?: ProbeTransport): Promise<ProbeOutcome> {
-  if (transport && isIP(host)) return tcpOutcome(await transport.send(encodeTcp(host, port), timeoutMs), host, port);
+  if (transport && isIP(host)) return transport.send(encodeTcp(host, port), timeoutMs).then((a) => tcpOutcome(a, host, port), (err: Error) => internalOutcome(err.message));
   return new Promise((resolve) => {
     const sock = tcpConnect({ host, port });
     const timer = setTimeout(() => {
@@ -403,15 +451,23 @@ function grpcCodeName(code: number): string {
 }
 
 /** A command run in the container for an exec probe: podd-init exec, killed at the time limit. */
+export interface ExecResult {
+  code: number;
+  output: string;
+  timedOut: boolean;
+  error?: true;
+}
+
 /** An exec probe's command in the container, through the prober's `podd-init exec`, killed at its time limit. */
-export async function execInContainer(transport: ProbeTransport, check: EncodedCheck, timeoutMs: number): Promise<{ code: number; output: string; timedOut: boolean }> {
+export async function execInContainer(transport: ProbeTransport, check: EncodedCheck, timeoutMs: number): Promise<ExecResult> {
   let a: CheckAnswer;
   try {
     a = await transport.send(check, timeoutMs);
   } catch (err) {
-    return { code: -1, output: (err as Error).message, timedOut: false };
+    return { code: -1, output: (err as Error).message, timedOut: false, error: true };
   }
   if (a.result === "timeout") return { code: -1, output: "", timedOut: true };
+  if (isInternal(a)) return { code: -1, output: a.bytes.toString("utf8") || a.result, timedOut: false, error: true };
   // The kubelet judges by the exit code and keeps the first 10 KiB of what the check printed.
   const output = a.bytes.length === 0 ? "" : a.bytes.toString("utf8", 0, MAX_PROBE_OUTPUT);
   if (!a.result.startsWith("exit:")) return { code: -1, output: output || a.result, timedOut: false };

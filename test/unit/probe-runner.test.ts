@@ -47,12 +47,12 @@ test("exec: the exit code and both streams; output beyond 10 KiB dropped; many a
     assert.match(missing.bytes.toString(), /no-such-command/);
   }));
 
-test("exec: at its limit the check is killed, its command with it", { skip: rootSkip }, () =>
+for (const user of [[], ["--uid", "65534", "--gid", "65534"]]) test(`exec: at its limit the check is killed, its command with it${user.length ? " (one that changed its uid, which loses the parent-death signal)" : ""}`, { skip: rootSkip }, () =>
   withTarget(async (pid) => {
     // A duration no other sleep has: how the command is found in /proc.
-    const marker = `59.${process.pid}${Date.now() % 100000}`;
+    const marker = `59.${process.pid}${Date.now() % 100000}${user.length}`;
     const t = Date.now();
-    const a = await runner.exec(["--pid", String(pid), "--", "sleep", marker], 300);
+    const a = await runner.exec(["--pid", String(pid), ...user, "--", "sleep", marker], 300);
     assert.equal(a.result, "timeout");
     assert.ok(Date.now() - t < 5000);
     const alive = () =>
@@ -66,6 +66,39 @@ test("exec: at its limit the check is killed, its command with it", { skip: root
     for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(alive(), false, "the command outlived its check");
   }));
+
+test("a check larger than the prober takes is answered as such, and the prober goes on", { skip }, async () => {
+  const big = await runner.exec(["--pid", "1", "--", "echo", "x".repeat(300_000)], 1000);
+  assert.equal(big.result, "error:E2BIG");
+  // The prober itself refuses one too, skipping its bytes, and answers the next request.
+  const raw = spawn(initPath, ["prober"], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    let out = "";
+    raw.stdout.setEncoding("latin1").on("data", (d: string) => (out += d));
+    const payload = Buffer.alloc(300_000, "x");
+    raw.stdin.write(`1 tcp 1000 ${payload.length}\n`);
+    raw.stdin.write(payload);
+    raw.stdin.write("2 bogus 1000 0\n");
+    for (let i = 0; i < 50 && !out.includes("\n2 "); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /^1 error:EINVAL \d+\n.*\n?2 error:EINVAL \d+\nKIND is exec, tcp or http/s);
+  } finally {
+    raw.kill("SIGKILL");
+  }
+});
+
+test("http: interim 1xx responses are read past; a response with bare LF line ends is one", { skip }, async () => {
+  const early = createNet((s) => s.once("data", () => s.end("HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")));
+  const bare = createNet((s) => s.once("data", () => s.end("HTTP/1.0 200 OK\n\n")));
+  const [earlyPort, barePort] = [await listen(early), await listen(bare)];
+  try {
+    const target = { host: "127.0.0.1", container: {}, transport: runner };
+    assert.deepEqual(await httpProbe({ port: earlyPort }, target, 2000), { ok: true, output: "" });
+    assert.deepEqual(await httpProbe({ port: barePort }, target, 2000), { ok: true, output: "" });
+  } finally {
+    early.close();
+    bare.close();
+  }
+});
 
 test("http: a response is complete at its Content-Length even when the server keeps the connection; nothing at all is EOF", { skip }, async () => {
   const keeps = createNet((s) => s.once("data", () => s.write("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")));
@@ -93,6 +126,7 @@ test("a prober that dies fails the checks it ran; the next check starts another"
       assert.ok(prober !== undefined && readFileSync(`/proc/${prober}/cmdline`, "utf8").endsWith("\0prober\0"), "the prober runs");
       process.kill(prober, "SIGKILL");
       await assert.rejects(pending, /the prober was killed by SIGKILL/);
+    // A probe run on a prober that died is podd's error, which the prober's verdicts ignore.
       const next = await own.exec(["--pid", String(pid), "--", "true"], 5000);
       assert.equal(next.result, "exit:0");
     } finally {

@@ -123,6 +123,24 @@ test("the startup probe holds the others back; a run never overlaps the last; ve
   assert.equal(clock.pending(), 0, "stop clears every timer");
 });
 
+test("a run podd could not carry out (its prober gone) counts for nothing: no failure, no verdict change", async () => {
+  const clock = new FakeClock();
+  const seen: string[] = [];
+  let runs = 0;
+  const prober = new ContainerProber(
+    { liveness: { exec: { command: ["true"] }, periodSeconds: 1, failureThreshold: 1 } },
+    clock,
+    async () => (runs++, { ok: false, output: "the prober was killed by SIGKILL", error: true }),
+    { failed: (k, o) => seen.push(`failed ${k} ${o}`), warned: () => {}, changed: (k, ok) => seen.push(`changed ${k} ${ok}`), exhausted: (k) => seen.push(`exhausted ${k}`) },
+    () => 0,
+  );
+  prober.start(0, false);
+  await clock.advance(5000);
+  prober.stop();
+  assert.ok(runs >= 4, `ran ${runs} times`);
+  assert.deepEqual(seen, []);
+});
+
 test("a startup or liveness probe that fails failureThreshold times in a row is exhausted once, and its probes stop; initial delays count from the start", async () => {
   const clock = new FakeClock();
   const seen: string[] = [];
@@ -177,6 +195,8 @@ for (const [via, transport] of transports) test(`HTTP probes ${via}: 200–399 s
       return res.end("ved");
     }
     if (req.url === "/big") return res.writeHead(503).end("x".repeat(50_000));
+    if (req.url === "/nowhere") return res.writeHead(302).end("no location");
+    if (req.url?.startsWith("/loop")) return res.writeHead(302, { Location: `/loop${Number(req.url.slice(5) || 0) + 1}` }).end();
     assert.equal(req.headers["user-agent"], "kube-probe/1.37");
     assert.equal(req.headers["x-probe"], "yes");
     res.writeHead(req.url === "/ok" ? 200 : 404).end();
@@ -191,6 +211,9 @@ for (const [via, transport] of transports) test(`HTTP probes ${via}: 200–399 s
     assert.deepEqual(await get("/away"), { ok: true, output: "", warning: "Probe terminated redirects, Response body: moved" });
     assert.deepEqual(await get("/chunked"), { ok: true, output: "", warning: "Probe terminated redirects, Response body: moved" });
     assert.deepEqual(await get("/big"), { ok: false, output: "HTTP probe failed with statuscode: 503" });
+    // A 3xx that ends the chain is a warned success; ten redirects are where Go's client stops.
+    assert.deepEqual(await get("/nowhere"), { ok: true, output: "", warning: "Probe terminated redirects, Response body: no location" });
+    assert.deepEqual(await get("/loop"), { ok: false, output: `Get "http://127.0.0.1:${port}/loop10": stopped after 10 redirects` });
     const hung = await get("/hang", 200);
     assert.equal(hung.ok, false);
     assert.match(hung.output, /^Get "http:\/\/127\.0\.0\.1:\d+\/hang": context deadline exceeded/);
