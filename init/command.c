@@ -141,6 +141,11 @@ void exec_command(const struct command *c)
 	/* While CAP_SYS_RESOURCE is still held: lowering the score below zero takes it. */
 	if (c->set_oom_score_adj)
 		write_oom_score_adj(c->chan, c->oom_score_adj);
+	/* hostUsers: false. After the score (lowering it takes CAP_SYS_RESOURCE of the host), before
+	 * everything that the pod's user namespace governs: capabilities, filter, ids. The ids are
+	 * then always set (set_ids): until then our uid is the host's root, which it does not map. */
+	if (c->join_userns && setns(c->userns_fd, CLONE_NEWUSER) < 0)
+		setup_fail(c->chan, "join the pod's user namespace: %s", strerror(errno));
 	char err[MSG_MAX];
 	if (c->limit_caps && limit_capabilities(c->caps, err, sizeof err))
 		setup_fail(c->chan, "%s", err);
@@ -231,12 +236,25 @@ bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_s
 	case OPT_NO_NEW_PRIVS: c->no_new_privs = true; return true;
 	case OPT_CAPS: c->caps = strtoull_hex("--caps", optarg); c->limit_caps = true; return true;
 	case OPT_SECCOMP: load_seccomp(c, optarg); return true;
+	case OPT_USERNS: c->userns = optarg; c->set_ids = true; return true;
 	case OPT_OOM_SCORE_ADJ:
 		c->oom_score_adj = (int)parse_signed("--oom-score-adj", optarg, -1000, 1000);
 		c->set_oom_score_adj = true;
 		return true;
 	default: return false;
 	}
+}
+
+/* Opens the --userns pin while the host's paths are ours (after inherited
+ * descriptors were closed); the command joins it (exec_command). */
+void open_userns(struct command *c, int exit_code)
+{
+	if (!c->userns)
+		return;
+	c->userns_fd = open(c->userns, O_RDONLY | O_CLOEXEC);
+	if (c->userns_fd < 0)
+		die(exit_code, "open user namespace %s: %s", c->userns, strerror(errno));
+	c->join_userns = true;
 }
 
 /* --uid alone keeps gid 0, --gid alone keeps uid 0: spell out both for a non-root user. */

@@ -487,6 +487,7 @@ int exec_main(int argc, char **argv)
 	};
 	struct command *c = &e.cmd;
 	parse_exec_args(argc, argv, &e);
+	open_userns(c, EXIT_EXEC_FAILED);
 	/* The CRI's TERM for a terminal of unknown kind. */
 	const char *term = getenv("TERM") && *getenv("TERM") ? getenv("TERM") : "xterm";
 

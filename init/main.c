@@ -12,6 +12,7 @@
  *
  *   podd-init sandbox --hostname NAME [--net PATH] [--ipc PATH] [--uts PATH]
  *                     [--pid PATH --pid-record FILE [--pid-cgroup DIR]...]
+ *                     [--userns PATH --userns-base N]
  *       Creates the pod's namespaces (only the kinds given a PATH), sets the
  *       hostname, brings `lo` up, bind-mounts /proc/self/ns/<kind> onto PATH (creating it 0444
  *       if missing) and exits 0. The namespaces then live as long as those
@@ -20,7 +21,11 @@
  *       with an empty root and no capabilities); it stays after we exit, in
  *       the --pid-cgroup DIRs, its pid and start time in FILE ("PID
  *       STARTTIME"), and lives until it is sent SIGKILL (or its cgroup is
- *       killed), which ends the namespace. On failure it undoes what it did
+ *       killed), which ends the namespace. --userns (hostUsers: false, not
+ *       with --pid) makes a user namespace first, mapping ids 0-65535 to
+ *       N..N+65535 of the host, and the other namespaces inside it (a child
+ *       makes them; their pins are its /proc/PID/ns files), and pins it at
+ *       PATH too. On failure it undoes what it did
  *       and prints one line naming the step, the path and the errno.
  *       Expectation on the caller: the pin files live in a directory that is a
  *       *shared* bind mount of itself (supervisor/sandbox.ts makes it so, on
@@ -81,7 +86,12 @@
  *       survives in its mount namespace (the other pods' pins included).
  *         --cwd DIR --uid N --gid N --groups G1,G2 [--no-new-privs]
  *       The command's environment is podd-init's own environment.
- *         [--caps HEX] [--seccomp FILE] [--oom-score-adj N]
+ *         [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH]
+ *       --userns PATH (a sandbox's user namespace pin): the command joins it
+ *       just after its score is set, and takes its uid and gid in it (root,
+ *       unless --uid/--gid say otherwise); with --image-layers each layer is
+ *       idmapped to it in PID 1's mount namespace, so its files keep their
+ *       owners as the namespace sees them.
  *       --oom-score-adj sets the command's /proc/self/oom_score_adj (-1000
  *       to 1000), which what it forks inherits, before anything is dropped.
  *       --no-new-privs sets no_new_privs just before execve
@@ -114,7 +124,7 @@
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..] [--no-new-privs]
- *                  [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
+ *                  [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
  *       its namespaces (all but the user namespace), its cgroups and its
  *       environment (--keep-env: the caller's). HOME, when that environment

@@ -443,6 +443,8 @@ int container_main(int argc, char **argv)
 	struct container_opts o = { 0 };
 	parse_container_args(argc, argv, &o);
 	detach_from_caller(&o);
+	open_userns(&o.cmd, EXIT_SETUP);
+	o.rootfs.userns_fd = o.cmd.join_userns ? o.cmd.userns_fd : -1;
 
 	/* Static, not on the stack: an initialised local would touch all 128 kB of
 	 * line buffers up front; in .bss a page costs memory only once a line

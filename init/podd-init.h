@@ -49,6 +49,26 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Idmapped mounts (open_tree, mount_setattr, move_mount: Linux 5.12), declared
+ * here because musl ships neither the calls nor <linux/mount.h>. The numbers
+ * are the same on x86-64 and arm64. */
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#define PODD_OPEN_TREE_CLONE 1
+#define PODD_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define PODD_MOVE_MOUNT_T_SYMLINKS 0x00000010
+#define PODD_MOUNT_ATTR_IDMAP 0x00100000
+struct podd_mount_attr {
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
 #define MAX_MOUNTS 64
 #define MAX_HIDE 8
 #define EXIT_SETUP 128   /* the container could not be set up: Kubernetes' StartError code */
@@ -130,6 +150,9 @@ struct command {
 	unsigned short seccomp_len;
 	bool set_oom_score_adj;   /* --oom-score-adj given: the command's, inherited by what it forks */
 	int oom_score_adj;
+	const char *userns;       /* --userns PIN (hostUsers: false): the command joins it */
+	bool join_userns;         /* userns_fd is open (open_userns) */
+	int userns_fd;
 };
 
 void channel_send(int chan, const char *msg);
@@ -152,7 +175,7 @@ void exec_command(const struct command *c) __attribute__((noreturn));
 pid_t spawn_command(const struct command *c);
 
 /* Options that say how the command runs, shared by container and exec. */
-enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP, OPT_OOM_SCORE_ADJ };
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP, OPT_OOM_SCORE_ADJ, OPT_USERNS };
 #define COMMAND_OPTIONS \
 	{ "cwd", required_argument, NULL, OPT_CWD }, \
 	{ "uid", required_argument, NULL, OPT_UID }, \
@@ -161,9 +184,11 @@ enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS,
 	{ "no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS }, \
 	{ "caps", required_argument, NULL, OPT_CAPS }, \
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP }, \
-	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ }
+	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ }, \
+	{ "userns", required_argument, NULL, OPT_USERNS }
 bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set);
 void finish_ids(struct command *c, bool uid_set, bool gid_set);
+void open_userns(struct command *c, int exit_code);
 
 /* privileges.c */
 const char *limit_capabilities(unsigned long long caps, char *err, size_t len);
@@ -190,6 +215,7 @@ struct rootfs_opts {
 	const char *layers_dir;             /* image: lowers as entries 0..N-1 of this dir, top first */
 	bool readonly;              /* readOnlyRootFilesystem */
 	bool privileged;            /* every host device, /sys writable, /proc unmasked */
+	int userns_fd;              /* hostUsers: false: the image's layers are idmapped to it; -1: not */
 	const char *hide[MAX_HIDE]; /* host paths to hide from a host-root container */
 	size_t nhide;
 	const char *shm;            /* the pod's /dev/shm, or NULL for a private one */

@@ -200,6 +200,26 @@ static int detach_under(const char *root, const char *const *subs, size_t n, cha
 	}
 }
 
+/* hostUsers: false. The layer at path, as the pod's user namespace should see
+ * it: a clone of its mount, idmapped to that namespace (file owner k on disk
+ * shows as k inside), put over it (through the layers_dir symlink to it) in
+ * this private mount namespace. The disk
+ * keeps its owners; nothing is chowned. */
+static const char *idmap_in_place(const char *path, int userns_fd, char *err, size_t errlen)
+{
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, PODD_OPEN_TREE_CLONE | O_CLOEXEC);
+	if (tree < 0)
+		return failf(err, errlen, "open_tree %s: %s", path, strerror(errno));
+	struct podd_mount_attr attr = { .attr_set = PODD_MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long)userns_fd };
+	const char *e = NULL;
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		e = failf(err, errlen, "idmap %s to the pod's user namespace: %s", path, strerror(errno));
+	else if (syscall(SYS_move_mount, tree, "", AT_FDCWD, path, PODD_MOVE_MOUNT_F_EMPTY_PATH | PODD_MOVE_MOUNT_T_SYMLINKS) < 0)
+		e = failf(err, errlen, "move_mount onto %s: %s", path, strerror(errno));
+	close(tree);
+	return e;
+}
+
 /* overlayfs stacks at most this many lower layers (OVL_MAX_STACK). */
 #define MAX_LAYERS 500
 
@@ -220,6 +240,11 @@ static const char *mount_layers(const struct rootfs_opts *r, char *err, size_t e
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 			break;
 		len += (size_t)snprintf(data + len, sizeof data - len, "%s%d", n ? ":" : "", n);
+		if (r->userns_fd >= 0) {
+			const char *e = idmap_in_place(path, r->userns_fd, err, errlen);
+			if (e)
+				return e;
+		}
 	}
 	if (n == 0)
 		return failf(err, errlen, "no layer 0 in %s", r->layers_dir);
@@ -300,6 +325,8 @@ static const char *mount_root(const struct rootfs_opts *r, char *err, size_t err
 	if (!r->host) {
 		if (r->layers_dir)
 			return mount_layers(r, err, errlen);
+		if (r->userns_fd >= 0)
+			return failf(err, errlen, "a user namespace needs --image-layers");
 		char data[3 * PATH_MAX + 64];
 		if (snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", r->lower, r->upper, r->work) >= (int)sizeof data)
 			return failf(err, errlen, "overlay options too long");

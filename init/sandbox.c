@@ -130,6 +130,86 @@ static int bring_up_loopback(void)
 	return rc;
 }
 
+/* A child that reports to the sandbox on a pipe: "U" (in its user namespace),
+ * "R" (its namespaces made), or "E<why>". */
+#define child_fail(out, ...) do { \
+		char m_[MSG_MAX]; \
+		int n_ = snprintf(m_, sizeof m_, "E" __VA_ARGS__); \
+		if (NO_EINTR(write(out, m_, n_ > 0 && (size_t)n_ < sizeof m_ ? (size_t)n_ : sizeof m_ - 1)) < 0) { \
+			/* the sandbox is gone: nobody is left to tell */ \
+		} \
+		_exit(EXIT_SETUP); \
+	} while (0)
+
+/* hostUsers: false. The pod's other namespaces must belong to its user
+ * namespace (so that root in a container holds capabilities in them and
+ * nowhere else), so a child makes them all: its user namespace first, which
+ * the sandbox, still root of the host, gives its id maps; then the others
+ * from inside it. The sandbox then pins the child's namespaces, which it can
+ * (its mount namespace is the host's), and lets the child go. */
+static pid_t make_userns_child(int flags, const char *hostname, bool lo, int *to, int *from)
+{
+	int down[2], up[2];
+	if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
+		return -1;
+	pid_t child = fork();
+	if (child != 0) {
+		close(down[0]);
+		close(up[1]);
+		*to = down[1];
+		*from = up[0];
+		return child;
+	}
+	close(down[1]);
+	close(up[0]);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	char b;
+	if (unshare(CLONE_NEWUSER) < 0)
+		child_fail(up[1], "unshare the user namespace: %s", strerror(errno));
+	if (NO_EINTR(write(up[1], "U", 1)) != 1 || NO_EINTR(read(down[0], &b, 1)) != 1)
+		_exit(EXIT_SETUP);
+	if (unshare(flags) < 0)
+		child_fail(up[1], "unshare: %s", strerror(errno));
+	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
+		child_fail(up[1], "sethostname %s: %s", hostname, strerror(errno));
+	if (lo && bring_up_loopback() < 0)
+		child_fail(up[1], "bring up lo: %s", strerror(errno));
+	if (NO_EINTR(write(up[1], "R", 1)) != 1)
+		_exit(EXIT_SETUP);
+	NO_EINTR(read(down[0], &b, 1));   /* until the sandbox has pinned us */
+	_exit(0);
+}
+
+/* Reads the child's next report; NULL when it is the one wanted, else why not. */
+static const char *child_report(int from, char want, char *msg, size_t cap)
+{
+	ssize_t n = NO_EINTR(read(from, msg, cap - 1));
+	msg[n > 0 ? n : 0] = '\0';
+	if (n == 1 && msg[0] == want)
+		return NULL;
+	return n > 1 && msg[0] == 'E' ? msg + 1 : "it ended before it was ready";
+}
+
+/* "0 BASE 65536": the pod's 65536 ids, root first, at BASE on the host. */
+static int write_id_maps(pid_t child, unsigned long base)
+{
+	char line[64], path[64];
+	int len = snprintf(line, sizeof line, "0 %lu 65536\n", base);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "/proc/%d/%s", (int)child, i == 0 ? "uid_map" : "gid_map");
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || NO_EINTR(write(fd, line, (size_t)len)) != len) {
+			int saved = errno;
+			if (fd >= 0)
+				close(fd);
+			errno = saved;
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 int sandbox_main(int argc, char **argv)
 {
 	whoami = "podd-init sandbox";
@@ -138,7 +218,9 @@ int sandbox_main(int argc, char **argv)
 		{ .kind = "ipc", .flag = CLONE_NEWIPC },
 		{ .kind = "uts", .flag = CLONE_NEWUTS },
 		{ .kind = "pid", .flag = CLONE_NEWPID },
+		{ .kind = "user", .flag = CLONE_NEWUSER },
 	};
+	unsigned long userns_base = 0;
 	const char *hostname = NULL, *pid_record = NULL;
 	const char *cgroups[MAX_CGROUPS];
 	size_t ncgroups = 0;
@@ -150,6 +232,8 @@ int sandbox_main(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "pid-record", required_argument, NULL, 'r' },
 		{ "pid-cgroup", required_argument, NULL, 'c' },
+		{ "userns", required_argument, NULL, 'U' },
+		{ "userns-base", required_argument, NULL, 'B' },
 		{ 0 },
 	};
 	int opt;
@@ -161,6 +245,8 @@ int sandbox_main(int argc, char **argv)
 		case 'u': pins[2].path = optarg; break;
 		case 'p': pins[3].path = optarg; break;
 		case 'r': pid_record = optarg; break;
+		case 'U': pins[4].path = optarg; break;
+		case 'B': userns_base = parse_number("--userns-base", optarg, UINT_MAX - 65536); break;
 		case 'c':
 			if (ncgroups == MAX_CGROUPS)
 				usage_error("more than %d --pid-cgroup", MAX_CGROUPS);
@@ -178,19 +264,39 @@ int sandbox_main(int argc, char **argv)
 		usage_error("--uts needs --hostname");
 
 	int flags = 0;
-	for (size_t i = 0; i < ARRAY_LEN(pins); i++)
+	for (size_t i = 0; i < 4; i++)
 		if (pins[i].path)
 			flags |= pins[i].flag;
 	if (!flags)
 		usage_error("nothing to do: give at least one of --net, --ipc, --uts, --pid");
 	if (!pins[3].path != !pid_record)
 		usage_error("--pid and --pid-record go together");
+	if (!pins[4].path != !userns_base)
+		usage_error("--userns and --userns-base go together");
+	if (pins[4].path && pins[3].path)
+		usage_error("--userns does not go with --pid");
 
-	if (unshare(flags) < 0)
+	pid_t owner = 0;   /* the child whose namespaces are pinned (hostUsers: false) */
+	int to_owner = -1;
+	if (pins[4].path) {
+		int from;
+		char msg[MSG_MAX];
+		const char *why;
+		owner = make_userns_child(flags, hostname, pins[0].path != NULL, &to_owner, &from);
+		if (owner < 0)
+			sandbox_fail(pins, 0, "fork the namespaces' maker: %s", strerror(errno));
+		if ((why = child_report(from, 'U', msg, sizeof msg)))
+			sandbox_fail(pins, 0, "make the user namespace: %s", why);
+		if (write_id_maps(owner, userns_base) < 0)
+			sandbox_fail(pins, 0, "write the id maps of pid %d: %s", (int)owner, strerror(errno));
+		if (NO_EINTR(write(to_owner, "M", 1)) != 1 || (why = child_report(from, 'R', msg, sizeof msg)))
+			sandbox_fail(pins, 0, "make the namespaces in the user namespace: %s", why ? why : strerror(errno));
+		close(from);
+	} else if (unshare(flags) < 0)
 		sandbox_fail(pins, 0, "unshare: %s", strerror(errno));
-	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
+	if (!owner && hostname && sethostname(hostname, strlen(hostname)) < 0)
 		sandbox_fail(pins, 0, "sethostname %s: %s", hostname, strerror(errno));
-	if (pins[0].path && bring_up_loopback() < 0)
+	if (!owner && pins[0].path && bring_up_loopback() < 0)
 		sandbox_fail(pins, 0, "bring up lo: %s", strerror(errno));
 	/* unshare(CLONE_NEWPID) moved only our children: the first is the new
 	 * namespace's PID 1, in the pod's other namespaces too. */
@@ -230,6 +336,8 @@ int sandbox_main(int argc, char **argv)
 		char source[64];
 		if (p->flag == CLONE_NEWPID)
 			snprintf(source, sizeof source, "/proc/%d/ns/pid", (int)pod_init);
+		else if (owner)
+			snprintf(source, sizeof source, "/proc/%d/ns/%s", (int)owner, p->kind);
 		else
 			snprintf(source, sizeof source, "/proc/self/ns/%s", p->kind);
 		if (mount(source, p->path, NULL, MS_BIND, NULL) < 0)
@@ -238,5 +346,9 @@ int sandbox_main(int argc, char **argv)
 	}
 	if (pid_record && write_pod_init_record(pid_record, pod_init) < 0)
 		sandbox_fail(pins, ARRAY_LEN(pins), "write %s: %s", pid_record, strerror(errno));
+	if (owner) {
+		close(to_owner);   /* pinned: the child may go */
+		NO_EINTR(waitpid(owner, NULL, 0));
+	}
 	return 0;
 }

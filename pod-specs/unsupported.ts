@@ -85,13 +85,23 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("tty", isTrue, TERMINAL_HINT),
 
   // namespaces
-  { path: "spec.hostUsers", when: isFalse, hint: "podd runs pods in the host's user namespace for now; remove it" },
+  // A user namespace of its own works for containers of images, whose layers podd idmaps.
+  {
+    path: "spec.hostUsers",
+    when: (v, parent) => v === false && [...((parent.containers as { image?: string }[] | undefined) ?? []), ...((parent.initContainers as { image?: string }[] | undefined) ?? [])].some((c) => c.image === "host"),
+    hint: "an image: host container runs on the host's own root, which podd cannot idmap into a pod's user namespace; give it an image, or remove hostUsers",
+  },
+  {
+    path: "spec.hostUsers",
+    when: (v, parent) => v === false && parent.shareProcessNamespace === true,
+    hint: "podd does not yet make a pod-wide PID namespace inside a pod's user namespace; remove shareProcessNamespace or hostUsers",
+  },
 
   // container security
   ...forContainers("securityContext.seLinuxOptions", undefined, SELINUX_HINT),
   ...forContainers("securityContext.windowsOptions", undefined, WINDOWS_HINT),
-  // The API server allows Unmasked only with hostUsers: false, which podd has not yet.
-  ...forContainers("securityContext.procMount", (v) => v === "Unmasked", "an unmasked /proc needs hostUsers: false, which podd does not offer yet; remove procMount"),
+  // The API server allows Unmasked only with hostUsers: false; podd masks /proc in every container.
+  ...forContainers("securityContext.procMount", (v) => v === "Unmasked", "podd masks /proc in every container; remove procMount"),
   ...forContainers("securityContext.appArmorProfile", notUnconfined, APPARMOR_FIELD_HINT),
   // pod security
   ...["seLinuxOptions", "seLinuxChangePolicy"].map((f) => ({ path: `spec.securityContext.${f}`, hint: SELINUX_HINT })),

@@ -134,6 +134,12 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   if (spec.shareProcessNamespace === true && spec.hostPID === true) {
     add("spec.shareProcessNamespace", invalid(true, "ShareProcessNamespace and HostPID cannot both be enabled"));
   }
+  // The API server's validateHostUsers: a pod of its own ids shares no namespace with the host.
+  if (spec.hostUsers === false) {
+    for (const f of ["hostNetwork", "hostPID", "hostIPC"] as const) {
+      if (spec[f] === true) add(`spec.${f}`, forbidden("when `pod.Spec.HostUsers` is false"));
+    }
+  }
   validatePodSecurityContext(spec, add);
   validateSeccompProfile(spec.securityContext?.seccompProfile, "spec.securityContext.seccompProfile", add);
   validateSeccompProfile(spec.securityContext?.appArmorProfile, "spec.securityContext.appArmorProfile", add, "AppArmor");

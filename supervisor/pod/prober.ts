@@ -17,6 +17,8 @@ export interface ProbeRun {
 export interface ProberEvents {
   /** one probe failed (the kubelet's Unhealthy event, for every failed run) */
   failed(kind: ProbeKind, output: string): void;
+  /** one probe could not be run (the kubelet's "probe errored" Unhealthy event); it counts for nothing */
+  errored(kind: ProbeKind, why: string): void;
   /** a success the kubelet warns about (ProbeWarning) */
   warned(kind: ProbeKind, warning: string): void;
   /** the verdict changed: ready, or started */
@@ -108,6 +110,7 @@ export class ContainerProber {
     }
     if (this.stopped || this.halted.has(kind)) return;
     if (r.error) {
+      this.on.errored(kind, r.output);
       this.arm(kind, t.periodMs);
       return;
     }

@@ -514,6 +514,7 @@ export class PodWorker {
       (kind, probe, timeoutMs) => (check ??= this.runtime.prober(this.pod, c, live.pid1 ?? 0, this.record(name).user))(probe, timeoutMs),
       {
         failed: (kind, output) => this.emit("Warning", "Unhealthy", `${probeTitle(kind)} probe failed: ${output}`, name),
+        errored: (kind, why) => this.emit("Warning", "Unhealthy", `${probeTitle(kind)} probe errored: ${why}`, name),
         warned: (kind, warning) => this.emit("Warning", "ProbeWarning", `${probeTitle(kind)} probe warning: ${warning}`, name),
         changed: (kind, ok) => {
           this.events.emit("podChanged", this.pod.metadata.namespace, this.pod.metadata.name);

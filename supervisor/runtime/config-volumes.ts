@@ -188,7 +188,12 @@ function timestampedName(now: Date): string {
  * The steps are the kubelet's, in its order, so that a crash at any point leaves either the
  * old files or the new ones visible, and the next write cleans up what is left.
  */
-export function writePayload(dir: string, payload: Payload, fsGroup: number | undefined, now: Date): boolean {
+export function writePayload(dir: string, payload: Payload, fsGroup: number | undefined, now: Date, idBase = 0): boolean {
+  // The files are root's (the pod's root with hostUsers: false, at idBase on the host), their
+  // group fsGroup's when there is one.
+  const owned = fsGroup !== undefined || idBase !== 0;
+  const uid = idBase;
+  const gid = idBase + (fsGroup ?? 0);
   const current = currentPayload(dir);
   if (current && samePayload(payload, current, fsGroup)) return false;
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -201,13 +206,13 @@ export function writePayload(dir: string, payload: Payload, fsGroup: number | un
     writeFileSync(file, f.data, { mode: f.mode });
     // writeFileSync's mode is filtered through the umask; the kubelet sets it exactly.
     chmodSync(file, fileMode(f.mode, fsGroup));
-    if (fsGroup !== undefined) lchownSync(file, 0, fsGroup);
+    if (owned) lchownSync(file, uid, gid);
   }
-  if (fsGroup !== undefined) ownDirs(freshDir, fsGroup);
+  if (owned) ownDirs(freshDir, uid, gid, fsGroup !== undefined);
   const old = current ? readlinkSync(join(dir, DATA)) : undefined;
   rmSync(join(dir, DATA_TMP), { force: true });
   symlinkSync(fresh, join(dir, DATA_TMP));
-  if (fsGroup !== undefined) lchownSync(join(dir, DATA_TMP), 0, fsGroup);
+  if (owned) lchownSync(join(dir, DATA_TMP), uid, gid);
   renameSync(join(dir, DATA_TMP), join(dir, DATA));
   // The names a container sees: one symlink per top-level name, through ..data.
   const top = new Set([...payload.keys()].map((p) => p.split("/")[0]!));
@@ -235,10 +240,10 @@ function isSymlink(path: string): boolean {
   }
 }
 
-function ownDirs(dir: string, fsGroup: number): void {
+function ownDirs(dir: string, uid: number, gid: number, groupShared: boolean): void {
   const st = lstatSync(dir);
   if (!st.isDirectory()) return;
-  lchownSync(dir, 0, fsGroup);
-  chmodSync(dir, (st.mode & 0o7777) | 0o550 | 0o2000);
-  for (const name of readdirSync(dir)) ownDirs(join(dir, name), fsGroup);
+  lchownSync(dir, uid, gid);
+  if (groupShared) chmodSync(dir, (st.mode & 0o7777) | 0o550 | 0o2000);
+  for (const name of readdirSync(dir)) ownDirs(join(dir, name), uid, gid, groupShared);
 }

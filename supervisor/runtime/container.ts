@@ -17,7 +17,7 @@ export interface LaunchPlan {
   logPath: string;
   logMaxSize: number;
   logMaxFiles: number;
-  ns: { net?: string; ipc?: string; uts?: string; pid?: string };
+  ns: { net?: string; ipc?: string; uts?: string; pid?: string; user?: string };
   /** hostPID: the host's PID namespace instead of one of the container's own */
   hostPid: boolean;
   cgroupDirs: string[];
@@ -84,6 +84,8 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
     if (pin) a.push(`--${kind}`, pin);
   }
   if (plan.hostPid) a.push("--host-pid");
+  // hostUsers: false: the command joins the pod's user namespace; the image's layers are idmapped to it.
+  if (plan.ns.user) a.push("--userns", plan.ns.user);
   for (const dir of plan.cgroupDirs) a.push("--cgroup", dir);
   a.push("--rootfs", plan.rootfs.mountPoint);
   if (plan.rootfs.kind === "host") {

@@ -180,6 +180,11 @@ function requestHeaders(userAgent: string, own: readonly { name: string; value: 
 
 const CLIENT_TIMEOUT = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
 
+/** The URL's port; a URL leaves out the scheme's own (80, 443). */
+function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+}
+
 /**
  * The GET as the kubelet's client sends it (no keep-alive, no compression), encoded for the
  * prober; undefined when the prober cannot send it (HTTPS, a host name). A header that could
@@ -195,7 +200,7 @@ function proberRequest(url: URL, headers: Record<string, string>): EncodedCheck 
     lines.push(`${k}: ${v}`);
   }
   lines.push("Connection: close", "", "");
-  return encodeHttp(host, Number(url.port), Buffer.from(lines.join("\r\n"), "utf8"));
+  return encodeHttp(host, portOf(url), Buffer.from(lines.join("\r\n"), "utf8"));
 }
 
 async function proberGet(transport: ProbeTransport, check: EncodedCheck, url: URL, timeoutMs: number): Promise<{ status: number; body: string; location?: string }> {
@@ -207,7 +212,7 @@ async function proberGet(transport: ProbeTransport, check: EncodedCheck, url: UR
   }
   if (isInternal(a)) throw new CheckError(a.bytes.toString("utf8") || a.result);
   if (a.result === "timeout") throw new Error(CLIENT_TIMEOUT);
-  if (a.result !== "ok") throw new Error(answerError(a, url.hostname.replace(/^\[|\]$/g, ""), Number(url.port)));
+  if (a.result !== "ok") throw new Error(answerError(a, url.hostname.replace(/^\[|\]$/g, ""), portOf(url)));
   return parseHttpResponse(a.bytes);
 }
 
@@ -299,7 +304,7 @@ function get(url: URL, headers: Record<string, string>, timeoutMs: number): Prom
     const timer = setTimeout(() => req.destroy(new Error(CLIENT_TIMEOUT)), timeoutMs);
     req.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(dialMessage(err.code, err.message, url.hostname, Number(url.port))));
+      reject(new Error(dialMessage(err.code, err.message, url.hostname, portOf(url))));
     });
     req.end();
   });

@@ -5,7 +5,7 @@ import { pullSecretCredentials } from "./images/auth.ts";
 import type { CredentialsOf } from "./images/registry.ts";
 import { rfc3339Millis, systemClock, type Clock } from "../base/time.ts";
 import { availableParallelism, hostname, release, totalmem } from "node:os";
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { containerCgroupResources } from "../../pod-specs/cgroup-conversions.ts";
 import { allocatableOf, parseMemTotal, sysctlAllowlist, type Requests, type SysctlAllowlist } from "../pod/admission.ts";
@@ -18,6 +18,7 @@ import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
 import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
 import { runChecked } from "../base/exec-file.ts";
 import { lowestOOMScoreAdj } from "../base/proc.ts";
+import { recordedUsernsBase, usernsBase } from "./userns.ts";
 import { containerOOMScoreAdj } from "../status/qos.ts";
 import { Images } from "./images/service.ts";
 import type { Image } from "./images/store.ts";
@@ -194,6 +195,7 @@ export class Runtime {
     );
     this.images = new Images({ dir: this.layout.imagesDir(), initPath: opts.initPath, clock: opts.clock ?? systemClock, ...(opts.registry ? { registry: opts.registry } : {}) });
     this.seccomp = new SeccompFilters(this.layout.seccompDir());
+    this.volumes.idBase = (ref) => this.idBases.get(ref.uid) ?? recordedUsernsBase(this.layout, ref) ?? 0;
     this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
   }
 
@@ -249,8 +251,20 @@ export class Runtime {
       sharePid: pod.spec.shareProcessNamespace === true,
       shmSize: this.opts.shmSize,
       sysctls: pod.spec.securityContext?.sysctls ?? [],
+      ...(pod.spec.hostUsers === false ? { usernsBase: this.idBaseOf(pod) } : {}),
     };
   }
+
+  /** The host id of the pod's root: 0, or with hostUsers: false its user namespace's first id. */
+  idBaseOf(pod: BoundPod): number {
+    if (pod.spec.hostUsers !== false) return 0;
+    let base = this.idBases.get(pod.metadata.uid);
+    if (base === undefined) this.idBases.set(pod.metadata.uid, (base = usernsBase(this.layout, podRef(pod))));
+    return base;
+  }
+
+  /** the user namespace ranges of the pods, by uid (userns.ts keeps them on disk) */
+  private readonly idBases = new Map<string, number>();
 
   /**
    * Namespaces, pod cgroup, volumes and the pod's network; undone whole if any step fails.
@@ -282,6 +296,9 @@ export class Runtime {
       try {
         const podIPs = await this.connect(pod, sb);
         await this.sandboxes.setSysctls(spec, sb);
+        // The pod's own files are its root's, as they are root's in a pod of the host's ids.
+        const base = this.idBaseOf(pod);
+        if (base !== 0) for (const f of [sb.hosts, sb.hostname, sb.resolvConf]) chownSync(f, base, base);
         return { podIPs };
       } catch (err) {
         await this.detachNetwork(pod).catch((delErr: unknown) => {
@@ -425,6 +442,7 @@ export class Runtime {
   /** Everything of the pod but its logs. */
   async removePod(pod: BoundPod): Promise<void> {
     await this.stopSandbox(pod);
+    this.idBases.delete(pod.metadata.uid);
     this.volumes.remove(podRef(pod), pod);
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) this.widened.delete(`${pod.metadata.uid}/${c.name}`);
     rmSync(this.layout.podStateDir(podRef(pod)), { recursive: true, force: true });
@@ -521,13 +539,17 @@ export class Runtime {
     rmSync(layer, { recursive: true, force: true });
     mkdirSync(rootfsMountPoint, { recursive: true, mode: 0o700 });
     if (filter && seccompFile) writeFileSync(seccompFile, filter, { mode: 0o600 });
+    const base = this.idBaseOf(pod);
     if (image !== "host") {
       mkdirSync(upperDir, { recursive: true, mode: 0o755 });
       mkdirSync(workDir, { recursive: true, mode: 0o700 });
+      // The root of the container's filesystem is its upper layer's: the pod's root owns it.
+      if (base !== 0) chownSync(upperDir, base, base);
     }
     if (terminationLog) {
       mkdirSync(layer, { recursive: true, mode: 0o700 });
       createTerminationLog(terminationLog);
+      if (base !== 0) chownSync(terminationLog, base, base);
     }
     const monitor = launch(this.opts.initPath, plan);
     const stopSignal = image === "host" ? undefined : stopSignalName(image.config.stopSignal);
@@ -621,7 +643,8 @@ export class Runtime {
    * user, capabilities, no_new_privs and the seccomp filter its run installed.
    */
   execIdentity(pod: BoundPod, container: Container, started?: { uid?: number; gid?: number; supplementalGroups?: number[] }): string[] {
-    return [...execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container)), "--oom-score-adj", String(this.oomScoreAdj(pod, container))];
+    const userns = this.sandboxes.paths(this.sandboxSpec(pod)).ns.user;
+    return [...execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container)), "--oom-score-adj", String(this.oomScoreAdj(pod, container)), ...(userns ? ["--userns", userns] : [])];
   }
 
   /** The kubelet's score for the container's processes, raised to what podd can set (oomScoreFloor). */

@@ -20,7 +20,7 @@ import { runChecked } from "../base/exec-file.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
 import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_SHARED, type Sys } from "../sys/index.ts";
 
-export type SharedNs = "net" | "ipc" | "uts" | "pid";
+export type SharedNs = "net" | "ipc" | "uts" | "pid" | "user";
 
 export interface SandboxSpec {
   pod: PodRef;
@@ -29,6 +29,8 @@ export interface SandboxSpec {
   hostIPC: boolean;
   /** shareProcessNamespace: one PID namespace for the pod, its PID 1 a podd-init that reaps */
   sharePid: boolean;
+  /** hostUsers: false: the first host id of the pod's user namespace, which owns its other namespaces */
+  usernsBase?: number;
   /** the cgroup dirs that podd-init joins (with sharePid), so that the pod's cgroup kill ends it */
   podInitCgroups?: string[];
   /** /dev/shm size in bytes for the pod (shared by its containers) */
@@ -71,7 +73,7 @@ export class SandboxManager {
     private readonly hostFiles: HostFiles = defaultHostFiles,
   ) {}
 
-  paths(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC" | "sharePid">): Sandbox {
+  paths(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC" | "sharePid" | "usernsBase">): Sandbox {
     const dir = this.layout.podRunDir(spec.pod);
     const nsDir = this.layout.podNsDir(spec.pod);
     const ns: Partial<Record<SharedNs, string>> = {};
@@ -82,6 +84,7 @@ export class SandboxManager {
     }
     if (!spec.hostIPC) ns.ipc = join(nsDir, "ipc");
     if (spec.sharePid) ns.pid = join(nsDir, "pid");
+    if (spec.usernsBase !== undefined) ns.user = join(nsDir, "user");
     return {
       ns,
       hosts: join(dir, "etc", "hosts"),
@@ -106,6 +109,7 @@ export class SandboxManager {
         const pin = sb.ns[kind];
         if (pin) args.push(`--${kind}`, pin);
       }
+      if (sb.ns.user) args.push("--userns", sb.ns.user, "--userns-base", String(spec.usernsBase));
       if (sb.ns.pid) {
         args.push("--pid-record", this.podInitRecord(spec.pod));
         for (const dir of spec.podInitCgroups ?? []) args.push("--pid-cgroup", dir);
@@ -148,11 +152,13 @@ export class SandboxManager {
   }
 
   /** Ends the pod's init, unmounts pins, /dev/shm and the ns directory and removes the pod's run dir. Idempotent. */
-  async destroy(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC" | "sharePid">): Promise<void> {
+  async destroy(spec: Pick<SandboxSpec, "pod" | "hostNetwork" | "hostIPC" | "sharePid" | "usernsBase">): Promise<void> {
     const sb = this.paths(spec);
     // Whatever the spec says now: a record means a pod init was started.
     await this.endPodInit(spec.pod);
-    for (const target of [sb.ns.net, sb.ns.ipc, sb.ns.uts, sb.ns.pid, sb.shm, this.layout.podNsDir(spec.pod)]) {
+    // Whatever the spec says now, too: a user namespace pin is there or it is not.
+    const user = join(this.layout.podNsDir(spec.pod), "user");
+    for (const target of [sb.ns.net, sb.ns.ipc, sb.ns.uts, sb.ns.pid, user, sb.shm, this.layout.podNsDir(spec.pod)]) {
       if (target) this.unmountAll(target);
     }
     rmSync(this.layout.podRunDir(spec.pod), { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // the group's as it is created (the kubelet's SetVolumeOwnership); a hostPath is the host's and
 // is never changed. An image volume is the image's layers as a read-only overlay in the pod's run
 // dir, mounted once its image is in the store (the worker pulls it first).
-import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, type Stats } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { bytesOf } from "../../pod-specs/cgroup-conversions.ts";
 import type { FSGroupChangePolicy, Pod, Volume } from "../../pod-specs/types.ts";
@@ -93,6 +93,8 @@ function setUpFailed(volume: string, why: string): MountError {
 export class VolumeManager {
   /** where configMap, secret and claim volumes come from; the daemon sets its store here */
   objects: PodObjects = NO_OBJECTS;
+  /** the host id of the pod's root: 0, or its user namespace's first id (hostUsers: false) */
+  idBase: (pod: PodRef) => number = () => 0;
 
   constructor(
     private readonly sys: Sys,
@@ -184,7 +186,7 @@ export class VolumeManager {
           const size = v.emptyDir.sizeLimit ? `,size=${bytesOf(v.emptyDir.sizeLimit)}` : "";
           this.sys.mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, `mode=777${size}`);
           // A crash before this leaves a tmpfs the next sandbox removes first (removeMemory).
-          if (fsGroup !== undefined) this.own(v.name, dir, fsGroup);
+          this.ownRoot(ref, v.name, dir, fsGroup);
         }
         return dir;
       }
@@ -195,7 +197,7 @@ export class VolumeManager {
         const fresh = `${dir}.new`;
         rmSync(fresh, { recursive: true, force: true });
         mkdirSync(fresh, { recursive: true, mode: 0o777 });
-        if (fsGroup !== undefined) this.own(v.name, fresh, fsGroup);
+        this.ownRoot(ref, v.name, fresh, fsGroup);
         renameSync(fresh, dir);
       }
       return dir;
@@ -238,7 +240,7 @@ export class VolumeManager {
       throw err;
     }
     try {
-      return writePayload(dir, payload, fsGroup, new Date(this.now()));
+      return writePayload(dir, payload, fsGroup, new Date(this.now()), this.idBase(ref));
     } catch (err) {
       throw setUpFailed(v.name, `write the files of ${dir}: ${(err as Error).message}`);
     }
@@ -266,11 +268,14 @@ export class VolumeManager {
     return changed;
   }
 
-  private own(volume: string, dir: string, fsGroup: number): void {
+  /** A new emptyDir: root's (the pod's own root, with hostUsers: false), and fsGroup's. */
+  private ownRoot(ref: PodRef, volume: string, dir: string, fsGroup: number | undefined): void {
+    const base = this.idBase(ref);
     try {
-      setVolumeOwnership(dir, fsGroup);
+      if (base !== 0) chownSync(dir, base, base);
+      if (fsGroup !== undefined) setVolumeOwnership(dir, base + fsGroup);
     } catch (err) {
-      throw new MountError(`volume ${volume}: set its group to fsGroup ${fsGroup}: ${(err as Error).message}`);
+      throw new MountError(`volume ${volume}: set its owner${fsGroup !== undefined ? ` and group fsGroup ${fsGroup}` : ""}: ${(err as Error).message}`);
     }
   }
 

@@ -1,0 +1,153 @@
+// hostUsers: false through a real daemon: the pod's own user namespace with 65536 ids of its
+// own on the host, so that root in the container is an unprivileged id there; the image's files
+// appear with their owners through idmapped mounts, the pod's own volumes are its root's, and a
+// host file owned by root is out of its reach. Two pods never share ids; a pod's range goes
+// with it. Also run on the cgroup-v2 VM's Debian kernel (test/vm).
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { destroyEnv, e2eSkip, importBusybox, networkEnv, waitFor } from "./harness.ts";
+import { getPod, putPod, startDaemon, stopDaemon, waitRunning, type Daemon } from "./daemon-helpers.ts";
+import { withCli, type Cli } from "./cli-helpers.ts";
+import { pid1Of } from "./pod-helpers.ts";
+
+const skip = e2eSkip();
+const SECRET = "s3cret-for-userns";
+
+const pod = (name: string, hostDir: string) => `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}-creds}
+stringData: {password: ${SECRET}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  hostUsers: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:local
+    command: [sleep, "1000"]
+    volumeMounts:
+    - {name: scratch, mountPath: /scratch}
+    - {name: creds, mountPath: /etc/creds}
+    - {name: host, mountPath: /host}
+  volumes:
+  - {name: scratch, emptyDir: {}}
+  - {name: creds, secret: {secretName: ${name}-creds, defaultMode: 0400}}
+  - {name: host, hostPath: {path: ${hostDir}, type: Directory}}
+`;
+
+async function sh(c: Cli, name: string, cmd: string): Promise<{ code: number; out: string }> {
+  const r = await c.run("exec", [name, "--", "sh", "-c", cmd]);
+  return { code: r.code ?? -1, out: (r.stdout + r.stderr).trim() };
+}
+
+/** Running, or the reason it is not (the emulated VM is slow: a minute). */
+async function running(c: Cli, name: string): Promise<void> {
+  try {
+    await waitRunning(c.d, name, "c", 60_000);
+  } catch (err) {
+    const described = (await c.run("describe", ["pod", name])).stdout;
+    throw new Error(`${(err as Error).message}\n${described}`);
+  }
+}
+
+/** The host's uid of the container's command (PID 1's child). */
+function commandUid(c: Cli, name: string): number {
+  const pid1 = pid1Of(c.env, name, "c")!;
+  const child = readFileSync(`/proc/${pid1}/task/${pid1}/children`, "utf8").trim().split(" ")[0]!;
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${child}/status`, "utf8"))![1]);
+}
+
+describe("hostUsers: false", { skip, timeout: 180_000 }, () => {
+  test("root in the container is an unprivileged id of its own on the host; images, volumes and host files appear as they should", () =>
+    withCli(async (c) => {
+      const hostDir = join(c.env.dir, "hostfiles");
+      mkdirSync(hostDir);
+      writeFileSync(join(hostDir, "root-only"), "the host's\n");
+      chmodSync(join(hostDir, "root-only"), 0o600);
+      const r = await c.apply("a.yaml", pod("a", hostDir));
+      assert.equal(r.code, 0, r.stderr);
+      await running(c, "a");
+
+      const map = (await sh(c, "a", "cat /proc/self/uid_map")).out.split(/\s+/).map(Number);
+      const base = map[1]!;
+      assert.deepEqual([map[0], map[2]], [0, 65536]);
+      assert.ok(base >= 2 ** 30, `the pod's ids start at ${base}`);
+      assert.equal(commandUid(c, "a"), base, "the container's root is the pod's first id on the host");
+      assert.equal((await sh(c, "a", "id -u; id -g")).out, "0\n0");
+      assert.equal((await sh(c, "a", "stat -c '%u %g' /bin/busybox /")).out, "0 0\n0 0", "the image's files and the root are root's inside");
+      // Written into its own layer: root's inside, the pod's id on the host.
+      assert.equal((await sh(c, "a", "echo x > /made && stat -c %u /made")).out, "0");
+      const upper = readdirSync(join(c.env.state, "pods")).map((p) => join(c.env.state, "pods", p, "layers", "c", "upper", "made")).find((f) => existsSync(f))!;
+      assert.equal(statSync(upper).uid, base);
+      // Its own volumes are its root's; the secret (0400) is readable by it.
+      assert.equal((await sh(c, "a", "touch /scratch/x && stat -c %u /scratch /scratch/x")).out, "0\n0");
+      assert.equal((await sh(c, "a", "cat /etc/creds/password")).out, SECRET);
+      // A host file of the host's root: nobody's inside, and out of reach.
+      assert.equal((await sh(c, "a", "stat -c %u /host/root-only")).out, "65534");
+      const denied = await sh(c, "a", "cat /host/root-only");
+      assert.notEqual(denied.code, 0);
+      assert.match(denied.out, /Permission denied/);
+
+      // A second pod gets ids no other pod has; a pod's range goes with it.
+      assert.equal((await c.apply("b.yaml", pod("b", hostDir))).code, 0);
+      await running(c, "b");
+      const other = Number((await sh(c, "b", "cat /proc/self/uid_map")).out.split(/\s+/)[1]);
+      assert.ok(Math.abs(other - base) >= 65536, `${other} and ${base} overlap`);
+      assert.equal((await c.run("delete", ["pod", "a"])).code, 0);
+      await waitFor("a's state gone", () => !readdirSync(join(c.env.state, "pods")).some((p) => p.startsWith("default_a_")));
+    }));
+
+  test("what a pod of its own ids cannot have is refused by name", () =>
+    withCli(async (c) => {
+      const hostNet = await c.apply("n.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: n}\nspec:\n  hostUsers: false\n  hostNetwork: true\n  containers: [{name: c, image: busybox:local}]\n");
+      assert.equal(hostNet.code, 1);
+      assert.match(hostNet.stderr, /spec\.hostNetwork: Forbidden: when `pod\.Spec\.HostUsers` is false/);
+      const host = await c.apply("h.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: h}\nspec:\n  hostUsers: false\n  containers: [{name: c, image: host, command: ['true']}]\n");
+      assert.equal(host.code, 1);
+      assert.match(host.stderr, /spec\.hostUsers: not supported yet by podd; an image: host container/);
+      const big = await c.apply("u.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: u}\nspec:\n  hostUsers: false\n  restartPolicy: Never\n  securityContext: {runAsUser: 70000}\n  containers: [{name: c, image: busybox:local, command: ['true']}]\n");
+      assert.equal(big.code, 0, big.stderr);
+      await waitFor("u held", async () => /outside the pod's user namespace/.test((await c.run("describe", ["pod", "u"])).stdout) || undefined);
+    }));
+
+  test("on podd's network: the pod's network namespace, its user namespace's, gets its address, and a probe from the daemon reaches it", async () => {
+    const env = networkEnv();
+    let d: Daemon | undefined;
+    try {
+      await importBusybox(env);
+      d = await startDaemon(env, [], undefined, env.hostNs);
+      const web = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "web", namespace: "default" },
+        spec: {
+          hostUsers: false,
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: "c",
+              image: "busybox:local",
+              // Port 80 as the pod's root: NET_BIND_SERVICE in the pod's own network namespace.
+              command: ["sh", "-c", "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www"],
+              readinessProbe: { httpGet: { port: 80 }, periodSeconds: 1 },
+            },
+          ],
+        },
+      };
+      assert.equal((await putPod(d, web)).status, 201);
+      const ready = await waitFor("web ready", async () => ((await getPod(d!, "web"))?.status?.containerStatuses?.[0]?.ready ? await getPod(d!, "web") : undefined), 60_000).catch(async (err: Error) => {
+        const events = (await d!.request("GET", "/api/v1/namespaces/default/events")).json.items.map((e: { reason: string; message: string }) => `${e.reason}: ${e.message}`);
+        throw new Error(`${err.message}\n${JSON.stringify((await getPod(d!, "web"))?.status)}\n${events.join("\n")}`);
+      });
+      assert.match(ready.status.podIP, /^10\.87\./);
+    } finally {
+      await stopDaemon(d, "SIGKILL");
+      destroyEnv(env);
+    }
+  });
+});
