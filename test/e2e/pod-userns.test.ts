@@ -2,13 +2,13 @@
 // own on the host, so that root in the container is an unprivileged id there; the image's files
 // appear with their owners through idmapped mounts, the pod's own volumes are its root's, and a
 // host file owned by root is out of its reach. Two pods never share ids; a pod's range goes
-// with it. Also run on the cgroup-v2 VM's Debian kernel (test/vm).
+// with it. Also run on the cgroup-v2 VM's Debian kernel (test/vm); on a pod network: network-userns.test.ts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { destroyEnv, e2eSkip, importBusybox, networkEnv, waitFor } from "./harness.ts";
-import { getPod, putPod, startDaemon, stopDaemon, waitRunning, type Daemon } from "./daemon-helpers.ts";
+import { e2eSkip, waitFor } from "./harness.ts";
+import { waitRunning } from "./daemon-helpers.ts";
 import { withCli, type Cli } from "./cli-helpers.ts";
 import { pid1Of } from "./pod-helpers.ts";
 
@@ -114,40 +114,4 @@ describe("hostUsers: false", { skip, timeout: 180_000 }, () => {
       assert.equal(big.code, 0, big.stderr);
       await waitFor("u held", async () => /outside the pod's user namespace/.test((await c.run("describe", ["pod", "u"])).stdout) || undefined);
     }));
-
-  test("on podd's network: the pod's network namespace, its user namespace's, gets its address, and a probe from the daemon reaches it", async () => {
-    const env = networkEnv();
-    let d: Daemon | undefined;
-    try {
-      await importBusybox(env);
-      d = await startDaemon(env, [], undefined, env.hostNs);
-      const web = {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "web", namespace: "default" },
-        spec: {
-          hostUsers: false,
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: "c",
-              image: "busybox:local",
-              // Port 80 as the pod's root: NET_BIND_SERVICE in the pod's own network namespace.
-              command: ["sh", "-c", "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www"],
-              readinessProbe: { httpGet: { port: 80 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      };
-      assert.equal((await putPod(d, web)).status, 201);
-      const ready = await waitFor("web ready", async () => ((await getPod(d!, "web"))?.status?.containerStatuses?.[0]?.ready ? await getPod(d!, "web") : undefined), 60_000).catch(async (err: Error) => {
-        const events = (await d!.request("GET", "/api/v1/namespaces/default/events")).json.items.map((e: { reason: string; message: string }) => `${e.reason}: ${e.message}`);
-        throw new Error(`${err.message}\n${JSON.stringify((await getPod(d!, "web"))?.status)}\n${events.join("\n")}`);
-      });
-      assert.match(ready.status.podIP, /^10\.87\./);
-    } finally {
-      await stopDaemon(d, "SIGKILL");
-      destroyEnv(env);
-    }
-  });
 });
