@@ -213,7 +213,8 @@ static const char *idmap_in_place(const char *path, int userns_fd, char *err, si
 	struct podd_mount_attr attr = { .attr_set = PODD_MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long)userns_fd };
 	const char *e = NULL;
 	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-		e = failf(err, errlen, "idmap %s to the pod's user namespace: %s", path, strerror(errno));
+		e = failf(err, errlen, "idmap %s to the pod's user namespace: %s%s", path, strerror(errno),
+			  errno == EINVAL ? " (its filesystem cannot be idmapped on this kernel: hostUsers: false needs podd's state root on ext4, xfs or btrfs, or on tmpfs from Linux 6.3)" : "");
 	else if (syscall(SYS_move_mount, tree, "", AT_FDCWD, path, PODD_MOVE_MOUNT_F_EMPTY_PATH | PODD_MOVE_MOUNT_T_SYMLINKS) < 0)
 		e = failf(err, errlen, "move_mount onto %s: %s", path, strerror(errno));
 	close(tree);

@@ -3,8 +3,8 @@
 // mounts under its roots, no cgroups under its parent, no processes, and no reference anywhere
 // to the namespaces its pods had.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeNetns } from "../lib/netns.ts";
@@ -25,6 +25,16 @@ export const hostFixtureVolume = `{name: podd-fixture, hostPath: {path: "${fixtu
 export const hostFixtureMount = `{name: podd-fixture, mountPath: ${hostFixture}, readOnly: true}`;
 
 /** Why end-to-end tests cannot run here, or false. */
+/** Whether the filesystem the tests' roots live on can be idmapped (tmpfs only from Linux 6.3; 9p and overlay never). */
+export function idmapSkip(): string | false {
+  const type = statfsSync(tmpdir()).type;
+  const [major, minor] = release().split(".").map(Number) as [number, number];
+  const TMPFS = 0x01021994;
+  const IDMAPPABLE = [0xef53 /* ext4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */];
+  if (IDMAPPABLE.includes(type) || (type === TMPFS && (major > 6 || (major === 6 && minor >= 3)))) return false;
+  return `${tmpdir()} is on a filesystem this kernel cannot idmap (statfs type 0x${type.toString(16)}, Linux ${major}.${minor})`;
+}
+
 export function e2eSkip(): string | false {
   if (process.getuid?.() !== 0) return "needs root: creates namespaces, mounts and cgroups";
   if (!existsSync(join(repo, "init/build/podd-init"))) return "init/build/podd-init missing: run npm ci";

@@ -3,10 +3,10 @@
 // give it its address, and the daemon's probes reach it on a privileged port its root bound.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { destroyEnv, e2eSkip, importBusybox, networkEnv, waitFor } from "./harness.ts";
+import { destroyEnv, e2eSkip, idmapSkip, importBusybox, networkEnv, waitFor } from "./harness.ts";
 import { getPod, putPod, startDaemon, stopDaemon, type Daemon } from "./daemon-helpers.ts";
 
-const skip = e2eSkip();
+const skip = e2eSkip() || idmapSkip();
 
 describe("hostUsers: false on a pod network", { skip, timeout: 180_000 }, () => {
   test("on podd's network: the pod's network namespace, its user namespace's, gets its address, and a probe from the daemon reaches it", async () => {

@@ -2,17 +2,17 @@
 // own on the host, so that root in the container is an unprivileged id there; the image's files
 // appear with their owners through idmapped mounts, the pod's own volumes are its root's, and a
 // host file owned by root is out of its reach. Two pods never share ids; a pod's range goes
-// with it. Also run on the cgroup-v2 VM's Debian kernel (test/vm); on a pod network: network-userns.test.ts.
+// with it. On a pod network: network-userns.test.ts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { e2eSkip, waitFor } from "./harness.ts";
+import { e2eSkip, idmapSkip, waitFor } from "./harness.ts";
 import { waitRunning } from "./daemon-helpers.ts";
 import { withCli, type Cli } from "./cli-helpers.ts";
 import { pid1Of } from "./pod-helpers.ts";
 
-const skip = e2eSkip();
+const skip = e2eSkip() || idmapSkip();
 const SECRET = "s3cret-for-userns";
 
 const pod = (name: string, hostDir: string) => `apiVersion: v1
