@@ -133,15 +133,21 @@ static void parse_mount(struct rootfs_opts *r, bool tmpfs, char *arg)
 	char *rest = strtok_r(NULL, "", &save);
 	const char *target = tmpfs ? first : second;
 	if (!first || !target || target[0] != '/')
-		usage_error("%s %s: want %s", tmpfs ? "--tmpfs" : "--bind", arg, tmpfs ? "DST[:OPTIONS]" : "SRC:DST[:ro]");
+		usage_error("%s %s: want %s", tmpfs ? "--tmpfs" : "--bind", arg, tmpfs ? "DST[:OPTIONS]" : "SRC:DST[:ro|rw[:SUBPATH]]");
 	m->target = target;
 	if (tmpfs) {
 		m->options = second ? second : "mode=755";
 	} else {
 		m->source = first;
-		m->readonly = rest && strcmp(rest, "ro") == 0;
-		if (rest && !m->readonly)
-			usage_error("--bind %s: unknown option %s", arg, rest);
+		/* SRC:DST[:ro|rw[:SUBPATH]] */
+		char *mode = rest ? strtok_r(rest, ":", &save) : NULL;
+		char *sub = mode ? strtok_r(NULL, "", &save) : NULL;
+		m->readonly = mode && strcmp(mode, "ro") == 0;
+		if (mode && !m->readonly && strcmp(mode, "rw") != 0)
+			usage_error("--bind %s: unknown option %s", arg, mode);
+		if (sub && (sub[0] == '/' || sub[0] == '\0'))
+			usage_error("--bind %s: the subpath must be relative", arg);
+		m->subpath = sub;
 	}
 }
 

@@ -62,12 +62,29 @@
 #define SYS_mount_setattr 442
 #endif
 #define PODD_OPEN_TREE_CLONE 1
+#define PODD_AT_RECURSIVE 0x8000
+#define PODD_MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#define PODD_MOUNT_ATTR_RDONLY 0x00000001
 #define PODD_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #define PODD_MOVE_MOUNT_T_SYMLINKS 0x00000010
 #define PODD_MOUNT_ATTR_IDMAP 0x00100000
 struct podd_mount_attr {
 	unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
+
+/* struct open_how and the RESOLVE_* flags of <linux/openat2.h> (Linux 5.6), for
+ * the same reason. openat2 has the same number on every architecture. */
+struct podd_open_how {
+	unsigned long long flags;
+	unsigned long long mode;
+	unsigned long long resolve;
+};
+#define PODD_RESOLVE_NO_XDEV 0x01
+#define PODD_RESOLVE_NO_MAGICLINKS 0x02
+#define PODD_RESOLVE_NO_SYMLINKS 0x04
+#define PODD_RESOLVE_BENEATH 0x08
+#define PODD_RESOLVE_IN_ROOT 0x10
+#define PODD_SYS_openat2 437
 
 #define MAX_MOUNTS 64
 #define MAX_HIDE 8
@@ -205,6 +222,7 @@ struct mount_spec {
 	bool readonly;
 	const char *source;   /* bind: host path */
 	const char *target;   /* in the container; points into argv, like every option */
+	const char *subpath;  /* bind: a path inside source (a volume's subPath), resolved beneath it; NULL: none */
 	const char *options;  /* tmpfs: "size=…,mode=…" */
 };
 

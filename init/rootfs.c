@@ -38,17 +38,13 @@ static const struct device_node devices[] = {
 	{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 };
 
-#define MOUNT_ATTR_RDONLY_FLAG 0x00000001
-struct mount_attr_arg {
-	unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
 
 /* Makes the mount at path, and every mount below it, read-only in one call
  * (mount_setattr, Linux 5.12); a per-mount remount would race with nothing
  * here but would need the mount list, which this call walks for us. */
 static int make_readonly_recursive(const char *path)
 {
-	struct mount_attr_arg attr = { .attr_set = MOUNT_ATTR_RDONLY_FLAG };
+	struct podd_mount_attr attr = { .attr_set = PODD_MOUNT_ATTR_RDONLY };
 	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr);
 }
 
@@ -72,32 +68,6 @@ static int mkdir_p(const char *dir, mode_t mode)
 		*s = '/';
 	}
 	return mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Creates what a bind of source can be mounted on: a directory for a
- * directory, an empty file for anything else (a file, a socket, a device). */
-static int make_mount_point(const char *source, const char *target)
-{
-	struct stat st, existing;
-	if (source && stat(source, &st) < 0)
-		return -1;
-	if (lstat(target, &existing) == 0)
-		return 0;
-	if (!source || S_ISDIR(st.st_mode))
-		return mkdir_p(target, 0755);
-	char parent[PATH_MAX];
-	snprintf(parent, sizeof parent, "%s", target);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (mkdir_p(parent, 0755) < 0)
-			return -1;
-	}
-	int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return errno == EISDIR ? 0 : -1;
-	close(fd);
-	return 0;
 }
 
 static void unescape_octal(char *s)
@@ -474,6 +444,132 @@ static const char *mount_proc_sys(const struct rootfs_opts *r, char *err, size_t
 }
 
 /* Volumes, /etc files and tmpfs mounts, in the order given. */
+/* openat2 of path beneath dirfd as an O_PATH descriptor, resolved as resolve says. */
+static int open_path(int dirfd, const char *path, unsigned long long flags, unsigned long long resolve)
+{
+	struct podd_open_how how = { .flags = flags | O_PATH | O_CLOEXEC, .resolve = resolve | PODD_RESOLVE_NO_MAGICLINKS };
+	return (int)NO_EINTR(syscall(PODD_SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+/* Opens path (relative, or absolute meaning "from root") beneath root, making
+ * what is missing: directories, and a last component that is a directory when
+ * dir, else an empty file. Every component is resolved by the kernel beneath
+ * root (resolve: RESOLVE_IN_ROOT, symlinks taken as the container would see
+ * them, or RESOLVE_BENEATH, a symlink that leaves is refused): a symlink that a
+ * container planted in its image, its writable layer or a volume can never
+ * lead a mount, or a mount point podd makes, outside what it belongs to. The
+ * work is done on descriptors, so a sibling container that swaps a directory
+ * for a symlink meanwhile changes nothing. Returns an O_PATH fd or -1. */
+static int open_beneath(int root, const char *path, bool dir, unsigned long long resolve)
+{
+	char p[PATH_MAX];
+	while (*path == '/')
+		path++;
+	if (snprintf(p, sizeof p, "%s", *path ? path : ".") >= (int)sizeof p)
+		return errno = ENAMETOOLONG, -1;
+	int fd = open_path(root, p, dir ? O_DIRECTORY : 0, resolve);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	/* Make it, one component at a time, each parent opened beneath root. */
+	for (char *s = p;; s++) {
+		bool last = *s == '\0';
+		if (*s != '/' && !last)
+			continue;
+		char saved = *s;
+		*s = '\0';
+		int at = open_path(root, p, last && !dir ? 0 : O_DIRECTORY, resolve);
+		if (at < 0 && errno == ENOENT) {
+			char *slash = strrchr(p, '/');
+			const char *name = slash ? slash + 1 : p;
+			int parent = slash ? (*slash = '\0', open_path(root, p, O_DIRECTORY, resolve)) : open_path(root, ".", O_DIRECTORY, resolve);
+			if (slash)
+				*slash = '/';
+			if (parent < 0)
+				return -1;
+			int made;
+			if (last && !dir) {
+				made = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (made >= 0)
+					close(made);
+			} else {
+				made = mkdirat(parent, name, 0755);
+			}
+			int saved_errno = errno;
+			close(parent);
+			if (made < 0 && saved_errno != EEXIST)
+				return errno = saved_errno, -1;
+			at = open_path(root, p, last && !dir ? 0 : O_DIRECTORY, resolve);
+		}
+		if (last)
+			return at;
+		if (at < 0)
+			return -1;
+		close(at);
+		*s = saved;
+	}
+}
+
+/* A bind mount of a volume (or a file of the pod) into the new root: the
+ * source (with a subPath, beneath the volume), its clone made read-only when
+ * asked, moved onto the mount point, all by descriptor (open_tree,
+ * mount_setattr, move_mount; Linux 5.12). */
+static const char *bind_volume(const struct rootfs_opts *r, const struct mount_spec *m, char *err, size_t errlen)
+{
+	int src = -1, root = -1, target = -1, tree = -1;
+	const char *e = NULL;
+	struct stat st;
+	if (m->subpath) {
+		int vol = open(m->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (vol < 0)
+			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+		/* As the kubelet: a subPath that does not exist is made, as a directory. */
+		src = open_beneath(vol, m->subpath, false, PODD_RESOLVE_BENEATH);
+		if (src < 0 && errno == ENOENT)
+			src = open_beneath(vol, m->subpath, true, PODD_RESOLVE_BENEATH);
+		int saved = errno;
+		close(vol);
+		if (src < 0)
+			return failf(err, errlen, "subPath %s of %s for %s: %s", m->subpath, m->source, m->target,
+				     saved == EXDEV ? "it leads outside the volume" : strerror(saved));
+	} else {
+		src = open(m->source, O_PATH | O_CLOEXEC);
+		if (src < 0)
+			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+	}
+	if (fstat(src, &st) < 0) {
+		e = failf(err, errlen, "stat %s: %s", m->source, strerror(errno));
+		goto out;
+	}
+	root = open(r->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		e = failf(err, errlen, "open %s: %s", r->dir, strerror(errno));
+		goto out;
+	}
+	target = open_beneath(root, m->target, S_ISDIR(st.st_mode), PODD_RESOLVE_IN_ROOT);
+	if (target < 0) {
+		if (errno == EROFS)
+			e = failf(err, errlen, "mount %s: %s does not exist in the read-only root filesystem; mount it on a path that exists", m->source, m->target);
+		else
+			e = failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+		goto out;
+	}
+	tree = (int)syscall(SYS_open_tree, src, "", PODD_OPEN_TREE_CLONE | PODD_AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC);
+	if (tree < 0) {
+		e = failf(err, errlen, "mount %s on %s: open_tree: %s", m->source, m->target, strerror(errno));
+		goto out;
+	}
+	struct podd_mount_attr ro = { .attr_set = PODD_MOUNT_ATTR_RDONLY };
+	if (m->readonly && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | PODD_AT_RECURSIVE, &ro, sizeof ro) < 0)
+		e = failf(err, errlen, "make %s read-only: %s", m->target, strerror(errno));
+	else if (syscall(SYS_move_mount, tree, "", target, "", PODD_MOVE_MOUNT_F_EMPTY_PATH | PODD_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		e = failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
+out:
+	for (int *fd = (int[]){ src, root, target, tree }, i = 0; i < 4; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return e;
+}
+
 static const char *mount_volumes(const struct rootfs_opts *r, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < r->nmounts; i++) {
@@ -490,15 +586,9 @@ static const char *mount_volumes(const struct rootfs_opts *r, char *err, size_t 
 				return failf(err, errlen, "mount tmpfs on %s: %s", m->target, strerror(errno));
 			continue;
 		}
-		if (make_mount_point(m->source, path) < 0) {
-			if (errno == EROFS)
-				return failf(err, errlen, "mount %s: %s does not exist in the read-only root filesystem; mount it on a path that exists", m->source, m->target);
-			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
-		}
-		if (mount(m->source, path, NULL, MS_BIND | MS_REC, NULL) < 0)
-			return failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
-		if (m->readonly && make_readonly_recursive(path) < 0)
-			return failf(err, errlen, "make %s read-only: %s", m->target, strerror(errno));
+		const char *e = bind_volume(r, m, err, errlen);
+		if (e)
+			return e;
 	}
 	return NULL;
 }

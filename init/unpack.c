@@ -31,20 +31,6 @@
 /* Names in messages are cut to this, so a diagnostic stays one readable line. */
 #define SHOWN_NAME_MAX 200
 
-/* struct open_how and the RESOLVE_* flags of <linux/openat2.h>: declared here
- * because podd-init builds against libcs (musl) that do not ship the kernel's
- * headers. openat2 has the same number on every architecture. */
-struct podd_open_how {
-	uint64_t flags;
-	uint64_t mode;
-	uint64_t resolve;
-};
-#define PODD_RESOLVE_NO_XDEV 0x01
-#define PODD_RESOLVE_NO_MAGICLINKS 0x02
-#define PODD_RESOLVE_NO_SYMLINKS 0x04
-#define PODD_RESOLVE_BENEATH 0x08
-#define PODD_SYS_openat2 437
-
 /* The ustar header block; GNU headers keep atime and ctime where ustar has prefix. */
 struct tar_header {
 	char name[100], mode[8], uid[8], gid[8], size[12], mtime[12], chksum[8], typeflag, linkname[100];

@@ -48,6 +48,8 @@ export interface BindPlan {
   source: string;
   target: string;
   readOnly: boolean;
+  /** a path inside source (the volume's subPath), which podd-init resolves beneath it */
+  subPath?: string;
 }
 
 export interface TmpfsPlan {
@@ -74,7 +76,7 @@ export interface ExitRecord {
 
 /** Turns a plan into podd-init's command line (configuration as arguments, not JSON). */
 export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
-  for (const p of [...plan.binds.flatMap((b) => [b.source, b.target]), ...plan.tmpfs.map((t) => t.target)]) {
+  for (const p of [...plan.binds.flatMap((b) => [b.source, b.target, ...(b.subPath ? [b.subPath] : [])]), ...plan.tmpfs.map((t) => t.target)]) {
     if (p.includes(":")) throw new PoddError(`path "${p}" contains ":", which podd cannot mount`, { code: "Invalid" });
   }
   const a = ["container", "--state-dir", plan.stateDir, "--notify-fd", String(notifyFd)];
@@ -100,7 +102,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   // podd-init mounts in argument order, and a tmpfs replaces whatever is under its target:
   // the host root's /tmp, /run and /var/tmp go first, so that volumes can be mounted in them.
   for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
-  for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.readOnly ? ":ro" : ""}`);
+  for (const b of plan.binds) a.push("--bind", `${b.source}:${b.target}${b.subPath ? `:${b.readOnly ? "ro" : "rw"}:${b.subPath}` : b.readOnly ? ":ro" : ""}`);
   a.push("--cwd", plan.cwd, ...execIdentityArgs(plan.security, plan.seccompFile), "--oom-score-adj", String(plan.oomScoreAdj));
   a.push("--", ...plan.argv);
   return a;

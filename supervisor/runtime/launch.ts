@@ -2,7 +2,7 @@
 // command — the decisions the kubelet and its runtime make before a container starts. Pure:
 // everything it needs (image, sandbox, volume sources, cgroup dirs) is handed in.
 import { isObjectVolume } from "./config-volumes.ts";
-import { join, posix } from "node:path";
+import { posix } from "node:path";
 import { containerEnv as resolveEnv, EnvReferenceError, expandCommandAndArgs, type EnvInputs } from "../../pod-specs/env.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
 import { processSecurity } from "../../pod-specs/security.ts";
@@ -130,7 +130,9 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     // mount says, as the kubelet mounts them; a claim is when its volume source says so.
     const v = pod.spec.volumes?.find((x) => x.name === vm.name);
     const readOnlyVolume = v !== undefined && (v.image !== undefined || isObjectVolume(v) || v.persistentVolumeClaim?.readOnly === true);
-    mounts.push({ source: vm.subPath ? join(source, vm.subPath) : source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false) });
+    // A subPath is resolved by podd-init beneath the volume, never through a symlink the
+    // container may have put there that leaves it.
+    mounts.push({ source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false), ...(vm.subPath ? { subPath: vm.subPath } : {}) });
   }
   // Parents before children, so that a volume inside another volume's mount stays visible.
   const depth = (p: string) => posix.normalize(p).split("/").filter(Boolean).length;

@@ -6,7 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
-import { e2eSkip, hostFixtureMount, hostFixtureVolume, importBusybox, type Env } from "./harness.ts";
+import { e2eSkip, hostFixtureMount, hostFixtureVolume, importBusybox, waitFor, type Env } from "./harness.ts";
+import { containerStatus, getPod } from "./daemon-helpers.ts";
+import { withCli } from "./cli-helpers.ts";
 import { assertNothingLeft, inEnv, inEnvUnder, linesOf, runManifest, said } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
@@ -152,4 +154,34 @@ spec:
       assert.equal(safe.get("open_disk"), "OK");
       assertNothingLeft(env, r.namespaces);
     }));
+
+  test("a symlink a container plants in its volume never leads a subPath mount out of the volume", () =>
+    withCli(async (c) => {
+      // First run: replace the subPath's directory by a link to the host's root, and exit. The
+      // restart mounts the subPath again: beneath the volume, or not at all.
+      const yaml = `apiVersion: v1
+kind: Pod
+metadata: {name: planter}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:local
+    command: [sh, -c, "if [ -e /scratch/planted ]; then ls /sub; sleep 1000; fi; rm -rf /scratch/sub; ln -s / /scratch/sub; touch /scratch/planted; exit 1"]
+    volumeMounts:
+    - {name: scratch, mountPath: /scratch}
+    - {name: scratch, mountPath: /sub, subPath: sub}
+  volumes:
+  - {name: scratch, emptyDir: {}}
+`;
+      assert.equal((await c.apply("planter.yaml", yaml)).code, 0);
+      const held = await waitFor("the restart refused", async () => {
+        const st = containerStatus(await getPod(c.d, "planter"), "c");
+        const msg = `${st?.lastState?.terminated?.message ?? ""} ${st?.state?.waiting?.message ?? ""}`;
+        // Only the first run may run (and exits at once); a later one running has the link mounted.
+        if ((st?.restartCount ?? 0) >= 1 && st?.state?.running) assert.fail(`running with the link mounted: ${JSON.stringify(st)}`);
+        return /subPath sub of .* leads outside the volume/.test(msg) ? msg : undefined;
+      }, 60_000);
+      assert.match(held, /for \/sub/);
+    }, ["--backoff-initial", "50ms", "--backoff-max", "100ms"]));
 });
