@@ -35,7 +35,8 @@ static void sandbox_undo(struct ns_pin *pins, size_t n)
  * namespace cannot reach it (the kernel drops those a PID 1 has no handler
  * for, and its only handler is SIGCHLD's); the supervisor ends it with
  * SIGKILL, which ends the namespace and everything left in it. */
-/* The pod init's setup failed: the reason goes to the sandbox on the ready pipe instead of "R". */
+/* A child's setup failed (the pod init's, the user namespace's): the reason goes to the
+ * sandbox on its pipe instead of "R". */
 #define pod_init_fail(ready, ...) do { \
 		char m_[MSG_MAX]; \
 		int n_ = snprintf(m_, sizeof m_, "E" __VA_ARGS__); \
@@ -130,17 +131,8 @@ static int bring_up_loopback(void)
 	return rc;
 }
 
-/* A child that reports to the sandbox on a pipe: "U" (in its user namespace),
- * "R" (its namespaces made), or "E<why>". */
-#define child_fail(out, ...) do { \
-		char m_[MSG_MAX]; \
-		int n_ = snprintf(m_, sizeof m_, "E" __VA_ARGS__); \
-		if (NO_EINTR(write(out, m_, n_ > 0 && (size_t)n_ < sizeof m_ ? (size_t)n_ : sizeof m_ - 1)) < 0) { \
-			/* the sandbox is gone: nobody is left to tell */ \
-		} \
-		_exit(EXIT_SETUP); \
-	} while (0)
-
+/* The user namespace's child reports on its pipe as the pod init does: "U" (in
+ * its user namespace), "R" (its namespaces made), or "E<why>" (pod_init_fail). */
 /* hostUsers: false. The pod's other namespaces must belong to its user
  * namespace (so that root in a container holds capabilities in them and
  * nowhere else), so a child makes them all: its user namespace first, which
@@ -165,15 +157,15 @@ static pid_t make_userns_child(int flags, const char *hostname, bool lo, int *to
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	char b;
 	if (unshare(CLONE_NEWUSER) < 0)
-		child_fail(up[1], "unshare the user namespace: %s", strerror(errno));
+		pod_init_fail(up[1], "unshare the user namespace: %s", strerror(errno));
 	if (NO_EINTR(write(up[1], "U", 1)) != 1 || NO_EINTR(read(down[0], &b, 1)) != 1)
 		_exit(EXIT_SETUP);
 	if (unshare(flags) < 0)
-		child_fail(up[1], "unshare: %s", strerror(errno));
+		pod_init_fail(up[1], "unshare: %s", strerror(errno));
 	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
-		child_fail(up[1], "sethostname %s: %s", hostname, strerror(errno));
+		pod_init_fail(up[1], "sethostname %s: %s", hostname, strerror(errno));
 	if (lo && bring_up_loopback() < 0)
-		child_fail(up[1], "bring up lo: %s", strerror(errno));
+		pod_init_fail(up[1], "bring up lo: %s", strerror(errno));
 	if (NO_EINTR(write(up[1], "R", 1)) != 1)
 		_exit(EXIT_SETUP);
 	NO_EINTR(read(down[0], &b, 1));   /* until the sandbox has pinned us */
