@@ -179,7 +179,7 @@ export class Daemon implements ApiBackend {
       this.desired.set(key, pod);
       // Pods applied before namespaces were objects have theirs made now; one being deleted stays so.
       if (!this.objects.get("Namespace", undefined, pod.metadata.namespace)) this.objects.ensureNamespace(pod.metadata.namespace);
-      const recorded = existsSync(this.sup.runtime.layout.podObservedPath({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }));
+      const recorded = this.sup.runtime.records.hasObserved({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid });
       const worker = this.sup.restore(pod, recorded ? [] : await this.lostContainers(pod));
       this.log.info(`pod/${key} taken up`, { uid: pod.metadata.uid });
       if (pod.metadata.deletionTimestamp) void this.finishDelete(key, worker);

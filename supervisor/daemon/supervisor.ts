@@ -12,6 +12,7 @@ import { PodWorker, type PodObject } from "../pod/worker.ts";
 import { backOffConfig, type BackOffConfig } from "../pod/restart-policy.ts";
 import { Runtime, type BoundPod, type RuntimeOptions } from "../runtime/runtime.ts";
 import type { Sys } from "../sys/index.ts";
+import type { PodRuntime } from "../pod/pod-runtime.ts";
 import { rfc3339 } from "../base/time.ts";
 import { LinuxSys } from "../sys/linux.ts";
 import { lockRoots } from "./lock.ts";
@@ -41,7 +42,7 @@ export function bindPod(pod: Pod, now: number): BoundPod {
   return copy;
 }
 
-export class Supervisor {
+export class Supervisor<R extends PodRuntime = Runtime> {
   readonly events = new EventBus();
   private readonly workers = new Map<string, PodWorker>();
   readonly clock: Clock;
@@ -52,7 +53,7 @@ export class Supervisor {
   namespaceLabels: (ns: string) => Readonly<Record<string, string>> | undefined = (ns) => ({ "kubernetes.io/metadata.name": ns });
 
   private constructor(
-    readonly runtime: Runtime,
+    readonly runtime: R,
     private readonly backOff: BackOffConfig,
     clock: Clock,
     labels: Record<string, string> = {},
@@ -68,7 +69,7 @@ export class Supervisor {
     // second copy of every container and remove what the first one made.
     lockRoots(sys, opts.roots);
     const cgroups = await openCgroups({ parent: opts.cgroupParent, sys, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
-    const sup: Supervisor = new Supervisor(
+    const sup: Supervisor = new Supervisor<Runtime>(
       new Runtime(sys, cgroups, opts, (pod, type, reason, message) => {
         sup.events.emit("event", {
           time: sup.clock.now(),
@@ -88,6 +89,14 @@ export class Supervisor {
     sup.runtime.images.recover();
     sup.runtime.network.open();
     return sup;
+  }
+
+  /**
+   * A supervisor over a runtime made elsewhere: a test's fake. open() makes the real one, with
+   * its roots locked and what an earlier daemon left recovered.
+   */
+  static over<R extends PodRuntime>(runtime: R, opts: Pick<SupervisorOptions, "backOff" | "clock" | "nodeLabels" | "nodeTaints">): Supervisor<R> {
+    return new Supervisor(runtime, opts.backOff, opts.clock ?? systemClock, opts.nodeLabels, opts.nodeTaints);
   }
 
   /** Admits the pod against the node and starts it, or records it rejected (Failed). */
@@ -141,7 +150,7 @@ export class Supervisor {
     if (this.workers.has(key)) throw new PoddError(`pods "${pod.metadata.name}" already exists`, { code: "AlreadyExists" });
     const worker = new PodWorker(pod, this.runtime, this.events, this.clock, this.backOff);
     this.workers.set(key, worker);
-    worker.restore(this.runtime.sys, () => this.admit(pod), lost);
+    worker.restore(() => this.admit(pod), lost);
     return worker;
   }
 

@@ -5,8 +5,6 @@
 import type { CredentialsOf } from "../runtime/images/registry.ts";
 import { type Clock } from "../base/time.ts";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Container, LifecycleHandler } from "../../pod-specs/types.ts";
 import { rejectedMessage, type Admission } from "./admission.ts";
 import type { EventBus, PodEvent } from "../daemon/events.ts";
@@ -27,15 +25,12 @@ import {
   type Termination,
 } from "./lifecycle.ts";
 import type { BackOffConfig, BackOffEntry } from "./restart-policy.ts";
-import { podRef, type BoundPod, type ContainerRun, type Runtime } from "../runtime/runtime.ts";
+import { podRef, type BoundPod, type ContainerRun } from "../runtime/runtime.ts";
+import type { PodRuntime } from "./pod-runtime.ts";
+import type { SavedPod } from "../runtime/records.ts";
 import type { Image } from "../runtime/images/store.ts";
 import { MountError } from "../runtime/volumes.ts";
 import { SandboxError } from "../runtime/sandbox.ts";
-import { writeFileAtomic } from "../base/atomic.ts";
-import { adoptMonitor, readMonitorLog, readRunRecord, readStartRecord, type MonitorHandle, type RunRecord } from "../runtime/container.ts";
-import { PoddError } from "../base/errors.ts";
-import { isSameProcess, readProcStat } from "../base/proc.ts";
-import type { Sys } from "../sys/index.ts";
 import { buildPodStatus } from "../status/pod-status.ts";
 import type { PodStatus } from "../status/types.ts";
 import { trace } from "../base/trace.ts";
@@ -45,14 +40,6 @@ import type { ProbedState } from "../status/pod-status.ts";
 
 /** A Pod with its status, as `kubectl get pod -o json` prints it. */
 export type PodObject = Omit<BoundPod, "status"> & { status: PodStatus };
-
-/** observed.json in the pod's run dir; ended.json in its state dir */
-interface SavedPod {
-  uid: string;
-  observed: ObservedPod;
-  /** refused by admission (ended.json only) */
-  rejected?: boolean;
-}
 
 /** A container held before it could start (image missing, bad config, a volume): Waiting. */
 export interface Held {
@@ -100,7 +87,7 @@ export class PodWorker {
 
   constructor(
     readonly pod: BoundPod,
-    private readonly runtime: Runtime,
+    private readonly runtime: PodRuntime,
     private readonly events: EventBus,
     private readonly clock: Clock,
     private readonly backOff: BackOffConfig,
@@ -345,9 +332,7 @@ export class PodWorker {
     this.held.delete(name);
     this.setRecord(name, recordStarting(name, this.record(name), now, backOff, run.user));
     const live: LiveContainer = { run, containerID: randomBytes(32).toString("hex") };
-    const monitor = readProcStat(run.monitor.monitorPid, this.runtime.opts.procRoot);
-    const record: RunRecord = { containerID: live.containerID, logPath: run.logPath, monitorPid: run.monitor.monitorPid, monitorStartTime: monitor?.startTime ?? 0 };
-    writeFileAtomic(join(run.stateDir, "run.json"), JSON.stringify(record) + "\n", 0o600, false);
+    this.runtime.recordRun(run, live.containerID);
     this.live.set(name, live);
     this.emit("Normal", "Created", `Created container ${name}`, name);
     this.events.emit("runStarted", this.pod.metadata.uid, this.pod.metadata.name, name, run.logPath);
@@ -507,7 +492,7 @@ export class PodWorker {
     const probes = probesOf(c);
     if (Object.keys(probes).length === 0) return;
     // Made at the first run, when the container's PID 1 and user are known.
-    let check: ReturnType<Runtime["prober"]> | undefined;
+    let check: ReturnType<PodRuntime["prober"]> | undefined;
     live.prober = new ContainerProber(
       probes,
       this.clock,
@@ -559,24 +544,14 @@ export class PodWorker {
     return podRef(this.pod);
   }
 
-  private statePath(): string {
-    return this.runtime.layout.podObservedPath(this.ref());
-  }
-
   /**
    * What was observed, in the run root, so that a daemon that crashed and came back continues
-   * restart counts and back-off. Written by rename; the run root is volatile by design, so
-   * no fsync: after a reboot the pod starts afresh.
+   * restart counts and back-off; once the sandbox is up its run dir must be there to take it.
    */
   private save(): void {
     this.saveEnded();
-    if (!this.observed.sandboxReady && !existsSync(this.runtime.layout.podRunDir(this.ref()))) return;
-    const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed };
-    writeFileAtomic(this.statePath(), JSON.stringify(saved) + "\n", 0o600, false);
-  }
-
-  private endedPath(): string {
-    return join(this.runtime.layout.podStateDir(this.ref()), "ended.json");
+    const saved: SavedPod<ObservedPod> = { uid: this.pod.metadata.uid, observed: this.observed };
+    this.runtime.records.saveObserved(this.ref(), saved, this.observed.sandboxReady);
   }
 
   /**
@@ -588,20 +563,9 @@ export class PodWorker {
    */
   private saveEnded(): void {
     if (this.endedSaved || !this.observed.terminal || this.live.size > 0 || this.observed.deletionRequestedAtMs !== undefined) return;
-    const saved: SavedPod = { uid: this.pod.metadata.uid, observed: this.observed, ...(this.rejected ? { rejected: true } : {}) };
-    mkdirSync(this.runtime.layout.podStateDir(this.ref()), { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.endedPath(), JSON.stringify(saved) + "\n", 0o600);
+    const saved: SavedPod<ObservedPod> = { uid: this.pod.metadata.uid, observed: this.observed, ...(this.rejected ? { rejected: true } : {}) };
+    this.runtime.records.saveEnded(this.ref(), saved);
     this.endedSaved = true;
-  }
-
-  private readSaved(path: string): SavedPod | undefined {
-    try {
-      const saved = JSON.parse(readFileSync(path, "utf8")) as SavedPod;
-      return saved.uid === this.pod.metadata.uid ? saved : undefined;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw PoddError.wrap(`read ${path}`, err);
-    }
   }
 
   /**
@@ -610,9 +574,9 @@ export class PodWorker {
    * by pidfd. Nothing that still runs is restarted; a container that ended meanwhile is
    * resolved from its exit record (or, with none, as ContainerStatusUnknown).
    */
-  restore(sys: Sys, admit: () => Admission, lost: readonly string[] = []): void {
-    const saved = this.readSaved(this.statePath());
-    const ended = saved ? undefined : this.readSaved(this.endedPath());
+  restore(admit: () => Admission, lost: readonly string[] = []): void {
+    const saved = this.runtime.records.readObserved<ObservedPod>(this.ref());
+    const ended = saved ? undefined : this.runtime.records.readEnded<ObservedPod>(this.ref());
     // Containers that ran while their records in the run root were removed: their instances
     // are gone (the daemon ended what was left of them), and they count as ended, with the
     // kubelet's reason for a container it cannot find, so that the next start is a restart.
@@ -647,20 +611,11 @@ export class PodWorker {
     if (!this.pod.metadata.deletionTimestamp) delete (this.observed as { deletionRequestedAtMs?: number }).deletionRequestedAtMs;
     for (const [name, rec] of Object.entries(this.observed.containers)) {
       if (!rec || !isAlive(rec)) continue;
-      const stateDir = this.runtime.layout.containerRunDir(this.ref(), name);
-      const run = readRunRecord(stateDir);
-      const monitor = run && isSameProcess(run.monitorPid, run.monitorStartTime, this.runtime.opts.procRoot) ? adoptMonitor(sys, stateDir, run.monitorPid) : undefined;
-      const handle: MonitorHandle = monitor ?? {
-        monitorPid: run?.monitorPid ?? 0,
-        started: Promise.resolve(readStartRecord(stateDir)),
-        ended: Promise.resolve(),
-        stderr: () => readMonitorLog(stateDir),
-        signal: () => false,
-      };
-      const live: LiveContainer = { run: { monitor: handle, stateDir, logPath: run?.logPath ?? "" }, containerID: run?.containerID ?? "", adopted: true };
+      const { run, containerID, running } = this.runtime.adoptContainer(this.pod, name);
+      const live: LiveContainer = { run, containerID, adopted: true };
       this.live.set(name, live);
-      if (rec.lifecycle.state === "Stopping") this.armKill(name, live, (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000);
-      this.emit("Normal", monitor ? "Adopted" : "Lost", monitor ? `Adopted running container ${name}` : `Container ${name} ended while podd was away`, name);
+      if (rec.lifecycle.state === "Stopping") this.armKill(name, live, this.graceMs());
+      this.emit("Normal", running ? "Adopted" : "Lost", running ? `Adopted running container ${name}` : `Container ${name} ended while podd was away`, name);
       void this.followSafely(name, live);
     }
     if (this.observed.sandboxReady) void this.adoptSandbox();

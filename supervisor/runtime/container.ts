@@ -1,13 +1,15 @@
 // Starting one container: a `podd-init container` monitor per container run, started in its
 // own session so that a daemon crash, restart or Ctrl-C does not touch it. The monitor records
 // start and exit atomically in the container's run dir (start.json, exit.json) and writes the
-// CRI log; this module launches it and reads those records back.
+// CRI log; this module launches it (and takes over one an earlier daemon launched), and
+// records.ts reads those records back.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { constants as osConstants } from "node:os";
 import { PoddError } from "../base/errors.ts";
 import type { Sys } from "../sys/index.ts";
+import { monitorLogPath, readMonitorLog, readStartRecord, type StartRecord } from "./records.ts";
 import { execIdentityArgs, type ProcessSecurity } from "../../pod-specs/security.ts";
 
 /** Everything podd-init needs to start a container; built by launch.ts from the pod spec. */
@@ -57,23 +59,6 @@ export interface TmpfsPlan {
   options: string;
 }
 
-export interface StartRecord {
-  monitorPid: number;
-  pid1: number;
-  pid: number;
-  pid1StartTime: number;
-  startedAt: string;
-}
-
-export interface ExitRecord {
-  exitCode: number;
-  signal: number;
-  startedAt: string;
-  finishedAt: string;
-  reason: "Completed" | "Error" | "StartError" | "OOMKilled" | "ContainerStatusUnknown" | string;
-  message: string;
-}
-
 /** Turns a plan into podd-init's command line (configuration as arguments, not JSON). */
 export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   for (const p of [...plan.binds.flatMap((b) => [b.source, b.target, ...(b.subPath ? [b.subPath] : [])]), ...plan.tmpfs.map((t) => t.target)]) {
@@ -120,30 +105,6 @@ export interface MonitorHandle {
   signal(sig: NodeJS.Signals): boolean;
 }
 
-export function readStartRecord(stateDir: string): StartRecord | undefined {
-  return readRecord<StartRecord>(join(stateDir, "start.json"));
-}
-
-export function readExitRecord(stateDir: string): ExitRecord | undefined {
-  return readRecord<ExitRecord>(join(stateDir, "exit.json"));
-}
-
-function readRecord<T>(path: string): T | undefined {
-  let text;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw PoddError.wrap(`read ${path}`, err);
-  }
-  // The monitor renames complete files into place, so a parse error is corruption, not a race.
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw PoddError.wrap(`parse ${path}`, err);
-  }
-}
-
 /**
  * The image's layers as layersDir/0 (the top one), 1, …: podd-init names them relative to
  * layersDir in the overlay's mount options, which must fit in one page however deep the image.
@@ -162,7 +123,7 @@ export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
   // The monitor's own complaints go to a file beside its records, not to a pipe: they outlive
   // this daemon (a successor reads them), and a pipe per container would hold a stream and
   // its buffers in the daemon for the container's whole life.
-  const stderrFd = openSync(join(plan.stateDir, MONITOR_LOG), "a", 0o600);
+  const stderrFd = openSync(monitorLogPath(plan.stateDir), "a", 0o600);
   let child;
   try {
     child = spawn(initPath, initArgs(plan, notifyFd), {
@@ -195,31 +156,6 @@ export function launch(initPath: string, plan: LaunchPlan): MonitorHandle {
   // ChildProcess.kill never signals a pid after Node reaped it, so a reused pid is safe.
   const signal = (sig: NodeJS.Signals) => child.exitCode === null && child.signalCode === null && child.kill(sig);
   return { monitorPid, started, ended, stderr: () => readMonitorLog(plan.stateDir), signal };
-}
-
-const MONITOR_LOG = "monitor.log";
-
-/** What the monitor said on its stderr (one line when a container cannot start), or "". */
-export function readMonitorLog(stateDir: string): string {
-  try {
-    return readFileSync(join(stateDir, MONITOR_LOG), "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "";
-    throw PoddError.wrap(`read ${join(stateDir, MONITOR_LOG)}`, err);
-  }
-}
-
-/** What the supervisor records of a container run, beside the monitor's own records. */
-export interface RunRecord {
-  containerID: string;
-  logPath: string;
-  monitorPid: number;
-  /** /proc/<monitorPid>/stat field 22: tells the monitor from a process that reused its pid */
-  monitorStartTime: number;
-}
-
-export function readRunRecord(stateDir: string): RunRecord | undefined {
-  return readRecord<RunRecord>(join(stateDir, "run.json"));
 }
 
 /**

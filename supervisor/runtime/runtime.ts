@@ -15,9 +15,10 @@ import { compileProbe, execInContainer, httpProbe, type ProbeOutcome, type Probe
 import { encodeExec, ProbeRunner, type EncodedCheck } from "./probe-runner.ts";
 import { DEFAULT_DEVICE_RULES } from "../cgroups/index.ts";
 import type { CgroupLimits, CgroupManager } from "../cgroups/index.ts";
-import { launch, readExitRecord, type ExitRecord, type MonitorHandle } from "./container.ts";
+import { adoptMonitor, launch, type MonitorHandle } from "./container.ts";
+import { PodRecords, readExitRecord, readMonitorLog, readRunRecord, readStartRecord, writeRunRecord, type ExitRecord } from "./records.ts";
 import { runChecked } from "../base/exec-file.ts";
-import { lowestOOMScoreAdj } from "../base/proc.ts";
+import { isSameProcess, lowestOOMScoreAdj, readProcStat } from "../base/proc.ts";
 import { recordedUsernsBase, usernsBase } from "./userns.ts";
 import { containerOOMScoreAdj } from "../status/qos.ts";
 import { Images } from "./images/service.ts";
@@ -146,6 +147,8 @@ const POD_INIT_CGROUP = "pod_init";
 
 export class Runtime {
   readonly layout: Layout;
+  /** observed.json and ended.json of every pod */
+  readonly records: PodRecords;
   readonly sandboxes: SandboxManager;
   readonly volumes: VolumeManager;
   readonly images: Images;
@@ -171,6 +174,7 @@ export class Runtime {
     const onWidening = (pod: PodRef, reason: string, message: string) => report(pod, "Normal", reason, message);
     this.onWidening = onWidening;
     this.layout = new Layout(opts.roots);
+    this.records = new PodRecords(this.layout);
     const cni = this.layout.cniStateDir();
     this.network = new PodNetwork({
       confDir: opts.network?.confDir ?? join(cni, "net.d"),
@@ -582,6 +586,34 @@ export class Runtime {
    * The container's exit as the monitor recorded it, with OOMKilled from the cgroup's OOM-kill
    * counter, then the container cgroup is emptied and removed.
    */
+  /**
+   * Records which run this is (its container ID, log and monitor, with the monitor's start
+   * time), so that a successor daemon can take it over (adoptContainer).
+   */
+  recordRun(run: ContainerRun, containerID: string): void {
+    const monitor = readProcStat(run.monitor.monitorPid, this.opts.procRoot);
+    writeRunRecord(run.stateDir, { containerID, logPath: run.logPath, monitorPid: run.monitor.monitorPid, monitorStartTime: monitor?.startTime ?? 0 });
+  }
+
+  /**
+   * The run an earlier daemon recorded for the container: its monitor, by pid checked against
+   * its start time and then watched by pidfd; or, when the monitor is gone, a handle that has
+   * ended already, whose exit record (or its absence) finishContainer reads.
+   */
+  adoptContainer(pod: BoundPod, name: string): { run: ContainerRun; containerID: string; running: boolean } {
+    const stateDir = this.layout.containerRunDir(podRef(pod), name);
+    const rec = readRunRecord(stateDir);
+    const monitor = rec && isSameProcess(rec.monitorPid, rec.monitorStartTime, this.opts.procRoot) ? adoptMonitor(this.sys, stateDir, rec.monitorPid) : undefined;
+    const handle: MonitorHandle = monitor ?? {
+      monitorPid: rec?.monitorPid ?? 0,
+      started: Promise.resolve(readStartRecord(stateDir)),
+      ended: Promise.resolve(),
+      stderr: () => readMonitorLog(stateDir),
+      signal: () => false,
+    };
+    return { run: { monitor: handle, stateDir, logPath: rec?.logPath ?? "" }, containerID: rec?.containerID ?? "", running: monitor !== undefined };
+  }
+
   async finishContainer(pod: BoundPod, name: string, run: ContainerRun): Promise<ExitRecord> {
     const uid = pod.metadata.uid;
     let oomKills = 0;

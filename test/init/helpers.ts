@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { ExitRecord, StartRecord } from "../../supervisor/runtime/container.ts";
+import type { ExitRecord, StartRecord } from "../../supervisor/runtime/records.ts";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 // PODD_INIT overrides the binary under test, e.g. to check that a deliberately broken build fails the tests.

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Clock } from "../../supervisor/base/time.ts";
+import { FakeClock } from "../../supervisor/base/fake-clock.ts";
 import { firstDelayMs, initialStanding, probeTiming, record } from "../../supervisor/pod/probes.ts";
 import { ContainerProber } from "../../supervisor/pod/prober.ts";
 import { grpcProbe, httpProbe, parseHealthStatus, resolvePort, tcpProbe } from "../../supervisor/runtime/probe.ts";
@@ -23,39 +23,6 @@ const prober = existsSync(initPath) ? new ProbeRunner(initPath) : undefined;
 const transports: [string, ProbeRunner | undefined][] = [["through Node", undefined], ...(prober ? [["through podd-init prober", prober] as [string, ProbeRunner]] : [])];
 after(() => prober?.close());
 
-class FakeClock implements Clock {
-  t = 0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private next = 1;
-  now() {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.next++;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  }
-  clearTimeout(h: unknown) {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  }
-  /** Runs every timer due by now + ms, in order, letting the promises they start settle. */
-  async advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const due = this.timers[0];
-      if (!due || due.at > end) break;
-      this.timers.shift();
-      this.t = due.at;
-      due.fn();
-      for (let i = 0; i < 10; i++) await Promise.resolve();
-    }
-    this.t = end;
-  }
-  pending() {
-    return this.timers.length;
-  }
-}
 
 test("the API server's defaults, and thresholds of consecutive results", () => {
   assert.deepEqual(probeTiming({}), { initialDelayMs: 0, periodMs: 10_000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 3 });

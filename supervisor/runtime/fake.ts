@@ -1,0 +1,231 @@
+// A scripted PodRuntime for tests that run without root: sandboxes and containers are records
+// in memory, a container runs until the test ends it (or for as long as its script says, on the
+// injected clock), answers its stop signal unless told to ignore it, and dies at once on a kill.
+// Times are recorded to the millisecond, as podd-init records them. Images are present unless
+// the test says a pull fails. Every effect is logged in `calls`, so that a test can check what
+// the worker asked for, in order. The same fake handed to a second supervisor is what a daemon
+// restart finds: the containers still running, the records saved.
+import { constants as osConstants } from "node:os";
+import type { Container, HTTPGetAction, Probe } from "../../pod-specs/types.ts";
+import type { PodRef } from "../base/paths.ts";
+import { rfc3339Millis, type Clock } from "../base/time.ts";
+import type { PodRecordStore, PodRuntime } from "../pod/pod-runtime.ts";
+import type { ImageEvent, ImageHold } from "./images/service.ts";
+import type { Image } from "./images/store.ts";
+import type { ProbeOutcome } from "./probe.ts";
+import type { ExitRecord, SavedPod, StartRecord } from "./records.ts";
+import type { BoundPod, ContainerRun, ContainerUser } from "./runtime.ts";
+import type { SysctlAllowlist } from "../pod/admission.ts";
+
+/** How one container behaves each time it starts. */
+export interface ContainerScript {
+  /** exits by itself this long after its start (clock ms), with exitCode */
+  runsForMs?: number;
+  exitCode?: number;
+  /** never gets to exec: the run ends with a StartError carrying this message */
+  startError?: string;
+  /** startContainer itself throws this (a config or mount error, found before any process) */
+  startThrows?: Error;
+  /** the stop signal does nothing: only the kill at the grace period's end ends it */
+  ignoresStop?: boolean;
+}
+
+/** One run of a container, as the fake keeps it. */
+export class FakeRun {
+  exit: ExitRecord | undefined;
+  readonly signals: NodeJS.Signals[] = [];
+  private endNow!: () => void;
+  readonly ended = new Promise<void>((resolve) => (this.endNow = resolve));
+  readonly run: ContainerRun;
+  containerID = "";
+
+  constructor(
+    readonly pod: string,
+    readonly name: string,
+    readonly restartCount: number,
+    private readonly clock: Clock,
+    readonly start: StartRecord | undefined,
+    private readonly script: ContainerScript,
+    readonly user: ContainerUser | undefined,
+  ) {
+    this.run = {
+      monitor: {
+        monitorPid: start?.monitorPid ?? 0,
+        started: Promise.resolve(start),
+        ended: this.ended,
+        stderr: () => this.exit?.message ?? "",
+        signal: (sig) => this.signal(sig),
+      },
+      stateDir: `/fake/run/${pod}/${name}`,
+      logPath: `/fake/log/${pod}/${name}/${restartCount}.log`,
+      ...(user ? { user } : {}),
+    };
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** Ends the run with a code (or a signal: 128 + its number). */
+  end(exitCode: number, signal = 0, reason = exitCode === 0 ? "Completed" : "Error", message = ""): void {
+    if (this.exit) return;
+    const now = rfc3339Millis(this.clock.now());
+    this.exit = { exitCode, signal, startedAt: this.start?.startedAt ?? now, finishedAt: now, reason, message };
+    this.endNow();
+  }
+
+  private signal(sig: NodeJS.Signals): boolean {
+    if (this.exit) return false;
+    this.signals.push(sig);
+    if (!this.script.ignoresStop) this.end(128 + osConstants.signals[sig], osConstants.signals[sig]);
+    return true;
+  }
+}
+
+class MemoryRecords implements PodRecordStore {
+  readonly observed = new Map<string, SavedPod>();
+  readonly ended = new Map<string, SavedPod>();
+  /** the pods whose run dir exists: from sandbox creation to its stop */
+  readonly runDirs = new Set<string>();
+
+  hasObserved(p: PodRef): boolean {
+    return this.observed.has(p.uid);
+  }
+  saveObserved(p: PodRef, saved: SavedPod, mustHaveRunDir: boolean): void {
+    if (!this.runDirs.has(p.uid)) {
+      if (mustHaveRunDir) throw new Error(`open observed.json of ${p.name}: ENOENT`);
+      return;
+    }
+    this.observed.set(p.uid, structuredClone(saved));
+  }
+  readObserved<O>(p: PodRef): SavedPod<O> | undefined {
+    return structuredClone(this.observed.get(p.uid)) as SavedPod<O> | undefined;
+  }
+  saveEnded(p: PodRef, saved: SavedPod): void {
+    this.ended.set(p.uid, structuredClone(saved));
+  }
+  readEnded<O>(p: PodRef): SavedPod<O> | undefined {
+    return structuredClone(this.ended.get(p.uid)) as SavedPod<O> | undefined;
+  }
+}
+
+export class FakeRuntime implements PodRuntime {
+  readonly node = { name: "fake-node", hostIP: "192.0.2.10", allocatable: { milliCpu: 4000n, memoryBytes: 8n << 30n } };
+  readonly records = new MemoryRecords();
+  readonly sysctls: SysctlAllowlist = { sysctls: new Map(), prefixes: new Map() };
+  /** what was asked, in order: "createSandbox web", "start web/app", "kill web/app", … */
+  readonly calls: string[] = [];
+  /** every run ever started, by "<pod>/<container>", oldest first */
+  readonly runs = new Map<string, FakeRun[]>();
+  /** per container name: how it behaves when it starts */
+  readonly scripts = new Map<string, ContainerScript>();
+  /** images whose pull fails, with the message */
+  readonly failingImages = new Map<string, string>();
+  /** what a probe of this container answers (default: success) */
+  probeOutcome: (container: string, probe: Probe) => ProbeOutcome = () => ({ ok: true, output: "" });
+  private nextPid = 1000;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** The newest run of a pod's container. */
+  last(pod: string, container: string): FakeRun {
+    const list = this.runs.get(`${pod}/${container}`);
+    if (!list?.length) throw new Error(`no run of ${pod}/${container}: ${this.calls.join(", ")}`);
+    return list[list.length - 1]!;
+  }
+
+  readonly images = {
+    ensure: async (name: string, _policy: string, _key: string, emit: ImageEvent): Promise<Image | ImageHold> => {
+      const failure = this.failingImages.get(name);
+      if (failure !== undefined) {
+        emit("Warning", "Failed", `Failed to pull image "${name}": ${failure}`);
+        return { reason: "ErrImagePull", message: failure, retryAtMs: this.clock.now() + 10_000 };
+      }
+      return { name, id: `sha256:${"0".repeat(64)}`, config: {}, layerDirs: [], record: {} } as unknown as Image;
+    },
+  };
+
+  async createSandbox(pod: BoundPod): Promise<{ podIPs: string[] }> {
+    this.calls.push(`createSandbox ${pod.metadata.name}`);
+    this.records.runDirs.add(pod.metadata.uid);
+    return { podIPs: ["10.87.0.2"] };
+  }
+  async adoptSandbox(pod: BoundPod): Promise<{ podIPs: string[] }> {
+    this.calls.push(`adoptSandbox ${pod.metadata.name}`);
+    return { podIPs: ["10.87.0.2"] };
+  }
+  async stopSandbox(pod: BoundPod): Promise<void> {
+    this.calls.push(`stopSandbox ${pod.metadata.name}`);
+    // A cgroup kill of the pod: nothing of it runs on.
+    for (const [key, list] of this.runs) if (key.startsWith(`${pod.metadata.name}/`)) for (const r of list) r.end(137, 9);
+    this.records.runDirs.delete(pod.metadata.uid);
+    this.records.observed.delete(pod.metadata.uid);
+  }
+  async removePod(pod: BoundPod): Promise<void> {
+    await this.stopSandbox(pod);
+    this.calls.push(`removePod ${pod.metadata.name}`);
+    this.records.ended.delete(pod.metadata.uid);
+  }
+  pullCredentials(): undefined {
+    return undefined;
+  }
+
+  async startContainer(pod: BoundPod, container: Container, _image: Image | "host", restartCount: number): Promise<ContainerRun> {
+    const key = `${pod.metadata.name}/${container.name}`;
+    this.calls.push(`start ${key}`);
+    const script = this.scripts.get(container.name) ?? {};
+    if (script.startThrows) throw script.startThrows;
+    const pid = this.nextPid;
+    this.nextPid += 2;
+    const start: StartRecord | undefined = script.startError ? undefined : { monitorPid: pid, pid1: pid + 1, pid: pid + 1, pid1StartTime: 1, startedAt: rfc3339Millis(this.clock.now()) };
+    const user = container.securityContext?.runAsUser !== undefined ? { uid: container.securityContext.runAsUser, gid: 0, supplementalGroups: [] } : undefined;
+    const run = new FakeRun(pod.metadata.name, container.name, restartCount, this.clock, start, script, user);
+    this.runs.set(key, [...(this.runs.get(key) ?? []), run]);
+    if (script.startError) run.end(128, 0, "StartError", script.startError);
+    else if (script.runsForMs !== undefined) this.clock.setTimeout(() => run.end(script.exitCode ?? 0), script.runsForMs);
+    return run.run;
+  }
+  recordRun(run: ContainerRun, containerID: string): void {
+    const found = this.find(run);
+    if (found) found.containerID = containerID;
+  }
+  adoptContainer(pod: BoundPod, name: string): { run: ContainerRun; containerID: string; running: boolean } {
+    this.calls.push(`adopt ${pod.metadata.name}/${name}`);
+    const last = this.runs.get(`${pod.metadata.name}/${name}`)?.at(-1);
+    if (!last) {
+      const ended: ContainerRun = { monitor: { monitorPid: 0, started: Promise.resolve(undefined), ended: Promise.resolve(), stderr: () => "", signal: () => false }, stateDir: "", logPath: "" };
+      return { run: ended, containerID: "", running: false };
+    }
+    return { run: last.run, containerID: last.containerID, running: last.running };
+  }
+  async finishContainer(pod: BoundPod, name: string, run: ContainerRun): Promise<ExitRecord> {
+    this.calls.push(`finish ${pod.metadata.name}/${name}`);
+    const found = this.find(run);
+    const now = rfc3339Millis(this.clock.now());
+    return found?.exit ?? { exitCode: 137, signal: 0, startedAt: now, finishedAt: now, reason: "ContainerStatusUnknown", message: "The container could not be located when the pod was terminated" };
+  }
+  async killContainer(pod: BoundPod, name: string): Promise<void> {
+    this.calls.push(`kill ${pod.metadata.name}/${name}`);
+    this.runs.get(`${pod.metadata.name}/${name}`)?.at(-1)?.end(137, 9);
+  }
+  stopSignalOf(): NodeJS.Signals {
+    return "SIGTERM";
+  }
+  execIdentity(): string[] {
+    return [];
+  }
+  async execIn(pid1: number, _identity: string[], argv: string[]): Promise<void> {
+    this.calls.push(`exec ${pid1} ${argv.join(" ")}`);
+  }
+  async httpHook(pod: BoundPod, container: Container, action: HTTPGetAction): Promise<void> {
+    this.calls.push(`httpHook ${pod.metadata.name}/${container.name} ${action.path ?? "/"}`);
+  }
+  prober(_pod: BoundPod, container: Container): (probe: Probe) => Promise<ProbeOutcome> {
+    return async (probe) => this.probeOutcome(container.name, probe);
+  }
+
+  private find(run: ContainerRun): FakeRun | undefined {
+    for (const list of this.runs.values()) for (const r of list) if (r.run === run) return r;
+    return undefined;
+  }
+}
