@@ -17,9 +17,10 @@ import { hasErrno, PoddError } from "../base/errors.ts";
 import { byNamespaceAndName } from "../base/paths.ts";
 import { EventLog, type CoreEvent } from "./event-log.ts";
 import type { PodObject, PodWorker } from "../pod/worker.ts";
-import type { BoundPod } from "../runtime/runtime.ts";
+import type { BoundPod, Runtime } from "../runtime/runtime.ts";
 import { DesiredStore } from "./store.ts";
 import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
+import type { DaemonRuntime } from "./daemon-runtime.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { argOf } from "../runtime/network/network.ts";
 import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
@@ -91,7 +92,7 @@ function fingerprint(p: Pod): string {
 }
 
 
-export class Daemon implements ApiBackend {
+export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBackend {
   readonly events: EventLog;
   readonly images: ImagesApi;
   /** namespaces, config maps, secrets, claims */
@@ -105,7 +106,7 @@ export class Daemon implements ApiBackend {
   private staticTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    readonly sup: Supervisor,
+    readonly sup: Supervisor<R>,
     private readonly opts: DaemonOptions,
     private readonly log: Logger,
   ) {
@@ -152,8 +153,13 @@ export class Daemon implements ApiBackend {
     );
   }
 
-  static async start(opts: DaemonOptions, log: Logger): Promise<Daemon> {
-    const d = new Daemon(await Supervisor.open(opts), opts, log);
+  static async start(opts: DaemonOptions, log: Logger): Promise<Daemon<Runtime>> {
+    return Daemon.over(await Supervisor.open(opts), opts, log);
+  }
+
+  /** A daemon over a supervisor made elsewhere: over a fake runtime, in tests. */
+  static async over<R extends DaemonRuntime>(sup: Supervisor<R>, opts: DaemonOptions, log: Logger): Promise<Daemon<R>> {
+    const d = new Daemon<R>(sup, opts, log);
     d.nodeIdentity = nodeIdentity(join(opts.roots.state, "node.json"), d.sup.clock.now());
     await d.restore();
     d.watchManifests();
@@ -171,7 +177,7 @@ export class Daemon implements ApiBackend {
     await this.releaseStaleAttachments(uids);
     // Pods that ran before go first: they were admitted and hold their requests, and a pod new
     // to this node is admitted against them. The rest in creation order, as the kubelet does.
-    const ran = (p: BoundPod) => existsSync(this.sup.runtime.layout.podRunDir({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid }));
+    const ran = (p: BoundPod) => this.sup.runtime.records.hasRunDir({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid });
     const created = (p: BoundPod) => p.metadata.creationTimestamp ?? "";
     pods.sort((a, b) => Number(ran(b)) - Number(ran(a)) || created(a).localeCompare(created(b)));
     for (const pod of pods) {
@@ -237,11 +243,8 @@ export class Daemon implements ApiBackend {
    */
   private async lostContainers(pod: BoundPod): Promise<string[]> {
     const rt = this.sup.runtime;
-    const lost: string[] = [];
-    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
-      if ((await rt.cgroups.pids(pod.metadata.uid, c.name)).length > 0) lost.push(c.name);
-    }
-    if (lost.length || existsSync(rt.layout.podRunDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }))) {
+    const lost = await rt.containersWithProcesses(pod);
+    if (lost.length || rt.records.hasRunDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid })) {
       // A DEL that fails here is tried again when the pod's sandbox is made again.
       await rt.stopSandbox(pod).catch((err: unknown) => this.log.error(`pod ${pod.metadata.namespace}/${pod.metadata.name}: tear down what is left of it: ${(err as Error).message}`));
     }
@@ -270,11 +273,7 @@ export class Daemon implements ApiBackend {
       this.log.info(`removing the logs of pod ${pod.namespace}/${pod.name} (uid ${pod.uid}): the pod is gone`);
       rt.removeLogs(pod);
     }
-    for (const uid of await rt.cgroups.listPods()) {
-      if (keep.has(uid)) continue;
-      await rt.cgroups.kill(uid);
-      await rt.cgroups.remove(uid);
-    }
+    await rt.removeOrphanCgroups(keep);
   }
 
   /**
@@ -374,8 +373,7 @@ export class Daemon implements ApiBackend {
         const containers: Record<string, { cpuNs: number; memoryBytes: number }> = {};
         for (const c of w.live.keys()) {
           try {
-            const s = await this.sup.runtime.cgroups.stats(w.pod.metadata.uid, c);
-            containers[c] = { cpuNs: s.cpuUsageNs, memoryBytes: s.memoryWorkingSetBytes };
+            containers[c] = await this.sup.runtime.usage(w.pod.metadata.uid, c);
           } catch (err) {
             // a container ending while it is sampled has no usage to report
             if (!(err instanceof PoddError) || err.errno !== "ENOENT") throw err;
@@ -643,7 +641,7 @@ export class Daemon implements ApiBackend {
         }),
       );
     }
-    this.sup.runtime.checks.close();
+    this.sup.runtime.close();
   }
 }
 

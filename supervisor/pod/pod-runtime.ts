@@ -14,6 +14,7 @@ import type { SysctlAllowlist } from "./admission.ts";
 
 /** observed.json and ended.json */
 export interface PodRecordStore {
+  hasRunDir(p: PodRef): boolean;
   hasObserved(p: PodRef): boolean;
   saveObserved(p: PodRef, saved: SavedPod, mustHaveRunDir: boolean): void;
   readObserved<O>(p: PodRef): SavedPod<O> | undefined;

@@ -7,10 +7,18 @@
 // restart finds: the containers still running, the records saved.
 import { constants as osConstants } from "node:os";
 import type { Container, HTTPGetAction, Probe } from "../../pod-specs/types.ts";
-import type { PodRef } from "../base/paths.ts";
+import { execIdentityArgs, execSecurity } from "../../pod-specs/security.ts";
+import { appendFileSync, mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { Layout, type PodRef, type Roots } from "../base/paths.ts";
+import { PoddError } from "../base/errors.ts";
 import { rfc3339Millis, type Clock } from "../base/time.ts";
-import type { PodRecordStore, PodRuntime } from "../pod/pod-runtime.ts";
-import type { ImageEvent, ImageHold } from "./images/service.ts";
+import type { PodRecordStore } from "../pod/pod-runtime.ts";
+import type { DaemonRuntime } from "../daemon/daemon-runtime.ts";
+import { Images, type ImageEvent, type ImageHold } from "./images/service.ts";
+import type { PullPolicy } from "./images/service.ts";
+import type { CredentialsOf } from "./images/registry.ts";
+import type { PodObjects } from "./config-volumes.ts";
 import type { Image } from "./images/store.ts";
 import type { ProbeOutcome } from "./probe.ts";
 import type { ExitRecord, SavedPod, StartRecord } from "./records.ts";
@@ -38,6 +46,8 @@ export class FakeRun {
   readonly ended = new Promise<void>((resolve) => (this.endNow = resolve));
   readonly run: ContainerRun;
   containerID = "";
+  /** the pod's uid */
+  uid = "";
 
   constructor(
     readonly pod: string,
@@ -47,6 +57,7 @@ export class FakeRun {
     readonly start: StartRecord | undefined,
     private readonly script: ContainerScript,
     readonly user: ContainerUser | undefined,
+    logPath: string,
   ) {
     this.run = {
       monitor: {
@@ -57,7 +68,7 @@ export class FakeRun {
         signal: (sig) => this.signal(sig),
       },
       stateDir: `/fake/run/${pod}/${name}`,
-      logPath: `/fake/log/${pod}/${name}/${restartCount}.log`,
+      logPath,
       ...(user ? { user } : {}),
     };
   }
@@ -88,6 +99,9 @@ class MemoryRecords implements PodRecordStore {
   /** the pods whose run dir exists: from sandbox creation to its stop */
   readonly runDirs = new Set<string>();
 
+  hasRunDir(p: PodRef): boolean {
+    return this.runDirs.has(p.uid);
+  }
   hasObserved(p: PodRef): boolean {
     return this.observed.has(p.uid);
   }
@@ -109,23 +123,66 @@ class MemoryRecords implements PodRecordStore {
   }
 }
 
-export class FakeRuntime implements PodRuntime {
-  readonly node = { name: "fake-node", hostIP: "192.0.2.10", allocatable: { milliCpu: 4000n, memoryBytes: 8n << 30n } };
+/**
+ * The image store over the fake's state root, as the image verbs use it; a container's image is
+ * there when the store has it, fails to pull when the test says so, and is otherwise taken to
+ * be present (the fake runs nothing of it).
+ */
+class ScriptedImages extends Images {
+  /** images whose pull fails, with the message */
+  readonly failing = new Map<string, string>();
+
+  constructor(dir: string, private readonly clock: Clock) {
+    super({ dir, initPath: "podd-init", clock });
+  }
+
+  override async ensure(name: string, policy: PullPolicy, key: string, emit: ImageEvent, abandon?: AbortSignal, credentials?: CredentialsOf): Promise<Image | ImageHold> {
+    const failure = this.failing.get(name);
+    if (failure !== undefined) {
+      emit("Warning", "Failed", `Failed to pull image "${name}": ${failure}`);
+      return { reason: "ErrImagePull", message: failure, retryAtMs: this.clock.now() + 10_000 };
+    }
+    if (this.get(name)) return super.ensure(name, policy, key, emit, abandon, credentials);
+    return { name, id: `sha256:${"0".repeat(64)}`, config: {}, layerDirs: [], record: {} } as unknown as Image;
+  }
+}
+
+/** Roots nothing is written to: the worker's tests keep everything in memory. */
+const NO_ROOTS: Roots = { state: "/nonexistent/podd-fake/state", run: "/nonexistent/podd-fake/run", log: "/nonexistent/podd-fake/log" };
+
+export class FakeRuntime implements DaemonRuntime {
+  readonly node = { name: "fake-node", hostIP: "192.0.2.10", capacity: { milliCpu: 4000n, memoryBytes: 8n << 30n }, allocatable: { milliCpu: 4000n, memoryBytes: 8n << 30n } };
   readonly records = new MemoryRecords();
   readonly sysctls: SysctlAllowlist = { sysctls: new Map(), prefixes: new Map() };
+  readonly layout: Layout;
+  readonly images: ScriptedImages;
+  readonly network = { unreadable: [] as { path: string; error: string }[], releaseStale: async () => 0 };
   /** what was asked, in order: "createSandbox web", "start web/app", "kill web/app", … */
   readonly calls: string[] = [];
   /** every run ever started, by "<pod>/<container>", oldest first */
   readonly runs = new Map<string, FakeRun[]>();
   /** per container name: how it behaves when it starts */
   readonly scripts = new Map<string, ContainerScript>();
-  /** images whose pull fails, with the message */
-  readonly failingImages = new Map<string, string>();
   /** what a probe of this container answers (default: success) */
   probeOutcome: (container: string, probe: Probe) => ProbeOutcome = () => ({ ok: true, output: "" });
+  /** what usage() reports of a running container */
+  usageOf: (pod: string, container: string) => { cpuNs: number; memoryBytes: number } = () => ({ cpuNs: 0, memoryBytes: 0 });
+  objects: PodObjects | undefined;
   private nextPid = 1000;
 
-  constructor(private readonly clock: Clock) {}
+  /** Logs go under roots.log when it is given (the log endpoint reads them there); nothing else is written. */
+  constructor(
+    private readonly clock: Clock,
+    roots: Roots = NO_ROOTS,
+  ) {
+    this.layout = new Layout(roots);
+    this.images = new ScriptedImages(this.layout.imagesDir(), clock);
+  }
+
+  /** images whose pull fails, with the message */
+  get failingImages(): Map<string, string> {
+    return this.images.failing;
+  }
 
   /** The newest run of a pod's container. */
   last(pod: string, container: string): FakeRun {
@@ -134,16 +191,12 @@ export class FakeRuntime implements PodRuntime {
     return list[list.length - 1]!;
   }
 
-  readonly images = {
-    ensure: async (name: string, _policy: string, _key: string, emit: ImageEvent): Promise<Image | ImageHold> => {
-      const failure = this.failingImages.get(name);
-      if (failure !== undefined) {
-        emit("Warning", "Failed", `Failed to pull image "${name}": ${failure}`);
-        return { reason: "ErrImagePull", message: failure, retryAtMs: this.clock.now() + 10_000 };
-      }
-      return { name, id: `sha256:${"0".repeat(64)}`, config: {}, layerDirs: [], record: {} } as unknown as Image;
-    },
-  };
+  /** Lines the newest run of a container writes to its log, in the CRI format, as podd-init writes them. */
+  writeLog(pod: string, container: string, stream: "stdout" | "stderr", ...lines: string[]): void {
+    const path = this.last(pod, container).run.logPath;
+    mkdirSync(dirname(path), { recursive: true });
+    appendFileSync(path, lines.map((l) => `${rfc3339Millis(this.clock.now())} ${stream} F ${l}\n`).join(""));
+  }
 
   async createSandbox(pod: BoundPod): Promise<{ podIPs: string[] }> {
     this.calls.push(`createSandbox ${pod.metadata.name}`);
@@ -179,7 +232,9 @@ export class FakeRuntime implements PodRuntime {
     this.nextPid += 2;
     const start: StartRecord | undefined = script.startError ? undefined : { monitorPid: pid, pid1: pid + 1, pid: pid + 1, pid1StartTime: 1, startedAt: rfc3339Millis(this.clock.now()) };
     const user = container.securityContext?.runAsUser !== undefined ? { uid: container.securityContext.runAsUser, gid: 0, supplementalGroups: [] } : undefined;
-    const run = new FakeRun(pod.metadata.name, container.name, restartCount, this.clock, start, script, user);
+    const logPath = `${this.layout.containerLogDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }, container.name)}/${restartCount}.log`;
+    const run = new FakeRun(pod.metadata.name, container.name, restartCount, this.clock, start, script, user, logPath);
+    run.uid = pod.metadata.uid;
     this.runs.set(key, [...(this.runs.get(key) ?? []), run]);
     if (script.startError) run.end(128, 0, "StartError", script.startError);
     else if (script.runsForMs !== undefined) this.clock.setTimeout(() => run.end(script.exitCode ?? 0), script.runsForMs);
@@ -211,8 +266,9 @@ export class FakeRuntime implements PodRuntime {
   stopSignalOf(): NodeJS.Signals {
     return "SIGTERM";
   }
-  execIdentity(): string[] {
-    return [];
+  /** What the real runtime gives podd-init exec, but for the seccomp filter's file and the OOM score. */
+  execIdentity(pod: BoundPod, container: Container, started?: ContainerUser): string[] {
+    return execIdentityArgs(execSecurity(pod, container, started), undefined);
   }
   async execIn(pid1: number, _identity: string[], argv: string[]): Promise<void> {
     this.calls.push(`exec ${pid1} ${argv.join(" ")}`);
@@ -223,6 +279,32 @@ export class FakeRuntime implements PodRuntime {
   prober(_pod: BoundPod, container: Container): (probe: Probe) => Promise<ProbeOutcome> {
     return async (probe) => this.probeOutcome(container.name, probe);
   }
+
+  setObjects(objects: PodObjects): void {
+    this.objects = objects;
+  }
+  refreshVolumes(): string[] {
+    return [];
+  }
+  removeLogs(pod: PodRef): void {
+    this.calls.push(`removeLogs ${pod.name}`);
+    rmSync(this.layout.podLogDir(pod), { recursive: true, force: true });
+  }
+  async removeOrphan(pod: PodRef): Promise<void> {
+    this.calls.push(`removeOrphan ${pod.name}`);
+  }
+  async containersWithProcesses(pod: BoundPod): Promise<string[]> {
+    return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c) => this.runs.get(`${pod.metadata.name}/${c.name}`)?.at(-1)?.running).map((c) => c.name);
+  }
+  async removeOrphanCgroups(): Promise<void> {}
+  async usage(podUid: string, container: string): Promise<{ cpuNs: number; memoryBytes: number }> {
+    for (const [key, list] of this.runs) {
+      const [pod, name] = key.split("/") as [string, string];
+      if (name === container && list.at(-1)?.running && list.at(-1)?.uid === podUid) return this.usageOf(pod, container);
+    }
+    throw PoddError.syscall("open", `cgroup of ${container}`, "ENOENT");
+  }
+  close(): void {}
 
   private find(run: ContainerRun): FakeRun | undefined {
     for (const list of this.runs.values()) for (const r of list) if (r.run === run) return r;

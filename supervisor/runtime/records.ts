@@ -95,6 +95,11 @@ function readRecord<T>(path: string): T | undefined {
 export class PodRecords {
   constructor(private readonly layout: Layout) {}
 
+  /** Whether the pod has a run dir: its sandbox was made, and not removed since. */
+  hasRunDir(p: PodRef): boolean {
+    return existsSync(this.layout.podRunDir(p));
+  }
+
   /** Whether a daemon recorded what it observed of the pod in this run root. */
   hasObserved(p: PodRef): boolean {
     return existsSync(this.layout.podObservedPath(p));
@@ -106,7 +111,7 @@ export class PodRecords {
    * dir with it) is skipped, unless it must have one (its sandbox is up): then the write fails.
    */
   saveObserved(p: PodRef, saved: SavedPod, mustHaveRunDir: boolean): void {
-    if (!mustHaveRunDir && !existsSync(this.layout.podRunDir(p))) return;
+    if (!mustHaveRunDir && !this.hasRunDir(p)) return;
     writeFileAtomic(this.layout.podObservedPath(p), JSON.stringify(saved) + "\n", 0o600, false);
   }
 

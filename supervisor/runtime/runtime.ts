@@ -469,6 +469,35 @@ export class Runtime {
   }
 
   /** The pod's log directory, once nothing can ask for its logs any more (the pod is gone from the API). */
+  /** The containers of a pod that have processes in their cgroups. */
+  async containersWithProcesses(pod: BoundPod): Promise<string[]> {
+    const out: string[] = [];
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      if ((await this.cgroups.pids(pod.metadata.uid, c.name)).length > 0) out.push(c.name);
+    }
+    return out;
+  }
+
+  /** The cgroups of pods not kept (a teardown a crash cut short): what runs in them is killed, and they go. */
+  async removeOrphanCgroups(keep: ReadonlySet<string>): Promise<void> {
+    for (const uid of await this.cgroups.listPods()) {
+      if (keep.has(uid)) continue;
+      await this.cgroups.kill(uid);
+      await this.cgroups.remove(uid);
+    }
+  }
+
+  /** Cumulative CPU and working set of a running container; a PoddError with errno ENOENT once it has gone. */
+  async usage(podUid: string, container: string): Promise<{ cpuNs: number; memoryBytes: number }> {
+    const s = await this.cgroups.stats(podUid, container);
+    return { cpuNs: s.cpuUsageNs, memoryBytes: s.memoryWorkingSetBytes };
+  }
+
+  /** Ends what the runtime runs beside the pods (the prober); the pods keep running. */
+  close(): void {
+    this.checks.close();
+  }
+
   removeLogs(pod: PodRef): void {
     rmSync(this.layout.podLogDir(pod), { recursive: true, force: true });
   }

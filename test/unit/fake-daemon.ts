@@ -1,0 +1,111 @@
+// The real daemon and API server over the scripted runtime, for tests without root: desired
+// state, objects and logs in temp roots, pods that live in runtime/fake.ts on a fake clock, and
+// the API on a unix socket the CLI's verbs talk to. What a verb asked for is recorded (method,
+// path, query), so that a test can check the request as well as the answer.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import winston from "winston";
+import { loadManifests, type Pod } from "../../pod-specs/index.ts";
+import { ApiServer } from "../../supervisor/api/server.ts";
+import { FakeClock, settle } from "../../supervisor/base/fake-clock.ts";
+import { Daemon, type DaemonOptions } from "../../supervisor/daemon/daemon.ts";
+import { Supervisor } from "../../supervisor/daemon/supervisor.ts";
+import { backOffConfig } from "../../supervisor/pod/restart-policy.ts";
+import { FakeRuntime } from "../../supervisor/runtime/fake.ts";
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+}
+
+/** The daemon's log lines, kept for a test to read. */
+class Lines extends winston.transports.Console {
+  readonly lines: string[] = [];
+  override log(info: { level: string; message: unknown }, next: () => void): void {
+    this.lines.push(`${info.level}: ${String(info.message)}`);
+    next();
+  }
+}
+
+export class FakeDaemon {
+  readonly requests: RecordedRequest[] = [];
+  private readonly connections = new Set<Socket>();
+  private constructor(
+    readonly dir: string,
+    readonly socket: string,
+    readonly clock: FakeClock,
+    readonly rt: FakeRuntime,
+    private readonly opts: DaemonOptions,
+    readonly logged: Lines,
+    public daemon: Daemon<FakeRuntime>,
+    public api: ApiServer,
+  ) {}
+
+  /** A daemon whose clock reads `now` (ms since the epoch). */
+  static async start(now: number): Promise<FakeDaemon> {
+    const dir = mkdtempSync(join(tmpdir(), "podd-fake-daemon-"));
+    const roots = { state: join(dir, "state"), run: join(dir, "run"), log: join(dir, "log") };
+    for (const r of Object.values(roots)) mkdirSync(r, { recursive: true });
+    const clock = new FakeClock(now);
+    const rt = new FakeRuntime(clock, roots);
+    const opts = { roots, manifestsDir: join(dir, "manifests"), backOff: backOffConfig(), clock, version: "0.0.0-test" } as unknown as DaemonOptions;
+    const logged = new Lines();
+    const socket = join(dir, "podd.sock");
+    const f = new FakeDaemon(dir, socket, clock, rt, opts, logged, undefined as never, undefined as never);
+    await f.open();
+    return f;
+  }
+
+  /** The daemon and its API, afresh over the same roots and runtime: what a daemon restart finds. */
+  async open(): Promise<void> {
+    const log = winston.createLogger({ transports: [this.logged] });
+    this.daemon = await Daemon.over(Supervisor.over(this.rt, this.opts), this.opts, log);
+    this.api = new ApiServer(this.daemon, { socket: this.socket, version: "0.0.0-test" });
+    await this.api.listen();
+    const server = (this.api as unknown as { server: import("node:http").Server }).server;
+    server.on("request", (req: import("node:http").IncomingMessage) => {
+      const url = new URL(req.url ?? "/", "http://podd");
+      this.requests.push({ method: req.method ?? "GET", path: url.pathname, query: Object.fromEntries(url.searchParams) });
+    });
+    server.on("connection", (s: Socket) => {
+      this.connections.add(s);
+      s.on("close", () => this.connections.delete(s));
+    });
+  }
+
+  /** "METHOD /path?query" of every request so far. */
+  paths(): string[] {
+    return this.requests.map((r) => `${r.method} ${r.path}${Object.keys(r.query).length ? "?" + new URLSearchParams(r.query).toString() : ""}`);
+  }
+
+  /** Applies manifests (YAML) as `podd apply` would, and lets the pods get going. */
+  async apply(text: string): Promise<void> {
+    const loaded = loadManifests(text, "test.yaml");
+    if (loaded.errors.length) throw new Error(loaded.errors.map((e) => e.message).join("\n"));
+    for (const o of loaded.objects) await this.daemon.applyObject(o);
+    for (const p of loaded.pods) await this.daemon.apply(p as Pod);
+    await settle();
+  }
+
+  /** Moves the clock on, with everything due on the way. */
+  advance(ms: number): Promise<void> {
+    return this.clock.advance(ms);
+  }
+
+  /** The daemon dies at once: every connection is cut, the pods go on in the runtime. */
+  async kill(): Promise<void> {
+    for (const s of this.connections) s.destroy();
+    await this.api.close();
+    await this.daemon.close(false);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.connections) s.destroy();
+    await this.api.close();
+    await this.daemon.close(false);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
