@@ -31,7 +31,7 @@ async function verdict(d: Daemon, name: string, ns = "default"): Promise<{ phase
 
 const tolerateEdge = { tolerations: [{ key: "dedicated", operator: "Equal", value: "edge", effect: "NoSchedule" }] };
 
-describe("the node and scheduling", { skip, timeout: 180_000 }, () => {
+describe("the node and scheduling", { skip, timeout: 600_000 }, () => {
   test("the node's labels and taints; each scheduling field fitting and not", () =>
     withCli(async (c) => {
       const node = hostname().trim().toLowerCase();
