@@ -407,7 +407,8 @@ export class ApiServer {
     const since = q.get("sinceSeconds") ? this.daemon.now() - Number(q.get("sinceSeconds")) * 1000 : undefined;
     const tailText = q.get("tailLines");
     if (tailText !== null && !/^\d+$/.test(tailText)) throw new PoddError(`invalid tailLines "${tailText}": a number of lines, 0 or more`, { code: "Invalid" });
-    const format = (r: CriRecord) => (timestamps ? `${r.time} ${r.message}\n` : `${r.message}\n`);
+    // A partial record is a line not ended yet: its text goes out without a newline, as the kubelet sends it.
+    const format = (r: CriRecord) => `${timestamps ? `${r.time} ` : ""}${r.message}${r.partial ? "" : "\n"}`;
     const keep = (r: CriRecord) => since === undefined || Date.parse(r.time) >= since;
 
     // Everything written so far, rotated files first (oldest = highest suffix), streamed a chunk

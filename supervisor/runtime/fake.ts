@@ -8,7 +8,7 @@
 import { constants as osConstants } from "node:os";
 import type { Container, HTTPGetAction, Probe } from "../../pod-specs/types.ts";
 import { execIdentityArgs, execSecurity } from "../../pod-specs/security.ts";
-import { appendFileSync, mkdirSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { PoddError } from "../base/errors.ts";
@@ -191,11 +191,19 @@ export class FakeRuntime implements DaemonRuntime {
     return list[list.length - 1]!;
   }
 
-  /** Lines the newest run of a container writes to its log, in the CRI format, as podd-init writes them. */
-  writeLog(pod: string, container: string, stream: "stdout" | "stderr", ...lines: string[]): void {
+  /**
+   * What the newest run of a container writes, as podd-init logs it: a CRI record per line, and
+   * a last piece without its newline as a partial record.
+   */
+  writeLog(pod: string, container: string, text: string, stream: "stdout" | "stderr" = "stdout"): void {
     const path = this.last(pod, container).run.logPath;
+    const at = rfc3339Millis(this.clock.now());
+    const pieces = text.split("\n");
+    const partial = pieces.pop()!;
+    const records = pieces.map((l) => `${at} ${stream} F ${l}\n`);
+    if (partial !== "") records.push(`${at} ${stream} P ${partial}\n`);
     mkdirSync(dirname(path), { recursive: true });
-    appendFileSync(path, lines.map((l) => `${rfc3339Millis(this.clock.now())} ${stream} F ${l}\n`).join(""));
+    appendFileSync(path, records.join(""));
   }
 
   async createSandbox(pod: BoundPod): Promise<{ podIPs: string[] }> {
@@ -235,6 +243,11 @@ export class FakeRuntime implements DaemonRuntime {
     const logPath = `${this.layout.containerLogDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }, container.name)}/${restartCount}.log`;
     const run = new FakeRun(pod.metadata.name, container.name, restartCount, this.clock, start, script, user, logPath);
     run.uid = pod.metadata.uid;
+    // As podd-init does: every run has its log file from its start on (where there is a log root).
+    if (existsSync(this.layout.roots.log)) {
+      mkdirSync(dirname(logPath), { recursive: true });
+      appendFileSync(logPath, "");
+    }
     this.runs.set(key, [...(this.runs.get(key) ?? []), run]);
     if (script.startError) run.end(128, 0, "StartError", script.startError);
     else if (script.runsForMs !== undefined) this.clock.setTimeout(() => run.end(script.exitCode ?? 0), script.runsForMs);

@@ -53,16 +53,27 @@ export function parseCriLine(line: string): CriRecord | undefined {
 
 /** Joins P records into whole lines per stream; feed records in file order. */
 export class LineAssembler {
-  private pending: Record<"stdout" | "stderr", string> = { stdout: "", stderr: "" };
+  /** per stream: the first record of an unfinished line, with the text so far */
+  private pending: Partial<Record<"stdout" | "stderr", CriRecord>> = {};
 
   push(r: CriRecord): CriRecord | undefined {
+    const held = this.pending[r.stream];
     if (r.partial) {
-      this.pending[r.stream] += r.message;
+      this.pending[r.stream] = held ? { ...held, message: held.message + r.message } : r;
       return undefined;
     }
-    const message = this.pending[r.stream] + r.message;
-    this.pending[r.stream] = "";
-    return { ...r, message };
+    delete this.pending[r.stream];
+    return held ? { ...r, time: held.time, message: held.message + r.message } : r;
+  }
+
+  /**
+   * The lines not finished yet, as partial records: the end of a log whose writer has not
+   * ended its last line (a prompt, a `printf` without a newline, a container that died mid-line).
+   */
+  drain(): CriRecord[] {
+    const out = Object.values(this.pending);
+    this.pending = {};
+    return out;
   }
 }
 
@@ -305,6 +316,9 @@ export async function readLines(paths: readonly string[], from: LogPosition, onL
       closeSync(fd);
     }
   }
+  // What was written of a line not ended yet is shown, as the kubelet shows it (a follower goes
+  // on with the rest of the line).
+  for (const r of asm.drain()) await onLine(r);
   return offset;
 }
 

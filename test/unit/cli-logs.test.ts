@@ -1,19 +1,34 @@
-// podd logs against the fake API: the query it sends, container choice and kubectl's errors.
+// podd logs against the daemon over the fake runtime: the query it sends, container choice,
+// what the daemon's log endpoint answers and kubectl's errors.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { logsMain } from "../../supervisor/cli/logs.ts";
-import { capture, FakeApi, makePod } from "./fake-api.ts";
+import { rfc3339Millis } from "../../supervisor/base/time.ts";
+import { capture, NOW } from "./fake-api.ts";
+import { FakeDaemon } from "./fake-daemon.ts";
 
-let api: FakeApi;
+const two = (name: string, annotations = "{}") => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, annotations: ${annotations}}
+spec:
+  initContainers: [{name: init, image: host}]
+  containers: [{name: a, image: host}, {name: b, image: host}]
+`;
+
+let api: FakeDaemon;
 before(async () => {
-  api = await FakeApi.start();
-  const two = makePod("two", { containers: ["a", "b"] });
-  two.spec.initContainers = [{ name: "init", image: "host" }];
-  api.add(makePod("one"), two);
-  api.logs.set("default/one/app", "hello\nworld\n");
-  api.logs.set("default/two/init", "prepared\n");
-  api.logs.set("default/two/a", "from a\n");
-  api.logs.set("default/two/b", "from b\nno newline at the end");
+  api = await FakeDaemon.start(NOW);
+  api.rt.scripts.set("init", { runsForMs: 10 });
+  await api.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: one}\nspec: {containers: [{name: app, image: host}]}\n");
+  // one's first run logs and fails; it is restarted at once, and its logs are the previous run's.
+  api.rt.writeLog("one", "app", "hello\nworld\n");
+  api.rt.last("one", "app").end(1);
+  await api.apply(two("two"));
+  await api.apply(two("annotated", '{"kubectl.kubernetes.io/default-container": b}'));
+  api.rt.writeLog("two", "init", "prepared\n");
+  await api.advance(10);
+  api.rt.writeLog("two", "a", "from a\n");
+  api.rt.writeLog("two", "b", "from b\nno newline at the end");
 });
 after(() => api.close());
 
@@ -22,7 +37,8 @@ const logs = (...argv: string[]) => capture((io) => logsMain([...argv, "--socket
 test("logs of a one-container pod, with every query parameter kubectl sends", async () => {
   const r = await logs("one", "--tail", "5", "--timestamps", "--since", "90s", "-p");
   assert.equal(r.code, 0);
-  assert.equal(r.stdout, "hello\nworld\n");
+  const at = rfc3339Millis(NOW);
+  assert.equal(r.stdout, `${at} hello\n${at} world\n`);
   const req = api.requests.at(-1)!;
   assert.equal(req.path, "/api/v1/namespaces/default/pods/one/log");
   assert.deepEqual(req.query, { container: "app", previous: "true", tailLines: "5", timestamps: "true", sinceSeconds: "90" });
@@ -36,8 +52,6 @@ test("a pod with several containers and no -c: the first app container, with kub
 });
 
 test("the default-container annotation picks the container without a note", async () => {
-  const two = api.pods.get("default/two")!;
-  api.add({ ...two, metadata: { ...two.metadata, name: "annotated", annotations: { "kubectl.kubernetes.io/default-container": "b" } } });
   const r = await logs("annotated");
   assert.equal(r.code, 0);
   assert.equal(r.stderr, "");
@@ -55,10 +69,14 @@ test("--all-containers --prefix: init containers first, each line prefixed [pod/
   assert.equal(r.stdout, "[pod/two/init] prepared\n[pod/two/a] from a\n[pod/two/b] from b\n[pod/two/b] no newline at the end\n");
 });
 
-test("-f follows (the daemon ends the stream when the container is gone)", async () => {
-  const r = await logs("one", "-f");
-  assert.equal(r.stdout, "hello\nworld\n");
-  assert.equal(api.requests.at(-1)!.query.follow, "true");
+test("-f follows the running container until it ends", async () => {
+  const following = logs("two", "-c", "a", "-f");
+  while (!api.requests.some((r) => r.path.endsWith("/two/log") && r.query.follow === "true")) await api.advance(0);
+  await api.advance(0);
+  api.rt.last("two", "a").end(0);
+  const r = await following;
+  assert.equal(r.stdout, "from a\n");
+  assert.equal(r.code, 0);
 });
 
 test("a missing pod, an unknown container", async () => {

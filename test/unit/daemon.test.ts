@@ -84,7 +84,7 @@ test("delete: the pod shows its deletionTimestamp while it stops, then it is gon
   await withDaemon(async (f, client) => {
     f.rt.scripts.set("app", { ignoresStop: true });
     await f.apply(web());
-    f.rt.writeLog("web", "app", "stdout", "hello");
+    f.rt.writeLog("web", "app", "hello\n");
     const gone = await client.json<Pod>("DELETE", "/api/v1/namespaces/default/pods/web");
     assert.ok(gone.metadata.deletionTimestamp, "answered with the pod being deleted");
     await settle();
@@ -126,7 +126,7 @@ test("the API: label selectors filter on the server (a broken one is a 400), a p
     assert.deepEqual(list.items.map((p) => p.metadata.name), ["db"]);
     const bad = await failure(client.request("GET", "/api/v1/namespaces/default/pods?labelSelector=app%20in%20(db"));
     assert.deepEqual([bad.code, bad.reason], [400, "BadRequest"]);
-    f.rt.writeLog("web", "app", "stdout", "one", "two", "three");
+    f.rt.writeLog("web", "app", "one\ntwo\nthree\n");
     const log = await client.request("GET", "/api/v1/namespaces/default/pods/web/log?tailLines=2");
     assert.equal(log.body, "two\nthree\n");
     // A watch: ADDED for what is there, MODIFIED when the container exits.
