@@ -4,9 +4,9 @@
 //   /api/v1/namespaces/{ns}/{resource}[/{name}]         GET (list, watch), POST; GET, PUT, DELETE
 // A body is read as a file would be (YAML or JSON, every check of `podd validate`).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { formatDiagnostic, loadManifests, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
+import { loadManifests, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
 import { isDns1123Label } from "../../pod-specs/names.ts";
-import { PoddError } from "../base/errors.ts";
+import { invalidObject, PoddError } from "../base/errors.ts";
 import type { StoredObject } from "../daemon/objects.ts";
 import type { ApiBackend } from "./backend.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selector.ts";
@@ -26,11 +26,7 @@ export interface ObjectIo {
 /** The object of the body, checked as a manifest is, of the kind and at the place the URL names. */
 function objectFromBody(text: string, kind: ConfigKind, namespace: string | undefined, name?: string): ConfigObject {
   const r = loadManifests(text, "<request>");
-  if (r.errors.length) {
-    throw Object.assign(new PoddError(`${kind} is invalid: ${r.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, { code: "Invalid" }), {
-      causes: r.errors.map((e) => ({ field: e.path, message: formatDiagnostic(e) })),
-    });
-  }
+  if (r.errors.length) throw invalidObject(kind, name, r.errors);
   const o = r.objects[0];
   if (r.pods.length + r.objects.length !== 1 || !o) throw new PoddError(`the request must hold exactly one ${kind}`, { code: "Invalid" });
   if (o.kind !== kind) throw new PoddError(`the request holds a ${o.kind}, not a ${kind}`, { code: "Invalid" });

@@ -6,12 +6,12 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, watch
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
 import { connect } from "node:net";
-import { loadManifests, formatDiagnostic, type Pod } from "../../pod-specs/index.ts";
+import { loadManifests, type Pod } from "../../pod-specs/index.ts";
 import { serveImages } from "./images.ts";
 import { serveObjects } from "./objects.ts";
 import type { ApiBackend, ContainerView } from "./backend.ts";
 import type { PodEvent } from "../daemon/events.ts";
-import { PoddError } from "../base/errors.ts";
+import { invalidObject, PoddError } from "../base/errors.ts";
 import { findTail, LogFollower, readLines, type CriRecord } from "../runtime/logs.ts";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selector.ts";
 import type { PodObject } from "../pod/worker.ts";
@@ -108,11 +108,7 @@ function readBody(req: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<stri
 /** Parses and validates a Pod sent to the API as the CLI would a file (JSON is YAML). */
 function podFromBody(text: string, ns: string, name?: string): Pod {
   const r = loadManifests(text, "<request>");
-  if (r.errors.length) {
-    throw Object.assign(new PoddError(`Pod is invalid: ${r.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, { code: "Invalid" }), {
-      causes: r.errors.map((e) => ({ field: e.path, message: formatDiagnostic(e) })),
-    });
-  }
+  if (r.errors.length) throw invalidObject("Pod", name, r.errors);
   if (r.pods.length !== 1) throw new PoddError(`the request must hold exactly one Pod, not ${r.pods.length}`, { code: "Invalid" });
   const pod = r.pods[0]!;
   if ((pod.metadata.namespace ?? "default") !== ns) {

@@ -59,3 +59,14 @@ export function hasErrno(err: unknown, errno: string): boolean {
   if (err instanceof PoddError) return err.errno === errno;
   return (err as NodeJS.ErrnoException | undefined)?.code === errno;
 }
+
+/**
+ * kube-apiserver's answer to an object that does not validate: 422, `Kind "name" is invalid:
+ * field: problem` (several in brackets), and each problem a cause with its field.
+ */
+export function invalidObject(kind: string, name: string | undefined, problems: readonly { path: string; message: string }[]): PoddError {
+  const what = name ? `${kind} "${name}"` : kind;
+  const listed = problems.map((p) => `${p.path}: ${p.message}`);
+  const message = `${what} is invalid: ${listed.length === 1 ? listed[0] : `[${listed.join(", ")}]`}`;
+  return Object.assign(new PoddError(message, { code: "Invalid" }), { causes: problems.map((p) => ({ field: p.path, message: p.message })) });
+}

@@ -17,7 +17,7 @@ import {
   type Secret,
 } from "../../pod-specs/index.ts";
 import { canonical } from "../base/canonical.ts";
-import { PoddError } from "../base/errors.ts";
+import { invalidObject, PoddError } from "../base/errors.ts";
 import { rfc3339, type Clock } from "../base/time.ts";
 import type { ObjectStore } from "./object-store.ts";
 
@@ -168,9 +168,7 @@ export class ObjectRegistry {
     if (old) {
       const problems = updateProblems(old, o);
       if (problems.length) {
-        throw Object.assign(new PoddError(`${o.kind} "${o.metadata.name}" is invalid: ${problems.join(", ")}`, { code: "Invalid" }), {
-          causes: problems.map((m) => ({ field: m.slice(0, m.indexOf(":")), message: m })),
-        });
+        throw invalidObject(o.kind, o.metadata.name, problems.map((m) => ({ path: m.slice(0, m.indexOf(":")), message: m.slice(m.indexOf(":") + 2) })));
       }
     }
     const bound = this.bind(o, old);

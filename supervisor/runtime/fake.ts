@@ -36,6 +36,8 @@ export interface ContainerScript {
   startThrows?: Error;
   /** the stop signal does nothing: only the kill at the grace period's end ends it */
   ignoresStop?: boolean;
+  /** its command is exec'd this long after the start (clock ms): ContainerCreating until then */
+  startsAfterMs?: number;
 }
 
 /** One run of a container, as the fake keeps it. */
@@ -62,7 +64,11 @@ export class FakeRun {
     this.run = {
       monitor: {
         monitorPid: start?.monitorPid ?? 0,
-        started: Promise.resolve(start),
+        // A run that ends before its command is exec'd never started, as with podd-init.
+        started: script.startsAfterMs === undefined ? Promise.resolve(start) : new Promise((resolve) => {
+          clock.setTimeout(() => resolve(this.exit ? undefined : start), script.startsAfterMs!);
+          void this.ended.then(() => resolve(undefined));
+        }),
         ended: this.ended,
         stderr: () => this.exit?.message ?? "",
         signal: (sig) => this.signal(sig),
@@ -125,8 +131,8 @@ class MemoryRecords implements PodRecordStore {
 
 /**
  * The image store over the fake's state root, as the image verbs use it; a container's image is
- * there when the store has it, fails to pull when the test says so, and is otherwise taken to
- * be present (the fake runs nothing of it).
+ * there when the store has it, fails to pull when the test says so, is missing under
+ * imagePullPolicy Never, and is otherwise taken to be present (the fake runs nothing of it).
  */
 class ScriptedImages extends Images {
   /** images whose pull fails, with the message */
@@ -142,7 +148,7 @@ class ScriptedImages extends Images {
       emit("Warning", "Failed", `Failed to pull image "${name}": ${failure}`);
       return { reason: "ErrImagePull", message: failure, retryAtMs: this.clock.now() + 10_000 };
     }
-    if (this.get(name)) return super.ensure(name, policy, key, emit, abandon, credentials);
+    if (this.get(name) || policy === "Never") return super.ensure(name, policy, key, emit, abandon, credentials);
     return { name, id: `sha256:${"0".repeat(64)}`, config: {}, layerDirs: [], record: {} } as unknown as Image;
   }
 }
@@ -250,7 +256,7 @@ export class FakeRuntime implements DaemonRuntime {
     }
     this.runs.set(key, [...(this.runs.get(key) ?? []), run]);
     if (script.startError) run.end(128, 0, "StartError", script.startError);
-    else if (script.runsForMs !== undefined) this.clock.setTimeout(() => run.end(script.exitCode ?? 0), script.runsForMs);
+    else if (script.runsForMs !== undefined) this.clock.setTimeout(() => run.end(script.exitCode ?? 0), (script.startsAfterMs ?? 0) + script.runsForMs);
     return run.run;
   }
   recordRun(run: ContainerRun, containerID: string): void {

@@ -1,13 +1,15 @@
-// podd apply against the fake API: local validation first, the PUTs, the daemon's verdicts,
-// --dry-run=client without a daemon, starting a daemon when none runs, and --wait.
+// podd apply against the daemon over the fake runtime: local validation first, the PUTs, the
+// daemon's verdicts, --dry-run=client without a daemon, starting a daemon when none runs, and
+// --wait following the pod's real status, through daemon restarts.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { applyMain, type ApplyDeps } from "../../supervisor/cli/apply.ts";
-import type { ApiPod } from "../../supervisor/api/client.ts";
-import { capture, FakeApi, makePod } from "./fake-api.ts";
+import { ConfigError } from "../../supervisor/runtime/launch.ts";
+import { capture, NOW } from "./fake-api.ts";
+import { FakeDaemon } from "./fake-daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-apply-"));
 function manifest(name: string, text: string): string {
@@ -15,14 +17,14 @@ function manifest(name: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
-const pod = (name: string, image = "host") => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n  containers:\n  - name: c\n    image: ${image}\n`;
+const pod = (name: string, image = "host", spec = "") => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n${spec}  containers:\n  - name: app\n    image: ${image}\n`;
 const noDaemon: ApplyDeps = {
   startDaemon: () => Promise.reject(new Error("the test did not expect a daemon to be started")),
 };
 
-let api: FakeApi;
+let api: FakeDaemon;
 before(async () => {
-  api = await FakeApi.start();
+  api = await FakeDaemon.start(NOW);
 });
 after(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -30,6 +32,25 @@ after(() => {
 });
 
 const apply = (argv: string[], deps = noDaemon, tty = false) => capture((io) => applyMain([...argv, "--socket", api.socket], io, deps), { tty });
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs an apply while the daemon's clock moves on, `step` ms at a time, until it returns. */
+async function applyWhileTime(argv: string[], step: number, onStep: (n: number) => void = () => {}) {
+  let done = false;
+  const r = apply(argv).finally(() => (done = true));
+  for (let n = 0; !done; n++) {
+    onStep(n);
+    await api.advance(step);
+    await pause(5);
+  }
+  return r;
+}
+
+/** Waits (in real time) until the CLI has asked for its count-th watch of the pod. */
+async function watching(name: string, count = 1): Promise<void> {
+  const q = `GET /api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name%3D${name}`;
+  while (api.paths().filter((p) => p === q).length < count) await pause(5);
+}
 
 test("apply PUTs each defaulted pod and prints the daemon's verdict", async () => {
   const file = manifest("two.yaml", pod("a") + "---\n" + pod("b"));
@@ -40,14 +61,13 @@ test("apply PUTs each defaulted pod and prints the daemon's verdict", async () =
   assert.equal(r.stdout, "pod/a created\npod/b created\n");
   const puts = api.requests.slice(before).filter((q) => q.method === "PUT");
   assert.deepEqual(puts.map((q) => q.path), ["/api/v1/namespaces/default/pods/a", "/api/v1/namespaces/default/pods/b"]);
-  const body = puts[0]!.body as ApiPod;
-  assert.equal(body.kind, "Pod");
-  assert.equal(body.metadata.namespace, "default");
-  assert.equal(body.spec.containers[0]!.image, "host");
-  assert.equal(body.spec.restartPolicy, "Always", "the body is the defaulted pod");
+  const stored = api.daemon.get("default", "a")!;
+  assert.equal(stored.spec.containers[0]!.image, "host");
+  assert.equal(stored.spec.restartPolicy, "Always", "the pod is stored defaulted");
 
   assert.equal((await apply(["-f", file])).stdout, "pod/a unchanged\npod/b unchanged\n");
   assert.equal((await apply(["-f", manifest("a2.yaml", pod("a", "other"))])).stdout, "pod/a configured\n");
+  assert.equal(api.daemon.get("default", "a")!.spec.containers[0]!.image, "other");
 });
 
 test("an invalid manifest is reported with file:line:col and nothing is sent", async () => {
@@ -60,9 +80,11 @@ test("an invalid manifest is reported with file:line:col and nothing is sent", a
 });
 
 test("the daemon's Invalid Status is printed with its causes", async () => {
-  const r = await apply(["-f", manifest("inv.yaml", pod("invalid"))]);
+  const cm = (v: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\nimmutable: true\ndata: {a: "${v}"}\n`;
+  assert.equal((await apply(["-f", manifest("cm1.yaml", cm("1"))])).stdout, "configmap/fixed created\n");
+  const r = await apply(["-f", manifest("cm2.yaml", cm("2"))]);
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, 'Error from server (Invalid): Pod "invalid" is invalid: spec.containers[0].image: Required value\n* spec.containers[0].image: Required value\n');
+  assert.equal(r.stderr, 'Error from server (Invalid): ConfigMap "fixed" is invalid: data: Forbidden: field is immutable when `immutable` is set\n* data: Forbidden: field is immutable when `immutable` is set\n');
 });
 
 test("--dry-run=client validates and needs no daemon", async () => {
@@ -72,7 +94,7 @@ test("--dry-run=client validates and needs no daemon", async () => {
 });
 
 test("with no daemon, apply starts one, says where its log and state are, waits for /healthz", async () => {
-  const late = new FakeApi();
+  const late = FakeDaemon.prepare(NOW);
   let started = 0;
   const deps: ApplyDeps = {
     async startDaemon(socket, place) {
@@ -80,7 +102,7 @@ test("with no daemon, apply starts one, says where its log and state are, waits 
       assert.equal(place.root, "/tmp/state");
       assert.equal(place["cgroup-parent"], "podd-x");
       started++;
-      await late.listen();
+      await late.open();
       return { pid: 4242, logPath: "/var/log/podd/daemon.log", stateRoot: "/var/lib/podd", exited: new Promise(() => {}) };
     },
   };
@@ -108,125 +130,97 @@ test("a daemon that exits before answering is an error that points at its log", 
 });
 
 test("--wait: plain progress lines off a terminal, then ready; a failed pod makes exit 1", async () => {
-  // The watch sends the pod as applied (ContainerCreating), then its change.
-  api.onPodWatch = (p, emit) => {
-    const done = p.metadata.name === "w-fail" ? makePod(p.metadata.name, { phase: "Failed", ready: false }) : makePod(p.metadata.name);
-    if (p.metadata.name === "w-fail") {
-      done.status.containerStatuses[0]!.state = { terminated: { exitCode: 3, reason: "Error", startedAt: "2026-11-22T05:00:00Z", finishedAt: "2026-11-22T05:00:01Z" } };
-    }
-    setTimeout(() => emit("MODIFIED", { ...p, status: done.status }), 20);
-  };
-  try {
-    const ok = await apply(["-f", manifest("w.yaml", pod("w-ok")), "--wait"]);
-    assert.equal(ok.code, 0);
-    assert.equal(ok.stdout, "pod/w-ok created\npod/w-ok ready\n");
-    assert.equal(ok.stderr, "pod/w-ok ContainerCreating (0/1 ready)\n");
-    const bad = await apply(["-f", manifest("wf.yaml", pod("w-fail")), "--wait", "--timeout", "10s"]);
-    assert.equal(bad.code, 1);
-    assert.equal(bad.stdout, "pod/w-fail created\npod/w-fail failed: Error\n");
-  } finally {
-    api.onPodWatch = undefined;
-  }
+  api.rt.scripts.set("app", { startsAfterMs: 1000 });
+  const ok = await applyWhileTime(["-f", manifest("w.yaml", pod("w-ok")), "--wait"], 500);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, "pod/w-ok created\npod/w-ok ready\n");
+  assert.equal(ok.stderr, "pod/w-ok ContainerCreating (0/1 ready)\n");
+  api.rt.scripts.set("app", { startError: 'exec: "app": executable file not found in $PATH' });
+  const bad = await applyWhileTime(["-f", manifest("wf.yaml", pod("w-fail", "host", "  restartPolicy: Never\n")), "--wait", "--timeout", "10s"], 500);
+  api.rt.scripts.delete("app");
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stdout, "pod/w-fail created\npod/w-fail failed: StartError\n");
   assert.ok(api.paths().includes("GET /api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name%3Dw-ok"), api.paths().join("\n"));
 });
 
-test("--wait: a pod deleted while waited for ends the wait with exit 1", async () => {
-  api.onPodWatch = (p, emit) => setTimeout(() => emit("DELETED", p), 20);
-  try {
-    const r = await apply(["-f", manifest("gone.yaml", pod("gone")), "--wait", "--timeout", "10s"]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /pod\/gone was deleted while waiting for it/);
-  } finally {
-    api.onPodWatch = undefined;
-  }
+test("--wait: a pod deleted while waited for ends the wait with exit 1 (it ends Failed on its way out, as with the kubelet)", async () => {
+  api.rt.scripts.set("app", { startsAfterMs: 1000 });
+  const r = apply(["-f", manifest("gone.yaml", pod("gone")), "--wait", "--timeout", "10s"]);
+  await watching("gone");
+  await api.daemon.delete("default", "gone", 0);
+  await api.advance(4_000);
+  api.rt.scripts.delete("app");
+  const done = await r;
+  assert.equal(done.code, 1);
+  assert.equal(done.stdout, "pod/gone created\npod/gone failed: Error\n");
 });
 
-const dropWatches = [
-  { how: "ends the watch (a restart)", name: "ended", drop: () => api.endWatches() },
-  { how: "is killed mid-stream", name: "cut", drop: () => api.cutWatches() },
+const restarts = [
+  { how: "stops (its watches end)", name: "ended", drop: () => api.stop() },
+  { how: "is killed mid-stream", name: "cut", drop: () => api.kill() },
 ];
-for (const { how, name, drop } of dropWatches) {
-  test(`--wait watches again when the daemon ${how}, and still reports the pod`, async () => {
-    let watches = 0;
-    api.onPodWatch = (p, emit) => {
-      watches++;
-      if (watches === 1) setTimeout(drop, 20);
-      else setTimeout(() => emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status }), 20);
-    };
-    try {
-      const r = await apply(["-f", manifest(`${name}.yaml`, pod(name)), "--wait", "--timeout", "10s"]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, `pod/${name} created\npod/${name} ready\n`);
-      assert.equal(watches, 2);
-    } finally {
-      api.onPodWatch = undefined;
-    }
+for (const { how, name, drop } of restarts) {
+  test(`--wait watches again when the daemon ${how} and comes back, and still reports the pod`, async () => {
+    api.rt.scripts.set("app", { startsAfterMs: 1000 });
+    const r = apply(["-f", manifest(`${name}.yaml`, pod(name)), "--wait", "--timeout", "10s"]);
+    await watching(name);
+    await drop();
+    await api.open();
+    await watching(name, 2);
+    await api.advance(1000);
+    api.rt.scripts.delete("app");
+    const done = await r;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(done.stdout, `pod/${name} created\npod/${name} ready\n`);
   });
 }
 
 test("--wait: a daemon that comes back without the pod ends the wait at once, not at --timeout", async () => {
-  let watches = 0;
-  api.onPodWatch = (p) => {
-    watches++;
-    setTimeout(() => {
-      api.pods.delete(`${p.metadata.namespace}/${p.metadata.name}`);
-      api.cutWatches();
-    }, 20);
-  };
-  try {
-    const lost = await apply(["-f", manifest("lost.yaml", pod("lost")), "--wait", "--timeout", "10s"]);
-    assert.equal(lost.code, 1);
-    assert.match(lost.stderr, /pod\/lost was deleted while waiting for it/);
-    assert.equal(watches, 1);
-  } finally {
-    api.onPodWatch = undefined;
-  }
+  api.rt.scripts.set("app", { startsAfterMs: 60_000 });
+  const r = apply(["-f", manifest("lost.yaml", pod("lost")), "--wait", "--timeout", "10s"]);
+  await watching("lost");
+  await api.kill();
+  rmSync(join(api.dir, "state", "desired", "default", "lost.json"));
+  await api.open();
+  api.rt.scripts.delete("app");
+  const lost = await r;
+  assert.equal(lost.code, 1);
+  assert.match(lost.stderr, /pod\/lost was deleted while waiting for it/);
 });
 
 test("--wait gives up at --timeout and says where each pod stood", async () => {
+  api.rt.scripts.set("app", { startsAfterMs: 60_000 });
   const r = await apply(["-f", manifest("slow.yaml", pod("slow")), "--wait", "--timeout", "300ms"]);
+  api.rt.scripts.delete("app");
   assert.equal(r.code, 1);
   assert.match(r.stderr, /error: timed out waiting for pod\/slow to be ready or to end: ContainerCreating \(0\/1 ready\)\n$/);
 });
 
 test("--wait shows at once why a pod is held, with the container's message, as it changes", async () => {
-  const held = (reason: string, message: string) => {
-    const p = makePod("held", { ready: false });
-    p.status.containerStatuses[0]!.state = { waiting: { reason, message } };
-    return p.status;
-  };
-  api.onPodWatch = (p, emit) => {
-    setTimeout(() => emit("MODIFIED", { ...p, status: held("ErrImageNeverPull", 'Container image "nope:1" is not present with pull policy of Never') }), 10);
-    setTimeout(() => emit("MODIFIED", { ...p, status: held("CreateContainerConfigError", "container has runAsNonRoot and image will run as root") }), 30);
-  };
-  try {
-    const r = await apply(["-f", manifest("held.yaml", pod("held")), "--wait", "--timeout", "400ms"]);
-    assert.equal(r.code, 1);
-    const lines = r.stderr.trimEnd().split("\n");
-    assert.deepEqual(lines.slice(1), [
-      'pod/held ErrImageNeverPull (0/1 ready): container app: ErrImageNeverPull: Container image "nope:1" is not present with pull policy of Never',
-      "pod/held CreateContainerConfigError (0/1 ready): container app: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
-      "error: timed out waiting for pod/held to be ready or to end: CreateContainerConfigError (0/1 ready): container app: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
-    ]);
-  } finally {
-    api.onPodWatch = undefined;
-  }
+  api.rt.failingImages.set("registry.example/held:1", "connection refused");
+  const r = await applyWhileTime(["-f", manifest("held.yaml", pod("held", "registry.example/held:1")), "--wait", "--timeout", "1s"], 10_000, (n) => {
+    if (n !== 2) return;
+    // The image is there now; the container's configuration is what holds it next.
+    api.rt.failingImages.clear();
+    api.rt.scripts.set("app", { startThrows: new ConfigError("container has runAsNonRoot and image will run as root") });
+  });
+  api.rt.scripts.delete("app");
+  assert.equal(r.code, 1);
+  const lines = [...new Set(r.stderr.trimEnd().split("\n"))];
+  assert.deepEqual(lines.slice(-3), [
+    "pod/held ErrImagePull (0/1 ready): container app: ErrImagePull: connection refused",
+    "pod/held CreateContainerConfigError (0/1 ready): container app: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
+    "error: timed out waiting for pod/held to be ready or to end: CreateContainerConfigError (0/1 ready): container app: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
+  ]);
 });
 
 test("--wait: a pod that was ready for an instant and has completed since is reported completed", async () => {
-  api.onPodWatch = (p, emit) => {
-    const done = makePod(p.metadata.name, { phase: "Succeeded", ready: false });
-    // What a GET answers by the time the ready event is read: the pod has ended.
-    setTimeout(() => {
-      api.add({ ...p, status: done.status });
-      emit("MODIFIED", { ...p, status: makePod(p.metadata.name).status });
-    }, 10);
+  // The container exits as the watch has sent it Running and ready, before the CLI looks again.
+  api.onRequest = (q) => {
+    if (q.query.watch === "true" && q.query.fieldSelector === "metadata.name=brief") api.rt.last("brief", "app").end(0);
   };
-  try {
-    const r = await apply(["-f", manifest("brief.yaml", pod("brief")), "--wait", "--timeout", "10s"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, "pod/brief created\npod/brief completed\n");
-  } finally {
-    api.onPodWatch = undefined;
-  }
+  const r = await apply(["-f", manifest("brief.yaml", pod("brief", "host", "  restartPolicy: Never\n")), "--wait", "--timeout", "10s"]);
+  api.onRequest = undefined;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "pod/brief created\npod/brief completed\n");
 });

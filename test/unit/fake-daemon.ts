@@ -15,6 +15,13 @@ import { Supervisor } from "../../supervisor/daemon/supervisor.ts";
 import { backOffConfig } from "../../supervisor/pod/restart-policy.ts";
 import { FakeRuntime } from "../../supervisor/runtime/fake.ts";
 
+/** A pod manifest of one container (or several) on the host image. */
+export function podYaml(name: string, o: { namespace?: string; labels?: Record<string, string>; containers?: string[]; grace?: number } = {}): string {
+  const meta = [`name: ${name}`, ...(o.namespace ? [`namespace: ${o.namespace}`] : []), ...(o.labels ? [`labels: ${JSON.stringify(o.labels)}`] : [])].join(", ");
+  const containers = (o.containers ?? ["app"]).map((c) => `{name: ${c}, image: host}`).join(", ");
+  return `apiVersion: v1\nkind: Pod\nmetadata: {${meta}}\nspec: {${o.grace !== undefined ? `terminationGracePeriodSeconds: ${o.grace}, ` : ""}containers: [${containers}]}\n`;
+}
+
 export interface RecordedRequest {
   method: string;
   path: string;
@@ -32,6 +39,8 @@ class Lines extends winston.transports.Console {
 
 export class FakeDaemon {
   readonly requests: RecordedRequest[] = [];
+  /** called with each request once the API server has begun answering it */
+  onRequest: ((r: RecordedRequest) => void) | undefined;
   private readonly connections = new Set<Socket>();
   private constructor(
     readonly dir: string,
@@ -46,6 +55,13 @@ export class FakeDaemon {
 
   /** A daemon whose clock reads `now` (ms since the epoch). */
   static async start(now: number): Promise<FakeDaemon> {
+    const f = FakeDaemon.prepare(now);
+    await f.open();
+    return f;
+  }
+
+  /** Roots, clock and runtime for a daemon that open() starts later (as `podd apply` starts one). */
+  static prepare(now: number): FakeDaemon {
     const dir = mkdtempSync(join(tmpdir(), "podd-fake-daemon-"));
     const roots = { state: join(dir, "state"), run: join(dir, "run"), log: join(dir, "log") };
     for (const r of Object.values(roots)) mkdirSync(r, { recursive: true });
@@ -54,9 +70,7 @@ export class FakeDaemon {
     const opts = { roots, manifestsDir: join(dir, "manifests"), backOff: backOffConfig(), clock, version: "0.0.0-test" } as unknown as DaemonOptions;
     const logged = new Lines();
     const socket = join(dir, "podd.sock");
-    const f = new FakeDaemon(dir, socket, clock, rt, opts, logged, undefined as never, undefined as never);
-    await f.open();
-    return f;
+    return new FakeDaemon(dir, socket, clock, rt, opts, logged, undefined as never, undefined as never);
   }
 
   /** The daemon and its API, afresh over the same roots and runtime: what a daemon restart finds. */
@@ -68,7 +82,9 @@ export class FakeDaemon {
     const server = (this.api as unknown as { server: import("node:http").Server }).server;
     server.on("request", (req: import("node:http").IncomingMessage) => {
       const url = new URL(req.url ?? "/", "http://podd");
-      this.requests.push({ method: req.method ?? "GET", path: url.pathname, query: Object.fromEntries(url.searchParams) });
+      const r = { method: req.method ?? "GET", path: url.pathname, query: Object.fromEntries(url.searchParams) };
+      this.requests.push(r);
+      this.onRequest?.(r);
     });
     server.on("connection", (s: Socket) => {
       this.connections.add(s);
@@ -79,6 +95,11 @@ export class FakeDaemon {
   /** "METHOD /path?query" of every request so far. */
   paths(): string[] {
     return this.requests.map((r) => `${r.method} ${r.path}${Object.keys(r.query).length ? "?" + new URLSearchParams(r.query).toString() : ""}`);
+  }
+
+  /** The keys ("namespace/name") of the pods the daemon has, deleted or not. */
+  podKeys(): string[] {
+    return this.daemon.list().map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
   }
 
   /** Applies manifests (YAML) as `podd apply` would, and lets the pods get going. */
@@ -98,7 +119,15 @@ export class FakeDaemon {
   /** The daemon dies at once: every connection is cut, the pods go on in the runtime. */
   async kill(): Promise<void> {
     for (const s of this.connections) s.destroy();
-    await this.api.close();
+    await this.stop();
+  }
+
+  /** The daemon stops as on SIGTERM: its watches end, the pods go on in the runtime. */
+  async stop(): Promise<void> {
+    const closed = this.api.close();
+    // Keep-alive connections hold server.close() open; a stopping daemon drops them.
+    for (const s of this.connections) s.end();
+    await closed;
     await this.daemon.close(false);
   }
 
