@@ -17,6 +17,7 @@ import {
 } from "yaml";
 import type { Diagnostic } from "./types.ts";
 import { parseJsonTree } from "./json-tree.ts";
+import { readYaml } from "./yaml-reader.ts";
 
 export interface Pos {
   line: number;
@@ -140,25 +141,28 @@ function documentStarts(text: string): number[] {
   return starts;
 }
 
+const codes = (chars: string): Set<number> => new Set([...chars].map((c) => c.charCodeAt(0)));
+const OPENS_SCALAR = codes(" \t\n[{,:-");
+const BLANK = codes(" \t\n");
+
 /** Where flow collections ([ and { outside quotes and comments) first nest past limit, or -1; one linear pass. */
 function tooDeepAt(text: string, from: number, to: number, limit: number): number {
   let depth = 0;
-  let quote = "";
+  let quote = 0;
   for (let i = from; i < to; i++) {
-    const c = text[i]!;
-    if (quote) {
-      if (c === "\\" && quote === '"') i++;
-      else if (c === quote) quote = "";
-    } else if (c === '"' || c === "'") {
+    const c = text.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === 0x5c && quote === 0x22) i++; // \ in "…"
+      else if (c === quote) quote = 0;
+    } else if (c === 0x22 || c === 0x27) {
       // A quote only opens a string where a scalar can start; inside a word it is text.
-      const prev = text[i - 1];
-      if (prev === undefined || " \t\n[{,:-".includes(prev)) quote = c;
-    } else if (c === "#" && (i === from || " \t\n".includes(text[i - 1]!))) {
+      if (i === 0 || OPENS_SCALAR.has(text.charCodeAt(i - 1))) quote = c;
+    } else if (c === 0x23 && (i === from || BLANK.has(text.charCodeAt(i - 1)))) {
       const nl = text.indexOf("\n", i);
       i = nl < 0 ? to : nl;
-    } else if (c === "[" || c === "{") {
+    } else if (c === 0x5b || c === 0x7b) {
       if (++depth > limit) return i;
-    } else if ((c === "]" || c === "}") && depth > 0) {
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) {
       depth--;
     }
   }
@@ -166,6 +170,15 @@ function tooDeepAt(text: string, from: number, to: number, limit: number): numbe
 }
 
 export function loadYaml(text: string, file: string): LoadedText {
+  return loadYamlWith(text, file, true).loaded;
+}
+
+/**
+ * loadYaml, with or without podd's own reader (yaml-reader.ts) in front of the yaml package,
+ * and how many documents that reader left to the package; the tests compare the two paths.
+ */
+export function loadYamlWith(text: string, file: string, ownReader: boolean): { loaded: LoadedText; fallbacks: number } {
+  let fallbacks = 0;
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
   const lines = new LineCounter();
@@ -191,11 +204,23 @@ export function loadYaml(text: string, file: string): LoadedText {
       continue;
     }
     // The API's clients send JSON: read it directly, and only what is not strict JSON as YAML.
-    const json = text[start] === "{" ? parseJsonTree(text.slice(start, end), start, posAt, MAX_DEPTH) : undefined;
-    if (json) documents.push({ root: json, pos: posAt(start) });
-    else loadDocuments(text.slice(start, end), start, file, posAt, documents, errors, warnings);
+    const json = ownReader && text[start] === "{" ? parseJsonTree(text.slice(start, end), start, posAt, MAX_DEPTH) : undefined;
+    if (json) {
+      documents.push({ root: json, pos: posAt(start) });
+      continue;
+    }
+    // Then YAML as manifests are written, read straight into the tree; what that reader does
+    // not handle (and every syntax error) the yaml package reads, with its own messages.
+    const own = ownReader ? readYaml(text, start, end, posAt, maxNodes(end - start), MAX_DEPTH) : undefined;
+    if (own === undefined) {
+      if (ownReader) fallbacks++;
+      loadDocuments(text.slice(start, end), start, file, posAt, documents, errors, warnings);
+    } else if (own !== null) {
+      if (own.tooBig) errors.push(yamlDiagnostic(file, own.pos, ROOT_PATH, `document has more than ${maxNodes(end - start)} nodes after expanding aliases`));
+      documents.push({ root: own.root, pos: own.pos });
+    }
   }
-  return { documents, errors, warnings };
+  return { loaded: { documents, errors, warnings }, fallbacks };
 }
 
 /** Parses one slice of the stream (one document, or comments only) that begins at `base`. */

@@ -190,6 +190,11 @@ for (const entry of NOT_SUPPORTED_YET) {
   list.push(entry);
   byPath.set(entry.path, list);
 }
+// The table paths below which an entry lies ("spec", "spec.containers[*]", …).
+const tablePathsWithEntriesBelow = new Set<string>();
+for (const entry of NOT_SUPPORTED_YET) {
+  for (let i = 0; i < entry.path.length; i++) if (entry.path[i] === "." || entry.path[i] === "[") tablePathsWithEntriesBelow.add(entry.path.slice(0, i));
+}
 
 /** Turns a concrete path (items[3].spec.containers[1].tty) into a table path (spec.containers[*].tty). */
 export function tablePath(path: string): string {
@@ -219,6 +224,8 @@ export function findNotSupportedYet(pod: Record<string, unknown>): NotSupportedF
         return;
       }
     }
+    // Nothing in the table lies below here: a large map (annotations, labels) is not walked.
+    if (path !== "" && !path.startsWith("items[") && !tablePathsWithEntriesBelow.has(tablePath(path))) return;
     if (Array.isArray(value)) {
       value.forEach((item, i) => walk(item, `${path}[${i}]`, parent));
     } else if (value !== null && typeof value === "object") {
@@ -229,11 +236,11 @@ export function findNotSupportedYet(pod: Record<string, unknown>): NotSupportedF
   const annotations = (pod.metadata as { annotations?: unknown } | undefined)?.annotations;
   if (annotations !== null && typeof annotations === "object") {
     for (const key of Object.keys(annotations)) {
-      const path = childPath("metadata.annotations", key);
+      const path = () => childPath("metadata.annotations", key);
       const refused = NOT_SUPPORTED_ANNOTATION_PREFIXES.find((a) => key.startsWith(a.prefix));
-      if (refused) out.push({ path, message: `not supported yet by podd; ${refused.hint}` });
+      if (refused) out.push({ path: path(), message: `not supported yet by podd; ${refused.hint}` });
       else if (IGNORED_ANNOTATIONS.some((a) => (a.exact ? key === a.prefix : key.startsWith(a.prefix)))) {
-        out.push({ path, message: IGNORED_ANNOTATION_MESSAGE, warning: true });
+        out.push({ path: path(), message: IGNORED_ANNOTATION_MESSAGE, warning: true });
       }
     }
   }

@@ -227,8 +227,7 @@ export function validateLabelsAndAnnotations(m: Pick<Pod["metadata"], "labels" |
   }
   let total = 0;
   for (const [k, v] of Object.entries(m.annotations ?? {})) {
-    const at = childPath("metadata.annotations", k);
-    for (const e of isQualifiedName(k.toLowerCase())) add("metadata.annotations", invalid(k, e), { at, atKey: true });
+    for (const e of isQualifiedName(k.toLowerCase())) add("metadata.annotations", invalid(k, e), { at: childPath("metadata.annotations", k), atKey: true });
     total += k.length + v.length;
   }
   if (total > TOTAL_ANNOTATION_SIZE_LIMIT) {
