@@ -42,6 +42,7 @@ export class FakeDaemon {
   /** called with each request once the API server has begun answering it */
   onRequest: ((r: RecordedRequest) => void) | undefined;
   private readonly connections = new Set<Socket>();
+  private running = false;
   private constructor(
     readonly dir: string,
     readonly socket: string,
@@ -79,6 +80,7 @@ export class FakeDaemon {
     this.daemon = await Daemon.over(Supervisor.over(this.rt, this.opts), this.opts, log);
     this.api = new ApiServer(this.daemon, { socket: this.socket, version: "0.0.0-test" });
     await this.api.listen();
+    this.running = true;
     const server = (this.api as unknown as { server: import("node:http").Server }).server;
     server.on("request", (req: import("node:http").IncomingMessage) => {
       const url = new URL(req.url ?? "/", "http://podd");
@@ -124,6 +126,7 @@ export class FakeDaemon {
 
   /** The daemon stops as on SIGTERM: its watches end, the pods go on in the runtime. */
   async stop(): Promise<void> {
+    this.running = false;
     const closed = this.api.close();
     // Keep-alive connections hold server.close() open; a stopping daemon drops them.
     for (const s of this.connections) s.end();
@@ -132,9 +135,7 @@ export class FakeDaemon {
   }
 
   async close(): Promise<void> {
-    for (const s of this.connections) s.destroy();
-    await this.api.close();
-    await this.daemon.close(false);
+    if (this.running) await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
