@@ -1,21 +1,29 @@
-// podd get pods against the fake API: the tables, output formats, selectors, errors and -w.
+// podd get pods against the daemon over the fake runtime: the tables, output formats,
+// selectors, errors and -w, over pods whose status the daemon derived from their lives.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { getMain } from "../../supervisor/cli/get.ts";
 import { tabwrite, DESCRIBE } from "../../supervisor/cli/lib/table.ts";
-import { capture, FakeApi, makePod } from "./fake-api.ts";
+import { backOffConfig } from "../../supervisor/pod/restart-policy.ts";
+import { capture, NOW } from "./fake-api.ts";
+import { FakeDaemon, podYaml } from "./fake-daemon.ts";
 
-let api: FakeApi;
+const MIN = 60_000;
+let api: FakeDaemon;
 before(async () => {
-  api = await FakeApi.start();
-  const crashing = makePod("crashy", { ready: false });
-  crashing.status.containerStatuses[0]!.state = { waiting: { reason: "CrashLoopBackOff", message: "back-off 10s" } };
-  crashing.status.containerStatuses[0]!.restartCount = 3;
-  crashing.status.containerStatuses[0]!.lastState = { terminated: { exitCode: 1, reason: "Error", startedAt: "2026-11-22T05:27:00Z", finishedAt: "2026-11-22T05:28:00Z" } };
-  const web = makePod("web", { containers: ["nginx", "sidecar"], labels: { app: "web", tier: "front" } });
-  web.status.podIP = "10.88.0.4";
-  api.add(web, crashing, makePod("db", { namespace: "data", labels: { app: "db" } }));
+  // Made 30 minutes ago. crashy's container fails 3m15s after each start; with a first window
+  // of 5 minutes it restarts at once, then after 5 and 10 minutes: its third restart's run
+  // ended 2 minutes ago, and the next waits 20.
+  api = await FakeDaemon.start(NOW - 30 * MIN, backOffConfig({ initialMs: 5 * MIN, maxMs: 60 * MIN, resetAfterMs: 120 * MIN }));
+  api.rt.scripts.set("crash", { runsForMs: 195_000, exitCode: 1 });
+  // web's containers take their whole grace period to stop when it is deleted (the -w test).
+  api.rt.scripts.set("nginx", { ignoresStop: true });
+  api.rt.scripts.set("sidecar", { ignoresStop: true });
+  await api.apply(
+    [podYaml("web", { containers: ["nginx", "sidecar"], labels: { app: "web", tier: "front" } }), podYaml("crashy", { containers: ["crash"] }), podYaml("db", { namespace: "data", labels: { app: "db" } })].join("---\n"),
+  );
+  await api.advance(30 * MIN);
 });
 after(() => api.close());
 
@@ -57,8 +65,8 @@ test("get pods -o wide adds IP NODE NOMINATED NODE READINESS GATES", async () =>
   assert.equal(
     r.stdout,
     [
-      "NAME   READY   STATUS    RESTARTS   AGE   IP          NODE     NOMINATED NODE   READINESS GATES",
-      "web    2/2     Running   0          30m   10.88.0.4   <none>   <none>           <none>",
+      "NAME   READY   STATUS    RESTARTS   AGE   IP          NODE        NOMINATED NODE   READINESS GATES",
+      "web    2/2     Running   0          30m   10.87.0.2   fake-node   <none>           <none>",
       "",
     ].join("\n"),
   );
@@ -135,30 +143,29 @@ test("names with -l or --field-selector are refused, as kubectl refuses them", a
 
 test("get pods -w: the table, then a row per change; the initial ADDED replay is not repeated", async () => {
   const ctrl = new AbortController();
+  const before = api.requests.length;
   const done = capture((io) => getMain(["pods", "-w", "--socket", api.socket], io, ctrl.signal));
-  await api.watchConnected;
-  const web = structuredClone(api.pods.get("default/web")!);
-  web.metadata.deletionTimestamp = "2026-11-22T05:29:59Z";
-  api.emit("pods", "MODIFIED", web);
-  api.emit("pods", "DELETED", { apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: "default" } });
-  api.emit("pods", "ADDED", makePod("other"));
+  while (!api.requests.slice(before).some((q) => q.query.watch === "true")) await new Promise((resolve) => setTimeout(resolve, 5));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await api.daemon.delete("default", "web", 0);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await api.advance(2_000);
+  await api.apply(podYaml("other"));
+  await new Promise((resolve) => setTimeout(resolve, 20));
   // The stream ends when the daemon closes it (after what was written before).
-  api.endWatches();
+  await api.stop();
   const r = await done;
   assert.equal(r.code, 0);
-  assert.equal(
-    r.stdout,
-    [
-      "NAME     READY   STATUS             RESTARTS     AGE",
-      "crashy   0/1     CrashLoopBackOff   3 (2m ago)   30m",
-      "web      2/2     Running            0            30m",
-      "web      2/2     Terminating        0            30m",
-      "web      2/2     Terminating        0            30m",
-      "other    1/1     Running            0            30m",
-      "",
-    ].join("\n"),
-  );
-  assert.equal(api.paths().at(-1), "GET /api/v1/namespaces/default/pods?watch=true");
+  const lines = r.stdout.split("\n");
+  assert.deepEqual(lines.slice(0, 3), [
+    "NAME     READY   STATUS             RESTARTS     AGE",
+    "crashy   0/1     CrashLoopBackOff   3 (2m ago)   30m",
+    "web      2/2     Running            0            30m",
+  ]);
+  assert.ok(lines.slice(3).some((l) => /^web +\d\/2 +Terminating +0 +30m$/.test(l)), r.stdout);
+  assert.equal(lines.filter((l) => l.startsWith("crashy")).length, 1, "the replay of what was listed is not printed");
+  assert.match(lines.at(-2)!, /^other +1\/1 +Running +0 +/);
+  assert.equal(api.paths().filter((p) => p.includes("watch=true")).at(-1), "GET /api/v1/namespaces/default/pods?watch=true");
 });
 
 test("tabwrite: a column block ends at a line without that cell, as Go's tabwriter", () => {
