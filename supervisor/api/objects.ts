@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { loadManifests, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
 import { isDns1123Label } from "../../pod-specs/names.ts";
-import { invalidObject, PoddError } from "../base/errors.ts";
+import { invalidObject, PoddError, sentName } from "../base/errors.ts";
 import type { StoredObject } from "../daemon/objects.ts";
 import type { ApiBackend } from "./backend.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selector.ts";
@@ -26,7 +26,7 @@ export interface ObjectIo {
 /** The object of the body, checked as a manifest is, of the kind and at the place the URL names. */
 function objectFromBody(text: string, kind: ConfigKind, namespace: string | undefined, name?: string): ConfigObject {
   const r = loadManifests(text, "<request>");
-  if (r.errors.length) throw invalidObject(kind, name, r.errors);
+  if (r.errors.length) throw invalidObject(kind, name ?? sentName(text), r.errors);
   const o = r.objects[0];
   if (r.pods.length + r.objects.length !== 1 || !o) throw new PoddError(`the request must hold exactly one ${kind}`, { code: "Invalid" });
   if (o.kind !== kind) throw new PoddError(`the request holds a ${o.kind}, not a ${kind}`, { code: "Invalid" });

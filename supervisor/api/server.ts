@@ -11,7 +11,7 @@ import { serveImages } from "./images.ts";
 import { serveObjects } from "./objects.ts";
 import type { ApiBackend, ContainerView } from "./backend.ts";
 import type { PodEvent } from "../daemon/events.ts";
-import { invalidObject, PoddError } from "../base/errors.ts";
+import { invalidObject, PoddError, sentName } from "../base/errors.ts";
 import { findTail, LogFollower, readLines, type CriRecord } from "../runtime/logs.ts";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selector.ts";
 import type { PodObject } from "../pod/worker.ts";
@@ -108,7 +108,7 @@ function readBody(req: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<stri
 /** Parses and validates a Pod sent to the API as the CLI would a file (JSON is YAML). */
 function podFromBody(text: string, ns: string, name?: string): Pod {
   const r = loadManifests(text, "<request>");
-  if (r.errors.length) throw invalidObject("Pod", name, r.errors);
+  if (r.errors.length) throw invalidObject("Pod", name ?? sentName(text), r.errors);
   if (r.pods.length !== 1) throw new PoddError(`the request must hold exactly one Pod, not ${r.pods.length}`, { code: "Invalid" });
   const pod = r.pods[0]!;
   if ((pod.metadata.namespace ?? "default") !== ns) {

@@ -65,8 +65,23 @@ export function hasErrno(err: unknown, errno: string): boolean {
  * field: problem` (several in brackets), and each problem a cause with its field.
  */
 export function invalidObject(kind: string, name: string | undefined, problems: readonly { path: string; message: string }[]): PoddError {
+  // Named as kube-apiserver names it; a failed check of the name shows the name as sent.
   const what = name ? `${kind} "${name}"` : kind;
   const listed = problems.map((p) => `${p.path}: ${p.message}`);
   const message = `${what} is invalid: ${listed.length === 1 ? listed[0] : `[${listed.join(", ")}]`}`;
   return Object.assign(new PoddError(message, { code: "Invalid" }), { causes: problems.map((p) => ({ field: p.path, message: p.message })) });
+}
+
+/**
+ * metadata.name of a request body that did not validate, when it is JSON (as API clients send)
+ * and small: a large refused body is not parsed again only to name it.
+ */
+export function sentName(body: string): string | undefined {
+  if (body.length > 256 * 1024) return undefined;
+  try {
+    const name = (JSON.parse(body) as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+    return typeof name === "string" ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }

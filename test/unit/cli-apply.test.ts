@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { applyMain, type ApplyDeps } from "../../supervisor/cli/apply.ts";
 import { ConfigError } from "../../supervisor/runtime/launch.ts";
-import { capture, NOW } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
 import { FakeDaemon } from "./fake-daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-apply-"));

@@ -1,12 +1,11 @@
 // podd create configmap|secret: every data source kubectl takes (literals, files, directories,
 // env files), its key rules and messages, binary data, the registry and TLS secrets, the
-// --append-hash suffix, --dry-run=client output, the size limit, and the POST to a daemon (a
-// stub HTTP server on a temp unix socket) with kubectl's lines for success and refusal.
+// --append-hash suffix, --dry-run=client output, the size limit, and the POST to the daemon (the
+// real one, over the fake runtime) with kubectl's lines for success and refusal.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -17,7 +16,8 @@ import { ConfigMapData, parseEnvFile, SecretData, splitSourceList } from "../../
 import { goMarshal } from "../../supervisor/cli/lib/go-json.ts";
 import { configMapHash, secretHash } from "../../supervisor/cli/lib/object-hash.ts";
 import { checkTlsKeyPair } from "../../supervisor/cli/lib/tls-pair.ts";
-import { capture } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
+import { FakeDaemon } from "./fake-daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-create-"));
 function file(name: string, content: string | Buffer): string {
@@ -27,50 +27,19 @@ function file(name: string, content: string | Buffer): string {
   return path;
 }
 
-// ---- a stub daemon: records each request, answers with what the test sets --------------------
+// ---- the daemon: the real one over the fake runtime --------------------------------------------
 
-interface Seen {
-  method: string;
-  path: string;
-  body: Record<string, unknown>;
-}
-
-class StubApi {
-  readonly socket = join(dir, "podd.sock");
-  readonly seen: Seen[] = [];
-  /** status and body to answer; the default stores the object as a daemon would (201, with a uid) */
-  answer: (req: Seen) => { status: number; body: unknown } = (req) => ({
-    status: 201,
-    body: { ...req.body, metadata: { ...(req.body.metadata as object), namespace: req.path.split("/")[4], uid: "uid-1", creationTimestamp: "2026-11-22T05:30:00Z" } },
-  });
-  private server: Server | undefined;
-
-  listen(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const seen = { method: req.method ?? "", path: req.url ?? "", body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown> };
-        this.seen.push(seen);
-        const { status, body } = this.answer(seen);
-        res.writeHead(status, { "Content-Type": "application/json" });
-        res.end(JSON.stringify(body));
-      });
-    });
-    return new Promise((resolve) => this.server!.listen(this.socket, resolve));
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-}
-
-const api = new StubApi();
-before(() => api.listen());
+let api: FakeDaemon;
+before(async () => {
+  api = await FakeDaemon.start(NOW);
+});
 after(async () => {
   await api.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The POSTs the verbs sent so far. */
+const posts = () => api.requests.filter((r) => r.method === "POST");
 
 const create = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
   capture((io) => createMain([...argv, "--socket", api.socket], { ...io, env }));
@@ -90,7 +59,7 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
 test("configmap --dry-run=client -o yaml: literals, a file by base name, a keyed file, binary content in binaryData", async () => {
   const greeting = file("greeting.txt", "hello\nworld\n");
   const blob = file("blob.dat", Buffer.from([0xff, 0xfe, 0x00, 0x41]));
-  const before = api.seen.length;
+  const before = posts().length;
   const r = await create(["configmap", "app", "--from-literal=mode=fast", "--from-literal=url=http://x/?a=b", `--from-file=${greeting}`, `--from-file=raw=${blob}`, "-n", "prod", "--dry-run=client", "-o", "yaml"]);
   assert.equal(r.stderr, "");
   assert.equal(r.code, 0);
@@ -113,7 +82,7 @@ test("configmap --dry-run=client -o yaml: literals, a file by base name, a keyed
       "",
     ].join("\n"),
   );
-  assert.equal(api.seen.length, before, "a client dry run contacts no daemon");
+  assert.equal(posts().length, before, "a client dry run contacts no daemon");
 });
 
 test("-o json of a dry run: kubectl's typed field order, Go's escaping, map keys in Go's byte order; no -n, no namespace", async () => {
@@ -180,7 +149,7 @@ test("--from-file values are split as CSV, as kubectl's flag library does; --fro
 });
 
 test("source syntax errors: kubectl's messages, exit 2, nothing sent", async () => {
-  const before = api.seen.length;
+  const before = posts().length;
   const cases: [string, string][] = [
     ["--from-literal=novalue", "invalid literal source novalue, expected key=value"],
     ["--from-literal==v", "invalid literal source =v, expected key=value"],
@@ -197,7 +166,7 @@ test("source syntax errors: kubectl's messages, exit 2, nothing sent", async () 
     assert.equal(r.code, 2, flag);
   }
   assert.equal((await create(["secret", "generic", "x", `--from-env-file=${dir}`])).stderr, "error: env secret file cannot be a directory\n");
-  assert.equal(api.seen.length, before);
+  assert.equal(posts().length, before);
 });
 
 // ---- keys ------------------------------------------------------------------------------------
@@ -413,74 +382,62 @@ test("--append-hash: kubectl's suffix (its own published vectors), a new one whe
 // ---- talking to the daemon -------------------------------------------------------------------
 
 test("without a dry run: one POST to the namespace's configmaps with the object, kubectl's line with the stored name", async () => {
-  const before = api.seen.length;
+  const before = posts().length;
   const r = await create(["configmap", "app", "--from-literal=mode=fast"]);
   assert.equal(r.stderr, "");
   assert.equal(r.code, 0);
   assert.equal(r.stdout, "configmap/app created\n");
-  assert.deepEqual(api.seen.slice(before), [
-    { method: "POST", path: "/api/v1/namespaces/default/configmaps", body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app" }, data: { mode: "fast" } } },
-  ]);
+  assert.deepEqual(posts().slice(before).map((q) => q.path), ["/api/v1/namespaces/default/configmaps"]);
+  assert.deepEqual((api.daemon.getObject("ConfigMap", "default", "app") as { data?: unknown }).data, { mode: "fast" });
 
   const s = await create(["secret", "generic", "db", "--from-literal=password=hunter2", "-n", "prod"]);
   assert.equal(s.stdout, "secret/db created\n");
-  assert.deepEqual(api.seen.at(-1), {
-    method: "POST",
-    path: "/api/v1/namespaces/prod/secrets",
-    body: { apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: "prod" }, data: { password: b64("hunter2") } },
-  });
+  assert.equal(posts().at(-1)!.path, "/api/v1/namespaces/prod/secrets");
+  const secret = api.daemon.getObject("Secret", "prod", "db") as { data?: unknown; type?: string };
+  assert.deepEqual(secret.data, { password: b64("hunter2") });
+  assert.equal(secret.type, "Opaque");
 });
 
 test("-o json|yaml|name after a create print the daemon's answer, not what was sent", async () => {
   const json = JSON.parse((await create(["configmap", "out", "--from-literal=a=b", "-o", "json", "-n", "ns1"])).stdout);
-  assert.equal(json.metadata.uid, "uid-1");
+  assert.equal(json.metadata.uid, api.daemon.getObject("ConfigMap", "ns1", "out")!.metadata.uid);
   assert.equal(json.metadata.namespace, "ns1");
   const yaml = parseYaml((await create(["configmap", "out", "--from-literal=a=b", "-o", "yaml"])).stdout);
-  assert.equal(yaml.metadata.uid, "uid-1");
+  assert.equal(yaml.metadata.uid, api.daemon.getObject("ConfigMap", "default", "out")!.metadata.uid);
+  assert.match(yaml.metadata.creationTimestamp, /^2026-11-22T05:30:00Z$/);
   assert.equal((await create(["secret", "generic", "out", "--from-literal=a=b", "-o", "name"])).stdout, "secret/out\n");
 });
 
 test("a refusal from the daemon: kubectl's line (its wrapping of the server's message), exit 1", async () => {
-  const saved = api.answer;
-  try {
-    api.answer = (req) => ({
-      status: 409,
-      body: { kind: "Status", apiVersion: "v1", status: "Failure", reason: "AlreadyExists", code: 409, message: `${req.path.split("/")[5]} "app" already exists`, details: { name: "app", kind: req.path.split("/")[5] } },
-    });
-    const cm = await create(["configmap", "app", "--from-literal=a=b"]);
-    assert.equal(cm.code, 1);
-    assert.equal(cm.stdout, "");
-    assert.equal(cm.stderr, 'error: failed to create configmap: configmaps "app" already exists\n');
-    const s = await create(["secret", "generic", "app", "--from-literal=a=b"]);
-    assert.equal(s.stderr, 'error: failed to create secret secrets "app" already exists\n', "kubectl's own text, without a colon");
-    assert.equal(s.code, 1);
+  assert.equal((await create(["configmap", "taken", "--from-literal=a=b"])).code, 0);
+  const cm = await create(["configmap", "taken", "--from-literal=a=b"]);
+  assert.equal(cm.code, 1);
+  assert.equal(cm.stdout, "");
+  assert.equal(cm.stderr, 'error: failed to create configmap: configmaps "taken" already exists\n');
+  assert.equal((await create(["secret", "generic", "taken", "--from-literal=a=b"])).code, 0);
+  const s = await create(["secret", "generic", "taken", "--from-literal=a=b"]);
+  assert.equal(s.stderr, 'error: failed to create secret secrets "taken" already exists\n', "kubectl's own text, without a colon");
+  assert.equal(s.code, 1);
 
-    api.answer = () => ({
-      status: 422,
-      body: { kind: "Status", apiVersion: "v1", status: "Failure", reason: "Invalid", code: 422, message: 'ConfigMap "Bad" is invalid: metadata.name: Invalid value: "Bad": a lowercase RFC 1123 subdomain …', details: { causes: [{ field: "metadata.name", message: "Invalid value" }] } },
-    });
-    const bad = await create(["configmap", "Bad", "--from-literal=a=b"]);
-    assert.equal(bad.stderr, 'error: failed to create configmap: ConfigMap "Bad" is invalid: metadata.name: Invalid value: "Bad": a lowercase RFC 1123 subdomain …\n');
-    assert.equal(bad.code, 1);
-  } finally {
-    api.answer = saved;
-  }
+  const bad = await create(["configmap", "Bad", "--from-literal=a=b"]);
+  assert.match(bad.stderr, /^error: failed to create configmap: ConfigMap "Bad" is invalid: metadata\.name: Invalid value: "Bad": a lowercase RFC 1123 subdomain must consist of/);
+  assert.equal(bad.code, 1);
 });
 
 test("the 1 MiB limit: one byte over is refused with the API server's message and nothing is sent; exactly 1 MiB is sent", async () => {
   const exact = file("big/exact", "x".repeat(MAX_DATA_BYTES - 1));
-  const before = api.seen.length;
+  const before = posts().length;
   const over = await create(["configmap", "big", `--from-file=${exact}`, "--from-literal=a=xy"]);
   assert.equal(over.stderr, 'error: failed to create configmap: ConfigMap "big" is invalid: []: Too long: may not be more than 1048576 bytes\n');
   assert.equal(over.code, 1);
   const overSecret = await create(["secret", "generic", "big", `--from-file=${exact}`, "--from-literal=a=xy"]);
   assert.equal(overSecret.stderr, 'error: failed to create secret Secret "big" is invalid: data: Too long: may not be more than 1048576 bytes\n');
-  assert.equal(api.seen.length, before, "nothing sent");
+  assert.equal(posts().length, before, "nothing sent");
   // The same sources one byte smaller: sent.
   const fits = await create(["configmap", "big", `--from-file=${exact}`, "--from-literal=a=x"]);
   assert.equal(fits.stderr, "");
   assert.equal(fits.code, 0);
-  assert.equal(api.seen.length, before + 1);
+  assert.equal(posts().length, before + 1);
   // Keys do not count, only values; a binary value counts its bytes, not its base64.
   const bin = file("big/bin", Buffer.alloc(MAX_DATA_BYTES, 0xff));
   assert.equal((await create(["configmap", "bin", `--from-file=${bin}`])).code, 0);

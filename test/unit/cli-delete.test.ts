@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deleteMain } from "../../supervisor/cli/delete.ts";
-import { capture, NOW } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
 import { FakeDaemon, podYaml } from "./fake-daemon.ts";
 
 let api: FakeDaemon;

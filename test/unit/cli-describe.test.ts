@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 process.env.TZ = "UTC";
 import { describeMain } from "../../supervisor/cli/describe.ts";
-import { capture, NOW } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
 import { FakeDaemon, podYaml } from "./fake-daemon.ts";
 
 const MIN = 60_000;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { execMain, type ExecDeps } from "../../supervisor/cli/exec.ts";
 import { PoddClient } from "../../supervisor/api/client.ts";
-import { capture, NOW } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
 import { FakeDaemon } from "./fake-daemon.ts";
 
 let api: FakeDaemon;

@@ -6,7 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { getMain } from "../../supervisor/cli/get.ts";
 import { tabwrite, DESCRIBE } from "../../supervisor/cli/lib/table.ts";
 import { backOffConfig } from "../../supervisor/pod/restart-policy.ts";
-import { capture, NOW } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
 import { FakeDaemon, podYaml } from "./fake-daemon.ts";
 
 const MIN = 60_000;

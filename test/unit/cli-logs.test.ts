@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { logsMain } from "../../supervisor/cli/logs.ts";
 import { rfc3339Millis } from "../../supervisor/base/time.ts";
-import { capture, NOW } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
 import { FakeDaemon } from "./fake-daemon.ts";
 
 const two = (name: string, annotations = "{}") => `apiVersion: v1

@@ -1,4 +1,5 @@
-// The CLI as a user runs it (node --import tsx supervisor/cli/main.ts …) against the fake API:
+// The CLI as a user runs it (node --import tsx supervisor/cli/main.ts …) against the daemon over
+// the fake runtime:
 // dispatch, exec's hand-over to podd-init with the exit code passed through, completion, version.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -8,7 +9,9 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { UnreachableError } from "../../supervisor/api/client.ts";
-import { FakeApi, makePod } from "./fake-api.ts";
+import { PoddClient } from "../../supervisor/api/client.ts";
+import { NOW } from "./cli-capture.ts";
+import { FakeDaemon } from "./fake-daemon.ts";
 
 const main = fileURLToPath(new URL("../../supervisor/cli/main.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "podd-cli-main-"));
@@ -25,13 +28,24 @@ function podd(args: string[], env: Record<string, string> = {}): Promise<{ code:
   });
 }
 
-let api: FakeApi;
+let api: FakeDaemon;
+/** what the daemon says podd-init exec needs for web's container */
+let target: { pid1: number; identity: string[] };
 before(async () => {
-  api = await FakeApi.start();
-  const pod = makePod("web");
-  pod.spec.containers[0]!.workingDir = "/srv";
-  api.add(pod, makePod("stopped"));
-  api.execTargets.set("default/web", { pid1: 4321, container: "app", identity: ["--uid", "0", "--gid", "0"] });
+  api = await FakeDaemon.start(NOW);
+  api.rt.scripts.set("done", { runsForMs: 10 });
+  await api.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec: {containers: [{name: app, image: host, workingDir: /srv}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stopped}
+spec: {restartPolicy: Never, containers: [{name: done, image: host}]}
+`);
+  await api.advance(10);
+  target = await new PoddClient(api.socket).json("GET", "/api/v1/namespaces/default/pods/web/exec-target");
 });
 after(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -44,15 +58,15 @@ test("exec: asks for the exec target, runs podd-init exec with the pid and cwd, 
   chmodSync(fakeInit, 0o755);
   const r = await podd(["exec", "web", "--socket", api.socket, "--", "ls", "-l", "/"], { PODD_INIT: fakeInit });
   assert.equal(r.stderr, "");
-  assert.equal(r.stdout, "args: exec --pid 4321 --cwd /srv --uid 0 --gid 0 -- ls -l /\n");
+  assert.equal(r.stdout, `args: exec --pid ${target.pid1} --cwd /srv ${target.identity.join(" ")} -- ls -l /\n`);
   assert.equal(r.code, 7);
   assert.ok(api.paths().includes("GET /api/v1/namespaces/default/pods/web/exec-target?container=app"), "the default container, named");
 });
 
 test("exec into a container that is not running: the daemon's Conflict", async () => {
-  const r = await podd(["exec", "stopped", "-c", "app", "--socket", api.socket, "--", "true"]);
+  const r = await podd(["exec", "stopped", "-c", "done", "--socket", api.socket, "--", "true"]);
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, "Error from server (Conflict): unable to upgrade connection: container app not found in pod stopped: it is not running\n");
+  assert.equal(r.stderr, "Error from server (Conflict): unable to upgrade connection: container done not found in pod stopped: it is not running\n");
 });
 
 test("get pods through main, with PODD_SOCKET instead of --socket", async () => {
@@ -64,7 +78,7 @@ test("get pods through main, with PODD_SOCKET instead of --socket", async () => 
 test("version: client, and server when a daemon answers", async () => {
   const r = await podd(["version", "--socket", api.socket]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^Client Version: v\d+\.\d+\.\d+ \(node v[\d.]+\)\nServer Version: v0\.1\.0\n$/);
+  assert.match(r.stdout, /^Client Version: v\d+\.\d+\.\d+ \(node v[\d.]+\)\nServer Version: v0\.0\.0-test\n$/);
 });
 
 test("completion bash: a script bash accepts, completing verbs and flags", async () => {

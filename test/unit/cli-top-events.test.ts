@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import { eventsMain } from "../../supervisor/cli/events.ts";
 import { topMain } from "../../supervisor/cli/top.ts";
 import type { PodEvent } from "../../supervisor/daemon/events.ts";
-import { capture, NOW } from "./fake-api.ts";
+import { capture, NOW } from "./cli-capture.ts";
 import { FakeDaemon, podYaml } from "./fake-daemon.ts";
 
 let api: FakeDaemon;
