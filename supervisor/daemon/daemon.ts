@@ -21,6 +21,7 @@ import type { BoundPod, Runtime } from "../runtime/runtime.ts";
 import { DesiredStore } from "./store.ts";
 import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import type { DaemonRuntime } from "./daemon-runtime.ts";
+import { podGraceSeconds } from "../pod/lifecycle.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { argOf } from "../runtime/network/network.ts";
 import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
@@ -422,7 +423,7 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
     const deleting = this.desired.get(key);
     const w = this.sup.get(key);
     if (deleting?.metadata.deletionTimestamp && w && w.pod.metadata.uid === deleting.metadata.uid) {
-      const current = deleting.metadata.deletionGracePeriodSeconds ?? w.pod.spec.terminationGracePeriodSeconds ?? 30;
+      const current = deleting.metadata.deletionGracePeriodSeconds ?? podGraceSeconds(w.pod.spec);
       if (gracePeriodSeconds !== undefined && gracePeriodSeconds < current) {
         deleting.metadata.deletionGracePeriodSeconds = gracePeriodSeconds;
         // Synchronous since the check above: stopAndRemove cannot have removed the file between.

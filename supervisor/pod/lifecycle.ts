@@ -6,6 +6,7 @@
 // containerd's restart monitor does.
 
 import { PoddError } from "../base/errors.ts";
+import { DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS } from "../../pod-specs/defaults.ts";
 import {
   checkActiveDeadline,
   containerRole,
@@ -36,8 +37,11 @@ export interface PodLike {
   };
 }
 
-/** The API default for terminationGracePeriodSeconds. */
-export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
+/** The pod's grace period: terminationGracePeriodSeconds, or the API server's default. */
+export function podGraceSeconds(spec: { terminationGracePeriodSeconds?: number }): number {
+  return spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS;
+}
+
 /** The kubelet never gives a pod less than this to stop (minimumGracePeriodInSeconds). */
 export const MINIMUM_GRACE_MS = 2_000;
 
@@ -409,7 +413,7 @@ export function planPod(pod: PodLike, observed: ObservedPod, now: number, opts: 
    */
   function planStop(t: PodStop, outcome: TerminalPhase | undefined): PodAction[] {
     const out: PodAction[] = [];
-    const graceMs = (spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS) * 1000;
+    const graceMs = podGraceSeconds(spec) * 1000;
     const gracePeriodMs = Math.max(MINIMUM_GRACE_MS, t.sinceMs + graceMs - now);
     const stop = (name: string, role: ContainerRole): void => {
       out.push({ type: "StopContainer", container: name, role, gracePeriodMs, reason: t.reason });

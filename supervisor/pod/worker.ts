@@ -14,6 +14,7 @@ import {
   MINIMUM_GRACE_MS,
   newContainerRecord,
   planPod,
+  podGraceSeconds,
   recordBackOff,
   recordExit,
   recordRunning,
@@ -426,7 +427,7 @@ export class PodWorker {
   }
 
   private graceMs(): number {
-    return (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    return podGraceSeconds(this.pod.spec) * 1000;
   }
 
   /** The end of the grace period: a cgroup kill of everything the container runs. */
@@ -517,7 +518,7 @@ export class PodWorker {
   private killForProbe(name: string, live: LiveContainer, kind: ProbeKind): void {
     if (this.record(name).lifecycle.state !== "Running") return;
     const probe = kind === "startup" ? this.container(name)?.startupProbe : this.container(name)?.livenessProbe;
-    const grace = probe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30;
+    const grace = probe?.terminationGracePeriodSeconds ?? podGraceSeconds(this.pod.spec);
     // The kubelet says "will be restarted" only when the restart policy will restart it.
     const sidecar = (this.pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === "Always");
     const restarts = sidecar || (this.pod.spec.restartPolicy ?? "Always") !== "Never";
