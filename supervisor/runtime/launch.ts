@@ -13,7 +13,7 @@ import type { Image } from "./images/store.ts";
 import type { Roots } from "../base/paths.ts";
 import { homeOf, imageGroupsOf } from "./passwd.ts";
 import type { Sandbox } from "./sandbox.ts";
-import { USERNS_SIZE } from "./userns.ts";
+import { outsideBlock } from "./userns.ts";
 
 export interface LaunchContext {
   pod: Pod & { metadata: { uid: string; namespace: string } };
@@ -107,9 +107,9 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
   if (security.runAsNonRoot && security.uid === 0) {
     throw new ConfigError("container has runAsNonRoot and image will run as root");
   }
-  if (pod.spec.hostUsers === false) {
-    const outside = [security.uid, security.gid, ...security.supplementalGroups].find((id) => id >= USERNS_SIZE);
-    if (outside !== undefined) throw new ConfigError(`container ${container.name}: id ${outside} is outside the pod's user namespace (hostUsers: false maps ids 0 to ${USERNS_SIZE - 1})`);
+  for (const id of [security.uid, security.gid, ...security.supplementalGroups]) {
+    const outside = outsideBlock(pod.spec.hostUsers === false, id, "id");
+    if (outside) throw new ConfigError(`container ${container.name}: ${outside}`);
   }
   if (security.supplementalGroups.length > MAX_SUPPLEMENTARY_GROUPS) {
     throw new ConfigError(`container ${container.name}: ${security.supplementalGroups.length} supplementary groups; podd supports at most ${MAX_SUPPLEMENTARY_GROUPS}`);

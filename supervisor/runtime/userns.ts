@@ -15,6 +15,15 @@ export const USERNS_FIRST = 2 ** 30;
 /** blocks up to 2^31: ids above that are not safe everywhere (signed uid_t in some tools) */
 const USERNS_BLOCKS = (2 ** 31 - USERNS_FIRST) / USERNS_SIZE;
 
+/**
+ * Why a pod's id cannot be given, or undefined when it can: in a pod with ids of its own
+ * (hostUsers: false), an id past its block would be one of another pod's ids on the host.
+ */
+export function outsideBlock(ownIds: boolean, id: number, what: string): string | undefined {
+  if (!ownIds || id < USERNS_SIZE) return undefined;
+  return `${what} ${id} is outside the pod's user namespace (hostUsers: false maps ids 0 to ${USERNS_SIZE - 1})`;
+}
+
 function recordOf(layout: Layout, pod: PodRef): string {
   return join(layout.podStateDir(pod), "userns");
 }

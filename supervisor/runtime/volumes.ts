@@ -11,6 +11,7 @@ import type { FSGroupChangePolicy, Pod, Volume } from "../../pod-specs/types.ts"
 import { hasErrno, PoddError } from "../base/errors.ts";
 import type { Layout, PodRef } from "../base/paths.ts";
 import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, type Sys } from "../sys/index.ts";
+import { outsideBlock } from "./userns.ts";
 import { hasPayload, isMemoryBacked, isObjectVolume, NO_OBJECTS, ObjectVolumeError, volumePayload, writePayload, type PodObjects } from "./config-volumes.ts";
 
 /** A volume that cannot be set up: the kubelet's FailedMount. */
@@ -239,8 +240,11 @@ export class VolumeManager {
       if (err instanceof ObjectVolumeError) throw setUpFailed(v.name, err.message);
       throw err;
     }
+    const base = this.idBase(ref);
+    const outside = fsGroup === undefined ? undefined : outsideBlock(base !== 0, fsGroup, "fsGroup");
+    if (outside) throw setUpFailed(v.name, outside);
     try {
-      return writePayload(dir, payload, fsGroup, new Date(this.now()), this.idBase(ref));
+      return writePayload(dir, payload, fsGroup, new Date(this.now()), base);
     } catch (err) {
       throw setUpFailed(v.name, `write the files of ${dir}: ${(err as Error).message}`);
     }
@@ -271,6 +275,8 @@ export class VolumeManager {
   /** A new emptyDir: root's (the pod's own root, with hostUsers: false), and fsGroup's. */
   private ownRoot(ref: PodRef, volume: string, dir: string, fsGroup: number | undefined): void {
     const base = this.idBase(ref);
+    const outside = fsGroup === undefined ? undefined : outsideBlock(base !== 0, fsGroup, "fsGroup");
+    if (outside) throw new MountError(`volume ${volume}: ${outside}`);
     try {
       if (base !== 0) chownSync(dir, base, base);
       if (fsGroup !== undefined) setVolumeOwnership(dir, base + fsGroup);

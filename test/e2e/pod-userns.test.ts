@@ -113,5 +113,12 @@ describe("hostUsers: false", { skip, timeout: 180_000 }, () => {
       const big = await c.apply("u.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: u}\nspec:\n  hostUsers: false\n  restartPolicy: Never\n  securityContext: {runAsUser: 70000}\n  containers: [{name: c, image: busybox:local, command: ['true']}]\n");
       assert.equal(big.code, 0, big.stderr);
       await waitFor("u held", async () => /outside the pod's user namespace/.test((await c.run("describe", ["pod", "u"])).stdout) || undefined);
+      // An fsGroup past the pod's block would give its volume to another pod's ids: refused
+      // before anything is chowned.
+      const group = await c.apply("g.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: g}\nspec:\n  hostUsers: false\n  securityContext: {fsGroup: 70000}\n  volumes: [{name: scratch, emptyDir: {}}]\n  containers: [{name: c, image: busybox:local, command: ['true'], volumeMounts: [{name: scratch, mountPath: /scratch}]}]\n");
+      assert.equal(group.code, 0, group.stderr);
+      await waitFor("g held", async () => /fsGroup 70000 is outside the pod's user namespace/.test((await c.run("describe", ["pod", "g"])).stdout) || undefined);
+      const volumes = join(c.env.state, "pods", readdirSync(join(c.env.state, "pods")).find((p) => p.startsWith("default_g_"))!, "volumes");
+      assert.ok(!existsSync(join(volumes, "scratch")) || statSync(join(volumes, "scratch")).gid < 65536 * 16384, "no group of another pod's block was given");
     }));
 });
