@@ -12,9 +12,8 @@ import { TAINT_EFFECTS, type Taint, type TaintEffect } from "../../pod-specs/sch
 import { PoddError } from "../base/errors.ts";
 import { rfc3339 } from "../base/time.ts";
 import type { NodeInfo } from "../runtime/runtime.ts";
+import { MAX_PODS } from "../pod/admission.ts";
 
-/** The kubelet's default --max-pods. */
-export const MAX_PODS = 110;
 const MEMORY_AVAILABLE_MIN = 100n * 1024n * 1024n;
 const NODEFS_AVAILABLE_MIN_PERCENT = 10;
 

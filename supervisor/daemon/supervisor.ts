@@ -138,7 +138,7 @@ export class Supervisor<R extends PodRuntime = Runtime> {
       const r = podRequests(w.pod.spec);
       used = { milliCpu: used.milliCpu + r.milliCpu, memoryBytes: used.memoryBytes + r.memoryBytes };
     }
-    return admitPod(podRequests(pod.spec), used, this.runtime.node.allocatable);
+    return admitPod(podRequests(pod.spec), used, this.runtime.node.allocatable, others.length);
   }
 
   /**

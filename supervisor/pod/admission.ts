@@ -82,8 +82,16 @@ export function podRequests(spec: Pick<PodSpec, "containers" | "initContainers" 
  * in what the admitted pods leave of the allocatable. The message is the kubelet's
  * InsufficientResourceError, word for word; "capacity" is the allocatable amount.
  */
-export function admitPod(request: Requests, used: Requests, allocatable: Requests): Admission {
+/** The kubelet's default --max-pods: the pods a node takes, and its capacity of "pods". */
+export const MAX_PODS = 110;
+
+/**
+ * The kubelet's resource fit: the number of pods first (OutOfpods past --max-pods), then cpu
+ * and memory requests against what the pods admitted before request.
+ */
+export function admitPod(request: Requests, used: Requests, allocatable: Requests, podsUsed = 0): Admission {
   const checks = [
+    { name: "pods", requested: 1n, used: BigInt(podsUsed), capacity: BigInt(MAX_PODS) },
     { name: "cpu", requested: request.milliCpu, used: used.milliCpu, capacity: allocatable.milliCpu },
     { name: "memory", requested: request.memoryBytes, used: used.memoryBytes, capacity: allocatable.memoryBytes },
   ];

@@ -74,6 +74,11 @@ describe("admitPod: the kubelet's fit", () => {
   ];
   for (const t of table) it(t.name, () => assert.deepEqual(admitPod(t.request, t.used, alloc), t.want));
 
+  it("the 111th pod is OutOfpods, as the kubelet's --max-pods 110 refuses it, before any resource is looked at", () => {
+    assert.deepEqual(admitPod(req(0n, 0n), req(0n, 0n), alloc, 109), { admit: true });
+    assert.deepEqual(admitPod(req(3000n, 0n), req(0n, 0n), alloc, 110), { admit: false, reason: "OutOfpods", message: "Node didn't have enough resource: pods, requested: 1, used: 110, capacity: 110" });
+  });
+
   it("the status message says the pod was rejected", () => {
     assert.equal(rejectedMessage("Node didn't have enough resource: cpu"), "Pod was rejected: Node didn't have enough resource: cpu");
   });

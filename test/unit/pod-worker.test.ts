@@ -210,3 +210,18 @@ test("admission refuses what the node cannot give: Failed with the kubelet's rea
   assert.deepEqual(w.rt.calls, []);
   assert.deepEqual(w.reasons(), ["OutOfcpu"]);
 });
+
+test("the node takes 110 pods: the next is refused OutOfpods; once one has ended, a new one is admitted", async () => {
+  const w = world();
+  w.rt.scripts.set("app", { runsForMs: 1000 });
+  const first = w.sup.add(pod("p0", { restartPolicy: "Never" }));
+  for (let i = 1; i < 110; i++) w.sup.add(pod(`p${i}`));
+  await settle();
+  const over = w.sup.add(pod("over"));
+  assert.equal(over.toObject().status.reason, "OutOfpods");
+  assert.equal(over.toObject().status.message, "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: 110, capacity: 110");
+  await w.clock.advance(1000); // p0 ends, and holds no more room
+  await first.done;
+  const next = w.sup.add(pod("next"));
+  assert.notEqual(next.toObject().status.reason, "OutOfpods");
+});
