@@ -8,7 +8,7 @@ import { ImagesFacade, imagesInUse } from "../runtime/images/facade.ts";
 import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
 import { canonical } from "../base/canonical.ts";
-import { existsSync, readdirSync, readFileSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { join } from "node:path";
 import type { Logger } from "winston";
@@ -22,6 +22,7 @@ import { DesiredStore } from "./store.ts";
 import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import type { DaemonRuntime } from "./daemon-runtime.ts";
 import { podGraceSeconds } from "../pod/lifecycle.ts";
+import { logRootFiles, overLogBound } from "../runtime/logs.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { argOf } from "../runtime/network/network.ts";
 import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
@@ -41,11 +42,16 @@ export interface DaemonOptions extends SupervisorOptions {
   imageGc?: { high: number; low: number };
   /** how secrets are written to the state root: encrypted with --encryption-provider-config, else plain */
   secretStorage?: StorageTransformer;
+  /** --log-root-max-size: what the log root may hold in all (default 1 GiB) */
+  logRootMaxSize?: number;
   /** podd's version, as the Node's kubelet and runtime versions */
   version?: string;
 }
 
 export type ApplyResult = "created" | "configured" | "unchanged";
+
+/** What the log root may hold in all unless --log-root-max-size says otherwise. */
+export const DEFAULT_LOG_ROOT_MAX_SIZE = 1024 * 1024 * 1024;
 
 /** Annotations the kubelet puts on static pods; podd adds the file a pod came from. */
 const SOURCE = "kubernetes.io/config.source";
@@ -166,6 +172,7 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
     d.watchManifests();
     d.watchImageImports();
     d.startImageGc();
+    d.startLogBound();
     return d;
   }
 
@@ -476,6 +483,38 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
     return this.desired.has(`${namespace}/${name}`);
   }
 
+  // ---- the log root's bound -------------------------------------------------------------------
+
+  private logTimer: NodeJS.Timeout | undefined;
+
+  private startLogBound(): void {
+    this.boundLogs();
+    this.logTimer = setInterval(() => this.boundLogs(), 60_000);
+    this.logTimer.unref();
+  }
+
+  /**
+   * Keeps the log root within --log-root-max-size: when it holds more, the files written to
+   * least recently go (rotated files and ended runs' logs first), never one a running
+   * container writes. Each container's logs are bounded on their own; this bounds them all.
+   */
+  boundLogs(): void {
+    const max = this.opts.logRootMaxSize ?? DEFAULT_LOG_ROOT_MAX_SIZE;
+    const writing = new Set(this.sup.list().flatMap((w) => [...w.live.values()].map((l) => l.run.logPath)));
+    const files = logRootFiles(join(this.opts.roots.log, "pods"));
+    const gone = overLogBound(files, writing, max);
+    let bytes = 0;
+    for (const f of gone) {
+      try {
+        rmSync(f.path, { force: true });
+        bytes += f.bytes;
+      } catch (err) {
+        this.log.error(`bound the log root: remove ${f.path}: ${(err as Error).message}`);
+      }
+    }
+    if (gone.length) this.log.warn(`the log root ${this.opts.roots.log} held more than --log-root-max-size ${max} bytes: removed the ${gone.length} log file(s) written to least recently (${bytes} bytes)`, { files: gone.map((f) => f.path) });
+  }
+
   // ---- image garbage collection ----------------------------------------------------------------
 
   private gcTimer: NodeJS.Timeout | undefined;
@@ -631,6 +670,7 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
     this.watcher?.close();
     this.importWatcher?.close();
     if (this.gcTimer) clearInterval(this.gcTimer);
+    if (this.logTimer) clearInterval(this.logTimer);
     if (this.importTimer) clearTimeout(this.importTimer);
     if (this.staticTimer) clearTimeout(this.staticTimer);
     if (stopPods) {

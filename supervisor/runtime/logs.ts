@@ -38,6 +38,59 @@ export function removeStaleRunLogs(dir: string, run: number): void {
   for (const n of staleRunLogs(names, run)) rmSync(join(dir, n), { force: true });
 }
 
+/** A file of the log root, as its bound sees it. */
+export interface LogFile {
+  path: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+/** Every file of the containers' log directories: <log root>/pods/<pod>/<container>/*. */
+export function logRootFiles(podsDir: string): LogFile[] {
+  const out: LogFile[] = [];
+  const list = (dir: string): string[] => {
+    try {
+      return readdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+      throw err;
+    }
+  };
+  for (const pod of list(podsDir)) {
+    for (const container of list(join(podsDir, pod))) {
+      const dir = join(podsDir, pod, container);
+      for (const name of list(dir)) {
+        try {
+          const st = statSync(join(dir, name));
+          if (st.isFile()) out.push({ path: join(dir, name), bytes: st.size, mtimeMs: st.mtimeMs });
+        } catch {
+          // removed meanwhile (a pod deleted, a rotation): nothing to count
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * What to remove so that the log root fits in maxBytes: the files written to least recently
+ * first (rotated files and the logs of ended runs before anything else, as they stop growing
+ * first), never a file a running container writes. What running containers write alone may
+ * exceed the bound; it is then kept, each container's own bound (--log-max-size ×
+ * --log-max-files) holding it.
+ */
+export function overLogBound(files: readonly LogFile[], writing: ReadonlySet<string>, maxBytes: number): LogFile[] {
+  let total = files.reduce((n, f) => n + f.bytes, 0);
+  const out: LogFile[] = [];
+  const candidates = files.filter((f) => !writing.has(f.path)).sort((a, b) => a.mtimeMs - b.mtimeMs || b.path.localeCompare(a.path));
+  for (const f of candidates) {
+    if (total <= maxBytes) break;
+    out.push(f);
+    total -= f.bytes;
+  }
+  return out;
+}
+
 export function parseCriLine(line: string): CriRecord | undefined {
   const s1 = line.indexOf(" ");
   const s2 = line.indexOf(" ", s1 + 1);

@@ -143,3 +143,26 @@ test("the API: label selectors filter on the server (a broken one is a 400), a p
     assert.ok(f.paths().includes("GET /api/v1/namespaces/default/pods?labelSelector=app+in+%28db%29"));
   });
 });
+
+test("the log root is kept within --log-root-max-size: the logs of ended runs go first, what running containers write stays", async () => {
+  const f = await FakeDaemon.start(NOW, undefined, { logRootMaxSize: 3000 });
+  try {
+    await f.apply(web());
+    const kb = "x".repeat(1023) + "\n";
+    f.rt.writeLog("web", "app", kb.repeat(2));
+    f.rt.last("web", "app").end(1); // restarted at once: run 0's log is the previous run's
+    await settle();
+    await f.advance(1000);
+    f.rt.writeLog("web", "app", kb.repeat(2));
+    const dir = join(f.dir, "log", "pods", readdirSync(join(f.dir, "log", "pods"))[0]!, "app");
+    assert.deepEqual(readdirSync(dir).sort(), ["0.log", "1.log"]);
+    f.daemon.boundLogs();
+    assert.deepEqual(readdirSync(dir), ["1.log"], "the ended run's log went; the running one's stays");
+    assert.ok(f.logged.lines.some((l) => /held more than --log-root-max-size 3000 bytes: removed the 1 log file/.test(l)), f.logged.lines.join("\n"));
+    f.rt.writeLog("web", "app", kb.repeat(4));
+    f.daemon.boundLogs();
+    assert.deepEqual(readdirSync(dir), ["1.log"], "a file being written is never removed, even over the bound");
+  } finally {
+    await f.close();
+  }
+});

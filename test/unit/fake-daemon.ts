@@ -55,20 +55,20 @@ export class FakeDaemon {
   ) {}
 
   /** A daemon whose clock reads `now` (ms since the epoch); the kubelet's back-off unless told otherwise. */
-  static async start(now: number, backOff = backOffConfig()): Promise<FakeDaemon> {
-    const f = FakeDaemon.prepare(now, backOff);
+  static async start(now: number, backOff = backOffConfig(), more: Partial<DaemonOptions> = {}): Promise<FakeDaemon> {
+    const f = FakeDaemon.prepare(now, backOff, more);
     await f.open();
     return f;
   }
 
   /** Roots, clock and runtime for a daemon that open() starts later (as `podd apply` starts one). */
-  static prepare(now: number, backOff = backOffConfig()): FakeDaemon {
+  static prepare(now: number, backOff = backOffConfig(), more: Partial<DaemonOptions> = {}): FakeDaemon {
     const dir = mkdtempSync(join(tmpdir(), "podd-fake-daemon-"));
     const roots = { state: join(dir, "state"), run: join(dir, "run"), log: join(dir, "log") };
     for (const r of Object.values(roots)) mkdirSync(r, { recursive: true });
     const clock = new FakeClock(now);
     const rt = new FakeRuntime(clock, roots);
-    const opts = { roots, manifestsDir: join(dir, "manifests"), backOff, clock, version: "0.0.0-test" } as unknown as DaemonOptions;
+    const opts = { roots, manifestsDir: join(dir, "manifests"), backOff, clock, version: "0.0.0-test", ...more } as unknown as DaemonOptions;
     const logged = new Lines();
     const socket = join(dir, "podd.sock");
     return new FakeDaemon(dir, socket, clock, rt, opts, logged, undefined as never, undefined as never);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { findTail, readLines, staleRunLogs, type CriRecord } from "../../supervisor/runtime/logs.ts";
+import { findTail, overLogBound, readLines, staleRunLogs, type CriRecord, type LogFile } from "../../supervisor/runtime/logs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-log-read-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,4 +78,13 @@ test("staleRunLogs: the runs before the previous one, with their rotations; noth
   assert.deepEqual(staleRunLogs(names, 3), ["0.log", "0.log.1", "1.log"]);
   assert.deepEqual(staleRunLogs(names, 1), [], "run 1 keeps run 0, the previous");
   assert.deepEqual(staleRunLogs(names, 0), []);
+});
+
+test("overLogBound: the files written to least recently go until the root fits; a file being written never goes", () => {
+  const f = (path: string, bytes: number, mtimeMs: number): LogFile => ({ path, bytes, mtimeMs });
+  const files = [f("a/app/1.log", 40, 500), f("a/app/1.log.1", 30, 300), f("a/app/0.log", 30, 100), f("b/db/0.log", 50, 200)];
+  const writing = new Set(["a/app/1.log", "b/db/0.log"]);
+  assert.deepEqual(overLogBound(files, writing, 200), [], "under the bound: nothing");
+  assert.deepEqual(overLogBound(files, writing, 120).map((x) => x.path), ["a/app/0.log"], "the oldest first, only as many as needed");
+  assert.deepEqual(overLogBound(files, writing, 10).map((x) => x.path), ["a/app/0.log", "a/app/1.log.1"], "what is being written stays, even over the bound");
 });
