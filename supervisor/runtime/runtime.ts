@@ -19,7 +19,7 @@ import { adoptMonitor, launch, type MonitorHandle } from "./container.ts";
 import { PodRecords, readExitRecord, readMonitorLog, readRunRecord, readStartRecord, writeRunRecord, type ExitRecord } from "./records.ts";
 import { runChecked } from "../base/exec-file.ts";
 import { isSameProcess, lowestOOMScoreAdj, readProcStat } from "../base/proc.ts";
-import { recordedUsernsBase, usernsBase } from "./userns.ts";
+import { recordedUsernsBase, releaseUsernsBase, usernsBase, UsernsRegistry } from "./userns.ts";
 import { containerOOMScoreAdj } from "../status/qos.ts";
 import { Images } from "./images/service.ts";
 import type { Image } from "./images/store.ts";
@@ -64,6 +64,8 @@ export interface RuntimeOptions {
   kubeReserved?: Requests;
   /** --allowed-unsafe-sysctls: namespaced sysctls beyond the safe set that pods may set */
   allowedUnsafeSysctls?: readonly string[];
+  /** --userns-registry: where every podd on the host claims user namespace ranges (DEFAULT_USERNS_REGISTRY) */
+  usernsRegistry?: string;
   /** what the runtime stamps on what it records itself (an exit nobody recorded); default the system's */
   clock?: Clock;
   /** where images of a registry come from; undefined: nothing is pulled */
@@ -77,6 +79,9 @@ export interface RuntimeOptions {
 
 /** Where the CNI plugins are looked for: Debian's package, then the upstream tarball's place. */
 export const DEFAULT_CNI_BIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
+/** Where every podd on the host claims the user namespace ranges of its hostUsers: false pods. */
+export const DEFAULT_USERNS_REGISTRY = "/var/lib/podd-userns";
+
 /** podd's own network (conflist.ts says why this subnet) */
 const DEFAULT_BRIDGE = "podd0";
 const DEFAULT_SUBNET = "10.87.0.0/16";
@@ -201,6 +206,7 @@ export class Runtime {
     this.seccomp = new SeccompFilters(this.layout.seccompDir());
     this.volumes.idBase = (ref) => this.idBases.get(ref.uid) ?? recordedUsernsBase(this.layout, ref) ?? 0;
     this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
+    this.usernsRegistry = new UsernsRegistry(opts.usernsRegistry ?? DEFAULT_USERNS_REGISTRY, sys);
   }
 
   private readonly onWidening: (pod: PodRef, reason: string, message: string) => void;
@@ -263,10 +269,12 @@ export class Runtime {
   idBaseOf(pod: BoundPod): number {
     if (pod.spec.hostUsers !== false) return 0;
     let base = this.idBases.get(pod.metadata.uid);
-    if (base === undefined) this.idBases.set(pod.metadata.uid, (base = usernsBase(this.layout, podRef(pod))));
+    if (base === undefined) this.idBases.set(pod.metadata.uid, (base = usernsBase(this.layout, podRef(pod), this.usernsRegistry)));
     return base;
   }
 
+  /** every podd's claims of user namespace ranges on this host */
+  private readonly usernsRegistry: UsernsRegistry;
   /** the user namespace ranges of the pods, by uid (userns.ts keeps them on disk) */
   private readonly idBases = new Map<string, number>();
 
@@ -447,6 +455,7 @@ export class Runtime {
   async removePod(pod: BoundPod): Promise<void> {
     await this.stopSandbox(pod);
     this.idBases.delete(pod.metadata.uid);
+    releaseUsernsBase(this.layout, podRef(pod), this.usernsRegistry);
     this.volumes.remove(podRef(pod), pod);
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) this.widened.delete(`${pod.metadata.uid}/${c.name}`);
     rmSync(this.layout.podStateDir(podRef(pod)), { recursive: true, force: true });

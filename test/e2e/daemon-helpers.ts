@@ -62,7 +62,8 @@ export function socketOf(env: Env): string {
  * namespace (nsenter execs the daemon: its pid is the daemon's).
  */
 export async function startDaemon(env: Env, extraArgs: string[] = [], socket = socketOf(env), netns?: string): Promise<Daemon> {
-  const argv = [process.execPath, "--import", "tsx", cli, "daemon", ...env.flags, "--socket", socket, ...extraArgs];
+  // hostUsers: false pods claim their ids in a registry of the test's own, not the host's.
+  const argv = [process.execPath, "--import", "tsx", cli, "daemon", ...env.flags, "--userns-registry", join(env.dir, "userns-registry"), "--socket", socket, ...extraArgs];
   if (netns) argv.unshift("nsenter", `--net=${netns}`);
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: repo,
