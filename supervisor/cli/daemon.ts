@@ -34,7 +34,7 @@ function oomScoreFlag(v: string | undefined): number {
 
 export const daemon: Verb = {
   summary: "Run the podd daemon: keeps pods running and serves the API",
-  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80] [--registries FILE] [--authfile FILE] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION] [--node-labels K=V,…] [--register-with-taints K=V:EFFECT,…] [--encryption-provider-config FILE] [--oom-score-adj=-999] [--log-format text|json] [--stop-pods-on-exit]",
+  usage: "[--root DIR] [--run-root DIR] [--log-root DIR] [--cgroup-parent NAME] [--system-reserved cpu=Q,memory=Q] [--kube-reserved cpu=Q,memory=Q] [--allowed-unsafe-sysctls 'kernel.msg*,net.core.somaxconn'] [--socket PATH] [--group NAME] [--manifests DIR] [--image-import DIR] [--image-gc-high-threshold 85] [--image-gc-low-threshold 80] [--registries FILE] [--authfile FILE] [--pod-network cni|none] [--cni-conf-dir DIR] [--cni-bin-dir DIR[:DIR…]] [--cni-timeout DURATION] [--node-labels K=V,…] [--register-with-taints K=V:EFFECT,…] [--encryption-provider-config FILE] [--oom-score-adj=-999] [--log-max-size BYTES] [--log-max-files N] [--log-root-max-size BYTES] [--userns-registry DIR] [--log-format text|json] [--stop-pods-on-exit]",
   async run(argv) {
     const { values } = parseFlags(argv, {
       ...supervisorFlags,
