@@ -368,6 +368,9 @@ export class Runtime {
    * undefined when the attachment is as it was made.
    */
   async adoptSandbox(pod: BoundPod): Promise<{ podIPs: string[]; checkFailed?: string }> {
+    // Its ids claimed in the host's registry again (a podd that ran before the registry did
+    // never claimed them): a conflict is the pod's error, as it is at a start.
+    if (pod.spec.hostUsers === false) this.idBaseOf(pod);
     const ref = podRef(pod);
     const hostNetwork = pod.spec.hostNetwork === true;
     const ips = hostNetwork ? [this.node.hostIP] : podAddresses(this.network.completeOf(ref.uid)?.result);

@@ -6,12 +6,12 @@
 // disk carry those ids) and freed with the pod's state. Blocks are unique on the host, not only
 // per state root: every podd on the machine claims its blocks in one registry (UsernsRegistry),
 // and no block overlaps a range /etc/subuid or /etc/subgid gives to a user.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Layout, PodRef } from "../base/paths.ts";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { PoddError } from "../base/errors.ts";
-import { LOCK_EX, type Sys } from "../sys/index.ts";
+import { LOCK_EX, LOCK_NB, type Sys } from "../sys/index.ts";
 
 export const USERNS_SIZE = 65536;
 export const USERNS_FIRST = 2 ** 30;
@@ -48,11 +48,15 @@ export function recordedUsernsBase(layout: Layout, pod: PodRef): number | undefi
   return readBase(recordOf(layout, pod));
 }
 
+/** How long a claim waits for another podd's hold of the registry's lock before it fails. */
+const LOCK_WAIT_MS = 2_000;
+
 /**
  * The claims of every podd on the host, whatever its roots: <dir>/<first id> holds the path of
- * the record of the pod that owns the block. A claim whose record is gone (its pod removed, its
- * state root deleted) is stale and may be taken; claims are made and checked under an flock of
- * <dir>/.lock, held for a few file operations.
+ * the record of the pod that owns the block. A claim whose record is gone, or names another
+ * block (its pod removed, its state root deleted), is stale and may be taken. Claims, and the
+ * record a new claim comes with, are made under an flock of <dir>/.lock. The directory must be
+ * root's alone: whoever could write in it could make two pods share ids.
  */
 export class UsernsRegistry {
   constructor(
@@ -60,12 +64,24 @@ export class UsernsRegistry {
     private readonly sys: Sys,
   ) {}
 
-  /** Claims the block for the record at owner; false when another pod's record holds it. */
-  claim(base: number, owner: string): boolean {
+  /**
+   * Claims the block for the record at owner, and while the claim is held writes that record
+   * (when write is given), so that no other podd can find the claim stale in between. False
+   * when another pod's record holds the block.
+   */
+  claim(base: number, owner: string, write?: () => void): boolean {
     return this.locked(() => {
       const holder = this.holderOf(base);
-      if (holder !== undefined && holder !== owner && existsSync(holder)) return false;
+      if (holder !== undefined && holder !== owner && holds(holder, base)) return false;
       writeFileAtomic(join(this.dir, String(base)), `${owner}\n`, 0o600);
+      if (write) {
+        try {
+          write();
+        } catch (err) {
+          rmSync(join(this.dir, String(base)), { force: true });
+          throw err;
+        }
+      }
       return true;
     });
   }
@@ -88,14 +104,40 @@ export class UsernsRegistry {
 
   private locked<T>(body: () => T): T {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(this.dir);
+    const euid = process.geteuid?.() ?? 0;
+    if (!st.isDirectory() || st.uid !== euid || (st.mode & 0o022) !== 0) {
+      throw new PoddError(`${this.dir}: the user namespace registry must be a directory of uid ${euid}'s that no one else can write in`, { code: "Invalid", path: this.dir });
+    }
     const path = join(this.dir, ".lock");
-    const fd = openSync(path, "a", 0o600);
+    let fd: number;
     try {
-      this.sys.flock(fd, LOCK_EX, path);
+      fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      throw PoddError.wrap(`open ${path}`, err);
+    }
+    try {
+      // Never blocking the daemon for long: another podd holds the lock for a few file writes.
+      const deadline = Date.now() + LOCK_WAIT_MS;
+      while (!this.sys.flock(fd, LOCK_EX | LOCK_NB, path)) {
+        if (Date.now() >= deadline) throw new PoddError(`${path}: held by another process for more than ${LOCK_WAIT_MS} ms`, { code: "Conflict", path });
+        Atomics.wait(PAUSE, 0, 0, 5);
+      }
       return body();
     } finally {
       closeSync(fd); // which releases the lock
     }
+  }
+}
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/** Whether the record at path (still) holds the block: it exists and names it. */
+function holds(path: string, base: number): boolean {
+  try {
+    return readBase(path) === base;
+  } catch {
+    return true; // unreadable: not known to be gone, so not taken
   }
 }
 
@@ -130,7 +172,11 @@ export function usernsBase(layout: Layout, pod: PodRef, registry: UsernsRegistry
   const record = recordOf(layout, pod);
   const own = readBase(record);
   if (own !== undefined) {
-    registry.claim(own, record);
+    // Recorded before this host's registry knew of it (or by a podd whose registry was
+    // elsewhere): its ids are not given to it again while another pod holds them.
+    if (!registry.claim(own, record)) {
+      throw new PoddError(`the user namespace ids ${own} to ${own + USERNS_SIZE - 1} of pod ${pod.namespace}/${pod.name} are claimed by another pod in ${registry.dir}: delete this pod and create it again for ids of its own`, { code: "Conflict" });
+    }
     return own;
   }
   const pods = join(layout.podStateDir(pod), "..");
@@ -149,17 +195,13 @@ export function usernsBase(layout: Layout, pod: PodRef, registry: UsernsRegistry
   for (let i = 0; i < USERNS_BLOCKS; i++) {
     const base = USERNS_FIRST + i * USERNS_SIZE;
     if (used.has(base) || given.some(([a, b]) => base < b && a < base + USERNS_SIZE)) continue;
-    if (!registry.claim(base, record)) continue;
-    try {
+    const claimed = registry.claim(base, record, () => {
       mkdirSync(layout.podStateDir(pod), { recursive: true, mode: 0o700 });
       writeFileAtomic(record, `${base}\n`, 0o600);
-    } catch (err) {
-      registry.release(base, record);
-      throw err;
-    }
-    return base;
+    });
+    if (claimed) return base;
   }
-  throw new PoddError(`no user namespace range left: ${USERNS_BLOCKS} pods with hostUsers: false already`, { code: "Internal" });
+  throw new PoddError(`no user namespace range left: the ${USERNS_BLOCKS} blocks are held by pods with hostUsers: false (of this podd or others on the host) or given to users in /etc/subuid and /etc/subgid`, { code: "Internal" });
 }
 
 /** Gives up the pod's block in the host's registry, before its state (and record) goes. */

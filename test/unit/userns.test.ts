@@ -2,7 +2,7 @@
 // claim their blocks in one registry, a block whose pod is gone is taken again, and no block
 // overlaps what /etc/subuid or /etc/subgid gives to a user.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -53,4 +53,22 @@ test("no block overlaps a range /etc/subuid or /etc/subgid gives a user", () => 
   const registry = new UsernsRegistry(join(dir, "registry-3"), new FakeSys());
   assert.equal(usernsBase(daemon("c"), pod("p"), registry, etc), block(2));
   assert.deepEqual(subordinateRanges("a:10:5\nbad\nb:x:1\nc:20:0\n"), [[10, 15]]);
+});
+
+test("a pod whose recorded block another pod has claimed meanwhile is refused, not given shared ids", () => {
+  const registry = new UsernsRegistry(join(dir, "registry-4"), new FakeSys());
+  const etc = join(dir, "no-etc");
+  const old = daemon("old");
+  // Recorded by a podd that claimed nothing (before the registry, or with another one).
+  mkdirSync(old.podStateDir(pod("p")), { recursive: true });
+  writeFileSync(join(old.podStateDir(pod("p")), "userns"), `${block(0)}\n`);
+  assert.equal(usernsBase(daemon("new"), pod("q"), registry, etc), block(0), "the block looked free to the registry");
+  assert.throws(() => usernsBase(old, pod("p"), registry, etc), /claimed by another pod/);
+});
+
+test("a registry directory others can write in is refused", () => {
+  const open = join(dir, "registry-open");
+  mkdirSync(open, { mode: 0o777 });
+  chmodSync(open, 0o777);
+  assert.throws(() => usernsBase(daemon("d"), pod("p"), new UsernsRegistry(open, new FakeSys()), join(dir, "no-etc")), /no one else can write in/);
 });
