@@ -403,9 +403,18 @@ export class ApiServer {
     const since = q.get("sinceSeconds") ? this.daemon.now() - Number(q.get("sinceSeconds")) * 1000 : undefined;
     const tailText = q.get("tailLines");
     if (tailText !== null && !/^\d+$/.test(tailText)) throw new PoddError(`invalid tailLines "${tailText}": a number of lines, 0 or more`, { code: "Invalid" });
-    // A partial record is a line not ended yet: its text goes out without a newline, as the kubelet sends it.
-    const format = (r: CriRecord) => `${timestamps ? `${r.time} ` : ""}${r.message}${r.partial ? "" : "\n"}`;
-    const keep = (r: CriRecord) => since === undefined || Date.parse(r.time) >= since;
+    // A partial record is a line not ended yet: its text goes out without a newline, as the
+    // kubelet sends it, and what follows it (the rest of that line, read by the follower) gets
+    // no timestamp of its own; sinceSeconds keeps or drops a line as a whole, by its start.
+    let atLineStart = true;
+    let dropping = false;
+    const render = (r: CriRecord): string | undefined => {
+      const first = atLineStart;
+      if (first) dropping = since !== undefined && Date.parse(r.time) < since;
+      atLineStart = !r.partial;
+      if (dropping) return undefined;
+      return `${timestamps && first ? `${r.time} ` : ""}${r.message}${r.partial ? "" : "\n"}`;
+    };
 
     // Everything written so far, rotated files first (oldest = highest suffix), streamed a chunk
     // at a time and from the tail's start when tailLines is given: a request holds no more of
@@ -426,7 +435,8 @@ export class ApiServer {
     res.on("close", () => (gone = true));
     const write = (r: CriRecord): void | Promise<void> => {
       if (skip > 0) return void skip--;
-      if (!keep(r) || res.write(format(r))) return;
+      const text = render(r);
+      if (text === undefined || res.write(text)) return;
       return new Promise<void>((resolve) => {
         res.once("drain", resolve);
         res.once("close", resolve);
@@ -436,11 +446,18 @@ export class ApiServer {
     if (gone) return;
     if (q.get("follow") !== "true" || previous || view.liveLogPath !== path) return void res.end();
     // Follow from where the read stopped, so that no line is lost or sent twice in between.
-    const follower = new LogFollower(path, (r) => keep(r) && res.write(format(r)));
+    const follower = new LogFollower(path, (r) => {
+      const text = render(r);
+      if (text !== undefined) res.write(text);
+    });
     follower.skipTo(end);
     follower.start();
     const stop = () => {
-      follower.stop();
+      // The run has ended: its last line, ended or not, is sent before the stream ends.
+      for (const r of follower.stop()) {
+        const text = render(r);
+        if (text !== undefined) res.write(text);
+      }
       this.daemon.bus.off("runEnded", onEnd);
       res.end();
     };

@@ -189,11 +189,13 @@ export class LogFollower {
     }
   }
 
-  stop(): void {
+  /** Reads what is left and stops; returns the last line if it was not ended (a partial record). */
+  stop(): CriRecord[] {
     this.drain();
     this.watcher?.close();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    return this.assembler.drain();
   }
 
   private open(): boolean {
@@ -294,6 +296,10 @@ export function findTail(paths: readonly string[], lines: number): LogPosition {
   let at: LogPosition | undefined;
   // Streams whose oldest line in the tail may begin further back (no F of theirs seen before it).
   const open = new Set<string>();
+  // Streams whose last line is not ended yet (P records after their last F): it counts as a
+  // line, as readLines shows it.
+  const ended = new Set<string>();
+  const unended = new Set<string>();
   let passed = 0; // F records gone over since `at` last moved
   for (let file = paths.length - 1; file >= 0; file--) {
     let fd: number;
@@ -309,7 +315,10 @@ export function findTail(paths: readonly string[], lines: number): LogPosition {
         if (!kind) continue;
         if (!at) {
           open.add(kind.stream);
-          if (kind.full && ++found === lines) at = { file, offset, skip: 0 };
+          const counts = kind.full || (!ended.has(kind.stream) && !unended.has(kind.stream));
+          if (kind.full) ended.add(kind.stream);
+          else unended.add(kind.stream);
+          if (counts && ++found === lines) at = { file, offset, skip: 0 };
         } else if (kind.full) {
           passed++;
           // The F before a stream's first tail record ends its previous line: that stream is whole.

@@ -166,3 +166,25 @@ test("the log root is kept within --log-root-max-size: the logs of ended runs go
     await f.close();
   }
 });
+
+test("a line not ended yet over the API: counted by tailLines, one timestamp when its rest comes while followed, sent when the run ends mid-line", async () => {
+  await withDaemon(async (f, client) => {
+    await f.apply(web());
+    f.rt.writeLog("web", "app", "a\nb\nabc");
+    assert.equal((await client.request("GET", "/api/v1/namespaces/default/pods/web/log?tailLines=1")).body, "abc");
+    assert.equal((await client.request("GET", "/api/v1/namespaces/default/pods/web/log?tailLines=2")).body, "b\nabc");
+    // Followed with timestamps: the rest of the line comes later, and the run ends mid-line.
+    const res = await client.open("GET", "/api/v1/namespaces/default/pods/web/log?follow=true&timestamps=true&tailLines=1");
+    let got = "";
+    res.setEncoding("utf8");
+    res.on("data", (d: string) => (got += d));
+    const ended = new Promise((resolve) => res.on("end", resolve));
+    while (!got.includes("abc")) await new Promise((resolve) => setTimeout(resolve, 5));
+    await f.advance(1000);
+    f.rt.writeLog("web", "app", "def\nxyz");
+    while (!got.includes("def")) await new Promise((resolve) => setTimeout(resolve, 5));
+    f.rt.last("web", "app").end(0);
+    await ended;
+    assert.match(got, /^\S+Z abcdef\n\S+Z xyz$/, JSON.stringify(got));
+  });
+});

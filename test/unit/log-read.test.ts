@@ -88,3 +88,9 @@ test("overLogBound: the files written to least recently go until the root fits; 
   assert.deepEqual(overLogBound(files, writing, 120).map((x) => x.path), ["a/app/0.log"], "the oldest first, only as many as needed");
   assert.deepEqual(overLogBound(files, writing, 10).map((x) => x.path), ["a/app/0.log", "a/app/1.log.1"], "what is being written stays, even over the bound");
 });
+
+test("a tail counts a last line not ended yet (P records after the last F) as a line", async () => {
+  const paths = files("unended", rec("stdout", "F", "a") + rec("stdout", "F", "b") + rec("stdout", "P", "ab") + rec("stdout", "P", "c"));
+  assert.deepEqual((await read(paths, 1)).lines, ["stdout:abc"]);
+  assert.deepEqual((await read(paths, 2)).lines, ["stdout:b", "stdout:abc"]);
+});
