@@ -36,7 +36,7 @@ function objectFromBody(text: string, kind: ConfigKind, namespace: string | unde
     }
     // The URL's namespace becomes the object's: checked as a manifest's would be.
     const bad = isDns1123Label(namespace);
-    if (bad.length) throw new PoddError(`${kind} is invalid: metadata.namespace: Invalid value: ${JSON.stringify(namespace)}: ${bad.join("; ")}`, { code: "Invalid" });
+    if (bad.length) throw invalidObject(kind, o.metadata.name, [{ path: "metadata.namespace", message: `Invalid value: ${JSON.stringify(namespace)}: ${bad.join("; ")}` }]);
     o.metadata.namespace = namespace;
   }
   if (name !== undefined && o.metadata.name !== name) {

@@ -83,16 +83,17 @@ export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 const immutableData = "Forbidden: field is immutable when `immutable` is set";
 
 /** What may not change between the stored object and the one applied over it (ValidateXUpdate). */
-function updateProblems(old: StoredObject, next: ConfigObject): string[] {
-  const out: string[] = [];
+function updateProblems(old: StoredObject, next: ConfigObject): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const problem = (path: string, message: string) => out.push({ path, message });
   if (old.kind === "ConfigMap" || old.kind === "Secret") {
     const n = next as ConfigMap | Secret;
     if (old.immutable === true) {
-      if (n.immutable !== true) out.push(`immutable: ${immutableData}`);
-      if (canonical(old.data ?? {}) !== canonical(n.data ?? {})) out.push(`data: ${immutableData}`);
-      if (old.kind === "ConfigMap" && canonical(old.binaryData ?? {}) !== canonical((n as ConfigMap).binaryData ?? {})) out.push(`binaryData: ${immutableData}`);
+      if (n.immutable !== true) problem("immutable", immutableData);
+      if (canonical(old.data ?? {}) !== canonical(n.data ?? {})) problem("data", immutableData);
+      if (old.kind === "ConfigMap" && canonical(old.binaryData ?? {}) !== canonical((n as ConfigMap).binaryData ?? {})) problem("binaryData", immutableData);
     }
-    if (old.kind === "Secret" && old.type !== (n as Secret).type) out.push(`type: Invalid value: ${JSON.stringify((n as Secret).type)}: field is immutable`);
+    if (old.kind === "Secret" && old.type !== (n as Secret).type) problem("type", `Invalid value: ${JSON.stringify((n as Secret).type)}: field is immutable`);
   }
   if (old.kind === "PersistentVolumeClaim") {
     const n = next as PersistentVolumeClaim;
@@ -101,9 +102,9 @@ function updateProblems(old: StoredObject, next: ConfigObject): string[] {
     // volumeName is podd's to set when it binds the claim.
     delete (oldRest as { volumeName?: string }).volumeName;
     if (canonical(oldRest) !== canonical(newRest) || canonical(oldRes.limits ?? {}) !== canonical(newRes.limits ?? {})) {
-      out.push("spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims");
+      problem("spec", "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims");
     } else if (oldRes.requests.storage !== newRes.requests.storage) {
-      out.push("spec.resources.requests.storage: Forbidden: podd's local-path volumes have no size to change; delete the claim and make it again to change its request");
+      problem("spec.resources.requests.storage", "Forbidden: podd's local-path volumes have no size to change; delete the claim and make it again to change its request");
     }
   }
   return out;
@@ -168,7 +169,7 @@ export class ObjectRegistry {
     if (old) {
       const problems = updateProblems(old, o);
       if (problems.length) {
-        throw invalidObject(o.kind, o.metadata.name, problems.map((m) => ({ path: m.slice(0, m.indexOf(":")), message: m.slice(m.indexOf(":") + 2) })));
+        throw invalidObject(o.kind, o.metadata.name, problems);
       }
     }
     const bound = this.bind(o, old);

@@ -76,18 +76,15 @@ export function podRequests(spec: Pick<PodSpec, "containers" | "initContainers" 
   return total;
 }
 
-/**
- * The kubelet's verdict (noderesources fitsRequest, first insufficient resource wins, cpu before
- * memory): a pod that requests nothing always fits; otherwise each requested resource must fit
- * in what the admitted pods leave of the allocatable. The message is the kubelet's
- * InsufficientResourceError, word for word; "capacity" is the allocatable amount.
- */
 /** The kubelet's default --max-pods: the pods a node takes, and its capacity of "pods". */
 export const MAX_PODS = 110;
 
 /**
- * The kubelet's resource fit: the number of pods first (OutOfpods past --max-pods), then cpu
- * and memory requests against what the pods admitted before request.
+ * The kubelet's verdict (noderesources fitsRequest, first insufficient resource wins: the number
+ * of pods, then cpu, then memory): past --max-pods no pod fits; otherwise a pod that requests
+ * nothing fits, and each requested resource must fit in what the admitted pods leave of the
+ * allocatable. The message is the kubelet's InsufficientResourceError, word for word;
+ * "capacity" is the allocatable amount.
  */
 export function admitPod(request: Requests, used: Requests, allocatable: Requests, podsUsed = 0): Admission {
   const checks = [

@@ -480,7 +480,6 @@ export class Runtime {
     if (netErr) throw netErr;
   }
 
-  /** The pod's log directory, once nothing can ask for its logs any more (the pod is gone from the API). */
   /** The containers of a pod that have processes in their cgroups. */
   async containersWithProcesses(pod: BoundPod): Promise<string[]> {
     const out: string[] = [];
@@ -510,6 +509,7 @@ export class Runtime {
     this.checks.close();
   }
 
+  /** The pod's log directory, once nothing can ask for its logs any more (the pod is gone from the API). */
   removeLogs(pod: PodRef): void {
     rmSync(this.layout.podLogDir(pod), { recursive: true, force: true });
   }
@@ -624,10 +624,6 @@ export class Runtime {
   }
 
   /**
-   * The container's exit as the monitor recorded it, with OOMKilled from the cgroup's OOM-kill
-   * counter, then the container cgroup is emptied and removed.
-   */
-  /**
    * Records which run this is (its container ID, log and monitor, with the monitor's start
    * time), so that a successor daemon can take it over (adoptContainer).
    */
@@ -655,6 +651,10 @@ export class Runtime {
     return { run: { monitor: handle, stateDir, logPath: rec?.logPath ?? "" }, containerID: rec?.containerID ?? "", running: monitor !== undefined };
   }
 
+  /**
+   * The container's exit as the monitor recorded it, with OOMKilled from the cgroup's OOM-kill
+   * counter, then the container cgroup is emptied and removed.
+   */
   async finishContainer(pod: BoundPod, name: string, run: ContainerRun): Promise<ExitRecord> {
     const uid = pod.metadata.uid;
     let oomKills = 0;
