@@ -2,13 +2,14 @@
 // (desired state, objects, orphans in the run and log roots), the image store behind the image
 // verbs, the network attachments to release at start, the config volumes to rewrite when an
 // object changes, and the teardown of what no desired pod owns. runtime/Runtime is the real one;
-// runtime/fake.ts the one the daemon's unit tests run on.
+// test/unit/fake-runtime.ts the one the daemon's unit tests run on.
 import type { Layout, PodRef } from "../base/paths.ts";
 import type { PodRuntime } from "../pod/pod-runtime.ts";
 import type { PodObjects } from "../runtime/config-volumes.ts";
 import type { Images } from "../runtime/images/service.ts";
 import type { PodNetwork } from "../runtime/network/network.ts";
 import type { BoundPod, NodeInfo } from "../runtime/runtime.ts";
+import type { boundLogRoot } from "../runtime/logs.ts";
 
 export interface DaemonRuntime extends PodRuntime {
   readonly node: NodeInfo;
@@ -28,6 +29,8 @@ export interface DaemonRuntime extends PodRuntime {
   removeOrphanCgroups(keep: ReadonlySet<string>): Promise<void>;
   /** Cumulative CPU and working set of a running container; a PoddError with errno ENOENT once it has gone. */
   usage(podUid: string, container: string): Promise<{ cpuNs: number; memoryBytes: number }>;
+  /** Keeps the log root within maxBytes, never removing a file in writing; what went, and what could not. */
+  boundLogRoot(writing: ReadonlySet<string>, maxBytes: number): ReturnType<typeof boundLogRoot>;
   /** Ends what the runtime runs beside the pods; the pods keep running. */
   close(): void;
 }

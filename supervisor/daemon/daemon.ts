@@ -8,7 +8,7 @@ import { ImagesFacade, imagesInUse } from "../runtime/images/facade.ts";
 import type { ApiBackend, ContainerView } from "../api/backend.ts";
 import { rfc3339 } from "../base/time.ts";
 import { canonical } from "../base/canonical.ts";
-import { existsSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { join } from "node:path";
 import type { Logger } from "winston";
@@ -22,7 +22,6 @@ import { DesiredStore } from "./store.ts";
 import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import type { DaemonRuntime } from "./daemon-runtime.ts";
 import { podGraceSeconds } from "../pod/lifecycle.ts";
-import { logRootFiles, overLogBound } from "../runtime/logs.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { argOf } from "../runtime/network/network.ts";
 import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
@@ -501,18 +500,10 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
   boundLogs(): void {
     const max = this.opts.logRootMaxSize ?? DEFAULT_LOG_ROOT_MAX_SIZE;
     const writing = new Set(this.sup.list().flatMap((w) => [...w.live.values()].map((l) => l.run.logPath)));
-    const files = logRootFiles(join(this.opts.roots.log, "pods"));
-    const gone = overLogBound(files, writing, max);
-    let bytes = 0;
-    for (const f of gone) {
-      try {
-        rmSync(f.path, { force: true });
-        bytes += f.bytes;
-      } catch (err) {
-        this.log.error(`bound the log root: remove ${f.path}: ${(err as Error).message}`);
-      }
-    }
-    if (gone.length) this.log.warn(`the log root ${this.opts.roots.log} held more than --log-root-max-size ${max} bytes: removed the ${gone.length} log file(s) written to least recently (${bytes} bytes)`, { files: gone.map((f) => f.path) });
+    const { removed, failed } = this.sup.runtime.boundLogRoot(writing, max);
+    for (const f of failed) this.log.error(`bound the log root: remove ${f.path}: ${f.error}`);
+    const bytes = removed.reduce((n, f) => n + f.bytes, 0);
+    if (removed.length) this.log.warn(`the log root held more than --log-root-max-size ${max} bytes: removed the ${removed.length} log file(s) written to least recently (${bytes} bytes)`, { files: removed.map((f) => f.path) });
   }
 
   // ---- image garbage collection ----------------------------------------------------------------

@@ -1,7 +1,7 @@
 // What a pod's worker and the supervisor need of the runtime, and nothing more: the effects the
 // planner's actions stand for (sandbox, container start, stop and kill, hooks, probes), the
 // image a container waits on, and the records a restarted daemon goes on from. runtime/Runtime
-// is the real one; runtime/fake.ts scripts it for tests that run without root.
+// is the real one; test/unit/fake-runtime.ts scripts it for tests that run without root.
 import type { Container, HTTPGetAction, Probe } from "../../pod-specs/types.ts";
 import type { PodRef } from "../base/paths.ts";
 import type { Images } from "../runtime/images/service.ts";

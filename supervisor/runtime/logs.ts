@@ -82,13 +82,32 @@ export function logRootFiles(podsDir: string): LogFile[] {
 export function overLogBound(files: readonly LogFile[], writing: ReadonlySet<string>, maxBytes: number): LogFile[] {
   let total = files.reduce((n, f) => n + f.bytes, 0);
   const out: LogFile[] = [];
-  const candidates = files.filter((f) => !writing.has(f.path)).sort((a, b) => a.mtimeMs - b.mtimeMs || b.path.localeCompare(a.path));
+  // An empty file frees nothing: it stays (a run that has not written yet keeps its log).
+  const candidates = files.filter((f) => f.bytes > 0 && !writing.has(f.path)).sort((a, b) => a.mtimeMs - b.mtimeMs || b.path.localeCompare(a.path));
   for (const f of candidates) {
     if (total <= maxBytes) break;
     out.push(f);
     total -= f.bytes;
   }
   return out;
+}
+
+/**
+ * Keeps the log root's pods directory within maxBytes (see overLogBound): removes what must
+ * go and says what went; a file that cannot be removed is reported in failed, and counted.
+ */
+export function boundLogRoot(podsDir: string, writing: ReadonlySet<string>, maxBytes: number): { removed: LogFile[]; failed: { path: string; error: string }[] } {
+  const removed: LogFile[] = [];
+  const failed: { path: string; error: string }[] = [];
+  for (const f of overLogBound(logRootFiles(podsDir), writing, maxBytes)) {
+    try {
+      rmSync(f.path, { force: true });
+      removed.push(f);
+    } catch (err) {
+      failed.push({ path: f.path, error: (err as Error).message });
+    }
+  }
+  return { removed, failed };
 }
 
 export function parseCriLine(line: string): CriRecord | undefined {

@@ -33,7 +33,7 @@ import { readGroup, readPasswd } from "./passwd.ts";
 import { execIdentityArgs, execSecurity, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { SandboxError, SandboxManager, type Sandbox } from "./sandbox.ts";
-import { removeStaleRunLogs } from "./logs.ts";
+import { boundLogRoot, removeStaleRunLogs } from "./logs.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
 import type { Sys } from "../sys/index.ts";
 import { VolumeManager } from "./volumes.ts";
@@ -505,6 +505,11 @@ export class Runtime {
   }
 
   /** Ends what the runtime runs beside the pods (the prober); the pods keep running. */
+  /** Keeps the log root within maxBytes (logs.ts boundLogRoot), never removing a file in writing. */
+  boundLogRoot(writing: ReadonlySet<string>, maxBytes: number): ReturnType<typeof boundLogRoot> {
+    return boundLogRoot(join(this.layout.roots.log, "pods"), writing, maxBytes);
+  }
+
   close(): void {
     this.checks.close();
   }

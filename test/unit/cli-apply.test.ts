@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { applyMain, type ApplyDeps } from "../../supervisor/cli/apply.ts";
 import { ConfigError } from "../../supervisor/runtime/launch.ts";
 import { capture, NOW } from "./cli-capture.ts";
-import { FakeDaemon } from "./fake-daemon.ts";
+import { FakeDaemon, until } from "./fake-daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "podd-apply-"));
 function manifest(name: string, text: string): string {
@@ -49,7 +49,7 @@ async function applyWhileTime(argv: string[], step: number, onStep: (n: number) 
 /** Waits (in real time) until the CLI has asked for its count-th watch of the pod. */
 async function watching(name: string, count = 1): Promise<void> {
   const q = `GET /api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name%3D${name}`;
-  while (api.paths().filter((p) => p === q).length < count) await pause(5);
+  await until(`watch ${count} of pod ${name}`, () => api.paths().filter((p) => p === q).length >= count);
 }
 
 test("apply PUTs each defaulted pod and prints the daemon's verdict", async () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deleteMain } from "../../supervisor/cli/delete.ts";
 import { capture, NOW } from "./cli-capture.ts";
-import { FakeDaemon, podYaml } from "./fake-daemon.ts";
+import { FakeDaemon, podYaml, until } from "./fake-daemon.ts";
 
 let api: FakeDaemon;
 before(async () => {
@@ -21,7 +21,7 @@ test("delete pod waits until GET says NotFound, then prints kubectl's line", asy
   api.rt.scripts.set("slow", { ignoresStop: true });
   await api.apply(podYaml("a", { containers: ["slow"] }));
   const deleting = del("pod", "a", "--grace-period", "5");
-  while (!api.paths().includes("GET /api/v1/namespaces/default/pods/a")) await api.advance(0);
+  await until("the CLI to poll for the pod", () => api.paths().includes("GET /api/v1/namespaces/default/pods/a"));
   assert.ok(api.podKeys().includes("default/a"), "still there in its grace period");
   await api.advance(5_000);
   const r = await deleting;

@@ -7,7 +7,7 @@ import { getMain } from "../../supervisor/cli/get.ts";
 import { tabwrite, DESCRIBE } from "../../supervisor/cli/lib/table.ts";
 import { backOffConfig } from "../../supervisor/pod/restart-policy.ts";
 import { capture, NOW } from "./cli-capture.ts";
-import { FakeDaemon, podYaml } from "./fake-daemon.ts";
+import { FakeDaemon, podYaml, until } from "./fake-daemon.ts";
 
 const MIN = 60_000;
 let api: FakeDaemon;
@@ -145,13 +145,10 @@ test("get pods -w: the table, then a row per change; the initial ADDED replay is
   const ctrl = new AbortController();
   const before = api.requests.length;
   const done = capture((io) => getMain(["pods", "-w", "--socket", api.socket], io, ctrl.signal));
-  while (!api.requests.slice(before).some((q) => q.query.watch === "true")) await new Promise((resolve) => setTimeout(resolve, 5));
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await until("the watch", () => api.requests.slice(before).some((q) => q.query.watch === "true"));
   await api.daemon.delete("default", "web", 0);
-  await new Promise((resolve) => setTimeout(resolve, 20));
   await api.advance(2_000);
   await api.apply(podYaml("other"));
-  await new Promise((resolve) => setTimeout(resolve, 20));
   // The stream ends when the daemon closes it (after what was written before).
   await api.stop();
   const r = await done;

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import { logsMain } from "../../supervisor/cli/logs.ts";
 import { rfc3339Millis } from "../../supervisor/base/time.ts";
 import { capture, NOW } from "./cli-capture.ts";
-import { FakeDaemon } from "./fake-daemon.ts";
+import { FakeDaemon, until } from "./fake-daemon.ts";
 
 const two = (name: string, annotations = "{}") => `apiVersion: v1
 kind: Pod
@@ -71,7 +71,7 @@ test("--all-containers --prefix: init containers first, each line prefixed [pod/
 
 test("-f follows the running container until it ends", async () => {
   const following = logs("two", "-c", "a", "-f");
-  while (!api.requests.some((r) => r.path.endsWith("/two/log") && r.query.follow === "true")) await api.advance(0);
+  await until("the follow request", () => api.requests.some((r) => r.path.endsWith("/two/log") && r.query.follow === "true"));
   await api.advance(0);
   api.rt.last("two", "a").end(0);
   const r = await following;

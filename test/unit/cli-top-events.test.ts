@@ -7,7 +7,7 @@ import { eventsMain } from "../../supervisor/cli/events.ts";
 import { topMain } from "../../supervisor/cli/top.ts";
 import type { PodEvent } from "../../supervisor/daemon/events.ts";
 import { capture, NOW } from "./cli-capture.ts";
-import { FakeDaemon, podYaml } from "./fake-daemon.ts";
+import { FakeDaemon, podYaml, until } from "./fake-daemon.ts";
 
 let api: FakeDaemon;
 /** A pod event as a worker emits it, `agoMs` before NOW. */
@@ -64,10 +64,8 @@ test("events: LAST SEEN TYPE REASON OBJECT MESSAGE, oldest first, repeats as (xN
 test("events -w: new events as they come, the initial replay skipped", async () => {
   const before = api.requests.length;
   const done = capture((io) => eventsMain(["-w", "-A", "--socket", api.socket], io));
-  while (!api.requests.slice(before).some((q) => q.query.watch === "true")) await new Promise((resolve) => setTimeout(resolve, 5));
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await until("the watch", () => api.requests.slice(before).some((q) => q.query.watch === "true"));
   emit("db", "Killing", "Stopping container pg", 0);
-  await new Promise((resolve) => setTimeout(resolve, 20));
   await api.stop();
   const r = await done;
   assert.equal(r.code, 0);

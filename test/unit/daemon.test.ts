@@ -6,8 +6,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ApiError, lines, PoddClient, type ApiStatus } from "../../supervisor/api/client.ts";
-import { settle } from "../../supervisor/base/fake-clock.ts";
-import { FakeDaemon } from "./fake-daemon.ts";
+import { settle } from "./fake-clock.ts";
+import { FakeDaemon, until } from "./fake-daemon.ts";
 
 const NOW = Date.parse("2026-12-01T10:00:00Z");
 
@@ -59,7 +59,7 @@ test("apply through the API: created, then unchanged; a changed spec replaces th
     await settle();
     assert.notEqual(replaced.pod.metadata.uid, first.pod.metadata.uid, "the new pod is a new object");
     assert.deepEqual(f.rt.calls.slice(2), ["finish web/app", "stopSandbox web", "stopSandbox web", "removePod web", "removeLogs web", "createSandbox web", "start web/app"]);
-    assert.equal(f.rt.runs.get("web/app")![0]!.signals[0], "SIGTERM", "the old pod was stopped gracefully");
+    assert.equal(f.rt.runsOf("web", "app")[0]!.signals[0], "SIGTERM", "the old pod was stopped gracefully");
     const desired = readdirSync(join(f.dir, "state", "desired", "default"));
     assert.deepEqual(desired, ["web.json"]);
   });
@@ -179,10 +179,10 @@ test("a line not ended yet over the API: counted by tailLines, one timestamp whe
     res.setEncoding("utf8");
     res.on("data", (d: string) => (got += d));
     const ended = new Promise((resolve) => res.on("end", resolve));
-    while (!got.includes("abc")) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until("the partial line", () => got.includes("abc"));
     await f.advance(1000);
     f.rt.writeLog("web", "app", "def\nxyz");
-    while (!got.includes("def")) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until("the rest of the line", () => got.includes("def"));
     f.rt.last("web", "app").end(0);
     await ended;
     assert.match(got, /^\S+Z abcdef\n\S+Z xyz$/, JSON.stringify(got));

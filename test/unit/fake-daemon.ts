@@ -1,5 +1,5 @@
 // The real daemon and API server over the scripted runtime, for tests without root: desired
-// state, objects and logs in temp roots, pods that live in runtime/fake.ts on a fake clock, and
+// state, objects and logs in temp roots, pods that live in fake-runtime.ts on a fake clock, and
 // the API on a unix socket the CLI's verbs talk to. What a verb asked for is recorded (method,
 // path, query), so that a test can check the request as well as the answer.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -9,11 +9,20 @@ import { join } from "node:path";
 import winston from "winston";
 import { loadManifests, type Pod } from "../../pod-specs/index.ts";
 import { ApiServer } from "../../supervisor/api/server.ts";
-import { FakeClock, settle } from "../../supervisor/base/fake-clock.ts";
+import { FakeClock, settle } from "./fake-clock.ts";
 import { Daemon, type DaemonOptions } from "../../supervisor/daemon/daemon.ts";
 import { Supervisor } from "../../supervisor/daemon/supervisor.ts";
 import { backOffConfig } from "../../supervisor/pod/restart-policy.ts";
-import { FakeRuntime } from "../../supervisor/runtime/fake.ts";
+import { FakeRuntime } from "./fake-runtime.ts";
+
+/** Waits (in real time, a few ms at a time) until cond holds; fails naming what, after ms. */
+export async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 /** A pod manifest of one container (or several) on the host image. */
 export function podYaml(name: string, o: { namespace?: string; labels?: Record<string, string>; containers?: string[]; grace?: number } = {}): string {

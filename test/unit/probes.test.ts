@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeClock } from "../../supervisor/base/fake-clock.ts";
+import { FakeClock } from "./fake-clock.ts";
 import { firstDelayMs, initialStanding, probeTiming, record } from "../../supervisor/pod/probes.ts";
 import { ContainerProber } from "../../supervisor/pod/prober.ts";
 import { grpcProbe, httpProbe, parseHealthStatus, resolvePort, tcpProbe } from "../../supervisor/runtime/probe.ts";

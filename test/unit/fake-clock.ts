@@ -1,6 +1,6 @@
 // A clock for tests: time moves only when the test advances it, and every timer due on the way
 // fires in order, with what it set going (promises, I/O already done) settled before the next.
-import type { Clock } from "./time.ts";
+import type { Clock } from "../../supervisor/base/time.ts";
 
 /** Lets every promise chain that can move now move: one turn of the event loop. */
 export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

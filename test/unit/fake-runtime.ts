@@ -9,21 +9,22 @@ import { constants as osConstants } from "node:os";
 import type { Container, HTTPGetAction, Probe } from "../../pod-specs/types.ts";
 import { execIdentityArgs, execSecurity } from "../../pod-specs/security.ts";
 import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
-import { Layout, type PodRef, type Roots } from "../base/paths.ts";
-import { PoddError } from "../base/errors.ts";
-import { rfc3339Millis, type Clock } from "../base/time.ts";
-import type { PodRecordStore } from "../pod/pod-runtime.ts";
-import type { DaemonRuntime } from "../daemon/daemon-runtime.ts";
-import { Images, type ImageEvent, type ImageHold } from "./images/service.ts";
-import type { PullPolicy } from "./images/service.ts";
-import type { CredentialsOf } from "./images/registry.ts";
-import type { PodObjects } from "./config-volumes.ts";
-import type { Image } from "./images/store.ts";
-import type { ProbeOutcome } from "./probe.ts";
-import type { ExitRecord, SavedPod, StartRecord } from "./records.ts";
-import type { BoundPod, ContainerRun, ContainerUser } from "./runtime.ts";
-import type { SysctlAllowlist } from "../pod/admission.ts";
+import { dirname, join } from "node:path";
+import { boundLogRoot } from "../../supervisor/runtime/logs.ts";
+import { Layout, type PodRef, type Roots } from "../../supervisor/base/paths.ts";
+import { PoddError } from "../../supervisor/base/errors.ts";
+import { rfc3339Millis, type Clock } from "../../supervisor/base/time.ts";
+import type { PodRecordStore } from "../../supervisor/pod/pod-runtime.ts";
+import type { DaemonRuntime } from "../../supervisor/daemon/daemon-runtime.ts";
+import { Images, type ImageEvent, type ImageHold } from "../../supervisor/runtime/images/service.ts";
+import type { PullPolicy } from "../../supervisor/runtime/images/service.ts";
+import type { CredentialsOf } from "../../supervisor/runtime/images/registry.ts";
+import type { PodObjects } from "../../supervisor/runtime/config-volumes.ts";
+import type { Image } from "../../supervisor/runtime/images/store.ts";
+import type { ProbeOutcome } from "../../supervisor/runtime/probe.ts";
+import type { ExitRecord, SavedPod, StartRecord } from "../../supervisor/runtime/records.ts";
+import type { BoundPod, ContainerRun, ContainerUser } from "../../supervisor/runtime/runtime.ts";
+import type { SysctlAllowlist } from "../../supervisor/pod/admission.ts";
 
 /** How one container behaves each time it starts. */
 export interface ContainerScript {
@@ -165,8 +166,8 @@ export class FakeRuntime implements DaemonRuntime {
   readonly network = { unreadable: [] as { path: string; error: string }[], releaseStale: async () => 0 };
   /** what was asked, in order: "createSandbox web", "start web/app", "kill web/app", … */
   readonly calls: string[] = [];
-  /** every run ever started, by "<pod>/<container>", oldest first */
-  readonly runs = new Map<string, FakeRun[]>();
+  /** every run ever started, oldest first */
+  readonly all: FakeRun[] = [];
   /** per container name: how it behaves when it starts */
   readonly scripts = new Map<string, ContainerScript>();
   /** what a probe of this container answers (default: success) */
@@ -192,9 +193,19 @@ export class FakeRuntime implements DaemonRuntime {
 
   /** The newest run of a pod's container. */
   last(pod: string, container: string): FakeRun {
-    const list = this.runs.get(`${pod}/${container}`);
-    if (!list?.length) throw new Error(`no run of ${pod}/${container}: ${this.calls.join(", ")}`);
+    const list = this.runsOf(pod, container);
+    if (!list.length) throw new Error(`no run of ${pod}/${container}: ${this.calls.join(", ")}`);
     return list[list.length - 1]!;
+  }
+
+  /** The runs of the container of the pods of that name (the newest pod's last), oldest first. */
+  runsOf(pod: string, container: string): FakeRun[] {
+    return this.all.filter((r) => r.pod === pod && r.name === container);
+  }
+
+  /** The runs of one pod's container: by uid, so that a pod of the same name in another namespace, or the one that replaced it, is another pod. */
+  private ofPod(pod: BoundPod, container: string): FakeRun[] {
+    return this.all.filter((r) => r.uid === pod.metadata.uid && r.name === container);
   }
 
   /**
@@ -224,7 +235,7 @@ export class FakeRuntime implements DaemonRuntime {
   async stopSandbox(pod: BoundPod): Promise<void> {
     this.calls.push(`stopSandbox ${pod.metadata.name}`);
     // A cgroup kill of the pod: nothing of it runs on.
-    for (const [key, list] of this.runs) if (key.startsWith(`${pod.metadata.name}/`)) for (const r of list) r.end(137, 9);
+    for (const r of this.all) if (r.uid === pod.metadata.uid) r.end(137, 9);
     this.records.runDirs.delete(pod.metadata.uid);
     this.records.observed.delete(pod.metadata.uid);
   }
@@ -249,12 +260,12 @@ export class FakeRuntime implements DaemonRuntime {
     const logPath = `${this.layout.containerLogDir({ namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid }, container.name)}/${restartCount}.log`;
     const run = new FakeRun(pod.metadata.name, container.name, restartCount, this.clock, start, script, user, logPath);
     run.uid = pod.metadata.uid;
+    this.all.push(run);
     // As podd-init does: every run has its log file from its start on (where there is a log root).
     if (existsSync(this.layout.roots.log)) {
       mkdirSync(dirname(logPath), { recursive: true });
       appendFileSync(logPath, "");
     }
-    this.runs.set(key, [...(this.runs.get(key) ?? []), run]);
     if (script.startError) run.end(128, 0, "StartError", script.startError);
     else if (script.runsForMs !== undefined) this.clock.setTimeout(() => run.end(script.exitCode ?? 0), (script.startsAfterMs ?? 0) + script.runsForMs);
     return run.run;
@@ -265,7 +276,7 @@ export class FakeRuntime implements DaemonRuntime {
   }
   adoptContainer(pod: BoundPod, name: string): { run: ContainerRun; containerID: string; running: boolean } {
     this.calls.push(`adopt ${pod.metadata.name}/${name}`);
-    const last = this.runs.get(`${pod.metadata.name}/${name}`)?.at(-1);
+    const last = this.ofPod(pod, name).at(-1);
     if (!last) {
       const ended: ContainerRun = { monitor: { monitorPid: 0, started: Promise.resolve(undefined), ended: Promise.resolve(), stderr: () => "", signal: () => false }, stateDir: "", logPath: "" };
       return { run: ended, containerID: "", running: false };
@@ -280,7 +291,7 @@ export class FakeRuntime implements DaemonRuntime {
   }
   async killContainer(pod: BoundPod, name: string): Promise<void> {
     this.calls.push(`kill ${pod.metadata.name}/${name}`);
-    this.runs.get(`${pod.metadata.name}/${name}`)?.at(-1)?.end(137, 9);
+    this.ofPod(pod, name).at(-1)?.end(137, 9);
   }
   stopSignalOf(): NodeJS.Signals {
     return "SIGTERM";
@@ -313,20 +324,21 @@ export class FakeRuntime implements DaemonRuntime {
     this.calls.push(`removeOrphan ${pod.name}`);
   }
   async containersWithProcesses(pod: BoundPod): Promise<string[]> {
-    return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c) => this.runs.get(`${pod.metadata.name}/${c.name}`)?.at(-1)?.running).map((c) => c.name);
+    return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c) => this.ofPod(pod, c.name).at(-1)?.running).map((c) => c.name);
   }
   async removeOrphanCgroups(): Promise<void> {}
   async usage(podUid: string, container: string): Promise<{ cpuNs: number; memoryBytes: number }> {
-    for (const [key, list] of this.runs) {
-      const [pod, name] = key.split("/") as [string, string];
-      if (name === container && list.at(-1)?.running && list.at(-1)?.uid === podUid) return this.usageOf(pod, container);
-    }
+    const r = this.all.filter((x) => x.uid === podUid && x.name === container).at(-1);
+    if (r?.running) return this.usageOf(r.pod, container);
     throw PoddError.syscall("open", `cgroup of ${container}`, "ENOENT");
   }
+  boundLogRoot(writing: ReadonlySet<string>, maxBytes: number): ReturnType<typeof boundLogRoot> {
+    return boundLogRoot(join(this.layout.roots.log, "pods"), writing, maxBytes);
+  }
+
   close(): void {}
 
   private find(run: ContainerRun): FakeRun | undefined {
-    for (const list of this.runs.values()) for (const r of list) if (r.run === run) return r;
-    return undefined;
+    return this.all.find((r) => r.run === run);
   }
 }
