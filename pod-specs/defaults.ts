@@ -41,7 +41,14 @@ function clonePlain<T>(value: T): T {
 }
 
 export function applyDefaults(input: Pod): Pod {
-  const pod = clonePlain(input);
+  return applyDefaultsInPlace(clonePlain(input));
+}
+
+/**
+ * applyDefaults on a pod that may be changed: one the decoder has just made, which nothing
+ * else holds. It saves a copy of the whole pod, thousands of annotations included.
+ */
+export function applyDefaultsInPlace(pod: Pod): Pod {
   pod.metadata ??= { name: "" };
   pod.metadata.namespace ??= DEFAULT_NAMESPACE;
   const spec = (pod.spec ??= { containers: [] });

@@ -18,8 +18,8 @@
 
 import type { Diagnostic, Pod } from "./types.ts";
 import { loadYaml, ROOT_PATH, type LoadedDocument, type Pos, type TreeNode } from "./load.ts";
-import { childPath, decode, POD_SCHEMA, type FieldPositions, type UnknownFields } from "./schema.ts";
-import { applyDefaults } from "./defaults.ts";
+import { childPath, decode, POD_SCHEMA, type PositionTable, type UnknownFields } from "./schema.ts";
+import { applyDefaultsInPlace } from "./defaults.ts";
 import { validatePod, duplicate } from "./validate.ts";
 import { findNotSupportedYet } from "./unsupported.ts";
 import { isConfigKind, objectDefaults, OBJECT_KINDS, OBJECT_SCHEMAS, validateObject, type ConfigKind, type ConfigObject } from "./objects.ts";
@@ -57,7 +57,7 @@ export function formatDiagnostic(d: Diagnostic): string {
 const POD_LIST_KINDS = ["List", "PodList"];
 const KINDS = `Pod, ${Object.keys(OBJECT_KINDS).join(", ")} or List`;
 
-function locator(positions: Map<string, FieldPositions>, base: string, fallback: Pos): (path: string, atKey?: boolean) => Pos {
+function locator(positions: PositionTable, base: string, fallback: Pos): (path: string, atKey?: boolean) => Pos {
   // A missing field points at the nearest thing that is there: its parent object.
   return (path, atKey = false) => {
     for (let p = path; ; p = parentPath(p)) {
@@ -80,7 +80,7 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
   const pods: Pod[] = [];
   const objects: ConfigObject[] = [];
   // every object read, for the duplicate check: its kind, namespace/name and where its name is
-  const read: { kind: string; key: string; name: string; path: string; positions: Map<string, FieldPositions> }[] = [];
+  const read: { kind: string; key: string; name: string; path: string; positions: PositionTable }[] = [];
 
   const diag = (pos: Pos, path: string, message: string): Diagnostic => ({ file, line: pos.line, col: pos.col, path, message });
 
@@ -107,8 +107,9 @@ export function loadManifests(text: string, file: string, opts: LoadOptions = {}
       refused.present(path);
       errors.push(diag(locate(path, true), path, f.message));
     }
+    // The decoded object is this function's own: it is defaulted where it is, not copied.
     const { status: _status, ...rest } = raw;
-    const pod = applyDefaults(rest as unknown as Pod);
+    const pod = applyDefaultsInPlace(rest as unknown as Pod);
     for (const prob of validatePod(pod, base)) {
       if (refused.explains(prob)) continue;
       errors.push(diag(locate(prob.at ?? prob.path, prob.atKey === true), prob.path, prob.message));

@@ -145,8 +145,42 @@ const codes = (chars: string): Set<number> => new Set([...chars].map((c) => c.ch
 const OPENS_SCALAR = codes(" \t\n[{,:-");
 const BLANK = codes(" \t\n");
 
+/**
+ * The line and column of an offset in text (clamped into it). The table of line starts is built
+ * on the first call: the readers track lines themselves, and most loads never need it.
+ */
+function positionTable(text: string): (offset: number) => Pos {
+  let starts: number[] | undefined;
+  return (offset) => {
+    const at = Math.max(0, Math.min(offset, text.length));
+    if (at === 0) return { line: 1, col: 1 };
+    if (starts === undefined) {
+      starts = [0];
+      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+    }
+    // the last line that starts at or before the offset
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (starts[mid]! <= at) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, col: at - starts[low]! + 1 };
+  };
+}
+
+/** How often the character c occurs in [from, to), counted up to limit + 1. */
+function countUpTo(text: string, c: string, from: number, to: number, limit: number): number {
+  let n = 0;
+  for (let i = text.indexOf(c, from); i >= 0 && i < to && n <= limit; i = text.indexOf(c, i + 1)) n++;
+  return n;
+}
+
 /** Where flow collections ([ and { outside quotes and comments) first nest past limit, or -1; one linear pass. */
 function tooDeepAt(text: string, from: number, to: number, limit: number): number {
+  // Nesting past the limit needs more than limit openers; a manifest has a handful.
+  if (countUpTo(text, "[", from, to, limit) + countUpTo(text, "{", from, to, limit) <= limit) return -1;
   let depth = 0;
   let quote = 0;
   for (let i = from; i < to; i++) {
@@ -181,13 +215,7 @@ export function loadYamlWith(text: string, file: string, ownReader: boolean): { 
   let fallbacks = 0;
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
-  const lines = new LineCounter();
-  lines.addNewLine(0);
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lines.addNewLine(i + 1);
-  const posAt = (offset: number): Pos => {
-    const p = lines.linePos(Math.max(0, Math.min(offset, text.length)));
-    return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
-  };
+  const posAt = positionTable(text);
   const documents: LoadedDocument[] = [];
   const starts = documentStarts(text);
   for (const [k, start] of starts.entries()) {

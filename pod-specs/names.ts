@@ -66,6 +66,14 @@ export function isQualifiedName(value: string): string[] {
   return errs;
 }
 
+/**
+ * A qualified name without a prefix, such as most annotation keys: isQualifiedName finds
+ * nothing wrong with it, in either case. False says nothing: ask isQualifiedName.
+ */
+export function isPlainQualifiedName(value: string): boolean {
+  return value.length > 0 && value.length <= DNS1123_LABEL_MAX && value.indexOf("/") < 0 && QUALIFIED_NAME_PART.test(value);
+}
+
 export function isLabelValue(value: string): string[] {
   const errs: string[] = [];
   if (value.length > DNS1123_LABEL_MAX) errs.push(maxLenError(DNS1123_LABEL_MAX));

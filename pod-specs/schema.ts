@@ -297,10 +297,51 @@ export interface FieldPositions {
   key?: Pos;
 }
 
+/**
+ * Positions of every field and list item that was read, by path. The entries of a map of plain
+ * values (annotations, labels, data) are looked up only when a problem is reported below the
+ * map, so their paths are made then, for that map alone: a pod may have thousands of them.
+ */
+export class PositionTable {
+  private readonly known = new Map<string, FieldPositions>();
+  /** maps whose entries are not in `known` yet, by path */
+  private readonly pending = new Map<string, MapNode>();
+
+  has(path: string): boolean {
+    return this.known.has(path);
+  }
+
+  set(path: string, at: FieldPositions): void {
+    this.known.set(path, at);
+  }
+
+  /** Records a map whose entries (each a plain value, with no fields below it) are read later. */
+  setEntriesLater(path: string, node: MapNode): void {
+    this.pending.set(path, node);
+  }
+
+  get(path: string): FieldPositions | undefined {
+    const found = this.known.get(path);
+    if (found !== undefined || this.pending.size === 0) return found;
+    for (const [mapPath, node] of this.pending) {
+      const sep = path.charCodeAt(mapPath.length);
+      if (path.length > mapPath.length && path.startsWith(mapPath) && (sep === 0x2e || sep === 0x5b)) {
+        this.pending.delete(mapPath);
+        // As the decoder reads them: the first of duplicate keys is the one that counts.
+        for (const e of node.entries) {
+          const p = childPath(mapPath, e.key);
+          if (!this.known.has(p)) this.known.set(p, { value: e.value.pos, key: e.keyPos });
+        }
+        return this.known.get(path);
+      }
+    }
+    return undefined;
+  }
+}
+
 export interface Decoded {
   value: unknown;
-  /** positions of every field and list item that was read, by path */
-  positions: Map<string, FieldPositions>;
+  positions: PositionTable;
   errors: FieldProblem[];
   /** unknown fields when unknownFields is "warn" */
   warnings: FieldProblem[];
@@ -360,13 +401,17 @@ function withinOneEdit(a: string, b: string): boolean {
 }
 
 export function decode(node: TreeNode, schema: Schema, basePath: string, unknownFields: UnknownFields): Decoded {
-  const out: Decoded = { value: undefined, positions: new Map(), errors: [], warnings: [] };
+  const out: Decoded = { value: undefined, positions: new PositionTable(), errors: [], warnings: [] };
   const err = (path: string, pos: Pos, message: string): void => {
     out.errors.push({ path: path === "" ? "<root>" : path, pos, message });
   };
 
   const go = (n: TreeNode, s: Schema, path: string, inList: boolean): unknown => {
     if (!out.positions.has(path)) out.positions.set(path, { value: n.pos });
+    return valueOf(n, s, path, inList);
+  };
+
+  const valueOf = (n: TreeNode, s: Schema, path: string, inList: boolean): unknown => {
     // A JSON null means "not set" to the API server. A null list item stands for an empty object
     // so that its required fields are reported.
     if (n.kind === "scalar" && n.value === null && !n.quoted) {
@@ -422,11 +467,32 @@ export function decode(node: TreeNode, schema: Schema, basePath: string, unknown
           return undefined;
         }
         const result: Record<string, unknown> = {};
-        for (const e of entriesOnce(n, path)) {
-          const p = childPath(path, e.key);
-          out.positions.set(p, { value: e.value.pos, key: e.keyPos });
-          const v = go(e.value, s.of, p, false);
-          if (v !== undefined) setOwn(result, e.key, v);
+        const of = s.of;
+        if (of.t === "array" || of.t === "map" || of.t === "object") {
+          for (const e of entriesOnce(n, path)) {
+            const p = childPath(path, e.key);
+            out.positions.set(p, { value: e.value.pos, key: e.keyPos });
+            const v = go(e.value, of, p, false);
+            if (v !== undefined) setOwn(result, e.key, v);
+          }
+          return result;
+        }
+        // Plain values: no path is made unless a problem is reported.
+        out.positions.setEntriesLater(path, n);
+        const strings = of.t === "string";
+        // keys read whose value was not kept (null or wrong), for the duplicate check
+        let unkept: Set<string> | undefined;
+        for (const e of n.entries) {
+          const key = e.key;
+          if (Object.hasOwn(result, key) || unkept?.has(key) === true) {
+            err(childPath(path, key), e.keyPos, `key ${JSON.stringify(key)} already set in map`);
+            continue;
+          }
+          const node = e.value;
+          const v = strings && node.kind === "scalar" && typeof node.value === "string" ? node.value : valueOf(node, of, childPath(path, key), false);
+          if (v === undefined) (unkept ??= new Set()).add(key);
+          else if (key === "__proto__") setOwn(result, key, v);
+          else result[key] = v;
         }
         return result;
       }

@@ -52,6 +52,18 @@ const DOUBLE_QUOTE_ESCAPES: Record<string, string> = {
   "'": "'",
 };
 
+// The characters of a quoted scalar up to its closing quote, a backslash, a line break or
+// another control character: what needs no more than slicing.
+const DOUBLE_QUOTED_RUN = /[^"\\\x00-\x08\x0a-\x1f]*/y;
+const SINGLE_QUOTED_RUN = /[^'\\\x00-\x08\x0a-\x1f]*/y;
+
+// simpleEntry's entry: key, the blanks after its colon, value; then the next line's indentation.
+const SIMPLE_ENTRY = /([A-Za-z0-9_][-A-Za-z0-9_./]*):( +)"([^"\\\x00-\x1f]*)"\n */y;
+
+// The characters of a plain key up to one that may end it: `:`, `#`, a line break or another
+// control character.
+const PLAIN_KEY_RUN = /[^:#\x00-\x08\x0a-\x1f]*/y;
+
 // YAML 1.1 scalars, resolved as the yaml package's 1.1 schema does with kubectl's tags (no
 // timestamps), tried in that schema's order.
 const NULL = /^(?:~|[Nn]ull|NULL)?$/;
@@ -283,9 +295,29 @@ class Reader {
 
   /** After a node that ends on its line: only blanks and a comment may follow it. */
   lineDone(): void {
+    const i = this.i;
+    if (this.code(i) === LF) {
+      let k = i + 1;
+      while (k < this.end && this.text.charCodeAt(k) === SPACE) k++;
+      if (this.contentAfter(i, k)) return;
+    }
     if (!isBreakOrBlank(this.code(this.i))) this.fail();
     const line = this.lineNo;
     if (this.nextContent() && this.lineNo === line) this.fail();
+  }
+
+  /**
+   * The common case of nextContent, without its general loop: after the line feed at lf the
+   * next line holds content after spaces only, at next, and is no `---` or `...` line. Moves
+   * there if so; changes nothing if not.
+   */
+  contentAfter(lf: number, next: number): boolean {
+    const d = next < this.end ? this.text.charCodeAt(next) : -1;
+    if (!(d > SPACE && d !== HASH && d !== BOM && (next > lf + 1 || (d !== DOT && d !== DASH))) || this.docEnd) return false;
+    this.lineNo++;
+    this.lineStart = lf + 1;
+    this.i = next;
+    return true;
   }
 
   /** The indentation of the line the current content is on. */
@@ -418,7 +450,34 @@ class Reader {
         return this.blockMap(this.indent(), depth, key);
       }
     }
+    // Without properties an inline node is a bare one.
+    if (c !== AMP && c !== BANG) return this.bareNode(parent, depth, undefined);
     return this.inlineNode(parent, depth, sameIndentSeq);
+  }
+
+  /**
+   * The commonest entry of a large map, read at once: a plain key of letters, digits and
+   * `_-./`, and a double-quoted value without escapes that ends the line, with the next line's
+   * content after spaces only (what lineDone finds without its general loop). Undefined,
+   * having changed nothing, for any other entry; implicitKey and valueAfter read those.
+   */
+  simpleEntry(depth: number): MapEntry | undefined {
+    const t = this.text;
+    const start = this.i;
+    SIMPLE_ENTRY.lastIndex = start;
+    const m = SIMPLE_ENTRY.exec(t);
+    if (m === null) return undefined;
+    const key = m[1]!;
+    const value = m[3]!;
+    const quote = start + key.length + 1 + m[2]!.length;
+    const lf = quote + value.length + 2;
+    const line = this.lineNo;
+    const lineStart = this.lineStart;
+    if (key.length > MAX_KEY_LENGTH || !this.contentAfter(lf, SIMPLE_ENTRY.lastIndex)) return undefined;
+    this.quotedAt = quote;
+    this.quotedValue = value;
+    this.quotedEnd = lf;
+    return { key, keyPos: { line, col: start - lineStart + 1 }, value: this.scalar({ line, col: quote - lineStart + 1 }, value, value, true, depth) };
   }
 
   blockSeq(indent: number, depth: number): TreeNode {
@@ -447,10 +506,14 @@ class Reader {
       if (key === undefined && this.code(this.i) === QUESTION && isBreakOrBlank(this.code(this.i + 1))) {
         entry = this.explicitEntry(indent, depth);
       } else {
-        key ??= this.implicitKey();
-        if (key === undefined) this.fail();
-        this.i = key.end;
-        entry = { key: key.key, keyPos: key.pos, value: this.valueAfter(indent, depth + 1, false, true) };
+        const simple = key === undefined ? this.simpleEntry(depth + 1) : undefined;
+        if (simple !== undefined) entry = simple;
+        else {
+          key ??= this.implicitKey();
+          if (key === undefined) this.fail();
+          this.i = key.end;
+          entry = { key: key.key, keyPos: key.pos, value: this.valueAfter(indent, depth + 1, false, true) };
+        }
       }
       key = undefined;
       if (entry.key === "<<") merged = this.merge(merged, entry.value);
@@ -512,17 +575,25 @@ class Reader {
     if (c === STAR || c === AMP || c === BANG || c === LBRACKET || c === LBRACE) return undefined;
     if (isIndicator(c) && !((c === DASH || c === QUESTION || c === COLON) && !isBreakOrBlank(this.code(start + 1)))) return undefined;
     let k = start;
-    let last = start; // just past the last non-blank character
     for (;;) {
-      const d = this.code(k);
-      if (d === LF || d === CR || d === -1) return undefined;
-      if (d === HASH && k > start && isBlank(t.charCodeAt(k - 1))) return undefined;
-      if (d === COLON && isBreakOrBlank(this.code(k + 1))) break;
-      if (d < SPACE && d !== TAB) this.fail();
+      PLAIN_KEY_RUN.lastIndex = k;
+      PLAIN_KEY_RUN.test(t);
+      k = PLAIN_KEY_RUN.lastIndex;
+      if (k >= this.end) return undefined;
+      const d = t.charCodeAt(k);
+      if (d === LF || d === CR) return undefined;
+      if (d === HASH) {
+        if (k > start && isBlank(t.charCodeAt(k - 1))) return undefined;
+      } else if (d === COLON) {
+        if (isBreakOrBlank(this.code(k + 1))) break;
+      } else {
+        this.fail(); // a control character
+      }
       k++;
-      if (d !== SPACE && d !== TAB) last = k;
     }
     if (k - start > MAX_KEY_LENGTH) this.fail();
+    let last = k; // just past the last non-blank character
+    while (last > start && isBlank(t.charCodeAt(last - 1))) last--;
     return { key: t.slice(start, last), pos: this.pos(start), end: k + 1 };
   }
 
@@ -740,14 +811,12 @@ class Reader {
     const quote = t.charCodeAt(start);
     const lineNo = this.lineNo;
     const lineStart = this.lineStart;
-    let k = start + 1;
-    let c: number;
     // The common case: one line, no escapes.
-    for (;;) {
-      c = this.code(k);
-      if (c === quote || c === BACKSLASH || c === LF || c === CR || c === -1 || (c < SPACE && c !== TAB)) break;
-      k++;
-    }
+    const run = quote === DQUOTE ? DOUBLE_QUOTED_RUN : SINGLE_QUOTED_RUN;
+    run.lastIndex = start + 1;
+    run.test(t);
+    let k = Math.min(run.lastIndex, this.end);
+    let c = this.code(k);
     let value: string;
     if (c === quote && (quote === DQUOTE || this.code(k + 1) !== SQUOTE)) {
       value = t.slice(start + 1, k);
