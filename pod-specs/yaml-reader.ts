@@ -602,21 +602,8 @@ class Reader {
    * then an alias, a flow collection or a scalar. Returns with i at the next content.
    */
   inlineNode(parent: number, depth: number, sameIndentSeq = false): TreeNode {
-    let anchor: string | undefined;
-    let tag: string | undefined;
-    let c = this.code(this.i);
-    while (c === AMP || c === BANG) {
-      if (c === AMP) {
-        if (anchor !== undefined) this.fail();
-        anchor = this.name();
-      } else {
-        if (tag !== undefined) this.fail();
-        tag = this.tag();
-      }
-      c = this.code(this.i);
-      if (!isBreakOrBlank(c)) this.fail();
-      while (isBlank(c)) c = this.code(++this.i);
-    }
+    const { anchor, tag } = this.properties(true);
+    const c = this.code(this.i);
     if (anchor === undefined && tag === undefined) return this.bareNode(parent, depth, undefined);
     if (c === HASH || c === LF || c === CR || c === -1) {
       // Properties of a block collection on the following lines, or of an empty node.
@@ -635,6 +622,30 @@ class Reader {
     if (c === STAR || this.implicitKey() !== undefined) this.fail();
     if (anchor === undefined) return this.bareNode(parent, depth, tag);
     return this.anchored(anchor, depth, () => this.bareNode(parent, depth, tag));
+  }
+
+  /**
+   * A node's properties (an anchor, a tag, each at most once, in either order) and the blanks
+   * after them; i is then at what follows. In a flow collection a line break may not follow
+   * a property here (the yaml package reads those).
+   */
+  properties(breakMayFollow: boolean): { anchor: string | undefined; tag: string | undefined } {
+    let anchor: string | undefined;
+    let tag: string | undefined;
+    let c = this.code(this.i);
+    while (c === AMP || c === BANG) {
+      if (c === AMP) {
+        if (anchor !== undefined) this.fail();
+        anchor = this.name();
+      } else {
+        if (tag !== undefined) this.fail();
+        tag = this.tag();
+      }
+      c = this.code(this.i);
+      if (!(breakMayFollow ? isBreakOrBlank(c) : isBlank(c))) this.fail();
+      while (isBlank(c)) c = this.code(++this.i);
+    }
+    return { anchor, tag };
   }
 
   /** Reads an anchored node and remembers it for its aliases. */
@@ -1123,22 +1134,10 @@ class Reader {
 
   /** A node inside a flow collection: properties, then an alias, a collection or a scalar. */
   flowNode(parent: number, depth: number): TreeNode {
-    let c = this.code(this.i);
-    if (c === AMP || c === BANG) {
-      let anchor: string | undefined;
-      let tag: string | undefined;
-      while (c === AMP || c === BANG) {
-        if (c === AMP) {
-          if (anchor !== undefined) this.fail();
-          anchor = this.name();
-        } else {
-          if (tag !== undefined) this.fail();
-          tag = this.tag();
-        }
-        c = this.code(this.i);
-        if (!isBlank(c)) this.fail();
-        while (isBlank(c)) c = this.code(++this.i);
-      }
+    const first = this.code(this.i);
+    if (first === AMP || first === BANG) {
+      const { anchor, tag } = this.properties(false);
+      const c = this.code(this.i);
       if (c === STAR || c === COMMA || c === RBRACKET || c === RBRACE || c === LF || c === CR || c === HASH || c === -1) this.fail();
       const read = (): TreeNode => {
         if (tag !== undefined && (c === LBRACKET || c === LBRACE)) this.fail();
