@@ -25,7 +25,7 @@ usage() {
 	exit 125
 }
 
-timeout_s=0 mem=${PODD_VM_MEM:-3072} cpus=${PODD_VM_CPUS:-$(nproc)} timing=0 verbose=${PODD_VM_VERBOSE:-0}
+timeout_s=0 mem=${PODD_VM_MEM:-4096} cpus=${PODD_VM_CPUS:-$(nproc)} timing=0 verbose=${PODD_VM_VERBOSE:-0}
 extra_env=()
 while [ $# -gt 0 ]; do
 	case "$1" in
