@@ -92,15 +92,22 @@ export async function podStart(): Promise<string> {
       pmPlay: [] as number[],
       pmDown: [] as number[],
     };
+    let round = 0;
     const once = async (record: boolean) => {
+      // The baseline runs before this tree every other round: whichever runs first after the
+      // peers' teardown starts a little slower, and a fixed order would put that on one side.
+      const baselineFirst = poddBaseline !== undefined && round++ % 2 === 1;
+      const runBaseline = async () => {
+        if (!poddBaseline) return;
+        const b = parseTrace(check("podd run (baseline)", await runTimed(poddBaseline, { env: poddEnv })).stderr);
+        if (record) s.baselineStart.push(b.execd - b.decided);
+      };
+      if (baselineFirst) await runBaseline();
       const r = check("podd run", await runTimed(podd, { env: poddEnv }));
       const t = parseTrace(r.stderr);
       const u = parseTrace(check("podd run (Unconfined)", await runTimed(poddUnconfined, { env: poddEnv })).stderr);
       if (record) s.unconfinedStart.push(u.execd - u.decided);
-      if (poddBaseline) {
-        const b = parseTrace(check("podd run (baseline)", await runTimed(poddBaseline, { env: poddEnv })).stderr);
-        if (record) s.baselineStart.push(b.execd - b.decided);
-      }
+      if (!baselineFirst) await runBaseline();
       if (runc) {
         const rr = check("runc run", await runTimed(runc.argv(`podd-bench-${process.pid}`)));
         if (record) s.runc.push(rr.endMs - rr.startMs);
