@@ -17,7 +17,6 @@ export interface NotSupportedYet {
 
 const RESTART_POLICIES = ["Always", "OnFailure", "Never"];
 const isTrue = (v: unknown): boolean => v === true;
-const isFalse = (v: unknown): boolean => v === false;
 const notUnconfined = (v: unknown): boolean => (v as { type?: unknown } | null)?.type !== "Unconfined";
 
 function forContainers(field: string, when?: NotSupportedYet["when"], hint?: string): NotSupportedYet[] {

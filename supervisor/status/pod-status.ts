@@ -23,7 +23,6 @@ import {
   type PodConditionType,
   type PodIP,
   type PodPhase,
-  type PodQOSClass,
   type PodStatus,
   type Timestamp,
 } from "./types.ts";

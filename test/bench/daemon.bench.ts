@@ -5,7 +5,7 @@
 // adopted, nothing restarted). Sizes come from the environment so that a quick run is possible:
 // BENCH_APPLY_RUNS, BENCH_DAEMON_PODS, BENCH_DAEMON_IDLE_S, BENCH_GET_RUNS, BENCH_ADOPT_RUNS.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";

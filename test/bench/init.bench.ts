@@ -1,7 +1,7 @@
 // podd-init against its peers: start overhead (plain init and the container role with new PID
 // and mount namespaces) and memory while the command sleeps.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { childrenOf, median, memoryOf, ratio, table, timeInterleaved, which } from "./lib.ts";

@@ -2,7 +2,7 @@
 // play` of the same manifest and `runc run` of an equivalent bundle; podd's container start
 // (decided → exec'd, from PODD_TRACE=1) against runc's whole run; and 50 pods of 2 containers:
 // time until all run, supervisor and per-container memory against podman's conmon, and the stop.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Env } from "../e2e/harness.ts";
 import { childrenOf, comm, memoryOf, median, ratio, table } from "./lib.ts";

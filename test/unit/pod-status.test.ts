@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 
-import { PoddError } from "../../supervisor/base/errors.ts";
 import type { ContainerLifecycle, ContainerRecord, ObservedPod, Termination } from "../../supervisor/pod/lifecycle.ts";
 import { buildPodStatus, type PodStatusSource } from "../../supervisor/status/pod-status.ts";
 import { qosClass } from "../../supervisor/status/qos.ts";
