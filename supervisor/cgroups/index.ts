@@ -82,6 +82,8 @@ export interface CgroupManager {
   pids(podUid: string, name: string): Promise<number[]>;
   /** Removes every pod and then the parent itself (its last path component). */
   removeParent(): Promise<void>;
+  /** The parent's directory in the first hierarchy, the same one for every podd on this host: what a supervisor locks for its life. */
+  parentLockDir(): string;
   /**
    * Called when a container's PID 1 will join its cgroups shortly: starts, off the caller's
    * path, whatever wait the kernel puts before a join, so that it overlaps the work between

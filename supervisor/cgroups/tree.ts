@@ -79,6 +79,10 @@ export abstract class CgroupTree {
     return join(root, ...this.parentSegments);
   }
 
+  parentLockDir(): string {
+    return this.parentDir(this.hierarchies()[0]!);
+  }
+
   protected podDir(root: string, podUid: string): string {
     return join(this.parentDir(root), checkSegment("pod uid", podUid));
   }

@@ -8,6 +8,8 @@ import { PoddError } from "../base/errors.ts";
 import type { PodEvent } from "../daemon/events.ts";
 import { LogFollower } from "../runtime/logs.ts";
 import { Supervisor } from "../daemon/supervisor.ts";
+import { DesiredStore } from "../daemon/store.ts";
+import { removeUndesired } from "../daemon/orphans.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
 import { requireRoot, supervisorFlags, supervisorOptions } from "./lib/supervisor-flags.ts";
@@ -55,6 +57,11 @@ export const run: Verb = {
     const opts = supervisorOptions(values);
     const registry = defaultRegistry(opts.roots.state, process.env, values);
     const sup = await Supervisor.open({ ...opts, registry });
+    // A daemon's pods on these roots (it is not running: the roots are locked) are left for it
+    // to take up; what a killed podd run or an interrupted delete left is removed.
+    const say = (prefix: string) => (m: string) => process.stderr.write(`${clockTime(Date.now())} ${prefix}${m}\n`);
+    const desired = new DesiredStore(opts.roots.state).list((path, err) => say("warning: ")(`${err.message}; the file is left as it is`));
+    await removeUndesired(sup.runtime, new Set(desired.map((p) => p.metadata.uid)), { info: say(""), warn: say(""), error: say("error: ") });
     // The file's config maps and secrets, for its pods' volumes and env, for as long as they run.
     const ofFile = (kind: "ConfigMap" | "Secret", namespace: string, name: string) =>
       set.objects.find((o) => o.kind === kind && (o.metadata.namespace ?? "default") === namespace && o.metadata.name === name) as (ConfigMap & Secret) | undefined;

@@ -23,7 +23,7 @@ import { bindPod, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import type { DaemonRuntime } from "./daemon-runtime.ts";
 import { podGraceSeconds } from "../pod/lifecycle.ts";
 import { podKeyOf } from "../base/paths.ts";
-import { argOf } from "../runtime/network/network.ts";
+import { removeUndesired } from "./orphans.ts";
 import { applyOrder, OBJECT_KINDS, type ConfigKind, type ConfigObject } from "../../pod-specs/index.ts";
 import { ObjectStore } from "./object-store.ts";
 import type { StorageTransformer } from "./encryption.ts";
@@ -116,7 +116,7 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
     private readonly opts: DaemonOptions,
     private readonly log: Logger,
   ) {
-    this.store = new DesiredStore(join(opts.roots.state, "desired"));
+    this.store = new DesiredStore(opts.roots.state);
     const layout = sup.runtime.layout;
     this.objects = new ObjectRegistry(new ObjectStore(layout.objectsDir(), opts.secretStorage), sup.clock, (o, change) => {
       sup.events.emit("objectChanged", o.kind, o.metadata.namespace, o.metadata.name, change);
@@ -180,8 +180,7 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
     this.objects.load((path, err) => this.log.error(`${err.message}; the file is left as it is`, { path }));
     const pods = this.store.list((path, err) => this.log.error(`${err.message}; the file is left as it is`, { path }));
     const uids = new Set(pods.map((p) => p.metadata.uid));
-    await this.removeOrphans(uids);
-    await this.releaseStaleAttachments(uids);
+    await removeUndesired(this.sup.runtime, uids, this.log);
     // Pods that ran before go first: they were admitted and hold their requests, and a pod new
     // to this node is admitted against them. The rest in creation order, as the kubelet does.
     const ran = (p: BoundPod) => this.sup.runtime.records.hasRunDir({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid });
@@ -259,44 +258,6 @@ export class Daemon<R extends DaemonRuntime = DaemonRuntime> implements ApiBacke
       this.log.error(`pod ${pod.metadata.namespace}/${pod.metadata.name}: its records under the run root ${this.opts.roots.run} are gone while containers ran (${lost.join(", ")}): they are recreated`);
     }
     return lost;
-  }
-
-  /**
-   * Pods in the run root or the cgroup tree that no desired pod owns: the old half of a replace,
-   * or a delete, that a crash interrupted. Their processes are killed and everything removed.
-   */
-  private async removeOrphans(keep: Set<string>): Promise<void> {
-    const rt = this.sup.runtime;
-    for (const pod of rt.layout.runPods()) {
-      if (keep.has(pod.uid)) continue;
-      this.log.warn(`removing pod ${pod.namespace}/${pod.name} (uid ${pod.uid}): no longer desired`);
-      // One pod that cannot be torn down whole (a CNI plugin that fails) must not keep the
-      // daemon from starting: it is logged, and its records stay for the next start.
-      await rt.removeOrphan(pod).catch((err: unknown) => this.log.error(`remove pod ${pod.namespace}/${pod.name}: ${(err as Error).message}`));
-    }
-    // Logs of pods that went while no daemon ran (or of an earlier podd run on these roots).
-    for (const pod of rt.layout.logPods()) {
-      if (keep.has(pod.uid)) continue;
-      this.log.info(`removing the logs of pod ${pod.namespace}/${pod.name} (uid ${pod.uid}): the pod is gone`);
-      rt.removeLogs(pod);
-    }
-    await rt.removeOrphanCgroups(keep);
-  }
-
-  /**
-   * DEL of every network attachment no live sandbox of a desired pod has: one a crash left
-   * between ADD and its result, one of a pod that went while no daemon ran, all of them after a
-   * reboot (the run root is empty but host-local's leases are on disk). Before any pod starts,
-   * so that no attachment being made can look stale.
-   */
-  private async releaseStaleAttachments(desired: Set<string>): Promise<void> {
-    const net = this.sup.runtime.network;
-    for (const bad of net.unreadable) this.log.error(`network attachment ${bad.path}: ${bad.error}; it is left as it is, and what it holds (an address, port mappings) is not released`);
-    const released = await net.releaseStale(
-      (r) => desired.has(argOf(r, "K8S_POD_UID") ?? "") && r.result !== undefined && !r.partial && existsSync(r.netns),
-      (r, err) => this.log.error(`release the network attachment of pod ${argOf(r, "K8S_POD_NAMESPACE")}/${argOf(r, "K8S_POD_NAME")} (container ${r.containerId}): ${err.message}; tried again at the next start`),
-    );
-    if (released) this.log.info(`released ${released} network attachment(s) of pods that no longer run`);
   }
 
   /** the Node's uid and creation time, kept in the state root so that they outlive restarts */

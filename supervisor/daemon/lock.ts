@@ -46,6 +46,24 @@ export function lockRoots(sys: Sys, roots: Roots): RootLock {
   return { release };
 }
 
+/**
+ * Locks the cgroup parent for as long as this process lives (an flock on its directory, which
+ * cgroupfs allows), or throws Conflict. The roots' locks do not cover it: a second podd with
+ * roots of its own under the same parent would take the first one's pod cgroups for orphans
+ * and kill what runs in them.
+ */
+export function lockCgroupParent(sys: Sys, dir: string, parent: string): RootLock {
+  const fd = openSync(dir, "r");
+  if (!sys.flock(fd, LOCK_EX | LOCK_NB, dir)) {
+    closeSync(fd);
+    throw new PoddError(
+      `cgroup parent ${parent} (${dir}) is in use by another podd: one daemon or podd run per cgroup parent; stop it, or give this one a parent of its own (--cgroup-parent)`,
+      { code: "Conflict", path: dir },
+    );
+  }
+  return { release: () => closeSync(fd) };
+}
+
 function holderOf(path: string): number | undefined {
   try {
     const pid = Number(readFileSync(path, "utf8").trim());

@@ -9,7 +9,12 @@ import { checkSegment } from "../base/paths.ts";
 import type { BoundPod } from "../runtime/runtime.ts";
 
 export class DesiredStore {
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+
+  /** The store of the state root stateRoot. */
+  constructor(stateRoot: string) {
+    this.dir = join(stateRoot, "desired");
+  }
 
   private path(namespace: string, name: string): string {
     return join(this.dir, checkSegment("namespace", namespace), `${checkSegment("pod name", name)}.json`);

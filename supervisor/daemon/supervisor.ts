@@ -4,7 +4,7 @@ import { podKeyOf } from "../base/paths.ts";
 import { randomUUID } from "node:crypto";
 import type { Pod } from "../../pod-specs/types.ts";
 import { admitHostPorts, admitPod, admitSysctls, hostPortsOf, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
-import { openCgroups } from "../cgroups/index.ts";
+import { openCgroups, type CgroupManager } from "../cgroups/index.ts";
 import { PoddError } from "../base/errors.ts";
 import { EventBus } from "./events.ts";
 import { systemClock, type Clock } from "../base/time.ts";
@@ -15,7 +15,7 @@ import type { Sys } from "../sys/index.ts";
 import type { PodRuntime } from "../pod/pod-runtime.ts";
 import { rfc3339 } from "../base/time.ts";
 import { LinuxSys } from "../sys/linux.ts";
-import { lockRoots } from "./lock.ts";
+import { lockCgroupParent, lockRoots } from "./lock.ts";
 import { nodeLabels } from "./node.ts";
 import { admitScheduling, type SchedulingNode } from "../pod/scheduling.ts";
 import type { Taint } from "../../pod-specs/scheduling.ts";
@@ -67,8 +67,16 @@ export class Supervisor<R extends PodRuntime = Runtime> {
     const sys = opts.sys ?? new LinuxSys();
     // Before anything is read or touched: a second supervisor on these roots would run a
     // second copy of every container and remove what the first one made.
-    lockRoots(sys, opts.roots);
-    const cgroups = await openCgroups({ parent: opts.cgroupParent, sys, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
+    const roots = lockRoots(sys, opts.roots);
+    let cgroups: CgroupManager;
+    try {
+      cgroups = await openCgroups({ parent: opts.cgroupParent, sys, ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}) });
+      await cgroups.ensureParent();
+      lockCgroupParent(sys, cgroups.parentLockDir(), cgroups.parent);
+    } catch (err) {
+      roots.release();
+      throw err;
+    }
     const sup: Supervisor = new Supervisor<Runtime>(
       new Runtime(sys, cgroups, opts, (pod, type, reason, message) => {
         sup.events.emit("event", {

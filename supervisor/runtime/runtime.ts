@@ -504,12 +504,12 @@ export class Runtime {
     return { cpuNs: s.cpuUsageNs, memoryBytes: s.memoryWorkingSetBytes };
   }
 
-  /** Ends what the runtime runs beside the pods (the prober); the pods keep running. */
   /** Keeps the log root within maxBytes (logs.ts boundLogRoot), never removing a file in writing. */
   boundLogRoot(writing: ReadonlySet<string>, maxBytes: number): ReturnType<typeof boundLogRoot> {
     return boundLogRoot(join(this.layout.roots.log, "pods"), writing, maxBytes);
   }
 
+  /** Ends what the runtime runs beside the pods (the prober); the pods keep running. */
   close(): void {
     this.checks.close();
   }

@@ -24,7 +24,6 @@ export const hostFixture = "/run/podd-fixture";
 export const hostFixtureVolume = `{name: podd-fixture, hostPath: {path: "${fixture}", type: File}}`;
 export const hostFixtureMount = `{name: podd-fixture, mountPath: ${hostFixture}, readOnly: true}`;
 
-/** Why end-to-end tests cannot run here, or false. */
 /** Whether the filesystem the tests' roots live on can be idmapped (tmpfs only from Linux 6.3; 9p and overlay never). */
 export function idmapSkip(): string | false {
   const type = statfsSync(tmpdir()).type;
@@ -35,6 +34,7 @@ export function idmapSkip(): string | false {
   return `${tmpdir()} is on a filesystem this kernel cannot idmap (statfs type 0x${type.toString(16)}, Linux ${major}.${minor})`;
 }
 
+/** Why end-to-end tests cannot run here, or false. */
 export function e2eSkip(): string | false {
   if (process.getuid?.() !== 0) return "needs root: creates namespaces, mounts and cgroups";
   if (!existsSync(join(repo, "init/build/podd-init"))) return "init/build/podd-init missing: run npm ci";
@@ -88,9 +88,11 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs podd from source; resolves when it exits. */
-export function podd(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Ran> & { child: ChildProcess } {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { cwd: repo, stdio: ["pipe", "pipe", "pipe"] });
+/** Runs podd from source (in the network namespace netns, when given); resolves when it exits. */
+export function podd(args: string[], opts: { input?: string; timeoutMs?: number; netns?: string } = {}): Promise<Ran> & { child: ChildProcess } {
+  const argv = [process.execPath, "--import", "tsx", cli, ...args];
+  if (opts.netns) argv.unshift("nsenter", `--net=${opts.netns}`);
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: repo, stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));

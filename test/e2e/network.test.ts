@@ -3,8 +3,8 @@
 // talk to each other by IP and by name, reach a "world" namespace through the bridge's
 // masquerade, publish hostPorts on the host's addresses and 127.0.0.1, get resolv.conf and
 // hosts files as the kubelet writes them; and no fault (a plugin that fails or hangs, a
-// daemon killed between ADD and its result or during DEL, a reboot) leaks a lease, a veth,
-// a firewall rule, a record or a pin.
+// daemon or a podd run killed between ADD and its result, a daemon killed during DEL, a
+// reboot) leaks a lease, a veth, a firewall rule, a record or a pin.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
@@ -309,6 +309,38 @@ describe("pod networking under faults", { skip, timeout: 300_000 }, () => {
       await waitGone(d, "p", "default", 40_000);
       assert.deepEqual(networkLeftovers(env, "podd-fault"), nothingLeft);
     });
+  });
+
+  test("podd run killed between ADD and the write of its result: the next podd run on its roots DELs the attachment and removes what was left of the pod", async () => {
+    const env = faultEnv();
+    const flags = [...env.flags, "--cni-conf-dir", env.conf, "--cni-bin-dir", `${env.bin}:/usr/lib/cni`];
+    const manifest = (name: string, pod: Record<string, unknown>) => {
+      const path = join(env.dir, `${name}.json`);
+      writeFileSync(path, JSON.stringify(pod));
+      return path;
+    };
+    let first: ReturnType<typeof podd> | undefined;
+    try {
+      writeFileSync(join(env.bin, "hang-ADD"), "");
+      first = podd(["run", "-f", manifest("a", sleeper("a")), ...flags], { netns: env.hostNs });
+      const hung = await waitFor("the last plugin's ADD", () => calls(env.bin).find((c) => c.cmd === "ADD"), 30_000);
+      assert.equal(networkLeftovers(env, "podd-fault").leases.length, 1);
+      first.child.kill("SIGKILL");
+      await first;
+      killPid(hung.pid);
+      rmSync(join(env.bin, "hang-ADD"));
+
+      const second = await podd(["run", "-f", manifest("b", hostPod("b", [{ name: "c", command: ["/bin/true"] }], { restartPolicy: "Never" })), ...flags], { netns: env.hostNs });
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stderr, /removing pod default\/a \(uid [0-9a-f-]+\): no longer desired/);
+      assert.ok(calls(env.bin).some((c) => c.cmd === "DEL" && c.id === hung.id), "the killed run's attachment was DEL'd by its id");
+      assert.deepEqual(networkLeftovers(env, "podd-fault"), nothingLeft);
+      assert.deepEqual(leftovers(env).processes, []);
+    } finally {
+      first?.child.kill("SIGKILL");
+      for (const c of calls(env.bin)) killPid(c.pid);
+      destroyEnv(env);
+    }
   });
 
   test("a daemon that takes a pod up checks its attachment: as it was made, nothing is said; broken, a NetworkNotReady warning", async () => {

@@ -1,8 +1,8 @@
 // Robust under abuse: what a user (or a script gone wrong) can do to a running daemon must not
 // hurt its pods or grow the daemon. Here: a second daemon, or podd run, on roots a daemon
-// already holds is refused before it touches anything, naming the holder's pid; a socket
-// another daemon answers on is never removed; reading a large log costs the daemon memory
-// independent of the log's size.
+// already holds is refused before it touches anything, naming the holder's pid, and so is one
+// with roots of its own under the daemon's cgroup parent; a socket another daemon answers on is
+// never removed; reading a large log costs the daemon memory independent of the log's size.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { spawnSync } from "node:child_process";
@@ -43,6 +43,32 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       assert.equal(after.containerID, before.containerID);
       assert.equal(after.restartCount, 0);
       assert.equal(processesOf(env).length, processes, "no second copy of the container");
+    }));
+
+  test("a daemon or podd run with roots of its own under a daemon's cgroup parent is refused; the first daemon's pod keeps running", () =>
+    withDaemonEnv(async (env, daemons) => {
+      await importBusybox(env);
+      const d = (daemons.current = await startDaemon(env));
+      assert.equal((await putPod(d, podManifest("keep", { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] }))).status, 201);
+      const before = await waitRunning(d, "keep", "c");
+      const other = makeEnv();
+      try {
+        // The other env's roots, this env's cgroup parent: it would take "keep" for an orphan.
+        const flags = [...other.flags.slice(0, other.flags.indexOf("--cgroup-parent")), "--cgroup-parent", env.cgroupParent];
+        const refused = new RegExp(`^error: cgroup parent ${env.cgroupParent} \\(\\S+\\) is in use by another podd: one daemon or podd run per cgroup parent`, "m");
+        const daemon = await podd(["daemon", ...flags, "--socket", join(other.dir, "d.sock")]);
+        assert.notEqual(daemon.code, 0);
+        assert.match(daemon.stderr, refused);
+        const run = await podd(["run", "-f", writeManifest(other, "p.yaml", JSON.stringify(podManifest("other", { containers: [{ name: "c", image: "busybox:local", command: ["true"] }] }))), ...flags]);
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, refused);
+        const after = containerStatus(await getPod(d, "keep"), "c");
+        assert.equal(after.containerID, before.containerID);
+        assert.equal(after.restartCount, 0);
+        assert.ok(after.state.running, JSON.stringify(after.state));
+      } finally {
+        destroyEnv(other);
+      }
     }));
 
   test("a daemon on other roots refuses a socket another daemon answers on, and leaves it working", () =>
