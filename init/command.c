@@ -237,6 +237,7 @@ bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_s
 	case OPT_CAPS: c->caps = strtoull_hex("--caps", optarg); c->limit_caps = true; return true;
 	case OPT_SECCOMP: load_seccomp(c, optarg); return true;
 	case OPT_USERNS: c->userns = optarg; c->set_ids = true; return true;
+	case OPT_USERNS_BASE: c->userns_base = parse_number("--userns-base", optarg, UINT_MAX - 65536); return true;
 	case OPT_OOM_SCORE_ADJ:
 		c->oom_score_adj = (int)parse_signed("--oom-score-adj", optarg, -1000, 1000);
 		c->set_oom_score_adj = true;
@@ -249,12 +250,19 @@ bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_s
  * descriptors were closed); the command joins it (exec_command). */
 void open_userns(struct command *c, int exit_code)
 {
+	if (!c->userns != !c->userns_base)
+		usage_error("--userns and --userns-base go together");
 	if (!c->userns)
 		return;
 	c->userns_fd = open(c->userns, O_RDONLY | O_CLOEXEC);
 	if (c->userns_fd < 0)
 		die(exit_code, "open user namespace %s: %s", c->userns, strerror(errno));
 	c->join_userns = true;
+}
+
+unsigned long host_id(const struct command *c, unsigned long id)
+{
+	return c->userns ? c->userns_base + id : id;
 }
 
 /* --uid alone keeps gid 0, --gid alone keeps uid 0: spell out both for a non-root user. */

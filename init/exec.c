@@ -192,7 +192,8 @@ static int open_container_pty(const struct command *c, int *slave)
 	*slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*slave < 0)
 		die(EXIT_EXEC_FAILED, "open the slave of the container's /dev/ptmx: %s", strerror(errno));
-	if (c->set_ids && fchown(*slave, c->uid, (gid_t)-1) < 0)
+	/* We are still the host's root: the user namespace's ids are the host's ones for them. */
+	if (c->set_ids && fchown(*slave, (uid_t)host_id(c, c->uid), (gid_t)-1) < 0)
 		die(EXIT_EXEC_FAILED, "chown the container's pty to uid %u: %s", (unsigned)c->uid, strerror(errno));
 	copy_window_size(master);
 	return master;

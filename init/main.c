@@ -86,12 +86,13 @@
  *       survives in its mount namespace (the other pods' pins included).
  *         --cwd DIR --uid N --gid N --groups G1,G2 [--no-new-privs]
  *       The command's environment is podd-init's own environment.
- *         [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH]
+ *         [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH --userns-base N]
  *       --userns PATH (a sandbox's user namespace pin): the command joins it
  *       just after its score is set, and takes its uid and gid in it (root,
  *       unless --uid/--gid say otherwise); with --image-layers each layer is
  *       idmapped to it in PID 1's mount namespace, so its files keep their
- *       owners as the namespace sees them.
+ *       owners as the namespace sees them. --userns-base: the host id of its
+ *       id 0 (the sandbox's), which owns /dev; ptys are its group tty.
  *       --oom-score-adj sets the command's /proc/self/oom_score_adj (-1000
  *       to 1000), which what it forks inherits, before anything is dropped.
  *       --no-new-privs sets no_new_privs just before execve
@@ -124,7 +125,7 @@
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..] [--no-new-privs]
- *                  [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
+ *                  [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH --userns-base N] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
  *       its namespaces (all but the user namespace), its cgroups and its
  *       environment (--keep-env: the caller's). HOME, when that environment

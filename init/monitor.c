@@ -451,6 +451,7 @@ int container_main(int argc, char **argv)
 	detach_from_caller(&o);
 	open_userns(&o.cmd, EXIT_SETUP);
 	o.rootfs.userns_fd = o.cmd.join_userns ? o.cmd.userns_fd : -1;
+	o.rootfs.owner_base = host_id(&o.cmd, 0);
 
 	/* Static, not on the stack: an initialised local would touch all 128 kB of
 	 * line buffers up front; in .bss a page costs memory only once a line

@@ -168,6 +168,7 @@ struct command {
 	bool set_oom_score_adj;   /* --oom-score-adj given: the command's, inherited by what it forks */
 	int oom_score_adj;
 	const char *userns;       /* --userns PIN (hostUsers: false): the command joins it */
+	unsigned long userns_base;   /* --userns-base N: the host id its id 0 is (podd maps 65536 ids from there) */
 	bool join_userns;         /* userns_fd is open (open_userns) */
 	int userns_fd;
 };
@@ -192,7 +193,7 @@ void exec_command(const struct command *c) __attribute__((noreturn));
 pid_t spawn_command(const struct command *c);
 
 /* Options that say how the command runs, shared by container and exec. */
-enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP, OPT_OOM_SCORE_ADJ, OPT_USERNS };
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP, OPT_OOM_SCORE_ADJ, OPT_USERNS, OPT_USERNS_BASE };
 #define COMMAND_OPTIONS \
 	{ "cwd", required_argument, NULL, OPT_CWD }, \
 	{ "uid", required_argument, NULL, OPT_UID }, \
@@ -202,10 +203,15 @@ enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS,
 	{ "caps", required_argument, NULL, OPT_CAPS }, \
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP }, \
 	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ }, \
-	{ "userns", required_argument, NULL, OPT_USERNS }
+	{ "userns", required_argument, NULL, OPT_USERNS }, \
+	{ "userns-base", required_argument, NULL, OPT_USERNS_BASE }
 bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set);
 void finish_ids(struct command *c, bool uid_set, bool gid_set);
 void open_userns(struct command *c, int exit_code);
+/* The host's id for the command's id in its user namespace (itself without --userns). */
+unsigned long host_id(const struct command *c, unsigned long id);
+/* The group devpts gives new ptys, as runtimes mount it: tty. */
+#define TTY_GID 5
 
 /* privileges.c */
 const char *limit_capabilities(unsigned long long caps, char *err, size_t len);
@@ -234,6 +240,7 @@ struct rootfs_opts {
 	bool readonly;              /* readOnlyRootFilesystem */
 	bool privileged;            /* every host device, /sys writable, /proc unmasked */
 	int userns_fd;              /* hostUsers: false: the image's layers are idmapped to it; -1: not */
+	unsigned long owner_base;   /* the host id of root in the container: 0, or the user namespace's base */
 	const char *hide[MAX_HIDE]; /* host paths to hide from a host-root container */
 	size_t nhide;
 	const char *shm;            /* the pod's /dev/shm, or NULL for a private one */

@@ -368,12 +368,17 @@ static const char *copy_host_devices(const char *host, const char *ours, int dep
 }
 
 /* /dev: a tmpfs with the few devices a container needs, its own devpts, the
- * pod's /dev/shm and a /dev/mqueue of the pod's IPC namespace. */
+ * pod's /dev/shm and a /dev/mqueue of the pod's IPC namespace. /dev is the
+ * container root's and new ptys are group tty, in the pod's user namespace
+ * too: these mounts are made from the host's, where such ids are the host's
+ * ones for them (owner_base). The devices stay the host root's, as bound
+ * ones are under other runtimes. */
 static const char *mount_dev(const struct rootfs_opts *r, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], data[96];
 #define DEVPATH(name) (snprintf(path, sizeof path, "%s/dev%s", r->dir, name), path)
-	if (mkdir_p(DEVPATH(""), 0755) < 0 || mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k") < 0)
+	snprintf(data, sizeof data, "mode=755,size=65536k,uid=%lu,gid=%lu", r->owner_base, r->owner_base);
+	if (mkdir_p(DEVPATH(""), 0755) < 0 || mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, data) < 0)
 		return failf(err, errlen, "mount /dev: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
 		char name[64];
@@ -381,8 +386,8 @@ static const char *mount_dev(const struct rootfs_opts *r, char *err, size_t errl
 		if (mknod(DEVPATH(name), S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0 || chmod(path, 0666) < 0)
 			return failf(err, errlen, "mknod /dev%s: %s", name, strerror(errno));
 	}
-	if (mkdir(DEVPATH("/pts"), 0755) < 0 ||
-	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+	snprintf(data, sizeof data, "newinstance,ptmxmode=0666,mode=0620,gid=%lu", r->owner_base + TTY_GID);
+	if (mkdir(DEVPATH("/pts"), 0755) < 0 || mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, data) < 0)
 		return failf(err, errlen, "mount /dev/pts: %s", strerror(errno));
 	static const char *const links[][2] = {
 		{ "pts/ptmx", "/ptmx" }, { "/proc/self/fd", "/fd" }, { "/proc/self/fd/0", "/stdin" },

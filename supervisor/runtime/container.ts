@@ -3,6 +3,7 @@
 // start and exit atomically in the container's run dir (start.json, exit.json) and writes the
 // CRI log; this module launches it (and takes over one an earlier daemon launched), and
 // records.ts reads those records back.
+import { usernsArgs } from "./sandbox.ts";
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +21,8 @@ export interface LaunchPlan {
   logMaxSize: number;
   logMaxFiles: number;
   ns: { net?: string; ipc?: string; uts?: string; pid?: string; user?: string };
+  /** hostUsers: false: the host id of root in the user namespace ns.user */
+  usernsBase?: number;
   /** hostPID: the host's PID namespace instead of one of the container's own */
   hostPid: boolean;
   cgroupDirs: string[];
@@ -72,7 +75,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   }
   if (plan.hostPid) a.push("--host-pid");
   // hostUsers: false: the command joins the pod's user namespace; the image's layers are idmapped to it.
-  if (plan.ns.user) a.push("--userns", plan.ns.user);
+  a.push(...usernsArgs(plan));
   for (const dir of plan.cgroupDirs) a.push("--cgroup", dir);
   a.push("--rootfs", plan.rootfs.mountPoint);
   if (plan.rootfs.kind === "host") {

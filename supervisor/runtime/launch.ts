@@ -147,6 +147,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     logMaxSize: ctx.logMaxSize,
     logMaxFiles: ctx.logMaxFiles,
     ns: ctx.sandbox.ns,
+    usernsBase: ctx.sandbox.usernsBase,
     hostPid: pod.spec.hostPID === true,
     cgroupDirs: ctx.cgroupDirs,
     rootfs,

@@ -32,7 +32,7 @@ import { SeccompFilters } from "./seccomp/container-filter.ts";
 import { readGroup, readPasswd } from "./passwd.ts";
 import { execIdentityArgs, execSecurity, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
-import { SandboxError, SandboxManager, type Sandbox } from "./sandbox.ts";
+import { SandboxError, SandboxManager, usernsArgs, type Sandbox } from "./sandbox.ts";
 import { boundLogRoot, removeStaleRunLogs } from "./logs.ts";
 import { createTerminationLog, LOG_TAIL_READ_BYTES, logTailMessage, MAX_TERMINATION_MESSAGE_BYTES, readTail, terminationMessage } from "./termination-message.ts";
 import type { Sys } from "../sys/index.ts";
@@ -721,8 +721,8 @@ export class Runtime {
    * user, capabilities, no_new_privs and the seccomp filter its run installed.
    */
   execIdentity(pod: BoundPod, container: Container, started?: { uid?: number; gid?: number; supplementalGroups?: number[] }): string[] {
-    const userns = this.sandboxes.paths(this.sandboxSpec(pod)).ns.user;
-    return [...execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container)), "--oom-score-adj", String(this.oomScoreAdj(pod, container)), ...(userns ? ["--userns", userns] : [])];
+    const userns = usernsArgs(this.sandboxes.paths(this.sandboxSpec(pod)));
+    return [...execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container)), "--oom-score-adj", String(this.oomScoreAdj(pod, container)), ...userns];
   }
 
   /** The kubelet's score for the container's processes, raised to what podd can set (oomScoreFloor). */

@@ -45,11 +45,18 @@ export class SandboxError extends PoddError {}
 export interface Sandbox {
   /** pin file per namespace the pod owns; absent kinds are the host's */
   ns: Partial<Record<SharedNs, string>>;
+  /** hostUsers: false: the host id of root in the pod's user namespace (ns.user) */
+  usernsBase?: number;
   hosts: string;
   hostname: string;
   resolvConf: string;
   /** the pod's /dev/shm, or undefined to use the host's (hostIPC) */
   shm: string | undefined;
+}
+
+/** podd-init's options for the pod's user namespace (hostUsers: false): its pin, and the host id of its root. */
+export function usernsArgs(sb: Pick<Sandbox, "ns" | "usernsBase">): string[] {
+  return sb.ns.user !== undefined && sb.usernsBase !== undefined ? ["--userns", sb.ns.user, "--userns-base", String(sb.usernsBase)] : [];
 }
 
 export interface HostFiles {
@@ -87,6 +94,7 @@ export class SandboxManager {
     if (spec.usernsBase !== undefined) ns.user = join(nsDir, "user");
     return {
       ns,
+      usernsBase: spec.usernsBase,
       hosts: join(dir, "etc", "hosts"),
       hostname: join(dir, "etc", "hostname"),
       resolvConf: join(dir, "etc", "resolv.conf"),
@@ -109,7 +117,7 @@ export class SandboxManager {
         const pin = sb.ns[kind];
         if (pin) args.push(`--${kind}`, pin);
       }
-      if (sb.ns.user) args.push("--userns", sb.ns.user, "--userns-base", String(spec.usernsBase));
+      args.push(...usernsArgs(sb));
       if (sb.ns.pid) {
         args.push("--pid-record", this.podInitRecord(spec.pod));
         for (const dir of spec.podInitCgroups ?? []) args.push("--pid-cgroup", dir);

@@ -7,7 +7,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { e2eSkip, idmapSkip, waitFor } from "./harness.ts";
+import { cli, e2eSkip, idmapSkip, repo, waitFor } from "./harness.ts";
+import { onTerminal } from "../terminal.ts";
 import { waitRunning } from "./daemon-helpers.ts";
 import { withCli, type Cli } from "./cli-helpers.ts";
 import { pid1Of } from "./pod-helpers.ts";
@@ -87,6 +88,11 @@ describe("hostUsers: false", { skip, timeout: 180_000 }, () => {
       // Its own volumes are its root's; the secret (0400) is readable by it.
       assert.equal((await sh(c, "a", "touch /scratch/x && stat -c %u /scratch /scratch/x")).out, "0\n0");
       assert.equal((await sh(c, "a", "cat /etc/creds/password")).out, SECRET);
+      // Its /dev is its root's, and the terminal podd exec -t gives it is root's, group tty.
+      assert.equal((await sh(c, "a", "stat -c '%u %g' /dev")).out, "0 0");
+      const tty = await onTerminal([process.execPath, "--import", "tsx", cli, "exec", "--socket", c.d.socket, "-it", "a", "--", "sh", "-c", 'stat -c "%u %g %a" $(tty)'].map((x) => `'${x}'`).join(" "), { cwd: repo, timeoutMs: 60_000 });
+      assert.equal(tty.status, 0, tty.out);
+      assert.equal(tty.out, "0 5 620\n", "the pty of exec -t");
       // A host file of the host's root: nobody's inside, and out of reach.
       assert.equal((await sh(c, "a", "stat -c %u /host/root-only")).out, "65534");
       const denied = await sh(c, "a", "cat /host/root-only");
