@@ -80,6 +80,7 @@
  *                                  cover it with an empty read-only tmpfs
  *         --shm DIR                bind DIR on /dev/shm (the pod's)
  *         --bind SRC:DST[:ro]      bind mounts and tmpfs mounts, in order
+ *         --idmap-bind SRC:DST[:ro]  (a bind idmapped to --userns)
  *         --tmpfs DST[:OPTIONS]
  *       With --rootfs the container gets its own /proc (masked as runtimes
  *       do by default), a minimal /dev, /sys read-only, and no host mount

@@ -122,13 +122,15 @@ static void record_exit(const struct run *r, int exit_code, int signal)
 		exit(EXIT_SETUP); \
 	} while (0)
 
-/* --bind SRC:DST[:ro] and --tmpfs DST[:OPTIONS]; ':' cannot appear in the paths. */
-static void parse_mount(struct rootfs_opts *r, bool tmpfs, char *arg)
+/* --bind SRC:DST[:ro], --idmap-bind (the same, idmapped to --userns) and
+ * --tmpfs DST[:OPTIONS]; ':' cannot appear in the paths. */
+static void parse_mount(struct rootfs_opts *r, bool tmpfs, bool idmap, char *arg)
 {
 	if (r->nmounts == MAX_MOUNTS)
 		usage_error("more than %d mounts", MAX_MOUNTS);
 	struct mount_spec *m = &r->mounts[r->nmounts++];
 	m->tmpfs = tmpfs;
+	m->idmap = idmap;
 	char *save, *first = strtok_r(arg, ":", &save), *second = strtok_r(NULL, ":", &save);
 	char *rest = strtok_r(NULL, "", &save);
 	const char *target = tmpfs ? first : second;
@@ -155,7 +157,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 {
 	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN,
 	       OPT_NOTIFY, OPT_ROOTFS, OPT_HOST_ROOTFS, OPT_IMAGE, OPT_LAYERS, OPT_UPPER, OPT_WORK, OPT_RO_ROOTFS, OPT_HIDE,
-	       OPT_SHM, OPT_BIND, OPT_TMPFS, OPT_PRIVILEGED, OPT_PID, OPT_HOST_PID };
+	       OPT_SHM, OPT_BIND, OPT_IDMAP_BIND, OPT_TMPFS, OPT_PRIVILEGED, OPT_PID, OPT_HOST_PID };
 	static const struct option options[] = {
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ipc", required_argument, NULL, OPT_IPC },
@@ -180,6 +182,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		{ "hide", required_argument, NULL, OPT_HIDE },
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "idmap-bind", required_argument, NULL, OPT_IDMAP_BIND },
 		{ "tmpfs", required_argument, NULL, OPT_TMPFS },
 		COMMAND_OPTIONS,
 		{ 0 },
@@ -222,7 +225,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 				usage_error("more than %d --hide", MAX_HIDE);
 			r->hide[r->nhide++] = optarg;
 			break;
-		case OPT_BIND: case OPT_TMPFS: parse_mount(r, opt == OPT_TMPFS, optarg); break;
+		case OPT_BIND: case OPT_IDMAP_BIND: case OPT_TMPFS: parse_mount(r, opt == OPT_TMPFS, opt == OPT_IDMAP_BIND, optarg); break;
 		default: usage_error("unknown option");
 		}
 	}
@@ -239,6 +242,9 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		usage_error("--rootfs needs --host-rootfs, or --image-rootfs or --image-layers, --upper and --work");
 	if (!r->dir && (r->host || r->lower || r->layers_dir || r->nmounts || r->nhide || r->shm || r->privileged))
 		usage_error("filesystem options need --rootfs DIR");
+	for (size_t i = 0; i < r->nmounts; i++)
+		if (r->mounts[i].idmap && !o->cmd.userns)
+			usage_error("--idmap-bind needs --userns");
 	o->cmd.argv = argv + optind;
 }
 

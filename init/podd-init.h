@@ -226,6 +226,7 @@ const char *install_seccomp(const struct command *c, char *err, size_t len);
 struct mount_spec {
 	bool tmpfs;
 	bool readonly;
+	bool idmap;           /* bind: idmapped to the pod's user namespace (a file of id k on disk is k inside) */
 	const char *source;   /* bind: host path */
 	const char *target;   /* in the container; points into argv, like every option */
 	const char *subpath;  /* bind: a path inside source (a volume's subPath), resolved beneath it; NULL: none */

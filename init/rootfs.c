@@ -564,8 +564,13 @@ static const char *bind_volume(const struct rootfs_opts *r, const struct mount_s
 		goto out;
 	}
 	struct podd_mount_attr ro = { .attr_set = PODD_MOUNT_ATTR_RDONLY };
+	struct podd_mount_attr idmap = { .attr_set = PODD_MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long)r->userns_fd };
 	if (m->readonly && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | PODD_AT_RECURSIVE, &ro, sizeof ro) < 0)
 		e = failf(err, errlen, "make %s read-only: %s", m->target, strerror(errno));
+	/* The volume's own mount: whatever else is mounted beneath it is not podd's to map. */
+	else if (m->idmap && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &idmap, sizeof idmap) < 0)
+		e = failf(err, errlen, "idmap %s (mounted on %s) to the pod's user namespace: %s%s", m->source, m->target, strerror(errno),
+			  errno == EINVAL ? " (its filesystem cannot be idmapped on this kernel: ext4, xfs and btrfs can, tmpfs from Linux 6.3)" : "");
 	else if (syscall(SYS_move_mount, tree, "", target, "", PODD_MOVE_MOUNT_F_EMPTY_PATH | PODD_MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		e = failf(err, errlen, "mount %s on %s: %s", m->source, m->target, strerror(errno));
 out:

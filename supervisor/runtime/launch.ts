@@ -132,7 +132,10 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     const readOnlyVolume = v !== undefined && (v.image !== undefined || isObjectVolume(v) || v.persistentVolumeClaim?.readOnly === true);
     // A subPath is resolved by podd-init beneath the volume, never through a symlink the
     // container may have put there that leaves it.
-    mounts.push({ source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false), ...(vm.subPath ? { subPath: vm.subPath } : {}) });
+    // A claim outlives its pods, and each hostUsers: false pod has ids of its own on the host:
+    // idmapped, its files keep the ids the containers gave them, whichever pod mounts it next.
+    const idmap = pod.spec.hostUsers === false && v?.persistentVolumeClaim !== undefined;
+    mounts.push({ source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false), ...(vm.subPath ? { subPath: vm.subPath } : {}), ...(idmap ? { idmap } : {}) });
   }
   // Parents before children, so that a volume inside another volume's mount stays visible.
   const depth = (p: string) => posix.normalize(p).split("/").filter(Boolean).length;

@@ -1,8 +1,9 @@
 // hostUsers: false through a real daemon: the pod's own user namespace with 65536 ids of its
 // own on the host, so that root in the container is an unprivileged id there; the image's files
-// appear with their owners through idmapped mounts, the pod's own volumes are its root's, and a
-// host file owned by root is out of its reach. Two pods never share ids; a pod's range goes
-// with it. On a pod network: network-userns.test.ts.
+// appear with their owners through idmapped mounts, the pod's own volumes are its root's, a
+// claim's files keep the ids its containers gave them (idmapped too), and a host file owned by
+// root is out of its reach. Two pods never share ids; a pod's range goes with it. On a pod
+// network: network-userns.test.ts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -106,6 +107,34 @@ describe("hostUsers: false", { skip, timeout: 180_000 }, () => {
       assert.ok(Math.abs(other - base) >= 65536, `${other} and ${base} overlap`);
       assert.equal((await c.run("delete", ["pod", "a"])).code, 0);
       await waitFor("a's state gone", () => !readdirSync(join(c.env.state, "pods")).some((p) => p.startsWith("default_a_")));
+    }));
+
+  test("a claim is idmapped: its files keep the ids containers gave them, whichever pod of its own ids mounts it next", () =>
+    withCli(async (c) => {
+      const claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: keep}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Mi}}}\n";
+      const user = (name: string, hostUsers: boolean) =>
+        `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n  hostUsers: ${hostUsers}\n  terminationGracePeriodSeconds: 1\n  containers: [{name: c, image: busybox:local, command: [sleep, "1000"], volumeMounts: [{name: d, mountPath: /data}]}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: keep}}]\n`;
+      assert.equal((await c.apply("claim.yaml", claim)).code, 0);
+      assert.equal((await c.apply("a.yaml", user("a", false))).code, 0);
+      await running(c, "a");
+      assert.equal((await sh(c, "a", "stat -c '%u %g' /data && echo a > /data/root-file && echo a > /data/user-file && chown 1000:1000 /data/user-file && mkdir /data/dir")).out, "0 0");
+      // On disk, the container's ids, not the pod's ids on the host.
+      const dir = join(c.env.state, "claims", readdirSync(join(c.env.state, "claims")).find((d) => !d.startsWith("."))!);
+      const onDisk = (f: string) => `${statSync(join(dir, f)).uid}:${statSync(join(dir, f)).gid}`;
+      assert.deepEqual(["root-file", "user-file", "dir"].map(onDisk), ["0:0", "1000:1000", "0:0"]);
+      assert.equal((await c.run("delete", ["pod", "a"])).code, 0);
+      await waitFor("a gone", async () => (await c.run("get", ["pod", "a"])).code !== 0);
+
+      // Another pod, other ids on the host: the same owners, and its root may change them.
+      assert.equal((await c.apply("b.yaml", user("b", false))).code, 0);
+      await running(c, "b");
+      assert.equal((await sh(c, "b", "stat -c '%n %u %g' /data/root-file /data/user-file /data/dir && echo b >> /data/root-file && echo b >> /data/user-file && cat /data/root-file")).out, "/data/root-file 0 0\n/data/user-file 1000 1000\n/data/dir 0 0\na\nb");
+      assert.equal((await c.run("delete", ["pod", "b"])).code, 0);
+      await waitFor("b gone", async () => (await c.run("get", ["pod", "b"])).code !== 0);
+      // And a pod of the host's ids sees what a real cluster's would.
+      assert.equal((await c.apply("h.yaml", user("h", true))).code, 0);
+      await running(c, "h");
+      assert.equal((await sh(c, "h", "stat -c '%n %u %g' /data/root-file /data/user-file")).out, "/data/root-file 0 0\n/data/user-file 1000 1000");
     }));
 
   test("what a pod of its own ids cannot have is refused by name", () =>
