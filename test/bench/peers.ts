@@ -45,11 +45,16 @@ export function describeLeftovers(l: Leftovers): string {
   return parts.length ? `left ${parts.join(", ")}` : "nothing left";
 }
 
-/** The busybox image in podd's store of env (PATH=/bin like the podman import). */
-export function importBusybox(env: Env): string {
+/**
+ * The busybox image in podd's store of env (PATH=/bin like the podman import), imported by the
+ * podd at main (default: this tree's); one from before images had a config imports it bare.
+ */
+export function importBusybox(env: Env, main = poddMain): string {
   const rootfs = busyboxRootfs(env.dir);
-  const r = spawnSync(process.execPath, [poddMain, "image", "import", "busybox:local", rootfs, "--root", env.state, "--env", "PATH=/bin"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`podd image import: ${r.stderr}`);
+  const run = (extra: string[]) => spawnSync(process.execPath, [main, "image", "import", "busybox:local", rootfs, "--root", env.state, ...extra], { encoding: "utf8" });
+  let r = run(["--env", "PATH=/bin"]);
+  if (r.status !== 0 && /--env/.test(r.stderr)) r = run([]);
+  if (r.status !== 0) throw new Error(`${main} image import: ${r.stderr}`);
   return rootfs;
 }
 

@@ -1,8 +1,9 @@
 // Pods end to end against their peers: `podd run` of a one-container pod against `podman kube
 // play` of the same manifest and `runc run` of an equivalent bundle; podd's container start
-// (decided → exec'd, from PODD_TRACE=1) against runc's whole run; and 50 pods of 2 containers:
+// (decided → exec'd, from PODD_TRACE=1), a process's first and a warm one, against runc's
+// whole run; and 50 pods of 2 containers:
 // time until all run, supervisor and per-container memory against podman's conmon, and the stop.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Env } from "../e2e/harness.ts";
 import { childrenOf, comm, memoryOf, median, ratio, table } from "./lib.ts";
@@ -21,6 +22,17 @@ spec:
       image: ${image}
       command: ["true"]
 ${securityContext ? `      securityContext: ${securityContext}\n` : ""}`;
+
+/**
+ * The same container after two init containers in one pod: its start runs code the process has
+ * run twice already, as every start but a daemon's first does (the first pays V8's lazy
+ * compilation of that code).
+ */
+const warmManifest = (image: string, securityContext = "") =>
+  trueManifest(image, securityContext).replace(
+    "  containers:\n",
+    `  initContainers:\n${["i1", "i2"].map((n) => `    - name: ${n}\n      image: ${image}\n      command: ["true"]\n`).join("")}  containers:\n`,
+  );
 
 interface Traced {
   decided: number;
@@ -52,6 +64,7 @@ const ms = (x: number) => Math.round(x * 100) / 100;
 export async function podStart(): Promise<string> {
   const built = ensureBuilt();
   const env = benchEnv("start");
+  let baseEnv: ReturnType<typeof benchEnv> | undefined;
   const podman = Podman.open();
   try {
     const rootfs = importBusybox(env);
@@ -62,10 +75,25 @@ export async function podStart(): Promise<string> {
     const unconfinedManifest = join(env.dir, "unconfined.yaml");
     writeFileSync(unconfinedManifest, trueManifest("busybox:local", "{seccompProfile: {type: Unconfined}}"));
     const poddUnconfined = [process.execPath, poddMain, "run", "-f", unconfinedManifest, ...env.flags];
+    const poddWarm = (unconfined: boolean) => {
+      const path = join(env.dir, `warm${unconfined ? "-unconfined" : ""}.yaml`);
+      writeFileSync(path, warmManifest("busybox:local", unconfined ? "{seccompProfile: {type: Unconfined}}" : ""));
+      return [process.execPath, poddMain, "run", "-f", path, ...env.flags];
+    };
+    const warm = [poddWarm(false), poddWarm(true)] as const;
     // BENCH_BASELINE=DIR: another checkout of podd (built), run interleaved with this one, so a
-    // change's cost is measured in the same run as the code before it.
+    // change's cost is measured in the same run as the code before it. On roots of its own,
+    // with the image imported by its own CLI: an older tree may not read this tree's store,
+    // and one from before pod networking has no --pod-network (nor a network to turn off).
     const baseline = process.env.BENCH_BASELINE;
-    const poddBaseline = baseline ? [process.execPath, join(baseline, "dist/podd.js"), "run", "-f", manifest, ...env.flags] : undefined;
+    let poddBaseline: string[] | undefined;
+    if (baseline) {
+      const main = join(baseline, "dist/podd.js");
+      importBusybox((baseEnv = benchEnv("start-baseline")), main);
+      const networkless = !readFileSync(main, "utf8").includes("--pod-network");
+      const flags = networkless ? baseEnv.flags.filter((f, i, all) => f !== "--pod-network" && all[i - 1] !== "--pod-network") : baseEnv.flags;
+      poddBaseline = [process.execPath, main, "run", "-f", manifest, ...flags];
+    }
     const poddEnv = { ...process.env, PODD_TRACE: "1" };
     const runc = runcBundle(env.dir, rootfs, env.cgroupParent);
 
@@ -86,6 +114,9 @@ export async function podStart(): Promise<string> {
       toSpawn: [] as number[],
       spawnToExec: [] as number[],
       unconfinedStart: [] as number[],
+      warmStart: [] as number[],
+      warmToSpawn: [] as number[],
+      warmUnconfinedStart: [] as number[],
       baselineStart: [] as number[],
       runc: [] as number[],
       pmExited: [] as number[],
@@ -107,6 +138,14 @@ export async function podStart(): Promise<string> {
       const t = parseTrace(r.stderr);
       const u = parseTrace(check("podd run (Unconfined)", await runTimed(poddUnconfined, { env: poddEnv })).stderr);
       if (record) s.unconfinedStart.push(u.execd - u.decided);
+      // parseTrace keeps the last of each: the app container, started after the init containers.
+      const w = parseTrace(check("podd run (warm)", await runTimed(warm[0], { env: poddEnv })).stderr);
+      const wu = parseTrace(check("podd run (warm, Unconfined)", await runTimed(warm[1], { env: poddEnv })).stderr);
+      if (record) {
+        s.warmStart.push(w.execd - w.decided);
+        s.warmToSpawn.push(w.spawned - w.decided);
+        s.warmUnconfinedStart.push(wu.execd - wu.decided);
+      }
       if (!baselineFirst) await runBaseline();
       if (runc) {
         const rr = check("runc run", await runTimed(runc.argv(`podd-bench-${process.pid}`)));
@@ -162,6 +201,10 @@ export async function podStart(): Promise<string> {
     startRows.push(["  monitor spawned → exec'd (podd-init)", m(s.spawnToExec), vs(m(s.spawnToExec), runcMedian)]);
     startRows.push(["podd, seccompProfile Unconfined: decided → exec'd", m(s.unconfinedStart), vs(m(s.unconfinedStart), runcMedian)]);
     startRows.push(["  the default seccomp filter's share (difference of medians)", ms(m(s.ctrStart) - m(s.unconfinedStart)), "-"]);
+    startRows.push(["warm: the app container after two init containers: decided → exec'd", m(s.warmStart), vs(m(s.warmStart), runcMedian)]);
+    startRows.push(["  decided → monitor spawned (node)", m(s.warmToSpawn), vs(m(s.warmToSpawn), runcMedian)]);
+    startRows.push(["warm, seccompProfile Unconfined: decided → exec'd", m(s.warmUnconfinedStart), vs(m(s.warmUnconfinedStart), runcMedian)]);
+    startRows.push(["  the default seccomp filter's share, warm (difference of medians)", ms(m(s.warmStart) - m(s.warmUnconfinedStart)), "-"]);
     if (baseline) {
       startRows.push([`podd at BENCH_BASELINE (${baseline}): decided → exec'd`, m(s.baselineStart), vs(m(s.baselineStart), runcMedian)]);
       startRows.push(["  this tree minus the baseline (difference of medians)", ms(m(s.ctrStart) - m(s.baselineStart)), "-"]);
@@ -172,9 +215,11 @@ export async function podStart(): Promise<string> {
       ["phase", "median ms", "vs runc run"],
       startRows,
     );
-    return `${whole}\n${start}\n(${built}; ${describeLeftovers(cleanEnv(env))} after podd)`;
+    const baseLeft = baseEnv ? `; ${describeLeftovers(cleanEnv(baseEnv))} after the baseline` : "";
+    return `${whole}\n${start}\n(${built}; ${describeLeftovers(cleanEnv(env))} after podd${baseLeft})`;
   } finally {
     cleanEnv(env);
+    if (baseEnv) cleanEnv(baseEnv);
     podman?.destroy();
   }
 }
