@@ -71,7 +71,8 @@ export interface BackOffWait {
 /**
  * The state of a container in a pod. Legal transitions:
  *   Waiting → Starting                      (first start, or the end of a back-off)
- *   Starting → Running | Terminated         (Terminated: the process could not be started)
+ *   Starting → Running | Stopping | Terminated   (Stopping: the pod goes while postStart runs;
+ *                                           Terminated: the process could not be started)
  *   Running → Stopping | Terminated
  *   Stopping → Terminated
  *   Terminated → Starting                   (immediate restart)
@@ -82,14 +83,15 @@ export type ContainerLifecycle =
   | { state: "Waiting"; backOff?: BackOffWait }
   | { state: "Starting"; sinceMs: number }
   | { state: "Running"; startedAtMs: number }
-  | { state: "Stopping"; startedAtMs: number; sinceMs: number }
+  /** fromStarting: stopped before it was Running (in its postStart hook), so still shown as waiting */
+  | { state: "Stopping"; startedAtMs: number; sinceMs: number; fromStarting?: true }
   | { state: "Terminated"; termination: Termination };
 
 export type LifecycleState = ContainerLifecycle["state"];
 
 const LEGAL: Readonly<Record<LifecycleState, readonly LifecycleState[]>> = {
   Waiting: ["Starting"],
-  Starting: ["Running", "Terminated"],
+  Starting: ["Running", "Stopping", "Terminated"],
   Running: ["Stopping", "Terminated"],
   Stopping: ["Terminated"],
   Terminated: ["Starting", "Waiting"],
@@ -156,11 +158,11 @@ export function recordRunning(
   return { ...rec, ...ids, lifecycle: transition(name, rec.lifecycle, { state: "Running", startedAtMs }) };
 }
 
-/** A stop (SIGTERM) was sent to a running container. */
-export function recordStopping(name: string, rec: ContainerRecord, now: number): ContainerRecord {
+/** A stop (SIGTERM) was sent to a running container, or to a starting one that started at execdAtMs. */
+export function recordStopping(name: string, rec: ContainerRecord, now: number, execdAtMs?: number): ContainerRecord {
   const l = rec.lifecycle;
-  const startedAtMs = l.state === "Running" ? l.startedAtMs : now;
-  return { ...rec, lifecycle: transition(name, l, { state: "Stopping", startedAtMs, sinceMs: now }) };
+  const startedAtMs = l.state === "Running" ? l.startedAtMs : (execdAtMs ?? now);
+  return { ...rec, lifecycle: transition(name, l, { state: "Stopping", startedAtMs, sinceMs: now, ...(l.state === "Starting" ? { fromStarting: true as const } : {}) }) };
 }
 
 /** The instance ended (exit record from the monitor), or could not be started at all. */
@@ -419,14 +421,17 @@ export function planPod(pod: PodLike, observed: ObservedPod, now: number, opts: 
       out.push({ type: "StopContainer", container: name, role, gracePeriodMs, reason: t.reason });
     };
 
+    // A container still Starting (its postStart hook runs) is stopped too: the kubelet cancels
+    // the hook of a pod it kills, and a hook that hangs must not hold the pod's deletion.
+    const stoppable = (r: ContainerRecord) => r.lifecycle.state === "Running" || r.lifecycle.state === "Starting";
     const first = [...apps, ...inits.filter((c) => c.role === "init")];
-    for (const c of first) if (rec(c.name).lifecycle.state === "Running") stop(c.name, c.role);
+    for (const c of first) if (stoppable(rec(c.name))) stop(c.name, c.role);
     if (!first.some((c) => isAlive(rec(c.name)))) {
       const sidecars = inits.filter((c) => c.role === "sidecar").reverse();
       for (const c of sidecars) {
         const r = rec(c.name);
         if (!isAlive(r)) continue;
-        if (r.lifecycle.state === "Running") stop(c.name, c.role);
+        if (stoppable(r)) stop(c.name, c.role);
         break;
       }
     }

@@ -386,8 +386,12 @@ export class PodWorker {
           await this.runHook(name, hook, start.pid1, this.graceMs());
         } catch (err) {
           hookFailed = true;
-          this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
-          await this.runtime.killContainer(this.pod, name);
+          // Stopped while the hook ran: the stop's grace period goes on, and a hook cut short
+          // by it is no failure.
+          if (this.record(name).lifecycle.state !== "Stopping") {
+            this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
+            await this.runtime.killContainer(this.pod, name);
+          }
         }
       }
       // A container whose postStart failed has just been killed: it never was Running, and
@@ -444,8 +448,8 @@ export class PodWorker {
   private async stopContainer(name: string, gracePeriodMs: number): Promise<boolean> {
     const live = this.live.get(name);
     const rec = this.record(name);
-    if (!live || rec.lifecycle.state !== "Running") return false;
-    this.setRecord(name, recordStopping(name, rec, this.clock.now()));
+    if (!live || (rec.lifecycle.state !== "Running" && rec.lifecycle.state !== "Starting")) return false;
+    this.setRecord(name, recordStopping(name, rec, this.clock.now(), live.startedAtMs));
     this.emit("Normal", "Killing", `Stopping container ${name}`, name);
     this.terminate(name, live, gracePeriodMs);
     return true;

@@ -100,6 +100,11 @@ export function containerStatus(
       break;
     case "Running":
     case "Stopping":
+      // Stopped in its postStart hook: it never was Running, and is not now.
+      if (l.state === "Stopping" && l.fromStarting) {
+        state = { waiting: { reason: defaultWaitingReason } };
+        break;
+      }
       state = { running: { startedAt: rfc3339(l.startedAtMs) } };
       // The startup probe holds `started`, the readiness probe `ready`, as the kubelet's do.
       started = probed?.started ?? true;

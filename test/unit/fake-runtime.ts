@@ -170,6 +170,8 @@ export class FakeRuntime implements DaemonRuntime {
   readonly all: FakeRun[] = [];
   /** per container name: how it behaves when it starts */
   readonly scripts = new Map<string, ContainerScript>();
+  /** exec commands (by argv[0]) that run until their container ends, and then fail, as a hook would */
+  readonly hangingExecs = new Set<string>();
   /** what a probe of this container answers (default: success) */
   probeOutcome: (container: string, probe: Probe) => ProbeOutcome = () => ({ ok: true, output: "" });
   /** what usage() reports of a running container */
@@ -302,6 +304,11 @@ export class FakeRuntime implements DaemonRuntime {
   }
   async execIn(pid1: number, _identity: string[], argv: string[]): Promise<void> {
     this.calls.push(`exec ${pid1} ${argv.join(" ")}`);
+    const run = this.all.find((r) => r.start?.pid1 === pid1);
+    if (run && this.hangingExecs.has(argv[0] ?? "")) {
+      await run.ended;
+      throw new Error(`command '${argv.join(" ")}' exited with 137: its container ended`);
+    }
   }
   async httpHook(pod: BoundPod, container: Container, action: HTTPGetAction): Promise<void> {
     this.calls.push(`httpHook ${pod.metadata.name}/${container.name} ${action.path ?? "/"}`);

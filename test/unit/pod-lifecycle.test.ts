@@ -429,6 +429,21 @@ describe("planPod basics", () => {
     assert.deepEqual(planPod(pod({ containers: [{ name: "a" }] }), observed, T0 + S), { actions: [] });
   });
 
+  it("a deleted pod stops a container that is still starting (its postStart hook runs) with the rest of the grace period", () => {
+    const observed: ObservedPod = {
+      sandboxReady: true,
+      deletionRequestedAtMs: T0,
+      containers: {
+        a: { lifecycle: { state: "Starting", sinceMs: T0 - S }, restartCount: 0 },
+        b: { lifecycle: { state: "Running", startedAtMs: T0 - S }, restartCount: 0 },
+      },
+    };
+    assert.deepEqual(planPod(pod({ terminationGracePeriodSeconds: 10, containers: [{ name: "a" }, { name: "b" }] }), observed, T0 + 2 * S).actions, [
+      { type: "StopContainer", container: "a", role: "app", gracePeriodMs: 8 * S, reason: "PodDeleted" },
+      { type: "StopContainer", container: "b", role: "app", gracePeriodMs: 8 * S, reason: "PodDeleted" },
+    ]);
+  });
+
   it("the restart carries the back-off entry to record", () => {
     const observed: ObservedPod = {
       sandboxReady: true,
@@ -454,6 +469,7 @@ describe("container lifecycle transitions", () => {
     "waiting→starting",
     "backoff→starting",
     "starting→running",
+    "starting→stopping",
     "starting→terminated",
     "running→stopping",
     "running→terminated",

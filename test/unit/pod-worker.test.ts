@@ -147,6 +147,31 @@ test("postStart runs before the container is Running, preStop before the stop si
   await worker.done;
 });
 
+test("a pod deleted while a postStart hook hangs is stopped at once with its grace period, and the hook cut short is no failure", async () => {
+  const w = world();
+  w.rt.scripts.set("app", { ignoresStop: true });
+  w.rt.hangingExecs.add("wait-forever");
+  const worker = w.sup.add(pod("hung", { terminationGracePeriodSeconds: 5 }, [{ name: "app", image: "host", lifecycle: { postStart: { exec: { command: ["wait-forever"] } } } }]));
+  await w.clock.advance(1_000);
+  const run = w.rt.last("hung", "app");
+  assert.equal(worker.record("app").lifecycle.state, "Starting", "held in its postStart hook");
+  worker.delete();
+  await w.clock.advance(0);
+  assert.deepEqual(run.signals, ["SIGTERM"], "the stop signal at once, not after the hook's 5 s");
+  assert.equal(worker.record("app").lifecycle.state, "Stopping");
+  const shown = worker.toObject().status.containerStatuses[0]!;
+  assert.equal(state(shown), "waiting", "it never was Running, and is not shown so while it stops");
+  assert.equal(shown.ready, false);
+  await w.clock.advance(4_900);
+  assert.ok(run.running, "it ignores SIGTERM: it runs until the grace period ends");
+  await w.clock.advance(100);
+  assert.ok(!run.running, "killed when the grace period ended");
+  await worker.done;
+  assert.ok(!w.reasons("app").includes("FailedPostStartHook"), w.reasons("app").join(", "));
+  assert.ok(!w.reasons("app").includes("Started"), "it never was Running");
+  assert.deepEqual(w.reasons("app").slice(0, 2), ["Created", "Killing"]);
+});
+
 test("a restarted supervisor takes over what runs, goes on from the saved restart count, and restarts what ended while it was away", async () => {
   const w = world();
   w.rt.scripts.set("app", { runsForMs: 100, exitCode: 1 });
