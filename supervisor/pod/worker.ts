@@ -386,12 +386,10 @@ export class PodWorker {
           await this.runHook(name, hook, start.pid1, this.graceMs());
         } catch (err) {
           hookFailed = true;
-          // Stopped while the hook ran: the stop's grace period goes on, and a hook cut short
-          // by it is no failure.
-          if (this.record(name).lifecycle.state !== "Stopping") {
-            this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
-            await this.runtime.killContainer(this.pod, name);
-          }
+          this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
+          // Stopped while the hook ran (the kubelet cancels the hook then, and reports it so):
+          // the stop's grace period goes on.
+          if (this.record(name).lifecycle.state !== "Stopping") await this.runtime.killContainer(this.pod, name);
         }
       }
       // A container whose postStart failed has just been killed: it never was Running, and
