@@ -150,6 +150,9 @@ export interface ContainerUser {
 /** The cgroup of a pod's init (shareProcessNamespace): no container can be named so, "_" being no character of a DNS label. */
 const POD_INIT_CGROUP = "pod_init";
 
+/** A pod uid as podd assigns them (randomUUID), whether it runs them for the daemon or podd run. */
+const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export class Runtime {
   readonly layout: Layout;
   /** observed.json and ended.json of every pod */
@@ -489,10 +492,14 @@ export class Runtime {
     return out;
   }
 
-  /** The cgroups of pods not kept (a teardown a crash cut short): what runs in them is killed, and they go. */
+  /**
+   * The cgroups of pods not kept (a teardown a crash cut short): what runs in them is killed, and
+   * they go. Pod cgroups are named by the pods' uids, which podd makes (UUIDs): anything else
+   * under the parent (another podd's parent nested in ours, a cgroup someone made) is not ours.
+   */
   async removeOrphanCgroups(keep: ReadonlySet<string>): Promise<void> {
     for (const uid of await this.cgroups.listPods()) {
-      if (keep.has(uid)) continue;
+      if (keep.has(uid) || !POD_UID.test(uid)) continue;
       await this.cgroups.kill(uid);
       await this.cgroups.remove(uid);
     }
@@ -773,8 +780,9 @@ export class Runtime {
   }
 
   /** Runs a command inside a running container (hooks) as its processes run, killed when the time limit passes. */
-  async execIn(pid1: number, identity: string[], argv: string[], timeoutMs: number): Promise<void> {
-    await runChecked(`exec ${argv.join(" ")}`, this.opts.initPath, ["exec", "--pid", String(pid1), ...identity, "--", ...argv], { timeoutMs: Math.max(1, timeoutMs) });
+  async execIn(pid1: number, identity: string[], argv: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    // podd-init exec's command dies with it (PR_SET_PDEATHSIG): killing it at an abort ends both.
+    await runChecked(`exec ${argv.join(" ")}`, this.opts.initPath, ["exec", "--pid", String(pid1), ...identity, "--", ...argv], { timeoutMs: Math.max(1, timeoutMs), ...(signal ? { signal } : {}) });
   }
 
   private podLimits(pod: BoundPod): CgroupLimits {

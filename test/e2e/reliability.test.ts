@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, processesOf, waitFor, writeManifest } from "./harness.ts";
-import { alive, containerStatus, crashDaemon, getPod, podManifest, podPath, putPod, startDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
+import { alive, containerStatus, crashDaemon, getPod, podManifest, podPath, putPod, startDaemon, stopDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
 import { pid1Of } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
@@ -54,7 +54,7 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       const other = makeEnv();
       try {
         // The other env's roots, this env's cgroup parent: it would take "keep" for an orphan.
-        const flags = [...other.flags.slice(0, other.flags.indexOf("--cgroup-parent")), "--cgroup-parent", env.cgroupParent];
+        const flags = other.flags.map((f, i, all) => (all[i - 1] === "--cgroup-parent" ? env.cgroupParent : f));
         const refused = new RegExp(`^error: cgroup parent ${env.cgroupParent} \\(\\S+\\) is in use by another podd: one daemon or podd run per cgroup parent`, "m");
         const daemon = await podd(["daemon", ...flags, "--socket", join(other.dir, "d.sock")]);
         assert.notEqual(daemon.code, 0);
@@ -68,6 +68,36 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
         assert.ok(after.state.running, JSON.stringify(after.state));
       } finally {
         destroyEnv(other);
+      }
+    }));
+
+  test("a daemon whose cgroup parent holds another podd's parent leaves that podd's pods alone when it sweeps orphans", () =>
+    withDaemonEnv(async (env, daemons) => {
+      await importBusybox(env);
+      // The inner podd: roots of its own, its parent nested in the outer one's.
+      const inner = makeEnv();
+      const innerEnv = { ...inner, cgroupParent: `${env.cgroupParent}/inner`, flags: inner.flags.map((f, i, all) => (all[i - 1] === "--cgroup-parent" ? `${env.cgroupParent}/inner` : f)) };
+      let d: Awaited<ReturnType<typeof startDaemon>> | undefined;
+      try {
+        await importBusybox(innerEnv);
+        d = await startDaemon(innerEnv, [], join(inner.dir, "inner.sock"));
+        assert.equal((await putPod(d, podManifest("inner", { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] }))).status, 201);
+        const before = await waitRunning(d, "inner", "c");
+        // The outer daemon starts, sweeps, and runs a pod of its own.
+        const outer = (daemons.current = await startDaemon(env));
+        assert.equal((await putPod(outer, podManifest("outer", { containers: [{ name: "c", image: "busybox:local", command: ["sleep", "1000"] }] }))).status, 201);
+        await waitRunning(outer, "outer", "c");
+        await crashDaemon(outer);
+        daemons.current = await startDaemon(env);
+        await waitRunning(daemons.current, "outer", "c");
+        const after = containerStatus(await getPod(d, "inner"), "c");
+        assert.equal(after.containerID, before.containerID);
+        assert.equal(after.restartCount, 0);
+        assert.ok(after.state.running, JSON.stringify(after.state));
+        assert.ok(alive(pid1Of(innerEnv, "inner", "c")!), "the inner pod's PID 1 still runs");
+      } finally {
+        await stopDaemon(d, "SIGKILL");
+        destroyEnv(innerEnv);
       }
     }));
 
