@@ -15,6 +15,8 @@ export interface RunOptions {
   maxOutputBytes?: number;
   /** what is kept of each of stdout and stderr; the rest is read and dropped (the helper goes on) */
   keepOutputBytes?: number;
+  /** aborted: the helper is killed (SIGKILL) and the run fails with the abort's reason */
+  signal?: AbortSignal;
 }
 
 export interface Ran {
@@ -52,6 +54,16 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       if (stderr.length > limit) over();
     });
     child.on("error", (err) => reject(PoddError.wrap(`run ${file}`, err)));
+    const aborted = () => {
+      child.kill("SIGKILL");
+      child.stdout.destroy();
+      child.stderr.destroy();
+      const why = opts.signal?.reason instanceof Error ? opts.signal.reason.message : "cancelled";
+      reject(new PoddError(`${file}: ${why}`));
+    };
+    if (opts.signal?.aborted) aborted();
+    else opts.signal?.addEventListener("abort", aborted, { once: true });
+    child.on("exit", () => opts.signal?.removeEventListener("abort", aborted));
     // A monotonic clock: a wall clock stepped back during the run must not hide the time limit.
     const started = performance.now();
     const timedOut = (signal: NodeJS.Signals | null) => opts.timeoutMs !== undefined && signal === "SIGKILL" && performance.now() - started >= opts.timeoutMs;

@@ -8,8 +8,6 @@ import { PoddError } from "../base/errors.ts";
 import type { PodEvent } from "../daemon/events.ts";
 import { LogFollower } from "../runtime/logs.ts";
 import { Supervisor } from "../daemon/supervisor.ts";
-import { DesiredStore } from "../daemon/store.ts";
-import { removeUndesired } from "../daemon/orphans.ts";
 import { podKeyOf } from "../base/paths.ts";
 import { parseValidateMode, readManifests, recursiveFlag } from "./lib/manifests.ts";
 import { requireRoot, supervisorFlags, supervisorOptions } from "./lib/supervisor-flags.ts";
@@ -56,12 +54,10 @@ export const run: Verb = {
     requireRoot("run");
     const opts = supervisorOptions(values);
     const registry = defaultRegistry(opts.roots.state, process.env, values);
-    const sup = await Supervisor.open({ ...opts, registry });
     // A daemon's pods on these roots (it is not running: the roots are locked) are left for it
     // to take up; what a killed podd run or an interrupted delete left is removed.
     const say = (prefix: string) => (m: string) => process.stderr.write(`${clockTime(Date.now())} ${prefix}${m}\n`);
-    const desired = new DesiredStore(opts.roots.state).list((path, err) => say("warning: ")(`${err.message}; the file is left as it is`));
-    await removeUndesired(sup.runtime, new Set(desired.map((p) => p.metadata.uid)), { info: say(""), warn: say(""), error: say("error: ") });
+    const sup = await Supervisor.open({ ...opts, registry }, { info: say(""), warn: say("warning: "), error: say("error: ") });
     // The file's config maps and secrets, for its pods' volumes and env, for as long as they run.
     const ofFile = (kind: "ConfigMap" | "Secret", namespace: string, name: string) =>
       set.objects.find((o) => o.kind === kind && (o.metadata.namespace ?? "default") === namespace && o.metadata.name === name) as (ConfigMap & Secret) | undefined;
@@ -96,7 +92,8 @@ export const run: Verb = {
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => stopAll(124), timeoutMs);
 
     try {
-      for (const pod of set.pods) sup.add(pod);
+      // The uid is podd's to give, as the API server's: one in the file is not kept.
+      for (const pod of set.pods) sup.add({ ...pod, metadata: { ...pod.metadata, uid: undefined } } as typeof pod);
       await Promise.all(sup.list().map((w) => w.done));
       const objects = sup.objects();
       await Promise.all(sup.list().map((w) => sup.delete(podKeyOf(w.pod))));

@@ -2,9 +2,9 @@
 // tree (the old half of a replace or a delete a crash cut short, a podd run that was killed),
 // the logs of pods that are gone, and the network attachments no live sandbox of a desired pod
 // holds (one a crash left between ADD and its result, all of them after a reboot, when the run
-// root is empty but host-local's leases are on disk). Both supervisors do it when they open
-// the roots, holding their locks: the daemon, and podd run, whose own pods are never desired,
-// so that a run killed with -9 leaves no processes, address or port mapping behind it.
+// root is empty but host-local's leases are on disk). Both supervisors do it as they start,
+// holding the roots' locks: the daemon in its restore, podd run in Supervisor.open (its own pods
+// are never desired, so a run killed with -9 leaves no processes, address or port mapping).
 import { existsSync } from "node:fs";
 import type { DaemonRuntime } from "./daemon-runtime.ts";
 import { argOf } from "../runtime/network/network.ts";

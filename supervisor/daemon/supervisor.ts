@@ -16,6 +16,8 @@ import type { PodRuntime } from "../pod/pod-runtime.ts";
 import { rfc3339 } from "../base/time.ts";
 import { LinuxSys } from "../sys/linux.ts";
 import { lockCgroupParent, lockRoots } from "./lock.ts";
+import { removeUndesired, type OrphanLog } from "./orphans.ts";
+import { DesiredStore } from "./store.ts";
 import { nodeLabels } from "./node.ts";
 import { admitScheduling, type SchedulingNode } from "../pod/scheduling.ts";
 import type { Taint } from "../../pod-specs/scheduling.ts";
@@ -63,7 +65,12 @@ export class Supervisor<R extends PodRuntime = Runtime> {
     this.node = { name: runtime.node.name, labels: nodeLabels(runtime.node.name, labels), taints };
   }
 
-  static async open(opts: SupervisorOptions): Promise<Supervisor> {
+  /**
+   * The real supervisor on its roots, locked. With sweep (podd run, which keeps no desired state
+   * of its own), what no desired pod of these roots owns is removed before it returns (the
+   * daemon does the same in its restore, with the pods it has read).
+   */
+  static async open(opts: SupervisorOptions, sweep?: OrphanLog): Promise<Supervisor> {
     const sys = opts.sys ?? new LinuxSys();
     // Before anything is read or touched: a second supervisor on these roots would run a
     // second copy of every container and remove what the first one made.
@@ -96,6 +103,10 @@ export class Supervisor<R extends PodRuntime = Runtime> {
     );
     sup.runtime.images.recover();
     sup.runtime.network.open();
+    if (sweep) {
+      const desired = new DesiredStore(opts.roots.state).list((path, err) => sweep.warn(`${err.message}; the file is left as it is`));
+      await removeUndesired(sup.runtime, new Set(desired.map((p) => p.metadata.uid)), sweep);
+    }
     return sup;
   }
 

@@ -421,8 +421,9 @@ export function planPod(pod: PodLike, observed: ObservedPod, now: number, opts: 
       out.push({ type: "StopContainer", container: name, role, gracePeriodMs, reason: t.reason });
     };
 
-    // A container still Starting (its postStart hook runs) is stopped too: the kubelet cancels
-    // the hook of a pod it kills, and a hook that hangs must not hold the pod's deletion.
+    // A container still Starting (spawned; exec'd and in its postStart hook) is stopped too: the
+    // kubelet cancels the hook of a pod it kills, and a hook that hangs must not hold the pod's
+    // deletion. The worker holds the stop until the exec, and cancels the hook.
     const stoppable = (r: ContainerRecord) => r.lifecycle.state === "Running" || r.lifecycle.state === "Starting";
     const first = [...apps, ...inits.filter((c) => c.role === "init")];
     for (const c of first) if (stoppable(rec(c.name))) stop(c.name, c.role);

@@ -50,7 +50,8 @@ export interface PodRuntime {
   stopSignalOf(image: string): NodeJS.Signals;
 
   execIdentity(pod: BoundPod, container: Container, started?: ContainerUser): string[];
-  execIn(pid1: number, identity: string[], argv: string[], timeoutMs: number): Promise<void>;
+  /** signal: aborted, the command is killed and the call fails (a hook cancelled by a stop) */
+  execIn(pid1: number, identity: string[], argv: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
   httpHook(pod: BoundPod, container: Container, action: HTTPGetAction, timeoutMs: number): Promise<void>;
   prober(pod: BoundPod, container: Container, pid1: number, started: ContainerUser | undefined): (probe: Probe, timeoutMs: number) => Promise<ProbeOutcome>;
 }

@@ -64,6 +64,10 @@ export interface LiveContainer {
   killAtMs?: number;
   /** the instance's probes, while it runs */
   prober?: ContainerProber;
+  /** while its postStart hook runs: a stop cancels the hook, as the kubelet does */
+  postStart?: AbortController;
+  /** its postStart failed and it was killed: not to be stopped again while its exit comes */
+  postStartFailed?: boolean;
 }
 
 export class PodWorker {
@@ -364,12 +368,21 @@ export class PodWorker {
    * (the kubelet's sleep action, often a preStop that lets a load balancer drain) waits on the
    * injected clock. The validator refuses the kinds podd cannot run yet.
    */
-  private async runHook(name: string, hook: LifecycleHandler, pid1: number, timeoutMs: number): Promise<void> {
+  private async runHook(name: string, hook: LifecycleHandler, pid1: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     // As the command was started: the groups of the image's /etc/group come from its start.
     const container = this.container(name);
-    if (hook.exec?.command && container) return this.runtime.execIn(pid1, this.runtime.execIdentity(this.pod, container, this.record(name).user), hook.exec.command, timeoutMs);
+    if (hook.exec?.command && container) return this.runtime.execIn(pid1, this.runtime.execIdentity(this.pod, container, this.record(name).user), hook.exec.command, timeoutMs, signal);
+    // The HTTP hook is bounded by timeoutMs alone: a GET cut short would change nothing.
     if (hook.httpGet && container) return this.runtime.httpHook(this.pod, container, hook.httpGet, timeoutMs);
-    if (hook.sleep) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(hook.sleep!.seconds * 1000, timeoutMs)));
+    if (hook.sleep) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = this.clock.setTimeout(resolve, Math.min(hook.sleep!.seconds * 1000, timeoutMs));
+        signal?.addEventListener("abort", () => {
+          this.clock.clearTimeout(timer);
+          reject(signal.reason instanceof Error ? signal.reason : new Error("cancelled"));
+        }, { once: true });
+      });
+    }
   }
 
   /** Waits for the container's start, runs postStart, then waits for its end. */
@@ -379,21 +392,28 @@ export class PodWorker {
       trace("execd", `${this.pod.metadata.namespace}/${this.pod.metadata.name}/${name}`, start.startedAt);
       live.pid1 = start.pid1;
       live.startedAtMs = Date.parse(start.startedAt);
+      // A stop asked for before the exec waited for it (stopContainer): it can be planned now.
+      this.kick();
       const hook = this.container(name)?.lifecycle?.postStart;
       let hookFailed = false;
-      if (hook && !live.adopted) {
+      if (hook && !live.adopted && this.record(name).lifecycle.state === "Starting") {
+        live.postStart = new AbortController();
         try {
-          await this.runHook(name, hook, start.pid1, this.graceMs());
+          await this.runHook(name, hook, start.pid1, this.graceMs(), live.postStart.signal);
         } catch (err) {
           hookFailed = true;
+          // Cancelled by a stop, the kubelet reports it too; the stop's grace period goes on.
           this.emit("Warning", "FailedPostStartHook", `PostStartHook failed: ${(err as Error).message}`, name);
-          // Stopped while the hook ran (the kubelet cancels the hook then, and reports it so):
-          // the stop's grace period goes on.
-          if (this.record(name).lifecycle.state !== "Stopping") await this.runtime.killContainer(this.pod, name);
+          if (this.record(name).lifecycle.state !== "Stopping") {
+            live.postStartFailed = true;
+            await this.runtime.killContainer(this.pod, name);
+          }
+        } finally {
+          live.postStart = undefined;
         }
       }
       // A container whose postStart failed has just been killed: it never was Running, and
-      // showing it so would have a stop planned (and SIGTERM sent) for a container already dead.
+      // showing it so would make its status lie; stopContainer leaves it alone (postStartFailed).
       if (!hookFailed && this.record(name).lifecycle.state === "Starting") {
         this.setRecord(name, recordRunning(name, this.record(name), live.startedAtMs, { containerID: live.containerID, ...(live.run.imageID ? { imageID: live.run.imageID } : {}) }));
         this.emit("Normal", "Started", `Started container ${name}`, name);
@@ -447,8 +467,12 @@ export class PodWorker {
     const live = this.live.get(name);
     const rec = this.record(name);
     if (!live || (rec.lifecycle.state !== "Running" && rec.lifecycle.state !== "Starting")) return false;
+    // Starting: not before the exec (the monitor takes signals only once PID 1 runs; follow()
+    // plans again then), nor once a failed postStart has killed it (its exit is on its way).
+    if (rec.lifecycle.state === "Starting" && (live.pid1 === undefined || live.postStartFailed)) return false;
     this.setRecord(name, recordStopping(name, rec, this.clock.now(), live.startedAtMs));
     this.emit("Normal", "Killing", `Stopping container ${name}`, name);
+    live.postStart?.abort(new Error("the container is being stopped"));
     this.terminate(name, live, gracePeriodMs);
     return true;
   }

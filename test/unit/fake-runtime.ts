@@ -302,12 +302,14 @@ export class FakeRuntime implements DaemonRuntime {
   execIdentity(pod: BoundPod, container: Container, started?: ContainerUser): string[] {
     return execIdentityArgs(execSecurity(pod, container, started), undefined);
   }
-  async execIn(pid1: number, _identity: string[], argv: string[]): Promise<void> {
+  async execIn(pid1: number, _identity: string[], argv: string[], _timeoutMs: number, signal?: AbortSignal): Promise<void> {
     this.calls.push(`exec ${pid1} ${argv.join(" ")}`);
     const run = this.all.find((r) => r.start?.pid1 === pid1);
     if (run && this.hangingExecs.has(argv[0] ?? "")) {
-      await run.ended;
-      throw new Error(`command '${argv.join(" ")}' exited with 137: its container ended`);
+      const cancelled = new Promise<string>((resolve) => signal?.addEventListener("abort", () => resolve("cancelled"), { once: true }));
+      const why = await Promise.race([run.ended.then(() => "ended"), cancelled]);
+      if (why === "cancelled") this.calls.push(`exec ${pid1} ${argv.join(" ")} cancelled`);
+      throw new Error(why === "cancelled" ? "cancelled" : `command '${argv.join(" ")}' exited with 137: its container ended`);
     }
   }
   async httpHook(pod: BoundPod, container: Container, action: HTTPGetAction): Promise<void> {

@@ -169,7 +169,31 @@ test("a pod deleted while a postStart hook hangs is stopped at once with its gra
   await worker.done;
   assert.ok(!w.reasons("app").includes("Started"), "it never was Running");
   assert.deepEqual(w.reasons("app").slice(0, 3), ["Created", "Killing", "FailedPostStartHook"]);
+  assert.ok(w.rt.calls.includes(`exec ${run.start!.pid1} wait-forever cancelled`), "the hook was cancelled at the stop");
   assert.equal(w.rt.calls.filter((c) => c === "kill hung/app").length, 1, "killed once, at the end of the grace period");
+});
+
+test("a postStart sleep is cut short by a stop; a stop asked for before the exec waits for it, and then no postStart runs", async () => {
+  const w = world();
+  const sleeper = w.sup.add(pod("nap", { terminationGracePeriodSeconds: 30 }, [{ name: "app", image: "host", lifecycle: { postStart: { sleep: { seconds: 20 } } } }]));
+  await w.clock.advance(1_000);
+  assert.equal(sleeper.record("app").lifecycle.state, "Starting");
+  sleeper.delete();
+  await w.clock.advance(0);
+  await sleeper.done;
+  assert.equal(w.rt.last("nap", "app").signals.length, 1, "stopped at once, not after the sleep");
+
+  w.rt.scripts.set("late", { startsAfterMs: 1_000 });
+  const late = w.sup.add(pod("late", {}, [{ name: "late", image: "host", lifecycle: { postStart: { exec: { command: ["warm"] } } } }]));
+  await w.clock.advance(100);
+  const run = w.rt.last("late", "late");
+  late.delete();
+  await w.clock.advance(100);
+  assert.deepEqual(run.signals, [], "no signal before the exec: the monitor takes them from then on");
+  await w.clock.advance(1_000);
+  await late.done;
+  assert.deepEqual(run.signals, ["SIGTERM"], "stopped once it had started");
+  assert.ok(!w.rt.calls.some((c) => c.endsWith(" warm")), "no postStart for a container already being stopped");
 });
 
 test("a restarted supervisor takes over what runs, goes on from the saved restart count, and restarts what ended while it was away", async () => {
