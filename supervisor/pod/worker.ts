@@ -372,7 +372,8 @@ export class PodWorker {
     // As the command was started: the groups of the image's /etc/group come from its start.
     const container = this.container(name);
     if (hook.exec?.command && container) return this.runtime.execIn(pid1, this.runtime.execIdentity(this.pod, container, this.record(name).user), hook.exec.command, timeoutMs, signal);
-    // The HTTP hook is bounded by timeoutMs alone: a GET cut short would change nothing.
+    // The HTTP hook is bounded by timeoutMs alone: once the stop has ended the container, its
+    // address refuses the GET at once.
     if (hook.httpGet && container) return this.runtime.httpHook(this.pod, container, hook.httpGet, timeoutMs);
     if (hook.sleep) {
       await new Promise<void>((resolve, reject) => {
