@@ -585,7 +585,8 @@ spec:
 
   test("-o json prints a List of Pods shaped as kubectl get pod -o json prints them", () =>
     withEnv(async (env) => {
-      const r = await runPod(env, pod("shape", "OnFailure", [F, "exit", "0"]));
+      // A uid in the file is not kept: podd gives every pod its own, as the API server does.
+      const r = await runPod(env, pod("shape", "OnFailure", [F, "exit", "0"]).replace("metadata: {name: shape}", "metadata: {name: shape, uid: mine}"));
       assert.equal(r.code, 0, r.stderr);
       const list = r.list!;
       assert.equal(list.apiVersion, "v1");
