@@ -81,6 +81,9 @@
  *         --shm DIR                bind DIR on /dev/shm (the pod's)
  *         --bind SRC:DST[:ro]      bind mounts and tmpfs mounts, in order
  *         --idmap-bind SRC:DST[:ro]  (a bind idmapped to --userns)
+ *         --image-volume LINKS:DST   (an image's layers, links 0..N-1 top
+ *                                  first, stacked read-only on DST, each
+ *                                  idmapped to --userns)
  *         --tmpfs DST[:OPTIONS]
  *       With --rootfs the container gets its own /proc (masked as runtimes
  *       do by default), a minimal /dev, /sys read-only, and no host mount

@@ -122,15 +122,18 @@ static void record_exit(const struct run *r, int exit_code, int signal)
 		exit(EXIT_SETUP); \
 	} while (0)
 
-/* --bind SRC:DST[:ro], --idmap-bind (the same, idmapped to --userns) and
- * --tmpfs DST[:OPTIONS]; ':' cannot appear in the paths. */
-static void parse_mount(struct rootfs_opts *r, bool tmpfs, bool idmap, char *arg)
+/* --bind SRC:DST[:ro], --idmap-bind (the same, idmapped to --userns),
+ * --image-volume LINKS:DST (idmapped too) and --tmpfs DST[:OPTIONS]; ':'
+ * cannot appear in the paths. */
+static void parse_mount(struct rootfs_opts *r, bool tmpfs, bool idmap, bool image_layers, char *arg)
 {
 	if (r->nmounts == MAX_MOUNTS)
 		usage_error("more than %d mounts", MAX_MOUNTS);
 	struct mount_spec *m = &r->mounts[r->nmounts++];
 	m->tmpfs = tmpfs;
-	m->idmap = idmap;
+	m->idmap = idmap || image_layers;
+	m->image_layers = image_layers;
+	m->readonly = image_layers;
 	char *save, *first = strtok_r(arg, ":", &save), *second = strtok_r(NULL, ":", &save);
 	char *rest = strtok_r(NULL, "", &save);
 	const char *target = tmpfs ? first : second;
@@ -144,7 +147,7 @@ static void parse_mount(struct rootfs_opts *r, bool tmpfs, bool idmap, char *arg
 		/* SRC:DST[:ro|rw[:SUBPATH]] */
 		char *mode = rest ? strtok_r(rest, ":", &save) : NULL;
 		char *sub = mode ? strtok_r(NULL, "", &save) : NULL;
-		m->readonly = mode && strcmp(mode, "ro") == 0;
+		m->readonly = m->readonly || (mode && strcmp(mode, "ro") == 0);
 		if (mode && !m->readonly && strcmp(mode, "rw") != 0)
 			usage_error("--bind %s: unknown option %s", arg, mode);
 		if (sub && (sub[0] == '/' || sub[0] == '\0'))
@@ -157,7 +160,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 {
 	enum { OPT_NET = 1, OPT_IPC, OPT_UTS, OPT_CGROUP, OPT_STATE, OPT_LOG, OPT_LOG_SIZE, OPT_LOG_FILES, OPT_STDIN,
 	       OPT_NOTIFY, OPT_ROOTFS, OPT_HOST_ROOTFS, OPT_IMAGE, OPT_LAYERS, OPT_UPPER, OPT_WORK, OPT_RO_ROOTFS, OPT_HIDE,
-	       OPT_SHM, OPT_BIND, OPT_IDMAP_BIND, OPT_TMPFS, OPT_PRIVILEGED, OPT_PID, OPT_HOST_PID };
+	       OPT_SHM, OPT_BIND, OPT_IDMAP_BIND, OPT_IMAGE_VOLUME, OPT_TMPFS, OPT_PRIVILEGED, OPT_PID, OPT_HOST_PID };
 	static const struct option options[] = {
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "ipc", required_argument, NULL, OPT_IPC },
@@ -183,6 +186,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "bind", required_argument, NULL, OPT_BIND },
 		{ "idmap-bind", required_argument, NULL, OPT_IDMAP_BIND },
+		{ "image-volume", required_argument, NULL, OPT_IMAGE_VOLUME },
 		{ "tmpfs", required_argument, NULL, OPT_TMPFS },
 		COMMAND_OPTIONS,
 		{ 0 },
@@ -225,7 +229,9 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 				usage_error("more than %d --hide", MAX_HIDE);
 			r->hide[r->nhide++] = optarg;
 			break;
-		case OPT_BIND: case OPT_IDMAP_BIND: case OPT_TMPFS: parse_mount(r, opt == OPT_TMPFS, opt == OPT_IDMAP_BIND, optarg); break;
+		case OPT_BIND: case OPT_IDMAP_BIND: case OPT_IMAGE_VOLUME: case OPT_TMPFS:
+			parse_mount(r, opt == OPT_TMPFS, opt == OPT_IDMAP_BIND, opt == OPT_IMAGE_VOLUME, optarg);
+			break;
 		default: usage_error("unknown option");
 		}
 	}
@@ -244,7 +250,7 @@ static void parse_container_args(int argc, char **argv, struct container_opts *o
 		usage_error("filesystem options need --rootfs DIR");
 	for (size_t i = 0; i < r->nmounts; i++)
 		if (r->mounts[i].idmap && !o->cmd.userns)
-			usage_error("--idmap-bind needs --userns");
+			usage_error("--idmap-bind and --image-volume need --userns");
 	o->cmd.argv = argv + optind;
 }
 

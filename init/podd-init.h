@@ -65,6 +65,8 @@
 #define PODD_AT_RECURSIVE 0x8000
 #define PODD_MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 #define PODD_MOUNT_ATTR_RDONLY 0x00000001
+#define PODD_MOUNT_ATTR_NOSUID 0x00000002
+#define PODD_MOUNT_ATTR_NODEV 0x00000004
 #define PODD_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #define PODD_MOVE_MOUNT_T_SYMLINKS 0x00000010
 #define PODD_MOUNT_ATTR_IDMAP 0x00100000
@@ -227,6 +229,7 @@ struct mount_spec {
 	bool tmpfs;
 	bool readonly;
 	bool idmap;           /* bind: idmapped to the pod's user namespace (a file of id k on disk is k inside) */
+	bool image_layers;    /* source: links 0..N-1 (top first) to an image's layers, stacked read-only, each idmapped */
 	const char *source;   /* bind: host path */
 	const char *target;   /* in the container; points into argv, like every option */
 	const char *subpath;  /* bind: a path inside source (a volume's subPath), resolved beneath it; NULL: none */

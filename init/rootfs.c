@@ -580,6 +580,102 @@ out:
 	return e;
 }
 
+/* Whether the links in dir name the layer `target`. */
+static bool links_to(const char *dir, const char *target)
+{
+	for (int n = 0; dir && n < MAX_LAYERS; n++) {
+		char link[PATH_MAX], to[PATH_MAX];
+		snprintf(link, sizeof link, "%s/%d", dir, n);
+		ssize_t len = readlink(link, to, sizeof to - 1);
+		if (len < 0)
+			return false;
+		to[len] = '\0';
+		if (strcmp(to, target) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether the layer `target` is idmapped in place already, as one of the
+ * root's or of an image volume mounted before mounts[upto] (a mount cannot
+ * be idmapped twice). */
+static bool idmapped_already(const struct rootfs_opts *r, size_t upto, const char *target)
+{
+	if (links_to(r->layers_dir, target))
+		return true;
+	for (size_t i = 0; i < upto; i++)
+		if (r->mounts[i].image_layers && links_to(r->mounts[i].source, target))
+			return true;
+	return false;
+}
+
+/* hostUsers: false. An image volume: its layers idmapped in place (those the
+ * root shares are already), then stacked read-only on the mount point, which
+ * is resolved beneath the new root as a bind's is. An overlay cannot itself be
+ * idmapped (Linux 6.1), its layers can. */
+static const char *mount_image_volume(const struct rootfs_opts *r, size_t index, char *err, size_t errlen)
+{
+	const struct mount_spec *m = &r->mounts[index];
+	char data[4096];
+	size_t len = (size_t)snprintf(data, sizeof data, "lowerdir=");
+	int n = 0;
+	for (; n < MAX_LAYERS; n++) {
+		char link[PATH_MAX], to[PATH_MAX];
+		snprintf(link, sizeof link, "%s/%d", m->source, n);
+		ssize_t tl = readlink(link, to, sizeof to - 1);
+		if (tl < 0)
+			break;
+		to[tl] = '\0';
+		len += (size_t)snprintf(data + len, sizeof data - len, "%s%d", n ? ":" : "", n);
+		if (!idmapped_already(r, index, to)) {
+			const char *e = idmap_in_place(link, r->userns_fd, err, errlen);
+			if (e)
+				return e;
+		}
+	}
+	if (n == 0)
+		return failf(err, errlen, "image volume on %s: no layer 0 in %s", m->target, m->source);
+	if (len >= sizeof data)
+		return failf(err, errlen, "image volume on %s: overlay options too long (%d layers)", m->target, n);
+	int root = open(r->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return failf(err, errlen, "open %s: %s", r->dir, strerror(errno));
+	int target = open_beneath(root, m->target, true, PODD_RESOLVE_IN_ROOT);
+	close(root);
+	if (target < 0)
+		return failf(err, errlen, "image volume on %s: %s", m->target, errno == EROFS ? "it does not exist in the read-only root filesystem" : strerror(errno));
+	const char *e = NULL;
+	if (n == 1) {
+		/* overlayfs stacks two lowers at least: one layer is a read-only clone of its (idmapped) mount. */
+		char link[PATH_MAX];
+		snprintf(link, sizeof link, "%s/0", m->source);
+		int tree = (int)syscall(SYS_open_tree, AT_FDCWD, link, PODD_OPEN_TREE_CLONE | O_CLOEXEC);
+		struct podd_mount_attr ro = { .attr_set = PODD_MOUNT_ATTR_RDONLY | PODD_MOUNT_ATTR_NOSUID | PODD_MOUNT_ATTR_NODEV };
+		if (tree < 0 || syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0 ||
+		    syscall(SYS_move_mount, tree, "", target, "", PODD_MOVE_MOUNT_F_EMPTY_PATH | PODD_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			e = failf(err, errlen, "mount the image volume %s on %s: %s", link, m->target, strerror(errno));
+		if (tree >= 0)
+			close(tree);
+		close(target);
+		return e;
+	}
+	char at[64];
+	snprintf(at, sizeof at, "/proc/self/fd/%d", target);
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0)
+		e = failf(err, errlen, "open the working directory: %s", strerror(errno));
+	else if (chdir(m->source) < 0)
+		e = failf(err, errlen, "chdir %s: %s", m->source, strerror(errno));
+	else if (mount("overlay", at, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, data) < 0)
+		e = failf(err, errlen, "mount the image volume of %d layers (%s) on %s: %s", n, m->source, m->target, strerror(errno));
+	if (cwd >= 0 && fchdir(cwd) < 0 && !e)
+		e = failf(err, errlen, "return to the working directory: %s", strerror(errno));
+	if (cwd >= 0)
+		close(cwd);
+	close(target);
+	return e;
+}
+
 static const char *mount_volumes(const struct rootfs_opts *r, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < r->nmounts; i++) {
@@ -596,7 +692,7 @@ static const char *mount_volumes(const struct rootfs_opts *r, char *err, size_t 
 				return failf(err, errlen, "mount tmpfs on %s: %s", m->target, strerror(errno));
 			continue;
 		}
-		const char *e = bind_volume(r, m, err, errlen);
+		const char *e = m->image_layers ? mount_image_volume(r, i, err, errlen) : bind_volume(r, m, err, errlen);
 		if (e)
 			return e;
 	}

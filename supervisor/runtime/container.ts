@@ -57,6 +57,8 @@ export interface BindPlan {
   subPath?: string;
   /** idmapped to the pod's user namespace: ids on disk are the container's ids (a claim's, with hostUsers: false) */
   idmap?: boolean;
+  /** source is a directory of links to an image's layers, for podd-init to stack idmapped (an image volume, with hostUsers: false) */
+  imageLayers?: boolean;
 }
 
 export interface TmpfsPlan {
@@ -92,7 +94,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   // podd-init mounts in argument order, and a tmpfs replaces whatever is under its target:
   // the host root's /tmp, /run and /var/tmp go first, so that volumes can be mounted in them.
   for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
-  for (const b of plan.binds) a.push(b.idmap ? "--idmap-bind" : "--bind", `${b.source}:${b.target}${b.subPath ? `:${b.readOnly ? "ro" : "rw"}:${b.subPath}` : b.readOnly ? ":ro" : ""}`);
+  for (const b of plan.binds) a.push(b.imageLayers ? "--image-volume" : b.idmap ? "--idmap-bind" : "--bind", `${b.source}:${b.target}${b.subPath ? `:${b.readOnly ? "ro" : "rw"}:${b.subPath}` : b.readOnly ? ":ro" : ""}`);
   a.push("--cwd", plan.cwd, ...execIdentityArgs(plan.security, plan.seccompFile), "--oom-score-adj", String(plan.oomScoreAdj));
   a.push("--", ...plan.argv);
   return a;

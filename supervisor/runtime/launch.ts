@@ -135,7 +135,8 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     // A claim outlives its pods, and each hostUsers: false pod has ids of its own on the host:
     // idmapped, its files keep the ids the containers gave them, whichever pod mounts it next.
     const idmap = pod.spec.hostUsers === false && v?.persistentVolumeClaim !== undefined;
-    mounts.push({ source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false), ...(vm.subPath ? { subPath: vm.subPath } : {}), ...(idmap ? { idmap } : {}) });
+    const imageLayers = pod.spec.hostUsers === false && v?.image !== undefined;
+    mounts.push({ source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false), ...(vm.subPath ? { subPath: vm.subPath } : {}), ...(idmap ? { idmap } : {}), ...(imageLayers ? { imageLayers } : {}) });
   }
   // Parents before children, so that a volume inside another volume's mount stays visible.
   const depth = (p: string) => posix.normalize(p).split("/").filter(Boolean).length;

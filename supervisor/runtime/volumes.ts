@@ -4,7 +4,7 @@
 // the group's as it is created (the kubelet's SetVolumeOwnership); a hostPath is the host's and
 // is never changed. An image volume is the image's layers as a read-only overlay in the pod's run
 // dir, mounted once its image is in the store (the worker pulls it first).
-import { chmodSync, chownSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, type Stats } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { bytesOf } from "../../pod-specs/cgroup-conversions.ts";
 import type { FSGroupChangePolicy, Pod, Volume } from "../../pod-specs/types.ts";
@@ -123,7 +123,9 @@ export class VolumeManager {
     for (const v of pod.spec.volumes ?? []) {
       if (v.image) {
         const image = images.get(v.name);
-        if (image) out.set(v.name, this.mountImage(ref, v.name, image.layerDirs));
+        // hostUsers: false: podd-init makes the overlay in the container, of layers idmapped to
+        // the pod's user namespace (an overlay itself cannot be idmapped): it is given the links.
+        if (image) out.set(v.name, pod.spec.hostUsers === false ? this.layerLinks(ref, v.name, image.layerDirs) : this.mountImage(ref, v.name, image.layerDirs));
         continue;
       }
       out.set(v.name, this.prepareOne(ref, v, fsGroup, pod));
@@ -136,6 +138,31 @@ export class VolumeManager {
    * lower directories are named through short links, relative to their directory, so that the
    * options fit in the page the kernel reads them from however deep the image.
    */
+  /**
+   * The image's layers as links 0, 1, … (top first) in a directory of the pod's run dir, which
+   * it returns. Left as they are when they name these layers already: another container of the
+   * pod may be reading them to mount the volume. Otherwise made aside and renamed into place.
+   */
+  private layerLinks(ref: PodRef, name: string, layerDirs: readonly string[]): string {
+    const links = `${this.memoryDir(ref, name)}.layers`;
+    const want = [...layerDirs].reverse();
+    const has = (i: number) => {
+      try {
+        return readlinkSync(join(links, String(i)));
+      } catch {
+        return undefined;
+      }
+    };
+    if (want.every((d, i) => has(i) === d) && has(want.length) === undefined) return links;
+    const fresh = `${links}.new`;
+    rmSync(fresh, { recursive: true, force: true });
+    mkdirSync(fresh, { recursive: true, mode: 0o700 });
+    want.forEach((d, i) => symlinkSync(d, join(fresh, String(i))));
+    rmSync(links, { recursive: true, force: true });
+    renameSync(fresh, links);
+    return links;
+  }
+
   private mountImage(ref: PodRef, name: string, layerDirs: readonly string[]): string {
     const dir = this.memoryDir(ref, name);
     const links = `${dir}.layers`;
@@ -146,9 +173,7 @@ export class VolumeManager {
       this.sys.mount(null, dir, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, null);
       return dir;
     }
-    rmSync(links, { recursive: true, force: true });
-    mkdirSync(links, { mode: 0o700 });
-    [...layerDirs].reverse().forEach((d, i) => symlinkSync(d, join(links, String(i))));
+    this.layerLinks(ref, name, layerDirs);
     const lower = layerDirs.map((_, i) => String(i)).join(":");
     const cwd = process.cwd();
     process.chdir(links);

@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, truncate
 import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
 import { once } from "node:events";
-import { busyboxRootfs, destroyEnv, e2eSkip, makeEnv, podd, waitFor, type Env, type Ran } from "./harness.ts";
+import { busyboxRootfs, destroyEnv, e2eSkip, idmapSkip, makeEnv, podd, waitFor, type Env, type Ran } from "./harness.ts";
 import { crashDaemon, getPod, startDaemon, stopDaemon, type Daemon } from "./daemon-helpers.ts";
 import { registrySkip, startRegistry, type TestRegistry } from "../lib/registry.ts";
 import { buildIndex, compressFile, largeImage, pushImage, readManifest, saveArchive, whiteoutImage, whiteoutImageContent, zstdImage, buildImage, type OciImage } from "../lib/images.ts";
@@ -137,6 +137,18 @@ spec:
     assert.match(refused.stderr, /in use by a container/, "an image a volume names is in use");
     ok(await cli(["delete", "pod", "imagevol"]), "delete");
     assert.equal(readFileSync("/proc/self/mountinfo", "utf8").includes("imagevol"), false, "the volume's mount goes with the pod");
+    // With ids of its own: the layers are idmapped (those the root shares with it once), so the
+    // image's files are root's inside, as on disk.
+    if (!idmapSkip()) {
+      const userns = join(env.dir, "imagevol-userns.yaml");
+      writeFileSync(userns, readFileSync(manifest, "utf8").replace("name: imagevol}", "name: imagevol-userns}").replace("restartPolicy: Never", "restartPolicy: Never\n  hostUsers: false").replace('command: ["/bin/sh", "-c", "', 'command: ["/bin/sh", "-c", "stat -c %u:%g /tools/etc/kept; '));
+      ok(await cli(["apply", "-f", userns]), "apply");
+      const p = await ended("imagevol-userns");
+      const logs = ok(await cli(["logs", "imagevol-userns"]), "logs").stdout;
+      assert.equal(p.status.phase, "Succeeded", logs);
+      assert.equal(logs, "0:0\nkept\nadded\nread-only\n");
+      ok(await cli(["delete", "pod", "imagevol-userns"]), "delete");
+    }
     const sub = join(env.dir, "imagevol-sub.yaml");
     writeFileSync(sub, readFileSync(manifest, "utf8").replace("mountPath: /tools}", "mountPath: /tools, subPath: etc}"));
     const r = await cli(["apply", "-f", sub]);

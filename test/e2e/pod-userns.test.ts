@@ -36,7 +36,9 @@ spec:
     - {name: scratch, mountPath: /scratch}
     - {name: creds, mountPath: /etc/creds}
     - {name: host, mountPath: /host}
+    - {name: img, mountPath: /img}
   volumes:
+  - {name: img, image: {reference: "busybox:local"}}
   - {name: scratch, emptyDir: {}}
   - {name: creds, secret: {secretName: ${name}-creds, defaultMode: 0400}}
   - {name: host, hostPath: {path: ${hostDir}, type: Directory}}
@@ -82,6 +84,8 @@ describe("hostUsers: false", { skip, timeout: 180_000 }, () => {
       assert.equal(commandUid(c, "a"), base, "the container's root is the pod's first id on the host");
       assert.equal((await sh(c, "a", "id -u; id -g")).out, "0\n0");
       assert.equal((await sh(c, "a", "stat -c '%u %g' /bin/busybox /")).out, "0 0\n0 0", "the image's files and the root are root's inside");
+      // An image volume too (its one layer is the root's, idmapped once), read-only.
+      assert.equal((await sh(c, "a", "stat -c '%u %g' /img/bin/busybox; touch /img/x 2>/dev/null && echo writable || echo read-only")).out, "0 0\nread-only");
       // Written into its own layer: root's inside, the pod's id on the host.
       assert.equal((await sh(c, "a", "echo x > /made && stat -c %u /made")).out, "0");
       const upper = readdirSync(join(c.env.state, "pods")).map((p) => join(c.env.state, "pods", p, "layers", "c", "upper", "made")).find((f) => existsSync(f))!;
