@@ -194,6 +194,25 @@ static const char *idmap_in_place(const char *path, int userns_fd, char *err, si
 /* overlayfs stacks at most this many lower layers (OVL_MAX_STACK). */
 #define MAX_LAYERS 500
 
+/* Mounts an overlay (options data, n lowers) on target (named `shown` in
+ * messages), its lower layers named relative to links_dir, from which mount()
+ * resolves them (see mount_layers). */
+static const char *mount_overlay_from(const char *links_dir, const char *target, const char *shown, unsigned long flags, const char *data, int n, char *err, size_t errlen)
+{
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0)
+		return failf(err, errlen, "open the working directory: %s", strerror(errno));
+	const char *e = NULL;
+	if (chdir(links_dir) < 0)
+		e = failf(err, errlen, "chdir %s: %s", links_dir, strerror(errno));
+	else if (mount("overlay", target, "overlay", flags, data) < 0)
+		e = failf(err, errlen, "mount overlay of %d layers (%s) on %s: %s", n, links_dir, shown, strerror(errno));
+	if (fchdir(cwd) < 0 && !e)
+		e = failf(err, errlen, "return to the working directory: %s", strerror(errno));
+	close(cwd);
+	return e;
+}
+
 /* An image of many layers: the lowers are the entries 0, 1, ... of layers_dir
  * (symlinks to the layer directories, top first), named relative to it. The
  * kernel reads mount options from one page, which some fifty absolute layer
@@ -223,18 +242,7 @@ static const char *mount_layers(const struct rootfs_opts *r, char *err, size_t e
 		return failf(err, errlen, "more than %d layers in %s", MAX_LAYERS - 1, r->layers_dir);
 	if (len + (size_t)snprintf(data + len, sizeof data - len, ",upperdir=%s,workdir=%s", r->upper, r->work) >= sizeof data)
 		return failf(err, errlen, "overlay options too long (%d layers)", n);
-	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (cwd < 0)
-		return failf(err, errlen, "open the working directory: %s", strerror(errno));
-	const char *e = NULL;
-	if (chdir(r->layers_dir) < 0)
-		e = failf(err, errlen, "chdir %s: %s", r->layers_dir, strerror(errno));
-	else if (mount("overlay", r->dir, "overlay", 0, data) < 0)
-		e = failf(err, errlen, "mount overlay of %d layers (%s) on %s: %s", n, r->layers_dir, r->dir, strerror(errno));
-	if (fchdir(cwd) < 0 && !e)
-		e = failf(err, errlen, "return to the working directory: %s", strerror(errno));
-	close(cwd);
-	return e;
+	return mount_overlay_from(r->layers_dir, r->dir, r->dir, 0, data, n, err, errlen);
 }
 
 /* The host's root for an `image: host` container, as bubblewrap builds one: a
@@ -661,17 +669,7 @@ static const char *mount_image_volume(const struct rootfs_opts *r, size_t index,
 	}
 	char at[64];
 	snprintf(at, sizeof at, "/proc/self/fd/%d", target);
-	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (cwd < 0)
-		e = failf(err, errlen, "open the working directory: %s", strerror(errno));
-	else if (chdir(m->source) < 0)
-		e = failf(err, errlen, "chdir %s: %s", m->source, strerror(errno));
-	else if (mount("overlay", at, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, data) < 0)
-		e = failf(err, errlen, "mount the image volume of %d layers (%s) on %s: %s", n, m->source, m->target, strerror(errno));
-	if (cwd >= 0 && fchdir(cwd) < 0 && !e)
-		e = failf(err, errlen, "return to the working directory: %s", strerror(errno));
-	if (cwd >= 0)
-		close(cwd);
+	e = mount_overlay_from(m->source, at, m->target, MS_RDONLY | MS_NOSUID | MS_NODEV, data, n, err, errlen);
 	close(target);
 	return e;
 }

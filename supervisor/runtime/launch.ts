@@ -2,6 +2,7 @@
 // command — the decisions the kubelet and its runtime make before a container starts. Pure:
 // everything it needs (image, sandbox, volume sources, cgroup dirs) is handed in.
 import { isObjectVolume } from "./config-volumes.ts";
+import { imageVolumeAsLinks } from "./volumes.ts";
 import { posix } from "node:path";
 import { containerEnv as resolveEnv, EnvReferenceError, expandCommandAndArgs, type EnvInputs } from "../../pod-specs/env.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
@@ -135,7 +136,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     // A claim outlives its pods, and each hostUsers: false pod has ids of its own on the host:
     // idmapped, its files keep the ids the containers gave them, whichever pod mounts it next.
     const idmap = pod.spec.hostUsers === false && v?.persistentVolumeClaim !== undefined;
-    const imageLayers = pod.spec.hostUsers === false && v?.image !== undefined;
+    const imageLayers = v?.image !== undefined && imageVolumeAsLinks(pod);
     mounts.push({ source, target: vm.mountPath, readOnly: readOnlyVolume || (vm.readOnly ?? false), ...(vm.subPath ? { subPath: vm.subPath } : {}), ...(idmap ? { idmap } : {}), ...(imageLayers ? { imageLayers } : {}) });
   }
   // Parents before children, so that a volume inside another volume's mount stays visible.

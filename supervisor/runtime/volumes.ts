@@ -14,6 +14,15 @@ import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, type S
 import { outsideBlock } from "./userns.ts";
 import { hasPayload, isMemoryBacked, isObjectVolume, NO_OBJECTS, ObjectVolumeError, volumePayload, writePayload, type PodObjects } from "./config-volumes.ts";
 
+/**
+ * Whether the pod's image volumes are handed to podd-init as links to their layers, for it to
+ * stack in the container from layers idmapped to the pod's user namespace (hostUsers: false; an
+ * overlay itself cannot be idmapped), rather than mounted here.
+ */
+export function imageVolumeAsLinks(pod: Pod): boolean {
+  return pod.spec.hostUsers === false;
+}
+
 /** A volume that cannot be set up: the kubelet's FailedMount. */
 export class MountError extends PoddError {
   constructor(message: string) {
@@ -123,9 +132,7 @@ export class VolumeManager {
     for (const v of pod.spec.volumes ?? []) {
       if (v.image) {
         const image = images.get(v.name);
-        // hostUsers: false: podd-init makes the overlay in the container, of layers idmapped to
-        // the pod's user namespace (an overlay itself cannot be idmapped): it is given the links.
-        if (image) out.set(v.name, pod.spec.hostUsers === false ? this.layerLinks(ref, v.name, image.layerDirs) : this.mountImage(ref, v.name, image.layerDirs));
+        if (image) out.set(v.name, imageVolumeAsLinks(pod) ? this.layerLinks(ref, v.name, image.layerDirs) : this.mountImage(ref, v.name, image.layerDirs));
         continue;
       }
       out.set(v.name, this.prepareOne(ref, v, fsGroup, pod));
