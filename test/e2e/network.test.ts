@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { destroyEnv, e2eSkip, fixture, leftovers, networkEnv, podd, waitFor, type Env } from "./harness.ts";
+import { destroyEnv, e2eSkip, fixture, leftovers, networkEnv, podd, waitFor, writeManifest, type Env } from "./harness.ts";
 import { crashDaemon, getPod, killPid, podManifest, putPod, startDaemon, stopDaemon, waitGone, waitRunning, type Daemon } from "./daemon-helpers.ts";
 import { connect, inNetns, makeNetns, removeNetns } from "../lib/netns.ts";
 
@@ -314,11 +314,7 @@ describe("pod networking under faults", { skip, timeout: 300_000 }, () => {
   test("podd run killed between ADD and the write of its result: the next podd run on its roots DELs the attachment and removes what was left of the pod", async () => {
     const env = faultEnv();
     const flags = [...env.flags, "--cni-conf-dir", env.conf, "--cni-bin-dir", `${env.bin}:/usr/lib/cni`];
-    const manifest = (name: string, pod: Record<string, unknown>) => {
-      const path = join(env.dir, `${name}.json`);
-      writeFileSync(path, JSON.stringify(pod));
-      return path;
-    };
+    const manifest = (name: string, pod: Record<string, unknown>) => writeManifest(env, `${name}.json`, JSON.stringify(pod));
     let first: ReturnType<typeof podd> | undefined;
     try {
       writeFileSync(join(env.bin, "hang-ADD"), "");

@@ -9,11 +9,16 @@ import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, processesOf, waitFor, writeManifest } from "./harness.ts";
+import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, processesOf, waitFor, writeManifest, type Env } from "./harness.ts";
 import { alive, containerStatus, crashDaemon, getPod, podManifest, podPath, putPod, startDaemon, stopDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
 import { pid1Of } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
+
+/** env with another cgroup parent, its flags too. */
+function withCgroupParent(env: Env, cgroupParent: string): Env {
+  return { ...env, cgroupParent, flags: env.flags.map((f, i, all) => (all[i - 1] === "--cgroup-parent" ? cgroupParent : f)) };
+}
 
 describe("reliability", { skip, timeout: 120_000 }, () => {
   test("a second daemon or podd run on a daemon's roots is refused, naming its pid; the first and its pods are untouched", () =>
@@ -54,7 +59,7 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       const other = makeEnv();
       try {
         // The other env's roots, this env's cgroup parent: it would take "keep" for an orphan.
-        const flags = other.flags.map((f, i, all) => (all[i - 1] === "--cgroup-parent" ? env.cgroupParent : f));
+        const flags = withCgroupParent(other, env.cgroupParent).flags;
         const refused = new RegExp(`^error: cgroup parent ${env.cgroupParent} \\(\\S+\\) is in use by another podd: one daemon or podd run per cgroup parent`, "m");
         const daemon = await podd(["daemon", ...flags, "--socket", join(other.dir, "d.sock")]);
         assert.notEqual(daemon.code, 0);
@@ -76,7 +81,7 @@ describe("reliability", { skip, timeout: 120_000 }, () => {
       await importBusybox(env);
       // The inner podd: roots of its own, its parent nested in the outer one's.
       const inner = makeEnv();
-      const innerEnv = { ...inner, cgroupParent: `${env.cgroupParent}/inner`, flags: inner.flags.map((f, i, all) => (all[i - 1] === "--cgroup-parent" ? `${env.cgroupParent}/inner` : f)) };
+      const innerEnv = withCgroupParent(inner, `${env.cgroupParent}/inner`);
       let d: Awaited<ReturnType<typeof startDaemon>> | undefined;
       try {
         await importBusybox(innerEnv);
