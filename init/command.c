@@ -141,6 +141,9 @@ void exec_command(const struct command *c)
 	/* While CAP_SYS_RESOURCE is still held: lowering the score below zero takes it. */
 	if (c->set_oom_score_adj)
 		write_oom_score_adj(c->chan, c->oom_score_adj);
+	/* Named from the host's side, before the user namespace; it takes hold at execve. */
+	if (c->apparmor)
+		set_apparmor_exec(c->chan, c->apparmor);
 	/* hostUsers: false. After the score (lowering it takes CAP_SYS_RESOURCE of the host), before
 	 * everything that the pod's user namespace governs: capabilities, filter, ids. The ids are
 	 * then always set (set_ids): until then our uid is the host's root, which it does not map. */
@@ -237,6 +240,11 @@ bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_s
 	case OPT_CAPS: c->caps = strtoull_hex("--caps", optarg); c->limit_caps = true; return true;
 	case OPT_SECCOMP: load_seccomp(c, optarg); return true;
 	case OPT_USERNS: c->userns = optarg; c->set_ids = true; return true;
+	case OPT_APPARMOR:
+		if (!*optarg || strlen(optarg) > 1024)
+			usage_error("--apparmor: want a profile name of 1 to 1024 bytes");
+		c->apparmor = optarg;
+		return true;
 	case OPT_USERNS_BASE: c->userns_base = parse_number("--userns-base", optarg, UINT_MAX - 65536); return true;
 	case OPT_OOM_SCORE_ADJ:
 		c->oom_score_adj = (int)parse_signed("--oom-score-adj", optarg, -1000, 1000);

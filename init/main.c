@@ -90,7 +90,7 @@
  *       survives in its mount namespace (the other pods' pins included).
  *         --cwd DIR --uid N --gid N --groups G1,G2 [--no-new-privs]
  *       The command's environment is podd-init's own environment.
- *         [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH --userns-base N]
+ *         [--caps HEX] [--seccomp FILE] [--apparmor PROFILE] [--oom-score-adj N] [--userns PATH --userns-base N]
  *       --userns PATH (a sandbox's user namespace pin): the command joins it
  *       just after its score is set, and takes its uid and gid in it (root,
  *       unless --uid/--gid say otherwise); with --image-layers each layer is
@@ -108,7 +108,8 @@
  *       --seccomp installs FILE, a classic BPF program (struct sock_filter
  *       entries), as the command's filter: the last step before execve, or
  *       just before the uid changes when that would lose CAP_SYS_ADMIN
- *       without no_new_privs. Once the command runs, PID 1 keeps only
+ *       without no_new_privs. --apparmor confines the command to PROFILE,
+ *       loaded in the kernel, from its execve on. Once the command runs, PID 1 keeps only
  *       CAP_KILL.
  *       Files the monitor writes (each atomically: temp file, fsync, rename,
  *       fsync of the directory):
@@ -129,7 +130,7 @@
  *       and PID namespaces; PID 1 makes the new mount namespace itself.
  *
  *   podd-init exec --pid PID [--cwd DIR] [--uid N --gid N --groups G,..] [--no-new-privs]
- *                  [--caps HEX] [--seccomp FILE] [--oom-score-adj N] [--userns PATH --userns-base N] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
+ *                  [--caps HEX] [--seccomp FILE] [--apparmor PROFILE] [--oom-score-adj N] [--userns PATH --userns-base N] [--cgroup-root DIR] [--keep-env] [--tty] -- CMD [ARG...]
  *       Runs CMD inside the running container whose PID 1 has host pid PID:
  *       its namespaces (all but the user namespace), its cgroups and its
  *       environment (--keep-env: the caller's). HOME, when that environment

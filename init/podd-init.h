@@ -173,6 +173,7 @@ struct command {
 	unsigned long userns_base;   /* --userns-base N: the host id its id 0 is (podd maps 65536 ids from there) */
 	bool join_userns;         /* userns_fd is open (open_userns) */
 	int userns_fd;
+	const char *apparmor;     /* --apparmor PROFILE: the command runs confined to it; NULL: as we run */
 };
 
 void channel_send(int chan, const char *msg);
@@ -195,7 +196,7 @@ void exec_command(const struct command *c) __attribute__((noreturn));
 pid_t spawn_command(const struct command *c);
 
 /* Options that say how the command runs, shared by container and exec. */
-enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP, OPT_OOM_SCORE_ADJ, OPT_USERNS, OPT_USERNS_BASE };
+enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS, OPT_SECCOMP, OPT_OOM_SCORE_ADJ, OPT_USERNS, OPT_USERNS_BASE, OPT_APPARMOR };
 #define COMMAND_OPTIONS \
 	{ "cwd", required_argument, NULL, OPT_CWD }, \
 	{ "uid", required_argument, NULL, OPT_UID }, \
@@ -206,7 +207,8 @@ enum { OPT_CWD = 1000, OPT_UID, OPT_GID, OPT_GROUPS, OPT_NO_NEW_PRIVS, OPT_CAPS,
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP }, \
 	{ "oom-score-adj", required_argument, NULL, OPT_OOM_SCORE_ADJ }, \
 	{ "userns", required_argument, NULL, OPT_USERNS }, \
-	{ "userns-base", required_argument, NULL, OPT_USERNS_BASE }
+	{ "userns-base", required_argument, NULL, OPT_USERNS_BASE }, \
+	{ "apparmor", required_argument, NULL, OPT_APPARMOR }
 bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_set);
 void finish_ids(struct command *c, bool uid_set, bool gid_set);
 void open_userns(struct command *c, int exit_code);
@@ -221,6 +223,7 @@ const char *pid1_keep_only_kill(char *err, size_t len);
 const char *drop_all_capabilities(char *err, size_t len);
 void load_seccomp(struct command *c, const char *path);
 const char *install_seccomp(const struct command *c, char *err, size_t len);
+void set_apparmor_exec(int chan, const char *profile);
 
 /* The container role's options (monitor.c parses them; pid1.c and rootfs.c use them). */
 /* A bind mount or a tmpfs, in the order they were given: a volume inside

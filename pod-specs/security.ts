@@ -62,6 +62,51 @@ export function containerSeccomp(pod: Pick<Pod, "spec">, container: Pick<Contain
   return container.securityContext?.seccompProfile ?? pod.spec.securityContext?.seccompProfile ?? { type: "RuntimeDefault" };
 }
 
+/** What RuntimeDefault means for AppArmor under podd: its own profile, loaded by the daemon. */
+export const APPARMOR_DEFAULT_PROFILE = "podd-default";
+/** The deprecated per-container annotation the kubelet still reads for static pods. */
+export const APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/";
+
+/** An annotation's value ("runtime/default", "localhost/NAME", "unconfined") as a profile; undefined: not one of these. */
+export function appArmorFromAnnotation(value: string): SeccompProfile | undefined {
+  if (value === "runtime/default") return { type: "RuntimeDefault" };
+  if (value === "unconfined") return { type: "Unconfined" };
+  if (value.startsWith("localhost/") && value.length > "localhost/".length) return { type: "Localhost", localhostProfile: value.slice("localhost/".length) };
+  return undefined;
+}
+
+/**
+ * The AppArmor profile asked for, in the kubelet's order: the container's field, then its
+ * annotation (static pods keep those), then the pod's field; undefined: none asked.
+ */
+export function containerAppArmor(pod: Pick<Pod, "metadata" | "spec">, container: Pick<Container, "name" | "securityContext">): SeccompProfile | undefined {
+  const annotation = pod.metadata.annotations?.[APPARMOR_ANNOTATION_PREFIX + container.name];
+  return container.securityContext?.appArmorProfile ?? (annotation !== undefined ? appArmorFromAnnotation(annotation) : undefined) ?? pod.spec.securityContext?.appArmorProfile;
+}
+
+/**
+ * The profile a container's processes are confined to on a host with AppArmor, as containerd
+ * chooses it: the named one for Localhost; none for Unconfined, or for a privileged container
+ * that names none; podd's default otherwise, asked for or not. undefined: unconfined.
+ */
+export function appArmorProfileName(pod: Pick<Pod, "metadata" | "spec">, container: Pick<Container, "name" | "securityContext">): string | undefined {
+  const p = containerAppArmor(pod, container);
+  if (p?.type === "Localhost") return p.localhostProfile;
+  if (p?.type === "Unconfined" || container.securityContext?.privileged === true) return undefined;
+  return APPARMOR_DEFAULT_PROFILE;
+}
+
+/**
+ * Whether the pod asks for an AppArmor profile, as the kubelet decides it before refusing the
+ * pod on a host without AppArmor: any field or annotation that is not Unconfined.
+ */
+export function needsAppArmor(pod: Pick<Pod, "metadata" | "spec">): boolean {
+  const confining = (p: SeccompProfile | undefined) => p !== undefined && p.type !== "Unconfined";
+  if (confining(pod.spec.securityContext?.appArmorProfile)) return true;
+  if ([...(pod.spec.initContainers ?? []), ...pod.spec.containers].some((c) => confining(c.securityContext?.appArmorProfile))) return true;
+  return Object.entries(pod.metadata.annotations ?? {}).some(([k, v]) => k.startsWith(APPARMOR_ANNOTATION_PREFIX) && v !== "unconfined");
+}
+
 export interface ProcessSecurity {
   uid: number;
   gid: number;
@@ -134,14 +179,16 @@ export function execSecurity(pod: Pick<Pod, "spec">, container: Pick<Container, 
 
 /**
  * The podd-init options that make a process (the command, a hook, podd exec) run as the
- * container's do; seccompFile is the container's compiled filter, undefined for Unconfined.
+ * container's do; seccompFile is the container's compiled filter, undefined for Unconfined;
+ * appArmor the profile its processes run under, undefined for none.
  */
-export function execIdentityArgs(s: ProcessSecurity, seccompFile?: string): string[] {
+export function execIdentityArgs(s: ProcessSecurity, seccompFile?: string, appArmor?: string): string[] {
   const args = ["--uid", String(s.uid), "--gid", String(s.gid)];
   if (s.noNewPrivs) args.push("--no-new-privs");
   args.push(...groupsArgs(s));
   if (!s.privileged) args.push("--caps", capabilityMask(s.capabilities).toString(16));
   if (seccompFile !== undefined) args.push("--seccomp", seccompFile);
+  if (appArmor !== undefined) args.push("--apparmor", appArmor);
   return args;
 }
 

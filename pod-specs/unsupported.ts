@@ -17,7 +17,6 @@ export interface NotSupportedYet {
 
 const RESTART_POLICIES = ["Always", "OnFailure", "Never"];
 const isTrue = (v: unknown): boolean => v === true;
-const notUnconfined = (v: unknown): boolean => (v as { type?: unknown } | null)?.type !== "Unconfined";
 
 function forContainers(field: string, when?: NotSupportedYet["when"], hint?: string): NotSupportedYet[] {
   return ["spec.containers[*].", "spec.initContainers[*]."].map((prefix) => ({
@@ -35,8 +34,6 @@ const UNSUPPORTED_VOLUME_SOURCES = [
 
 // The API server fills these in; they appear in `kubectl get -o yaml` output, not in manifests.
 const SERVER_SET_HINT = "the API server sets it; remove it from the manifest";
-const APPARMOR_HINT = "podd applies no AppArmor profile yet; remove it";
-const APPARMOR_FIELD_HINT = "podd applies no AppArmor profile yet; remove it, or set type: Unconfined";
 const TERMINAL_HINT = "podd attaches no terminal or stdin to a container yet; remove it";
 const SELINUX_HINT = "podd applies no SELinux labels yet; remove it";
 const WINDOWS_HINT = "podd runs Linux containers only; remove it";
@@ -101,12 +98,9 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   ...forContainers("securityContext.windowsOptions", undefined, WINDOWS_HINT),
   // The API server allows Unmasked only with hostUsers: false; podd masks /proc in every container.
   ...forContainers("securityContext.procMount", (v) => v === "Unmasked", "podd masks /proc in every container; remove procMount"),
-  ...forContainers("securityContext.appArmorProfile", notUnconfined, APPARMOR_FIELD_HINT),
   // pod security
   ...["seLinuxOptions", "seLinuxChangePolicy"].map((f) => ({ path: `spec.securityContext.${f}`, hint: SELINUX_HINT })),
   { path: "spec.securityContext.windowsOptions", hint: WINDOWS_HINT },
-  // Unconfined asks for no profile, which is what every podd container has.
-  { path: "spec.securityContext.appArmorProfile", when: notUnconfined, hint: APPARMOR_FIELD_HINT },
 
   // lifecycle: tcpSocket hooks are accepted by Kubernetes but never run there either
   ...forContainers("lifecycle.postStart.tcpSocket"),
@@ -159,13 +153,6 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
   { path: "spec.evictionResponders", hint: "podd evicts no pods; remove it" },
 ];
 
-// Annotations that carry meaning to the kubelet are refused or flagged like the fields they stand
-// for: an AppArmor annotation still sets the profile in Kubernetes, so accepting it would run the
-// container without the confinement asked for.
-export const NOT_SUPPORTED_ANNOTATION_PREFIXES: ReadonlyArray<{ prefix: string; hint: string }> = [
-  { prefix: "container.apparmor.security.beta.kubernetes.io/", hint: APPARMOR_HINT },
-];
-
 // The seccomp annotations have done nothing in Kubernetes since v1.27, where the API server warns
 // about them; podd warns the same way rather than let them look honoured.
 const IGNORED_ANNOTATIONS: ReadonlyArray<{ prefix: string; exact?: boolean }> = [
@@ -175,7 +162,7 @@ const IGNORED_ANNOTATIONS: ReadonlyArray<{ prefix: string; exact?: boolean }> = 
 const IGNORED_ANNOTATION_MESSAGE =
   "ignored: the seccomp annotations have no effect since Kubernetes v1.27 and none in podd; use securityContext.seccompProfile";
 
-const ANNOTATION_FIRST_CHARACTERS = new Set([...NOT_SUPPORTED_ANNOTATION_PREFIXES, ...IGNORED_ANNOTATIONS].map((a) => a.prefix.charCodeAt(0)));
+const ANNOTATION_FIRST_CHARACTERS = new Set(IGNORED_ANNOTATIONS.map((a) => a.prefix.charCodeAt(0)));
 
 // Every refusal says what to do; entries without a hint of their own get the one of their area.
 function defaultHint(path: string): string {
@@ -239,9 +226,7 @@ export function findNotSupportedYet(pod: Record<string, unknown>): NotSupportedF
     for (const key of Object.keys(annotations)) {
       // Most keys begin like none of the table's: they cost one look-up.
       if (!ANNOTATION_FIRST_CHARACTERS.has(key.charCodeAt(0))) continue;
-      const refused = NOT_SUPPORTED_ANNOTATION_PREFIXES.find((a) => key.startsWith(a.prefix));
-      if (refused) out.push({ path: childPath("metadata.annotations", key), message: `not supported yet by podd; ${refused.hint}` });
-      else if (IGNORED_ANNOTATIONS.some((a) => (a.exact ? key === a.prefix : key.startsWith(a.prefix)))) {
+      if (IGNORED_ANNOTATIONS.some((a) => (a.exact ? key === a.prefix : key.startsWith(a.prefix)))) {
         out.push({ path: childPath("metadata.annotations", key), message: IGNORED_ANNOTATION_MESSAGE, warning: true });
       }
     }

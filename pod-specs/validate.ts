@@ -18,7 +18,7 @@ import {
 } from "./names.ts";
 import { compareQuantities, isNegative, mustParseQuantity, type Quantity } from "./quantity.ts";
 import { childPath } from "./schema.ts";
-import { capabilityName } from "./security.ts";
+import { APPARMOR_ANNOTATION_PREFIX, appArmorFromAnnotation, capabilityName } from "./security.ts";
 import { validateScheduling } from "./scheduling.ts";
 import { isValidSysctlName, SYSCTL_MAX_LENGTH, SYSCTL_NAME_REGEX, sysctlNamespace } from "./sysctls.ts";
 
@@ -144,6 +144,7 @@ export function validatePod(pod: Pod, base = ""): ValidationProblem[] {
   validatePodSecurityContext(spec, add);
   validateSeccompProfile(spec.securityContext?.seccompProfile, "spec.securityContext.seccompProfile", add);
   validateSeccompProfile(spec.securityContext?.appArmorProfile, "spec.securityContext.appArmorProfile", add, "AppArmor");
+  validateAppArmorAnnotations(pod, add);
   (spec.hostAliases ?? []).forEach((h, i) => {
     const path = `spec.hostAliases[${i}]`;
     if (h.ip === undefined) add(`${path}.ip`, required());
@@ -630,6 +631,30 @@ function validateCapabilities(sc: Container["securityContext"], path: string, ad
   // no_new_privs would take from CAP_SYS_ADMIN what it promises, as the API server reasons.
   if (sc?.allowPrivilegeEscalation === false && (sc.capabilities?.add ?? []).some((n) => capabilityName(n) === "SYS_ADMIN")) {
     add(`${path}.allowPrivilegeEscalation`, invalid(false, "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"));
+  }
+}
+
+/**
+ * The deprecated AppArmor annotations, as the API server checks them on create: each names a
+ * container of the pod and a profile ("runtime/default", "unconfined", "localhost/NAME"), and
+ * says what the container's field (else the pod's) says, where one is set.
+ */
+function validateAppArmorAnnotations(pod: Pod, add: Add): void {
+  const annotations = pod.metadata?.annotations ?? {};
+  const containers = [...(pod.spec.initContainers ?? []).map((c, i) => ({ c, path: `spec.initContainers[${i}]` })), ...(pod.spec.containers ?? []).map((c, i) => ({ c, path: `spec.containers[${i}]` }))];
+  for (const [key, value] of Object.entries(annotations)) {
+    if (!key.startsWith(APPARMOR_ANNOTATION_PREFIX)) continue;
+    const at = childPath("metadata.annotations", key);
+    const name = key.slice(APPARMOR_ANNOTATION_PREFIX.length);
+    const found = containers.find((x) => x.c.name === name);
+    if (!found) add(at, invalid(name, "container not found"), { atKey: true });
+    if (value !== "" && value !== "runtime/default" && value !== "unconfined" && !value.startsWith("localhost/")) add(at, invalid(value, `invalid AppArmor profile name: ${JSON.stringify(value)}`));
+    const field = found?.c.securityContext?.appArmorProfile ?? pod.spec.securityContext?.appArmorProfile;
+    if (!found || !field) continue;
+    const asked = appArmorFromAnnotation(value);
+    const path = `${found.path}.securityContext.appArmorProfile`;
+    if (asked?.type !== field.type) add(`${path}.type`, forbidden("apparmor type in annotation and field must match"), { at });
+    else if (asked.localhostProfile !== field.localhostProfile) add(`${path}.localhostProfile`, forbidden("apparmor profile in annotation and field must match"), { at });
   }
 }
 

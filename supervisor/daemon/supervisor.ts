@@ -3,7 +3,7 @@
 import { podKeyOf } from "../base/paths.ts";
 import { randomUUID } from "node:crypto";
 import type { Pod } from "../../pod-specs/types.ts";
-import { admitHostPorts, admitPod, admitSysctls, hostPortsOf, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
+import { admitAppArmor, admitHostPorts, admitPod, admitSysctls, hostPortsOf, NO_REQUESTS, podRequests, type Admission } from "../pod/admission.ts";
 import { openCgroups, type CgroupManager } from "../cgroups/index.ts";
 import { PoddError } from "../base/errors.ts";
 import { EventBus } from "./events.ts";
@@ -133,7 +133,7 @@ export class Supervisor<R extends PodRuntime = Runtime> {
   /**
    * The scheduler's filters for this node (nodeName, node affinity, taints, inter-pod affinity,
    * topology spread), then the kubelet's admission, in its order: the pod's sysctls against the
-   * node's allowlist, its host ports against those of the pods admitted and not ended, then its
+   * node's allowlist, its AppArmor profiles against the host's, its host ports against those of the pods admitted and not ended, then its
    * resources against what those pods request.
    */
   admit(pod: BoundPod): Admission {
@@ -147,6 +147,8 @@ export class Supervisor<R extends PodRuntime = Runtime> {
     if (!scheduling.admit) return scheduling;
     const sysctls = admitSysctls(pod.spec, this.runtime.sysctls);
     if (!sysctls.admit) return sysctls;
+    const appArmor = admitAppArmor(pod, this.runtime.appArmorUnavailable);
+    if (!appArmor.admit) return appArmor;
     const ports = admitHostPorts(
       hostPortsOf(pod.spec),
       others.map((w) => ({ pod: `${w.pod.metadata.namespace}/${w.pod.metadata.name}`, ports: hostPortsOf(w.pod.spec) })),

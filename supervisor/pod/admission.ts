@@ -6,7 +6,8 @@
 // (the kubelet's sysctl allowlist), or it is rejected the same way with SysctlForbidden.
 // Pure: the caller hands in every number.
 import { mustParseQuantity, parseQuantity, quantityMilliValue, quantityValue } from "../../pod-specs/quantity.ts";
-import type { Container, PodSpec, ResourceList } from "../../pod-specs/types.ts";
+import { needsAppArmor } from "../../pod-specs/security.ts";
+import type { Container, Pod, PodSpec, ResourceList } from "../../pod-specs/types.ts";
 import { PoddError } from "../base/errors.ts";
 import {
   isValidSysctlPattern,
@@ -213,6 +214,15 @@ export function admitSysctls(spec: Pick<PodSpec, "securityContext" | "hostNetwor
     if (why !== undefined) return { admit: false, reason: "SysctlForbidden", message: `forbidden sysctl: ${why}` };
   }
   return { admit: true };
+}
+
+/**
+ * A pod that names an AppArmor profile on a host that cannot apply one: refused, as the
+ * kubelet refuses it, rather than run without the confinement it asked for.
+ */
+export function admitAppArmor(pod: Pick<Pod, "metadata" | "spec">, unavailable: string | undefined): Admission {
+  if (unavailable === undefined || !needsAppArmor(pod)) return { admit: true };
+  return { admit: false, reason: "AppArmor", message: `Cannot enforce AppArmor: ${unavailable}` };
 }
 
 // ---- host ports ------------------------------------------------------------------------------

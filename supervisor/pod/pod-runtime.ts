@@ -28,6 +28,8 @@ export interface PodRuntime {
   readonly images: Pick<Images, "ensure">;
   /** the sysctls pods may set */
   readonly sysctls: SysctlAllowlist;
+  /** why the host cannot confine containers with AppArmor; undefined: it can */
+  readonly appArmorUnavailable: string | undefined;
 
   createSandbox(pod: BoundPod): Promise<{ podIPs: string[] }>;
   /** The sandbox of a pod an earlier daemon made: its addresses, and what CHECK found wrong. */

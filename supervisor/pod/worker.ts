@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { Container, LifecycleHandler } from "../../pod-specs/types.ts";
 import { rejectedMessage, type Admission } from "./admission.ts";
 import type { EventBus, PodEvent } from "../daemon/events.ts";
-import { ConfigError } from "../runtime/launch.ts";
+import { ConfigError, CreateError } from "../runtime/launch.ts";
 import {
   isAlive,
   MINIMUM_GRACE_MS,
@@ -330,6 +330,7 @@ export class PodWorker {
       run = await this.runtime.startContainer(this.pod, c, image, rec.restartCount + (rec.lifecycle.state === "Terminated" || rec.lastTermination ? 1 : 0), volumeImages);
     } catch (err) {
       if (err instanceof ConfigError) return this.hold(name, "CreateContainerConfigError", err.message, "Warning");
+      if (err instanceof CreateError) return this.hold(name, "CreateContainerError", err.message, "Warning", "Failed");
       if (err instanceof MountError) return this.hold(name, "ContainerCreating", err.message, "Warning", "FailedMount");
       throw err;
     }

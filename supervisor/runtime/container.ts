@@ -40,6 +40,8 @@ export interface LaunchPlan {
   security: ProcessSecurity;
   /** the compiled seccomp filter in the run dir; undefined: none (Unconfined) */
   seccompFile: string | undefined;
+  /** the AppArmor profile of the command; undefined: none */
+  appArmor: string | undefined;
   /** the oom_score_adj of the command, which its children inherit */
   oomScoreAdj: number;
 }
@@ -95,7 +97,7 @@ export function initArgs(plan: LaunchPlan, notifyFd: number): string[] {
   // the host root's /tmp, /run and /var/tmp go first, so that volumes can be mounted in them.
   for (const t of plan.tmpfs) a.push("--tmpfs", t.options ? `${t.target}:${t.options}` : t.target);
   for (const b of plan.binds) a.push(b.imageLayers ? "--image-volume" : b.idmap ? "--idmap-bind" : "--bind", `${b.source}:${b.target}${b.subPath ? `:${b.readOnly ? "ro" : "rw"}:${b.subPath}` : b.readOnly ? ":ro" : ""}`);
-  a.push("--cwd", plan.cwd, ...execIdentityArgs(plan.security, plan.seccompFile), "--oom-score-adj", String(plan.oomScoreAdj));
+  a.push("--cwd", plan.cwd, ...execIdentityArgs(plan.security, plan.seccompFile, plan.appArmor), "--oom-score-adj", String(plan.oomScoreAdj));
   a.push("--", ...plan.argv);
   return a;
 }

@@ -39,6 +39,8 @@ export interface LaunchContext {
   workDir: string;
   /** the container's compiled seccomp filter; undefined: none */
   seccompFile?: string;
+  /** the AppArmor profile its processes run under; undefined: none */
+  appArmor?: string;
   /** the oom_score_adj of the container's processes */
   oomScoreAdj: number;
   /** the host file bound on the container's terminationMessagePath; undefined: none */
@@ -65,6 +67,13 @@ export const MAX_SUPPLEMENTARY_GROUPS = 64;
 
 /** A container that cannot be configured: Kubernetes' CreateContainerConfigError. */
 export class ConfigError extends PoddError {
+  constructor(message: string) {
+    super(message, { code: "Invalid" });
+  }
+}
+
+/** A container the runtime cannot create as configured: Kubernetes' CreateContainerError. */
+export class CreateError extends PoddError {
   constructor(message: string) {
     super(message, { code: "Invalid" });
   }
@@ -167,6 +176,7 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     cwd: container.workingDir || image?.config.workingDir || "/",
     security,
     seccompFile: ctx.seccompFile,
+    appArmor: ctx.appArmor,
     oomScoreAdj: ctx.oomScoreAdj,
   };
 }

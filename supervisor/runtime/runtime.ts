@@ -27,10 +27,11 @@ import type { Reference } from "./images/reference.ts";
 import type { ImageSource } from "./images/source.ts";
 import { readLayeredEtcFile } from "./passwd.ts";
 import { stopSignalName } from "./images/config.ts";
+import { AppArmor, type AppArmorPaths } from "./apparmor.ts";
 import { hostRootTakesFile, planLaunch, SECCOMP_FILE } from "./launch.ts";
 import { SeccompFilters } from "./seccomp/container-filter.ts";
 import { readGroup, readPasswd } from "./passwd.ts";
-import { execIdentityArgs, execSecurity, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
+import { appArmorProfileName, execIdentityArgs, execSecurity, processSecurity, securityWidenings } from "../../pod-specs/security.ts";
 import { Layout, type PodRef, type Roots } from "../base/paths.ts";
 import { SandboxError, SandboxManager, usernsArgs, type Sandbox } from "./sandbox.ts";
 import { boundLogRoot, removeStaleRunLogs } from "./logs.ts";
@@ -64,6 +65,8 @@ export interface RuntimeOptions {
   kubeReserved?: Requests;
   /** --allowed-unsafe-sysctls: namespaced sysctls beyond the safe set that pods may set */
   allowedUnsafeSysctls?: readonly string[];
+  /** where the host's AppArmor is looked for (HOST_APPARMOR) */
+  appArmorPaths?: AppArmorPaths;
   /** --userns-registry: where every podd on the host claims user namespace ranges (DEFAULT_USERNS_REGISTRY) */
   usernsRegistry?: string;
   /** what the runtime stamps on what it records itself (an exit nobody recorded); default the system's */
@@ -168,6 +171,9 @@ export class Runtime {
   readonly oomScoreFloor: number;
   /** the sysctls pods may set: the kubelet's safe set for this kernel and --allowed-unsafe-sysctls */
   readonly sysctls: SysctlAllowlist;
+  /** why the host cannot confine containers with AppArmor; undefined: it can */
+  readonly appArmorUnavailable: string | undefined;
+  private readonly appArmor: AppArmor | undefined;
   readonly network: PodNetwork;
   /** the pods with a sandbox, by uid: what the /etc/hosts of the pods of their namespace list */
   private readonly addressed = new Map<string, { pod: BoundPod; ips: readonly string[] }>();
@@ -209,6 +215,9 @@ export class Runtime {
     this.seccomp = new SeccompFilters(this.layout.seccompDir());
     this.volumes.idBase = (ref) => this.idBases.get(ref.uid) ?? recordedUsernsBase(this.layout, ref) ?? 0;
     this.sysctls = sysctlAllowlist(release(), opts.allowedUnsafeSysctls);
+    const appArmor = AppArmor.probe(opts.appArmorPaths);
+    this.appArmor = appArmor instanceof AppArmor ? appArmor : undefined;
+    this.appArmorUnavailable = appArmor instanceof AppArmor ? undefined : appArmor.unavailable;
     this.usernsRegistry = new UsernsRegistry(opts.usernsRegistry ?? DEFAULT_USERNS_REGISTRY, sys);
   }
 
@@ -552,6 +561,8 @@ export class Runtime {
     // Before anything is made: a profile that cannot be read holds the container (CreateContainerConfigError).
     const filter = this.seccomp.forContainer(processSecurity(pod, container));
     const seccompFile = this.seccompFile(pod, container);
+    const appArmor = this.appArmorOf(pod, container);
+    if (appArmor !== undefined) await this.appArmor!.ready(appArmor);
     const plan = planLaunch({
       pod,
       container,
@@ -569,6 +580,7 @@ export class Runtime {
       workDir,
       terminationLog,
       ...(seccompFile ? { seccompFile } : {}),
+      ...(appArmor !== undefined ? { appArmor } : {}),
       oomScoreAdj: this.oomScoreAdj(pod, container),
       node: this.node,
       podIPs: this.podIPs(pod),
@@ -729,12 +741,17 @@ export class Runtime {
    */
   execIdentity(pod: BoundPod, container: Container, started?: { uid?: number; gid?: number; supplementalGroups?: number[] }): string[] {
     const userns = usernsArgs(this.sandboxes.paths(this.sandboxSpec(pod)));
-    return [...execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container)), "--oom-score-adj", String(this.oomScoreAdj(pod, container)), ...userns];
+    return [...execIdentityArgs(execSecurity(pod, container, started), this.seccompFile(pod, container), this.appArmorOf(pod, container)), "--oom-score-adj", String(this.oomScoreAdj(pod, container)), ...userns];
   }
 
   /** The kubelet's score for the container's processes, raised to what podd can set (oomScoreFloor). */
   oomScoreAdj(pod: BoundPod, container: Container): number {
     return Math.max(containerOOMScoreAdj(pod, container, this.node.capacity.memoryBytes), this.oomScoreFloor);
+  }
+
+  /** The AppArmor profile of the container's processes: none on a host without AppArmor (admission refused the pods that ask for one). */
+  private appArmorOf(pod: BoundPod, container: Container): string | undefined {
+    return this.appArmor ? appArmorProfileName(pod, container) : undefined;
   }
 
   /** Where the container's run keeps its compiled filter; undefined when it has none (Unconfined). */

@@ -161,6 +161,7 @@ export class FakeRuntime implements DaemonRuntime {
   readonly node = { name: "fake-node", hostIP: "192.0.2.10", capacity: { milliCpu: 4000n, memoryBytes: 8n << 30n }, allocatable: { milliCpu: 4000n, memoryBytes: 8n << 30n } };
   readonly records = new MemoryRecords();
   readonly sysctls: SysctlAllowlist = { sysctls: new Map(), prefixes: new Map() };
+  appArmorUnavailable: string | undefined = "AppArmor is not enabled on the host";
   readonly layout: Layout;
   readonly images: ScriptedImages;
   readonly network = { unreadable: [] as { path: string; error: string }[], releaseStale: async () => 0 };

@@ -97,7 +97,7 @@ test("problems in maps of plain values point where they always did", () => {
       '8:5: metadata.annotations.a: key "a" already set in map',
       '10:5: metadata.annotations.c: key "c" already set in map',
       `11:5: metadata.annotations: Invalid value: "Bad Key": ${nameRule}`,
-      "12:5: metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
+      '12:55: metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]: Invalid value: "6": invalid AppArmor profile name: "6"',
       "15:8: metadata.labels.l: expected a string, got a list",
       '16:5: metadata.labels.l: key "l" already set in map',
     ],

@@ -67,19 +67,23 @@ test("every Pod field of the current Kubernetes API is known: refused by name, n
   }
 });
 
-test("AppArmor is refused by name, as annotation and as field; seccomp annotations warn", () => {
-  assert.deepEqual(
-    errors(pod(app("      securityContext:\n        appArmorProfile: {type: RuntimeDefault}\n"), "  name: p\n  annotations:\n    container.apparmor.security.beta.kubernetes.io/app: runtime/default\n    note: \"kept\"\n")),
-    [
-      "6:5: metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]: not supported yet by podd; podd applies no AppArmor profile yet; remove it",
-      "13:9: spec.containers[0].securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it, or set type: Unconfined",
-    ],
-  );
-  // Unconfined asks for what every podd container has: no profile.
-  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Unconfined}\n")), []);
-  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Localhost, localhostProfile: p}\n")), [
-    "10:5: spec.securityContext.appArmorProfile: not supported yet by podd; podd applies no AppArmor profile yet; remove it, or set type: Unconfined",
+test("AppArmor: fields and annotations are checked as the API server checks them; seccomp annotations warn", () => {
+  const annotated = (value: string, container = "app") => `  name: p\n  annotations:\n    container.apparmor.security.beta.kubernetes.io/${container}: ${value}\n`;
+  for (const v of ["runtime/default", "unconfined", "localhost/my-profile"]) assert.deepEqual(errors(pod(app(), annotated(v))), [], v);
+  assert.deepEqual(errors(pod(app("      securityContext:\n        appArmorProfile: {type: RuntimeDefault}\n"))), []);
+  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Localhost, localhostProfile: p}\n")), []);
+  assert.deepEqual(errors(pod(app(), annotated("runtime/default", "nope"))), ['6:5: metadata.annotations[container.apparmor.security.beta.kubernetes.io/nope]: Invalid value: "nope": container not found']);
+  assert.deepEqual(errors(pod(app(), annotated("docker-default"))), [
+    '6:57: metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]: Invalid value: "docker-default": invalid AppArmor profile name: "docker-default"',
   ]);
+  // An annotation and a field that disagree, the container's field or else the pod's.
+  assert.deepEqual(errors(pod(app("      securityContext:\n        appArmorProfile: {type: Unconfined}\n"), annotated("runtime/default"))), [
+    "6:57: spec.containers[0].securityContext.appArmorProfile.type: Forbidden: apparmor type in annotation and field must match",
+  ]);
+  assert.deepEqual(errors(pod(app() + "  securityContext:\n    appArmorProfile: {type: Localhost, localhostProfile: p}\n", annotated("localhost/q"))), [
+    "6:57: spec.containers[0].securityContext.appArmorProfile.localhostProfile: Forbidden: apparmor profile in annotation and field must match",
+  ]);
+  assert.deepEqual(errors(pod(app("      securityContext:\n        appArmorProfile: {type: Localhost, localhostProfile: p}\n"), annotated("localhost/p"))), []);
   const r = loadManifests(pod(app(), "  name: p\n  annotations:\n    seccomp.security.alpha.kubernetes.io/pod: runtime/default\n"), "pod.yaml");
   assert.deepEqual(r.errors, []);
   assert.equal(r.pods.length, 1);

@@ -9,7 +9,7 @@ import { FakeClock, settle } from "./fake-clock.ts";
 import type { PodEvent } from "../../supervisor/daemon/events.ts";
 import { Supervisor } from "../../supervisor/daemon/supervisor.ts";
 import { backOffConfig } from "../../supervisor/pod/restart-policy.ts";
-import { ConfigError } from "../../supervisor/runtime/launch.ts";
+import { ConfigError, CreateError } from "../../supervisor/runtime/launch.ts";
 import { FakeRuntime } from "./fake-runtime.ts";
 
 const START = Date.parse("2026-12-01T10:00:00Z");
@@ -107,6 +107,39 @@ test("a configuration error holds the container in CreateContainerConfigError, w
   worker.retryHeld();
   await w.clock.advance(0);
   assert.equal(state(worker.toObject().status.containerStatuses[0]), "running");
+});
+
+test("a container the runtime cannot create (a Localhost AppArmor profile not loaded) waits in CreateContainerError with a Failed event", async () => {
+  const w = world();
+  w.rt.scripts.set("app", { startThrows: new CreateError('AppArmor profile "mine" is not loaded on this host') });
+  const worker = w.sup.add(pod("create"));
+  await w.clock.advance(0);
+  const waiting = worker.toObject().status.containerStatuses[0]!.state.waiting;
+  assert.equal(waiting?.reason, "CreateContainerError");
+  assert.match(waiting?.message ?? "", /"mine" is not loaded/);
+  assert.deepEqual(w.reasons("app"), ["Failed"]);
+});
+
+test("a pod that names an AppArmor profile on a host without AppArmor is refused as the kubelet refuses it; Unconfined is admitted", async () => {
+  const w = world();
+  const confined = w.sup.add(pod("confined", { securityContext: { appArmorProfile: { type: "RuntimeDefault" } } }));
+  const annotated = w.sup.add({ ...pod("annotated"), metadata: { name: "annotated", annotations: { "container.apparmor.security.beta.kubernetes.io/app": "localhost/mine" } } });
+  const free = w.sup.add(pod("free", { securityContext: { appArmorProfile: { type: "Unconfined" } } }));
+  const plain = w.sup.add(pod("plain"));
+  await settle();
+  for (const p of [confined, annotated]) {
+    const status = p.toObject().status;
+    assert.equal(status.phase, "Failed");
+    assert.equal(status.reason, "AppArmor");
+    assert.equal(status.message, "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host");
+  }
+  assert.ok(!w.rt.calls.some((c) => /confined|annotated/.test(c)), `nothing of theirs is created: ${w.rt.calls.join(", ")}`);
+  for (const p of [free, plain]) assert.equal(state(p.toObject().status.containerStatuses[0]), "running");
+  // Where the host has AppArmor, the same pod is admitted.
+  w.rt.appArmorUnavailable = undefined;
+  const later = w.sup.add(pod("later", { securityContext: { appArmorProfile: { type: "RuntimeDefault" } } }));
+  await settle();
+  assert.equal(state(later.toObject().status.containerStatuses[0]), "running");
 });
 
 test("a delete stops with the stop signal and kills at the grace period's end; a second delete shortens it, never lengthens it", async () => {

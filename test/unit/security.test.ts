@@ -4,11 +4,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatDiagnostic, loadManifests } from "../../pod-specs/index.ts";
 import {
+  appArmorProfileName,
   capabilityMask,
+  containerAppArmor,
   containerCapabilities,
   containerSeccomp,
   DEFAULT_CAPABILITIES,
   execIdentityArgs,
+  needsAppArmor,
   processSecurity,
 } from "../../pod-specs/security.ts";
 import type { Container, Pod } from "../../pod-specs/types.ts";
@@ -103,4 +106,24 @@ spec:
       'spec.containers[0].env[0].value: Invalid value: "\\u0000": must not contain a NUL character',
     ],
   );
+});
+
+test("AppArmor: the container's field, else its annotation, else the pod's; podd's default unless Unconfined, privileged or Localhost", () => {
+  const p = (annotations: Record<string, string>, sc: Pod["spec"]["securityContext"] = {}): Pick<Pod, "metadata" | "spec"> => ({ metadata: { name: "p", annotations }, spec: { containers: [{ name: "c", image: "host" }], securityContext: sc } });
+  const c = (securityContext: Container["securityContext"] = {}) => ({ name: "c", securityContext });
+  assert.equal(containerAppArmor(p({}), c()), undefined);
+  assert.equal(appArmorProfileName(p({}), c()), "podd-default", "the default, asked for or not, as containerd's");
+  assert.equal(appArmorProfileName(p({}), c({ privileged: true })), undefined, "privileged: unconfined");
+  assert.equal(appArmorProfileName(p({}, { appArmorProfile: { type: "Unconfined" } }), c()), undefined);
+  assert.equal(appArmorProfileName(p({ "container.apparmor.security.beta.kubernetes.io/c": "localhost/ann" }, { appArmorProfile: { type: "Unconfined" } }), c()), "ann", "the annotation before the pod's field");
+  assert.equal(appArmorProfileName(p({ "container.apparmor.security.beta.kubernetes.io/c": "unconfined" }), c({ appArmorProfile: { type: "Localhost", localhostProfile: "mine" } })), "mine", "the container's field first");
+  assert.equal(appArmorProfileName(p({}), c({ privileged: true, appArmorProfile: { type: "Localhost", localhostProfile: "mine" } })), "mine", "a privileged container gets the profile it names");
+  assert.equal(appArmorProfileName(p({ "container.apparmor.security.beta.kubernetes.io/other": "localhost/x" }), c()), "podd-default", "another container's annotation is not this one's");
+  // What the kubelet refuses on a host without AppArmor: any profile but Unconfined, named anywhere.
+  assert.equal(needsAppArmor(p({})), false);
+  assert.equal(needsAppArmor(p({ "container.apparmor.security.beta.kubernetes.io/c": "unconfined" }, { appArmorProfile: { type: "Unconfined" } })), false);
+  assert.equal(needsAppArmor(p({ "container.apparmor.security.beta.kubernetes.io/c": "runtime/default" })), true);
+  assert.equal(needsAppArmor(p({}, { appArmorProfile: { type: "RuntimeDefault" } })), true);
+  assert.equal(needsAppArmor({ metadata: { name: "p" }, spec: { containers: [{ ...c({ appArmorProfile: { type: "Localhost", localhostProfile: "x" } }), image: "host" }] } }), true);
+  assert.deepEqual(execIdentityArgs(processSecurity({ spec: { containers: [] } }, {}), undefined, "podd-default").slice(-2), ["--apparmor", "podd-default"]);
 });

@@ -70,6 +70,8 @@ if [ "$phase" = initramfs ]; then
 	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /newroot/dev/pts
 	mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
 	mount -t cgroup2 -o nsdelegate cgroup2 /newroot/sys/fs/cgroup || fail "cannot mount cgroup2"
+	# securityfs, as systemd mounts it: the kernel's AppArmor policy interface.
+	mount -t securityfs securityfs /newroot/sys/kernel/security || fail "cannot mount securityfs"
 	scratch /run 0755
 	scratch /tmp 1777
 	scratch /var/tmp 1777
