@@ -3,11 +3,13 @@
 // Failed with the kubelet's OutOfmemory / OutOfcpu, its message and a Warning event, and
 // nothing of them is created; two pods that each fit but not together: the second is refused,
 // stays refused when the first goes, and runs once applied again; --system-reserved and
-// --kube-reserved take their share off the machine; `podd run` refuses the same way.
+// --kube-reserved take their share off the machine; `podd run` refuses the same way. On a host
+// without AppArmor, the docs' AppArmor pod is refused as the kubelet refuses it.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { AppArmor } from "../../supervisor/runtime/apparmor.ts";
 import { destroyEnv, e2eSkip, importBusybox, leftovers, makeEnv, podd, waitFor, writeManifest } from "./harness.ts";
 import { withCli, type Cli } from "./cli-helpers.ts";
 import { getPod, podPath, putPod, startDaemon, stopDaemon, waitGone, waitRunning, withDaemonEnv } from "./daemon-helpers.ts";
@@ -112,6 +114,20 @@ describe("admission against the machine", { skip, timeout: 120_000 }, () => {
       assert.equal((await c.run("delete", ["pod", "cpu-demo-2", "-n", "cpu-example"])).code, 0);
       await waitGone(c.d, "cpu-demo-2", "cpu-example");
       assert.deepEqual(leftovers(c.env), nothingLeft);
+    }));
+
+  test("the docs' AppArmor pod on a host without AppArmor: Failed, reason AppArmor, nothing created; Unconfined runs", { skip: AppArmor.probe() instanceof AppArmor ? "the host has AppArmor (test/e2e/pod-apparmor.test.ts)" : false }, () =>
+    withCli(async (c) => {
+      const docs = readFileSync(new URL("../fixtures/k8s-docs-style/security-apparmor-field.yaml", import.meta.url), "utf8").replace("busybox:1.28", "busybox:local");
+      assert.equal((await c.apply("hello-apparmor.yaml", docs)).code, 0);
+      const name = /^  name: (\S+)$/m.exec(docs)![1]!;
+      const pod = await failed(c, name);
+      assert.equal(pod.status.reason, "AppArmor");
+      assert.equal(pod.status.message, "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host");
+      assert.deepEqual(await warnings(c, "default", name), [{ reason: "AppArmor", message: "Cannot enforce AppArmor: AppArmor is not enabled on the host" }]);
+      assert.deepEqual(leftovers(c.env), nothingLeft);
+      const free = "apiVersion: v1\nkind: Pod\nmetadata: {name: free}\nspec:\n  securityContext: {appArmorProfile: {type: Unconfined}}\n  containers: [{name: c, image: busybox:local, command: [sleep, '3600']}]\n";
+      assert.equal((await c.apply("free.yaml", free, ["--wait"])).code, 0);
     }));
 
   test("two pods that fit alone but not together: the second is refused, and runs once applied again after the first is gone; an ended pod holds nothing", () =>

@@ -10,10 +10,10 @@ import { fileURLToPath } from "node:url";
 
 const script = fileURLToPath(new URL("./run-in-vm.sh", import.meta.url));
 const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-/** the test files, by path fragment, that must pass on v2 too; node's OOM scores also where root
+/** the test files, by path fragment, that must pass on v2 too (and AppArmor, which the VM has); node's OOM scores also where root
  * holds CAP_SYS_RESOURCE, as it does in the VM (not the user namespace tests: the VM's roots are
  * on filesystems Debian 12's kernel cannot idmap) */
-const suites = ["test/unit/cgroups", "test/e2e/cgroups", "test/e2e/pod-cgroups", "test/e2e/pod-devices", "test/e2e/container-security", "test/e2e/node"];
+const suites = ["test/unit/cgroups", "test/e2e/cgroups", "test/e2e/pod-cgroups", "test/e2e/pod-devices", "test/e2e/container-security", "test/e2e/node", "test/e2e/pod-apparmor"];
 
 function whyNot(): string | false {
   if (process.env.PODD_IN_VM) return "already inside the test VM";
