@@ -46,12 +46,24 @@ static void sandbox_undo(struct ns_pin *pins, size_t n)
 		_exit(EXIT_SETUP); \
 	} while (0)
 
-static void pod_init_main(const char *const *cgroups, size_t ncgroups, int ready)
+static void pod_init_main(const char *const *cgroups, size_t ncgroups, int ready, pid_t owner, const struct ns_pin *pins, size_t npins)
 {
 	/* First, as a container's PID 1 does: the pod's cgroup kill then ends us too. */
 	const char *unjoined = join_cgroups(cgroups, ncgroups);
 	if (unjoined)
 		pod_init_fail(ready, "join cgroup %s: %s", unjoined, strerror(errno));
+	/* hostUsers: false: the pod's other namespaces are the owner's, made in its user
+	 * namespace; we join them from the host's side, as the containers do. */
+	for (size_t i = 0; owner > 0 && i < npins; i++) {
+		if (!pins[i].path || pins[i].flag == CLONE_NEWPID || pins[i].flag == CLONE_NEWUSER)
+			continue;
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)owner, pins[i].kind);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, pins[i].flag) < 0)
+			pod_init_fail(ready, "join the pod's %s namespace %s: %s", pins[i].kind, path, strerror(errno));
+		close(fd);
+	}
 	setsid();
 	if ((ready > 3 && close_fd_range(3, (unsigned)ready - 1, 0) < 0) || close_fd_range((unsigned)ready + 1, ~0U, 0) < 0)
 		close_fds_by_loop(ready);
@@ -265,8 +277,6 @@ int sandbox_main(int argc, char **argv)
 		usage_error("--pid and --pid-record go together");
 	if (!pins[4].path != !userns_base)
 		usage_error("--userns and --userns-base go together");
-	if (pins[4].path && pins[3].path)
-		usage_error("--userns does not go with --pid");
 
 	pid_t owner = 0;   /* the child whose namespaces are pinned (hostUsers: false) */
 	int to_owner = -1;
@@ -274,7 +284,8 @@ int sandbox_main(int argc, char **argv)
 		int from;
 		char msg[MSG_MAX];
 		const char *why;
-		owner = make_userns_child(flags, hostname, pins[0].path != NULL, &to_owner, &from);
+		/* The PID namespace is ours to make below: its PID 1 is our child, not the owner's. */
+		owner = make_userns_child(flags & ~CLONE_NEWPID, hostname, pins[0].path != NULL, &to_owner, &from);
 		if (owner < 0)
 			sandbox_fail(pins, 0, "fork the namespaces' maker: %s", strerror(errno));
 		if ((why = child_report(from, 'U', msg, sizeof msg)))
@@ -293,6 +304,8 @@ int sandbox_main(int argc, char **argv)
 	/* unshare(CLONE_NEWPID) moved only our children: the first is the new
 	 * namespace's PID 1, in the pod's other namespaces too. */
 	if (pins[3].path) {
+		if (owner && unshare(CLONE_NEWPID) < 0)
+			sandbox_fail(pins, 0, "unshare the PID namespace: %s", strerror(errno));
 		int ready[2];
 		if (pipe2(ready, O_CLOEXEC) < 0)
 			sandbox_fail(pins, 0, "pipe: %s", strerror(errno));
@@ -301,7 +314,7 @@ int sandbox_main(int argc, char **argv)
 			sandbox_fail(pins, 0, "fork the pod's init: %s", strerror(errno));
 		if (pod_init == 0) {
 			close(ready[0]);
-			pod_init_main(cgroups, ncgroups, ready[1]);
+			pod_init_main(cgroups, ncgroups, ready[1], owner, pins, ARRAY_LEN(pins));
 		}
 		close(ready[1]);
 		char msg[MSG_MAX];

@@ -87,11 +87,6 @@ export const NOT_SUPPORTED_YET: readonly NotSupportedYet[] = [
     when: (v, parent) => v === false && [...((parent.containers as { image?: string }[] | undefined) ?? []), ...((parent.initContainers as { image?: string }[] | undefined) ?? [])].some((c) => c.image === "host"),
     hint: "an image: host container runs on the host's own root, which podd cannot idmap into a pod's user namespace; give it an image, or remove hostUsers",
   },
-  {
-    path: "spec.hostUsers",
-    when: (v, parent) => v === false && parent.shareProcessNamespace === true,
-    hint: "podd does not yet make a pod-wide PID namespace inside a pod's user namespace; remove shareProcessNamespace or hostUsers",
-  },
 
   // container security
   ...forContainers("securityContext.seLinuxOptions", undefined, SELINUX_HINT),

@@ -1,12 +1,13 @@
 // shareProcessNamespace: one PID namespace for the pod, whose PID 1 is a podd-init that only
 // reaps; each container sees the others' processes and reaches their files through
 // /proc/PID/root, orphans are reaped, and the namespace (with its init) goes with the pod.
-// hostPID: the host's PID namespace. Without either, a container sees only its own processes
+// The same with hostUsers: false, the containers in the pod's user namespace. hostPID: the host's
+// PID namespace. Without either, a container sees only its own processes
 // (the control).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { e2eSkip, importBusybox, type Env } from "./harness.ts";
+import { e2eSkip, idmapSkip, importBusybox, type Env } from "./harness.ts";
 import { assertNothingLeft, inEnv, runManifest, said, shCommand, valuesOf } from "./pod-helpers.ts";
 
 const skip = e2eSkip();
@@ -24,6 +25,7 @@ const look = shCommand(`
   echo "sees_sleeper=\${sleeper:+yes}"
   echo "marker=$(cat /proc/$sleeper/root/tmp/marker 2>/dev/null)"
   echo "zombies=$(grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l)"
+  echo "uid_map=$(tr -s ' ' < /proc/self/uid_map)"
   touch /shared/done
 `);
 
@@ -64,6 +66,22 @@ describe("PID namespaces a pod may share", { skip, timeout: 600_000 }, () => {
       assert.equal(v.get("marker"), "from-worker", "the other container's files through /proc/PID/root");
       assert.equal(v.get("zombies"), "0");
       // The pod init and its namespace went with the pod: no process, pin or mount remains.
+      assertNothingLeft(env, r.namespaces);
+    }));
+
+  test("shareProcessNamespace with hostUsers: false: the same, from inside the pod's user namespace", { skip: idmapSkip() }, () =>
+    inEnv(async (env: Env) => {
+      await importBusybox(env);
+      const r = await runManifest(env, "shared-userns.yaml", pod("shared-userns", "  shareProcessNamespace: true\n  hostUsers: false"));
+      assert.equal(r.code, 0, said(r));
+      const v = valuesOf(r, "shared-userns", "looker");
+      assert.match(v.get("uid_map") ?? "", /^ ?0 \d+ 65536$/, `the looker's root is not the host's: ${said(r)}`);
+      assert.notEqual(v.get("uid_map")?.trim(), "0 0 4294967295");
+      assert.equal(v.get("pid1"), "podd-init", said(r));
+      assert.notEqual(v.get("parent"), "1");
+      assert.equal(v.get("sees_sleeper"), "yes", said(r));
+      assert.equal(v.get("marker"), "from-worker", "the other container's files through /proc/PID/root");
+      assert.equal(v.get("zombies"), "0");
       assertNothingLeft(env, r.namespaces);
     }));
 
