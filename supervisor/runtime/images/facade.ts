@@ -1,6 +1,6 @@
 // The image verbs on an Images: what the daemon serves on its socket, and what `podd image`
 // runs in-process on a state root no daemon holds.
-import { createReadStream, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { ImageDetail, ImagesApi, ImageSummary, PullOutcome } from "../../api/images.ts";
 import { PoddError } from "../../base/errors.ts";
@@ -43,13 +43,12 @@ export class ImagesFacade implements ImagesApi {
     let records: ImageRecord[];
     if ("stream" in input) records = await this.images.load(input.stream, "archive from the request");
     else {
-      let st;
       try {
-        st = statSync(input.path);
+        statSync(input.path);
       } catch (err) {
         throw PoddError.wrap(`load ${input.path}`, err, "Invalid");
       }
-      records = await this.images.load(st.isDirectory() ? input.path : createReadStream(input.path), `archive ${input.path}`);
+      records = await this.images.load(input.path, `archive ${input.path}`);
     }
     return records.map((r) => summaryOf(this.images.store, r));
   }

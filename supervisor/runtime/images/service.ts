@@ -6,8 +6,9 @@
 import type { CredentialsOf } from "./registry.ts";
 import { PoddError } from "../../base/errors.ts";
 import { goDuration, rfc3339, type Clock } from "../../base/time.ts";
+import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { openArchive, openArchiveDir } from "./archive.ts";
+import { openArchive, openArchiveDir, openTarArchive, type OpenedArchive } from "./archive.ts";
 import { importRootfs, type ImportOptions } from "./import.ts";
 import { hostPlatform } from "./platform.ts";
 import { storeImage, type LayerProgress, type StoreResult } from "./pull.ts";
@@ -179,8 +180,12 @@ export class Images {
    * Loads every image of an archive (a file's or a request's bytes) or of an archive directory,
    * under each of its names.
    */
+  /** Loads what an archive holds: a stream, or a path (a directory, or a file: read in place when it is a bare tar). */
   async load(input: Readable | string, what: string): Promise<ImageRecord[]> {
-    const opened = typeof input === "string" ? openArchiveDir(input, what) : await openArchive(this.store, this.opts.initPath, input, what);
+    let opened: OpenedArchive;
+    if (typeof input !== "string") opened = await openArchive(this.store, this.opts.initPath, input, what);
+    else if (statSync(input).isDirectory()) opened = openArchiveDir(input, what);
+    else opened = openTarArchive(input, what) ?? (await openArchive(this.store, this.opts.initPath, createReadStream(input), what));
     try {
       if (opened.images.length === 0) throw new PoddError(`${what}: the archive holds no image`, { code: "Invalid" });
       const out: ImageRecord[] = [];

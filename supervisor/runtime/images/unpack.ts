@@ -29,17 +29,17 @@ export interface UnpackedLayer {
   entries: number;
 }
 
-/** Counts and hashes what passes; fails as soon as more than `limit` bytes came. */
+/** Counts and (while `hashing`) hashes what passes; fails as soon as more than `limit` bytes came. */
 class Tap extends Transform {
   readonly hash: Hash = createHash("sha256");
   bytes = 0;
-  constructor(private readonly limit: number, private readonly what: string, private readonly onBytes?: (n: number) => void) {
+  constructor(private readonly limit: number, private readonly what: string, private readonly onBytes?: (n: number) => void, public hashing = true) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.limit) return done(new PoddError(`${this.what}: more bytes than its descriptor's size ${this.limit}`, { code: "Invalid" }));
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     this.onBytes?.(chunk.length);
     done(null, chunk);
   }
@@ -50,7 +50,7 @@ class Tap extends Transform {
  * zstd goes through fzstd, a small pure-JavaScript decoder: Node 20 has no zstd, and a native
  * addon would tie podd to a compiler or prebuilt binaries on every device it runs on.
  */
-export function decompressor(what: string): (src: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+export function decompressor(what: string, found?: (compression: "gzip" | "zstd" | "none") => void): (src: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* (src) {
     const it = src[Symbol.asyncIterator]();
     let head = Buffer.alloc(0);
@@ -59,7 +59,10 @@ export function decompressor(what: string): (src: AsyncIterable<Buffer>) => Asyn
       if (head.length > 0) yield head;
       for (let r; !(r = await it.next()).done; ) yield r.value as Buffer;
     })();
-    if (head[0] === 0x1f && head[1] === 0x8b) {
+    const gzip = head[0] === 0x1f && head[1] === 0x8b;
+    const zstd = head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
+    found?.(gzip ? "gzip" : zstd ? "zstd" : "none");
+    if (gzip) {
       // Output in large chunks: at zlib's default 16 KiB, the per-chunk cost of the streams
       // behind it doubles the time of a layer.
       const gz = createGunzip({ chunkSize: 256 * 1024 });
@@ -73,7 +76,7 @@ export function decompressor(what: string): (src: AsyncIterable<Buffer>) => Asyn
         throw new PoddError(`${what}: gzip: ${(err as Error).message}`, { code: "Invalid" });
       }
       await fed;
-    } else if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
+    } else if (zstd) {
       let out: Buffer[] = [];
       const z = new ZstdDecompress((chunk) => out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
       const feed = (b: Uint8Array, final: boolean) => {
@@ -97,11 +100,14 @@ export function decompressor(what: string): (src: AsyncIterable<Buffer>) => Asyn
 /**
  * Streams `input` into `podd-init unpack dir`. Resolves with the digests once the whole blob
  * went through and both match what was expected; rejects otherwise (dir then holds a partial
- * tree, the caller's to remove).
+ * tree, the caller's to remove). Without `digests` nothing is hashed (an archive that is
+ * unpacked to be read: its parts are verified one by one); the digests returned are then void.
  */
-export async function unpackLayer(initPath: string, input: Readable, dir: string, expect: LayerExpectation, what: string, onBytes?: (n: number) => void): Promise<UnpackedLayer> {
-  const compressed = new Tap(expect.size ?? Number.MAX_SAFE_INTEGER, what, onBytes);
-  const tar = new Tap(Number.MAX_SAFE_INTEGER, what);
+export async function unpackLayer(initPath: string, input: Readable, dir: string, expect: LayerExpectation, what: string, onBytes?: (n: number) => void, digests = true): Promise<UnpackedLayer> {
+  const compressed = new Tap(expect.size ?? Number.MAX_SAFE_INTEGER, what, onBytes, digests);
+  // A tar that came uncompressed is hashed once: its diff_id is its digest.
+  const tar = new Tap(Number.MAX_SAFE_INTEGER, what, undefined, digests);
+  let plain = false;
   const child = spawn(initPath, ["unpack", dir], { stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -117,7 +123,16 @@ export async function unpackLayer(initPath: string, input: Readable, dir: string
   });
   let streamError: unknown;
   try {
-    await pipeline(input, compressed, decompressor(what), tar, child.stdin);
+    await pipeline(
+      input,
+      compressed,
+      decompressor(what, (c) => {
+        plain = c === "none";
+        if (plain) tar.hashing = false;
+      }),
+      tar,
+      child.stdin,
+    );
   } catch (err) {
     streamError = err;
     // The unpacker may still be reading what it had: stop it, its partial tree is dropped anyway.
@@ -130,7 +145,7 @@ export async function unpackLayer(initPath: string, input: Readable, dir: string
   }
   if (streamError !== undefined) throw streamError instanceof PoddError ? streamError : PoddError.wrap(what, streamError);
   const digest = `sha256:${compressed.hash.digest("hex")}`;
-  const diffId = `sha256:${tar.hash.digest("hex")}`;
+  const diffId = plain ? digest : `sha256:${tar.hash.digest("hex")}`;
   if (expect.size !== undefined && compressed.bytes !== expect.size) {
     throw new PoddError(`${what}: ${compressed.bytes} bytes, but its descriptor says ${expect.size}`, { code: "Invalid" });
   }

@@ -1,0 +1,86 @@
+// An image archive read in place: the index of a tar's headers, the links it follows (inside the
+// archive only), and what it refuses (a truncated file, a damaged header).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { buffer, text } from "node:stream/consumers";
+import { test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { openTarArchive } from "../../supervisor/runtime/images/archive.ts";
+import { looksLikeTar, TarIndex } from "../../supervisor/runtime/images/tar-index.ts";
+import { tar, type TarEntry } from "../init/tar-writer.ts";
+
+function file(t: { after(fn: () => void): void }, bytes: Buffer): string {
+  const dir = mkdtempSync(join(tmpdir(), "podd-tar-index-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "a.tar");
+  writeFileSync(path, bytes);
+  return path;
+}
+
+const long = `blobs/${"d".repeat(120)}/layer`;
+const entries: TarEntry[] = [
+  { name: "./blobs/", type: "5" },
+  { name: "./blobs/sha256/aa", data: "layer bytes" },
+  { name: "manifest.json", data: "old" },
+  { name: "manifest.json", data: '{"new":true}' },
+  { name: "id/layer.tar", type: "2", linkname: "../blobs/sha256/aa" },
+  { name: "hard", type: "1", linkname: "blobs/sha256/aa" },
+  { name: "abs", type: "2", linkname: "/blobs/sha256/aa" },
+  { name: "dirlink", type: "2", linkname: "blobs" },
+  { name: "escape", type: "2", linkname: "../../etc/passwd" },
+  { name: "loop", type: "2", linkname: "loop" },
+  { name: "empty", data: "" },
+  { name: long, data: "long", format: "gnu" },
+  { name: `pax/${"p".repeat(150)}`, data: "pax" },
+];
+
+test("files by name, the last of a name winning, through symlinks and hard links inside the archive; long names", async (t) => {
+  const index = TarIndex.open(file(t, tar(entries)), "archive a.tar");
+  assert.equal(index.readFile("manifest.json").toString(), '{"new":true}');
+  for (const name of ["blobs/sha256/aa", "./blobs/sha256/aa", "id/layer.tar", "hard", "abs", "dirlink/sha256/aa"]) {
+    assert.equal(await text(index.open(name)), "layer bytes", name);
+    assert.equal(index.size(name), 11);
+  }
+  assert.equal(await text(index.open("empty")), "");
+  assert.equal(index.readFile(long).toString(), "long");
+  assert.equal(index.readFile(`pax/${"p".repeat(150)}`).toString(), "pax");
+  // Links that lead out of the archive, or round in circles, lead nowhere.
+  for (const name of ["escape", "loop", "blobs", "nothing", "../a.tar"]) {
+    assert.equal(index.has(name), false, name);
+    assert.throws(() => index.readFile(name), /is not in the archive/);
+  }
+});
+
+test("a truncated archive and a damaged header are refused; a compressed file is no tar", (t) => {
+  const whole = tar([{ name: "big", data: Buffer.alloc(5000, 7) }, { name: "next", data: "x" }]);
+  assert.throws(() => TarIndex.open(file(t, whole.subarray(0, 2048)), "archive a.tar"), /archive a\.tar: the archive ends in the middle of an entry \(truncated\?\)/);
+  assert.throws(() => TarIndex.open(file(t, whole.subarray(0, 5632 + 100)), "archive a.tar"), /ends in the middle of a header/);
+  assert.throws(() => TarIndex.open(file(t, tar([{ name: "a", data: "x" }, { name: "b", data: "y", badChecksum: true }])), "archive a.tar"), /a damaged tar header at byte 1024/);
+  // No end blocks: the end of the file ends it.
+  assert.equal(TarIndex.open(file(t, whole.subarray(0, 5632 + 1024)), "archive a.tar").readFile("next").toString(), "x");
+  assert.equal(looksLikeTar(whole), true);
+  assert.equal(looksLikeTar(gzipSync(whole)), false);
+});
+
+test("a bare docker-archive is read in place, its layer through Docker 25's symlink; a compressed one is left to be unpacked", async (t) => {
+  const layer = tar([{ name: "hello", data: "hi\n" }]);
+  const diffId = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
+  const config = JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [diffId] } });
+  const archive = tar([
+    { name: `blobs/sha256/${diffId.slice(7)}`, data: layer },
+    { name: "abc/layer.tar", type: "2", linkname: `../blobs/sha256/${diffId.slice(7)}` },
+    { name: "config.json", data: config },
+    { name: "manifest.json", data: JSON.stringify([{ Config: "config.json", RepoTags: ["example/app:1"], Layers: ["abc/layer.tar"] }]) },
+  ]);
+  const opened = openTarArchive(file(t, archive), "archive a.tar");
+  assert.ok(opened);
+  assert.deepEqual(opened.images.map((i) => i.names), [["example/app:1"]]);
+  const manifest = JSON.parse((await opened.source.getManifest(opened.images[0]!.reference)).body.toString());
+  assert.deepEqual(manifest.layers.map((l: { digest: string; size: number }) => [l.digest, l.size]), [[diffId, layer.length]]);
+  assert.ok((await buffer(await opened.source.openBlob(manifest.layers[0]))).equals(layer));
+  assert.equal(openTarArchive(file(t, gzipSync(archive)), "archive a.tar.gz"), undefined);
+  assert.throws(() => openTarArchive(file(t, tar([{ name: "manifest.json", data: JSON.stringify([{ Config: "../etc/c.json", Layers: [] }]) }])), "archive b.tar"), /path "\.\.\/etc\/c\.json" leaves the archive/);
+});
