@@ -11,6 +11,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { Decompress as ZstdDecompress } from "fzstd";
 import { PoddError } from "../../base/errors.ts";
+import { streamedGarbage } from "../../base/garbage.ts";
 
 export interface LayerExpectation {
   /** the blob's digest and size, from the manifest; absent for a local tarball */
@@ -41,6 +42,7 @@ class Tap extends Transform {
     if (this.bytes > this.limit) return done(new PoddError(`${this.what}: more bytes than its descriptor's size ${this.limit}`, { code: "Invalid" }));
     if (this.hashing) this.hash.update(chunk);
     this.onBytes?.(chunk.length);
+    streamedGarbage.streamed(chunk.length);
     done(null, chunk);
   }
 }
