@@ -47,55 +47,60 @@ class Tap extends Transform {
   }
 }
 
+type Compression = "gzip" | "zstd" | "none";
+
+/** What a blob's magic number says it is: gzip (1f 8b), zstd (28 b5 2f fd), else the tar itself. */
+function compressionOf(head: Buffer): Compression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
+  return "none";
+}
+
+/** The first n bytes of a stream (fewer if it is shorter), and the stream to read from the start. */
+function withHead(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const finish = (err?: Error, ended = false) => {
+      input.off("readable", onReadable);
+      input.off("end", onEnd);
+      input.off("error", finish);
+      if (err) return reject(err);
+      // What was read goes back in front; a stream that has ended takes nothing back.
+      if (ended) return resolve({ head, stream: Readable.from(head.length > 0 ? [head] : []) });
+      if (head.length > 0) input.unshift(head);
+      resolve({ head, stream: input });
+    };
+    const onReadable = () => {
+      for (let c: Buffer | null; head.length < n && (c = input.read() as Buffer | null) !== null; ) head = Buffer.concat([head, c]);
+      if (head.length >= n) finish();
+    };
+    const onEnd = () => finish(undefined, true);
+    input.on("readable", onReadable);
+    input.once("end", onEnd);
+    input.once("error", finish);
+  });
+}
+
 /**
- * Decompresses by magic number: gzip (1f 8b), zstd (28 b5 2f fd), else the bytes are the tar.
  * zstd goes through fzstd, a small pure-JavaScript decoder: Node 20 has no zstd, and a native
  * addon would tie podd to a compiler or prebuilt binaries on every device it runs on.
  */
-export function decompressor(what: string, found?: (compression: "gzip" | "zstd" | "none") => void): (src: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
+function zstdDecoder(what: string): (src: AsyncIterable<Buffer>) => AsyncGenerator<Buffer> {
   return async function* (src) {
-    const it = src[Symbol.asyncIterator]();
-    let head = Buffer.alloc(0);
-    for (let r; head.length < 4 && !(r = await it.next()).done; ) head = Buffer.concat([head, r.value as Buffer]);
-    const rest = (async function* () {
-      if (head.length > 0) yield head;
-      for (let r; !(r = await it.next()).done; ) yield r.value as Buffer;
-    })();
-    const gzip = head[0] === 0x1f && head[1] === 0x8b;
-    const zstd = head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
-    found?.(gzip ? "gzip" : zstd ? "zstd" : "none");
-    if (gzip) {
-      // Output in large chunks: at zlib's default 16 KiB, the per-chunk cost of the streams
-      // behind it doubles the time of a layer.
-      const gz = createGunzip({ chunkSize: 256 * 1024 });
-      const fed = pipeline(Readable.from(rest), gz).catch((err: Error) => {
-        throw new PoddError(`${what}: gzip: ${err.message}`, { code: "Invalid" });
-      });
+    let out: Buffer[] = [];
+    const z = new ZstdDecompress((chunk) => out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    const feed = (b: Uint8Array, final: boolean) => {
       try {
-        for await (const b of gz) yield b as Buffer;
+        z.push(b, final);
       } catch (err) {
-        await fed;
-        throw new PoddError(`${what}: gzip: ${(err as Error).message}`, { code: "Invalid" });
+        throw new PoddError(`${what}: zstd: ${(err as Error).message}`, { code: "Invalid" });
       }
-      await fed;
-    } else if (zstd) {
-      let out: Buffer[] = [];
-      const z = new ZstdDecompress((chunk) => out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
-      const feed = (b: Uint8Array, final: boolean) => {
-        try {
-          z.push(b, final);
-        } catch (err) {
-          throw new PoddError(`${what}: zstd: ${(err as Error).message}`, { code: "Invalid" });
-        }
-        const o = out;
-        out = [];
-        return o;
-      };
-      for await (const b of rest) yield* feed(b, false);
-      yield* feed(new Uint8Array(0), true);
-    } else {
-      yield* rest;
-    }
+      const o = out;
+      out = [];
+      return o;
+    };
+    for await (const b of src) yield* feed(b, false);
+    yield* feed(new Uint8Array(0), true);
   };
 }
 
@@ -107,7 +112,6 @@ export function decompressor(what: string, found?: (compression: "gzip" | "zstd"
  */
 export async function unpackLayer(initPath: string, input: Readable, dir: string, expect: LayerExpectation, what: string, onBytes?: (n: number) => void, digests = true): Promise<UnpackedLayer> {
   const compressed = new Tap(expect.size ?? Number.MAX_SAFE_INTEGER, what, onBytes, digests);
-  // A tar that came uncompressed is hashed once: its diff_id is its digest.
   const tar = new Tap(Number.MAX_SAFE_INTEGER, what, undefined, digests);
   let plain = false;
   const child = spawn(initPath, ["unpack", dir], { stdio: ["pipe", "pipe", "pipe"] });
@@ -125,18 +129,19 @@ export async function unpackLayer(initPath: string, input: Readable, dir: string
   });
   let streamError: unknown;
   try {
-    await pipeline(
-      input,
-      compressed,
-      decompressor(what, (c) => {
-        plain = c === "none";
-        if (plain) tar.hashing = false;
-      }),
-      tar,
-      child.stdin,
-    );
+    const { head, stream } = await withHead(input, 4);
+    const compression = compressionOf(head);
+    // A tar that came uncompressed is hashed once: its diff_id is its digest.
+    plain = compression === "none";
+    if (plain) tar.hashing = false;
+    // gzip: zlib's own stream, which inflates on Node's thread pool, in large chunks (at its
+    // default 16 KiB, the per-chunk cost of the streams behind it doubles the time of a layer).
+    if (compression === "gzip") await pipeline(stream, compressed, createGunzip({ chunkSize: 256 * 1024 }), tar, child.stdin);
+    else if (compression === "zstd") await pipeline(stream, compressed, zstdDecoder(what), tar, child.stdin);
+    else await pipeline(stream, compressed, tar, child.stdin);
   } catch (err) {
-    streamError = err;
+    // zlib names its errors Z_…: the blob is no valid gzip.
+    streamError = typeof (err as NodeJS.ErrnoException).code === "string" && (err as NodeJS.ErrnoException).code!.startsWith("Z_") ? new PoddError(`${what}: gzip: ${(err as Error).message}`, { code: "Invalid" }) : err;
     // The unpacker may still be reading what it had: stop it, its partial tree is dropped anyway.
     child.kill("SIGKILL");
   }
