@@ -2,22 +2,16 @@
 // through it, so the store has one writer and pulls show up in its events; with none, the
 // store of --root (or the default state root) is opened here, under the root's lock, as
 // `podd run` hosts a supervisor.
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { PoddError } from "../base/errors.ts";
-import { humanDuration, parseTimestamp, systemClock } from "../base/time.ts";
-import { rootsFromEnv } from "../base/paths.ts";
+import { humanDuration, parseTimestamp } from "../base/time.ts";
 import { RemoteImages, type ImagesApi, type ImageSummary, type LayerProgressView } from "../api/images.ts";
 import { ApiError, UnreachableError } from "../api/client.ts";
-import { lockRoots } from "../daemon/lock.ts";
-import { ImagesFacade } from "../runtime/images/facade.ts";
-import { Images } from "../runtime/images/service.ts";
 import { familiarName, parseReference } from "../runtime/images/reference.ts";
-import { LinuxSys } from "../sys/linux.ts";
 import { clientFor, processIo, runClientVerb, type Io } from "./lib/client-verb.ts";
 import { table } from "./lib/table.ts";
-import { initPath } from "./lib/supervisor-flags.ts";
 import { parseFlags, type Verb } from "./lib/verb.ts";
-import { defaultRegistry, registryFlags } from "./lib/registry-access.ts";
+import { registryFlags } from "./lib/registry-flags.ts";
 
 /** Decimal units, as podman and docker print image sizes. */
 export function imageSize(bytes: number): string {
@@ -77,12 +71,8 @@ async function openImages(values: { socket?: string | undefined; root?: string |
       if (!(err instanceof UnreachableError) || err.why !== "no-daemon" || values.socket !== undefined) throw err;
     }
   }
-  const state = resolve(values.root ?? rootsFromEnv(io.env).state);
-  const sys = new LinuxSys();
-  const lock = lockRoots(sys, { state, run: state, log: state });
-  const images = new Images({ dir: join(state, "images"), initPath: initPath(), clock: systemClock, registry: defaultRegistry(state, io.env, values) });
-  images.recover();
-  return { api: new ImagesFacade(images, () => new Set()), close: () => lock.release() };
+  // Loaded only here: a verb the daemon answers needs none of the store's code (nor koffi).
+  return (await import("./image-local.ts")).openLocalImages(values, io);
 }
 
 const USAGE = `pull NAME | load -i FILE|- | load DIR | import NAME DIR|TARBALL [--env K=V …] [--workdir DIR] [--replace] | ls [-o json] | inspect NAME | rm NAME… | prune   [--root DIR] [--socket PATH]`;

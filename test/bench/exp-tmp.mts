@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { largeImage, pushImage, readManifest } from "../lib/images.ts";
+import { largeImage, pushImage } from "../lib/images.ts";
 import { startRegistry } from "../lib/registry.ts";
 const work = mkdtempSync("/lf/exp-reg-");
 const registry = await startRegistry({ auth: "none" });
 const big = await largeImage(join(work, "layout"), "big", { sizeBytes: 50 * 1024 * 1024, smallFiles: 2000 });
 const ref = (await pushImage(big, registry, "bench/big:1")).reference;
-const { manifest } = readManifest(big);
-writeFileSync("/lf/exp-reg.json", JSON.stringify({ url: registry.url, ref, layers: manifest.layers, pid: process.pid }));
+writeFileSync("/lf/exp-reg.json", JSON.stringify({ url: registry.url, ref, pid: process.pid }));
 console.log("ready", registry.url, ref);
 process.on("SIGTERM", async () => { await registry.stop(); rmSync(work, { recursive: true, force: true }); process.exit(0); });
 setInterval(() => {}, 1e6);

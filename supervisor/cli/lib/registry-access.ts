@@ -9,10 +9,7 @@ import { Registry, type CredentialsOf } from "../../runtime/images/registry.ts";
 import type { Reference } from "../../runtime/images/reference.ts";
 import type { ImageSource } from "../../runtime/images/source.ts";
 
-export const registryFlags = {
-  registries: { type: "string" },
-  authfile: { type: "string" },
-} as const;
+export { registryFlags } from "./registry-flags.ts";
 
 /** The source of each reference; close() ends the connections (and any pull still using them). */
 export function defaultRegistry(
