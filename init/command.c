@@ -241,8 +241,8 @@ bool parse_command_option(struct command *c, int opt, bool *uid_set, bool *gid_s
 	case OPT_SECCOMP: load_seccomp(c, optarg); return true;
 	case OPT_USERNS: c->userns = optarg; c->set_ids = true; return true;
 	case OPT_APPARMOR:
-		if (!*optarg || strlen(optarg) > 1024)
-			usage_error("--apparmor: want a profile name of 1 to 1024 bytes");
+		if (!*optarg || strlen(optarg) > 4095)
+			usage_error("--apparmor: want a profile name of 1 to 4095 bytes");
 		c->apparmor = optarg;
 		return true;
 	case OPT_USERNS_BASE: c->userns_base = parse_number("--userns-base", optarg, UINT_MAX - 65536); return true;

@@ -21,11 +21,12 @@
  *       with an empty root and no capabilities); it stays after we exit, in
  *       the --pid-cgroup DIRs, its pid and start time in FILE ("PID
  *       STARTTIME"), and lives until it is sent SIGKILL (or its cgroup is
- *       killed), which ends the namespace. --userns (hostUsers: false, not
- *       with --pid) makes a user namespace first, mapping ids 0-65535 to
- *       N..N+65535 of the host, and the other namespaces inside it (a child
+ *       killed), which ends the namespace. --userns (hostUsers: false)
+ *       makes a user namespace first, mapping ids 0-65535 to N..N+65535 of
+ *       the host, and the net, IPC and UTS namespaces inside it (a child
  *       makes them; their pins are its /proc/PID/ns files), and pins it at
- *       PATH too. On failure it undoes what it did
+ *       PATH too; the PID namespace is still made from the host's side, its
+ *       podd-init joining the others. On failure it undoes what it did
  *       and prints one line naming the step, the path and the errno.
  *       Expectation on the caller: the pin files live in a directory that is a
  *       *shared* bind mount of itself (supervisor/sandbox.ts makes it so, on

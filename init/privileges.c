@@ -155,7 +155,7 @@ const char *drop_all_capabilities(char *err, size_t len)
 void set_apparmor_exec(int chan, const char *profile)
 {
 	static const char *const paths[] = { "/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec" };
-	char req[1100];
+	char req[4200];
 	int n = snprintf(req, sizeof req, "exec %s", profile);
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
@@ -163,7 +163,7 @@ void set_apparmor_exec(int chan, const char *profile)
 			continue;
 		if (fd < 0)
 			setup_fail(chan, "set the AppArmor profile %s: open %s: %s", profile, paths[i], strerror(errno));
-		ssize_t w = write(fd, req, (size_t)n);
+		ssize_t w = NO_EINTR(write(fd, req, (size_t)n));
 		int e = errno;
 		close(fd);
 		if (w != n)

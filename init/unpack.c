@@ -1187,9 +1187,6 @@ int unpack_main(int argc, char **argv)
 	/* Modes come from the archive, whole: no umask may take bits away. */
 	umask(0);
 	raise_fd_limit();
-	/* A pipe of 1 MiB rather than 64 KiB: the writer then hands over a layer in a sixteenth of
-	 * the wake-ups. Where stdin is no pipe, or the limit is lower, it stays as it was. */
-	(void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1024 * 1024);
 	root_fd = open(dir_arg, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		die(EXIT_SYSTEM, "open %s: %s", dir_arg, strerror(errno));

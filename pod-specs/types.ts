@@ -234,7 +234,7 @@ export interface SecurityContext {
   allowPrivilegeEscalation?: boolean;
   capabilities?: Capabilities;
   seccompProfile?: SeccompProfile;
-  /** accepted as Unconfined only: podd applies no AppArmor profile */
+  /** RuntimeDefault (podd's profile), Localhost or Unconfined, where the host has AppArmor */
   appArmorProfile?: SeccompProfile;
   procMount?: string;
 }
@@ -256,7 +256,7 @@ export interface PodSecurityContext {
   runAsGroup?: number;
   runAsNonRoot?: boolean;
   seccompProfile?: SeccompProfile;
-  /** accepted as Unconfined only: podd applies no AppArmor profile */
+  /** RuntimeDefault (podd's profile), Localhost or Unconfined, where the host has AppArmor */
   appArmorProfile?: SeccompProfile;
   /** a group every container has, which owns the pod's emptyDir volumes */
   fsGroup?: number;

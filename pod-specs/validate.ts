@@ -649,6 +649,9 @@ function validateAppArmorAnnotations(pod: Pod, add: Add): void {
     const found = containers.find((x) => x.c.name === name);
     if (!found) add(at, invalid(name, "container not found"), { atKey: true });
     if (value !== "" && value !== "runtime/default" && value !== "unconfined" && !value.startsWith("localhost/")) add(at, invalid(value, `invalid AppArmor profile name: ${JSON.stringify(value)}`));
+    else if (value === "localhost/") add(at, invalid(value, "a profile name is required after localhost/"));
+    // localhost/NAME: the name as the field's would be checked.
+    else if (value.startsWith("localhost/")) for (const e of appArmorNameErrors(value.slice("localhost/".length))) add(at, e);
     const field = found?.c.securityContext?.appArmorProfile ?? pod.spec.securityContext?.appArmorProfile;
     if (!found || !field) continue;
     const asked = appArmorFromAnnotation(value);
@@ -667,10 +670,22 @@ function validateSeccompProfile(p: { type?: string; localhostProfile?: string } 
   else if (!PROFILE_TYPES.includes(p.type)) add(`${path}.type`, unsupported(p.type, PROFILE_TYPES));
   if (p.type === "Localhost") {
     if (p.localhostProfile === undefined) add(`${path}.localhostProfile`, required(`must be set when ${kind} type is Localhost`));
+    else if (kind === "AppArmor") for (const e of appArmorNameErrors(p.localhostProfile)) add(`${path}.localhostProfile`, e);
     else for (const e of descendingPathErrors(p.localhostProfile)) add(`${path}.localhostProfile`, invalid(p.localhostProfile, e));
   } else if (p.localhostProfile !== undefined) {
     add(`${path}.localhostProfile`, invalid(p.localhostProfile, `can only be set when ${kind} type is Localhost`));
   }
+}
+
+/** PATH_MAX - 1, as the API server bounds an AppArmor profile's name. */
+const MAX_APPARMOR_NAME = 4095;
+
+/** The API server's rule for an AppArmor profile's name: any name the kernel may have loaded, not padded, not too long. */
+function appArmorNameErrors(name: string): string[] {
+  if (name.trim() !== name) return [invalid(name, "must not be padded with whitespace")];
+  if (name === "") return [required()];
+  if (name.length > MAX_APPARMOR_NAME) return [`Too long: may not be more than ${MAX_APPARMOR_NAME} bytes`];
+  return [];
 }
 
 /** The API server's rule for a path that must stay below a base directory. */

@@ -3,19 +3,24 @@
 // some 64 MB of them have piled up, so a pull would raise the daemon's peak memory by tens of MB
 // whatever the layer's size. A young-generation collection (a millisecond or less: the chunks
 // die young) every few MiB streamed keeps the peak flat. V8 hands out its gc function only to
-// contexts made after --expose-gc is set, as jest's leak detector obtains it.
+// a context made while --expose-gc is set; the flag is cleared again at once.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 type Collect = () => void;
 
-/** Bytes streamed between two collections: fewer cost more memory, more cost more collections (measured: 3 MiB holds a pull of 4 layers at once to ~17 MB above the start, none at all to ~40). */
+/**
+ * Bytes between two collections, counted at every stage they pass (a gzip layer's bytes count
+ * as they arrive and again unpacked): more cost memory, fewer cost collections. Measured: 3 MiB
+ * holds a pull of 4 layers at once to ~17 MB above the start; without collections, ~40.
+ */
 export const STREAMED_BETWEEN_COLLECTIONS = 3 * 1024 * 1024;
 
 function v8MinorGc(): Collect | undefined {
   try {
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as ((o: { type: "minor" }) => void) | undefined;
+    setFlagsFromString("--no-expose-gc");
     return gc ? () => gc({ type: "minor" }) : undefined;
   } catch {
     return undefined;

@@ -72,7 +72,7 @@ async function openImages(values: { socket?: string | undefined; root?: string |
     }
   }
   // Loaded only here: a verb the daemon answers needs none of the store's code (nor koffi).
-  return (await import("./image-local.ts")).openLocalImages(values, io);
+  return (await import("./lib/local-images.ts")).openLocalImages(values, io);
 }
 
 const USAGE = `pull NAME | load -i FILE|- | load DIR | import NAME DIR|TARBALL [--env K=V …] [--workdir DIR] [--replace] | ls [-o json] | inspect NAME | rm NAME… | prune   [--root DIR] [--socket PATH]`;

@@ -19,7 +19,9 @@ const PARSER_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
  * seccomp filter, read-only and masked paths) stays allowed; on top of them it forbids what
  * a container should never reach even with a capability added: mounts, the kernel's
  * firmware and security interfaces, the sysrq trigger and kernel memory, and signals or
- * ptrace to processes outside the profile other than its own unconfined podd-init.
+ * ptrace to any process outside the profile. That includes the container's own podd-init,
+ * which runs unconfined (as PID 1 it ignores what it has no handler for anyway), and with
+ * hostPID every process of the host: AppArmor knows processes by profile only.
  */
 export const DEFAULT_PROFILE = `# podd's default AppArmor profile: what RuntimeDefault means for a podd container.
 profile ${APPARMOR_DEFAULT_PROFILE} flags=(attach_disconnected,mediate_deleted) {
@@ -28,10 +30,9 @@ profile ${APPARMOR_DEFAULT_PROFILE} flags=(attach_disconnected,mediate_deleted) 
   file,
   umount,
 
-  # podd-init, PID 1 of the container, runs unconfined: it is signalled and looked at too.
-  signal (send, receive) peer=unconfined,
+  # Signals from podd (its podd-init forwards the stop signal) and among the pod's containers.
+  signal (receive) peer=unconfined,
   signal (send, receive) peer=${APPARMOR_DEFAULT_PROFILE},
-  ptrace (read) peer=unconfined,
   ptrace (trace, read, tracedby, readby) peer=${APPARMOR_DEFAULT_PROFILE},
 
   deny mount,
@@ -109,11 +110,17 @@ export class AppArmor {
     if (name === APPARMOR_DEFAULT_PROFILE) {
       this.loading ??= this.load(DEFAULT_PROFILE).catch((err: unknown) => {
         this.loading = undefined;
-        throw new CreateError((err as Error).message);
+        throw new CreateError((err as Error).message, err);
       });
       return this.loading;
     }
-    if (!this.loaded(name)) throw new CreateError(`AppArmor profile "${name}" is not loaded on this host; load it with apparmor_parser, or name another`);
+    let loaded: boolean;
+    try {
+      loaded = this.loaded(name);
+    } catch (err) {
+      throw new CreateError((err as Error).message, err);
+    }
+    if (!loaded) throw new CreateError(`AppArmor profile "${name}" is not loaded on this host; load it with apparmor_parser, or name another`);
   }
 
   private load(profile: string): Promise<void> {

@@ -74,8 +74,8 @@ export class ConfigError extends PoddError {
 
 /** A container the runtime cannot create as configured: Kubernetes' CreateContainerError. */
 export class CreateError extends PoddError {
-  constructor(message: string) {
-    super(message, { code: "Invalid" });
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: "Invalid", ...(cause !== undefined ? { cause } : {}) });
   }
 }
 

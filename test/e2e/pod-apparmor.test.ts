@@ -1,6 +1,6 @@
 // AppArmor as Debian and Ubuntu hosts have it, through a daemon: a container that names no
 // profile runs confined to podd's default one (a mount it holds CAP_SYS_ADMIN for is refused,
-// while its Unconfined twin mounts), as does what `podd exec` starts in it; a privileged one
+// and a signal to its unconfined podd-init, while its Unconfined twin does both), as does what `podd exec` starts in it; a privileged one
 // runs unconfined; a Localhost profile the test loads governs its container; one that is not
 // loaded holds its container in CreateContainerError. Runs where the host has AppArmor: the v2
 // VM (Debian's kernel, securityfs mounted); the host without it refuses such pods
@@ -36,7 +36,7 @@ describe("AppArmor", { skip, timeout: 300_000 }, () => {
       const profile = `profile ${name} flags=(attach_disconnected,mediate_deleted) {\n  file,\n  capability,\n  signal,\n  ptrace,\n  deny /etc/hostname r,\n}\n`;
       parser(["-r", "-K", "-q"], profile);
       try {
-        const probeCmd = "cat /proc/self/attr/current; mkdir -p /m; mount -t tmpfs t /m && echo mount=ok || echo mount=refused; kill -0 1 && echo signal=ok; echo done; exec sleep 3600";
+        const probeCmd = "cat /proc/self/attr/current; mkdir -p /m; mount -t tmpfs t /m && echo mount=ok || echo mount=refused; kill -CONT 1 && echo signal=ok || echo signal=refused; echo done; exec sleep 3600";
         const applied = await c.apply(
           "aa.yaml",
           `apiVersion: v1
@@ -58,10 +58,11 @@ spec:
         const def = await logsOf(c, "aa", "default", "done");
         assert.match(def, /^podd-default \(enforce\)$/m, def);
         assert.match(def, /^mount=refused$/m, "the default profile refuses a mount that CAP_SYS_ADMIN would allow");
-        assert.match(def, /^signal=ok$/m, "podd-init, PID 1, can still be signalled");
+        assert.match(def, /^signal=refused$/m, "no signal leaves the profile: not to podd-init, PID 1, which runs unconfined");
         const free = await logsOf(c, "aa", "free", "done");
         assert.match(free, /^unconfined$/m, free);
         assert.match(free, /^mount=ok$/m, "the control: unconfined, the same capability mounts");
+        assert.match(free, /^signal=ok$/m, "the control: unconfined, it signals PID 1");
         assert.match(await logsOf(c, "aa", "priv", "done"), /^unconfined$/m);
         const local = await logsOf(c, "aa", "local", "done");
         assert.match(local, new RegExp(`^${name} \\(enforce\\)$`, "m"), local);

@@ -84,6 +84,15 @@ test("AppArmor: fields and annotations are checked as the API server checks them
     "6:57: spec.containers[0].securityContext.appArmorProfile.localhostProfile: Forbidden: apparmor profile in annotation and field must match",
   ]);
   assert.deepEqual(errors(pod(app("      securityContext:\n        appArmorProfile: {type: Localhost, localhostProfile: p}\n"), annotated("localhost/p"))), []);
+  // Names as the kernel has them (a path is one), not padded, not empty, at most PATH_MAX - 1 bytes.
+  assert.deepEqual(errors(pod(app("      securityContext:\n        appArmorProfile: {type: Localhost, localhostProfile: /usr/bin/x}\n"))), []);
+  assert.deepEqual(errors(pod(app("      securityContext:\n        appArmorProfile: {type: Localhost, localhostProfile: \" p\"}\n"))), [
+    '10:62: spec.containers[0].securityContext.appArmorProfile.localhostProfile: Invalid value: " p": must not be padded with whitespace',
+  ]);
+  assert.deepEqual(errors(pod(app(`      securityContext:\n        appArmorProfile: {type: Localhost, localhostProfile: ${"x".repeat(4096)}}\n`))), [
+    "10:62: spec.containers[0].securityContext.appArmorProfile.localhostProfile: Too long: may not be more than 4095 bytes",
+  ]);
+  assert.deepEqual(errors(pod(app(), annotated("localhost/"))), ['6:57: metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]: Invalid value: "localhost/": a profile name is required after localhost/']);
   const r = loadManifests(pod(app(), "  name: p\n  annotations:\n    seccomp.security.alpha.kubernetes.io/pod: runtime/default\n"), "pod.yaml");
   assert.deepEqual(r.errors, []);
   assert.equal(r.pods.length, 1);

@@ -1,7 +1,7 @@
 // An image archive read in place: the index of a tar's headers, the links it follows (inside the
 // archive only), and what it refuses (a truncated file, a damaged header).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -39,6 +39,7 @@ const entries: TarEntry[] = [
 
 test("files by name, the last of a name winning, through symlinks and hard links inside the archive; long names", async (t) => {
   const index = TarIndex.open(file(t, tar(entries)), "archive a.tar");
+  t.after(() => index.close());
   assert.equal(index.readFile("manifest.json").toString(), '{"new":true}');
   for (const name of ["blobs/sha256/aa", "./blobs/sha256/aa", "id/layer.tar", "hard", "abs", "dirlink/sha256/aa"]) {
     assert.equal(await text(index.open(name)), "layer bytes", name);
@@ -60,7 +61,9 @@ test("a truncated archive and a damaged header are refused; a compressed file is
   assert.throws(() => TarIndex.open(file(t, whole.subarray(0, 5632 + 100)), "archive a.tar"), /ends in the middle of a header/);
   assert.throws(() => TarIndex.open(file(t, tar([{ name: "a", data: "x" }, { name: "b", data: "y", badChecksum: true }])), "archive a.tar"), /a damaged tar header at byte 1024/);
   // No end blocks: the end of the file ends it.
-  assert.equal(TarIndex.open(file(t, whole.subarray(0, 5632 + 1024)), "archive a.tar").readFile("next").toString(), "x");
+  const short = TarIndex.open(file(t, whole.subarray(0, 5632 + 1024)), "archive a.tar");
+  t.after(() => short.close());
+  assert.equal(short.readFile("next").toString(), "x");
   assert.equal(looksLikeTar(whole), true);
   assert.equal(looksLikeTar(gzipSync(whole)), false);
 });
@@ -75,12 +78,29 @@ test("a bare docker-archive is read in place, its layer through Docker 25's syml
     { name: "config.json", data: config },
     { name: "manifest.json", data: JSON.stringify([{ Config: "config.json", RepoTags: ["example/app:1"], Layers: ["abc/layer.tar"] }]) },
   ]);
-  const opened = openTarArchive(file(t, archive), "archive a.tar");
+  const path = file(t, archive);
+  const opened = openTarArchive(path, "archive a.tar");
   assert.ok(opened);
+  t.after(() => opened.close());
+  // What is read is the file that was indexed, not one put in its place after.
+  writeFileSync(`${path}.new`, tar([{ name: "manifest.json", data: "[]" }]));
+  renameSync(`${path}.new`, path);
   assert.deepEqual(opened.images.map((i) => i.names), [["example/app:1"]]);
   const manifest = JSON.parse((await opened.source.getManifest(opened.images[0]!.reference)).body.toString());
   assert.deepEqual(manifest.layers.map((l: { digest: string; size: number }) => [l.digest, l.size]), [[diffId, layer.length]]);
   assert.ok((await buffer(await opened.source.openBlob(manifest.layers[0]))).equals(layer));
   assert.equal(openTarArchive(file(t, gzipSync(archive)), "archive a.tar.gz"), undefined);
   assert.throws(() => openTarArchive(file(t, tar([{ name: "manifest.json", data: JSON.stringify([{ Config: "../etc/c.json", Layers: [] }]) }])), "archive b.tar"), /path "\.\.\/etc\/c\.json" leaves the archive/);
+});
+
+test("names and links past PATH_MAX, and more headers than any image archive has, are refused; a long chain of link parts resolves without stalling", (t) => {
+  assert.throws(() => TarIndex.open(file(t, tar([{ name: "l", type: "2", linkname: "a/".repeat(3000) }])), "archive a.tar"), /a name or link of more than 4096 bytes/);
+  const many = tar(Array.from({ length: 16_385 }, (_, i) => ({ name: `f${i}`, data: "" })));
+  assert.throws(() => TarIndex.open(file(t, many), "archive a.tar"), /more than 16384 entries/);
+  // A chain of 30 symlinks resolves; a name of 2000 parts is looked up in one pass, not one per part.
+  const hops: TarEntry[] = [{ name: "d/f", data: "deep" }, ...Array.from({ length: 30 }, (_, i) => ({ name: `s${i}`, type: "2", linkname: i === 0 ? "d" : `s${i - 1}` }))];
+  const index = TarIndex.open(file(t, tar(hops)), "archive a.tar");
+  t.after(() => index.close());
+  assert.equal(index.readFile(`${"s29/".repeat(1)}f`).toString(), "deep");
+  assert.equal(index.has(`${"x/".repeat(2000)}f`), false);
 });

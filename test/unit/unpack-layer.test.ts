@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { unpackLayer } from "../../supervisor/runtime/images/unpack.ts";
@@ -48,4 +48,16 @@ test("a damaged gzip and a wrong digest are refused with what is wrong; an empty
   // Shorter than a magic number: read to its end, not waited on for ever.
   const empty = await unpackLayer(INIT, Readable.from([]), dir(t), {}, "layer L");
   assert.deepEqual([empty.digest, empty.entries], [sha(Buffer.alloc(0)), 0]);
+});
+
+test("a blob stream that closes before its end, or failed before it was read, rejects: no unpacker is left waiting", { skip }, async (t) => {
+  build();
+  const closed = new PassThrough();
+  closed.write(Buffer.from([0x1f]));
+  setImmediate(() => closed.destroy());
+  await assert.rejects(unpackLayer(INIT, closed, dir(t), {}, "layer L"), /closed before its end|premature close/i);
+  const failed = new PassThrough();
+  failed.on("error", () => {});
+  failed.destroy(new Error("connection reset"));
+  await assert.rejects(unpackLayer(INIT, failed, dir(t), {}, "layer L"), /connection reset/);
 });

@@ -199,7 +199,14 @@ export function openTarArchive(path: string, what: string): OpenedArchive | unde
   } finally {
     closeSync(fd);
   }
-  return openFiles(tarFiles(TarIndex.open(path, what), what), what);
+  const index = TarIndex.open(path, what);
+  try {
+    const opened = openFiles(tarFiles(index, what), what);
+    return { ...opened, close: () => index.close() };
+  } catch (err) {
+    index.close();
+    throw err;
+  }
 }
 
 /** An archive file or stream, unpacked into the store's tmp first; close() removes that. */

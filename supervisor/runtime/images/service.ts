@@ -177,10 +177,9 @@ export class Images {
   }
 
   /**
-   * Loads every image of an archive (a file's or a request's bytes) or of an archive directory,
-   * under each of its names.
+   * Loads every image of an archive, under each of its names: a request's bytes, or a path (a
+   * directory, or a file, read in place when it is a bare tar).
    */
-  /** Loads what an archive holds: a stream, or a path (a directory, or a file: read in place when it is a bare tar). */
   async load(input: Readable | string, what: string): Promise<ImageRecord[]> {
     let opened: OpenedArchive;
     if (typeof input !== "string") opened = await openArchive(this.store, this.opts.initPath, input, what);

@@ -13,10 +13,12 @@ import { Readable } from "node:stream";
 import { PoddError } from "../../base/errors.ts";
 
 const BLOCK = 512;
-/** More entries than any image archive has: the index of a hostile file stays small. */
-const MAX_ENTRIES = 65_536;
+/** More headers than any image archive has: the scan of a hostile file stays short. */
+const MAX_HEADERS = 16_384;
 /** pax and GNU long-name records are read into memory: none is longer. */
 const MAX_META = 1024 * 1024;
+/** PATH_MAX: a longer name or link target is no file an image archive holds. */
+const MAX_NAME = 4096;
 const MAX_LINK_HOPS = 40;
 
 interface TarEntry {
@@ -83,18 +85,24 @@ export function looksLikeTar(head: Buffer): boolean {
 export class TarIndex {
   private readonly entries = new Map<string, TarEntry>();
 
-  private constructor(readonly path: string, private readonly what: string) {}
+  /** fd stays open until close(): what is read later is the file that was scanned, not one put in its place. */
+  private constructor(private readonly fd: number, private readonly what: string) {}
 
   /** Scans the headers of the tar at path. */
   static open(path: string, what: string): TarIndex {
-    const index = new TarIndex(path, what);
     const fd = openSync(path, "r");
+    const index = new TarIndex(fd, what);
     try {
       index.scan(fd);
-    } finally {
+    } catch (err) {
       closeSync(fd);
+      throw err;
     }
     return index;
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 
   private read(fd: number, offset: number, len: number): Buffer {
@@ -114,7 +122,8 @@ export class TarIndex {
     let pax = new Map<string, string>();
     let longName: string | undefined;
     let longLink: string | undefined;
-    for (;;) {
+    for (let headers = 0; ; headers++) {
+      if (headers >= MAX_HEADERS) throw new PoddError(`${this.what}: more than ${MAX_HEADERS} entries, more than any image archive has`, { code: "Invalid" });
       // The end blocks may be missing, as some writers leave them out: the end of the file then ends it.
       if (at === end) return;
       const h = this.read(fd, at, BLOCK);
@@ -141,9 +150,9 @@ export class TarIndex {
         const prefix = ustar ? field(h, 345, 155) : "";
         const raw = pax.get("path") ?? longName ?? (prefix ? `${prefix}/${field(h, 0, 100)}` : field(h, 0, 100));
         const link = pax.get("linkpath") ?? longLink ?? field(h, 157, 100);
+        if (raw.length > MAX_NAME || link.length > MAX_NAME) throw new PoddError(`${this.what}: a name or link of more than ${MAX_NAME} bytes`, { code: "Invalid" });
         const name = normalize(raw);
         if (name !== undefined && name !== "") {
-          if (this.entries.size >= MAX_ENTRIES && !this.entries.has(name)) throw new PoddError(`${this.what}: more than ${MAX_ENTRIES} entries, more than any image archive has`, { code: "Invalid" });
           const kind: TarEntry["type"] = type === "0" || type === "\0" || type === "7" ? "file" : type === "5" ? "dir" : type === "2" ? "symlink" : type === "1" ? "hardlink" : "other";
           this.entries.set(name, { type: kind, offset: data, size: kind === "file" ? size : 0, ...(kind === "symlink" || kind === "hardlink" ? { link } : {}) });
         }
@@ -158,19 +167,19 @@ export class TarIndex {
   private resolve(rel: string): { entry: TarEntry; name: string } | undefined {
     let name = normalize(rel);
     for (let hop = 0; name !== undefined && hop <= MAX_LINK_HOPS; hop++) {
-      // A parent that is a symlink: follow it first.
+      if (name.length > MAX_NAME) return undefined;
+      // A parent that is a symlink: follow it first. The prefix grows a part at a time.
       const parts = name.split("/");
-      let resolved: string | undefined = name;
-      for (let i = 1; i < parts.length; i++) {
-        const dir = this.entries.get(parts.slice(0, i).join("/"));
-        if (dir?.type === "symlink") {
-          const base = dir.link!.startsWith("/") ? dir.link! : posix.join(posix.dirname(parts.slice(0, i).join("/")), dir.link!);
-          resolved = normalize(posix.join(base, ...parts.slice(i)));
-          break;
-        }
+      let redirected: string | undefined | null = null;
+      for (let i = 1, prefix = parts[0]!; i < parts.length; prefix += `/${parts[i]}`, i++) {
+        const dir = this.entries.get(prefix);
+        if (dir?.type !== "symlink") continue;
+        const base = dir.link!.startsWith("/") ? dir.link! : posix.join(posix.dirname(prefix), dir.link!);
+        redirected = normalize(posix.join(base, ...parts.slice(i)));
+        break;
       }
-      if (resolved !== name) {
-        name = resolved;
+      if (redirected !== null) {
+        name = redirected;
         continue;
       }
       const e = this.entries.get(name);
@@ -201,18 +210,13 @@ export class TarIndex {
   /** A file's contents; the caller bounds the size first. */
   readFile(rel: string): Buffer {
     const e = this.file(rel);
-    const fd = openSync(this.path, "r");
-    try {
-      const b = this.read(fd, e.offset, e.size);
-      if (b.length < e.size) throw new PoddError(`${this.what}: the archive ends in the middle of "${rel}" (truncated?)`, { code: "Invalid" });
-      return b;
-    } finally {
-      closeSync(fd);
-    }
+    const b = this.read(this.fd, e.offset, e.size);
+    if (b.length < e.size) throw new PoddError(`${this.what}: the archive ends in the middle of "${rel}" (truncated?)`, { code: "Invalid" });
+    return b;
   }
 
   open(rel: string): Readable {
     const e = this.file(rel);
-    return e.size === 0 ? Readable.from([]) : createReadStream(this.path, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 256 * 1024 });
+    return e.size === 0 ? Readable.from([]) : createReadStream("", { fd: this.fd, autoClose: false, start: e.offset, end: e.offset + e.size - 1, highWaterMark: 256 * 1024 });
   }
 }

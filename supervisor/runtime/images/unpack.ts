@@ -56,14 +56,22 @@ function compressionOf(head: Buffer): Compression {
   return "none";
 }
 
-/** The first n bytes of a stream (fewer if it is shorter), and the stream to read from the start. */
+/**
+ * The first n bytes of a stream (fewer if it is shorter), and the stream to read from the start.
+ * A stream that fails, or closes before its end, rejects; one that ended already gives nothing.
+ */
 function withHead(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
-    const finish = (err?: Error, ended = false) => {
+    let settled = false;
+    const finish = (err?: Error | null, ended = false) => {
+      if (settled) return;
+      settled = true;
       input.off("readable", onReadable);
       input.off("end", onEnd);
-      input.off("error", finish);
+      input.off("close", onClose);
+      // The error listener stays: an error between now and the pipeline's own listener is the
+      // pipeline's to report (it sees the stream errored), not an uncaught one.
       if (err) return reject(err);
       // What was read goes back in front; a stream that has ended takes nothing back.
       if (ended) return resolve({ head, stream: Readable.from(head.length > 0 ? [head] : []) });
@@ -75,9 +83,14 @@ function withHead(input: Readable, n: number): Promise<{ head: Buffer; stream: R
       if (head.length >= n) finish();
     };
     const onEnd = () => finish(undefined, true);
+    const onClose = () => finish(input.errored ?? new PoddError("the stream closed before its end", { code: "Internal" }));
+    if (input.errored) return finish(input.errored);
+    if (input.readableEnded) return finish(undefined, true);
+    if (input.destroyed) return finish(new PoddError("the stream closed before its end", { code: "Internal" }));
+    input.on("error", finish);
     input.on("readable", onReadable);
     input.once("end", onEnd);
-    input.once("error", finish);
+    input.once("close", onClose);
   });
 }
 
