@@ -133,8 +133,8 @@ export class Supervisor<R extends PodRuntime = Runtime> {
   /**
    * The scheduler's filters for this node (nodeName, node affinity, taints, inter-pod affinity,
    * topology spread), then the kubelet's admission, in its order: the pod's sysctls against the
-   * node's allowlist, its AppArmor profiles against the host's, its host ports against those of the pods admitted and not ended, then its
-   * resources against what those pods request.
+   * node's allowlist, its AppArmor profiles against the host's, its host ports against those of
+   * the pods admitted and not ended, then its resources against what those pods request.
    */
   admit(pod: BoundPod): Admission {
     const others = [...this.workers.values()].filter((w) => w.active && w.pod.metadata.uid !== pod.metadata.uid);
