@@ -9,6 +9,9 @@ import { buffer, text } from "node:stream/consumers";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { openTarArchive } from "../../supervisor/runtime/images/archive.ts";
+import { Images } from "../../supervisor/runtime/images/service.ts";
+import { systemClock } from "../../supervisor/base/time.ts";
+import { build, INIT } from "../init/helpers.ts";
 import { looksLikeTar, TarIndex } from "../../supervisor/runtime/images/tar-index.ts";
 import { tar, type TarEntry } from "../init/tar-writer.ts";
 
@@ -103,4 +106,32 @@ test("names and links past PATH_MAX, and more headers than any image archive has
   t.after(() => index.close());
   assert.equal(index.readFile(`${"s29/".repeat(1)}f`).toString(), "deep");
   assert.equal(index.has(`${"x/".repeat(2000)}f`), false);
+});
+
+test("Images.load reads a bare archive in place and a gzip one by unpacking it first", { skip: process.getuid?.() === 0 ? false : "podd-init unpack keeps owners: root only" }, async (t) => {
+  build();
+  const layer = tar([{ name: "hello", data: "hi\n" }]);
+  const diffId = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
+  const config = JSON.stringify({ architecture: process.arch === "arm64" ? "arm64" : "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [diffId] } });
+  const archive = (name: string) =>
+    tar([
+      { name: "layer.tar", data: layer },
+      { name: "config.json", data: config },
+      { name: "manifest.json", data: JSON.stringify([{ Config: "config.json", RepoTags: [name], Layers: ["layer.tar"] }]) },
+    ]);
+  const dir = mkdtempSync(join(tmpdir(), "podd-images-load-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const opts = { dir: join(dir, "images"), clock: systemClock, platform: { os: "linux", architecture: process.arch === "arm64" ? "arm64" : "amd64" } };
+  const first = join(dir, "first.tar");
+  writeFileSync(first, archive("example/first:1"));
+  assert.deepEqual((await new Images({ ...opts, initPath: INIT }).load(first, "archive first.tar")).map((r) => r.name), ["docker.io/example/first:1"]);
+  // Its layer is in the store now: a second archive of it needs no podd-init at all when it is
+  // read in place, but would to be unpacked first, as a gzip one must be.
+  const noInit = new Images({ ...opts, initPath: join(dir, "no-podd-init") });
+  const second = join(dir, "second.tar");
+  writeFileSync(second, archive("example/second:1"));
+  assert.deepEqual((await noInit.load(second, "archive second.tar")).map((r) => r.name), ["docker.io/example/second:1"]);
+  const zipped = join(dir, "third.tar.gz");
+  writeFileSync(zipped, gzipSync(archive("example/third:1")));
+  await assert.rejects(noInit.load(zipped, "archive third.tar.gz"), /no-podd-init/);
 });

@@ -140,6 +140,9 @@ export async function unpackLayer(initPath: string, input: Readable, dir: string
     child.on("error", (err) => reject(PoddError.wrap(`${what}: run ${initPath} unpack`, err)));
     child.on("close", (code, signal) => resolve(code ?? 128 + (signal ? 9 : 0)));
   });
+  // A podd-init that could not be started fails at once, before the streams are through: that
+  // is awaited below, and must not count as a rejection nobody handles (it would end the daemon).
+  exited.catch(() => {});
   let streamError: unknown;
   try {
     const { head, stream } = await withHead(input, 4);
