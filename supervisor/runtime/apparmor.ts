@@ -12,7 +12,6 @@ import { CreateError } from "./launch.ts";
 
 /** How long loading the default profile may take (apparmor_parser compiles it). */
 const PARSER_TIMEOUT_MS = 30_000;
-const PARSER_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 
 /**
  * podd's default profile. Everything the container's other limits allow (its capabilities,
@@ -52,11 +51,14 @@ export interface AppArmorPaths {
   enabled: string;
   /** the profiles the kernel has loaded, one "NAME (MODE)" per line */
   profiles: string;
+  /** where apparmor_parser is looked for, in order */
+  parserDirs: readonly string[];
 }
 
 export const HOST_APPARMOR: AppArmorPaths = {
   enabled: "/sys/module/apparmor/parameters/enabled",
   profiles: "/sys/kernel/security/apparmor/profiles",
+  parserDirs: ["/usr/sbin", "/sbin", "/usr/bin", "/bin"],
 };
 
 export class AppArmor {
@@ -78,7 +80,7 @@ export class AppArmor {
     } catch {
       return { unavailable: `AppArmor is enabled, but its policy interface ${paths.profiles} cannot be read (is securityfs mounted?)` };
     }
-    const parser = PARSER_DIRS.map((d) => join(d, "apparmor_parser")).find((p) => {
+    const parser = paths.parserDirs.map((d) => join(d, "apparmor_parser")).find((p) => {
       try {
         accessSync(p, constants.X_OK);
         return true;

@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { AppArmor } from "../../supervisor/runtime/apparmor.ts";
+import { AppArmor, HOST_APPARMOR } from "../../supervisor/runtime/apparmor.ts";
 import { CreateError } from "../../supervisor/runtime/launch.ts";
 
 function host(t: { after(fn: () => void): void }, enabled: string | undefined, profiles: string | undefined) {
   const dir = mkdtempSync(join(tmpdir(), "podd-apparmor-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const paths = { enabled: join(dir, "enabled"), profiles: join(dir, "profiles") };
+  const paths = { ...HOST_APPARMOR, enabled: join(dir, "enabled"), profiles: join(dir, "profiles") };
   if (enabled !== undefined) writeFileSync(paths.enabled, enabled);
   if (profiles !== undefined) writeFileSync(paths.profiles, profiles);
   return paths;
@@ -29,7 +29,7 @@ function parserSkip(): string | false {
   try {
     writeFileSync(join(dir, "enabled"), "Y");
     writeFileSync(join(dir, "profiles"), "");
-    return AppArmor.probe({ enabled: join(dir, "enabled"), profiles: join(dir, "profiles") }) instanceof AppArmor ? false : "apparmor_parser is not installed (apt-get install apparmor)";
+    return AppArmor.probe({ ...HOST_APPARMOR, enabled: join(dir, "enabled"), profiles: join(dir, "profiles") }) instanceof AppArmor ? false : "apparmor_parser is not installed (apt-get install apparmor)";
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

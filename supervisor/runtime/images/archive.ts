@@ -10,7 +10,7 @@
 //   a docker-archive   manifest.json ([{Config, RepoTags, Layers}]), layers as bare tars, so a
 //                      layer's digest is its diff_id; Docker 25 writes both forms in one archive
 // Every blob still goes through the store's verification: the archive is a source like a registry.
-import { closeSync, createReadStream, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync } from "node:fs";
+import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, relative, isAbsolute } from "node:path";
 import type { Readable } from "node:stream";
@@ -18,7 +18,7 @@ import { PoddError } from "../../base/errors.ts";
 import { MAX_METADATA_BLOB, sha256 } from "./store.ts";
 import type { ImageStore } from "./store.ts";
 import { MediaType, type Descriptor, type ImageSource, type ManifestBlob } from "./source.ts";
-import { looksLikeTar, TarIndex } from "./tar-index.ts";
+import { TarIndex } from "./tar-index.ts";
 import { unpackLayer } from "./unpack.ts";
 
 /** One image an archive holds: the names to store it under and where its manifest is. */
@@ -83,10 +83,16 @@ function tarFiles(index: TarIndex, what: string): ArchiveFiles {
   };
 }
 
-function readJson(files: ArchiveFiles, rel: string, what: string): unknown {
+/** A manifest, config or index of the archive, refused before it is read when it is larger than any. */
+function readBounded(files: ArchiveFiles, rel: string, what: string): Buffer {
   if (files.size(rel) > MAX_METADATA_BLOB) throw new PoddError(`${what}: ${rel} is larger than ${MAX_METADATA_BLOB} bytes`, { code: "Invalid" });
+  return files.read(rel);
+}
+
+function readJson(files: ArchiveFiles, rel: string, what: string): unknown {
+  const body = readBounded(files, rel, what);
   try {
-    return JSON.parse(files.read(rel).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch (err) {
     throw PoddError.wrap(`${what}: ${rel} is not valid JSON`, err, "Invalid");
   }
@@ -110,9 +116,7 @@ function ociLayout(files: ArchiveFiles, what: string): OpenedArchive {
   const source: ImageSource = {
     name: what,
     async getManifest(reference: string): Promise<ManifestBlob> {
-      if (files.size(blobPath(reference)) > MAX_METADATA_BLOB) throw new PoddError(`${what}: manifest ${reference} is too large`, { code: "Invalid" });
-      const body = files.read(blobPath(reference));
-      if (body.length > MAX_METADATA_BLOB) throw new PoddError(`${what}: manifest ${reference} is too large`, { code: "Invalid" });
+      const body = readBounded(files, blobPath(reference), what);
       const mediaType = (JSON.parse(body.toString("utf8")) as { mediaType?: string }).mediaType ?? MediaType.ociManifest;
       return { mediaType, digest: sha256(body), body };
     },
@@ -139,8 +143,7 @@ function dockerArchive(files: ArchiveFiles, what: string): OpenedArchive {
   for (const [i, e] of (entries as DockerManifestEntry[]).entries()) {
     if (typeof e.Config !== "string" || !Array.isArray(e.Layers)) throw new PoddError(`${what}: manifest.json entry ${i + 1} has no Config or Layers`, { code: "Invalid" });
     const configPath = checked(e.Config, what);
-    if (files.size(configPath) > MAX_METADATA_BLOB) throw new PoddError(`${what}: ${e.Config} is larger than ${MAX_METADATA_BLOB} bytes`, { code: "Invalid" });
-    const configBody = files.read(configPath);
+    const configBody = readBounded(files, configPath, what);
     const config = JSON.parse(configBody.toString("utf8")) as { rootfs?: { diff_ids?: string[] } };
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== e.Layers.length) throw new PoddError(`${what}: entry ${i + 1} names ${e.Layers.length} layers, its config ${diffIds.length}`, { code: "Invalid" });
@@ -192,14 +195,8 @@ export function openArchiveDir(dir: string, what: string): OpenedArchive {
  * from where it lies. undefined: the file is compressed or no tar; openArchive unpacks it.
  */
 export function openTarArchive(path: string, what: string): OpenedArchive | undefined {
-  const head = Buffer.alloc(512);
-  const fd = openSync(path, "r");
-  try {
-    if (readSync(fd, head, 0, 512, 0) < 512 || !looksLikeTar(head)) return undefined;
-  } finally {
-    closeSync(fd);
-  }
-  const index = TarIndex.open(path, what);
+  const index = TarIndex.openIfTar(path, what);
+  if (!index) return undefined;
   try {
     const opened = openFiles(tarFiles(index, what), what);
     return { ...opened, close: () => index.close() };

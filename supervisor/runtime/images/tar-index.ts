@@ -77,6 +77,18 @@ function paxRecords(data: Buffer, what: string): Map<string, string> {
   return out;
 }
 
+/** len bytes of fd from offset, fewer at its end. */
+function readAt(fd: number, offset: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === len ? b : b.subarray(0, got);
+}
+
 /** Whether the first block of a file is a tar header (its checksum holds). */
 export function looksLikeTar(head: Buffer): boolean {
   return head.length >= BLOCK && checksumOk(head.subarray(0, BLOCK));
@@ -90,7 +102,25 @@ export class TarIndex {
 
   /** Scans the headers of the tar at path. */
   static open(path: string, what: string): TarIndex {
+    return TarIndex.scanned(openSync(path, "r"), what);
+  }
+
+  /** The same, or undefined when the file does not begin with a tar header (a compressed archive): one open of it either way. */
+  static openIfTar(path: string, what: string): TarIndex | undefined {
     const fd = openSync(path, "r");
+    let tar: boolean;
+    try {
+      tar = looksLikeTar(readAt(fd, 0, BLOCK));
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    if (tar) return TarIndex.scanned(fd, what);
+    closeSync(fd);
+    return undefined;
+  }
+
+  private static scanned(fd: number, what: string): TarIndex {
     const index = new TarIndex(fd, what);
     try {
       index.scan(fd);
@@ -105,17 +135,6 @@ export class TarIndex {
     closeSync(this.fd);
   }
 
-  private read(fd: number, offset: number, len: number): Buffer {
-    const b = Buffer.alloc(len);
-    let got = 0;
-    while (got < len) {
-      const n = readSync(fd, b, got, len - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === len ? b : b.subarray(0, got);
-  }
-
   private scan(fd: number): void {
     const end = fstatSync(fd).size;
     let at = 0;
@@ -126,7 +145,7 @@ export class TarIndex {
       if (headers >= MAX_HEADERS) throw new PoddError(`${this.what}: more than ${MAX_HEADERS} entries, more than any image archive has`, { code: "Invalid" });
       // The end blocks may be missing, as some writers leave them out: the end of the file then ends it.
       if (at === end) return;
-      const h = this.read(fd, at, BLOCK);
+      const h = readAt(fd, at, BLOCK);
       if (h.length < BLOCK) throw new PoddError(`${this.what}: the archive ends in the middle of a header (truncated?)`, { code: "Invalid" });
       if (h.every((b) => b === 0)) return;
       if (!checksumOk(h)) throw new PoddError(`${this.what}: a damaged tar header at byte ${at}`, { code: "Invalid" });
@@ -138,7 +157,7 @@ export class TarIndex {
       if (data + size > end) throw new PoddError(`${this.what}: the archive ends in the middle of an entry (truncated?)`, { code: "Invalid" });
       if (type === "x" || type === "L" || type === "K") {
         if (size > MAX_META) throw new PoddError(`${this.what}: a ${size}-byte extended header`, { code: "Invalid" });
-        const body = this.read(fd, data, size);
+        const body = readAt(fd, data, size);
         if (type === "x") pax = paxRecords(body, this.what);
         else if (type === "L") longName = field(body, 0, size);
         else longLink = field(body, 0, size);
@@ -210,7 +229,7 @@ export class TarIndex {
   /** A file's contents; the caller bounds the size first. */
   readFile(rel: string): Buffer {
     const e = this.file(rel);
-    const b = this.read(this.fd, e.offset, e.size);
+    const b = readAt(this.fd, e.offset, e.size);
     if (b.length < e.size) throw new PoddError(`${this.what}: the archive ends in the middle of "${rel}" (truncated?)`, { code: "Invalid" });
     return b;
   }
